@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { isPostgres, type Db } from '../store/db.js';
+import type { Clock } from '../clock.js';
+
+/** Who did what to which object, from where, and how it went. Never carries a secret. */
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  target?: string;
+  outcome: 'success' | 'failure' | 'pending';
+  source?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditLog {
+  /** Appends in its own transaction. */
+  record(event: AuditEvent): Promise<void>;
+  /** Appends inside the caller's transaction, so the event and the state change land together. */
+  recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void>;
+}
+
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  source: string | null;
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** hash = SHA-256(prev_hash ‖ canonical JSON of the entry): editing, removing or reordering breaks it. */
+export function entryHash(row: Omit<AuditRow, 'hash'>): string {
+  const { prev_hash, ...content } = row;
+  return createHash('sha256').update(prev_hash).update('\n').update(canonical(content)).digest('hex');
+}
+
+export function createAuditLog(db: Db, clock: Clock): AuditLog {
+  async function recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void> {
+    // Lock the head row: concurrent appenders (other instances too) queue here, keeping one chain.
+    const headQuery = trx('audit_head').where({ id: 1 }).first();
+    const head = (await (isPostgres(db) ? headQuery.forUpdate() : headQuery)) as { seq: number; hash: string };
+    const row: Omit<AuditRow, 'hash'> = {
+      seq: Number(head.seq) + 1,
+      at: clock.now().getTime(),
+      actor: event.actor,
+      action: event.action,
+      target: event.target ?? null,
+      outcome: event.outcome,
+      source: event.source ?? null,
+      details: event.details ? canonical(event.details) : null,
+      prev_hash: head.hash,
+    };
+    const hash = entryHash(row);
+    await trx('audit_events').insert({ ...row, hash });
+    await trx('audit_head').where({ id: 1 }).update({ seq: row.seq, hash });
+  }
+  return {
+    recordIn,
+    record: (event) => db.transaction((trx) => recordIn(trx, event)),
+  };
+}

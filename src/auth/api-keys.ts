@@ -1,0 +1,64 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db } from '../store/db.js';
+
+export const ROLES = ['admin', 'operator', 'read-only', 'station', 'device'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiKeyRow {
+  id: string;
+  role: Role;
+  scopes: string | null;
+  secret_hash: string;
+  label: string | null;
+  created_by: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+const PREFIX = 'hmk_';
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+/**
+ * `hmk_<id>_<secret>`: the id finds the row, the 256-bit secret is stored only as its SHA-256 (a
+ * slow hash adds nothing at that entropy) and compared in constant time.
+ */
+export async function createApiKey(
+  db: Db | Knex.Transaction,
+  options: { role: Role; label?: string; scopes?: string[]; expiresAt?: Date; createdBy: string; now: Date },
+): Promise<{ id: string; apiKey: string; row: ApiKeyRow }> {
+  const id = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const row: ApiKeyRow = {
+    id,
+    role: options.role,
+    scopes: options.scopes?.length ? JSON.stringify(options.scopes) : null,
+    secret_hash: hashSecret(secret),
+    label: options.label ?? null,
+    created_by: options.createdBy,
+    created_at: options.now.getTime(),
+    expires_at: options.expiresAt?.getTime() ?? null,
+    revoked_at: null,
+    last_used_at: null,
+  };
+  await db('api_keys').insert(row);
+  return { id, apiKey: `${PREFIX}${id}_${secret}`, row };
+}
+
+export type ApiKeyCheck = { ok: true; key: ApiKeyRow } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string };
+
+export async function checkApiKey(db: Db, presented: string, now: Date): Promise<ApiKeyCheck> {
+  const m = /^hmk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/.exec(presented);
+  if (!m) return { ok: false, reason: 'malformed' };
+  const [, id, secret] = m as unknown as [string, string, string];
+  const row = (await db('api_keys').where({ id }).first()) as ApiKeyRow | undefined;
+  // Hash even when the id is unknown, so timing does not tell which ids exist.
+  const expected = Buffer.from(row?.secret_hash ?? hashSecret('absent'), 'hex');
+  const matches = timingSafeEqual(expected, Buffer.from(hashSecret(secret), 'hex'));
+  if (!row || !matches) return { ok: false, reason: 'unknown', id };
+  if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id };
+  if (row.expires_at !== null && Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired', id };
+  return { ok: true, key: row };
+}

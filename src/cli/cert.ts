@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import { openContext, issuingDeps } from '../context.js';
+import { issueCertificate } from '../ca/issue.js';
+import { certificateResponse } from '../ca/certificate-response.js';
+import { certificateView } from '../ca/certificate-view.js';
+import { HallmarkError } from '../errors.js';
+import { normalizeSerial } from '../x509/serial.js';
+import type { CertificateFilter } from '../store/certificates.js';
+import { printJson, printTable } from './output.js';
+import { usageError } from './usage-error.js';
+import os from 'node:os';
+
+export interface CertFlags {
+  json: boolean;
+  csr?: string;
+  profile?: string;
+  device?: string;
+  days?: string;
+  out?: string;
+  status?: string;
+  expiring?: string;
+  limit?: string;
+}
+
+const actor = () => `cli:${os.userInfo().username}`;
+
+async function issue(flags: CertFlags): Promise<void> {
+  if (!flags.csr || !flags.profile) throw usageError('usage: hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]');
+  let csr: Buffer;
+  try {
+    csr = fs.readFileSync(flags.csr);
+  } catch (e) {
+    throw usageError(`cannot read CSR file ${flags.csr}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  const days = flags.days === undefined ? undefined : Number(flags.days);
+  if (days !== undefined && !Number.isInteger(days)) throw usageError(`--days takes a whole number, got "${flags.days}"`);
+  const ctx = await openContext({ withKeys: true });
+  try {
+    const text = csr.toString('latin1');
+    const issued = await issueCertificate(await issuingDeps(ctx), {
+      csr: text.includes('-----BEGIN') ? text : new Uint8Array(csr),
+      profile: flags.profile,
+      identity: flags.device,
+      validityDays: days,
+      actor: actor(),
+      source: 'cli',
+    });
+    const pem = issued.certificate + issued.chain.join('');
+    if (flags.out) fs.writeFileSync(flags.out, pem);
+    if (flags.json) printJson(certificateResponse(issued));
+    else if (!flags.out) process.stdout.write(pem);
+    else process.stderr.write(`issued ${issued.serial} (${issued.subject}, until ${issued.notAfter.toISOString()}) → ${flags.out}\n`);
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function list(flags: CertFlags): Promise<void> {
+  const filter: CertificateFilter = { identity: flags.device };
+  if (flags.status) {
+    if (!['active', 'revoked', 'expired', 'pending', 'failed'].includes(flags.status)) throw usageError('--status is one of active, revoked, expired, pending, failed');
+    filter.status = flags.status as CertificateFilter['status'];
+  }
+  if (flags.expiring !== undefined) {
+    const days = Number(flags.expiring);
+    if (!Number.isInteger(days) || days < 0) throw usageError(`--expiring takes a number of days, got "${flags.expiring}"`);
+    filter.expiringWithinDays = days;
+  }
+  if (flags.limit) filter.limit = Number(flags.limit);
+  const ctx = await openContext({ withKeys: false });
+  try {
+    const now = ctx.clock.now();
+    const rows = (await ctx.certificates.list(filter, now)).map((r) => certificateView(r, now));
+    if (flags.json) printJson(rows);
+    else printTable(rows, ['serial', 'status', 'profile', 'identity', 'notAfter', 'subject']);
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function show(serialArg: string | undefined, flags: CertFlags): Promise<void> {
+  if (!serialArg) throw usageError('usage: hallmark cert show <serial>');
+  const serial = normalizeSerial(serialArg);
+  if (!serial) throw usageError(`"${serialArg}" is not a serial number (hex, colons allowed)`);
+  const ctx = await openContext({ withKeys: false });
+  try {
+    const row = await ctx.certificates.get(serial);
+    if (!row) throw new HallmarkError('not_found', `no certificate with serial ${serial}; see \`hallmark cert list\``, 404);
+    const view = certificateView(row, ctx.clock.now(), true);
+    if (flags.json) printJson(view);
+    else {
+      for (const [k, v] of Object.entries(view)) if (k !== 'certificate') process.stdout.write(`${k.padEnd(17)} ${v ?? '-'}\n`);
+      if (view.certificate) process.stdout.write(view.certificate);
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function certCommand(verb: string | undefined, args: string[], flags: CertFlags): Promise<void> {
+  if (verb === 'issue') return issue(flags);
+  if (verb === 'list') return list(flags);
+  if (verb === 'show') return show(args[0], flags);
+  throw usageError('usage: hallmark cert issue|list|show … (see `hallmark help`)');
+}

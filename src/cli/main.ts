@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { isHallmarkError } from '../errors.js';
+import { initCommand } from './init.js';
+import { caCommand } from './ca.js';
+import { certCommand } from './cert.js';
+import { serveCommand } from './serve.js';
+import { usageError } from './usage-error.js';
+
+const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
+
+  hallmark init                                   create CA keys on the token and the hierarchy
+  hallmark serve [--https-port 8443] [--http-port 8080] [--host ::]
+  hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>]
+  hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]
+  hallmark cert list [--status active|revoked|expired] [--device <id>] [--expiring <days>]
+  hallmark cert show <serial>
+
+Every command that prints data takes --json. Environment: HALLMARK_HOME, HALLMARK_CONFIG,
+HALLMARK_PKCS11_MODULE, HALLMARK_PKCS11_TOKEN, HALLMARK_PKCS11_PIN or HALLMARK_PKCS11_PIN_FILE,
+DATABASE_URL (see README).
+`;
+
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  chain: { type: 'boolean', default: false },
+  out: { type: 'string' },
+  csr: { type: 'string' },
+  profile: { type: 'string' },
+  device: { type: 'string' },
+  days: { type: 'string' },
+  status: { type: 'string' },
+  expiring: { type: 'string' },
+  limit: { type: 'string' },
+  host: { type: 'string' },
+  'https-port': { type: 'string' },
+  'http-port': { type: 'string' },
+} as const;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`hallmark: ${(e as Error).message}; see \`hallmark help\`\n`);
+    return 2;
+  }
+  const { values: flags, positionals } = parsed;
+  const [group, verb, ...rest] = positionals;
+  try {
+    if (!group || group === 'help' || flags.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    switch (group) {
+      case 'init':
+        await initCommand(flags);
+        return 0;
+      case 'serve':
+        await serveCommand(flags);
+        return -1; // keeps running
+      case 'ca':
+        await caCommand(verb, rest, flags);
+        return 0;
+      case 'cert':
+        await certCommand(verb, rest, flags);
+        return 0;
+      default:
+        throw usageError(`unknown command "${group}"; see \`hallmark help\``);
+    }
+  } catch (e) {
+    if (isHallmarkError(e)) {
+      process.stderr.write(`hallmark: ${e.message}\n`);
+      return e.code === 'usage' ? 2 : 1;
+    }
+    process.stderr.write(`hallmark: unexpected error: ${(e as Error)?.message ?? e}\n`);
+    if (process.env.HALLMARK_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    return 1;
+  }
+}

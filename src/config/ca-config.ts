@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { CA_KEY_TYPES } from '../x509/key-types.js';
+import { configError } from '../errors.js';
+import { describeZodError } from './schema-errors.js';
+import { loadProfiles, type Profile } from '../profiles/load.js';
+
+const caName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
+
+/** Distinguished name as attribute → value, in the order written (RFC 4514 short names). */
+export const distinguishedName = z.partialRecord(z.enum(['CN', 'O', 'OU', 'C', 'L', 'ST', 'serialNumber']), z.string().min(1).max(64));
+
+const caSchema = z.strictObject({
+  name: caName,
+  parent: caName.optional(),
+  subject: distinguishedName,
+  key: z.enum(CA_KEY_TYPES),
+  validityDays: z.number().int().positive().max(36500),
+  pathLength: z.number().int().min(0).max(8).optional(),
+});
+
+const configSchema = z.strictObject({
+  publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
+  tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
+  profilesDir: z.string().default('profiles'),
+  cas: z.array(caSchema).min(2),
+});
+
+export type CaDefinition = z.infer<typeof caSchema>;
+export interface CaConfig {
+  file: string;
+  publicBaseUrl: string;
+  tlsNames: string[];
+  cas: CaDefinition[];
+  profiles: Map<string, Profile>;
+}
+
+function checkHierarchy(file: string, cas: CaDefinition[]): void {
+  const names = new Set<string>();
+  for (const ca of cas) {
+    if (names.has(ca.name)) throw configError(`${file}: cas: duplicate CA name "${ca.name}"`);
+    names.add(ca.name);
+  }
+  const roots = cas.filter((ca) => !ca.parent);
+  if (roots.length !== 1) throw configError(`${file}: cas: exactly one root (a CA without parent) is required, found ${roots.length}`);
+  for (const ca of cas) {
+    if (ca.parent && !names.has(ca.parent)) throw configError(`${file}: cas.${ca.name}.parent: unknown CA "${ca.parent}"`);
+    if (ca.parent && cas.indexOf(cas.find((c) => c.name === ca.parent)!) > cas.indexOf(ca)) {
+      throw configError(`${file}: cas.${ca.name}: list a parent before its children`);
+    }
+  }
+}
+
+export function loadCaConfig(file: string): CaConfig {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw configError(`${file}: cannot read the CA configuration: ${(e as Error).message}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw configError(describeZodError(file, parsed.error));
+  const config = parsed.data;
+  checkHierarchy(file, config.cas);
+  const profiles = loadProfiles(path.resolve(path.dirname(file), config.profilesDir), new Set(config.cas.map((c) => c.name)));
+  return { file, publicBaseUrl: config.publicBaseUrl, tlsNames: config.tlsNames, cas: config.cas, profiles };
+}

@@ -1,0 +1,85 @@
+import { readEnvironment, type Environment } from './config/env.js';
+import { readPin } from './config/secrets.js';
+import { loadCaConfig, type CaConfig } from './config/ca-config.js';
+import { createPkcs11KeyStore } from './keys/pkcs11/store.js';
+import type { KeyStore } from './keys/key-store.js';
+import { openDatabase, type Db } from './store/db.js';
+import { createCaStore, type CaStore } from './store/cas.js';
+import { createCertificateQueries, createIssuanceStore, type CertificateQueries, type IssuanceStore } from './store/certificates.js';
+import { createAuditLog, type AuditLog } from './audit/log.js';
+import { loadIssuers } from './ca/issuer.js';
+import { systemClock, type Clock } from './clock.js';
+import type { IssueDeps } from './ca/issue.js';
+
+/** Built once, handed to commands and routers; each takes the slice it needs. */
+export interface AppContext {
+  env: Environment;
+  config: CaConfig;
+  clock: Clock;
+  db: Db;
+  cas: CaStore;
+  certificates: CertificateQueries;
+  issuance: IssuanceStore;
+  audit: AuditLog;
+  /** Present when the context was opened with keys (commands that sign). */
+  keys?: KeyStore;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  env?: Environment;
+  /** Log in to the token (needs the PIN). Read-only commands do without. */
+  withKeys: boolean;
+  clock?: Clock;
+  /** PostgreSQL schema (tests). */
+  schema?: string;
+}
+
+export async function openContext(options: ContextOptions): Promise<AppContext> {
+  const env = options.env ?? readEnvironment();
+  const config = loadCaConfig(env.configFile);
+  const clock = options.clock ?? systemClock;
+  let keys: KeyStore | undefined;
+  if (options.withKeys) {
+    const pin = readPin(env.pin);
+    // SoftHSM reads its config location when the module initialises.
+    if (env.softhsmConf) process.env.SOFTHSM2_CONF = env.softhsmConf;
+    keys = createPkcs11KeyStore({ modulePath: env.pkcs11Module, tokenLabel: env.tokenLabel, pin });
+  }
+  let db: Db;
+  try {
+    db = await openDatabase({ url: env.databaseUrl, home: env.home, schema: options.schema });
+  } catch (e) {
+    await keys?.close();
+    throw e;
+  }
+  return {
+    env,
+    config,
+    clock,
+    db,
+    cas: createCaStore(db),
+    certificates: createCertificateQueries(db),
+    issuance: createIssuanceStore(db),
+    audit: createAuditLog(db, clock),
+    keys,
+    async close() {
+      await db.destroy();
+      await keys?.close();
+    },
+  };
+}
+
+/** What issuing needs; loads every CA's signer from the token once. */
+export async function issuingDeps(ctx: AppContext): Promise<IssueDeps> {
+  if (!ctx.keys) throw new Error('this context was opened without keys');
+  return {
+    db: ctx.db,
+    issuers: await loadIssuers(ctx.cas, ctx.keys),
+    profiles: ctx.config.profiles,
+    store: ctx.issuance,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    publicBaseUrl: ctx.config.publicBaseUrl,
+  };
+}

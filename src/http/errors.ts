@@ -1,0 +1,26 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { isHallmarkError } from '../errors.js';
+
+export function sendError(res: Response, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
+  res.status(status).json({ error: { code, message, ...extra } });
+}
+
+/**
+ * Maps everything thrown by a route to `{"error": {code, message}}`. Refusals keep their status;
+ * body-parser's errors become 400/413/415; anything unexpected is a 500 with no internals in it.
+ */
+export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    if (isHallmarkError(err)) {
+      const status = err.status >= 400 && err.status < 600 ? err.status : 400;
+      return sendError(res, status, err.code, err.message, err.details ? { details: err.details } : undefined);
+    }
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', 'request body is larger than this route accepts');
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendError(res, 415, 'unsupported_encoding', e.message ?? 'unsupported encoding');
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+    log(`internal error: ${(err as Error)?.stack ?? err}`);
+    sendError(res, 500, 'internal', 'internal error; the server log has the details');
+  };
+}

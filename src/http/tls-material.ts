@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import { x509 } from '../x509/crypto-provider.js';
+import { issueCertificate, type IssueDeps } from '../ca/issue.js';
+
+export interface TlsMaterial {
+  key: string;
+  /** Leaf then chain, PEM. */
+  cert: string;
+  notAfter: Date;
+}
+
+function coversNames(cert: X509Certificate, names: string[]): boolean {
+  const san = cert.subjectAltName ?? '';
+  return names.every((n) => (isIP(n) ? san.includes(`IP Address:${n.toUpperCase()}`) || san.includes(`IP Address:${n}`) : san.includes(`DNS:${n}`)));
+}
+
+/**
+ * The HTTPS listener's certificate, issued by Hallmark itself under the `tls-server` profile and
+ * kept under $HALLMARK_HOME/tls. The TLS key has to be in memory for Node's TLS stack, so it is a
+ * software key (mode 0600), unlike CA and responder keys. Re-issued when missing, when the names it
+ * must cover changed, or in the last third of its life.
+ */
+export async function ensureTlsMaterial(home: string, names: string[], issue: IssueDeps): Promise<TlsMaterial> {
+  const dir = path.join(home, 'tls');
+  const keyFile = path.join(dir, 'server.key');
+  const certFile = path.join(dir, 'server.crt');
+  const now = issue.clock.now();
+  if (fs.existsSync(keyFile) && fs.existsSync(certFile)) {
+    const certPem = fs.readFileSync(certFile, 'utf8');
+    const cert = new X509Certificate(certPem);
+    const from = new Date(cert.validFrom).getTime();
+    const to = new Date(cert.validTo).getTime();
+    if (coversNames(cert, names) && now.getTime() < to - (to - from) / 3) {
+      return { key: fs.readFileSync(keyFile, 'utf8'), cert: certPem, notAfter: new Date(to) };
+    }
+  }
+
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const cryptoKey = await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), alg, true, ['sign']);
+  const jwk = privateKey.export({ format: 'jwk' });
+  const publicKey = await webcrypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, alg, true, ['verify']);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${names[0] ?? 'localhost'}`,
+    keys: { privateKey: cryptoKey, publicKey } as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
+    signingAlgorithm: alg,
+    extensions: [new x509.SubjectAlternativeNameExtension(names.map((n) => ({ type: isIP(n) ? 'ip' : 'dns', value: n })))],
+  });
+  const issued = await issueCertificate(issue, {
+    csr: new Uint8Array(csr.rawData),
+    profile: 'tls-server',
+    actor: 'system:tls',
+    source: 'serve',
+  });
+  const certPem = issued.certificate + issued.chain.join('');
+  fs.writeFileSync(keyFile, keyPem, { mode: 0o600 });
+  fs.writeFileSync(certFile, certPem);
+  return { key: keyPem, cert: certPem, notAfter: issued.notAfter };
+}

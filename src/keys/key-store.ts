@@ -1,0 +1,36 @@
+import type { CaKeyType } from '../x509/key-types.js';
+import type { SignatureAlgorithm } from '../x509/signature-algorithms.js';
+import type { KeyUri } from './key-uri.js';
+
+/** A signing key that stays where it is: `sign` returns the signature value as X.509 carries it. */
+export interface Signer {
+  keyType: CaKeyType;
+  algorithm: SignatureAlgorithm;
+  /** DER SubjectPublicKeyInfo of the key. */
+  spki: Uint8Array;
+  /** Signs `data` (hashing it first as the algorithm says); ECDSA comes back DER-encoded (RFC 5480 §2.2). */
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** How a key is protected on the token, read back through PKCS#11 (for checks and reports). */
+export interface KeyProtection {
+  token: boolean;
+  private: boolean;
+  sensitive: boolean;
+  extractable: boolean;
+  alwaysSensitive: boolean;
+  neverExtractable: boolean;
+}
+
+/** The seam between the CA and wherever its keys live (DESIGN.md: four methods plus inspection). */
+export interface KeyStore {
+  /** Generates a key pair on the token; refuses if a key with that name already exists. */
+  createKey(uri: KeyUri, keyType: CaKeyType): Promise<Signer>;
+  getSigner(uri: KeyUri): Promise<Signer>;
+  /** Only for rolling back a ceremony that failed before its key certified anything. */
+  deleteKey(uri: KeyUri): Promise<void>;
+  /** Whether a key pair with that name exists (ceremonies check before creating). */
+  hasKey(uri: KeyUri): Promise<boolean>;
+  describeProtection(uri: KeyUri): Promise<KeyProtection>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+import * as graphene from 'graphene-pk11';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ECParameters } from '@peculiar/asn1-ecc';
+import { CURVE_OIDS } from '../../x509/spki.js';
+import type { CaKeyType } from '../../x509/key-types.js';
+import type { KeyUri } from '../key-uri.js';
+
+export interface KeyPairTemplates {
+  mechanism: graphene.KeyGenMechanism;
+  publicKey: graphene.ITemplate;
+  privateKey: graphene.ITemplate;
+}
+
+/**
+ * CA keys are token objects that can sign and nothing else: private, sensitive, never extractable
+ * (so CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE come out true), no decrypt, derive or unwrap.
+ */
+export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType): KeyPairTemplates {
+  const naming = { label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) };
+  const privateKey: graphene.ITemplate = {
+    ...naming,
+    token: true,
+    private: true,
+    sensitive: true,
+    extractable: false,
+    sign: true,
+    decrypt: false,
+    derive: false,
+    unwrap: false,
+  };
+  const publicKey: graphene.ITemplate = { ...naming, token: true, private: false, verify: true, encrypt: false, wrap: false, derive: false };
+  if (keyType.startsWith('ec-')) {
+    const paramsEC = Buffer.from(AsnConvert.serialize(new ECParameters({ namedCurve: CURVE_OIDS[keyType]! })));
+    return {
+      mechanism: graphene.KeyGenMechanism.EC,
+      publicKey: { ...publicKey, keyType: graphene.KeyType.EC, paramsEC },
+      privateKey: { ...privateKey, keyType: graphene.KeyType.EC },
+    };
+  }
+  const modulusBits = keyType === 'rsa-4096' ? 4096 : 3072;
+  return {
+    mechanism: graphene.KeyGenMechanism.RSA,
+    publicKey: { ...publicKey, keyType: graphene.KeyType.RSA, modulusBits, publicExponent: Buffer.from([1, 0, 1]) },
+    privateKey: { ...privateKey, keyType: graphene.KeyType.RSA },
+  };
+}

@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import * as graphene from 'graphene-pk11';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { HallmarkError } from '../../errors.js';
+import type { CaKeyType } from '../../x509/key-types.js';
+import { signatureAlgorithmFor } from '../../x509/signature-algorithms.js';
+import { ecKeyType, ecSpki, keyTypeOf, rsaSpki, unwrapEcPoint } from '../../x509/spki.js';
+import { ecdsaRawToDer } from '../ecdsa-signature.js';
+import { formatKeyUri, type KeyUri } from '../key-uri.js';
+import type { KeyProtection, KeyStore, Signer } from '../key-store.js';
+import { keyPairTemplates } from './key-templates.js';
+import { createSessionPool } from './session-pool.js';
+import { connectToken, type TokenOptions } from './token.js';
+import { exactBuffer } from '../../x509/bytes.js';
+
+export interface Pkcs11KeyStoreOptions extends TokenOptions {
+  /** Sessions kept open for concurrent signing. */
+  sessions?: number;
+}
+
+function findKey(session: graphene.Session, uri: KeyUri, objectClass: graphene.ObjectClass): graphene.Key | undefined {
+  const template: graphene.ITemplate = { class: objectClass, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) };
+  const found = session.find(template);
+  if (found.length > 1) {
+    throw new HallmarkError('hsm_key_ambiguous', `${found.length} keys match ${formatKeyUri(uri)}; give the URI an id=`, 500);
+  }
+  return found.length ? found.items(0).toType<graphene.Key>() : undefined;
+}
+
+function readSpki(publicKey: graphene.Key): SubjectPublicKeyInfo {
+  const { keyType } = publicKey.getAttribute({ keyType: null }) as { keyType: graphene.KeyType };
+  if (keyType === graphene.KeyType.EC) {
+    // graphene reads CKA_EC_PARAMS back under its older name, paramsECDSA.
+    const attrs = publicKey.getAttribute({ paramsEC: null, pointEC: null }) as { paramsEC?: Buffer; paramsECDSA?: Buffer; pointEC: Buffer };
+    const params = attrs.paramsEC ?? attrs.paramsECDSA;
+    if (!params?.length) throw new HallmarkError('hsm_key_type', 'token EC key has no CKA_EC_PARAMS', 500);
+    const type = ecKeyType(exactBuffer(params));
+    const pointEC = attrs.pointEC;
+    if (typeof type !== 'string') throw new HallmarkError('hsm_key_type', `token key has an unsupported ${type.unsupported}`, 500);
+    return ecSpki(type, unwrapEcPoint(new Uint8Array(pointEC)));
+  }
+  if (keyType === graphene.KeyType.RSA) {
+    const { modulus, publicExponent } = publicKey.getAttribute({ modulus: null, publicExponent: null }) as { modulus: Buffer; publicExponent: Buffer };
+    return rsaSpki(new Uint8Array(modulus), new Uint8Array(publicExponent));
+  }
+  throw new HallmarkError('hsm_key_type', `token key type ${keyType} is not supported`, 500);
+}
+
+/** A KeyStore over a PKCS#11 token through graphene-pk11 (SoftHSM2 in development and tests). */
+export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
+  const connection = connectToken(options);
+  const pool = createSessionPool(connection, options.sessions ?? 8);
+  // Object handles are only valid for one initialisation of the module: cache per generation.
+  const privateHandles = new Map<string, graphene.Key>();
+  pool.onReset(() => privateHandles.clear());
+
+  async function privateKey(session: graphene.Session, uri: KeyUri): Promise<graphene.Key> {
+    const name = formatKeyUri(uri);
+    let key = privateHandles.get(name);
+    if (!key) {
+      key = findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY);
+      if (!key) throw new HallmarkError('hsm_key_missing', `no private key ${name} on token "${options.tokenLabel}"`, 500);
+      privateHandles.set(name, key);
+    }
+    return key;
+  }
+
+  function makeSigner(uri: KeyUri, spki: SubjectPublicKeyInfo): Signer {
+    const keyType = keyTypeOf(spki) as CaKeyType;
+    const algorithm = signatureAlgorithmFor(keyType);
+    const spkiDer = new Uint8Array(AsnConvert.serialize(spki));
+    // SoftHSM 2.6 has no CKM_ECDSA_SHA256: hash here and sign the digest with CKM_ECDSA.
+    const mechanism = algorithm.family === 'ecdsa' ? 'ECDSA' : 'SHA256_RSA_PKCS';
+    return {
+      keyType,
+      algorithm,
+      spki: spkiDer,
+      sign: (data) =>
+        pool.run(async (session) => {
+          const key = await privateKey(session, uri);
+          const input = algorithm.family === 'ecdsa' ? createHash(algorithm.hash).update(data).digest() : Buffer.from(data);
+          const signature = await new Promise<Buffer>((resolve, reject) =>
+            session.createSign(mechanism, key).once(input, (error, value) => (error ? reject(error) : resolve(value))),
+          );
+          return algorithm.family === 'ecdsa' ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
+        }, 'signing'),
+    };
+  }
+
+  const supportedCaKey = (spki: SubjectPublicKeyInfo, uri: KeyUri) => {
+    const type = keyTypeOf(spki);
+    if (type !== 'ec-p256' && type !== 'ec-p384' && type !== 'rsa-3072' && type !== 'rsa-4096') {
+      throw new HallmarkError('hsm_key_type', `${formatKeyUri(uri)} is ${typeof type === 'string' ? type : type.unsupported}, not a CA key type`, 500);
+    }
+  };
+
+  return {
+    async createKey(uri, keyType) {
+      const spki = await pool.run((session) => {
+        if (findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY) || findKey(session, uri, graphene.ObjectClass.PUBLIC_KEY)) {
+          throw new HallmarkError('hsm_key_exists', `a key named ${formatKeyUri(uri)} already exists on the token; refusing to overwrite it`, 409);
+        }
+        const t = keyPairTemplates(uri, keyType);
+        const pair = session.generateKeyPair(t.mechanism, t.publicKey, t.privateKey);
+        return readSpki(pair.publicKey);
+      }, 'key generation');
+      return makeSigner(uri, spki);
+    },
+    async getSigner(uri) {
+      const spki = await pool.run((session) => {
+        const publicKey = findKey(session, uri, graphene.ObjectClass.PUBLIC_KEY);
+        if (!publicKey) throw new HallmarkError('hsm_key_missing', `no public key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 500);
+        return readSpki(publicKey);
+      }, 'key lookup');
+      supportedCaKey(spki, uri);
+      return makeSigner(uri, spki);
+    },
+    async deleteKey(uri) {
+      await pool.run((session) => {
+        for (const objectClass of [graphene.ObjectClass.PRIVATE_KEY, graphene.ObjectClass.PUBLIC_KEY]) {
+          const key = findKey(session, uri, objectClass);
+          if (key) session.destroy(key);
+        }
+        privateHandles.delete(formatKeyUri(uri));
+      }, 'key deletion');
+    },
+    async hasKey(uri) {
+      return pool.run((session) => Boolean(findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY)), 'key lookup');
+    },
+    async describeProtection(uri) {
+      return pool.run(async (session) => {
+        const key = await privateKey(session, uri);
+        return key.getAttribute({
+          token: null,
+          private: null,
+          sensitive: null,
+          extractable: null,
+          alwaysSensitive: null,
+          neverExtractable: null,
+        }) as KeyProtection;
+      }, 'key inspection');
+    },
+    async close() {
+      pool.close();
+      connection.close();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { KEY_TYPES } from '../x509/key-types.js';
+
+export const KEY_USAGES = [
+  'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
+] as const;
+export const EXTENDED_KEY_USAGES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'OCSPSigning'] as const;
+
+const regex = z.string().refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+/** `{id}` is the identity (device id, station name); `{csr.CN}` the CSR's common name. */
+const template = z.string().min(1).max(256);
+
+/**
+ * A certificate profile: data, validated at load. It bounds what a CSR may obtain; nothing in a CSR
+ * can widen it (rules in ./rules enforce that).
+ */
+export const profileSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  description: z.string().optional(),
+  issuer: z.string(),
+  keyTypes: z.array(z.enum(KEY_TYPES)).min(1),
+  validity: z
+    .strictObject({
+      defaultDays: z.number().int().positive(),
+      maxDays: z.number().int().positive(),
+      /** Backdating notBefore absorbs clock skew on devices (RFC 5280 allows any notBefore). */
+      backdateSeconds: z.number().int().min(0).max(86400).default(60),
+    })
+    .refine((v) => v.defaultDays <= v.maxDays, 'defaultDays must not exceed maxDays'),
+  keyUsage: z.array(z.enum(KEY_USAGES)).min(1),
+  extendedKeyUsage: z.array(z.enum(EXTENDED_KEY_USAGES)).default([]),
+  identity: z.strictObject({
+    required: z.boolean(),
+    pattern: regex.default('^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$'),
+  }),
+  subject: z.partialRecord(z.enum(['CN', 'O', 'OU', 'C', 'L', 'ST', 'serialNumber']), template),
+  subjectAltName: z
+    .strictObject({
+      /** Names always added, e.g. `uri:urn:dev:hallmark:{id}`. */
+      add: z.array(z.string().regex(/^(dns|uri|ip|email):.+$/, 'write as dns:…, uri:…, ip:… or email:…')).default([]),
+      /** Names a CSR may request: a regex per type, or absent to refuse that type. */
+      fromCsr: z
+        .strictObject({ dns: regex.optional(), uri: regex.optional(), ip: z.boolean().default(false), email: regex.optional() })
+        .default({ ip: false }),
+    })
+    .default({ add: [], fromCsr: { ip: false } }),
+  /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only. */
+  ocspNoCheck: z.boolean().default(false),
+  /** Leave CRL DP / AIA out (e.g. the OCSP responder's own certificate needs no AIA OCSP). */
+  revocationPointers: z.boolean().default(true),
+});
+
+export type Profile = z.infer<typeof profileSchema>;

@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from './migrations/index.js';
+
+// BIGINT columns hold epoch milliseconds, well inside Number's exact range.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export type Db = Knex;
+
+export interface DatabaseOptions {
+  /** `postgres://…`; unset means SQLite in `home`. */
+  url?: string;
+  home: string;
+  /** PostgreSQL schema to work in (created when missing); tests use one each. */
+  schema?: string;
+}
+
+export const isPostgres = (db: Db) => db.client.config.client === 'pg';
+
+/** Opens the database and brings its schema up to date (numbered migrations). */
+export async function openDatabase(options: DatabaseOptions): Promise<Db> {
+  let db: Db;
+  if (options.url) {
+    db = knexFactory({
+      client: 'pg',
+      connection: options.url,
+      searchPath: options.schema ? [options.schema] : undefined,
+      pool: { min: 0, max: 10 },
+    });
+    if (options.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
+  } else {
+    fs.mkdirSync(options.home, { recursive: true, mode: 0o700 });
+    db = knexFactory({
+      client: 'sqlite3',
+      connection: { filename: path.join(options.home, 'hallmark.sqlite') },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        // WAL lets the CLI read while `serve` writes; busy_timeout waits instead of failing at once.
+        afterCreate: (conn: { exec(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) =>
+          conn.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;', (e) => done(e, conn)),
+      },
+    });
+  }
+  try {
+    await db.migrate.latest({ migrationSource });
+  } catch (e) {
+    await db.destroy();
+    throw new Error(`cannot prepare the database (${options.url ? 'PostgreSQL' : 'SQLite'}): ${(e as Error).message}`);
+  }
+  return db;
+}

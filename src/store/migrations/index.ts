@@ -1,0 +1,13 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_initial.js';
+
+const migrations: Record<string, Knex.Migration> = {
+  '001_initial': m001,
+};
+
+/** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
