@@ -26,7 +26,9 @@ export SOFTHSM2_CONF="$conf"
 if softhsm2-util --show-slots 2>/dev/null | grep -q "Label:[[:space:]]*$label[[:space:]]*$"; then
   echo "dev-token: token \"$label\" already exists in $home/hsm/tokens" >&2
 else
-  pin="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  # Every token in one data directory shares the PIN file (a dev convenience, not a production habit).
+  if [ -s "$home/hsm/user.pin" ]; then pin="$(cat "$home/hsm/user.pin")"
+  else pin="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; fi
   so_pin="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   softhsm2-util --init-token --free --label "$label" --pin "$pin" --so-pin "$so_pin" >/dev/null
   printf '%s\n' "$pin" > "$home/hsm/user.pin"

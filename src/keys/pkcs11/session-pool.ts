@@ -70,6 +70,7 @@ export function createSessionPool(connection: TokenConnection, size: number): Se
           // Already invalid.
         }
       }
+      connection.forgetLogin();
     }
     for (const listener of resetListeners) listener();
   }

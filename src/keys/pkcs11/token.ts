@@ -18,23 +18,44 @@ export interface TokenConnection {
   /** Opens a read-write session; the first one of each generation logs in. */
   openSession(): graphene.Session;
   reopen(): void;
+  /** The next session logs in again (after CKR_USER_NOT_LOGGED_IN or closed sessions). */
+  forgetLogin(): void;
   generation(): number;
   close(): void;
 }
 
-const loadedModules = new Map<string, graphene.Module>();
+/**
+ * A PKCS#11 library is initialised once per process, however many connections use it, and
+ * finalised when the last one closes (C_Finalize would pull the sessions from under the others).
+ */
+const loadedModules = new Map<string, { module: graphene.Module; users: number }>();
 
-function loadModule(path: string): graphene.Module {
-  let mod = loadedModules.get(path);
-  if (!mod) {
+function acquireModule(path: string): graphene.Module {
+  let entry = loadedModules.get(path);
+  if (!entry) {
+    let mod: graphene.Module;
     try {
       mod = graphene.Module.load(path, 'hallmark');
     } catch (e) {
       throw new HallmarkError('hsm_module', `cannot load PKCS#11 module ${path}: ${(e as Error).message}; install it (softhsm2) or set HALLMARK_PKCS11_MODULE`, 500);
     }
-    loadedModules.set(path, mod);
+    initialize(mod);
+    entry = { module: mod, users: 0 };
+    loadedModules.set(path, entry);
   }
-  return mod;
+  entry.users++;
+  return entry.module;
+}
+
+function releaseModule(path: string): void {
+  const entry = loadedModules.get(path);
+  if (!entry || --entry.users > 0) return;
+  loadedModules.delete(path);
+  try {
+    entry.module.finalize();
+  } catch {
+    // Closing is best effort.
+  }
 }
 
 function initialize(mod: graphene.Module): void {
@@ -60,9 +81,14 @@ function findSlot(mod: graphene.Module, options: TokenOptions): graphene.Slot {
 }
 
 export function connectToken(options: TokenOptions): TokenConnection {
-  const mod = loadModule(options.modulePath);
-  initialize(mod);
-  let slot = findSlot(mod, options);
+  const mod = acquireModule(options.modulePath);
+  let slot: graphene.Slot;
+  try {
+    slot = findSlot(mod, options);
+  } catch (e) {
+    releaseModule(options.modulePath);
+    throw e;
+  }
   let generation = 0;
   let loggedInGeneration = -1;
 
@@ -88,6 +114,9 @@ export function connectToken(options: TokenOptions): TokenConnection {
       }
       return session;
     },
+    forgetLogin() {
+      loggedInGeneration = -1;
+    },
     reopen() {
       generation++;
       try {
@@ -100,11 +129,7 @@ export function connectToken(options: TokenOptions): TokenConnection {
     },
     close() {
       generation++;
-      try {
-        mod.finalize();
-      } catch {
-        // Closing is best effort.
-      }
+      releaseModule(options.modulePath);
     },
   };
 }

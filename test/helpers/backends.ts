@@ -1,0 +1,46 @@
+import knexFactory from 'knex';
+import { randomName } from './hsm.js';
+
+/** PostgreSQL for tests: this machine's server (trust auth, database `test`) unless overridden. */
+export const TEST_POSTGRES_URL = process.env.HALLMARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** DATABASE_URL for the process under test (undefined: SQLite under HALLMARK_HOME). */
+  url?: string;
+  /** PostgreSQL schema this test owns (search_path), dropped by cleanup. */
+  schema?: string;
+  cleanup(): Promise<void>;
+}
+
+export function sqliteBackend(): Backend {
+  return { name: 'sqlite', cleanup: async () => {} };
+}
+
+/** A schema of its own on the shared server, so parallel test files never see each other's rows. */
+export function postgresBackend(): Backend {
+  const schema = randomName('hm_test_');
+  return {
+    name: 'postgres',
+    url: TEST_POSTGRES_URL,
+    schema,
+    async cleanup() {
+      const db = knexFactory({ client: 'pg', connection: TEST_POSTGRES_URL });
+      try {
+        await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+      } finally {
+        await db.destroy();
+      }
+    },
+  };
+}
+
+export const BACKENDS = [sqliteBackend, postgresBackend];
+
+/** A DATABASE_URL that selects the schema for processes (CLI, serve) through libpq's options. */
+export function urlWithSchema(backend: Backend): string | undefined {
+  if (!backend.url) return undefined;
+  const url = new URL(backend.url);
+  url.searchParams.set('options', `-c search_path=${backend.schema}`);
+  return url.toString();
+}

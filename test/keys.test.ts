@@ -1,0 +1,109 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
+import * as graphene from 'graphene-pk11';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { readEnvironment } from '../src/config/env.js';
+import { createPkcs11KeyStore } from '../src/keys/pkcs11/store.js';
+import type { KeyStore } from '../src/keys/key-store.js';
+import { formatKeyUri, parseKeyUri } from '../src/keys/key-uri.js';
+import type { CaKeyType } from '../src/x509/key-types.js';
+
+const TOKEN = 'hallmark';
+let home: TestHome;
+let store: KeyStore;
+let modulePath: string;
+
+before(async () => {
+  home = await makeTestHome([TOKEN]);
+  process.env.SOFTHSM2_CONF = home.env.SOFTHSM2_CONF;
+  modulePath = readEnvironment(home.env).pkcs11Module;
+  store = createPkcs11KeyStore({ modulePath, tokenLabel: TOKEN, pin: home.pin, sessions: 4 });
+});
+after(async () => {
+  await store?.close();
+  home?.cleanup();
+});
+
+/** Our own view of the token, as a second PKCS#11 user in this process would see it. */
+function tokenSlot(): graphene.Slot {
+  const mod = graphene.Module.load(modulePath, 'test');
+  const slots = mod.getSlots(true);
+  for (let i = 0; i < slots.length; i++) if (slots.items(i).getToken().label.trim() === TOKEN) return slots.items(i);
+  throw new Error('token not found');
+}
+
+const verifies = (spki: Uint8Array, data: Buffer, signature: Uint8Array, hash: string) =>
+  verifySignature(hash, data, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), signature);
+
+describe('PKCS#11 key URIs (RFC 7512)', () => {
+  test('format and parse round-trip, with percent-encoded id and label', () => {
+    const uri = { token: 'hall mark', object: 'ca;root', id: Uint8Array.of(0xa1, 0x00, 0xff) };
+    const text = formatKeyUri(uri);
+    assert.equal(text, 'pkcs11:token=hall%20mark;object=ca%3broot;id=%a1%00%ff');
+    assert.deepEqual(parseKeyUri(text), uri);
+  });
+  test('refuses URIs without token or object, or with bad escapes', () => {
+    assert.throws(() => parseKeyUri('pkcs11:object=x'), /token= and object=/);
+    assert.throws(() => parseKeyUri('pkcs11:token=t;object=%zz'), /percent-encoding/);
+    assert.throws(() => parseKeyUri('file:///x'), /not a PKCS#11 URI/);
+  });
+});
+
+describe('PKCS#11 key store on SoftHSM', () => {
+  const types: [CaKeyType, string][] = [
+    ['ec-p256', 'sha256'],
+    ['ec-p384', 'sha384'],
+    ['rsa-3072', 'sha256'],
+  ];
+  for (const [keyType, hash] of types) {
+    test(`${keyType}: generated on the token as sensitive and non-extractable; signs verifiably`, async () => {
+      const uri = { token: TOKEN, object: `test-${keyType}`, id: Uint8Array.of(1, 2, 3) };
+      const signer = await store.createKey(uri, keyType);
+      assert.equal(signer.keyType, keyType);
+      const protection = await store.describeProtection(uri);
+      assert.deepEqual(protection, { token: true, private: true, sensitive: true, extractable: false, alwaysSensitive: true, neverExtractable: true });
+      const data = Buffer.from(`to be signed by ${keyType}`);
+      const signature = await signer.sign(data);
+      assert.ok(verifies(signer.spki, data, signature, hash), 'signature verifies with the public key');
+      assert.ok(!verifies(signer.spki, Buffer.from('other data'), signature, hash), 'and not for other data');
+      const again = await store.getSigner(uri);
+      assert.deepEqual(again.spki, signer.spki, 'the key is found again by its URI');
+    });
+  }
+
+  test('refuses to create a key whose name is taken', async () => {
+    const uri = { token: TOKEN, object: 'test-dup' };
+    await store.createKey(uri, 'ec-p256');
+    await assert.rejects(store.createKey(uri, 'ec-p256'), /already exists/);
+  });
+
+  test('200 concurrent signatures over a pool of 4 sessions all verify', async () => {
+    const uri = { token: TOKEN, object: 'test-concurrent' };
+    const signer = await store.createKey(uri, 'ec-p256');
+    const inputs = Array.from({ length: 200 }, (_, i) => Buffer.from(`message ${i}`));
+    const signatures = await Promise.all(inputs.map((d) => signer.sign(d)));
+    signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, 'sha256'), `signature ${i}`));
+  });
+
+  test('a lost session is re-established on the next operation', async () => {
+    const uri = { token: TOKEN, object: 'test-recover' };
+    const signer = await store.createKey(uri, 'ec-p256');
+    await signer.sign(Buffer.from('warm up'));
+    tokenSlot().closeAll(); // every session of this process is gone, including the login
+    const data = Buffer.from('after the sessions were closed');
+    assert.ok(verifies(signer.spki, data, await signer.sign(data), 'sha256'));
+  });
+
+  test('a module that was finalized under us is initialised again', async () => {
+    const uri = { token: TOKEN, object: 'test-reinit' };
+    const signer = await store.createKey(uri, 'ec-p256');
+    graphene.Module.load(modulePath, 'test').finalize();
+    const data = Buffer.from('after C_Finalize');
+    assert.ok(verifies(signer.spki, data, await signer.sign(data), 'sha256'));
+  });
+
+  test('an unknown token label names the fix', () => {
+    assert.throws(() => createPkcs11KeyStore({ modulePath, tokenLabel: 'no-such-token', pin: home.pin }), /no token labelled "no-such-token".*dev-token\.sh/);
+  });
+});
