@@ -12,9 +12,17 @@ export interface TlsMaterial {
   notAfter: Date;
 }
 
+/** One spelling per address: "::1" and "0:0:0:0:0:0:0:1" are the same name. */
+const canonicalName = (name: string) =>
+  isIP(name) === 6 ? `ip:${new URL(`http://[${name}]`).hostname}` : isIP(name) === 4 ? `ip:${name}` : `dns:${name.toLowerCase()}`;
+
 function coversNames(cert: X509Certificate, names: string[]): boolean {
-  const san = cert.subjectAltName ?? '';
-  return names.every((n) => (isIP(n) ? san.includes(`IP Address:${n.toUpperCase()}`) || san.includes(`IP Address:${n}`) : san.includes(`DNS:${n}`)));
+  const present = new Set(
+    (cert.subjectAltName ?? '')
+      .split(', ')
+      .map((entry) => (entry.startsWith('DNS:') ? canonicalName(entry.slice(4)) : entry.startsWith('IP Address:') ? canonicalName(entry.slice(11)) : entry)),
+  );
+  return names.every((n) => present.has(canonicalName(n)));
 }
 
 /**
@@ -24,6 +32,7 @@ function coversNames(cert: X509Certificate, names: string[]): boolean {
  * must cover changed, or in the last third of its life.
  */
 export async function ensureTlsMaterial(home: string, names: string[], issue: IssueDeps): Promise<TlsMaterial> {
+  const issuer = new X509Certificate(Buffer.from(issue.issuers.get(issue.profiles.get('tls-server')?.issuer ?? 'issuing').certificate));
   const dir = path.join(home, 'tls');
   const keyFile = path.join(dir, 'server.key');
   const certFile = path.join(dir, 'server.crt');
@@ -33,7 +42,8 @@ export async function ensureTlsMaterial(home: string, names: string[], issue: Is
     const cert = new X509Certificate(certPem);
     const from = new Date(cert.validFrom).getTime();
     const to = new Date(cert.validTo).getTime();
-    if (coversNames(cert, names) && now.getTime() < to - (to - from) / 3) {
+    // Still ours (the CA may have been re-created), still covering every name, not in its last third.
+    if (cert.checkIssued(issuer) && cert.verify(issuer.publicKey) && coversNames(cert, names) && now.getTime() < to - (to - from) / 3) {
       return { key: fs.readFileSync(keyFile, 'utf8'), cert: certPem, notAfter: new Date(to) };
     }
   }
