@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite (README "Quick start", second command; .ci/run calls it too).
-# Needs: Node 20, softhsm2, openssl, curl, gnutls-bin, PostgreSQL on 127.0.0.1:5432 (trust, db `test`).
+# The whole test suite (README Quick start, second command; .ci/run runs it too).
+# Real parts only: SoftHSM2, SQLite, PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`,
+# or HALLMARK_TEST_DATABASE_URL), and openssl, curl and gnutls-cli as independent clients.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[ -d node_modules ] || npm ci
+
+missing=()
+for tool in softhsm2-util:softhsm2 openssl:openssl curl:curl gnutls-cli:gnutls-bin; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test: missing tools; install them with: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
 npm run --silent build
-# One test file per process (SoftHSM reads its configuration once per process).
+# Each file runs in its own process: SoftHSM reads its configuration once per process.
 exec node --test --test-concurrency=2 "$@" dist/test/*.test.js
