@@ -50,24 +50,25 @@ describe('refusing to start without the right PIN', () => {
 });
 
 describe('configuration errors name the file, the field and the problem', () => {
-  test('a profile with a wrong field type', async () => {
-    const dir = path.join(home.home, 'bad-config');
-    fs.cpSync(path.join(ROOT, 'ca-config'), dir, { recursive: true });
-    const profile = path.join(dir, 'profiles', 'device.yaml');
-    fs.writeFileSync(profile, fs.readFileSync(profile, 'utf8').replace('maxDays: 825', 'maxDays: "long"'));
-    const result = await hallmark({ ...home.env, HALLMARK_CONFIG: path.join(dir, 'hallmark.yaml') }, 'ca', 'list');
-    assert.equal(result.code, 1);
-    assert.ok(result.stderr.includes(`${profile}: validity.maxDays:`), result.stderr);
-  });
-  test('a profile naming an unknown issuer', async () => {
-    const dir = path.join(home.home, 'bad-issuer');
-    fs.cpSync(path.join(ROOT, 'ca-config'), dir, { recursive: true });
-    const profile = path.join(dir, 'profiles', 'station.yaml');
-    fs.writeFileSync(profile, fs.readFileSync(profile, 'utf8').replace('issuer: issuing', 'issuer: nowhere'));
-    const result = await hallmark({ ...home.env, HALLMARK_CONFIG: path.join(dir, 'hallmark.yaml') }, 'ca', 'list');
-    assert.equal(result.code, 1);
-    assert.ok(result.stderr.includes(`${profile}: issuer: unknown CA "nowhere"`), result.stderr);
-  });
+  const cases: [string, string, string, string, (file: string) => string][] = [
+    ['a profile with a wrong field type', 'profiles/device.yaml', 'maxDays: 825', 'maxDays: "long"', (f) => `${f}: validity.maxDays:`],
+    ['a profile naming an unknown issuer', 'profiles/station.yaml', 'issuer: issuing', 'issuer: nowhere', (f) => `${f}: issuer: unknown CA "nowhere"`],
+    ['a CA with an unknown key type', 'hallmark.yaml', 'key: ec-p384', 'key: dsa-1024', (f) => `${f}: cas.0.key:`],
+    ['a public base URL with a trailing slash', 'hallmark.yaml', 'http://localhost:8080', 'http://localhost:8080/', (f) => `${f}: publicBaseUrl: no trailing slash`],
+  ];
+  for (const [what, file, from, to, expected] of cases) {
+    test(what, async () => {
+      const dir = fs.mkdtempSync(path.join(home.home, 'config-'));
+      fs.cpSync(path.join(ROOT, 'ca-config'), dir, { recursive: true });
+      const target = path.join(dir, file);
+      const text = fs.readFileSync(target, 'utf8');
+      assert.ok(text.includes(from), `fixture still contains ${from}`);
+      fs.writeFileSync(target, text.replace(from, to));
+      const result = await hallmark({ ...home.env, HALLMARK_CONFIG: path.join(dir, 'hallmark.yaml') }, 'ca', 'list');
+      assert.equal(result.code, 1);
+      assert.ok(result.stderr.includes(expected(target)), result.stderr);
+    });
+  }
   test('usage errors exit 2 and say what to do', async () => {
     const unknown = await hallmark(home.env, 'frobnicate');
     assert.equal(unknown.code, 2);

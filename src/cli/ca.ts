@@ -1,25 +1,11 @@
 import fs from 'node:fs';
-import { AsnConvert } from '@peculiar/asn1-schema';
 import { openContext, type AppContext } from '../context.js';
 import { HallmarkError } from '../errors.js';
 import { toPem } from '../x509/pem.js';
 import type { CaRow } from '../store/cas.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
-import { Certificate } from '@peculiar/asn1-x509';
-
-const describe = (row: CaRow) => ({
-  name: row.name,
-  parent: row.parent,
-  subject: row.subject,
-  serial: row.serial,
-  keyType: row.key_type,
-  keyUri: row.key_uri,
-  notBefore: new Date(Number(row.not_before)).toISOString(),
-  notAfter: new Date(Number(row.not_after)).toISOString(),
-  status: row.status,
-  signatureAlgorithm: AsnConvert.parse(row.certificate, Certificate).signatureAlgorithm.algorithm,
-});
+import { caView } from '../ca/ca-view.js';
 
 async function requireCa(ctx: AppContext, name: string | undefined): Promise<CaRow> {
   if (!name) throw usageError('name the CA, e.g. `hallmark ca show issuing` (see `hallmark ca list`)');
@@ -32,12 +18,12 @@ export async function caCommand(verb: string | undefined, args: string[], flags:
   const ctx = await openContext({ withKeys: false });
   try {
     if (verb === 'list') {
-      const rows = (await ctx.cas.list()).map(describe);
+      const rows = (await ctx.cas.list()).map((row) => caView(row));
       if (flags.json) printJson(rows);
       else if (!rows.length) note('no CA yet: run `hallmark init`');
       else printTable(rows, ['name', 'parent', 'subject', 'keyType', 'notAfter', 'status']);
     } else if (verb === 'show') {
-      const row = describe(await requireCa(ctx, args[0]));
+      const row = caView(await requireCa(ctx, args[0]));
       if (flags.json) printJson(row);
       else for (const [k, v] of Object.entries(row)) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
     } else if (verb === 'export') {
