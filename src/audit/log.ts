@@ -18,6 +18,8 @@ export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
   /** Appends inside the caller's transaction, so the event and the state change land together. */
   recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void>;
+  /** In-process observers (alert rules) see every event as it is appended. */
+  observe(observer: (event: AuditEvent, at: Date) => void): void;
 }
 
 function canonical(value: unknown): string {
@@ -47,6 +49,7 @@ export function entryHash(row: Omit<AuditRow, 'hash'>): string {
 }
 
 export function createAuditLog(db: Db, clock: Clock): AuditLog {
+  const observers: ((event: AuditEvent, at: Date) => void)[] = [];
   async function recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void> {
     // Lock the head row: concurrent appenders (other instances too) queue here, keeping one chain.
     const headQuery = trx('audit_head').where({ id: 1 }).first();
@@ -65,9 +68,11 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
     const hash = entryHash(row);
     await trx('audit_events').insert({ ...row, hash });
     await trx('audit_head').where({ id: 1 }).update({ seq: row.seq, hash });
+    for (const observe of observers) observe(event, new Date(row.at));
   }
   return {
     recordIn,
+    observe: (observer) => void observers.push(observer),
     record: (event) => db.transaction((trx) => recordIn(trx, event)),
   };
 }

@@ -2,8 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../store/db.js';
 
-export const ROLES = ['admin', 'operator', 'read-only', 'station', 'device'] as const;
-export type Role = (typeof ROLES)[number];
+import { isPermission, type Permission } from './permissions.js';
+import type { Role } from './roles.js';
 
 export interface ApiKeyRow {
   id: string;
@@ -61,4 +61,15 @@ export async function checkApiKey(db: Db, presented: string, now: Date): Promise
   if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id };
   if (row.expires_at !== null && Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired', id };
   return { ok: true, key: row };
+}
+
+export const keyScopes = (row: ApiKeyRow): Permission[] | null => (row.scopes ? (JSON.parse(row.scopes) as string[]).filter(isPermission) : null);
+
+export async function listApiKeys(db: Db): Promise<ApiKeyRow[]> {
+  return db('api_keys').select('*').orderBy('created_at');
+}
+
+/** Revoked keys stay listed (and audited); they just stop working. */
+export async function revokeApiKey(db: Db | Knex.Transaction, id: string, now: Date): Promise<boolean> {
+  return (await db('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: now.getTime() })) === 1;
 }

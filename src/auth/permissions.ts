@@ -1,4 +1,4 @@
-import type { Role } from './api-keys.js';
+import type { Role } from './roles.js';
 
 export const PERMISSIONS = [
   'ca.read',
@@ -25,3 +25,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 };
 
 export const roleAllows = (role: Role, permission: Permission) => ROLE_PERMISSIONS[role].includes(permission);
+
+/** Operations that need an operator session (password + TOTP) or an API key scoped for them. */
+export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage']);
+
+export const isPermission = (value: string): value is Permission => (PERMISSIONS as readonly string[]).includes(value);

@@ -11,6 +11,8 @@ import { HallmarkError } from '../errors.js';
 import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import { buildCaCertificate } from './ca-certificate.js';
+import { auditSigner } from '../audit/checkpoint.js';
+import { SECRETS_KEY } from '../security-plane.js';
 import type { Name } from '@peculiar/asn1-x509';
 
 export interface InitDeps {
@@ -129,6 +131,12 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
     result.push({ name: ca.name, parent: row.parent, serial: row.serial, subject: row.subject, keyUri: row.key_uri, notAfter });
     progress(`CA "${ca.name}" created: ${row.subject}`);
   }
+
+  // The audit checkpoint key and the secret-sealing key, so that no instance has to make them later.
+  progress(`generating the audit checkpoint key and the secret-sealing key on token "${deps.tokenLabel}"`);
+  await auditSigner(deps.keys, deps.tokenLabel);
+  const sealer = await deps.keys.getSealer({ token: deps.tokenLabel, object: SECRETS_KEY });
+  await sealer.seal(new Uint8Array(1), 'hallmark/init');
 
   const admin = await deps.db.transaction(async (trx) => {
     const key = await createApiKey(trx, { role: 'admin', label: 'bootstrap admin', createdBy: 'ceremony', now });

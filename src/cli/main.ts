@@ -5,6 +5,9 @@ import { caCommand } from './ca.js';
 import { certCommand } from './cert.js';
 import { serveCommand } from './serve.js';
 import { usageError } from './usage-error.js';
+import { apikeyCommand } from './apikey.js';
+import { auditCommand } from './audit.js';
+import { operatorCommand } from './operator.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -14,6 +17,9 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]
   hallmark cert list [--status active|revoked|expired] [--device <id>] [--expiring <days>]
   hallmark cert show <serial>
+  hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
+  hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
+  hallmark audit verify | audit export [--out <file>] | audit checkpoint
 
 Every command that prints data takes --json. Environment: HALLMARK_HOME, HALLMARK_CONFIG,
 HALLMARK_PKCS11_MODULE, HALLMARK_PKCS11_TOKEN, HALLMARK_PKCS11_PIN or HALLMARK_PKCS11_PIN_FILE,
@@ -33,6 +39,12 @@ const OPTIONS = {
   expiring: { type: 'string' },
   limit: { type: 'string' },
   host: { type: 'string' },
+  role: { type: 'string' },
+  label: { type: 'string' },
+  scopes: { type: 'string' },
+  expires: { type: 'string' },
+  name: { type: 'string' },
+  'password-file': { type: 'string' },
   'https-port': { type: 'string' },
   'http-port': { type: 'string' },
 } as const;
@@ -64,6 +76,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'cert':
         await certCommand(verb, rest, flags);
+        return 0;
+      case 'apikey':
+        await apikeyCommand(verb, rest, flags);
+        return 0;
+      case 'audit':
+        await auditCommand(verb, flags);
+        return 0;
+      case 'operator':
+        await operatorCommand(verb, rest, flags);
         return 0;
       default:
         throw usageError(`unknown command "${group}"; see \`hallmark help\``);

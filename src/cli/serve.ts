@@ -9,6 +9,10 @@ import { createPublicHandler } from '../protocols/public/handler.js';
 import { HallmarkError } from '../errors.js';
 import { toPem } from '../x509/pem.js';
 import { usageError } from './usage-error.js';
+import { auditConfigChanges } from '../config/change-detection.js';
+import { createSecurityPlane } from '../security-plane.js';
+import { runPeriodicChecks } from '../alerts/periodic.js';
+import { writeCheckpoint } from '../audit/checkpoint.js';
 
 export interface ServeFlags {
   json: boolean;
@@ -44,8 +48,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     throw new HallmarkError('no_ca', 'no CA yet: run `hallmark init` first', 1);
   }
   const issue = await issuingDeps(ctx);
+  const changed = await auditConfigChanges(ctx.db, ctx.audit, ctx.config, 'system:serve');
+  if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
+  const plane = await createSecurityPlane(ctx, log);
   const material = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
-  const httpsServer = https.createServer(httpsOptions(material, cas.map((c) => toPem(c.certificate, 'CERTIFICATE'))), createHttpsApp(ctx, issue, log));
+  const httpsServer = https.createServer(httpsOptions(material, cas.map((c) => toPem(c.certificate, 'CERTIFICATE'))), createHttpsApp(ctx, issue, plane, log));
   const httpServer = http.createServer(await createPublicHandler(ctx.cas));
   // Slow clients must not hold sockets forever.
   for (const s of [httpsServer, httpServer]) {
@@ -58,12 +65,30 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   if (flags.json) process.stdout.write(JSON.stringify({ ready }) + '\n');
   log(`hallmark serving HTTPS on ${host} port ${boundHttps} (EST, REST) and HTTP on port ${boundHttp} (CA certificates, health)`);
 
+  // Expiry warnings, summaries, and a signed audit checkpoint whenever the log moved.
+  const periodic = async () => {
+    try {
+      await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
+        ...cas.map((c) => ({ what: `CA ${c.name}`, notAfter: new Date(Number(c.not_after)) })),
+        { what: 'HTTPS listener certificate', notAfter: material.notAfter },
+      ]);
+      await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
+    } catch (e) {
+      log(`periodic checks failed: ${(e as Error).message}`);
+    }
+  };
+  void periodic();
+  const timer = setInterval(periodic, ctx.config.security.alerts.checkIntervalSeconds * 1000);
+  timer.unref();
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: finishing requests in flight`);
-    await Promise.all([httpsServer, httpServer].map((s) => new Promise((r) => s.close(r))));
+    clearInterval(timer);
+    await Promise.all([httpsServer, httpServer].map((s) => new Promise((r) => { s.close(r); s.closeIdleConnections(); })));
+    await plane.alerts.flush();
     await ctx.close();
     process.exit(0);
   };

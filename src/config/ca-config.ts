@@ -21,11 +21,42 @@ const caSchema = z.strictObject({
   pathLength: z.number().int().min(0).max(8).optional(),
 });
 
+const securitySchema = z.strictObject({
+  sessions: z.strictObject({ idleMinutes: z.number().positive().max(1440), maxHours: z.number().positive().max(168) }).default({ idleMinutes: 15, maxHours: 8 }),
+  /** Requests per minute per client address, per route group; 0 turns a limit off. */
+  rateLimits: z
+    .strictObject({ auth: z.number().int().min(0), enrollment: z.number().int().min(0), provisioning: z.number().int().min(0) })
+    .default({ auth: 30, enrollment: 600, provisioning: 6000 }),
+  alerts: z
+    .strictObject({
+      webhookUrl: z.url().nullable().default(null),
+      authFailures: z
+        .strictObject({ threshold: z.number().int().positive(), windowSeconds: z.number().int().positive(), blockSeconds: z.number().int().min(0) })
+        .default({ threshold: 10, windowSeconds: 300, blockSeconds: 900 }),
+      revocationBurst: z.strictObject({ threshold: z.number().int().positive(), windowSeconds: z.number().int().positive() }).default({ threshold: 100, windowSeconds: 300 }),
+      expiryWarningDays: z.number().int().positive().default(30),
+      /** Seconds between periodic checks (expiry, CRL freshness) and the hourly/daily summaries. */
+      checkIntervalSeconds: z.number().int().positive().default(300),
+      summaries: z.boolean().default(true),
+    })
+    .default({
+      webhookUrl: null,
+      authFailures: { threshold: 10, windowSeconds: 300, blockSeconds: 900 },
+      revocationBurst: { threshold: 100, windowSeconds: 300 },
+      expiryWarningDays: 30,
+      checkIntervalSeconds: 300,
+      summaries: true,
+    }),
+});
+
+export type SecurityConfig = z.infer<typeof securitySchema>;
+
 const configSchema = z.strictObject({
   publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
   tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
   profilesDir: z.string().default('profiles'),
   cas: z.array(caSchema).min(2),
+  security: securitySchema.default(securitySchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -35,6 +66,9 @@ export interface CaConfig {
   tlsNames: string[];
   cas: CaDefinition[];
   profiles: Map<string, Profile>;
+  security: SecurityConfig;
+  /** Files the configuration was read from, for change detection. */
+  files: string[];
 }
 
 function checkHierarchy(file: string, cas: CaDefinition[]): void {
@@ -64,6 +98,8 @@ export function loadCaConfig(file: string): CaConfig {
   if (!parsed.success) throw configError(describeZodError(file, parsed.error));
   const config = parsed.data;
   checkHierarchy(file, config.cas);
-  const profiles = loadProfiles(path.resolve(path.dirname(file), config.profilesDir), new Set(config.cas.map((c) => c.name)));
-  return { file, publicBaseUrl: config.publicBaseUrl, tlsNames: config.tlsNames, cas: config.cas, profiles };
+  const profilesDir = path.resolve(path.dirname(file), config.profilesDir);
+  const profiles = loadProfiles(profilesDir, new Set(config.cas.map((c) => c.name)));
+  const files = [file, ...fs.readdirSync(profilesDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(profilesDir, f))];
+  return { file, publicBaseUrl: config.publicBaseUrl, tlsNames: config.tlsNames, cas: config.cas, profiles, security: config.security, files };
 }

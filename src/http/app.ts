@@ -1,23 +1,57 @@
-import express, { type Express } from 'express';
+import express, { Router, type Express } from 'express';
 import type { AppContext } from '../context.js';
 import type { IssueDeps } from '../ca/issue.js';
-import { authenticate } from './authenticate.js';
+import type { SecurityPlane } from '../security-plane.js';
+import { authenticate, refuseBlockedSources } from './authenticate.js';
 import { errorHandler, sendError } from './errors.js';
 import { securityHeaders } from './security-headers.js';
-import { createCertificatesRouter } from '../protocols/rest/certificates.js';
-import { createCasRouter } from '../protocols/rest/cas.js';
+import { rateLimit } from './rate-limit.js';
+import { mountRoutes, type RouteSpec } from './routes.js';
+import { certificateRoutes } from '../protocols/rest/certificates.js';
+import { casRoutes } from '../protocols/rest/cas.js';
+import { apiKeyRoutes } from '../protocols/rest/apikeys.js';
+import { sessionRoutes } from '../protocols/rest/sessions.js';
+import { auditRoutes } from '../protocols/rest/audit.js';
+
+/** Every REST route under /api/v1, as data (tests and the API description read this list). */
+export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane): RouteSpec[] {
+  const { db, audit, clock } = ctx;
+  return [
+    ...sessionRoutes({ db, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy }),
+    ...casRoutes(ctx.cas),
+    ...certificateRoutes({ issue, certificates: ctx.certificates }),
+    ...apiKeyRoutes({ db, audit, clock }),
+    ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
+  ];
+}
 
 /** The HTTPS application: REST under /api/v1 (EST joins it under /.well-known/est). */
-export function createHttpsApp(ctx: AppContext, issue: IssueDeps, log: (line: string) => void): Express {
+export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, log: (line: string) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(securityHeaders);
 
-  const api = express.Router();
-  api.use(authenticate({ db: ctx.db, audit: ctx.audit, clock: ctx.clock }));
-  api.use('/cas', createCasRouter(ctx.cas));
-  api.use('/certificates', createCertificatesRouter({ issue, certificates: ctx.certificates }));
+  const { rateLimits } = ctx.config.security;
+  const api = Router();
+  mountRoutes(api, restRoutes(ctx, issue, plane), {
+    authenticate: authenticate({
+      db: ctx.db,
+      audit: ctx.audit,
+      clock: ctx.clock,
+      certificates: ctx.certificates,
+      profiles: ctx.config.profiles,
+      guard: plane.guard,
+      sessionPolicy: plane.sessionPolicy,
+    }),
+    refuseBlocked: refuseBlockedSources({ guard: plane.guard, clock: ctx.clock }),
+    rateLimiters: {
+      auth: rateLimit('authentication', rateLimits.auth, ctx.clock),
+      enrollment: rateLimit('enrollment', rateLimits.enrollment, ctx.clock),
+      provisioning: rateLimit('provisioning', rateLimits.provisioning, ctx.clock),
+    },
+    audit: ctx.audit,
+  });
   app.use('/api/v1', api);
 
   app.use((req, res) => sendError(res, 404, 'not_found', `no route ${req.method} ${req.path}`));

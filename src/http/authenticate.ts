@@ -1,60 +1,96 @@
 import type { Request, RequestHandler } from 'express';
-import { checkApiKey, type Role } from '../auth/api-keys.js';
-import { roleAllows, type Permission } from '../auth/permissions.js';
+import type { TLSSocket } from 'node:tls';
+import { checkApiKey, keyScopes } from '../auth/api-keys.js';
+import { principalFromCertificate } from '../auth/client-certificates.js';
+import { checkSession, type SessionPolicy } from '../auth/sessions.js';
+import { actorName, decide, type Principal } from '../auth/principal.js';
+import type { Permission } from '../auth/permissions.js';
+import type { AuthFailureGuard } from '../alerts/auth-failures.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
+import type { CertificateQueries } from '../store/certificates.js';
+import type { Profile } from '../profiles/schema.js';
 import { sendError } from './errors.js';
 
-export interface Principal {
-  kind: 'apikey';
-  id: string;
-  role: Role;
+export type { Principal } from '../auth/principal.js';
+export { actorName } from '../auth/principal.js';
+
+export interface AuthDeps {
+  db: Db;
+  audit: AuditLog;
+  clock: Clock;
+  certificates: CertificateQueries;
+  profiles: Map<string, Profile>;
+  guard: AuthFailureGuard;
+  sessionPolicy: SessionPolicy;
 }
 
-export const principalOf = (req: Request): Principal => (req as Request & { principal: Principal }).principal;
-export const actorName = (p: Principal) => `${p.kind}:${p.id}`;
+type WithPrincipal = Request & { principal?: Principal; sessionId?: string };
+export const principalOf = (req: Request): Principal => (req as WithPrincipal).principal!;
+export const sessionIdOf = (req: Request): string | undefined => (req as WithPrincipal).sessionId;
 
-/**
- * Bearer API key → principal. Failures answer 401 with a challenge (RFC 6750 §3) and are audited
- * with the key id when there is one, never with the presented secret.
- */
-export function authenticate(deps: { db: Db; audit: AuditLog; clock: Clock }): RequestHandler {
-  return async (req, res, next) => {
-    try {
-      const header = req.get('authorization') ?? '';
-      const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m) {
-        res.set('WWW-Authenticate', 'Bearer realm="hallmark"');
-        return sendError(res, 401, 'unauthenticated', 'this route needs "Authorization: Bearer <api key>"');
-      }
-      const check = await checkApiKey(deps.db, m[1]!, deps.clock.now());
-      if (!check.ok) {
-        await deps.audit.record({
-          actor: check.id ? `apikey:${check.id}` : 'anonymous',
-          action: 'auth.failure',
-          target: `${req.method} ${req.baseUrl}${req.path}`,
-          outcome: 'failure',
-          source: req.ip,
-          details: { reason: check.reason },
-        });
-        res.set('WWW-Authenticate', 'Bearer realm="hallmark", error="invalid_token"');
-        return sendError(res, 401, 'unauthenticated', `API key is ${check.reason === 'malformed' ? 'malformed' : check.reason === 'unknown' ? 'not valid' : check.reason}`);
-      }
-      (req as Request & { principal: Principal }).principal = { kind: 'apikey', id: check.key.id, role: check.key.role };
-      next();
-    } catch (e) {
-      next(e);
-    }
+const source = (req: Request) => req.ip ?? 'unknown';
+const target = (req: Request) => `${req.method} ${req.originalUrl.split('?')[0]}`;
+
+/** Refuses addresses that failed authentication too often (the guard raised an alert when it blocked). */
+export function refuseBlockedSources(deps: Pick<AuthDeps, 'guard' | 'clock'>): RequestHandler {
+  return (req, res, next) => {
+    const wait = deps.guard.blockedFor(source(req), deps.clock.now());
+    if (!wait) return next();
+    res.set('Retry-After', String(wait));
+    sendError(res, 429, 'blocked', 'too many failed authentications from this address; retry later');
   };
 }
 
-export function requirePermission(permission: Permission): RequestHandler {
-  return (req, res, next) => {
-    const principal = principalOf(req);
-    if (!roleAllows(principal.role, permission)) {
-      return sendError(res, 403, 'forbidden', `role ${principal.role} lacks permission ${permission}`);
+/**
+ * Bearer API key (`hmk_…`) or operator session (`hms_…`), else a TLS client certificate issued
+ * here under a profile that grants a role. Every failure is audited (key or session id, never the
+ * secret), counts toward the source's block, and answers 401 with a Bearer challenge (RFC 6750 §3).
+ */
+export function authenticate(deps: AuthDeps): RequestHandler {
+  return async (req, res, next) => {
+    const now = deps.clock.now();
+    const fail = async (reason: string, actor: string, details: Record<string, unknown> = {}) => {
+      deps.guard.recordFailure(source(req), now);
+      await deps.audit.record({ actor, action: 'auth.failure', target: target(req), outcome: 'failure', source: source(req), details: { reason, ...details } });
+      res.set('WWW-Authenticate', 'Bearer realm="hallmark", error="invalid_token"');
+      sendError(res, 401, 'unauthenticated', reason);
+    };
+    const header = req.get('authorization');
+    if (header !== undefined) {
+      const m = /^Bearer\s+(\S+)$/i.exec(header);
+      const token = m?.[1] ?? '';
+      if (token.startsWith('hms_')) {
+        const check = await checkSession(deps.db, token, deps.sessionPolicy, now);
+        if (!check.ok) return fail(`session is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `session:${check.id}` : 'anonymous');
+        (req as WithPrincipal).principal = { kind: 'session', id: check.id, name: check.operator.name, role: check.operator.role, scopes: null };
+        (req as WithPrincipal).sessionId = check.id;
+        return next();
+      }
+      const check = await checkApiKey(deps.db, token, now);
+      if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous');
+      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key) };
+      return next();
     }
-    next();
+    const cert = await principalFromCertificate(req.socket as TLSSocket, deps.certificates, deps.profiles, now);
+    if (cert?.ok) {
+      (req as WithPrincipal).principal = cert.principal;
+      return next();
+    }
+    if (cert) return fail(cert.reason, cert.serial ? `certificate:${cert.serial}` : 'anonymous');
+    res.set('WWW-Authenticate', 'Bearer realm="hallmark"');
+    sendError(res, 401, 'unauthenticated', 'this route needs "Authorization: Bearer <api key or session>" or a client certificate issued here');
+  };
+}
+
+/** The one permission check on every protected route; refusals are audited too. */
+export function requirePermission(permission: Permission, audit: AuditLog): RequestHandler {
+  return async (req, res, next) => {
+    const principal = principalOf(req);
+    const decision = decide(principal, permission);
+    if (decision.allowed) return next();
+    await audit.record({ actor: actorName(principal), action: 'auth.denied', target: target(req), outcome: 'failure', source: source(req), details: { permission, reason: decision.reason } });
+    sendError(res, 403, 'forbidden', decision.reason);
   };
 }

@@ -22,6 +22,16 @@ export interface KeyProtection {
   neverExtractable: boolean;
 }
 
+/**
+ * Encrypts small secrets (TOTP seeds, server-generated keys) under a key that never leaves the
+ * token. `context` is bound in as associated data, so a sealed value cannot be moved to another use.
+ */
+export interface SecretSealer {
+  seal(plaintext: Uint8Array, context: string): Promise<Uint8Array>;
+  /** Throws `sealed_invalid` when the value was altered or sealed for another context. */
+  open(sealed: Uint8Array, context: string): Promise<Uint8Array>;
+}
+
 /** The seam between the CA and wherever its keys live (DESIGN.md: four methods plus inspection). */
 export interface KeyStore {
   /** Generates a key pair on the token; refuses if a key with that name already exists. */
@@ -31,6 +41,8 @@ export interface KeyStore {
   deleteKey(uri: KeyUri): Promise<void>;
   /** Whether a key pair with that name exists (ceremonies check before creating). */
   hasKey(uri: KeyUri): Promise<boolean>;
+  /** An AES-256-GCM key on the token for sealing secrets; generated on first use. */
+  getSealer(uri: KeyUri): Promise<SecretSealer>;
   describeProtection(uri: KeyUri): Promise<KeyProtection>;
   close(): Promise<void>;
 }

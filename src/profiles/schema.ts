@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KEY_TYPES } from '../x509/key-types.js';
+import { ROLES } from '../auth/roles.js';
 
 export const KEY_USAGES = [
   'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
@@ -52,6 +53,8 @@ export const profileSchema = z.strictObject({
         .default({ ip: false }),
     })
     .default({ add: [], fromCsr: { ip: false } }),
+  /** A TLS client certificate from this profile authenticates its holder in this role. */
+  role: z.enum(ROLES).optional(),
   /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only. */
   ocspNoCheck: z.boolean().default(false),
   /** Leave CRL DP / AIA out (e.g. the OCSP responder's own certificate needs no AIA OCSP). */

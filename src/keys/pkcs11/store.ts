@@ -11,6 +11,7 @@ import { formatKeyUri, type KeyUri } from '../key-uri.js';
 import type { KeyProtection, KeyStore, Signer } from '../key-store.js';
 import { keyPairTemplates } from './key-templates.js';
 import { createSessionPool } from './session-pool.js';
+import { createPkcs11Sealer } from './sealer.js';
 import { connectToken, type TokenOptions } from './token.js';
 import { exactBuffer } from '../../x509/bytes.js';
 
@@ -124,6 +125,9 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         }
         privateHandles.delete(formatKeyUri(uri));
       }, 'key deletion');
+    },
+    async getSealer(uri) {
+      return createPkcs11Sealer(pool, uri);
     },
     async hasKey(uri) {
       return pool.run((session) => Boolean(findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY)), 'key lookup');

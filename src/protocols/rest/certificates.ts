@@ -1,4 +1,3 @@
-import express, { Router } from 'express';
 import { z } from 'zod';
 import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
 import { certificateResponse } from '../../ca/certificate-response.js';
@@ -6,8 +5,9 @@ import { certificateView } from '../../ca/certificate-view.js';
 import type { CertificateFilter, CertificateQueries } from '../../store/certificates.js';
 import { HallmarkError } from '../../errors.js';
 import { normalizeSerial } from '../../x509/serial.js';
-import { actorName, principalOf, requirePermission } from '../../http/authenticate.js';
-import { describeZodError } from '../../config/schema-errors.js';
+import { actorName, principalOf } from '../../http/authenticate.js';
+import type { RouteSpec } from '../../http/routes.js';
+import { parseOrThrow } from './validation.js';
 
 const issueBody = z.strictObject({
   csr: z.string().min(1).max(65536),
@@ -25,39 +25,51 @@ const listQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).optional(),
 });
 
-export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new HallmarkError('invalid_request', describeZodError(where, parsed.error), 400);
-  return parsed.data;
-}
-
-export function createCertificatesRouter(deps: { issue: IssueDeps; certificates: CertificateQueries }): Router {
-  const router = Router();
-  router.post('/', requirePermission('cert.issue'), express.json({ limit: '96kb' }), async (req, res) => {
-    if (!req.is('application/json')) throw new HallmarkError('unsupported_media_type', 'send the request as application/json', 415);
-    const body = parseOrThrow(issueBody, req.body, 'body');
-    const issued = await issueCertificate(deps.issue, {
-      csr: body.csr,
-      profile: body.profile,
-      identity: body.device,
-      validityDays: body.validityDays,
-      actor: actorName(principalOf(req)),
-      source: req.ip,
-    });
-    res.status(201).location(`/api/v1/certificates/${issued.serial}`).json(certificateResponse(issued));
-  });
-  router.get('/', requirePermission('cert.read'), async (req, res) => {
-    const q = parseOrThrow(listQuery, req.query, 'query');
-    const filter: CertificateFilter = { status: q.status, identity: q.device, issuer: q.issuer, expiringWithinDays: q.expiring, limit: q.limit, offset: q.offset };
-    const now = deps.issue.clock.now();
-    res.json({ certificates: (await deps.certificates.list(filter, now)).map((r) => certificateView(r, now)) });
-  });
-  router.get('/:serial', requirePermission('cert.read'), async (req, res) => {
-    const serial = normalizeSerial(String(req.params.serial));
-    if (!serial) throw new HallmarkError('invalid_serial', 'serial must be hex (colons allowed)', 400);
-    const row = await deps.certificates.get(serial);
-    if (!row) throw new HallmarkError('not_found', `no certificate with serial ${serial}`, 404);
-    res.json(certificateView(row, deps.issue.clock.now(), true));
-  });
-  return router;
+export function certificateRoutes(deps: { issue: IssueDeps; certificates: CertificateQueries }): RouteSpec[] {
+  return [
+    {
+      method: 'post',
+      path: '/certificates',
+      permission: 'cert.issue',
+      summary: 'Issue a certificate from a PKCS#10 CSR under a profile',
+      jsonBody: '96kb',
+      handler: async (req, res) => {
+        const body = parseOrThrow(issueBody, req.body, 'body');
+        const issued = await issueCertificate(deps.issue, {
+          csr: body.csr,
+          profile: body.profile,
+          identity: body.device,
+          validityDays: body.validityDays,
+          actor: actorName(principalOf(req)),
+          source: req.ip,
+        });
+        res.status(201).location(`/api/v1/certificates/${issued.serial}`).json(certificateResponse(issued));
+      },
+    },
+    {
+      method: 'get',
+      path: '/certificates',
+      permission: 'cert.read',
+      summary: 'List certificates (status, device, issuer, expiring within days)',
+      handler: async (req, res) => {
+        const q = parseOrThrow(listQuery, req.query, 'query');
+        const filter: CertificateFilter = { status: q.status, identity: q.device, issuer: q.issuer, expiringWithinDays: q.expiring, limit: q.limit, offset: q.offset };
+        const now = deps.issue.clock.now();
+        res.json({ certificates: (await deps.certificates.list(filter, now)).map((r) => certificateView(r, now)) });
+      },
+    },
+    {
+      method: 'get',
+      path: '/certificates/:serial',
+      permission: 'cert.read',
+      summary: 'One certificate with its PEM',
+      handler: async (req, res) => {
+        const serial = normalizeSerial(String(req.params.serial));
+        if (!serial) throw new HallmarkError('invalid_serial', 'serial must be hex (colons allowed)', 400);
+        const row = await deps.certificates.get(serial);
+        if (!row) throw new HallmarkError('not_found', `no certificate with serial ${serial}`, 404);
+        res.json(certificateView(row, deps.issue.clock.now(), true));
+      },
+    },
+  ];
 }

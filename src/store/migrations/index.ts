@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_initial.js';
+import * as m002 from './002_security_plane.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
+  '002_security_plane': m002,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

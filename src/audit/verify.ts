@@ -1,0 +1,77 @@
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import type { Signer } from '../keys/key-store.js';
+import { entryHash, type AuditRow } from './log.js';
+import { checkpointMessage, type CheckpointRow } from './checkpoint.js';
+
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  /** One line per problem, naming the entries concerned. */
+  problems: string[];
+  checkpoints: { verified: number; failed: number; skipped: number };
+}
+
+const ZERO = '0'.repeat(64);
+const PAGE = 5000;
+
+/**
+ * Walks the chain in order of seq and recomputes every hash. An edited entry fails its own hash;
+ * a deleted one leaves a gap in seq and a broken link; an inserted or reordered one fails its hash
+ * (seq is hashed) or its link; truncation shows against the head row; a rewrite of the whole chain
+ * shows against the signed checkpoints.
+ */
+export async function verifyAuditChain(db: Db, checkpointSigner?: Signer): Promise<AuditVerification> {
+  const problems: string[] = [];
+  const hashAt = new Map<number, string>();
+  const checkpoints = (await db('audit_checkpoints').select('*').orderBy('seq')) as CheckpointRow[];
+  const wanted = new Set(checkpoints.map((c) => Number(c.seq)));
+  let expectedSeq = 1;
+  let prevHash = ZERO;
+  let entries = 0;
+  let lastSeq = 0;
+  for (let after = 0; ; ) {
+    const rows = (await db('audit_events').where('seq', '>', after).orderBy('seq').limit(PAGE)) as AuditRow[];
+    if (!rows.length) break;
+    for (const row of rows) {
+      const seq = Number(row.seq);
+      const { hash, ...content } = row;
+      const recomputed = entryHash({ ...content, seq, at: Number(row.at) });
+      if (seq !== expectedSeq) problems.push(seq > expectedSeq ? `entries ${expectedSeq}–${seq - 1} are missing (deleted)` : `entry ${seq} is out of order`);
+      if (recomputed !== hash) problems.push(`entry ${seq} does not match its hash (edited, inserted or reordered)`);
+      else if (row.prev_hash !== prevHash) problems.push(`entry ${seq} does not link to the entry before it (an entry before it was removed, replaced or moved)`);
+      if (wanted.has(seq)) hashAt.set(seq, hash);
+      prevHash = hash;
+      expectedSeq = seq + 1;
+      lastSeq = seq;
+      entries++;
+    }
+    after = lastSeq;
+  }
+  const head = await db('audit_head').where({ id: 1 }).first();
+  if (head && Number(head.seq) !== lastSeq) problems.push(`the log ends at entry ${lastSeq} but its head says ${head.seq}: entries were deleted from the end`);
+  else if (head && head.hash !== prevHash && lastSeq > 0) problems.push(`the last entry does not match the head hash`);
+
+  const result = { verified: 0, failed: 0, skipped: 0 };
+  const publicKey = checkpointSigner ? createPublicKey({ key: Buffer.from(checkpointSigner.spki), format: 'der', type: 'spki' }) : undefined;
+  for (const cp of checkpoints) {
+    const seq = Number(cp.seq);
+    if (hashAt.get(seq) !== cp.hash) {
+      result.failed++;
+      problems.push(`checkpoint at entry ${seq} does not match the log (the log was rewritten up to there)`);
+      continue;
+    }
+    if (!publicKey) {
+      result.skipped++;
+      continue;
+    }
+    const message = checkpointMessage(seq, cp.hash, Number(cp.at));
+    const hash = checkpointSigner!.algorithm.hash;
+    if (verifySignature(hash, message, publicKey, cp.signature)) result.verified++;
+    else {
+      result.failed++;
+      problems.push(`checkpoint at entry ${seq} has an invalid signature`);
+    }
+  }
+  return { ok: problems.length === 0, entries, problems, checkpoints: result };
+}

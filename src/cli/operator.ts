@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { openContext } from '../context.js';
+import { createOperator, type OperatorRow } from '../auth/operators.js';
+import { ROLES, type Role } from '../auth/roles.js';
+import { base32 } from '../auth/totp.js';
+import { SECRETS_KEY } from '../security-plane.js';
+import { HallmarkError } from '../errors.js';
+import { printJson, printTable } from './output.js';
+import { usageError } from './usage-error.js';
+
+export interface OperatorFlags {
+  json: boolean;
+  name?: string;
+  role?: string;
+  'password-file'?: string;
+}
+
+const view = (row: OperatorRow) => ({
+  name: row.name,
+  role: row.role,
+  createdBy: row.created_by,
+  createdAt: new Date(Number(row.created_at)).toISOString(),
+  state: row.disabled_at === null ? 'active' : 'disabled',
+});
+
+/** The password comes from a file (or `-` for stdin), never from the command line where `ps` shows it. */
+function readPassword(file: string | undefined): string {
+  if (!file) throw usageError('give the password with --password-file <file> (or - to read it from stdin)');
+  try {
+    return fs.readFileSync(file === '-' ? 0 : file, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw usageError(`cannot read the password file: ${(e as NodeJS.ErrnoException).code}`);
+  }
+}
+
+export async function operatorCommand(verb: string | undefined, args: string[], flags: OperatorFlags): Promise<void> {
+  const actor = `cli:${os.userInfo().username}`;
+  if (verb === 'add') {
+    if (!flags.name) throw usageError('usage: hallmark operator add --name <name> --role <role> --password-file <file>');
+    if (!flags.role || !(ROLES as readonly string[]).includes(flags.role)) throw usageError(`--role is one of ${ROLES.join(', ')}`);
+    const password = readPassword(flags['password-file']);
+    const ctx = await openContext({ withKeys: true });
+    try {
+      const sealer = await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY });
+      const now = ctx.clock.now();
+      const created = await ctx.db.transaction(async (trx) => {
+        const op = await createOperator(trx, sealer, { name: flags.name!, role: flags.role as Role, password, createdBy: actor, now });
+        await ctx.audit.recordIn(trx, { actor, action: 'operator.create', target: flags.name, outcome: 'success', source: 'cli', details: { role: flags.role } });
+        return op;
+      });
+      // The TOTP seed is shown once, for the operator's authenticator app; stored only sealed.
+      if (flags.json) printJson({ name: flags.name, role: flags.role, otpauth: created.otpauth, totpSecret: base32(created.totpSecret) });
+      else process.stdout.write(`operator ${flags.name} (${flags.role}) created. Add this to an authenticator app now (shown once):\n\n    ${created.otpauth}\n\n`);
+    } finally {
+      await ctx.close();
+    }
+    return;
+  }
+  const ctx = await openContext({ withKeys: false });
+  try {
+    if (verb === 'list') {
+      const rows = ((await ctx.db('operators').select('*').orderBy('name')) as OperatorRow[]).map(view);
+      if (flags.json) printJson(rows);
+      else printTable(rows, ['name', 'role', 'state', 'createdBy', 'createdAt']);
+    } else if (verb === 'disable') {
+      const name = args[0];
+      if (!name) throw usageError('usage: hallmark operator disable <name>');
+      const now = ctx.clock.now().getTime();
+      const done = await ctx.db.transaction(async (trx) => {
+        const n = await trx('operators').where({ name }).whereNull('disabled_at').update({ disabled_at: now });
+        if (n) {
+          // Disabling ends the operator's sessions at once.
+          await trx('sessions').where({ operator: name }).whereNull('revoked_at').update({ revoked_at: now });
+          await ctx.audit.recordIn(trx, { actor, action: 'operator.disable', target: name, outcome: 'success', source: 'cli' });
+        }
+        return n === 1;
+      });
+      if (!done) throw new HallmarkError('not_found', `no active operator "${name}"; see \`hallmark operator list\``, 404);
+      if (flags.json) printJson({ name, disabled: true });
+      else process.stderr.write(`operator ${name} disabled; their sessions are closed\n`);
+    } else throw usageError('usage: hallmark operator add|list|disable …');
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,48 @@
+import express, { type RequestHandler, type Router } from 'express';
+import type { Permission } from '../auth/permissions.js';
+import type { AuditLog } from '../audit/log.js';
+import { HallmarkError } from '../errors.js';
+import { requirePermission } from './authenticate.js';
+
+export type RateGroup = 'auth' | 'enrollment' | 'provisioning';
+
+/**
+ * One REST route, declared as data: the app mounts every route the same way (rate limit →
+ * authentication → permission → body → handler), and tests and the API description read the same list.
+ */
+export interface RouteSpec {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** Relative to /api/v1. */
+  path: string;
+  /** `public`: no credential; `authenticated`: any principal. */
+  permission: Permission | 'authenticated' | 'public';
+  summary: string;
+  rateLimit?: RateGroup;
+  /** JSON body size limit; routes without one take no body. */
+  jsonBody?: string;
+  handler: RequestHandler;
+}
+
+export interface MountDeps {
+  authenticate: RequestHandler;
+  refuseBlocked: RequestHandler;
+  rateLimiters: Record<RateGroup, RequestHandler>;
+  audit: AuditLog;
+}
+
+const requireJson: RequestHandler = (req, _res, next) => {
+  if (!req.is('application/json')) throw new HallmarkError('unsupported_media_type', 'send the request body as application/json', 415);
+  next();
+};
+
+export function mountRoutes(router: Router, specs: RouteSpec[], deps: MountDeps): void {
+  for (const spec of specs) {
+    const chain: RequestHandler[] = [];
+    if (spec.rateLimit) chain.push(deps.rateLimiters[spec.rateLimit]);
+    chain.push(deps.refuseBlocked);
+    if (spec.permission !== 'public') chain.push(deps.authenticate);
+    if (spec.permission !== 'public' && spec.permission !== 'authenticated') chain.push(requirePermission(spec.permission, deps.audit));
+    if (spec.jsonBody) chain.push(requireJson, express.json({ limit: spec.jsonBody, strict: true }));
+    router[spec.method](spec.path, ...chain, spec.handler);
+  }
+}

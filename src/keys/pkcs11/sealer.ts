@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import * as graphene from 'graphene-pk11';
+import { HallmarkError } from '../../errors.js';
+import type { SecretSealer } from '../key-store.js';
+import type { KeyUri } from '../key-uri.js';
+import type { SessionPool } from './session-pool.js';
+
+const VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+function findSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey | undefined {
+  const found = session.find({ class: graphene.ObjectClass.SECRET_KEY, label: uri.object });
+  return found.length ? found.items(0).toType<graphene.SecretKey>() : undefined;
+}
+
+/** Sensitive, non-extractable AES-256 on the token, usable only to encrypt and decrypt. */
+function generateSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey {
+  return session.generateKey(graphene.KeyGenMechanism.AES, {
+    class: graphene.ObjectClass.SECRET_KEY,
+    keyType: graphene.KeyType.AES,
+    valueLen: 32,
+    label: uri.object,
+    ...(uri.id ? { id: Buffer.from(uri.id) } : {}),
+    token: true,
+    private: true,
+    sensitive: true,
+    extractable: false,
+    encrypt: true,
+    decrypt: true,
+    sign: false,
+    wrap: false,
+    unwrap: false,
+    derive: false,
+  });
+}
+
+/**
+ * AES-256-GCM through CKM_AES_GCM, single-part (SoftHSM's multi-part GCM decrypt asks for a larger
+ * buffer than it fills). Sealed layout: version ‖ 96-bit random IV ‖ ciphertext ‖ 128-bit tag.
+ */
+export function createPkcs11Sealer(pool: SessionPool, uri: KeyUri): SecretSealer {
+  let cached: graphene.SecretKey | undefined;
+  pool.onReset(() => (cached = undefined));
+  const key = (session: graphene.Session) => {
+    cached ??= findSecretKey(session, uri) ?? generateSecretKey(session, uri);
+    return cached;
+  };
+  const params = (iv: Buffer, context: string) => ({ name: 'AES_GCM', params: new graphene.AesGcmParams(iv, Buffer.from(context, 'utf8'), TAG_BYTES * 8) });
+
+  return {
+    seal: (plaintext, context) =>
+      pool.run((session) => {
+        const iv = randomBytes(IV_BYTES);
+        const out = session.createCipher(params(iv, context), key(session)).once(Buffer.from(plaintext), Buffer.alloc(plaintext.length + TAG_BYTES));
+        return new Uint8Array(Buffer.concat([Buffer.of(VERSION), iv, out]));
+      }, 'sealing'),
+    async open(sealed, context) {
+      if (sealed.length < 1 + IV_BYTES + TAG_BYTES || sealed[0] !== VERSION) throw new HallmarkError('sealed_invalid', 'sealed value is malformed', 500);
+      const iv = Buffer.from(sealed.subarray(1, 1 + IV_BYTES));
+      const body = Buffer.from(sealed.subarray(1 + IV_BYTES));
+      const result = await pool.run((session) => {
+        const k = key(session);
+        try {
+          return session.createDecipher(params(iv, context), k).once(body, Buffer.alloc(body.length));
+        } catch {
+          // An authentication failure (SoftHSM says CKR_GENERAL_ERROR) must not look like a lost module.
+          return undefined;
+        }
+      }, 'unsealing');
+      if (!result) throw new HallmarkError('sealed_invalid', 'sealed value does not authenticate (altered, or sealed for another use)', 500);
+      return new Uint8Array(result);
+    },
+  };
+}

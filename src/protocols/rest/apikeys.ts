@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { createApiKey, keyScopes, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../auth/api-keys.js';
+import { PERMISSIONS } from '../../auth/permissions.js';
+import { ROLES } from '../../auth/roles.js';
+import type { AuditLog } from '../../audit/log.js';
+import type { Clock } from '../../clock.js';
+import type { Db } from '../../store/db.js';
+import { HallmarkError } from '../../errors.js';
+import { actorName, principalOf } from '../../http/authenticate.js';
+import type { RouteSpec } from '../../http/routes.js';
+import { parseOrThrow } from './validation.js';
+
+const createBody = z.strictObject({
+  role: z.enum(ROLES),
+  label: z.string().min(1).max(128).optional(),
+  scopes: z.array(z.enum(PERMISSIONS)).min(1).optional(),
+  expiresInDays: z.number().positive().max(3650).optional(),
+});
+
+/** Never the secret or its hash: those are shown once, at creation. */
+export const apiKeyView = (row: ApiKeyRow, now: Date) => ({
+  id: row.id,
+  role: row.role,
+  label: row.label,
+  scopes: keyScopes(row),
+  createdBy: row.created_by,
+  createdAt: new Date(Number(row.created_at)).toISOString(),
+  expiresAt: row.expires_at === null ? null : new Date(Number(row.expires_at)).toISOString(),
+  revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
+  state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && Number(row.expires_at) <= now.getTime() ? 'expired' : 'active',
+});
+
+export function apiKeyRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): RouteSpec[] {
+  return [
+    {
+      method: 'get',
+      path: '/apikeys',
+      permission: 'apikey.manage',
+      summary: 'List API keys (never their secrets)',
+      handler: async (_req, res) => {
+        const now = deps.clock.now();
+        res.json({ apiKeys: (await listApiKeys(deps.db)).map((k) => apiKeyView(k, now)) });
+      },
+    },
+    {
+      method: 'post',
+      path: '/apikeys',
+      permission: 'apikey.manage',
+      summary: 'Create an API key; the key is in this response only',
+      jsonBody: '8kb',
+      handler: async (req, res) => {
+        const body = parseOrThrow(createBody, req.body, 'body');
+        const now = deps.clock.now();
+        const actor = actorName(principalOf(req));
+        const created = await deps.db.transaction(async (trx) => {
+          const key = await createApiKey(trx, {
+            role: body.role,
+            label: body.label,
+            scopes: body.scopes,
+            expiresAt: body.expiresInDays ? new Date(now.getTime() + body.expiresInDays * 86_400_000) : undefined,
+            createdBy: actor,
+            now,
+          });
+          await deps.audit.recordIn(trx, { actor, action: 'apikey.create', target: key.id, outcome: 'success', source: req.ip, details: { role: body.role, label: body.label, scopes: body.scopes } });
+          return key;
+        });
+        res.status(201).json({ ...apiKeyView(created.row, now), apiKey: created.apiKey });
+      },
+    },
+    {
+      method: 'delete',
+      path: '/apikeys/:id',
+      permission: 'apikey.manage',
+      summary: 'Revoke an API key',
+      handler: async (req, res) => {
+        const id = String(req.params.id);
+        const revoked = await deps.db.transaction(async (trx) => {
+          const done = await revokeApiKey(trx, id, deps.clock.now());
+          if (done) await deps.audit.recordIn(trx, { actor: actorName(principalOf(req)), action: 'apikey.revoke', target: id, outcome: 'success', source: req.ip });
+          return done;
+        });
+        if (!revoked) throw new HallmarkError('not_found', `no active API key ${id}`, 404);
+        res.status(204).end();
+      },
+    },
+  ];
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { checkOperatorLogin } from '../../auth/operators.js';
+import { closeSession, openSession, rotateSession, type SessionPolicy } from '../../auth/sessions.js';
+import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
+import type { SecretSealer } from '../../keys/key-store.js';
+import type { AuditLog } from '../../audit/log.js';
+import type { Clock } from '../../clock.js';
+import type { Db } from '../../store/db.js';
+import { HallmarkError } from '../../errors.js';
+import { principalOf, sessionIdOf } from '../../http/authenticate.js';
+import { sendError } from '../../http/errors.js';
+import type { RouteSpec } from '../../http/routes.js';
+import { parseOrThrow } from './validation.js';
+
+const loginBody = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1024), totp: z.string().min(1).max(10) });
+
+export interface SessionDeps {
+  db: Db;
+  audit: AuditLog;
+  clock: Clock;
+  sealer: SecretSealer;
+  guard: AuthFailureGuard;
+  policy: SessionPolicy;
+}
+
+export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
+  return [
+    {
+      method: 'post',
+      path: '/sessions',
+      permission: 'public',
+      rateLimit: 'auth',
+      summary: 'Operator login: password + TOTP (RFC 6238) → short-lived session token',
+      jsonBody: '4kb',
+      handler: async (req, res) => {
+        const body = parseOrThrow(loginBody, req.body, 'body');
+        const now = deps.clock.now();
+        const operator = await checkOperatorLogin(deps.db, deps.sealer, body, now);
+        if (!operator) {
+          deps.guard.recordFailure(req.ip ?? 'unknown', now);
+          await deps.audit.record({ actor: `operator:${body.name}`, action: 'auth.failure', target: 'POST /api/v1/sessions', outcome: 'failure', source: req.ip, details: { reason: 'login refused' } });
+          return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
+        }
+        const session = await openSession(deps.db, operator.name, deps.policy, now, req.ip);
+        await deps.audit.record({ actor: `operator:${operator.name}`, action: 'session.open', target: session.id, outcome: 'success', source: req.ip });
+        res.status(201).json({ token: session.token, expiresAt: session.expiresAt.toISOString(), idleTimeoutSeconds: session.idleTimeoutSeconds, role: operator.role });
+      },
+    },
+    {
+      method: 'post',
+      path: '/sessions/refresh',
+      permission: 'authenticated',
+      summary: 'Rotate the session token (the old one stops working)',
+      handler: async (req, res) => {
+        const id = sessionIdOf(req);
+        if (!id) throw new HallmarkError('not_a_session', 'only an operator session can be refreshed', 400);
+        const next = await rotateSession(deps.db, id, deps.policy, deps.clock.now());
+        await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.rotate', target: next.id, outcome: 'success', source: req.ip, details: { previous: id } });
+        res.status(201).json({ token: next.token, expiresAt: next.expiresAt.toISOString(), idleTimeoutSeconds: next.idleTimeoutSeconds });
+      },
+    },
+    {
+      method: 'delete',
+      path: '/sessions/current',
+      permission: 'authenticated',
+      summary: 'Log out',
+      handler: async (req, res) => {
+        const id = sessionIdOf(req);
+        if (!id) throw new HallmarkError('not_a_session', 'only an operator session can log out', 400);
+        await closeSession(deps.db, id, deps.clock.now());
+        await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.close', target: id, outcome: 'success', source: req.ip });
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'get',
+      path: '/whoami',
+      permission: 'authenticated',
+      summary: 'The principal this request authenticates as',
+      handler: (req, res) => {
+        const p = principalOf(req);
+        res.json({ kind: p.kind, id: p.kind === 'session' ? undefined : p.id, name: p.name, role: p.role, scopes: p.scopes });
+      },
+    },
+  ];
+}

@@ -1,0 +1,33 @@
+import type { AppContext } from './context.js';
+import { createAlertSink, type AlertSink } from './alerts/sink.js';
+import { createAuthFailureGuard, type AuthFailureGuard } from './alerts/auth-failures.js';
+import { watchEventBursts } from './alerts/event-rules.js';
+import type { SecretSealer, Signer } from './keys/key-store.js';
+import type { SessionPolicy } from './auth/sessions.js';
+import { auditSigner } from './audit/checkpoint.js';
+
+export const SECRETS_KEY = 'hallmark-secrets';
+
+/** The security services a serving process shares across its routes. */
+export interface SecurityPlane {
+  alerts: AlertSink;
+  guard: AuthFailureGuard;
+  sealer: SecretSealer;
+  sessionPolicy: SessionPolicy;
+  checkpointSigner(): Promise<Signer>;
+}
+
+export async function createSecurityPlane(ctx: AppContext, log: (line: string) => void): Promise<SecurityPlane> {
+  if (!ctx.keys) throw new Error('the security plane needs the token');
+  const { security } = ctx.config;
+  const alerts = createAlertSink({ webhookUrl: security.alerts.webhookUrl, audit: ctx.audit, clock: ctx.clock, log });
+  watchEventBursts(ctx.audit, alerts, security.alerts);
+  let signer: Promise<Signer> | undefined;
+  return {
+    alerts,
+    guard: createAuthFailureGuard(security.alerts.authFailures, alerts),
+    sealer: await ctx.keys.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY }),
+    sessionPolicy: { idleMs: security.sessions.idleMinutes * 60_000, maxMs: security.sessions.maxHours * 3_600_000 },
+    checkpointSigner: () => (signer ??= auditSigner(ctx.keys!, ctx.env.tokenLabel)),
+  };
+}
