@@ -1,0 +1,101 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { AppContext } from './context.js';
+import { issuingDeps } from './context.js';
+import type { IssueDeps } from './ca/issue.js';
+import { createHttpsApp } from './http/app.js';
+import { ensureTlsMaterial } from './http/tls-material.js';
+import { httpsOptions } from './http/tls-options.js';
+import { createPublicHandler } from './protocols/public/handler.js';
+import { auditConfigChanges } from './config/change-detection.js';
+import { createSecurityPlane, type SecurityPlane } from './security-plane.js';
+import { runPeriodicChecks } from './alerts/periodic.js';
+import { writeCheckpoint } from './audit/checkpoint.js';
+import { HallmarkError } from './errors.js';
+import { toPem } from './x509/pem.js';
+
+export interface ListenOptions {
+  host: string;
+  httpsPort: number;
+  httpPort: number;
+  log: (line: string) => void;
+}
+
+export interface RunningHallmark {
+  https: number;
+  http: number;
+  tlsNotAfter: Date;
+  issue: IssueDeps;
+  plane: SecurityPlane;
+  /** Runs the periodic checks now (expiry, summaries, audit checkpoint). */
+  periodic(): Promise<void>;
+  /** Stops accepting, finishes requests in flight, delivers pending alerts. Leaves the context open. */
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Both listeners and the background work of `hallmark serve`, over an opened context with keys. */
+export async function startHallmark(ctx: AppContext, options: ListenOptions): Promise<RunningHallmark> {
+  const { log } = options;
+  const cas = await ctx.cas.list();
+  if (!cas.length) throw new HallmarkError('no_ca', 'no CA yet: run `hallmark init` first', 1);
+  const issue = await issuingDeps(ctx);
+  const changed = await auditConfigChanges(ctx.db, ctx.audit, ctx.config, 'system:serve');
+  if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
+  const plane = await createSecurityPlane(ctx, log);
+  const material = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+  const httpsServer = https.createServer(httpsOptions(material, cas.map((c) => toPem(c.certificate, 'CERTIFICATE'))), createHttpsApp(ctx, issue, plane, log));
+  const httpServer = http.createServer(await createPublicHandler(ctx.cas));
+  // Slow clients must not hold sockets forever.
+  for (const s of [httpsServer, httpServer]) {
+    s.headersTimeout = 10_000;
+    s.requestTimeout = 30_000;
+  }
+  const httpsPort = await listen(httpsServer, options.httpsPort, options.host);
+  const httpPort = await listen(httpServer, options.httpPort, options.host);
+
+  // Expiry warnings, summaries, and a signed audit checkpoint whenever the log moved.
+  const periodic = async () => {
+    try {
+      await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
+        ...cas.map((c) => ({ what: `CA ${c.name}`, notAfter: new Date(Number(c.not_after)) })),
+        { what: 'HTTPS listener certificate', notAfter: material.notAfter },
+      ]);
+      await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
+    } catch (e) {
+      log(`periodic checks failed: ${(e as Error).message}`);
+    }
+  };
+  void periodic();
+  const timer = setInterval(periodic, ctx.config.security.alerts.checkIntervalSeconds * 1000);
+  timer.unref();
+
+  return {
+    https: httpsPort,
+    http: httpPort,
+    tlsNotAfter: material.notAfter,
+    issue,
+    plane,
+    periodic,
+    async close() {
+      clearInterval(timer);
+      await Promise.all(
+        [httpsServer, httpServer].map(
+          (s) =>
+            new Promise((resolve) => {
+              s.close(resolve);
+              s.closeIdleConnections();
+            }),
+        ),
+      );
+      await plane.alerts.flush();
+    },
+  };
+}
