@@ -37,7 +37,7 @@ export async function verifyAuditChain(db: Db, checkpointSigner?: Signer): Promi
       const seq = Number(row.seq);
       const { hash, ...content } = row;
       const recomputed = entryHash({ ...content, seq, at: Number(row.at) });
-      if (seq !== expectedSeq) problems.push(seq > expectedSeq ? `entries ${expectedSeq}–${seq - 1} are missing (deleted)` : `entry ${seq} is out of order`);
+      if (seq > expectedSeq) problems.push(seq - 1 === expectedSeq ? `entry ${expectedSeq} is missing (deleted)` : `entries ${expectedSeq} to ${seq - 1} are missing (deleted)`);
       if (recomputed !== hash) problems.push(`entry ${seq} does not match its hash (edited, inserted or reordered)`);
       else if (row.prev_hash !== prevHash) problems.push(`entry ${seq} does not link to the entry before it (an entry before it was removed, replaced or moved)`);
       if (wanted.has(seq)) hashAt.set(seq, hash);

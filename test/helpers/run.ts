@@ -12,7 +12,7 @@ export function run(file: string, args: string[], options: { env?: NodeJS.Proces
     const child = execFile(file, args, { env: options.env ?? process.env, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : -1) : 0;
       if (error && code === -1) return reject(error);
-      resolve({ code, stdout: stdout.toString('latin1'), stderr: stderr.toString('utf8') });
+      resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') });
     });
     if (options.input !== undefined) child.stdin!.end(options.input);
     else child.stdin!.end();
