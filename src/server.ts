@@ -14,6 +14,16 @@ import { runPeriodicChecks } from './alerts/periodic.js';
 import { writeCheckpoint } from './audit/checkpoint.js';
 import { HallmarkError } from './errors.js';
 import { toPem } from './x509/pem.js';
+import { createCrlStore } from './store/crls.js';
+import { createCrlCache } from './protocols/crl/cache.js';
+import { createCrlUpdater, type CrlUpdater } from './ca/crl.js';
+import { ensureResponders } from './ca/ocsp-responders.js';
+import { createOcspCache } from './protocols/ocsp/cache.js';
+import { createOcspHandler } from './protocols/ocsp/handler.js';
+import { createOcspResponder } from './protocols/ocsp/responder.js';
+import type { RevokeDeps } from './ca/revoke.js';
+import { createStatusWatcher } from './ca/status-watcher.js';
+import { checkCrlFreshness } from './alerts/crl-freshness.js';
 
 export interface ListenOptions {
   host: string;
@@ -28,6 +38,10 @@ export interface RunningHallmark {
   tlsNotAfter: Date;
   issue: IssueDeps;
   plane: SecurityPlane;
+  revocation: RevokeDeps;
+  crlUpdater: CrlUpdater;
+  /** Looks for status changes and CRLs made elsewhere now, instead of waiting for the timer. */
+  poll(): Promise<void>;
   /** Runs the periodic checks now (expiry, summaries, audit checkpoint). */
   periodic(): Promise<void>;
   /** Stops accepting, finishes requests in flight, delivers pending alerts. Leaves the context open. */
@@ -51,8 +65,49 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
   const plane = await createSecurityPlane(ctx, log);
   const material = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
-  const httpsServer = https.createServer(httpsOptions(material, cas.map((c) => toPem(c.certificate, 'CERTIFICATE'))), createHttpsApp(ctx, issue, plane, log));
-  const httpServer = http.createServer(await createPublicHandler(ctx.cas));
+
+  // Revocation: CRLs signed by an updater and served from memory; OCSP through filter → cache → live.
+  const crlStore = createCrlStore(ctx.db);
+  const crlCache = createCrlCache(crlStore);
+  const crlUpdater = createCrlUpdater(
+    { db: ctx.db, issuers: issue.issuers, crls: crlStore, audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl },
+    (row) => crlCache.put(row),
+    log,
+  );
+  await crlUpdater.refreshDue();
+  await crlCache.refresh();
+  const responderDeps = { db: ctx.db, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel };
+  let responders = await ensureResponders(responderDeps, log);
+  const ocspConfig = ctx.config.revocation.ocsp;
+  const ocspCache = createOcspCache(ctx.clock, { refreshBeforeMs: ocspConfig.refreshBeforeMinutes * 60_000, maxEntries: 500_000 });
+  const ocsp = createOcspHandler({
+    cache: ocspCache,
+    answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, responders: () => responders, clock: ctx.clock, config: ocspConfig, log }),
+    clock: ctx.clock,
+    log,
+  });
+  const revocation: RevokeDeps = {
+    db: ctx.db,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    listeners: [(change) => ocspCache.invalidate(change.issuer, change.serial), (change) => crlUpdater.revoked(change.issuer)],
+  };
+  // Changes made elsewhere (CLI, other instances) reach this instance's caches within pollSeconds.
+  const pollStatus = createStatusWatcher(ctx.db, ctx.clock, (change) => ocspCache.invalidate(change.issuer, change.serial));
+  const poll = async () => {
+    try {
+      await pollStatus();
+      await crlUpdater.refreshDue();
+      await crlCache.refresh();
+    } catch (e) {
+      log(`status poll failed: ${(e as Error).message}`);
+    }
+  };
+  const pollTimer = setInterval(poll, ocspConfig.pollSeconds * 1000);
+  pollTimer.unref();
+
+  const httpsServer = https.createServer(httpsOptions(material, cas.map((c) => toPem(c.certificate, 'CERTIFICATE'))), createHttpsApp(ctx, issue, plane, revocation, log));
+  const httpServer = http.createServer(await createPublicHandler({ cas: ctx.cas, crls: crlCache, ocsp, clock: ctx.clock, log }));
   // Slow clients must not hold sockets forever.
   for (const s of [httpsServer, httpServer]) {
     s.headersTimeout = 10_000;
@@ -64,10 +119,14 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // Expiry warnings, summaries, and a signed audit checkpoint whenever the log moved.
   const periodic = async () => {
     try {
+      // Responders renew themselves in the last third of their life; the swap needs no restart.
+      responders = await ensureResponders(responderDeps, log);
       await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
         ...cas.map((c) => ({ what: `CA ${c.name}`, notAfter: new Date(Number(c.not_after)) })),
+        ...[...responders.values()].map((r) => ({ what: `OCSP responder of ${r.ca}`, notAfter: r.notAfter })),
         { what: 'HTTPS listener certificate', notAfter: material.notAfter },
       ]);
+      await checkCrlFreshness(crlCache, issue.issuers.list().map((i) => i.name), ctx.clock, plane.alerts);
       await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
     } catch (e) {
       log(`periodic checks failed: ${(e as Error).message}`);
@@ -84,8 +143,13 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     issue,
     plane,
     periodic,
+    revocation,
+    crlUpdater,
+    poll,
     async close() {
       clearInterval(timer);
+      clearInterval(pollTimer);
+      crlUpdater.close();
       await Promise.all(
         [httpsServer, httpServer].map(
           (s) =>

@@ -75,7 +75,7 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('every route × every principal gets exactly what the table says', async () => {
-      const routes = restRoutes(hm.ctx, hm.running.issue, hm.running.plane);
+      const routes = restRoutes(hm.ctx, hm.running.issue, hm.running.plane, hm.running.revocation);
       assert.ok(routes.length >= 14, 'all REST routes are in the list');
       let checked = 0;
       for (const spec of routes) {

@@ -33,6 +33,8 @@ export interface IssueInput {
   profile: string;
   identity?: string;
   validityDays?: number;
+  /** Internal issuance only (responder certificates): a CA other than the profile's issuer. */
+  issuer?: string;
   actor: string;
   source?: string;
 }
@@ -68,7 +70,7 @@ export function lookupProfile(profiles: Map<string, Profile>, name: string): Pro
 export async function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssuedCertificate> {
   const profile = lookupProfile(deps.profiles, input.profile);
   const csr = isVerified(input.csr) ? input.csr : await verifyCsr(input.csr);
-  const issuer = deps.issuers.get(profile.issuer);
+  const issuer = deps.issuers.get(input.issuer ?? profile.issuer);
   const now = deps.clock.now();
   const request = { csr, profile, identity: input.identity || undefined, validityDays: input.validityDays };
   const draft = applyProfile(request, { now, issuer });

@@ -9,6 +9,8 @@ import type { CertificateFilter } from '../store/certificates.js';
 import { printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import os from 'node:os';
+import { releaseHold, revokeCertificate } from '../ca/revoke.js';
+import { REASON_NAMES, parseReason } from '../ca/revocation-reasons.js';
 
 export interface CertFlags {
   json: boolean;
@@ -20,6 +22,8 @@ export interface CertFlags {
   status?: string;
   expiring?: string;
   limit?: string;
+  reason?: string;
+  'invalidity-date'?: string;
 }
 
 const actor = () => `cli:${os.userInfo().username}`;
@@ -97,9 +101,38 @@ async function show(serialArg: string | undefined, flags: CertFlags): Promise<vo
   }
 }
 
+async function changeStatus(verb: 'revoke' | 'release', serialArg: string | undefined, flags: CertFlags): Promise<void> {
+  if (!serialArg || (verb === 'revoke' && !flags.reason)) {
+    throw usageError(`usage: hallmark cert revoke <serial> --reason <${REASON_NAMES.join('|')}> [--invalidity-date <ISO 8601>] | cert release <serial>`);
+  }
+  const serial = normalizeSerial(serialArg);
+  if (!serial) throw usageError(`"${serialArg}" is not a serial number (hex, colons allowed)`);
+  const reason = verb === 'revoke' ? parseReason(flags.reason!) : undefined;
+  if (verb === 'revoke' && !reason) throw usageError(`unknown reason "${flags.reason}"; one of ${REASON_NAMES.join(', ')}`);
+  let invalidityDate: Date | undefined;
+  if (flags['invalidity-date']) {
+    invalidityDate = new Date(flags['invalidity-date']);
+    if (Number.isNaN(invalidityDate.getTime())) throw usageError(`--invalidity-date takes an ISO 8601 time, got "${flags['invalidity-date']}"`);
+  }
+  const ctx = await openContext({ withKeys: false });
+  try {
+    // No listeners here: running instances see the change through their status poll and publish a new CRL.
+    const deps = { db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] };
+    const result =
+      verb === 'revoke'
+        ? await revokeCertificate(deps, { serial, reason: reason!, invalidityDate, actor: actor(), source: 'cli' })
+        : await releaseHold(deps, { serial, actor: actor(), source: 'cli' });
+    if (flags.json) printJson({ ...result, status: verb === 'revoke' ? 'revoked' : 'active' });
+    else process.stderr.write(`${serial} ${verb === 'revoke' ? `revoked (${reason})` : 'released from hold'}; a running \`hallmark serve\` publishes the new status within seconds\n`);
+  } finally {
+    await ctx.close();
+  }
+}
+
 export async function certCommand(verb: string | undefined, args: string[], flags: CertFlags): Promise<void> {
   if (verb === 'issue') return issue(flags);
+  if (verb === 'revoke' || verb === 'release') return changeStatus(verb, args[0], flags);
   if (verb === 'list') return list(flags);
   if (verb === 'show') return show(args[0], flags);
-  throw usageError('usage: hallmark cert issue|list|show … (see `hallmark help`)');
+  throw usageError('usage: hallmark cert issue|list|show|revoke|release … (see `hallmark help`)');
 }

@@ -8,6 +8,7 @@ import { usageError } from './usage-error.js';
 import { apikeyCommand } from './apikey.js';
 import { auditCommand } from './audit.js';
 import { operatorCommand } from './operator.js';
+import { crlCommand } from './crl.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -17,6 +18,8 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]
   hallmark cert list [--status active|revoked|expired] [--device <id>] [--expiring <days>]
   hallmark cert show <serial>
+  hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
+  hallmark crl generate [--ca <ca>] [--out <file>]
   hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
   hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
   hallmark audit verify | audit export [--out <file>] | audit checkpoint
@@ -40,6 +43,9 @@ const OPTIONS = {
   limit: { type: 'string' },
   host: { type: 'string' },
   role: { type: 'string' },
+  reason: { type: 'string' },
+  'invalidity-date': { type: 'string' },
+  ca: { type: 'string' },
   label: { type: 'string' },
   scopes: { type: 'string' },
   expires: { type: 'string' },
@@ -76,6 +82,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'cert':
         await certCommand(verb, rest, flags);
+        return 0;
+      case 'crl':
+        await crlCommand(verb, flags);
         return 0;
       case 'apikey':
         await apikeyCommand(verb, rest, flags);

@@ -51,12 +51,40 @@ const securitySchema = z.strictObject({
 
 export type SecurityConfig = z.infer<typeof securitySchema>;
 
+const revocationSchema = z.strictObject({
+  crl: z
+    .strictObject({
+      /** nextUpdate − thisUpdate. */
+      validityHours: z.number().positive().max(24 * 31),
+      /** A new CRL is signed once this much of the validity has passed, well before nextUpdate. */
+      refreshAfterHours: z.number().positive(),
+      /** Revocations within this window share one new CRL. */
+      coalesceMs: z.number().int().min(0).max(60_000),
+    })
+    .refine((c) => c.refreshAfterHours < c.validityHours, 'refreshAfterHours must be less than validityHours')
+    .default({ validityHours: 24, refreshAfterHours: 12, coalesceMs: 1000 }),
+  ocsp: z
+    .strictObject({
+      /** nextUpdate − thisUpdate of each response (RFC 5019 §2.2.4). */
+      validityMinutes: z.number().positive().max(7 * 24 * 60),
+      /** Cached responses are re-signed this long before their nextUpdate. */
+      refreshBeforeMinutes: z.number().positive(),
+      /** How often every instance looks for revocations made by the others. */
+      pollSeconds: z.number().positive().max(60),
+    })
+    .refine((o) => o.refreshBeforeMinutes < o.validityMinutes, 'refreshBeforeMinutes must be less than validityMinutes')
+    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2 }),
+});
+
+export type RevocationConfig = z.infer<typeof revocationSchema>;
+
 const configSchema = z.strictObject({
   publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
   tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
   profilesDir: z.string().default('profiles'),
   cas: z.array(caSchema).min(2),
   security: securitySchema.default(securitySchema.parse({})),
+  revocation: revocationSchema.default(revocationSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -67,6 +95,7 @@ export interface CaConfig {
   cas: CaDefinition[];
   profiles: Map<string, Profile>;
   security: SecurityConfig;
+  revocation: RevocationConfig;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -101,5 +130,5 @@ export function loadCaConfig(file: string): CaConfig {
   const profilesDir = path.resolve(path.dirname(file), config.profilesDir);
   const profiles = loadProfiles(profilesDir, new Set(config.cas.map((c) => c.name)));
   const files = [file, ...fs.readdirSync(profilesDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(profilesDir, f))];
-  return { file, publicBaseUrl: config.publicBaseUrl, tlsNames: config.tlsNames, cas: config.cas, profiles, security: config.security, files };
+  return { file, publicBaseUrl: config.publicBaseUrl, tlsNames: config.tlsNames, cas: config.cas, profiles, security: config.security, revocation: config.revocation, files };
 }

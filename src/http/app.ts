@@ -12,21 +12,24 @@ import { casRoutes } from '../protocols/rest/cas.js';
 import { apiKeyRoutes } from '../protocols/rest/apikeys.js';
 import { sessionRoutes } from '../protocols/rest/sessions.js';
 import { auditRoutes } from '../protocols/rest/audit.js';
+import { revocationRoutes } from '../protocols/rest/revocation.js';
+import type { RevokeDeps } from '../ca/revoke.js';
 
 /** Every REST route under /api/v1, as data (tests and the API description read this list). */
-export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane): RouteSpec[] {
+export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {
   const { db, audit, clock } = ctx;
   return [
     ...sessionRoutes({ db, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy }),
     ...casRoutes(ctx.cas),
     ...certificateRoutes({ issue, certificates: ctx.certificates }),
+    ...revocationRoutes(revocation),
     ...apiKeyRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
   ];
 }
 
 /** The HTTPS application: REST under /api/v1 (EST joins it under /.well-known/est). */
-export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, log: (line: string) => void): Express {
+export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, log: (line: string) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -34,7 +37,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
 
   const { rateLimits } = ctx.config.security;
   const api = Router();
-  mountRoutes(api, restRoutes(ctx, issue, plane), {
+  mountRoutes(api, restRoutes(ctx, issue, plane, revocation), {
     authenticate: authenticate({
       db: ctx.db,
       audit: ctx.audit,

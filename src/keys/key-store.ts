@@ -10,6 +10,8 @@ export interface Signer {
   spki: Uint8Array;
   /** Signs `data` (hashing it first as the algorithm says); ECDSA comes back DER-encoded (RFC 5480 §2.2). */
   sign(data: Uint8Array): Promise<Uint8Array>;
+  /** Signs a digest made with `algorithm.hash`, so that large inputs (CRLs) can be hashed as a stream. */
+  signDigest(digest: Uint8Array): Promise<Uint8Array>;
 }
 
 /** How a key is protected on the token, read back through PKCS#11 (for checks and reports). */

@@ -120,3 +120,19 @@ export async function verifyCsr(input: string | Uint8Array): Promise<VerifiedCsr
     requested,
   };
 }
+
+/**
+ * A request for a key the CA holds itself (an OCSP responder key on the token): no PKCS#10 to verify,
+ * since possession is not in question, and nothing requested beyond what the profile gives.
+ */
+export function requestForOwnKey(spkiDer: Uint8Array): VerifiedCsr {
+  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
+  return {
+    der: new Uint8Array(),
+    spki,
+    spkiDer,
+    keyType: keyTypeOf(spki),
+    subject: '',
+    requested: { ca: false, keyUsage: [], extendedKeyUsage: [], names: { dns: [], uri: [], ip: [], email: [], other: [] }, otherExtensions: [] },
+  };
+}

@@ -1,15 +1,16 @@
 /**
- * The three DER constructions needed to put a signature around bytes that were already signed: the
- * to-be-signed part must go out exactly as the HSM saw it, so it is spliced in, never re-encoded.
+ * The few DER constructions that are hand-made, for two reasons: bytes that were already signed must
+ * go out exactly as the HSM saw them (so they are spliced in, never re-encoded), and a CRL of a million
+ * entries is encoded entry by entry into buffers rather than as a million schema objects.
  */
-function length(n: number): Uint8Array {
+export function derLength(n: number): Uint8Array {
   if (n < 0x80) return Uint8Array.of(n);
   const bytes: number[] = [];
   for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
   return Uint8Array.of(0x80 | bytes.length, ...bytes);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
@@ -19,8 +20,33 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const tlv = (tag: number, content: Uint8Array) => concat([Uint8Array.of(tag), length(content.length), content]);
+export const tlv = (tag: number, content: Uint8Array) => concatBytes([Uint8Array.of(tag), derLength(content.length), content]);
+/** Tag and length only, for content that is streamed after it. */
+export const tlvHeader = (tag: number, contentLength: number) => concatBytes([Uint8Array.of(tag), derLength(contentLength)]);
 
-export const derSequence = (...items: Uint8Array[]) => tlv(0x30, concat(items));
+export const derSequence = (...items: Uint8Array[]) => tlv(0x30, concatBytes(items));
 /** BIT STRING with no unused bits, as signatures are (RFC 5280 §4.1.1.3). */
-export const derBitString = (bytes: Uint8Array) => tlv(0x03, concat([Uint8Array.of(0), bytes]));
+export const derBitString = (bytes: Uint8Array) => tlv(0x03, concatBytes([Uint8Array.of(0), bytes]));
+
+/** A non-negative INTEGER from big-endian magnitude bytes, minimally encoded. */
+export function derUnsignedInteger(magnitude: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
+  const trimmed = magnitude.subarray(start);
+  return tlv(0x02, trimmed[0]! & 0x80 ? concatBytes([Uint8Array.of(0), trimmed]) : trimmed);
+}
+
+const two = (n: number) => (n < 10 ? '0' : '') + n;
+
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Zulu, no fractions. */
+export function derTime(date: Date): Uint8Array {
+  const y = date.getUTCFullYear();
+  const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
+  return y >= 1950 && y < 2050 ? tlv(0x17, Buffer.from(`${two(y % 100)}${rest}`, 'latin1')) : tlv(0x18, Buffer.from(`${y}${rest}`, 'latin1'));
+}
+
+/** GeneralizedTime regardless of year (e.g. invalidityDate, RFC 5280 §5.3.2). */
+export function derGeneralizedTime(date: Date): Uint8Array {
+  const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
+  return tlv(0x18, Buffer.from(`${date.getUTCFullYear()}${rest}`, 'latin1'));
+}

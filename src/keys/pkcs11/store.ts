@@ -15,6 +15,13 @@ import { createPkcs11Sealer } from './sealer.js';
 import { connectToken, type TokenOptions } from './token.js';
 import { exactBuffer } from '../../x509/bytes.js';
 
+/** DER DigestInfo up to the digest itself (RFC 8017 §9.2, note 1). */
+const DIGEST_INFO_PREFIX: Record<'sha256' | 'sha384' | 'sha512', Buffer> = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
 export interface Pkcs11KeyStoreOptions extends TokenOptions {
   /** Sessions kept open for concurrent signing. */
   sessions?: number;
@@ -71,21 +78,24 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     const keyType = keyTypeOf(spki) as CaKeyType;
     const algorithm = signatureAlgorithmFor(keyType);
     const spkiDer = new Uint8Array(AsnConvert.serialize(spki));
-    // SoftHSM 2.6 has no CKM_ECDSA_SHA256: hash here and sign the digest with CKM_ECDSA.
-    const mechanism = algorithm.family === 'ecdsa' ? 'ECDSA' : 'SHA256_RSA_PKCS';
+    // SoftHSM 2.6 has no CKM_ECDSA_SHA256: the digest is made here and signed with CKM_ECDSA; RSA
+    // signs the DER DigestInfo with CKM_RSA_PKCS (RFC 8017 §9.2), so both can take a streamed hash.
+    const mechanism = algorithm.family === 'ecdsa' ? 'ECDSA' : 'RSA_PKCS';
+    const signDigest = (digest: Uint8Array) =>
+      pool.run(async (session) => {
+        const key = await privateKey(session, uri);
+        const input = algorithm.family === 'ecdsa' ? Buffer.from(digest) : Buffer.concat([DIGEST_INFO_PREFIX[algorithm.hash], digest]);
+        const signature = await new Promise<Buffer>((resolve, reject) =>
+          session.createSign(mechanism, key).once(input, (error, value) => (error ? reject(error) : resolve(value))),
+        );
+        return algorithm.family === 'ecdsa' ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
+      }, 'signing');
     return {
       keyType,
       algorithm,
       spki: spkiDer,
-      sign: (data) =>
-        pool.run(async (session) => {
-          const key = await privateKey(session, uri);
-          const input = algorithm.family === 'ecdsa' ? createHash(algorithm.hash).update(data).digest() : Buffer.from(data);
-          const signature = await new Promise<Buffer>((resolve, reject) =>
-            session.createSign(mechanism, key).once(input, (error, value) => (error ? reject(error) : resolve(value))),
-          );
-          return algorithm.family === 'ecdsa' ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
-        }, 'signing'),
+      signDigest,
+      sign: (data) => signDigest(createHash(algorithm.hash).update(data).digest()),
     };
   }
 

@@ -1,31 +1,71 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CaStore } from '../../store/cas.js';
+import type { Clock } from '../../clock.js';
+import type { CrlCache } from '../crl/cache.js';
+
+export interface PublicDeps {
+  cas: CaStore;
+  crls: CrlCache;
+  ocsp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+const send = (res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}, head = false) => {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff', ...headers });
+  res.end(head ? undefined : body);
+};
 
 /**
- * The plain-HTTP listener: public CA material and health, no authentication, nothing secret
- * (CONTRACT.md). A bare node:http handler, because this is the hot path relying parties hit.
- * CA certificates are loaded once: they do not change while the process runs.
+ * The plain-HTTP listener: public CA material, CRLs, OCSP and health, no authentication, nothing
+ * secret (CONTRACT.md). A bare node:http handler, because this is the path relying parties hit
+ * hardest. Status data is signed, so plain HTTP is what RFC 5280 §4.2.1.13 and RFC 6960 expect.
  */
-export async function createPublicHandler(cas: CaStore): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
-  const caCerts = new Map((await cas.list()).map((row) => [row.name, new Uint8Array(row.certificate)]));
+export async function createPublicHandler(deps: PublicDeps): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+  // CA certificates do not change while the process runs.
+  const caCerts = new Map((await deps.cas.list()).map((row) => [row.name, new Uint8Array(row.certificate)]));
 
-  const send = (res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff', ...headers });
-    res.end(body);
-  };
-
-  return (req, res) => {
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return send(res, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    const head = req.method === 'HEAD';
+    if (path === '/ocsp' || path.startsWith('/ocsp/')) {
+      const allowed = path === '/ocsp' ? 'POST' : 'GET';
+      if (req.method !== allowed && !(allowed === 'GET' && head)) return send(res, 405, 'text/plain', `use ${allowed} for ${path === '/ocsp' ? '/ocsp' : '/ocsp/<base64 request>'}\n`, { Allow: allowed });
+      return deps.ocsp(req, res, path);
     }
-    if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' });
+    if (req.method !== 'GET' && !head) return send(res, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' }, head);
     const ca = /^\/ca\/([a-z0-9-]+)\.crt$/.exec(path);
     if (ca) {
       const der = caCerts.get(ca[1]!);
       // RFC 5280 §4.2.2.1: caIssuers over HTTP is a single DER certificate, application/pkix-cert.
-      if (der) return send(res, 200, 'application/pkix-cert', der, { 'Cache-Control': 'public, max-age=86400' });
+      if (der) return send(res, 200, 'application/pkix-cert', der, { 'Cache-Control': 'public, max-age=86400' }, head);
     }
-    send(res, 404, 'text/plain', 'not found\n');
+    const crl = /^\/crl\/([a-z0-9-]+)\.crl$/.exec(path);
+    if (crl) {
+      const served = deps.crls.get(crl[1]!);
+      if (served) {
+        // Cacheable until nextUpdate, no longer (RFC 5280 §5.1.2.5).
+        const maxAge = Math.max(0, Math.floor((served.nextUpdate.getTime() - deps.clock.now().getTime()) / 1000));
+        if (req.headers['if-none-match'] === served.etag) return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag }, true);
+        return send(
+          res,
+          200,
+          'application/pkix-crl',
+          served.der,
+          { 'Cache-Control': `public, max-age=${maxAge}, no-transform`, 'Last-Modified': served.thisUpdate.toUTCString(), Expires: served.nextUpdate.toUTCString(), ETag: served.etag },
+          head,
+        );
+      }
+    }
+    send(res, 404, 'text/plain', 'not found\n', {}, head);
+  };
+
+  return (req, res) => {
+    route(req, res).catch((e: Error) => {
+      deps.log(`public listener error: ${e.message}`);
+      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+      else res.destroy();
+    });
   };
 }

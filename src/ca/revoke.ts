@@ -1,0 +1,83 @@
+import type { AuditLog } from '../audit/log.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../store/db.js';
+import { HallmarkError } from '../errors.js';
+import type { ReasonName } from './revocation-reasons.js';
+
+/** Told about every status change: the CRL updater and the OCSP cache listen. */
+export type RevocationListener = (change: { issuer: string; serial: string }) => void;
+
+export interface RevokeDeps {
+  db: Db;
+  audit: AuditLog;
+  clock: Clock;
+  listeners: RevocationListener[];
+}
+
+export interface RevokeInput {
+  serial: string;
+  reason: ReasonName;
+  /** When the key is known or suspected to have been compromised (RFC 5280 §5.3.2). */
+  invalidityDate?: Date;
+  actor: string;
+  source?: string;
+}
+
+/**
+ * Marks a certificate revoked and audits it in one transaction, then tells the listeners. Unknown,
+ * never-issued and already revoked certificates are refused; a certificate on hold may be revoked
+ * for good with another reason.
+ */
+export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
+  const now = deps.clock.now();
+  if (input.invalidityDate && input.invalidityDate > now) throw new HallmarkError('invalid_request', 'the invalidity date cannot be in the future', 400);
+  const row = await deps.db.transaction(async (trx) => {
+    const current = await trx('certificates').where({ serial: input.serial }).first();
+    if (!current) throw new HallmarkError('not_found', `no certificate with serial ${input.serial}`, 404);
+    if (current.status === 'pending' || current.status === 'failed') throw new HallmarkError('not_issued', `certificate ${input.serial} was never issued (status ${current.status})`, 409);
+    const onHold = current.status === 'revoked' && current.revocation_reason === 'certificateHold';
+    if (current.status === 'revoked' && !(onHold && input.reason !== 'certificateHold')) {
+      throw new HallmarkError('already_revoked', `certificate ${input.serial} is already revoked (${current.revocation_reason})`, 409);
+    }
+    // Compare-and-set on the status seen above: two revocations racing cannot both succeed.
+    const updated = await trx('certificates')
+      .where({ serial: input.serial, status: current.status })
+      .update({
+        status: 'revoked',
+        revoked_at: onHold ? current.revoked_at : now.getTime(),
+        revocation_reason: input.reason,
+        invalidity_date: input.invalidityDate?.getTime() ?? null,
+        status_changed_at: now.getTime(),
+      });
+    if (updated !== 1) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
+    await deps.audit.recordIn(trx, {
+      actor: input.actor,
+      action: 'certificate.revoke',
+      target: input.serial,
+      outcome: 'success',
+      source: input.source,
+      details: { issuer: current.issuer, identity: current.identity, reason: input.reason, invalidityDate: input.invalidityDate?.toISOString(), fromHold: onHold },
+    });
+    return current;
+  });
+  for (const listener of deps.listeners) listener({ issuer: row.issuer, serial: input.serial });
+  return { serial: input.serial, issuer: row.issuer as string, reason: input.reason, revokedAt: now };
+}
+
+/** Releases a certificateHold: the certificate is good again (RFC 5280 §5.3.1; absent from the next CRL). */
+export async function releaseHold(deps: RevokeDeps, input: { serial: string; actor: string; source?: string }) {
+  const issuer = await deps.db.transaction(async (trx) => {
+    const current = await trx('certificates').where({ serial: input.serial }).first();
+    if (!current) throw new HallmarkError('not_found', `no certificate with serial ${input.serial}`, 404);
+    if (current.status !== 'revoked' || current.revocation_reason !== 'certificateHold') {
+      throw new HallmarkError('not_on_hold', `certificate ${input.serial} is not on hold`, 409);
+    }
+    await trx('certificates')
+      .where({ serial: input.serial, status: 'revoked' })
+      .update({ status: 'active', revoked_at: null, revocation_reason: null, invalidity_date: null, status_changed_at: deps.clock.now().getTime() });
+    await deps.audit.recordIn(trx, { actor: input.actor, action: 'certificate.release', target: input.serial, outcome: 'success', source: input.source, details: { issuer: current.issuer } });
+    return current.issuer as string;
+  });
+  for (const listener of deps.listeners) listener({ issuer, serial: input.serial });
+  return { serial: input.serial, issuer };
+}

@@ -1,0 +1,97 @@
+import type { Responder } from '../../ca/ocsp-responders.js';
+import type { IssuerRegistry } from '../../ca/issuer.js';
+import { REASON_CODES, type ReasonName } from '../../ca/revocation-reasons.js';
+import type { Clock } from '../../clock.js';
+import type { RevocationConfig } from '../../config/ca-config.js';
+import type { CertificateQueries } from '../../store/certificates.js';
+import { algorithmIdentifier } from '../../x509/signature-algorithms.js';
+import {
+  assembleOcspResponse,
+  encodeResponseData,
+  MalformedOcspRequest,
+  OCSP_STATUS,
+  ocspErrorResponse,
+  parseOcspRequest,
+  type CertificateStatus,
+  type SingleAnswer,
+} from '../../x509/ocsp.js';
+import { buildIssuerIndex } from './issuer-index.js';
+
+export interface OcspAnswer {
+  der: Uint8Array;
+  /** Set on signed answers: what HTTP caching and the response cache go by. */
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+  /** `ca:serial` of each certificate answered, for invalidation. */
+  subjects: string[];
+  /** False for answers that must not be reused (a nonce, an error). */
+  cacheable: boolean;
+}
+
+export interface OcspDeps {
+  issuers: IssuerRegistry;
+  certificates: CertificateQueries;
+  responders: () => Map<string, Responder>;
+  clock: Clock;
+  config: RevocationConfig['ocsp'];
+  log: (line: string) => void;
+}
+
+const MINUTE = 60_000;
+const error = (status: number): OcspAnswer => ({ der: ocspErrorResponse(status), subjects: [], cacheable: false });
+
+/**
+ * The live layer: parse, find the issuer, look the status up, sign with that CA's delegated
+ * responder. One signed response answers every certificate of the request (all must share an issuer
+ * we hold; certificates of another issuer among ours are answered `unknown`).
+ */
+export function createOcspResponder(deps: OcspDeps) {
+  const issuerOf = buildIssuerIndex(deps.issuers);
+
+  async function statusOf(ca: string, serial: string): Promise<CertificateStatus> {
+    const row = await deps.certificates.get(serial);
+    if (!row || row.issuer !== ca || row.status === 'pending' || row.status === 'failed') return { status: 'unknown' };
+    if (row.status !== 'revoked') return { status: 'good' };
+    const code = REASON_CODES[row.revocation_reason as ReasonName];
+    // RFC 5280 §5.3.1: leave the reason out rather than say "unspecified".
+    return { status: 'revoked', revokedAt: new Date(Number(row.revoked_at)), reasonCode: code ? code : undefined };
+  }
+
+  return async function answer(requestDer: Uint8Array): Promise<OcspAnswer> {
+    let parsed;
+    try {
+      parsed = parseOcspRequest(requestDer);
+    } catch (e) {
+      if (e instanceof MalformedOcspRequest) return error(OCSP_STATUS.malformedRequest);
+      throw e;
+    }
+    const located = parsed.certIds.map((id) => ({ id, ca: issuerOf(id.hash, id.issuerNameHash, id.issuerKeyHash) }));
+    const ours = [...new Set(located.map((l) => l.ca).filter((ca): ca is string => ca !== undefined))];
+    // RFC 6960 §2.3: unauthorized when we cannot answer for this issuer; one response has one signer.
+    if (ours.length !== 1) return error(OCSP_STATUS.unauthorized);
+    const ca = ours[0]!;
+    const responder = deps.responders().get(ca);
+    if (!responder) return error(OCSP_STATUS.tryLater);
+
+    const answers: SingleAnswer[] = await Promise.all(
+      located.map(async (l) => ({ certId: l.id.certId, status: l.ca ? await statusOf(ca, l.id.serial) : ({ status: 'unknown' } as const) })),
+    );
+    const now = deps.clock.now();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
+    const tbs = encodeResponseData({ responderKeyHash: responder.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers, nonce: parsed.nonce });
+    try {
+      const signature = await responder.signer.sign(tbs);
+      return {
+        der: assembleOcspResponse(tbs, algorithmIdentifier(responder.signer.algorithm), signature, responder.certificate),
+        thisUpdate,
+        nextUpdate,
+        subjects: located.map((l) => `${ca}:${l.id.serial}`),
+        cacheable: !parsed.nonce,
+      };
+    } catch (e) {
+      deps.log(`OCSP signing failed: ${(e as Error).message}`);
+      return error(OCSP_STATUS.tryLater);
+    }
+  };
+}

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AuthorityKeyIdentifier,
+  CRLNumber,
+  CRLReason,
+  Extension,
+  Extensions,
+  InvalidityDate,
+  KeyIdentifier,
+  id_ce_authorityKeyIdentifier,
+  id_ce_cRLNumber,
+  id_ce_cRLReasons,
+  id_ce_invalidityDate,
+  type AlgorithmIdentifier,
+} from '@peculiar/asn1-x509';
+import type { Signer } from '../keys/key-store.js';
+import { exactBuffer } from './bytes.js';
+import { concatBytes, derBitString, derSequence, derTime, derUnsignedInteger, tlv, tlvHeader } from './der.js';
+
+export interface CrlEntry {
+  /** Lowercase hex. */
+  serial: string;
+  revokedAt: Date;
+  /** CRLReason code; 0 (unspecified) is left out, as RFC 5280 §5.3.1 asks. */
+  reasonCode: number;
+  invalidityDate?: Date;
+}
+
+export interface CrlHeader {
+  /** The issuer's subject exactly as in its certificate. */
+  issuer: Uint8Array;
+  issuerKeyId: Uint8Array;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  number: bigint;
+  signature: AlgorithmIdentifier;
+}
+
+const der = (value: unknown) => new Uint8Array(AsnConvert.serialize(value));
+const extension = (extnID: string, value: unknown, critical = false) => der(new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) }));
+
+/** The reasonCode entry extension for each code, encoded once. */
+const reasonExtensions = new Map<number, Uint8Array>();
+function reasonExtension(code: number): Uint8Array {
+  let ext = reasonExtensions.get(code);
+  if (!ext) reasonExtensions.set(code, (ext = extension(id_ce_cRLReasons, new CRLReason(code))));
+  return ext;
+}
+
+/** revokedCertificates entry (RFC 5280 §5.1.2.6) with reasonCode and invalidityDate (§5.3.1, §5.3.2). */
+export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
+  const extensions: Uint8Array[] = [];
+  if (entry.reasonCode !== 0) extensions.push(reasonExtension(entry.reasonCode));
+  if (entry.invalidityDate) extensions.push(extension(id_ce_invalidityDate, new InvalidityDate(entry.invalidityDate)));
+  const parts = [derUnsignedInteger(Buffer.from(entry.serial, 'hex')), derTime(entry.revokedAt)];
+  if (extensions.length) parts.push(derSequence(...extensions));
+  return derSequence(...parts);
+}
+
+/**
+ * A v2 CRL (RFC 5280 §5.1) built from a stream of entries: each entry becomes DER bytes as it arrives
+ * (no row objects are kept), the TBSCertList is hashed as one stream, and the HSM signs the digest.
+ */
+export async function buildCrl(header: CrlHeader, entries: AsyncIterable<CrlEntry>, signer: Signer): Promise<{ der: Uint8Array; entries: number }> {
+  const chunks: Uint8Array[] = [];
+  let entriesLength = 0;
+  let count = 0;
+  for await (const entry of entries) {
+    const encoded = encodeCrlEntry(entry);
+    chunks.push(encoded);
+    entriesLength += encoded.length;
+    count++;
+  }
+  const crlExtensions = tlv(
+    0xa0, // [0] EXPLICIT Extensions
+    der(
+      new Extensions([
+        AsnConvert.parse(extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(exactBuffer(header.issuerKeyId)) })), Extension),
+        AsnConvert.parse(extension(id_ce_cRLNumber, new CRLNumber(Number(header.number))), Extension),
+      ]),
+    ),
+  );
+  const signatureAlgorithm = der(header.signature);
+  const prefix = concatBytes([
+    derUnsignedInteger(Uint8Array.of(1)), // version v2
+    signatureAlgorithm,
+    header.issuer,
+    derTime(header.thisUpdate),
+    derTime(header.nextUpdate),
+  ]);
+  // revokedCertificates is absent, not empty, when there are no entries (§5.1.2.6).
+  const revokedHeader = count ? tlvHeader(0x30, entriesLength) : new Uint8Array();
+  const tbsContentLength = prefix.length + revokedHeader.length + entriesLength + crlExtensions.length;
+  const tbsHeader = tlvHeader(0x30, tbsContentLength);
+
+  const hash = createHash(signer.algorithm.hash);
+  for (const part of [tbsHeader, prefix, revokedHeader, ...chunks, crlExtensions]) hash.update(part);
+  const signature = await signer.signDigest(hash.digest());
+
+  const tail = concatBytes([signatureAlgorithm, derBitString(signature)]);
+  const total = tbsHeader.length + tbsContentLength + tail.length;
+  const out = Buffer.alloc(total + 6);
+  const outer = tlvHeader(0x30, total);
+  let offset = 0;
+  for (const part of [outer, tbsHeader, prefix, revokedHeader, ...chunks, crlExtensions, tail]) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return { der: out.subarray(0, offset), entries: count };
+}
