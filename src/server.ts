@@ -123,7 +123,10 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       responders = await ensureResponders(responderDeps, log);
       await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
         ...cas.map((c) => ({ what: `CA ${c.name}`, notAfter: new Date(Number(c.not_after)) })),
-        ...[...responders.values()].map((r) => ({ what: `OCSP responder of ${r.ca}`, notAfter: r.notAfter })),
+        // Responders renew at a third of their life left; one past a quarter means renewal is failing.
+        ...[...responders.values()]
+          .filter((r) => r.notAfter.getTime() - ctx.clock.now().getTime() < (r.notAfter.getTime() - r.notBefore.getTime()) / 4)
+          .map((r) => ({ what: `OCSP responder of ${r.ca}`, notAfter: r.notAfter })),
         { what: 'HTTPS listener certificate', notAfter: material.notAfter },
       ]);
       await checkCrlFreshness(crlCache, issue.issuers.list().map((i) => i.name), ctx.clock, plane.alerts);

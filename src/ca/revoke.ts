@@ -29,7 +29,8 @@ export interface RevokeInput {
  * for good with another reason.
  */
 export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
-  const now = deps.clock.now();
+  // Whole seconds: CRL and OCSP times carry no fractions (RFC 5280 §5.1.2.4, §4.1.2.5.2).
+  const now = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
   if (input.invalidityDate && input.invalidityDate > now) throw new HallmarkError('invalid_request', 'the invalidity date cannot be in the future', 400);
   const row = await deps.db.transaction(async (trx) => {
     const current = await trx('certificates').where({ serial: input.serial }).first();
@@ -46,8 +47,8 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
         status: 'revoked',
         revoked_at: onHold ? current.revoked_at : now.getTime(),
         revocation_reason: input.reason,
-        invalidity_date: input.invalidityDate?.getTime() ?? null,
-        status_changed_at: now.getTime(),
+        invalidity_date: input.invalidityDate ? Math.floor(input.invalidityDate.getTime() / 1000) * 1000 : null,
+        status_changed_at: deps.clock.now().getTime(),
       });
     if (updated !== 1) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
     await deps.audit.recordIn(trx, {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { Extension, type AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { CRLReason, Extension, type AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { CertID, CertStatus, KeyHash, OCSPRequest, ResponderID, ResponseData, RevokedInfo, SingleResponse, id_pkix_ocsp_nonce } from '@peculiar/asn1-ocsp';
 import { derBitString, derSequence, tlv } from './der.js';
 import { exactBuffer } from './bytes.js';
@@ -98,7 +98,7 @@ export function encodeResponseData(input: { responderKeyHash: Uint8Array; produc
               ? new CertStatus({ good: null })
               : a.status.status === 'unknown'
                 ? new CertStatus({ unknown: null })
-                : new CertStatus({ revoked: new RevokedInfo({ revocationTime: a.status.revokedAt, revocationReason: a.status.reasonCode === undefined ? undefined : (a.status.reasonCode as never) }) }),
+                : new CertStatus({ revoked: new RevokedInfo({ revocationTime: a.status.revokedAt, revocationReason: a.status.reasonCode === undefined ? undefined : new CRLReason(a.status.reasonCode) }) }),
           thisUpdate: input.thisUpdate,
           nextUpdate: input.nextUpdate,
         }),
