@@ -1,0 +1,128 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { sqliteBackend } from './helpers/backends.js';
+import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { opensslCsr } from './helpers/csr.js';
+import { mustRun, run } from './helpers/run.js';
+import { issueCertificate } from '../src/ca/issue.js';
+import { toPem } from '../src/x509/pem.js';
+
+/**
+ * A real relying party end to end: Mosquitto with `require_certificate true` and Hallmark's CRL
+ * accepts a device, then refuses it once it is revoked and the broker has the new CRL.
+ */
+let home: TestHome;
+let hm: InProcessHallmark;
+let broker: ChildProcess | undefined;
+const backend = sqliteBackend();
+
+before(async () => {
+  home = await makeTestHome(['mqtt']);
+  const configFile = configCopy(path.join(home.home, 'config'), (c) => {
+    c.revocation = { crl: { validityHours: 24, refreshAfterHours: 12, coalesceMs: 100 }, ocsp: { validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 1 } };
+  });
+  hm = await startInProcess(home, backend, 'mqtt', { configFile });
+});
+after(async () => {
+  broker?.kill('SIGKILL');
+  await hm?.close();
+  home?.cleanup();
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+async function startBroker(dir: string, port: number): Promise<ChildProcess> {
+  const conf = path.join(dir, 'mosquitto.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'user root',
+      'allow_anonymous true',
+      `cafile ${path.join(dir, 'chain.pem')}`,
+      `certfile ${path.join(dir, 'broker.pem')}`,
+      `keyfile ${path.join(dir, 'broker.key')}`,
+      'require_certificate true',
+      `crlfile ${path.join(dir, 'crl.pem')}`,
+      'tls_version tlsv1.2',
+      `log_dest file ${path.join(dir, 'broker.log')}`,
+      'log_type all',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('mosquitto did not start');
+}
+
+async function fetchCrlPem(dir: string): Promise<number> {
+  const der = path.join(dir, 'crl.der');
+  await mustRun('curl', ['-sSf', '-o', der, `http://127.0.0.1:${hm.running.http}/crl/issuing.crl`]);
+  await mustRun('openssl', ['crl', '-inform', 'DER', '-in', der, '-out', path.join(dir, 'crl.pem')]);
+  return parseInt((await mustRun('openssl', ['crl', '-in', path.join(dir, 'crl.pem'), '-noout', '-crlnumber'])).split('=')[1]!, 16);
+}
+
+test('Mosquitto accepts a device certificate, then refuses it after revocation and a CRL reload', async () => {
+  const dir = fs.mkdtempSync(path.join(home.home, 'mqtt-'));
+  const issuing = toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
+  fs.writeFileSync(path.join(dir, 'chain.pem'), hm.rootPem + issuing);
+  // The broker's own TLS certificate, from the tls-server profile.
+  const server = await opensslCsr(dir, { subject: '/CN=localhost', addext: ['subjectAltName=DNS:localhost,IP:127.0.0.1'] });
+  const serverCert = await issueCertificate(hm.running.issue, { csr: server.csrPem, profile: 'tls-server', actor: 'test' });
+  fs.writeFileSync(path.join(dir, 'broker.pem'), serverCert.certificate + issuing);
+  fs.copyFileSync(server.keyFile, path.join(dir, 'broker.key'));
+  const device = await opensslCsr(dir);
+  const deviceCert = await issueCertificate(hm.running.issue, { csr: device.csrPem, profile: 'device', identity: 'sensor-42', actor: 'test' });
+  fs.writeFileSync(path.join(dir, 'device.pem'), deviceCert.certificate);
+  const neighbour = await opensslCsr(dir);
+  fs.writeFileSync(path.join(dir, 'neighbour.pem'), (await issueCertificate(hm.running.issue, { csr: neighbour.csrPem, profile: 'device', identity: 'sensor-43', actor: 'test' })).certificate);
+  const before = await fetchCrlPem(dir);
+
+  const port = await freePort();
+  broker = await startBroker(dir, port);
+  const publish = (cert = path.join(dir, 'device.pem'), key = device.keyFile) =>
+    run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '--cafile', path.join(dir, 'chain.pem'), '--cert', cert, '--key', key, '-t', 'devices/sensor-42', '-m', 'hello', '-q', '1']);
+  const accepted = await publish();
+  assert.equal(accepted.code, 0, `a valid device connects: ${accepted.stderr}`);
+
+  const revoked = await hm.request('POST', `certificates/${deviceCert.serial}/revoke`, { token: hm.init.admin.apiKey, body: { reason: 'keyCompromise' } });
+  assert.equal(revoked.status, 200);
+  let number = before;
+  for (let i = 0; i < 50 && number <= before; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    number = await fetchCrlPem(dir);
+  }
+  assert.ok(number > before, 'a new CRL was published');
+  // Mosquitto reads its CRL file when it starts; restart it with the new one.
+  broker.kill('SIGTERM');
+  await new Promise((r) => broker!.once('exit', r));
+  broker = await startBroker(dir, port);
+  const refused = await publish();
+  assert.notEqual(refused.code, 0, 'the revoked device is refused');
+  const log = fs.readFileSync(path.join(dir, 'broker.log'), 'utf8');
+  assert.match(log.slice(log.lastIndexOf('starting')), /certificate verify failed/, 'refused by the TLS layer');
+  const other = await publish(path.join(dir, 'neighbour.pem'), neighbour.keyFile);
+  assert.equal(other.code, 0, `a device that was not revoked still connects: ${other.stderr}`);
+});
