@@ -1,0 +1,139 @@
+/**
+ * OCSP responses per second for cached `good` answers at 50 connections (wrk), beside
+ * `openssl ocsp -index` answering the same requests for the same certificates, in one run, and the
+ * raw PKCS#11 signing rate of the token for scale. Last line: `ocsp-cached/openssl: <ratio>`.
+ *
+ *   npm run build && node dist/scripts/bench/ocsp.js [--certs 1000] [--seconds 10]
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { CertID, OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
+import { startHallmark } from '../../src/server.js';
+import { issueCertificate } from '../../src/ca/issue.js';
+import { requestForOwnKey } from '../../src/x509/csr.js';
+import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fields.js';
+import { toPem } from '../../src/x509/pem.js';
+import { benchCa, fmt, rawSignRate, table } from './setup.js';
+import { runWrk, writePostScript } from './wrk.js';
+
+const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' } } });
+const CERTS = Number(values.certs);
+const SECONDS = Number(values.seconds);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const sha1 = (data: Uint8Array) => new OctetString(createHash('sha1').update(data).digest());
+
+function ocspRequest(issuerCert: Uint8Array, serialHex: string): Uint8Array {
+  const certId = new CertID({
+    hashAlgorithm: new AlgorithmIdentifier({ algorithm: '1.3.14.3.2.26', parameters: new Uint8Array([5, 0]).buffer }),
+    issuerNameHash: sha1(rawSubject(issuerCert)),
+    issuerKeyHash: sha1(subjectPublicKeyBits(issuerCert)),
+    serialNumber: new Uint8Array(Buffer.from(serialHex, 'hex')).buffer,
+  });
+  return new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: certId })] }) })));
+}
+
+/**
+ * Waits until the responder answers a real request. (A bare connect-and-close probe left
+ * `openssl ocsp -multi` children spinning on the dead socket.)
+ */
+async function waitForResponder(url: string, body: Uint8Array): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body });
+      await r.arrayBuffer();
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no OCSP responder at ${url}`);
+}
+
+async function main() {
+  const ca = await benchCa();
+  const running = await startHallmark(ca.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: () => {} });
+  try {
+    const issuing = running.issue.issuers.get('issuing');
+    log(`measuring the raw PKCS#11 signing rate…`);
+    const raw = await rawSignRate(issuing.signer);
+
+    log(`issuing ${CERTS} certificates…`);
+    const keySigner = await ca.ctx.keys!.createKey({ token: 'bench', object: 'bench-device-key' }, 'ec-p256');
+    const serials: { serial: string; notAfter: Date; subject: string }[] = [];
+    for (let i = 0; i < CERTS; i++) {
+      const c = await issueCertificate(running.issue, { csr: requestForOwnKey(keySigner.spki), profile: 'device', identity: `bench-${i}`, actor: 'bench' });
+      serials.push({ serial: c.serial, notAfter: c.notAfter, subject: c.subject });
+    }
+    const bodies = serials.map((s) => ocspRequest(issuing.certificate, s.serial));
+    const script = path.join(ca.home, 'ocsp.lua');
+    writePostScript(script, '/ocsp', 'application/ocsp-request', bodies);
+
+    // Warm the cache: every request once (each of these is signed live).
+    const warmStart = Date.now();
+    for (const body of bodies) {
+      const r = await fetch(`http://127.0.0.1:${running.http}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body });
+      if (r.status !== 200) throw new Error(`warm-up answered ${r.status}`);
+      await r.arrayBuffer();
+    }
+    const liveRate = CERTS / ((Date.now() - warmStart) / 1000);
+
+    log(`wrk: Hallmark, cached responses, 50 connections, ${SECONDS}s…`);
+    const hallmark = await runWrk(`http://127.0.0.1:${running.http}/ocsp`, script, { connections: 50, seconds: SECONDS });
+
+    // The reference: openssl's own responder over an index of the same certificates, signing live.
+    const dir = path.join(ca.home, 'openssl-ocsp');
+    fs.mkdirSync(dir);
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'r.key'), '-subj', '/CN=ref', '-out', path.join(dir, 'r.csr')], { stdio: 'ignore' });
+    const responder = await issueCertificate(running.issue, { csr: fs.readFileSync(path.join(dir, 'r.csr'), 'utf8'), profile: 'ocsp-signer', identity: 'reference', actor: 'bench' });
+    fs.writeFileSync(path.join(dir, 'r.pem'), responder.certificate);
+    fs.writeFileSync(path.join(dir, 'ca.pem'), toPem(issuing.certificate, 'CERTIFICATE'));
+    const utc = (d: Date) => d.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
+    fs.writeFileSync(path.join(dir, 'index.txt'), serials.map((s) => `V\t${utc(s.notAfter)}\t\t${s.serial.toUpperCase()}\tunknown\t/CN=${s.subject}\n`).join(''));
+    const port = 20000 + (process.pid % 20000);
+    const openssl = spawn('openssl', ['ocsp', '-index', path.join(dir, 'index.txt'), '-port', String(port), '-rsigner', path.join(dir, 'r.pem'), '-rkey', path.join(dir, 'r.key'), '-CA', path.join(dir, 'ca.pem'), '-nmin', '60', '-multi', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    openssl.on('exit', (code) => log(`openssl ocsp exited (${code})`));
+    try {
+      await waitForResponder(`http://127.0.0.1:${port}/`, bodies[0]!);
+      log(`wrk: openssl ocsp -index -multi 2, 50 connections, ${SECONDS}s…`);
+      const referenceScript = path.join(ca.home, 'ocsp-ref.lua');
+      writePostScript(referenceScript, '/', 'application/ocsp-request', bodies);
+      const reference = await runWrk(`http://127.0.0.1:${port}/`, referenceScript, { connections: 50, seconds: SECONDS });
+      console.log(
+        table([
+          ['', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx'],
+          ['raw PKCS#11 ECDSA P-256 signatures', fmt(raw), '', '', ''],
+          ['Hallmark OCSP, first answer (signed live, 1 client)', fmt(liveRate), '', '', ''],
+          ['Hallmark OCSP, cached good, 50 conns', fmt(hallmark.requestsPerSecond), fmt(hallmark.p50ms, 2), fmt(hallmark.p99ms, 2), hallmark.non2xx],
+          ['openssl ocsp -index -multi 2, 50 conns', fmt(reference.requestsPerSecond), fmt(reference.p50ms, 2), fmt(reference.p99ms, 2), reference.non2xx],
+        ]),
+      );
+      console.log(`cached/raw-sign: ${(hallmark.requestsPerSecond / raw).toFixed(2)}`);
+      console.log(`ocsp-cached/openssl: ${(hallmark.requestsPerSecond / reference.requestsPerSecond).toFixed(2)}`);
+    } finally {
+      // -multi forks workers in a session of their own (openssl calls setsid): end that whole group.
+      try {
+        process.kill(-openssl.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } finally {
+    await running.close();
+    await ca.cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
