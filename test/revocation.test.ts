@@ -237,6 +237,44 @@ for (const makeBackend of BACKENDS) {
       assert.match(still, /: good/, 'still answering');
     });
 
+    test('a CRL of 25,000 entries spans several pages and verifies with openssl', async () => {
+      const now = Date.now();
+      const rows = Array.from({ length: 25_000 }, (_, i) => ({
+        serial: (0x3000000000000000n + BigInt(i)).toString(16).padStart(32, '0'),
+        issuer: 'issuing',
+        profile: 'device',
+        identity: `bulk-${i}`,
+        subject: `CN=bulk-${i}`,
+        status: 'revoked',
+        not_before: now - 1000,
+        not_after: now + 86_400_000,
+        key_type: 'ec-p256',
+        requested_by: 'test',
+        created_at: now,
+        revoked_at: Math.floor(now / 1000) * 1000,
+        revocation_reason: i % 2 ? 'superseded' : 'unspecified',
+        status_changed_at: now,
+      }));
+      // An expired revoked certificate is left off the CRL (RFC 5280 §3.3).
+      rows.push({ ...rows[0]!, serial: '2fffffffffffffff', identity: 'expired', not_after: now - 1000 });
+      await hm.ctx.db.batchInsert('certificates', rows, 400);
+      const { generateCrl } = await import('../src/ca/crl.js');
+      const { createCrlStore } = await import('../src/store/crls.js');
+      const row = await generateCrl(
+        { issuers: hm.running.issue.issuers, crls: createCrlStore(hm.ctx.db), audit: hm.ctx.audit, clock: hm.ctx.clock, config: hm.ctx.config.revocation.crl },
+        'issuing',
+        'test',
+      );
+      const revokedBefore = Number((await hm.ctx.db('certificates').where({ issuer: 'issuing', status: 'revoked' }).where('not_after', '>', now).count({ n: '*' }))[0]!.n);
+      assert.equal(row.entries, revokedBefore);
+      const file = path.join(dir, 'big.crl');
+      fs.writeFileSync(file, row.der);
+      await mustRun('openssl', ['crl', '-inform', 'DER', '-in', file, '-CAfile', chainFile, '-noout']);
+      const text = await mustRun('openssl', ['crl', '-inform', 'DER', '-in', file, '-noout', '-text']);
+      assert.equal(text.match(/Serial Number:/g)?.length, revokedBefore);
+      assert.doesNotMatch(text, /2FFFFFFFFFFFFFFF/);
+    });
+
     test('the CRL is served with cache headers matching nextUpdate, and the CLI signs one on demand', async () => {
       const headers = await mustRun('curl', ['-sS', '-D', '-', '-o', '/dev/null', `http://127.0.0.1:${hm.running.http}/crl/issuing.crl`]);
       assert.match(headers, /content-type: application\/pkix-crl/i);

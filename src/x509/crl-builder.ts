@@ -63,15 +63,14 @@ export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
  * (no row objects are kept), the TBSCertList is hashed as one stream, and the HSM signs the digest.
  */
 export async function buildCrl(header: CrlHeader, entries: AsyncIterable<CrlEntry>, signer: Signer): Promise<{ der: Uint8Array; entries: number }> {
-  const chunks: Uint8Array[] = [];
-  let entriesLength = 0;
+  const sink = createByteSink();
   let count = 0;
   for await (const entry of entries) {
-    const encoded = encodeCrlEntry(entry);
-    chunks.push(encoded);
-    entriesLength += encoded.length;
+    sink.write(encodeCrlEntry(entry));
     count++;
   }
+  const chunks = sink.chunks();
+  const entriesLength = sink.length();
   const crlExtensions = tlv(
     0xa0, // [0] EXPLICIT Extensions
     der(
@@ -108,4 +107,32 @@ export async function buildCrl(header: CrlHeader, entries: AsyncIterable<CrlEntr
     offset += part.length;
   }
   return { der: out.subarray(0, offset), entries: count };
+}
+
+/** Appends bytes into 1 MiB blocks: a million entries make ~40 objects, not a million. */
+function createByteSink() {
+  const BLOCK = 1 << 20;
+  const blocks: Buffer[] = [];
+  let current = Buffer.alloc(BLOCK);
+  let used = 0;
+  let total = 0;
+  return {
+    write(bytes: Uint8Array) {
+      let offset = 0;
+      while (offset < bytes.length) {
+        if (used === BLOCK) {
+          blocks.push(current);
+          current = Buffer.alloc(BLOCK);
+          used = 0;
+        }
+        const n = Math.min(bytes.length - offset, BLOCK - used);
+        current.set(bytes.subarray(offset, offset + n), used);
+        used += n;
+        offset += n;
+      }
+      total += bytes.length;
+    },
+    chunks: (): Uint8Array[] => [...blocks, current.subarray(0, used)],
+    length: () => total,
+  };
 }

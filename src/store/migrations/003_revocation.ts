@@ -5,6 +5,8 @@ export async function up(db: Knex): Promise<void> {
   await db.schema.alterTable('certificates', (t) => {
     t.bigInteger('status_changed_at').nullable();
     t.index(['status_changed_at']);
+    // CRL generation reads revoked entries per issuer in serial order, a page at a time.
+    t.index(['issuer', 'status', 'serial']);
   });
   // Every CRL signed is kept; serving picks the highest number per issuer.
   await db.schema.createTable('crls', (t) => {
