@@ -98,7 +98,8 @@ async function main() {
     fs.writeFileSync(path.join(dir, 'index.txt'), serials.map((s) => `V\t${utc(s.notAfter)}\t\t${s.serial.toUpperCase()}\tunknown\t/CN=${s.subject}\n`).join(''));
     const port = 20000 + (process.pid % 20000);
     const openssl = spawn('openssl', ['ocsp', '-index', path.join(dir, 'index.txt'), '-port', String(port), '-rsigner', path.join(dir, 'r.pem'), '-rkey', path.join(dir, 'r.key'), '-CA', path.join(dir, 'ca.pem'), '-nmin', '60', '-multi', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    openssl.on('exit', (code) => log(`openssl ocsp exited (${code})`));
+    let done = false;
+    openssl.on('exit', (code) => done || log(`openssl ocsp exited early (${code})`));
     try {
       await waitForResponder(`http://127.0.0.1:${port}/`, bodies[0]!);
       log(`wrk: openssl ocsp -index -multi 2, 50 connections, ${SECONDS}s…`);
@@ -117,6 +118,7 @@ async function main() {
       console.log(`cached/raw-sign: ${(hallmark.requestsPerSecond / raw).toFixed(2)}`);
       console.log(`ocsp-cached/openssl: ${(hallmark.requestsPerSecond / reference.requestsPerSecond).toFixed(2)}`);
     } finally {
+      done = true;
       // -multi forks workers in a session of their own (openssl calls setsid): end that whole group.
       try {
         process.kill(-openssl.pid!, 'SIGKILL');
