@@ -9,7 +9,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchCa, fmt, rawSignRate, table } from './setup.js';
+import { benchCa, fmt, rawSignRate, runBench, table } from './setup.js';
 import { issuingDeps } from '../../src/context.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10000,100000,1000000' } } });
@@ -98,10 +98,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);

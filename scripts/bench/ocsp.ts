@@ -18,7 +18,7 @@ import { issueCertificate } from '../../src/ca/issue.js';
 import { requestForOwnKey } from '../../src/x509/csr.js';
 import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fields.js';
 import { toPem } from '../../src/x509/pem.js';
-import { benchCa, fmt, rawSignRate, table } from './setup.js';
+import { benchCa, fmt, rawSignRate, runBench, table } from './setup.js';
 import { runWrk, writePostScript } from './wrk.js';
 
 const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' } } });
@@ -132,10 +132,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);

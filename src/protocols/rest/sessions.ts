@@ -1,3 +1,4 @@
+import type { Request } from 'express';
 import { z } from 'zod';
 import { checkOperatorLogin } from '../../auth/operators.js';
 import { closeSession, openSession, rotateSession, type SessionPolicy } from '../../auth/sessions.js';
@@ -21,6 +22,12 @@ export interface SessionDeps {
   sealer: SecretSealer;
   guard: AuthFailureGuard;
   policy: SessionPolicy;
+}
+
+function requireSession(req: Request, what: string): string {
+  const id = sessionIdOf(req);
+  if (!id) throw new HallmarkError('not_a_session', `only an operator session can be ${what}`, 400);
+  return id;
 }
 
 export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
@@ -52,8 +59,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       permission: 'authenticated',
       summary: 'Rotate the session token (the old one stops working)',
       handler: async (req, res) => {
-        const id = sessionIdOf(req);
-        if (!id) throw new HallmarkError('not_a_session', 'only an operator session can be refreshed', 400);
+        const id = requireSession(req, 'refreshed');
         const next = await rotateSession(deps.db, id, deps.policy, deps.clock.now());
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.rotate', target: next.id, outcome: 'success', source: req.ip, details: { previous: id } });
         res.status(201).json({ token: next.token, expiresAt: next.expiresAt.toISOString(), idleTimeoutSeconds: next.idleTimeoutSeconds });
@@ -65,8 +71,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       permission: 'authenticated',
       summary: 'Log out',
       handler: async (req, res) => {
-        const id = sessionIdOf(req);
-        if (!id) throw new HallmarkError('not_a_session', 'only an operator session can log out', 400);
+        const id = requireSession(req, 'closed');
         await closeSession(deps.db, id, deps.clock.now());
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.close', target: id, outcome: 'success', source: req.ip });
         res.status(204).end();
