@@ -14,6 +14,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { keyIdentifier } from '../x509/extensions.js';
 import { caIssuersUrl, crlUrl, ocspUrl } from './urls.js';
+import { nameToText } from '../x509/names.js';
+import { assertLintClean, lintCertificate, lintIssuerFromCertificate, type LintIssuer } from '../lint/index.js';
 
 export interface CaCertificateInput {
   serial: Uint8Array;
@@ -23,7 +25,7 @@ export interface CaCertificateInput {
   notAfter: Date;
   pathLength?: number;
   /** Absent for a self-signed root. */
-  parent?: { name: string; subject: Name; ski: Uint8Array; signer: Signer };
+  parent?: { name: string; subject: Name; ski: Uint8Array; signer: Signer; certificate: Uint8Array };
   publicBaseUrl: string;
 }
 
@@ -61,5 +63,16 @@ export async function buildCaCertificate(input: CaCertificateInput): Promise<{ d
     },
     signatureAlgorithm,
   );
+  // A root is its own issuer: the lint compares it with itself.
+  const issuer: LintIssuer = input.parent
+    ? lintIssuerFromCertificate(input.parent.certificate)
+    : {
+        subject: new Uint8Array(AsnConvert.serialize(input.subject)),
+        ski,
+        notBefore: input.notBefore,
+        notAfter: input.notAfter,
+        expectedSignature: { oid: signer.algorithm.oid, nullParameters: signer.algorithm.family === 'rsa-pkcs1' },
+      };
+  assertLintClean(lintCertificate(tbs, issuer, { selfIssued: !input.parent }), `the CA certificate "${nameToText(input.subject)}"`);
   return { der: assembleSigned(tbs, signatureAlgorithm, await signer.sign(tbs)), ski, tbs };
 }

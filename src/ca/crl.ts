@@ -4,6 +4,7 @@ import type { RevocationConfig } from '../config/ca-config.js';
 import type { CrlRow, CrlStore } from '../store/crls.js';
 import { buildCrl } from '../x509/crl-builder.js';
 import type { Db } from '../store/db.js';
+import { assertLintClean, lintCrl } from '../lint/index.js';
 import { rawSubject } from '../x509/certificate-fields.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
 import type { IssuerRegistry } from './issuer.js';
@@ -26,6 +27,7 @@ export async function generateCrl(deps: CrlDeps, caName: string, actor: string):
   const issuer = deps.issuers.get(caName);
   // Taken before reading the entries: a status change at or after it is not in this CRL.
   const startedAt = deps.clock.now().getTime();
+  const previous = await deps.crls.latest(caName);
   const number = await deps.crls.reserveNumber(caName);
   const thisUpdate = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
   const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityHours * HOUR);
@@ -34,6 +36,7 @@ export async function generateCrl(deps: CrlDeps, caName: string, actor: string):
     { issuer: rawSubject(issuer.certificate), issuerKeyId: issuer.ski, thisUpdate, nextUpdate, number, signature: algorithmIdentifier(issuer.signer.algorithm) },
     deps.crls.revokedEntries(caName, thisUpdate),
     issuer.signer,
+    (tbs) => assertLintClean(lintCrl(tbs, issuer.lint, deps.clock.now(), previous ? BigInt(previous.number) : undefined), `the CRL of ${caName}`),
   );
   const row: CrlRow = {
     issuer: caName,

@@ -62,7 +62,7 @@ export async function initializeCa(deps: InitDeps, progress: (line: string) => v
 
 async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: string) => void): Promise<InitResult> {
   const now = deps.clock.now();
-  const made = new Map<string, { subject: Name; ski: Uint8Array; signer: Signer; notAfter: Date }>();
+  const made = new Map<string, { subject: Name; ski: Uint8Array; signer: Signer; notAfter: Date; certificate: Uint8Array }>();
   const result: InitResult['cas'] = [];
   for (const ca of deps.config.cas) {
     const uri = keyUriFor(deps.tokenLabel, ca.name);
@@ -127,7 +127,7 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
         details: { parent: ca.parent, serial: row.serial, subject: row.subject, keyUri: row.key_uri, keyType: ca.key, notAfter: notAfter.toISOString() },
       });
     });
-    made.set(ca.name, { subject, ski: cert.ski, signer, notAfter });
+    made.set(ca.name, { subject, ski: cert.ski, signer, notAfter, certificate: cert.der });
     result.push({ name: ca.name, parent: row.parent, serial: row.serial, subject: row.subject, keyUri: row.key_uri, notAfter });
     progress(`CA "${ca.name}" created: ${row.subject}`);
   }

@@ -15,6 +15,7 @@ import { isUniqueViolation } from '../store/unique-violation.js';
 import { HallmarkError } from '../errors.js';
 import type { IssuerRegistry } from './issuer.js';
 import { leafExtensions } from './leaf-extensions.js';
+import { assertLintClean, lintCertificate, type Finding } from '../lint/index.js';
 
 /** The slice of the application that issuance needs. */
 export interface IssueDeps {
@@ -52,6 +53,19 @@ export interface IssuedCertificate {
   subject: string;
   notBefore: Date;
   notAfter: Date;
+}
+
+async function refuseUnlessClean(deps: IssueDeps, findings: Finding[], context: { actor: string; source?: string; profile: string; issuer: string }): Promise<void> {
+  if (!findings.length) return;
+  await deps.audit.record({
+    actor: context.actor,
+    action: 'certificate.lint',
+    target: context.profile,
+    outcome: 'failure',
+    source: context.source,
+    details: { issuer: context.issuer, findings },
+  });
+  assertLintClean(findings, `a certificate under profile "${context.profile}"`);
 }
 
 const isVerified = (csr: IssueInput['csr']): csr is VerifiedCsr => typeof csr === 'object' && 'spki' in csr;
@@ -95,6 +109,8 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
       { serial: serialBytes, issuer: issuer.subject, subject, notBefore: draft.notBefore, notAfter: draft.notAfter, spki: csr.spki, extensions },
       signatureAlgorithm,
     );
+    // Lint exactly what the HSM would sign, before anything is recorded (only the serial differs on a retry).
+    if (attempt === 0) await refuseUnlessClean(deps, lintCertificate(tbs, issuer.lint), { actor: input.actor, source: input.source, profile: profile.name, issuer: issuer.name });
     try {
       await deps.db.transaction(async (trx) => {
         await deps.store.recordIntent(trx, {

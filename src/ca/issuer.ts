@@ -4,6 +4,7 @@ import type { Signer, KeyStore } from '../keys/key-store.js';
 import { parseKeyUri } from '../keys/key-uri.js';
 import type { CaRow, CaStore } from '../store/cas.js';
 import { HallmarkError } from '../errors.js';
+import { lintIssuerFromCertificate, type LintIssuer } from '../lint/index.js';
 
 /** A CA that can sign: its certificate, its key on the token, and its chain up to (not incl.) the root. */
 export interface IssuerCa {
@@ -17,6 +18,8 @@ export interface IssuerCa {
   /** DER certificates from this CA up to, not including, the root. Empty for the root itself. */
   chain: Uint8Array[];
   isRoot: boolean;
+  /** What the pre-signing lint needs to know about this CA as an issuer. */
+  lint: LintIssuer;
 }
 
 export interface IssuerRegistry {
@@ -36,6 +39,7 @@ export function issuerFromRow(row: CaRow, signer: Signer, chain: Uint8Array[]): 
     signer,
     chain,
     isRoot: row.parent === null,
+    lint: lintIssuerFromCertificate(new Uint8Array(row.certificate)),
   };
 }
 

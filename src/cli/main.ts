@@ -9,6 +9,7 @@ import { apikeyCommand } from './apikey.js';
 import { auditCommand } from './audit.js';
 import { operatorCommand } from './operator.js';
 import { crlCommand } from './crl.js';
+import { lintCommand } from './lint.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -20,6 +21,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark cert show <serial>
   hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
   hallmark crl generate [--ca <ca>] [--out <file>]
+  hallmark lint <certificate or CRL file> [--issuer <CA certificate file>]
   hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
   hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
   hallmark audit verify | audit export [--out <file>] | audit checkpoint
@@ -46,6 +48,7 @@ const OPTIONS = {
   reason: { type: 'string' },
   'invalidity-date': { type: 'string' },
   ca: { type: 'string' },
+  issuer: { type: 'string' },
   label: { type: 'string' },
   scopes: { type: 'string' },
   expires: { type: 'string' },
@@ -82,6 +85,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'cert':
         await certCommand(verb, rest, flags);
+        return 0;
+      case 'lint':
+        await lintCommand(verb ? [verb, ...rest] : [], flags);
         return 0;
       case 'crl':
         await crlCommand(verb, flags);

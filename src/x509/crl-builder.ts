@@ -62,7 +62,13 @@ export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
  * A v2 CRL (RFC 5280 §5.1) built from a stream of entries: each entry becomes DER bytes as it arrives
  * (no row objects are kept), the TBSCertList is hashed as one stream, and the HSM signs the digest.
  */
-export async function buildCrl(header: CrlHeader, entries: AsyncIterable<CrlEntry>, signer: Signer): Promise<{ der: Uint8Array; entries: number }> {
+export async function buildCrl(
+  header: CrlHeader,
+  entries: AsyncIterable<CrlEntry>,
+  signer: Signer,
+  /** Called with the TBSCertList minus its entries (which this module encodes itself) before signing. */
+  check: (tbsWithoutEntries: Uint8Array) => void = () => {},
+): Promise<{ der: Uint8Array; entries: number }> {
   const sink = createByteSink();
   let count = 0;
   for await (const entry of entries) {
@@ -88,6 +94,7 @@ export async function buildCrl(header: CrlHeader, entries: AsyncIterable<CrlEntr
     derTime(header.thisUpdate),
     derTime(header.nextUpdate),
   ]);
+  check(derSequence(prefix, crlExtensions));
   // revokedCertificates is absent, not empty, when there are no entries (§5.1.2.6).
   const revokedHeader = count ? tlvHeader(0x30, entriesLength) : new Uint8Array();
   const tbsContentLength = prefix.length + revokedHeader.length + entriesLength + crlExtensions.length;

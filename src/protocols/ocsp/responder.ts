@@ -16,6 +16,7 @@ import {
   type SingleAnswer,
 } from '../../x509/ocsp.js';
 import { buildIssuerIndex } from './issuer-index.js';
+import { lintOcspResponse } from '../../lint/index.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -80,6 +81,11 @@ export function createOcspResponder(deps: OcspDeps) {
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
     const tbs = encodeResponseData({ responderKeyHash: responder.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers, nonce: parsed.nonce });
+    const findings = lintOcspResponse(tbs, responder.certificate, now);
+    if (findings.length) {
+      deps.log(`OCSP response refused by lint: ${findings.map((f) => `${f.rule}: ${f.message}`).join('; ')}`);
+      return error(OCSP_STATUS.internalError);
+    }
     try {
       const signature = await responder.signer.sign(tbs);
       return {

@@ -1,0 +1,17 @@
+import type { CertificateSubject, LintRule } from '../types.js';
+
+/** RFC 5280 §4.1.2.2: a positive integer, not zero, at most 20 octets, minimally encoded (X.690 §8.3.2). */
+export const serialNumber: LintRule<CertificateSubject> = {
+  name: 'serial-number',
+  citation: 'RFC 5280 §4.1.2.2',
+  appliesTo: 'certificate',
+  check({ raw }) {
+    const bytes = raw.serial;
+    const problems: string[] = [];
+    if (bytes.length > 20) problems.push(`serial is ${bytes.length} octets, more than 20`);
+    if (bytes[0]! & 0x80) problems.push('serial is negative');
+    if (bytes.every((b) => b === 0)) problems.push('serial is zero');
+    if (bytes.length > 1 && bytes[0] === 0 && !(bytes[1]! & 0x80)) problems.push('serial is not minimally encoded');
+    return problems;
+  },
+};
