@@ -24,6 +24,7 @@ import { createOcspResponder } from './protocols/ocsp/responder.js';
 import type { RevokeDeps } from './ca/revoke.js';
 import { createStatusWatcher } from './ca/status-watcher.js';
 import { checkCrlFreshness } from './alerts/crl-freshness.js';
+import { revokeSuperseded } from './ca/enroll.js';
 
 export interface ListenOptions {
   host: string;
@@ -106,7 +107,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const pollTimer = setInterval(poll, ocspConfig.pollSeconds * 1000);
   pollTimer.unref();
 
-  const httpsServer = https.createServer(httpsOptions(material, cas.map((c) => toPem(c.certificate, 'CERTIFICATE'))), createHttpsApp(ctx, issue, plane, revocation, log));
+  // Client certificates are verified against our CAs and the manufacturers' bootstrap CAs (EST).
+  const trusted = [...cas.map((c) => new Uint8Array(c.certificate)), ...ctx.config.est.bootstrapCaCertificates].map((der) => toPem(der, 'CERTIFICATE'));
+  const httpsServer = https.createServer(httpsOptions(material, trusted), createHttpsApp(ctx, issue, plane, revocation, log));
   const httpServer = http.createServer(await createPublicHandler({ cas: ctx.cas, crls: crlCache, ocsp, clock: ctx.clock, log }));
   // Slow clients must not hold sockets forever.
   for (const s of [httpsServer, httpServer]) {
@@ -130,6 +133,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         { what: 'HTTPS listener certificate', notAfter: material.notAfter },
       ]);
       await checkCrlFreshness(crlCache, issue.issuers.list().map((i) => i.name), ctx.clock, plane.alerts);
+      await revokeSuperseded(revocation, ctx.config.est.renewal);
       await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
     } catch (e) {
       log(`periodic checks failed: ${(e as Error).message}`);

@@ -10,6 +10,7 @@ import { auditCommand } from './audit.js';
 import { operatorCommand } from './operator.js';
 import { crlCommand } from './crl.js';
 import { lintCommand } from './lint.js';
+import { tokenCommand } from './token.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -21,6 +22,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark cert show <serial>
   hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
   hallmark crl generate [--ca <ca>] [--out <file>]
+  hallmark token create --device <id> [--label <label>] [--expires <duration>]
   hallmark lint <certificate or CRL file> [--issuer <CA certificate file>]
   hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
   hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
@@ -85,6 +87,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'cert':
         await certCommand(verb, rest, flags);
+        return 0;
+      case 'token':
+        await tokenCommand(verb, flags);
         return 0;
       case 'lint':
         await lintCommand(verb ? [verb, ...rest] : [], flags);

@@ -6,6 +6,7 @@ import { CA_KEY_TYPES } from '../x509/key-types.js';
 import { configError } from '../errors.js';
 import { describeZodError } from './schema-errors.js';
 import { loadProfiles, type Profile } from '../profiles/load.js';
+import { fromPemBlocks } from '../x509/pem.js';
 
 const caName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 
@@ -78,6 +79,30 @@ const revocationSchema = z.strictObject({
 
 export type RevocationConfig = z.infer<typeof revocationSchema>;
 
+const estLabelSchema = z.strictObject({
+  profile: z.string(),
+  /** Who may enroll: a one-time secret (HTTP Basic), and/or a certificate from a bootstrap CA. */
+  enroll: z.array(z.enum(['token', 'bootstrap'])).min(1),
+});
+
+const estSchema = z.strictObject({
+  /** `default` serves /.well-known/est/<op>; others /.well-known/est/<label>/<op>. */
+  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'] } }),
+  /** PEM files of manufacturer CAs whose device certificates (IDevID) may enroll; relative to this file. */
+  bootstrapCas: z.array(z.string()).default([]),
+  renewal: z
+    .strictObject({
+      /** Renewal is refused before this fraction of the lifetime has passed (0: any time). */
+      fromFraction: z.number().min(0).max(1),
+      /** Superseded certificates are revoked (reason superseded) this long after their renewal; null keeps them. */
+      revokeSupersededAfterHours: z.number().min(0).nullable(),
+    })
+    .default({ fromFraction: 0.66, revokeSupersededAfterHours: 24 }),
+  tokenExpiryHours: z.number().positive().default(168),
+});
+
+export type EstConfig = z.infer<typeof estSchema>;
+
 const configSchema = z.strictObject({
   publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
   tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
@@ -85,6 +110,7 @@ const configSchema = z.strictObject({
   cas: z.array(caSchema).min(2),
   security: securitySchema.default(securitySchema.parse({})),
   revocation: revocationSchema.default(revocationSchema.parse({})),
+  est: estSchema.default(estSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -96,6 +122,7 @@ export interface CaConfig {
   profiles: Map<string, Profile>;
   security: SecurityConfig;
   revocation: RevocationConfig;
+  est: EstConfig & { bootstrapCaCertificates: Uint8Array[] };
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -130,5 +157,26 @@ export function loadCaConfig(file: string): CaConfig {
   const profilesDir = path.resolve(path.dirname(file), config.profilesDir);
   const profiles = loadProfiles(profilesDir, new Set(config.cas.map((c) => c.name)));
   const files = [file, ...fs.readdirSync(profilesDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(profilesDir, f))];
-  return { file, publicBaseUrl: config.publicBaseUrl, tlsNames: config.tlsNames, cas: config.cas, profiles, security: config.security, revocation: config.revocation, files };
+  for (const [label, est] of Object.entries(config.est.labels)) {
+    if (!profiles.has(est.profile)) throw configError(`${file}: est.labels.${label}.profile: unknown profile "${est.profile}"`);
+  }
+  const bootstrapCaCertificates = config.est.bootstrapCas.flatMap((p) => {
+    const pemFile = path.resolve(path.dirname(file), p);
+    try {
+      return fromPemBlocks(fs.readFileSync(pemFile, 'utf8'), ['CERTIFICATE']);
+    } catch (e) {
+      throw configError(`${file}: est.bootstrapCas: cannot read ${pemFile}: ${(e as Error).message}`);
+    }
+  });
+  return {
+    file,
+    publicBaseUrl: config.publicBaseUrl,
+    tlsNames: config.tlsNames,
+    cas: config.cas,
+    profiles,
+    security: config.security,
+    revocation: config.revocation,
+    est: { ...config.est, bootstrapCaCertificates },
+    files,
+  };
 }

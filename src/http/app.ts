@@ -13,6 +13,8 @@ import { apiKeyRoutes } from '../protocols/rest/apikeys.js';
 import { sessionRoutes } from '../protocols/rest/sessions.js';
 import { auditRoutes } from '../protocols/rest/audit.js';
 import { revocationRoutes } from '../protocols/rest/revocation.js';
+import { enrollmentRoutes } from '../protocols/rest/enroll.js';
+import { createEstRouter } from '../protocols/est/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
 /** Every REST route under /api/v1, as data (tests and the API description read this list). */
@@ -23,6 +25,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...casRoutes(ctx.cas),
     ...certificateRoutes({ issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
+    ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config }),
     ...apiKeyRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
   ];
@@ -56,6 +59,19 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
     audit: ctx.audit,
   });
   app.use('/api/v1', api);
+  app.use(
+    '/.well-known/est',
+    createEstRouter({
+      db: ctx.db,
+      audit: ctx.audit,
+      clock: ctx.clock,
+      issue,
+      certificates: ctx.certificates,
+      config: ctx.config,
+      enrollmentLimit: rateLimit('enrollment', rateLimits.enrollment, ctx.clock),
+      log,
+    }),
+  );
 
   app.use((req, res) => sendError(res, 404, 'not_found', `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));

@@ -21,6 +21,9 @@ export interface CertificateRow {
   revoked_at: number | null;
   revocation_reason: string | null;
   invalidity_date: number | null;
+  status_changed_at?: number | null;
+  superseded_by?: string | null;
+  superseded_at?: number | null;
 }
 
 export type CertificateIntent = Pick<

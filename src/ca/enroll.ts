@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+import { x509 } from '../x509/crypto-provider.js';
+import type { VerifiedCsr } from '../x509/csr.js';
+import type { CertificateRow } from '../store/certificates.js';
+import type { EstConfig } from '../config/ca-config.js';
+import { HallmarkError } from '../errors.js';
+import { issueCertificate, type IssueDeps, type IssuedCertificate } from './issue.js';
+import { revokeCertificate, type RevokeDeps } from './revoke.js';
+
+/** The enrollment identity must be the one the CSR names (RFC 7030 §3.5: the server binds the two). */
+export function requireCsrIdentity(csr: VerifiedCsr, device: string): void {
+  if (csr.commonName !== device) {
+    throw new HallmarkError('identity_mismatch', `the CSR names "${csr.commonName ?? '(no CN)'}" but the credential is for device "${device}"`, 403);
+  }
+}
+
+/** Renewal opens once `fromFraction` of the lifetime has passed; expired or revoked never renew. */
+export function renewalWindow(row: CertificateRow, policy: EstConfig['renewal'], now: Date): void {
+  const notBefore = Number(row.not_before);
+  const notAfter = Number(row.not_after);
+  if (row.status !== 'active') throw new HallmarkError('not_renewable', `certificate ${row.serial} is ${row.status}; it cannot renew itself`, 403);
+  if (notAfter <= now.getTime()) throw new HallmarkError('not_renewable', `certificate ${row.serial} has expired; enroll again`, 403);
+  if (row.superseded_by) throw new HallmarkError('not_renewable', `certificate ${row.serial} was already renewed (by ${row.superseded_by})`, 403);
+  const opens = notBefore + (notAfter - notBefore) * policy.fromFraction;
+  if (now.getTime() < opens) throw new HallmarkError('too_early', `renewal opens at ${new Date(opens).toISOString()}`, 403);
+}
+
+const canonicalSubject = (der: Uint8Array) => new x509.Name(der).toString();
+
+/** RFC 7030 §4.2.2: the subject (and the names, when the CSR carries any) are those of the certificate renewed. */
+export function requireSameNames(csr: VerifiedCsr, current: Uint8Array): void {
+  const cert = new x509.X509Certificate(current);
+  const wanted = canonicalSubject(new Uint8Array(cert.subjectName.toArrayBuffer()));
+  const asked = canonicalSubject(new Uint8Array(new x509.Pkcs10CertificateRequest(csr.der).subjectName.toArrayBuffer()));
+  if (wanted !== asked) throw new HallmarkError('subject_mismatch', `a renewal must keep the subject "${wanted}", the CSR asks for "${asked}"`, 400);
+  const requested = [...csr.requested.names.dns.map((n) => `dns:${n}`), ...csr.requested.names.uri.map((n) => `uri:${n}`), ...csr.requested.names.ip.map((n) => `ip:${n}`)].sort();
+  if (!requested.length) return;
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const existing = (san?.names.items ?? []).map((n) => `${n.type === 'url' ? 'uri' : n.type}:${n.value}`).sort();
+  if (requested.join('\n') !== existing.join('\n')) throw new HallmarkError('subject_mismatch', 'a renewal must keep the subject alternative names of the certificate renewed', 400);
+}
+
+/** Issues the replacement and marks the old certificate superseded, in that order (nothing lost on a crash). */
+export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCsr; current: CertificateRow; policy: EstConfig['renewal']; actor: string; source?: string }): Promise<IssuedCertificate> {
+  const now = deps.clock.now();
+  renewalWindow(input.current, input.policy, now);
+  requireSameNames(input.csr, new Uint8Array(input.current.der!));
+  const issued = await issueCertificate(deps, { csr: input.csr, profile: input.current.profile, identity: input.current.identity ?? undefined, actor: input.actor, source: input.source });
+  await deps.db.transaction(async (trx: Knex.Transaction) => {
+    await trx('certificates').where({ serial: input.current.serial }).update({ superseded_by: issued.serial, superseded_at: now.getTime() });
+    await deps.audit.recordIn(trx, {
+      actor: input.actor,
+      action: 'certificate.renew',
+      target: input.current.serial,
+      outcome: 'success',
+      source: input.source,
+      details: { replacedBy: issued.serial, rekey: Buffer.compare(Buffer.from(input.csr.spkiDer), Buffer.from(new x509.X509Certificate(input.current.der!).publicKey.rawData)) !== 0 },
+    });
+  });
+  return issued;
+}
+
+/** Policy: a renewed certificate is revoked (reason superseded) once its grace period is over. */
+export async function revokeSuperseded(deps: RevokeDeps, policy: EstConfig['renewal']): Promise<number> {
+  if (policy.revokeSupersededAfterHours === null) return 0;
+  const cutoff = deps.clock.now().getTime() - policy.revokeSupersededAfterHours * 3_600_000;
+  const due = (await deps.db('certificates').select('serial').where({ status: 'active' }).whereNotNull('superseded_by').where('superseded_at', '<=', cutoff).limit(1000)) as { serial: string }[];
+  for (const { serial } of due) await revokeCertificate(deps, { serial, reason: 'superseded', actor: 'system:renewal' }).catch(() => undefined);
+  return due.length;
+}

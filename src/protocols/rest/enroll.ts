@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import type { AuditLog } from '../../audit/log.js';
+import type { Clock } from '../../clock.js';
+import type { CaConfig } from '../../config/ca-config.js';
+import type { Db } from '../../store/db.js';
+import type { CertificateQueries } from '../../store/certificates.js';
+import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
+import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
+import { certificateResponse } from '../../ca/certificate-response.js';
+import { checkEnrollmentToken, consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
+import { verifyCsr } from '../../x509/csr.js';
+import { HallmarkError } from '../../errors.js';
+import { principalOf } from '../../http/authenticate.js';
+import type { RouteSpec } from '../../http/routes.js';
+import { parseOrThrow } from './validation.js';
+
+const enrollBody = z.strictObject({ device: z.string().min(1).max(128), secret: z.string().min(1).max(128), csr: z.string().min(1).max(65536), label: z.string().max(63).optional() });
+const renewBody = z.strictObject({ csr: z.string().min(1).max(65536) });
+
+/** EST's enroll and renew for clients that speak JSON: same policy, same credentials. */
+export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; issue: IssueDeps; certificates: CertificateQueries; config: CaConfig }): RouteSpec[] {
+  return [
+    {
+      method: 'post',
+      path: '/enroll',
+      permission: 'public',
+      rateLimit: 'enrollment',
+      summary: 'Device enrollment with a one-time secret (the JSON twin of EST simpleenroll)',
+      jsonBody: '96kb',
+      handler: async (req, res) => {
+        const body = parseOrThrow(enrollBody, req.body, 'body');
+        const label = body.label ?? 'default';
+        const settings = deps.config.est.labels[label];
+        if (!settings) throw new HallmarkError('not_found', `no enrollment label "${label}"`, 404);
+        if (!settings.enroll.includes('token')) throw new HallmarkError('enrollment_refused', `label "${label}" does not enroll with secrets`, 403);
+        const now = deps.clock.now();
+        const check = await checkEnrollmentToken(deps.db, body.device, body.secret, label, now);
+        if (!check.ok) throw new HallmarkError('enrollment_refused', check.reason, check.reason.includes('not valid') ? 401 : 403);
+        const csr = await verifyCsr(body.csr);
+        requireCsrIdentity(csr, body.device);
+        if (!(await consumeEnrollmentToken(deps.db, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
+        try {
+          const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, actor: `rest:token:${check.token.id}`, source: req.ip });
+          await recordTokenUse(deps.db, check.token.id, issued.serial);
+          res.status(201).json(certificateResponse(issued));
+        } catch (e) {
+          await releaseEnrollmentToken(deps.db, check.token.id);
+          throw e;
+        }
+      },
+    },
+    {
+      method: 'post',
+      path: '/renew',
+      permission: 'enroll.self',
+      summary: 'Renew (or re-key) the client certificate this request authenticates with',
+      jsonBody: '96kb',
+      handler: async (req, res) => {
+        const principal = principalOf(req);
+        if (principal.kind !== 'certificate') throw new HallmarkError('not_a_certificate', 'renew authenticates with the certificate it renews (TLS client certificate)', 400);
+        const body = parseOrThrow(renewBody, req.body, 'body');
+        const current = await deps.certificates.get(principal.id);
+        const issued = await renewCertificate(deps.issue, { csr: await verifyCsr(body.csr), current: current!, policy: deps.config.est.renewal, actor: `rest:certificate:${principal.id}`, source: req.ip });
+        res.status(201).json(certificateResponse(issued));
+      },
+    },
+  ];
+}
