@@ -5,6 +5,7 @@ import { watchEventBursts } from './alerts/event-rules.js';
 import type { SecretSealer, Signer } from './keys/key-store.js';
 import type { SessionPolicy } from './auth/sessions.js';
 import { auditSigner } from './audit/checkpoint.js';
+import { createStationRateWatch } from './alerts/station-rate.js';
 
 export const SECRETS_KEY = 'hallmark-secrets';
 
@@ -15,6 +16,8 @@ export interface SecurityPlane {
   sealer: SecretSealer;
   sessionPolicy: SessionPolicy;
   checkpointSigner(): Promise<Signer>;
+  /** Told of every device provisioned, per station (rate anomaly alert). */
+  watchStationRate(station: { name: string }): void;
 }
 
 export async function createSecurityPlane(ctx: AppContext, log: (line: string) => void): Promise<SecurityPlane> {
@@ -23,11 +26,13 @@ export async function createSecurityPlane(ctx: AppContext, log: (line: string) =
   const alerts = createAlertSink({ webhookUrl: security.alerts.webhookUrl, audit: ctx.audit, clock: ctx.clock, log });
   watchEventBursts(ctx.audit, alerts, security.alerts);
   let signer: Promise<Signer> | undefined;
+  const stationRate = createStationRateWatch(alerts, () => ctx.clock.now().getTime());
   return {
     alerts,
     guard: createAuthFailureGuard(security.alerts.authFailures, alerts),
     sealer: await ctx.keys.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY }),
     sessionPolicy: { idleMs: security.sessions.idleMinutes * 60_000, maxMs: security.sessions.maxHours * 3_600_000 },
     checkpointSigner: () => (signer ??= auditSigner(ctx.keys!, ctx.env.tokenLabel)),
+    watchStationRate: (station) => stationRate(station.name),
   };
 }

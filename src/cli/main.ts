@@ -11,6 +11,8 @@ import { operatorCommand } from './operator.js';
 import { crlCommand } from './crl.js';
 import { lintCommand } from './lint.js';
 import { tokenCommand } from './token.js';
+import { stationCommand } from './station.js';
+import { deviceCommand } from './device.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -22,6 +24,9 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark cert show <serial>
   hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
   hallmark crl generate [--ca <ca>] [--out <file>]
+  hallmark station add --line <line> --name <name> [--profiles device] [--quota <per hour>] | station list | station disable <name>
+  hallmark device list [--line] [--lot] | device show <serial> | device export [--format csv|jsonl] [--out <file>]
+  hallmark device report | device reprovision <serial>
   hallmark token create --device <id> [--label <label>] [--expires <duration>]
   hallmark lint <certificate or CRL file> [--issuer <CA certificate file>]
   hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
@@ -51,6 +56,11 @@ const OPTIONS = {
   'invalidity-date': { type: 'string' },
   ca: { type: 'string' },
   issuer: { type: 'string' },
+  line: { type: 'string' },
+  lot: { type: 'string' },
+  profiles: { type: 'string' },
+  quota: { type: 'string' },
+  format: { type: 'string' },
   label: { type: 'string' },
   scopes: { type: 'string' },
   expires: { type: 'string' },
@@ -87,6 +97,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'cert':
         await certCommand(verb, rest, flags);
+        return 0;
+      case 'station':
+        await stationCommand(verb, rest, flags);
+        return 0;
+      case 'device':
+        await deviceCommand(verb, rest, flags);
         return 0;
       case 'token':
         await tokenCommand(verb, flags);

@@ -14,6 +14,7 @@ import { sessionRoutes } from '../protocols/rest/sessions.js';
 import { auditRoutes } from '../protocols/rest/audit.js';
 import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
+import { factoryRoutes } from '../protocols/rest/factory.js';
 import { createEstRouter } from '../protocols/est/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
@@ -26,6 +27,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...certificateRoutes({ issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
     ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config }),
+    ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate }),
     ...apiKeyRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
   ];

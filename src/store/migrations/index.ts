@@ -3,12 +3,14 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_security_plane.js';
 import * as m003 from './003_revocation.js';
 import * as m004 from './004_est.js';
+import * as m005 from './005_factory.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
   '002_security_plane': m002,
   '003_revocation': m003,
   '004_est': m004,
+  '005_factory': m005,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { openContext } from '../context.js';
+import { HallmarkError } from '../errors.js';
+import { note, printJson, printTable } from './output.js';
+import { usageError } from './usage-error.js';
+
+export interface DeviceFlags {
+  json: boolean;
+  line?: string;
+  lot?: string;
+  format?: string;
+  out?: string;
+  limit?: string;
+}
+
+const view = (r: Record<string, unknown>) => ({
+  serial: r.serial,
+  state: r.state,
+  line: r.line,
+  station: r.station,
+  model: r.model,
+  lot: r.lot,
+  firmwareVersion: r.firmware_version,
+  profile: r.profile,
+  certificateSerial: r.certificate_serial,
+  serverKeygen: Boolean(r.server_keygen),
+  provisionedAt: new Date(Number(r.provisioned_at)).toISOString(),
+  reprovisionAllowed: r.reprovision_allowed_at !== null,
+});
+
+const csvCell = (v: unknown) => {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/** The inventory the factory records make: list, show, export (CSV or JSON lines), report, reprovision. */
+export async function deviceCommand(verb: string | undefined, args: string[], flags: DeviceFlags): Promise<void> {
+  const ctx = await openContext({ withKeys: false });
+  try {
+    if (verb === 'list') {
+      const q = ctx.db('devices').select('*').orderBy('provisioned_at', 'desc').limit(Number(flags.limit ?? 1000));
+      if (flags.line) q.where({ line: flags.line });
+      if (flags.lot) q.where({ lot: flags.lot });
+      const rows = (await q).map(view);
+      if (flags.json) printJson(rows);
+      else printTable(rows, ['serial', 'state', 'line', 'station', 'lot', 'model', 'certificateSerial', 'provisionedAt']);
+    } else if (verb === 'show') {
+      const serial = args[0];
+      if (!serial) throw usageError('usage: hallmark device show <device serial>');
+      const row = await ctx.db('devices').where({ serial }).first();
+      if (!row) throw new HallmarkError('not_found', `no device ${serial}; see \`hallmark device list\``, 404);
+      const records = (await ctx.db('manufacturing_records').where({ device_serial: serial }).orderBy('id')).map((r) => ({ ...r, at: new Date(Number(r.at)).toISOString() }));
+      const out = { ...view(row), records };
+      if (flags.json) printJson(out);
+      else {
+        for (const [k, v] of Object.entries(view(row))) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
+        process.stdout.write(`manufacturing records:\n`);
+        printTable(records, ['at', 'station', 'line', 'lot', 'firmware_version', 'certificate_serial']);
+      }
+    } else if (verb === 'export') {
+      const format = flags.format ?? 'jsonl';
+      if (format !== 'csv' && format !== 'jsonl') throw usageError('--format is csv or jsonl');
+      const out = flags.out ? fs.createWriteStream(flags.out) : process.stdout;
+      const columns = ['serial', 'state', 'line', 'station', 'model', 'lot', 'firmwareVersion', 'profile', 'certificateSerial', 'serverKeygen', 'provisionedAt'];
+      if (format === 'csv') out.write(columns.join(',') + '\n');
+      let count = 0;
+      for (let after = ''; ; ) {
+        const rows = await ctx.db('devices').where('serial', '>', after).orderBy('serial').limit(5000);
+        if (!rows.length) break;
+        for (const r of rows.map(view)) out.write(format === 'csv' ? columns.map((c) => csvCell((r as Record<string, unknown>)[c])).join(',') + '\n' : JSON.stringify(r) + '\n');
+        count += rows.length;
+        after = rows[rows.length - 1].serial;
+        if (flags.out) note(`exported ${count} devices`);
+      }
+      if (flags.out) await new Promise((r) => (out as fs.WriteStream).end(r));
+    } else if (verb === 'report') {
+      const grouped = (await ctx.db('devices').select('line', 'lot').count({ devices: '*' }).groupBy('line', 'lot').orderBy('line').orderBy('lot')) as { line: string; lot: string; devices: number | string }[];
+      const rows = grouped.map((r) => ({ line: r.line, lot: r.lot, devices: Number(r.devices) }));
+      if (flags.json) printJson(rows);
+      else printTable(rows, ['line', 'lot', 'devices']);
+    } else if (verb === 'reprovision') {
+      const serial = args[0];
+      if (!serial) throw usageError('usage: hallmark device reprovision <device serial>');
+      const actor = `cli:${os.userInfo().username}`;
+      const done = await ctx.db.transaction(async (trx) => {
+        const n = await trx('devices').where({ serial, state: 'provisioned' }).update({ reprovision_allowed_at: ctx.clock.now().getTime() });
+        if (n) await ctx.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source: 'cli' });
+        return n === 1;
+      });
+      if (!done) throw new HallmarkError('not_found', `no provisioned device ${serial}`, 404);
+      if (flags.json) printJson({ serial, reprovisionAllowed: true });
+      else process.stderr.write(`device ${serial} may be provisioned once more; its current identity is revoked when that happens\n`);
+    } else throw usageError('usage: hallmark device list|show|export|report|reprovision …');
+  } finally {
+    await ctx.close();
+  }
+}

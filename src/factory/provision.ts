@@ -1,0 +1,188 @@
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/log.js';
+import type { Db } from '../store/db.js';
+import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../ca/issue.js';
+import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
+import { requestForOwnKey, verifyCsr } from '../x509/csr.js';
+import { toPem } from '../x509/pem.js';
+import { isUniqueViolation } from '../store/unique-violation.js';
+import { HallmarkError } from '../errors.js';
+import { stationProfiles, type StationRow } from './stations.js';
+
+export interface ProvisionItem {
+  deviceSerial: string;
+  model: string;
+  lot: string;
+  firmwareVersion: string;
+  csr?: string;
+  keygen?: boolean;
+  /** keygen: the passphrase the returned PKCS#8 is encrypted with; a one-time one is made when absent. */
+  keyPassphrase?: string;
+  profile?: string;
+}
+
+export interface ProvisionDeps {
+  db: Db;
+  audit: AuditLog;
+  issue: IssueDeps;
+  revocation: RevokeDeps;
+  /** Called after each identity issued (rate anomaly detection). */
+  onProvisioned?: (station: StationRow) => void;
+}
+
+export interface Provisioned {
+  deviceSerial: string;
+  serial: string;
+  certificate: string;
+  chain: string[];
+  /** True when this request repeated one already served (same serial, same key): nothing new was issued. */
+  repeated: boolean;
+  encryptedKey?: string;
+  keyPassphrase?: string;
+}
+
+interface DeviceRow {
+  serial: string;
+  state: 'provisioning' | 'provisioned';
+  line: string;
+  key_sha256: string;
+  server_keygen: boolean | number;
+  certificate_serial: string | null;
+  reprovision_allowed_at: number | null;
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+async function existingIdentity(deps: ProvisionDeps, device: DeviceRow, issuerChain: string[]): Promise<Provisioned> {
+  const row = await deps.issue.db('certificates').where({ serial: device.certificate_serial }).first();
+  return { deviceSerial: device.serial, serial: row.serial, certificate: toPem(row.der, 'CERTIFICATE'), chain: issuerChain, repeated: true };
+}
+
+/**
+ * One device, one identity: the device row is reserved before anything is signed; a repeat of the
+ * same request (same serial, same key) returns the certificate already issued; another key for a
+ * provisioned serial is refused unless an operator allowed re-provisioning, which then revokes the
+ * old identity.
+ */
+export async function provisionDevice(deps: ProvisionDeps, station: StationRow, item: ProvisionItem, actor: string, source?: string): Promise<Provisioned> {
+  const now = deps.issue.clock.now();
+  const allowed = stationProfiles(station);
+  const profile = item.profile ?? allowed[0]!;
+  if (!allowed.includes(profile)) throw new HallmarkError('profile_not_allowed', `station ${station.name} may not use profile "${profile}" (allowed: ${allowed.join(', ')})`, 403);
+  if (!item.csr === !item.keygen) throw new HallmarkError('invalid_request', 'give either csr or keygen: true', 400);
+
+  const lastHour = Number((await deps.db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
+  if (lastHour >= Number(station.quota_per_hour)) {
+    await deps.audit.record({ actor, action: 'factory.quota', target: station.name, outcome: 'failure', source, details: { quotaPerHour: Number(station.quota_per_hour), deviceSerial: item.deviceSerial } });
+    throw new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429);
+  }
+
+  let csr;
+  let privateKeyPem: string | undefined;
+  let passphrase: string | undefined;
+  if (item.csr) csr = await verifyCsr(item.csr);
+  else {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    csr = requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })));
+    // The key leaves only encrypted (PKCS#8, PBES2 with AES-256), and is kept nowhere.
+    passphrase = item.keyPassphrase ?? randomBytes(18).toString('base64url');
+    privateKeyPem = privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }).toString();
+  }
+  const keyHash = sha256(csr.spkiDer);
+  const issuerChain = deps.issue.issuers.get(deps.issue.profiles.get(profile)?.issuer ?? 'issuing').chain.map((c) => toPem(c, 'CERTIFICATE'));
+
+  // Reserve (or re-reserve) the device serial before signing anything.
+  let replacing: DeviceRow | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const device = (await deps.db('devices').where({ serial: item.deviceSerial }).first()) as DeviceRow | undefined;
+    if (!device) {
+      try {
+        await deps.db('devices').insert({
+          serial: item.deviceSerial,
+          state: 'provisioning',
+          line: station.line,
+          station: station.name,
+          model: item.model,
+          lot: item.lot,
+          firmware_version: item.firmwareVersion,
+          profile,
+          key_sha256: keyHash,
+          server_keygen: Boolean(item.keygen),
+          certificate_serial: null,
+          provisioned_at: now.getTime(),
+          reprovision_allowed_at: null,
+        });
+        break;
+      } catch (e) {
+        if (isUniqueViolation(e) && attempt < 2) continue; // another request reserved it first: look again
+        throw e;
+      }
+    }
+    if (device.line !== station.line) throw new HallmarkError('other_line', `device ${item.deviceSerial} belongs to line ${device.line}`, 403);
+    if (device.state === 'provisioning') throw new HallmarkError('in_progress', `device ${item.deviceSerial} is being provisioned by another request; retry`, 409);
+    if (!item.keygen && !device.server_keygen && device.key_sha256 === keyHash && device.reprovision_allowed_at === null) return existingIdentity(deps, device, issuerChain);
+    if (device.reprovision_allowed_at === null) {
+      throw new HallmarkError('already_provisioned', `device ${item.deviceSerial} already has a factory identity (${device.certificate_serial}); an operator must allow re-provisioning (hallmark device reprovision)`, 409);
+    }
+    const claimed = await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioned' }).whereNotNull('reprovision_allowed_at').update({ state: 'provisioning' });
+    if (claimed !== 1) continue;
+    replacing = device;
+    break;
+  }
+
+  let issued: IssuedCertificate;
+  try {
+    issued = await issueCertificate(deps.issue, { csr, profile, identity: item.deviceSerial, actor, source });
+  } catch (e) {
+    // Nothing was issued: undo the reservation, so the request can be corrected and repeated.
+    if (replacing) await deps.db('devices').where({ serial: item.deviceSerial }).update({ state: 'provisioned' });
+    else await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioning' }).del();
+    throw e;
+  }
+
+  await deps.db.transaction(async (trx) => {
+    await trx('devices').where({ serial: item.deviceSerial }).update({
+      state: 'provisioned',
+      station: station.name,
+      model: item.model,
+      lot: item.lot,
+      firmware_version: item.firmwareVersion,
+      profile,
+      key_sha256: keyHash,
+      server_keygen: Boolean(item.keygen),
+      certificate_serial: issued.serial,
+      provisioned_at: now.getTime(),
+      reprovision_allowed_at: null,
+    });
+    await trx('manufacturing_records').insert({
+      device_serial: item.deviceSerial,
+      line: station.line,
+      station: station.name,
+      model: item.model,
+      lot: item.lot,
+      firmware_version: item.firmwareVersion,
+      certificate_serial: issued.serial,
+      at: now.getTime(),
+    });
+    await deps.audit.recordIn(trx, {
+      actor,
+      action: 'device.provision',
+      target: item.deviceSerial,
+      outcome: 'success',
+      source,
+      details: { station: station.name, line: station.line, lot: item.lot, model: item.model, certificate: issued.serial, keygen: Boolean(item.keygen), replaces: replacing?.certificate_serial ?? undefined },
+    });
+  });
+  if (replacing?.certificate_serial) {
+    await revokeCertificate(deps.revocation, { serial: replacing.certificate_serial, reason: 'superseded', actor }).catch(() => undefined);
+  }
+  deps.onProvisioned?.(station);
+  return {
+    deviceSerial: item.deviceSerial,
+    serial: issued.serial,
+    certificate: issued.certificate,
+    chain: issued.chain,
+    repeated: false,
+    ...(privateKeyPem ? { encryptedKey: privateKeyPem, keyPassphrase: item.keyPassphrase ? undefined : passphrase } : {}),
+  };
+}

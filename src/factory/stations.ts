@@ -1,0 +1,97 @@
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import type { Db } from '../store/db.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Principal } from '../auth/principal.js';
+import { createApiKey, revokeApiKey } from '../auth/api-keys.js';
+import { issueCertificate, type IssueDeps } from '../ca/issue.js';
+import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
+import { requestForOwnKey } from '../x509/csr.js';
+import { HallmarkError } from '../errors.js';
+
+export interface StationRow {
+  name: string;
+  line: string;
+  profiles: string;
+  quota_per_hour: number;
+  api_key_id: string | null;
+  cert_serial: string | null;
+  created_by: string;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export const stationProfiles = (row: StationRow): string[] => JSON.parse(row.profiles);
+
+export const stationView = (row: StationRow) => ({
+  name: row.name,
+  line: row.line,
+  profiles: stationProfiles(row),
+  quotaPerHour: Number(row.quota_per_hour),
+  apiKeyId: row.api_key_id,
+  certificateSerial: row.cert_serial,
+  createdAt: new Date(Number(row.created_at)).toISOString(),
+  state: row.disabled_at === null ? 'active' : 'disabled',
+});
+
+/**
+ * Registers a station with two credentials of its own: an API key (role station) and a client
+ * certificate under the `station` profile, written (key 0600) to `dir`. Both end when it is disabled.
+ */
+export async function addStation(
+  deps: { db: Db; audit: AuditLog; issue: IssueDeps },
+  options: { name: string; line: string; profiles: string[]; quotaPerHour: number; actor: string; dir: string },
+) {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.name)) throw new HallmarkError('invalid_name', 'station names are lowercase letters, digits and dashes', 400);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(options.line)) throw new HallmarkError('invalid_line', 'line names are letters, digits, dots, dashes and underscores', 400);
+  for (const p of options.profiles) if (!deps.issue.profiles.has(p)) throw new HallmarkError('unknown_profile', `no profile named "${p}"`, 400);
+  if (await deps.db('stations').where({ name: options.name }).first()) throw new HallmarkError('exists', `station "${options.name}" exists already`, 409);
+  const now = deps.issue.clock.now();
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cert = await issueCertificate(deps.issue, { csr: requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))), profile: 'station', identity: options.name, actor: options.actor });
+  fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const certFile = path.join(options.dir, `${options.name}.pem`);
+  const keyFile = path.join(options.dir, `${options.name}.key`);
+  fs.writeFileSync(certFile, cert.certificate + cert.chain.join(''));
+  fs.writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const key = await deps.db.transaction(async (trx: Knex.Transaction) => {
+    const apiKey = await createApiKey(trx, { role: 'station', label: `station ${options.name}`, createdBy: options.actor, now });
+    await trx('stations').insert({
+      name: options.name,
+      line: options.line,
+      profiles: JSON.stringify(options.profiles),
+      quota_per_hour: options.quotaPerHour,
+      api_key_id: apiKey.id,
+      cert_serial: cert.serial,
+      created_by: options.actor,
+      created_at: now.getTime(),
+      disabled_at: null,
+    });
+    await deps.audit.recordIn(trx, { actor: options.actor, action: 'station.add', target: options.name, outcome: 'success', details: { line: options.line, profiles: options.profiles, quotaPerHour: options.quotaPerHour, apiKeyId: apiKey.id, certificate: cert.serial } });
+    return apiKey;
+  });
+  return { name: options.name, line: options.line, apiKey: key.apiKey, apiKeyId: key.id, certificateSerial: cert.serial, certFile, keyFile };
+}
+
+/** Takes effect at once for both credentials: the API key is revoked and so is the certificate. */
+export async function disableStation(deps: RevokeDeps, name: string, actor: string): Promise<void> {
+  const row = (await deps.db('stations').where({ name }).first()) as StationRow | undefined;
+  if (!row || row.disabled_at !== null) throw new HallmarkError('not_found', `no active station "${name}"`, 404);
+  const now = deps.clock.now();
+  await deps.db.transaction(async (trx) => {
+    await trx('stations').where({ name }).update({ disabled_at: now.getTime() });
+    if (row.api_key_id) await revokeApiKey(trx, row.api_key_id, now);
+    await deps.audit.recordIn(trx, { actor, action: 'station.disable', target: name, outcome: 'success' });
+  });
+  if (row.cert_serial) await revokeCertificate(deps, { serial: row.cert_serial, reason: 'cessationOfOperation', actor }).catch(() => undefined);
+}
+
+/** The station a principal speaks for: by its API key or by its client certificate. */
+export async function stationOf(db: Db, principal: Principal): Promise<StationRow | undefined> {
+  if (principal.role !== 'station') return undefined;
+  if (principal.kind === 'apikey') return db('stations').where({ api_key_id: principal.id }).first();
+  if (principal.kind === 'certificate') return db('stations').where({ cert_serial: principal.id }).first();
+  return undefined;
+}
