@@ -80,8 +80,13 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
   let csr;
   let privateKeyPem: string | undefined;
   let passphrase: string | undefined;
-  if (item.csr) csr = await verifyCsr(item.csr);
-  else {
+  if (item.csr) {
+    csr = await verifyCsr(item.csr);
+    // A CSR naming another device is a mix-up on the line: refuse rather than bind the wrong key.
+    if (csr.commonName !== undefined && csr.commonName !== item.deviceSerial) {
+      throw new HallmarkError('identity_mismatch', `the CSR names "${csr.commonName}", not device ${item.deviceSerial}`, 400);
+    }
+  } else {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     csr = requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })));
     // The key leaves only encrypted (PKCS#8, PBES2 with AES-256), and is kept nowhere.
