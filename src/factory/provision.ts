@@ -51,6 +51,19 @@ interface DeviceRow {
   reprovision_allowed_at: number | null;
 }
 
+/** What a provisioning writes about the device, whether it reserves a new row or re-provisions one. */
+const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date) => ({
+  station: station.name,
+  model: item.model,
+  lot: item.lot,
+  firmware_version: item.firmwareVersion,
+  profile,
+  key_sha256: keyHash,
+  server_keygen: Boolean(item.keygen),
+  provisioned_at: now.getTime(),
+  reprovision_allowed_at: null,
+});
+
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 async function existingIdentity(deps: ProvisionDeps, device: DeviceRow, issuerChain: string[]): Promise<Provisioned> {
@@ -102,21 +115,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
     const device = (await deps.db('devices').where({ serial: item.deviceSerial }).first()) as DeviceRow | undefined;
     if (!device) {
       try {
-        await deps.db('devices').insert({
-          serial: item.deviceSerial,
-          state: 'provisioning',
-          line: station.line,
-          station: station.name,
-          model: item.model,
-          lot: item.lot,
-          firmware_version: item.firmwareVersion,
-          profile,
-          key_sha256: keyHash,
-          server_keygen: Boolean(item.keygen),
-          certificate_serial: null,
-          provisioned_at: now.getTime(),
-          reprovision_allowed_at: null,
-        });
+        await deps.db('devices').insert({ serial: item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, item, profile, keyHash, now), certificate_serial: null });
         break;
       } catch (e) {
         if (isUniqueViolation(e) && attempt < 2) continue; // another request reserved it first: look again
@@ -146,19 +145,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
   }
 
   await deps.db.transaction(async (trx) => {
-    await trx('devices').where({ serial: item.deviceSerial }).update({
-      state: 'provisioned',
-      station: station.name,
-      model: item.model,
-      lot: item.lot,
-      firmware_version: item.firmwareVersion,
-      profile,
-      key_sha256: keyHash,
-      server_keygen: Boolean(item.keygen),
-      certificate_serial: issued.serial,
-      provisioned_at: now.getTime(),
-      reprovision_allowed_at: null,
-    });
+    await trx('devices').where({ serial: item.deviceSerial }).update({ state: 'provisioned', ...deviceFields(station, item, profile, keyHash, now), certificate_serial: issued.serial });
     await trx('manufacturing_records').insert({
       device_serial: item.deviceSerial,
       line: station.line,
