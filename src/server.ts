@@ -14,6 +14,10 @@ import { runPeriodicChecks } from './alerts/periodic.js';
 import { writeCheckpoint } from './audit/checkpoint.js';
 import { HallmarkError } from './errors.js';
 import { toPem } from './x509/pem.js';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from './observability/logger.js';
+import { metrics } from './observability/metrics.js';
+import { parseKeyUri } from './keys/key-uri.js';
 import { createCrlStore } from './store/crls.js';
 import { createCrlCache } from './protocols/crl/cache.js';
 import { createCrlUpdater, type CrlUpdater } from './ca/crl.js';
@@ -31,6 +35,8 @@ export interface ListenOptions {
   httpsPort: number;
   httpPort: number;
   log: (line: string) => void;
+  /** Structured request log; when absent, its lines go to `log`. */
+  logger?: Logger;
 }
 
 export interface RunningHallmark {
@@ -109,8 +115,37 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
 
   // Client certificates are verified against our CAs and the manufacturers' bootstrap CAs (EST).
   const trusted = [...cas.map((c) => new Uint8Array(c.certificate)), ...ctx.config.est.bootstrapCaCertificates].map((der) => toPem(der, 'CERTIFICATE'));
-  const httpsServer = https.createServer(httpsOptions(material, trusted), createHttpsApp(ctx, issue, plane, revocation, log));
-  const httpServer = http.createServer(await createPublicHandler({ cas: ctx.cas, crls: crlCache, ocsp, clock: ctx.clock, log }));
+  const logger = options.logger ?? createLogger({ pretty: false, destination: new Writable({ write: (chunk: Buffer, _e, done) => (log(chunk.toString('utf8').trimEnd()), done()) }) });
+  const httpsServer = https.createServer(httpsOptions(material, trusted), createHttpsApp(ctx, issue, plane, revocation, logger));
+  const caNames = issue.issuers.list().map((i) => i.name);
+  const ready = async () => {
+    const checks: Record<string, string> = {};
+    try {
+      await ctx.db.raw('select 1');
+      checks.database = 'ok';
+    } catch (e) {
+      checks.database = `unreachable: ${(e as Error).message}`;
+    }
+    try {
+      checks.token = (await ctx.keys!.hasKey(parseKeyUri(cas.find((c) => c.parent)!.key_uri))) ? 'ok' : 'issuing CA key missing';
+    } catch (e) {
+      checks.token = `unavailable: ${(e as Error).message}`;
+    }
+    const now = ctx.clock.now().getTime();
+    const stale = caNames.filter((ca) => (crlCache.get(ca)?.nextUpdate.getTime() ?? 0) <= now);
+    checks.crl = stale.length ? `stale: ${stale.join(', ')}` : 'ok';
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  };
+  metrics.crlAgeSeconds.reset();
+  const crlAge = () => {
+    for (const ca of caNames) {
+      const served = crlCache.get(ca);
+      if (served) metrics.crlAgeSeconds.set({ ca }, (ctx.clock.now().getTime() - served.thisUpdate.getTime()) / 1000);
+    }
+  };
+  const httpServer = http.createServer(
+    await createPublicHandler({ cas: ctx.cas, crls: crlCache, ocsp, clock: ctx.clock, log, ready, metrics: ctx.config.operations.metrics, beforeMetrics: crlAge }),
+  );
   // Slow clients must not hold sockets forever.
   for (const s of [httpsServer, httpServer]) {
     s.headersTimeout = 10_000;

@@ -16,6 +16,7 @@ import { HallmarkError } from '../errors.js';
 import type { IssuerRegistry } from './issuer.js';
 import { leafExtensions } from './leaf-extensions.js';
 import { assertLintClean, lintCertificate, type Finding } from '../lint/index.js';
+import { metrics } from '../observability/metrics.js';
 
 /** The slice of the application that issuance needs. */
 export interface IssueDeps {
@@ -147,6 +148,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
     der = assembleSigned(tbs, signatureAlgorithm, await issuer.signer.sign(tbs));
   } catch (e) {
     await deps.store.recordFailed(serial);
+    metrics.certificatesIssued.inc({ profile: profile.name, outcome: 'failed' });
     await deps.audit.record({
       actor: input.actor,
       action: 'certificate.issue',
@@ -158,6 +160,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
     throw e;
   }
   await deps.store.recordIssued(serial, der, deps.clock.now().getTime());
+  metrics.certificatesIssued.inc({ profile: profile.name, outcome: 'issued' });
 
   return {
     serial,

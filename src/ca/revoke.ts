@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import { HallmarkError } from '../errors.js';
 import type { ReasonName } from './revocation-reasons.js';
+import { metrics } from '../observability/metrics.js';
 
 /** Told about every status change: the CRL updater and the OCSP cache listen. */
 export type RevocationListener = (change: { issuer: string; serial: string }) => void;
@@ -61,6 +62,7 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
     });
     return current;
   });
+  metrics.certificatesRevoked.inc({ reason: input.reason });
   for (const listener of deps.listeners) listener({ issuer: row.issuer, serial: input.serial });
   return { serial: input.serial, issuer: row.issuer as string, reason: input.reason, revokedAt: now };
 }

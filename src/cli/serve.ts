@@ -1,6 +1,7 @@
 import { openContext } from '../context.js';
 import { startHallmark } from '../server.js';
 import { usageError } from './usage-error.js';
+import { createLogger } from '../observability/logger.js';
 
 export interface ServeFlags {
   json: boolean;
@@ -9,7 +10,8 @@ export interface ServeFlags {
   'http-port'?: string;
 }
 
-const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+const logger = createLogger();
+const log = (line: string) => logger.info(line);
 
 function port(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -25,7 +27,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const ctx = await openContext({ withKeys: true });
   let running;
   try {
-    running = await startHallmark(ctx, { host, httpsPort, httpPort, log });
+    running = await startHallmark(ctx, { host, httpsPort, httpPort, log, logger });
   } catch (e) {
     await ctx.close();
     throw e;

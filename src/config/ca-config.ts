@@ -103,6 +103,13 @@ const estSchema = z.strictObject({
 
 export type EstConfig = z.infer<typeof estSchema>;
 
+const operationsSchema = z.strictObject({
+  /** /metrics on the plain-HTTP listener, answered only to these client addresses (loopback by default). */
+  metrics: z
+    .strictObject({ enabled: z.boolean(), allowFrom: z.array(z.string()) })
+    .default({ enabled: true, allowFrom: ['127.0.0.1', '::1', '::ffff:127.0.0.1'] }),
+});
+
 const configSchema = z.strictObject({
   publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
   tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
@@ -111,6 +118,7 @@ const configSchema = z.strictObject({
   security: securitySchema.default(securitySchema.parse({})),
   revocation: revocationSchema.default(revocationSchema.parse({})),
   est: estSchema.default(estSchema.parse({})),
+  operations: operationsSchema.default(operationsSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -123,6 +131,7 @@ export interface CaConfig {
   security: SecurityConfig;
   revocation: RevocationConfig;
   est: EstConfig & { bootstrapCaCertificates: Uint8Array[] };
+  operations: z.infer<typeof operationsSchema>;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -177,6 +186,7 @@ export function loadCaConfig(file: string): CaConfig {
     security: config.security,
     revocation: config.revocation,
     est: { ...config.est, bootstrapCaCertificates },
+    operations: config.operations,
     files,
   };
 }

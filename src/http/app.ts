@@ -7,6 +7,9 @@ import { errorHandler, sendError } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 import { rateLimit } from './rate-limit.js';
 import { mountRoutes, type RouteSpec } from './routes.js';
+import { openApiDocument } from './openapi.js';
+import { requestLog } from './request-log.js';
+import type { Logger } from '../observability/logger.js';
 import { certificateRoutes } from '../protocols/rest/certificates.js';
 import { casRoutes } from '../protocols/rest/cas.js';
 import { apiKeyRoutes } from '../protocols/rest/apikeys.js';
@@ -17,6 +20,9 @@ import { enrollmentRoutes } from '../protocols/rest/enroll.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
 import { createEstRouter } from '../protocols/est/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
+
+const PACKAGE_VERSION = '0.1.0';
+const OPENAPI_ROUTE: RouteSpec = { method: 'get', path: '/openapi.json', permission: 'public', summary: 'This description of the REST API (OpenAPI 3.1)', handler: () => {} };
 
 /** Every REST route under /api/v1, as data (tests and the API description read this list). */
 export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {
@@ -34,15 +40,20 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
 }
 
 /** The HTTPS application: REST under /api/v1 (EST joins it under /.well-known/est). */
-export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, log: (line: string) => void): Express {
-  const app = express();
+export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger): Express & { api: Router } {
+  const log = (line: string) => logger.info(line);
+  const app = express() as Express & { api: Router };
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(requestLog(logger));
   app.use(securityHeaders);
 
   const { rateLimits } = ctx.config.security;
   const api = Router();
-  mountRoutes(api, restRoutes(ctx, issue, plane, revocation), {
+  const routes = restRoutes(ctx, issue, plane, revocation);
+  const description = openApiDocument([...routes, OPENAPI_ROUTE], PACKAGE_VERSION);
+  routes.push({ ...OPENAPI_ROUTE, handler: (_req, res) => void res.json(description) });
+  mountRoutes(api, routes, {
     authenticate: authenticate({
       db: ctx.db,
       audit: ctx.audit,
@@ -61,6 +72,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
     audit: ctx.audit,
   });
   app.use('/api/v1', api);
+  app.api = api;
   app.use(
     '/.well-known/est',
     createEstRouter({

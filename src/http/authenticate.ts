@@ -12,6 +12,7 @@ import type { Db } from '../store/db.js';
 import type { CertificateQueries } from '../store/certificates.js';
 import type { Profile } from '../profiles/schema.js';
 import { sendError } from './errors.js';
+import { metrics } from '../observability/metrics.js';
 
 export type { Principal } from '../auth/principal.js';
 export { actorName } from '../auth/principal.js';
@@ -38,6 +39,7 @@ export function refuseBlockedSources(deps: Pick<AuthDeps, 'guard' | 'clock'>): R
   return (req, res, next) => {
     const wait = deps.guard.blockedFor(source(req), deps.clock.now());
     if (!wait) return next();
+    metrics.rateLimited.inc({ group: 'blocked-source' });
     res.set('Retry-After', String(wait));
     sendError(res, 429, 'blocked', 'too many failed authentications from this address; retry later');
   };
@@ -52,6 +54,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
   return async (req, res, next) => {
     const now = deps.clock.now();
     const fail = async (reason: string, actor: string, details: Record<string, unknown> = {}) => {
+      metrics.authFailures.inc({ kind: actor.split(':')[0]! });
       deps.guard.recordFailure(source(req), now);
       await deps.audit.record({ actor, action: 'auth.failure', target: target(req), outcome: 'failure', source: source(req), details: { reason, ...details } });
       res.set('WWW-Authenticate', 'Bearer realm="hallmark", error="invalid_token"');

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import { sendError } from './errors.js';
+import { metrics } from '../observability/metrics.js';
 
 /**
  * A token bucket per client address and route group: `perMinute` requests a minute on average,
@@ -19,6 +20,7 @@ export function rateLimit(group: string, perMinute: number, clock: Clock): Reque
     if (buckets.size > 100_000) buckets.clear(); // bounded memory under address churn
     buckets.set(key, bucket);
     if (bucket.tokens < 1) {
+      metrics.rateLimited.inc({ group });
       res.set('Retry-After', String(Math.ceil((1 - bucket.tokens) / ratePerMs / 1000)));
       return sendError(res, 429, 'rate_limited', `too many ${group} requests from this address; retry later`);
     }

@@ -12,6 +12,7 @@ import type { KeyProtection, KeyStore, Signer } from '../key-store.js';
 import { keyPairTemplates } from './key-templates.js';
 import { createSessionPool } from './session-pool.js';
 import { createPkcs11Sealer } from './sealer.js';
+import { metrics } from '../../observability/metrics.js';
 import { connectToken, type TokenOptions } from './token.js';
 import { exactBuffer } from '../../x509/bytes.js';
 
@@ -81,7 +82,18 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     // SoftHSM 2.6 has no CKM_ECDSA_SHA256: the digest is made here and signed with CKM_ECDSA; RSA
     // signs the DER DigestInfo with CKM_RSA_PKCS (RFC 8017 §9.2), so both can take a streamed hash.
     const mechanism = algorithm.family === 'ecdsa' ? 'ECDSA' : 'RSA_PKCS';
-    const signDigest = (digest: Uint8Array) =>
+    const signDigest = async (digest: Uint8Array) => {
+      const stop = metrics.hsmSignSeconds.startTimer();
+      try {
+        return await sign(digest);
+      } catch (e) {
+        metrics.hsmErrors.inc({ operation: 'sign' });
+        throw e;
+      } finally {
+        stop();
+      }
+    };
+    const sign = (digest: Uint8Array) =>
       pool.run(async (session) => {
         const key = await privateKey(session, uri);
         const input = algorithm.family === 'ecdsa' ? Buffer.from(digest) : Buffer.concat([DIGEST_INFO_PREFIX[algorithm.hash], digest]);

@@ -20,6 +20,7 @@ import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
 import { base64Lines, decodeBase64Body, sendPkcs7 } from './encoding.js';
+import { metrics } from '../../observability/metrics.js';
 
 export interface EstDeps {
   db: Db;
@@ -88,6 +89,13 @@ export function createEstRouter(deps: EstDeps): Router {
     }
     void settings;
     throw new HallmarkError('method_not_allowed', `${op} takes POST`, 405);
+  });
+
+  // Enrollment latency by operation and status.
+  router.use((req, res, next) => {
+    const stop = metrics.enrollmentSeconds.startTimer();
+    res.on('finish', () => stop({ operation: `est:${req.path.split('/').filter(Boolean).pop() ?? ''}`, status: String(res.statusCode) }));
+    next();
   });
 
   router.post('/{*path}', deps.enrollmentLimit, body, async (req, res) => {

@@ -3,6 +3,7 @@ import type { Clock } from '../../clock.js';
 import { OCSP_STATUS, ocspErrorResponse } from '../../x509/ocsp.js';
 import type { OcspCache } from './cache.js';
 import type { OcspAnswer } from './responder.js';
+import { metrics } from '../../observability/metrics.js';
 
 const MAX_REQUEST = 16 * 1024;
 
@@ -71,6 +72,7 @@ export function sendOcsp(req: IncomingMessage, res: ServerResponse, answer: Ocsp
 /** filter → cache → live (DESIGN.md): the whole OCSP path of the public listener. */
 export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8Array) => Promise<OcspAnswer>; clock: Clock; log: (line: string) => void }) {
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const started = performance.now();
     let bytes: Buffer;
     try {
       bytes = await ocspRequestBytes(req, path);
@@ -83,7 +85,12 @@ export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8A
     }
     const key = bytes.toString('base64');
     const cached = deps.cache.get(key);
-    if (cached) return sendOcsp(req, res, cached, deps.clock);
+    if (cached) {
+      metrics.ocspCache.inc({ outcome: 'hit' });
+      metrics.ocspSeconds.observe({ cache: 'hit' }, (performance.now() - started) / 1000);
+      return sendOcsp(req, res, cached, deps.clock);
+    }
+    metrics.ocspCache.inc({ outcome: 'miss' });
     const epoch = deps.cache.epoch();
     let answer: OcspAnswer;
     try {
@@ -93,6 +100,7 @@ export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8A
       answer = { der: ocspErrorResponse(OCSP_STATUS.internalError), subjects: [], cacheable: false };
     }
     deps.cache.set(key, answer, epoch);
+    metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
     sendOcsp(req, res, answer, deps.clock);
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CaStore } from '../../store/cas.js';
 import type { Clock } from '../../clock.js';
 import type { CrlCache } from '../crl/cache.js';
+import { registry } from '../../observability/metrics.js';
 
 export interface PublicDeps {
   cas: CaStore;
@@ -9,6 +10,11 @@ export interface PublicDeps {
   ocsp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   clock: Clock;
   log: (line: string) => void;
+  /** /readyz: database reachable, token logged in, CRLs fresh. */
+  ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  metrics: { enabled: boolean; allowFrom: string[] };
+  /** Refreshes gauges computed on demand, just before /metrics is written. */
+  beforeMetrics: () => void;
 }
 
 const send = (res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}, head = false) => {
@@ -35,6 +41,16 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
     }
     if (req.method !== 'GET' && !head) return send(res, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
     if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' }, head);
+    if (path === '/readyz') {
+      const state = await deps.ready();
+      return send(res, state.ready ? 200 : 503, 'application/json', JSON.stringify({ status: state.ready ? 'ready' : 'not ready', checks: state.checks }) + '\n', { 'Cache-Control': 'no-store' }, head);
+    }
+    if (path === '/metrics' && deps.metrics.enabled) {
+      // Off the public internet by default: only the configured (loopback) addresses get an answer.
+      if (!deps.metrics.allowFrom.includes(req.socket.remoteAddress ?? '')) return send(res, 403, 'text/plain', 'metrics are not served to this address\n', {}, head);
+      deps.beforeMetrics();
+      return send(res, 200, registry.contentType, await registry.metrics(), { 'Cache-Control': 'no-store' }, head);
+    }
     const ca = /^\/ca\/([a-z0-9-]+)\.crt$/.exec(path);
     if (ca) {
       const der = caCerts.get(ca[1]!);

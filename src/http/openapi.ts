@@ -1,0 +1,54 @@
+import type { RouteSpec } from './routes.js';
+
+const ERROR = {
+  description: 'Refused or failed, with a reason',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
+
+/**
+ * OpenAPI 3.1 description of the REST API, made from the same route list the app mounts, so a route
+ * and its description cannot drift apart; a test compares it with the routes Express really serves.
+ */
+export function openApiDocument(routes: RouteSpec[], version: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const spec of routes) {
+    const path = `/api/v1${spec.path.replace(/:([A-Za-z]+)/g, '{$1}')}`;
+    const parameters = [...spec.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    paths[path] ??= {};
+    paths[path]![spec.method] = {
+      summary: spec.summary,
+      operationId: `${spec.method}${spec.path.replace(/[/:{}-]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
+      tags: [spec.path.split('/')[1]],
+      ...(parameters.length ? { parameters } : {}),
+      ...(spec.permission === 'public' ? { security: [] } : {}),
+      'x-permission': spec.permission,
+      ...(spec.rateLimit ? { 'x-rate-limit-group': spec.rateLimit } : {}),
+      ...(spec.jsonBody ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } }, 'x-max-size': spec.jsonBody } } : {}),
+      responses: { '2XX': { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } }, '4XX': ERROR, '5XX': ERROR },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Hallmark REST API', version, description: 'Private PKI and device provisioning. Errors are {"error": {"code", "message"}}.' },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }, { clientCertificate: [] }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'API key (hmk_…) or operator session (hms_…)' },
+        clientCertificate: { type: 'mutualTLS', description: 'A client certificate issued here whose profile grants a role' },
+      },
+      schemas: {
+        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } } },
+      },
+    },
+    paths,
+  };
+}
+
+/** "METHOD /path" for every route an Express router serves (for the description check). */
+export function servedRoutes(router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] }, prefix: string): string[] {
+  return router.stack
+    .filter((layer) => layer.route)
+    .flatMap((layer) => Object.keys(layer.route!.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} ${prefix}${layer.route!.path}`))
+    .sort();
+}
