@@ -18,6 +18,7 @@ import { Writable } from 'node:stream';
 import { createLogger, type Logger } from './observability/logger.js';
 import { metrics } from './observability/metrics.js';
 import { parseKeyUri } from './keys/key-uri.js';
+import { servedRoutes } from './http/openapi.js';
 import { createCrlStore } from './store/crls.js';
 import { createCrlCache } from './protocols/crl/cache.js';
 import { createCrlUpdater, type CrlUpdater } from './ca/crl.js';
@@ -47,6 +48,8 @@ export interface RunningHallmark {
   plane: SecurityPlane;
   revocation: RevokeDeps;
   crlUpdater: CrlUpdater;
+  /** "METHOD /api/v1/path" for every REST route Express serves. */
+  servedRoutes: string[];
   /** Looks for status changes and CRLs made elsewhere now, instead of waiting for the timer. */
   poll(): Promise<void>;
   /** Runs the periodic checks now (expiry, summaries, audit checkpoint). */
@@ -116,7 +119,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // Client certificates are verified against our CAs and the manufacturers' bootstrap CAs (EST).
   const trusted = [...cas.map((c) => new Uint8Array(c.certificate)), ...ctx.config.est.bootstrapCaCertificates].map((der) => toPem(der, 'CERTIFICATE'));
   const logger = options.logger ?? createLogger({ pretty: false, destination: new Writable({ write: (chunk: Buffer, _e, done) => (log(chunk.toString('utf8').trimEnd()), done()) }) });
-  const httpsServer = https.createServer(httpsOptions(material, trusted), createHttpsApp(ctx, issue, plane, revocation, logger));
+  const app = createHttpsApp(ctx, issue, plane, revocation, logger);
+  const httpsServer = https.createServer(httpsOptions(material, trusted), app);
   const caNames = issue.issuers.list().map((i) => i.name);
   const ready = async () => {
     const checks: Record<string, string> = {};
@@ -188,6 +192,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     revocation,
     crlUpdater,
     poll,
+    servedRoutes: servedRoutes(app.api as never, '/api/v1'),
     async close() {
       clearInterval(timer);
       clearInterval(pollTimer);

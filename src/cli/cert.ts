@@ -9,6 +9,8 @@ import type { CertificateFilter } from '../store/certificates.js';
 import { printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import os from 'node:os';
+import { progress } from './progress.js';
+import { verifyCsr } from '../x509/csr.js';
 import { releaseHold, revokeCertificate } from '../ca/revoke.js';
 import { REASON_NAMES, parseReason } from '../ca/revocation-reasons.js';
 
@@ -24,12 +26,50 @@ export interface CertFlags {
   limit?: string;
   reason?: string;
   'invalidity-date'?: string;
+  dir?: string;
 }
 
 const actor = () => `cli:${os.userInfo().username}`;
 
+/**
+ * `cert issue --dir <dir>`: every *.csr / *.pem / *.der request in the directory, the device id taken
+ * from each CSR's CN, certificates written beside them as <name>.crt; one failure does not stop the rest.
+ */
+async function issueDirectory(flags: CertFlags): Promise<void> {
+  const files = fs.readdirSync(flags.dir!).filter((f) => /\.(csr|pem|der|req)$/.test(f)).sort();
+  if (!files.length) throw usageError(`no CSR files (*.csr, *.pem, *.der, *.req) in ${flags.dir}`);
+  const ctx = await openContext({ withKeys: true });
+  const results: { file: string; serial?: string; error?: string }[] = [];
+  try {
+    const deps = await issuingDeps(ctx);
+    const bar = progress(files.length, 'issuing', flags.json);
+    for (const [i, file] of files.entries()) {
+      const full = `${flags.dir}/${file}`;
+      try {
+        const raw = fs.readFileSync(full);
+        const text = raw.toString('latin1');
+        const csr = await verifyCsr(text.includes('-----BEGIN') ? text : new Uint8Array(raw));
+        const issued = await issueCertificate(deps, { csr, profile: flags.profile!, identity: csr.commonName, validityDays: flags.days ? Number(flags.days) : undefined, actor: actor(), source: 'cli' });
+        fs.writeFileSync(full.replace(/\.(csr|pem|der|req)$/, '.crt'), issued.certificate + issued.chain.join(''));
+        results.push({ file, serial: issued.serial });
+      } catch (e) {
+        results.push({ file, error: (e as Error).message });
+      }
+      bar.tick(i + 1);
+    }
+  } finally {
+    await ctx.close();
+  }
+  const failed = results.filter((r) => r.error);
+  if (flags.json) printJson(results);
+  else for (const r of failed) process.stderr.write(`${r.file}: ${r.error}\n`);
+  if (!flags.json) process.stderr.write(`${results.length - failed.length} issued, ${failed.length} refused\n`);
+  if (failed.length) throw new HallmarkError('partial', `${failed.length} of ${results.length} requests were refused`, 1);
+}
+
 async function issue(flags: CertFlags): Promise<void> {
-  if (!flags.csr || !flags.profile) throw usageError('usage: hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]');
+  if (flags.dir && flags.profile) return issueDirectory(flags);
+  if (!flags.csr || !flags.profile) throw usageError('usage: hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>] | cert issue --dir <directory of CSRs> --profile <name>');
   let csr: Buffer;
   try {
     csr = fs.readFileSync(flags.csr);

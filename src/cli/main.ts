@@ -13,13 +13,17 @@ import { lintCommand } from './lint.js';
 import { tokenCommand } from './token.js';
 import { stationCommand } from './station.js';
 import { deviceCommand } from './device.js';
+import { statusCommand } from './status.js';
+import { completionCommand } from './completion.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
   hallmark init                                   create CA keys on the token and the hierarchy
   hallmark serve [--https-port 8443] [--http-port 8080] [--host ::]
   hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>]
+  hallmark status                                 the CA at a glance (hierarchy, counts, CRLs, token)
   hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]
+  hallmark cert issue --dir <directory of CSRs> --profile <name>      (progress on stderr)
   hallmark cert list [--status active|revoked|expired] [--device <id>] [--expiring <days>]
   hallmark cert show <serial>
   hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
@@ -28,6 +32,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark device list [--line] [--lot] | device show <serial> | device export [--format csv|jsonl] [--out <file>]
   hallmark device report | device reprovision <serial>
   hallmark token create --device <id> [--label <label>] [--expires <duration>]
+  hallmark completion bash                        source <(hallmark completion bash)
   hallmark lint <certificate or CRL file> [--issuer <CA certificate file>]
   hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
   hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
@@ -61,6 +66,7 @@ const OPTIONS = {
   profiles: { type: 'string' },
   quota: { type: 'string' },
   format: { type: 'string' },
+  dir: { type: 'string' },
   label: { type: 'string' },
   scopes: { type: 'string' },
   expires: { type: 'string' },
@@ -97,6 +103,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'cert':
         await certCommand(verb, rest, flags);
+        return 0;
+      case 'status':
+        await statusCommand(flags);
+        return 0;
+      case 'completion':
+        completionCommand(verb);
         return 0;
       case 'station':
         await stationCommand(verb, rest, flags);

@@ -52,3 +52,11 @@ export function servedRoutes(router: { stack: { route?: { path: string; methods:
     .flatMap((layer) => Object.keys(layer.route!.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} ${prefix}${layer.route!.path}`))
     .sort();
 }
+
+/** Routes Express serves that the description does not list, and described routes nobody serves. */
+export function describedVersusServed(document: { paths: Record<string, Record<string, unknown>> }, served: string[]) {
+  const described = Object.entries(document.paths)
+    .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{([A-Za-z]+)\}/g, ':$1')}`))
+    .sort();
+  return { undescribed: served.filter((r) => !described.includes(r)), unserved: described.filter((r) => !served.includes(r)) };
+}

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * serves one CA, so one registry per process; tests read deltas.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'hallmark_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'hallmark_' });
 
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 

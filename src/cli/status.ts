@@ -1,0 +1,59 @@
+import { openContext } from '../context.js';
+import { parseKeyUri } from '../keys/key-uri.js';
+import { printJson, printTable } from './output.js';
+
+const DAY = 86_400_000;
+
+/** One look at the CA: hierarchy, certificate counts, what expires soon, CRL age, the token. */
+export async function statusCommand(flags: { json: boolean }): Promise<void> {
+  const withKeys = Boolean(process.env.HALLMARK_PKCS11_PIN || process.env.HALLMARK_PKCS11_PIN_FILE);
+  const ctx = await openContext({ withKeys });
+  try {
+    const now = ctx.clock.now().getTime();
+    const cas = await ctx.cas.list();
+    const counts = Object.fromEntries(
+      ((await ctx.db('certificates').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[]).map((r) => [r.status, Number(r.n)]),
+    );
+    const expired = Number((await ctx.db('certificates').where({ status: 'active' }).where('not_after', '<=', now).count({ n: '*' }))[0]!.n);
+    const expiring = Number((await ctx.db('certificates').where({ status: 'active' }).where('not_after', '>', now).where('not_after', '<=', now + 30 * DAY).count({ n: '*' }))[0]!.n);
+    const crls = [];
+    for (const ca of cas) {
+      const latest = await ctx.db('crls').where({ issuer: ca.name }).orderBy('number', 'desc').first();
+      crls.push({
+        ca: ca.name,
+        number: latest ? Number(latest.number) : null,
+        ageMinutes: latest ? Math.round((now - Number(latest.this_update)) / 60_000) : null,
+        nextUpdate: latest ? new Date(Number(latest.next_update)).toISOString() : null,
+        fresh: latest ? Number(latest.next_update) > now : false,
+      });
+    }
+    let token: Record<string, unknown> = { label: ctx.env.tokenLabel, state: 'not checked (no PIN in the environment)' };
+    if (ctx.keys) {
+      try {
+        const present = await Promise.all(cas.map((c) => ctx.keys!.hasKey(parseKeyUri(c.key_uri))));
+        token = { label: ctx.env.tokenLabel, state: present.every(Boolean) ? 'logged in, all CA keys present' : 'logged in, CA keys missing', caKeysPresent: present.filter(Boolean).length };
+      } catch (e) {
+        token = { label: ctx.env.tokenLabel, state: `unavailable: ${(e as Error).message}` };
+      }
+    }
+    const status = {
+      initialised: cas.length > 0,
+      cas: cas.map((c) => ({ name: c.name, parent: c.parent, subject: c.subject, keyType: c.key_type, notAfter: new Date(Number(c.not_after)).toISOString(), daysLeft: Math.floor((Number(c.not_after) - now) / DAY) })),
+      certificates: { active: (counts.active ?? 0) - expired, expired, revoked: counts.revoked ?? 0, pending: counts.pending ?? 0, failed: counts.failed ?? 0, expiringIn30Days: expiring },
+      devices: Number((await ctx.db('devices').count({ n: '*' }))[0]!.n),
+      stations: Number((await ctx.db('stations').whereNull('disabled_at').count({ n: '*' }))[0]!.n),
+      crls,
+      token,
+    };
+    if (flags.json) return printJson(status);
+    if (!status.initialised) process.stdout.write('no CA yet: run `hallmark init`\n');
+    printTable(status.cas, ['name', 'parent', 'keyType', 'notAfter', 'daysLeft']);
+    const c = status.certificates;
+    process.stdout.write(`\ncertificates: ${c.active} active, ${c.expiringIn30Days} expiring within 30 days, ${c.expired} expired, ${c.revoked} revoked, ${c.pending} pending\n`);
+    process.stdout.write(`devices: ${status.devices} provisioned by ${status.stations} active station(s)\n\n`);
+    printTable(crls, ['ca', 'number', 'ageMinutes', 'nextUpdate', 'fresh']);
+    process.stdout.write(`\ntoken "${token.label}": ${token.state}\n`);
+  } finally {
+    await ctx.close();
+  }
+}
