@@ -22,7 +22,7 @@ import { servedRoutes } from './http/openapi.js';
 import { createCrlStore } from './store/crls.js';
 import { createCrlCache } from './protocols/crl/cache.js';
 import { createCrlUpdater, type CrlUpdater } from './ca/crl.js';
-import { ensureResponders } from './ca/ocsp-responders.js';
+import { ensureResponders, type Responder } from './ca/ocsp-responders.js';
 import { createOcspCache } from './protocols/ocsp/cache.js';
 import { createOcspHandler } from './protocols/ocsp/handler.js';
 import { createOcspResponder } from './protocols/ocsp/responder.js';
@@ -48,6 +48,8 @@ export interface RunningHallmark {
   plane: SecurityPlane;
   revocation: RevokeDeps;
   crlUpdater: CrlUpdater;
+  /** The OCSP responders in use now, per CA. */
+  responders(): Map<string, Responder>;
   /** "METHOD /api/v1/path" for every REST route Express serves. */
   servedRoutes: string[];
   /** Looks for status changes and CRLs made elsewhere now, instead of waiting for the timer. */
@@ -74,7 +76,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const changed = await auditConfigChanges(ctx.db, ctx.audit, ctx.config, 'system:serve');
   if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
   const plane = await createSecurityPlane(ctx, log);
-  const material = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+  let material = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
 
   // Revocation: CRLs signed by an updater and served from memory; OCSP through filter → cache → live.
   const crlStore = createCrlStore(ctx.db);
@@ -163,6 +165,13 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     try {
       // Responders renew themselves in the last third of their life; the swap needs no restart.
       responders = await ensureResponders(responderDeps, log);
+      // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.
+      const current = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+      if (current.cert !== material.cert) {
+        httpsServer.setSecureContext(httpsOptions(current, trusted));
+        material = current;
+        log(`HTTPS certificate renewed, valid until ${current.notAfter.toISOString()}`);
+      }
       await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
         ...cas.map((c) => ({ what: `CA ${c.name}`, notAfter: new Date(Number(c.not_after)) })),
         // Responders renew at a third of their life left; one past a quarter means renewal is failing.
@@ -185,7 +194,10 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   return {
     https: httpsPort,
     http: httpPort,
-    tlsNotAfter: material.notAfter,
+    get tlsNotAfter() {
+      return material.notAfter;
+    },
+    responders: () => responders,
     issue,
     plane,
     periodic,
