@@ -75,7 +75,7 @@ export async function issuingDeps(ctx: AppContext): Promise<IssueDeps> {
   if (!ctx.keys) throw new Error('this context was opened without keys');
   return {
     db: ctx.db,
-    issuers: await loadIssuers(ctx.cas, ctx.keys),
+    issuers: await loadIssuers(ctx.cas, ctx.keys, ctx.clock),
     profiles: ctx.config.profiles,
     store: ctx.issuance,
     audit: ctx.audit,

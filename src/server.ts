@@ -30,6 +30,7 @@ import type { RevokeDeps } from './ca/revoke.js';
 import { createStatusWatcher } from './ca/status-watcher.js';
 import { checkCrlFreshness } from './alerts/crl-freshness.js';
 import { revokeSuperseded } from './ca/enroll.js';
+import { retireSpentGenerations } from './ca/rollover.js';
 
 export interface ListenOptions {
   host: string;
@@ -108,6 +109,11 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const pollStatus = createStatusWatcher(ctx.db, ctx.clock, (change) => ocspCache.invalidate(change.issuer, change.serial));
   const poll = async () => {
     try {
+      // A rollover made by the CLI or another instance: load the new CA and give it a responder.
+      if (await issue.issuers.refresh()) {
+        log(`CA set changed: ${issue.issuers.list().map((i) => i.name).join(', ')}`);
+        responders = await ensureResponders(responderDeps, log);
+      }
       await pollStatus();
       await crlUpdater.refreshDue();
       await crlCache.refresh();
@@ -123,7 +129,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const logger = options.logger ?? createLogger({ pretty: false, destination: new Writable({ write: (chunk: Buffer, _e, done) => (log(chunk.toString('utf8').trimEnd()), done()) }) });
   const app = createHttpsApp(ctx, issue, plane, revocation, logger);
   const httpsServer = https.createServer(httpsOptions(material, trusted), app);
-  const caNames = issue.issuers.list().map((i) => i.name);
+  const caNames = () => issue.issuers.list().map((i) => i.name);
   const ready = async () => {
     const checks: Record<string, string> = {};
     try {
@@ -138,19 +144,27 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       checks.token = `unavailable: ${(e as Error).message}`;
     }
     const now = ctx.clock.now().getTime();
-    const stale = caNames.filter((ca) => (crlCache.get(ca)?.nextUpdate.getTime() ?? 0) <= now);
+    const stale = caNames().filter((ca) => (crlCache.get(ca)?.nextUpdate.getTime() ?? 0) <= now);
     checks.crl = stale.length ? `stale: ${stale.join(', ')}` : 'ok';
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   };
   metrics.crlAgeSeconds.reset();
   const crlAge = () => {
-    for (const ca of caNames) {
+    for (const ca of caNames()) {
       const served = crlCache.get(ca);
       if (served) metrics.crlAgeSeconds.set({ ca }, (ctx.clock.now().getTime() - served.thisUpdate.getTime()) / 1000);
     }
   };
   const httpServer = http.createServer(
-    await createPublicHandler({ cas: ctx.cas, crls: crlCache, ocsp, clock: ctx.clock, log, ready, metrics: ctx.config.operations.metrics, beforeMetrics: crlAge }),
+    await createPublicHandler({
+      caCertificate: (name) => {
+        try {
+          return issue.issuers.exact(name).certificate;
+        } catch {
+          return undefined;
+        }
+      },
+      crls: crlCache, ocsp, clock: ctx.clock, log, ready, metrics: ctx.config.operations.metrics, beforeMetrics: crlAge }),
   );
   // Slow clients must not hold sockets forever.
   for (const s of [httpsServer, httpServer]) {
@@ -173,15 +187,17 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         log(`HTTPS certificate renewed, valid until ${current.notAfter.toISOString()}`);
       }
       await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
-        ...cas.map((c) => ({ what: `CA ${c.name}`, notAfter: new Date(Number(c.not_after)) })),
+        ...issue.issuers.list().map((c) => ({ what: `CA ${c.name}`, notAfter: c.notAfter })),
         // Responders renew at a third of their life left; one past a quarter means renewal is failing.
         ...[...responders.values()]
           .filter((r) => r.notAfter.getTime() - ctx.clock.now().getTime() < (r.notAfter.getTime() - r.notBefore.getTime()) / 4)
           .map((r) => ({ what: `OCSP responder of ${r.ca}`, notAfter: r.notAfter })),
         { what: 'HTTPS listener certificate', notAfter: material.notAfter },
       ]);
-      await checkCrlFreshness(crlCache, issue.issuers.list().map((i) => i.name), ctx.clock, plane.alerts);
+      await checkCrlFreshness(crlCache, caNames(), ctx.clock, plane.alerts);
       await revokeSuperseded(revocation, ctx.config.est.renewal);
+      const retired = await retireSpentGenerations({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, issuers: issue.issuers });
+      if (retired.length) log(`retired CA generations with no live certificate left: ${retired.join(', ')}`);
       await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
     } catch (e) {
       log(`periodic checks failed: ${(e as Error).message}`);

@@ -210,7 +210,8 @@ describe('what Hallmark signs lints clean', () => {
   test('a lint failure blocks the signature, names the rule, writes no certificate and is audited', async () => {
     const issuing = ca.issue.issuers.get('issuing');
     // An issuer record whose lint view disagrees with the certificate it signs (wrong SKI).
-    const broken = { ...ca.issue, issuers: { get: () => ({ ...issuing, lint: { ...issuing.lint, ski: new Uint8Array(20) } }), list: () => [issuing] } };
+    const wrong = { ...issuing, lint: { ...issuing.lint, ski: new Uint8Array(20) } };
+    const broken = { ...ca.issue, issuers: { ...ca.issue.issuers, get: () => wrong, exact: () => wrong } };
     const count = async () => Number((await ca.ctx.db('certificates').count({ n: '*' }))[0]!.n);
     const before = await count();
     const signer = await ca.ctx.keys!.createKey({ token: 'lint', object: 'lint-refused' }, 'ec-p256');

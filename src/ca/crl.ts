@@ -24,7 +24,7 @@ const HOUR = 3_600_000;
  * the builder, let the HSM sign the digest, store, audit. Serving never calls this.
  */
 export async function generateCrl(deps: CrlDeps, caName: string, actor: string): Promise<CrlRow> {
-  const issuer = deps.issuers.get(caName);
+  const issuer = deps.issuers.exact(caName);
   // Taken before reading the entries: a status change at or after it is not in this CRL.
   const startedAt = deps.clock.now().getTime();
   const previous = await deps.crls.latest(caName);

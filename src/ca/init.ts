@@ -98,6 +98,9 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
       not_after: notAfter.getTime(),
       status: 'active',
       created_at: now.getTime(),
+      family: ca.name,
+      active_from: now.getTime(),
+      retired_at: null,
     };
     await deps.db.transaction(async (trx) => {
       await deps.cas.insert(trx, row);

@@ -85,7 +85,8 @@ export function lookupProfile(profiles: Map<string, Profile>, name: string): Pro
 export async function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssuedCertificate> {
   const profile = lookupProfile(deps.profiles, input.profile);
   const csr = isVerified(input.csr) ? input.csr : await verifyCsr(input.csr);
-  const issuer = deps.issuers.get(input.issuer ?? profile.issuer);
+  // The profile names a CA family (its current generation issues); internal callers may name a generation.
+  const issuer = input.issuer ? deps.issuers.exact(input.issuer) : deps.issuers.get(profile.issuer);
   const now = deps.clock.now();
   const request = { csr, profile, identity: input.identity || undefined, validityDays: input.validityDays };
   const draft = applyProfile(request, { now, issuer });

@@ -5,6 +5,7 @@ import { parseKeyUri } from '../keys/key-uri.js';
 import type { CaRow, CaStore } from '../store/cas.js';
 import { HallmarkError } from '../errors.js';
 import { lintIssuerFromCertificate, type LintIssuer } from '../lint/index.js';
+import type { Clock } from '../clock.js';
 
 /** A CA that can sign: its certificate, its key on the token, and its chain up to (not incl.) the root. */
 export interface IssuerCa {
@@ -20,11 +21,23 @@ export interface IssuerCa {
   isRoot: boolean;
   /** What the pre-signing lint needs to know about this CA as an issuer. */
   lint: LintIssuer;
+  /** The CA this is a generation of, and when it took over issuance. */
+  family: string;
+  activeFrom: Date;
 }
 
 export interface IssuerRegistry {
+  /** A family's current generation (the one issuing now), or a generation by its own name. */
   get(name: string): IssuerCa;
+  /** Exactly this generation (CRLs, OCSP, responder certificates). */
+  exact(name: string): IssuerCa;
+  /** Every generation not retired. */
   list(): IssuerCa[];
+  /** The generations of a family not retired, newest first. */
+  generations(family: string): IssuerCa[];
+  /** Loads CAs added since (a rollover by the CLI or another instance); true when the set changed. */
+  refresh(): Promise<boolean>;
+  version(): number;
 }
 
 export function issuerFromRow(row: CaRow, signer: Signer, chain: Uint8Array[]): IssuerCa {
@@ -40,25 +53,53 @@ export function issuerFromRow(row: CaRow, signer: Signer, chain: Uint8Array[]): 
     chain,
     isRoot: row.parent === null,
     lint: lintIssuerFromCertificate(new Uint8Array(row.certificate)),
+    family: row.family ?? row.name,
+    activeFrom: new Date(Number(row.active_from ?? row.created_at)),
   };
 }
 
 /** Loads every CA and its signer once; issuance then needs no lookups per certificate. */
-export async function loadIssuers(cas: CaStore, keys: KeyStore): Promise<IssuerRegistry> {
-  const rows = await cas.list();
-  const byName = new Map(rows.map((r) => [r.name, r]));
+export async function loadIssuers(cas: CaStore, keys: KeyStore, clock: Clock): Promise<IssuerRegistry> {
   const issuers = new Map<string, IssuerCa>();
-  for (const row of rows) {
-    const chain: Uint8Array[] = [];
-    for (let r: CaRow | undefined = row; r && r.parent; r = byName.get(r.parent)) chain.push(new Uint8Array(r.certificate));
-    issuers.set(row.name, issuerFromRow(row, await keys.getSigner(parseKeyUri(row.key_uri)), chain));
+  let version = 0;
+  let signature = '';
+
+  async function load(): Promise<boolean> {
+    const rows = (await cas.list()).filter((r) => r.retired_at === null || r.retired_at === undefined);
+    const next = rows.map((r) => r.name).sort().join(',');
+    if (next === signature) return false;
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    for (const row of rows) {
+      if (issuers.has(row.name)) continue;
+      const chain: Uint8Array[] = [];
+      for (let r: CaRow | undefined = row; r && r.parent; r = byName.get(r.parent)) chain.push(new Uint8Array(r.certificate));
+      issuers.set(row.name, issuerFromRow(row, await keys.getSigner(parseKeyUri(row.key_uri)), chain));
+    }
+    for (const name of [...issuers.keys()]) if (!byName.has(name)) issuers.delete(name);
+    signature = next;
+    version++;
+    return true;
   }
+  await load();
+
+  const unknown = (name: string) => new HallmarkError('unknown_ca', `no CA named "${name}"; run \`hallmark ca list\` (or \`hallmark init\` on a new installation)`, 404);
+  const generations = (family: string) => [...issuers.values()].filter((i) => i.family === family).sort((a, b) => b.activeFrom.getTime() - a.activeFrom.getTime());
   return {
     get(name) {
+      const now = clock.now().getTime();
+      const current = generations(name).find((g) => g.activeFrom.getTime() <= now) ?? generations(name).at(-1);
+      const issuer = current ?? issuers.get(name);
+      if (!issuer) throw unknown(name);
+      return issuer;
+    },
+    exact(name) {
       const issuer = issuers.get(name);
-      if (!issuer) throw new HallmarkError('unknown_ca', `no CA named "${name}"; run \`hallmark ca list\` (or \`hallmark init\` on a new installation)`, 404);
+      if (!issuer) throw unknown(name);
       return issuer;
     },
     list: () => [...issuers.values()],
+    generations,
+    refresh: load,
+    version: () => version,
   };
 }

@@ -6,6 +6,9 @@ import type { CaRow } from '../store/cas.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { caView } from '../ca/ca-view.js';
+import os from 'node:os';
+import { issuingDeps } from '../context.js';
+import { rolloverCa } from '../ca/rollover.js';
 
 async function requireCa(ctx: AppContext, name: string | undefined): Promise<CaRow> {
   if (!name) throw usageError('name the CA, e.g. `hallmark ca show issuing` (see `hallmark ca list`)');
@@ -14,7 +17,32 @@ async function requireCa(ctx: AppContext, name: string | undefined): Promise<CaR
   return row;
 }
 
-export async function caCommand(verb: string | undefined, args: string[], flags: { json: boolean; chain: boolean; out?: string }): Promise<void> {
+async function rollover(args: string[], flags: { json: boolean; at?: string }): Promise<void> {
+  const family = args[0];
+  if (!family) throw usageError('usage: hallmark ca rollover <ca> [--at <ISO 8601 time new certificates move to it>]');
+  const activeFrom = flags.at ? new Date(flags.at) : undefined;
+  if (activeFrom && Number.isNaN(activeFrom.getTime())) throw usageError(`--at takes an ISO 8601 time, got "${flags.at}"`);
+  const ctx = await openContext({ withKeys: true });
+  try {
+    const issue = await issuingDeps(ctx);
+    const result = await rolloverCa(
+      { db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel, issuers: issue.issuers },
+      family,
+      { activeFrom, actor: `cli:${os.userInfo().username}` },
+    );
+    if (flags.json) printJson(result);
+    else
+      process.stdout.write(
+        `CA ${result.name} (${result.subject}) issues for "${family}" from ${result.activeFrom.toISOString()}, valid until ${result.notAfter.toISOString()}.\n` +
+          `Older generations keep their CRL and OCSP until their last certificate expires; running instances pick it up within seconds.\n`,
+      );
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function caCommand(verb: string | undefined, args: string[], flags: { json: boolean; chain: boolean; out?: string; at?: string }): Promise<void> {
+  if (verb === 'rollover') return rollover(args, flags);
   const ctx = await openContext({ withKeys: false });
   try {
     if (verb === 'list') {
@@ -35,7 +63,7 @@ export async function caCommand(verb: string | undefined, args: string[], flags:
       const pem = certs.map((c) => toPem(c.certificate, 'CERTIFICATE')).join('');
       if (flags.out) fs.writeFileSync(flags.out, pem);
       else process.stdout.write(pem);
-    } else throw usageError('usage: hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>]');
+    } else throw usageError('usage: hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>] | ca rollover <ca> [--at <time>]');
   } finally {
     await ctx.close();
   }

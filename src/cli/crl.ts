@@ -19,7 +19,7 @@ export async function crlCommand(verb: string | undefined, flags: CrlFlags): Pro
   const ctx = await openContext({ withKeys: true });
   try {
     const issue = await issuingDeps(ctx);
-    const names = flags.ca ? [issue.issuers.get(flags.ca).name] : issue.issuers.list().map((i) => i.name);
+    const names = flags.ca ? [issue.issuers.exact(flags.ca).name] : issue.issuers.list().map((i) => i.name);
     if (flags.out && names.length !== 1) throw usageError('--out needs --ca: one file holds one CRL');
     const deps = { issuers: issue.issuers, crls: createCrlStore(ctx.db), audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl };
     const results = [];

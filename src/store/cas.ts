@@ -14,6 +14,10 @@ export interface CaRow {
   not_after: number;
   status: string;
   created_at: number;
+  /** The CA this row is a generation of (its own name for the first). */
+  family: string | null;
+  active_from: number | null;
+  retired_at: number | null;
 }
 
 export interface CaStore {

@@ -59,10 +59,13 @@ export function createEstRouter(deps: EstDeps): Router {
   const router = Router();
   const body = express.text({ type: () => true, limit: '64kb' });
 
+  // RFC 7030 §4.1.3: the current set — every generation of the issuing CA not retired (so devices
+  // learn a new CA before they need it), their chains, and the roots.
   const issuerChain = (profileIssuer: string) => {
-    const issuer = deps.issue.issuers.get(profileIssuer);
-    const root = deps.issue.issuers.list().find((i) => i.isRoot)!;
-    return [issuer.certificate, ...issuer.chain.slice(1), root.certificate].filter((c, i, all) => all.findIndex((o) => Buffer.from(o).equals(Buffer.from(c))) === i);
+    const generations = deps.issue.issuers.generations(deps.issue.issuers.get(profileIssuer).family);
+    const roots = deps.issue.issuers.list().filter((i) => i.isRoot).map((r) => r.certificate);
+    const all = [...generations.flatMap((g) => g.chain), ...roots];
+    return all.filter((c, i) => all.findIndex((o) => Buffer.from(o).equals(Buffer.from(c))) === i);
   };
 
   /** Consumes a token for exactly one issuance: given back if nothing was issued. */

@@ -47,7 +47,12 @@ const error = (status: number): OcspAnswer => ({ der: ocspErrorResponse(status),
  * we hold; certificates of another issuer among ours are answered `unknown`).
  */
 export function createOcspResponder(deps: OcspDeps) {
-  const issuerOf = buildIssuerIndex(deps.issuers);
+  // Rebuilt when a rollover adds a CA generation.
+  let index = { version: deps.issuers.version(), lookup: buildIssuerIndex(deps.issuers) };
+  const issuerOf = (hash: string | undefined, nameHash: string, keyHash: string) => {
+    if (index.version !== deps.issuers.version()) index = { version: deps.issuers.version(), lookup: buildIssuerIndex(deps.issuers) };
+    return index.lookup(hash, nameHash, keyHash);
+  };
 
   async function statusOf(ca: string, serial: string): Promise<CertificateStatus> {
     const row = await deps.certificates.get(serial);

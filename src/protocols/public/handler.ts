@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CaStore } from '../../store/cas.js';
 import type { Clock } from '../../clock.js';
 import type { CrlCache } from '../crl/cache.js';
 import { registry } from '../../observability/metrics.js';
 
 export interface PublicDeps {
-  cas: CaStore;
+  /** The DER certificate of a CA generation by name, or undefined. */
+  caCertificate: (name: string) => Uint8Array | undefined;
   crls: CrlCache;
   ocsp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   clock: Clock;
@@ -28,8 +28,6 @@ const send = (res: ServerResponse, status: number, type: string, body: string | 
  * hardest. Status data is signed, so plain HTTP is what RFC 5280 §4.2.1.13 and RFC 6960 expect.
  */
 export async function createPublicHandler(deps: PublicDeps): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
-  // CA certificates do not change while the process runs.
-  const caCerts = new Map((await deps.cas.list()).map((row) => [row.name, new Uint8Array(row.certificate)]));
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -53,7 +51,7 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
     }
     const ca = /^\/ca\/([a-z0-9-]+)\.crt$/.exec(path);
     if (ca) {
-      const der = caCerts.get(ca[1]!);
+      const der = deps.caCertificate(ca[1]!);
       // RFC 5280 §4.2.2.1: caIssuers over HTTP is a single DER certificate, application/pkix-cert.
       if (der) return send(res, 200, 'application/pkix-cert', der, { 'Cache-Control': 'public, max-age=86400' }, head);
     }

@@ -4,6 +4,7 @@ import * as m002 from './002_security_plane.js';
 import * as m003 from './003_revocation.js';
 import * as m004 from './004_est.js';
 import * as m005 from './005_factory.js';
+import * as m006 from './006_ca_generations.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '003_revocation': m003,
   '004_est': m004,
   '005_factory': m005,
+  '006_ca_generations': m006,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import type { CaConfig } from '../config/ca-config.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { formatKeyUri } from '../keys/key-uri.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../store/db.js';
+import type { CaStore } from '../store/cas.js';
+import { HallmarkError } from '../errors.js';
+import { buildName, nameToText, type AttributeName } from '../x509/names.js';
+import { randomSerial, serialToHex } from '../x509/serial.js';
+import { buildCaCertificate } from './ca-certificate.js';
+import type { IssuerRegistry } from './issuer.js';
+
+export interface RolloverDeps {
+  db: Db;
+  keys: KeyStore;
+  cas: CaStore;
+  audit: AuditLog;
+  clock: Clock;
+  config: CaConfig;
+  tokenLabel: string;
+  issuers: IssuerRegistry;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * Issuing CA rollover: a new key on the token and a new certificate for the next generation of
+ * `family` from its parent's current generation. From `activeFrom` (default now) new certificates come
+ * from it; the older generations keep their CRLs and OCSP until retired. Refuses when the parent could
+ * not certify it (expired) — a hierarchy is never left without a valid issuer.
+ */
+export async function rolloverCa(deps: RolloverDeps, family: string, options: { activeFrom?: Date; actor: string }) {
+  const definition = deps.config.cas.find((c) => c.name === family);
+  if (!definition) throw new HallmarkError('unknown_ca', `no CA "${family}" in the configuration`, 404);
+  if (!definition.parent) throw new HallmarkError('unsupported', 'rolling over the root needs link certificates, which this version does not make yet', 400);
+  const now = deps.clock.now();
+  const parent = deps.issuers.get(definition.parent);
+  if (parent.notAfter <= now) throw new HallmarkError('parent_expired', `the parent CA ${parent.name} has expired; it cannot certify a new generation`, 409);
+  const generations = deps.issuers.generations(family);
+  const number = generations.length + 1 + (await deps.cas.list()).filter((r) => (r.family ?? r.name) === family && r.retired_at !== null).length;
+  const name = `${family}-${number}`;
+  const uri = { token: deps.tokenLabel, object: `hallmark-ca-${name}`, id: new Uint8Array(randomBytes(8)) };
+  const signer = await deps.keys.createKey(uri, definition.key);
+  try {
+    // A distinct subject per generation keeps path building unambiguous (RFC 4158 §2.4).
+    const attributes = Object.entries(definition.subject).map(([k, v]) => [k, k === 'CN' ? `${v} G${number}` : v]) as [AttributeName, string][];
+    const subject = buildName(attributes);
+    const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
+    let notAfter = new Date(notBefore.getTime() + definition.validityDays * DAY);
+    if (notAfter > parent.notAfter) notAfter = parent.notAfter;
+    const serial = randomSerial();
+    const cert = await buildCaCertificate({
+      serial,
+      subject,
+      subjectSigner: signer,
+      notBefore,
+      notAfter,
+      pathLength: definition.pathLength,
+      parent: { name: parent.name, subject: parent.subject, ski: parent.ski, signer: parent.signer, certificate: parent.certificate },
+      publicBaseUrl: deps.config.publicBaseUrl,
+    });
+    const activeFrom = options.activeFrom ?? now;
+    const row = {
+      name,
+      parent: parent.name,
+      key_uri: formatKeyUri(uri),
+      key_type: definition.key,
+      certificate: Buffer.from(cert.der),
+      serial: serialToHex(serial),
+      subject: nameToText(subject),
+      ski: Buffer.from(cert.ski).toString('hex'),
+      not_before: notBefore.getTime(),
+      not_after: notAfter.getTime(),
+      status: 'active',
+      created_at: now.getTime(),
+      family,
+      active_from: activeFrom.getTime(),
+      retired_at: null,
+    };
+    await deps.db.transaction(async (trx) => {
+      await deps.cas.insert(trx, row);
+      await trx('certificates').insert({
+        serial: row.serial,
+        issuer: parent.name,
+        profile: 'ca',
+        identity: name,
+        subject: row.subject,
+        status: 'active',
+        not_before: row.not_before,
+        not_after: row.not_after,
+        der: row.certificate,
+        key_type: definition.key,
+        requested_by: options.actor,
+        created_at: row.created_at,
+        issued_at: row.created_at,
+      });
+      await deps.audit.recordIn(trx, {
+        actor: options.actor,
+        action: 'ca.rollover',
+        target: name,
+        outcome: 'success',
+        details: { family, parent: parent.name, previous: generations[0]?.name, activeFrom: activeFrom.toISOString(), serial: row.serial, keyUri: row.key_uri, notAfter: notAfter.toISOString() },
+      });
+    });
+    return { name, family, parent: parent.name, serial: row.serial, subject: row.subject, activeFrom, notAfter };
+  } catch (e) {
+    await deps.keys.deleteKey(uri).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * An older generation whose last certificate has expired has nothing left to vouch for: it is
+ * retired (no more CRLs or OCSP). The current generation of a family is never retired.
+ */
+export async function retireSpentGenerations(deps: { db: Db; audit: AuditLog; clock: Clock; issuers: IssuerRegistry }): Promise<string[]> {
+  const now = deps.clock.now().getTime();
+  const retired: string[] = [];
+  const families = new Set(deps.issuers.list().map((i) => i.family));
+  for (const family of families) {
+    const current = deps.issuers.get(family).name;
+    for (const generation of deps.issuers.generations(family)) {
+      if (generation.name === current || generation.activeFrom.getTime() > now) continue;
+      const live = await deps.db('certificates').where({ issuer: generation.name, status: 'active' }).where('not_after', '>', now).first();
+      if (live) continue;
+      await deps.db.transaction(async (trx) => {
+        await trx('cas').where({ name: generation.name }).update({ retired_at: now, status: 'retired' });
+        await deps.audit.recordIn(trx, { actor: 'system:lifecycle', action: 'ca.retire', target: generation.name, outcome: 'success', details: { family, successor: current } });
+      });
+      retired.push(generation.name);
+    }
+  }
+  if (retired.length) await deps.issuers.refresh();
+  return retired;
+}
