@@ -57,9 +57,14 @@ export async function caCommand(verb: string | undefined, args: string[], flags:
     } else if (verb === 'export') {
       const row = await requireCa(ctx, args[0]);
       const all = await ctx.cas.list();
-      const certs: CaRow[] = [row];
-      // --chain: this CA and its ancestors, up to and including the root, for trust stores.
-      while (flags.chain && certs.at(-1)!.parent) certs.push(all.find((c) => c.name === certs.at(-1)!.parent)!);
+      // A family name exports its current set: every generation not retired, newest first.
+      const generations = all.filter((c) => (c.family ?? c.name) === row.name && c.retired_at === null).sort((a, b) => Number(b.active_from ?? 0) - Number(a.active_from ?? 0));
+      const certs: CaRow[] = generations.length ? [...generations] : [row];
+      // --chain: with their ancestors, up to and including the root, for trust stores.
+      for (let i = 0; flags.chain && i < certs.length; i++) {
+        const parent = all.find((c) => c.name === certs[i]!.parent);
+        if (parent && !certs.includes(parent)) certs.push(parent);
+      }
       const pem = certs.map((c) => toPem(c.certificate, 'CERTIFICATE')).join('');
       if (flags.out) fs.writeFileSync(flags.out, pem);
       else process.stdout.write(pem);

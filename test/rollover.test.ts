@@ -1,0 +1,111 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { sqliteBackend } from './helpers/backends.js';
+import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { opensslCsr } from './helpers/csr.js';
+import { hallmark, hallmarkJson } from './helpers/cli.js';
+import { mustRun, run } from './helpers/run.js';
+import { toPem } from '../src/x509/pem.js';
+import { retireSpentGenerations } from '../src/ca/rollover.js';
+
+let home: TestHome;
+let hm: InProcessHallmark;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+let configFile: string;
+before(async () => {
+  home = await makeTestHome(['roll']);
+  configFile = configCopy(path.join(home.home, 'config'), (c) => {
+    c.est = { ...(c.est ?? {}), renewal: { fromFraction: 0, revokeSupersededAfterHours: 24 } };
+  });
+  hm = await startInProcess(home, sqliteBackend(), 'roll', { configFile });
+  env = { ...home.env, HALLMARK_HOME: path.join(home.home, 'data-roll'), HALLMARK_PKCS11_TOKEN: 'roll', HALLMARK_CONFIG: configFile };
+  dir = fs.mkdtempSync(path.join(home.home, 'roll-'));
+});
+after(async () => {
+  await hm?.close();
+  home?.cleanup();
+});
+
+const write = (name: string, text: string) => {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+};
+
+async function issueDevice(id: string) {
+  const { csrPem, keyFile } = await opensslCsr(dir, { subject: `/CN=${id}` });
+  const r = await hm.request('POST', 'certificates', { token: hm.init.admin.apiKey, body: { csr: csrPem, profile: 'device', device: id } });
+  assert.equal(r.status, 201, r.body);
+  return { ...r.json(), keyFile, file: write(`${id}.pem`, r.json().certificate) };
+}
+
+test('issuing CA rollover without downtime: old certificates keep verifying and getting OCSP answers, new ones chain to the new CA, renewals move over', async () => {
+  const rootFile = write('root.pem', hm.rootPem);
+  const oldIssuing = write('issuing-1.pem', toPem(hm.running.issue.issuers.exact('issuing').certificate, 'CERTIFICATE'));
+  const before = await issueDevice('before-rollover');
+
+  const rolled = await hallmarkJson(env, 'ca', 'rollover', 'issuing');
+  assert.equal(rolled.name, 'issuing-2');
+  await hm.running.poll(); // what the running instance does every pollSeconds
+  assert.equal(hm.running.issue.issuers.get('issuing').name, 'issuing-2');
+  const newIssuing = write('issuing-2.pem', toPem(hm.running.issue.issuers.exact('issuing-2').certificate, 'CERTIFICATE'));
+
+  const after = await issueDevice('after-rollover');
+  assert.equal(after.issuer, 'issuing-2');
+  await mustRun('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', rootFile, '-untrusted', newIssuing, after.file]);
+  await mustRun('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', rootFile, '-untrusted', oldIssuing, before.file]);
+
+  const ocsp = async (issuer: string, cert: string) => {
+    const r = await run('openssl', ['ocsp', '-issuer', issuer, '-cert', cert, '-url', `http://127.0.0.1:${hm.running.http}/ocsp`, '-CAfile', write('chain.pem', hm.rootPem + fs.readFileSync(oldIssuing, 'utf8') + fs.readFileSync(newIssuing, 'utf8'))]);
+    return r.stdout + r.stderr;
+  };
+  assert.match(await ocsp(oldIssuing, before.file), /Response verify OK[\s\S]*: good|: good[\s\S]*Response verify OK/);
+  assert.match(await ocsp(newIssuing, after.file), /: good/);
+  for (const ca of ['issuing', 'issuing-2']) {
+    const crl = path.join(dir, `${ca}.crl`);
+    for (let i = 0; i < 50 && !fs.existsSync(crl); i++) {
+      const r = await run('curl', ['-sSf', '-o', crl, `http://127.0.0.1:${hm.running.http}/crl/${ca}.crl`]);
+      if (r.code !== 0) {
+        fs.rmSync(crl, { force: true });
+        await hm.running.poll();
+      }
+    }
+    await mustRun('openssl', ['crl', '-inform', 'DER', '-in', crl, '-CAfile', write('both.pem', hm.rootPem + fs.readFileSync(ca === 'issuing' ? oldIssuing : newIssuing, 'utf8')), '-noout']);
+  }
+
+  // Devices learn the new chain before they need it: cacerts and ca export give the current set.
+  const cacerts = await run('curl', ['-sS', '--cacert', rootFile, `https://localhost:${hm.running.https}/.well-known/est/cacerts`]);
+  const p7 = write('cacerts.b64', cacerts.stdout);
+  await mustRun('openssl', ['base64', '-d', '-in', p7, '-out', `${p7}.der`]);
+  const inP7 = await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', `${p7}.der`, '-print_certs']);
+  assert.match(inP7, /Hallmark Issuing CA 1 G2/);
+  assert.match(inP7, /subject=CN ?= ?Hallmark Issuing CA 1, O ?= ?Hallmark/);
+  const exported = await hallmark(env, 'ca', 'export', 'issuing', '--chain');
+  assert.equal(exported.stdout.match(/BEGIN CERTIFICATE/g)?.length, 3, 'both generations and the root');
+
+  // A renewal moves the device onto the new CA.
+  const renewCsr = await mustRun('openssl', ['req', '-new', '-key', before.keyFile, '-subj', '/CN=before-rollover/O=Hallmark Devices']);
+  const renewed = await hm.request('POST', 'renew', { body: { csr: renewCsr }, cert: before.certificate, key: fs.readFileSync(before.keyFile, 'utf8') });
+  assert.equal(renewed.status, 201, renewed.body);
+  assert.equal(renewed.json().issuer, 'issuing-2');
+  assert.ok(await hm.ctx.db('audit_events').where({ action: 'ca.rollover', target: 'issuing-2' }).first());
+});
+
+test('an old generation is retired once its last certificate has expired, never the current one', async () => {
+  const far = { now: () => new Date(Date.now() + 3 * 365 * 86_400_000) };
+  const retired = await retireSpentGenerations({ db: hm.ctx.db, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers });
+  assert.deepEqual(retired, ['issuing']);
+  assert.equal(hm.running.issue.issuers.get('issuing').name, 'issuing-2');
+  assert.deepEqual(hm.running.issue.issuers.list().map((i) => i.name).sort(), ['issuing-2', 'root']);
+  assert.deepEqual(await retireSpentGenerations({ db: hm.ctx.db, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers }), []);
+});
+
+test('rolling over the root is refused with a clear reason (link certificates are not made yet)', async () => {
+  const r = await hallmark(env, 'ca', 'rollover', 'root');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /link certificates/);
+});
