@@ -104,8 +104,40 @@ test('an old generation is retired once its last certificate has expired, never 
   assert.deepEqual(await retireSpentGenerations({ db: hm.ctx.db, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers }), []);
 });
 
-test('rolling over the root is refused with a clear reason (link certificates are not made yet)', async () => {
-  const r = await hallmark(env, 'ca', 'rollover', 'root');
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /link certificates/);
+test('root rollover: link certificates let openssl build a path across the two roots in both directions', async () => {
+  const rolled = await hallmarkJson(env, 'ca', 'rollover', 'root');
+  assert.equal(rolled.name, 'root-2');
+  assert.equal(rolled.links.length, 2);
+  await hm.running.poll();
+  const underNewRoot = await hallmarkJson(env, 'ca', 'rollover', 'issuing');
+  assert.equal(underNewRoot.parent, 'root-2');
+  await hm.running.poll();
+  const fresh = await issueDevice('under-new-root');
+  assert.equal(fresh.issuer, underNewRoot.name);
+
+  const pem = (der: Buffer) => toPem(new Uint8Array(der), 'CERTIFICATE');
+  const link = async (issuer: string) => pem((await hm.ctx.db('certificates').where({ profile: 'link', issuer }).first()).der);
+  const newWithOld = write('new-with-old.pem', await link('root'));
+  const oldWithNew = write('old-with-new.pem', await link('root-2'));
+  const oldRoot = write('root-1.pem', hm.rootPem);
+  const newRoot = write('root-2.pem', toPem(hm.running.issue.issuers.exact('root-2').certificate, 'CERTIFICATE'));
+  const newIssuing = write('issuing-new.pem', toPem(hm.running.issue.issuers.exact(underNewRoot.name).certificate, 'CERTIFICATE'));
+  const oldIssuing = write('issuing-old.pem', toPem(hm.running.issue.issuers.exact('issuing-2').certificate, 'CERTIFICATE'));
+  const oldDeviceRow = await hm.ctx.db('certificates').where({ identity: 'after-rollover', issuer: 'issuing-2' }).first();
+  const oldDevice = write('old-device.pem', pem(oldDeviceRow.der));
+
+  // A device that only trusts the old root validates the new hierarchy through NewWithOld…
+  await mustRun('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', oldRoot, '-untrusted', write('u1.pem', fs.readFileSync(newIssuing, 'utf8') + fs.readFileSync(newWithOld, 'utf8')), fresh.file]);
+  const without = await run('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', oldRoot, '-untrusted', newIssuing, fresh.file]);
+  assert.notEqual(without.code, 0, 'and cannot without the link');
+  // …and one that only trusts the new root validates the old hierarchy through OldWithNew.
+  await mustRun('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', newRoot, '-untrusted', write('u2.pem', fs.readFileSync(oldIssuing, 'utf8') + fs.readFileSync(oldWithNew, 'utf8')), oldDevice]);
+
+  const cacerts = await run('curl', ['-sS', '--cacert', oldRoot, `https://localhost:${hm.running.https}/.well-known/est/cacerts`]);
+  const p7 = write('cacerts-2.b64', cacerts.stdout);
+  await mustRun('openssl', ['base64', '-d', '-in', p7, '-out', `${p7}.der`]);
+  const inP7 = await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', `${p7}.der`, '-print_certs']);
+  assert.match(inP7, /Hallmark Root CA G2/);
+  assert.ok((inP7.match(/subject=CN ?= ?Hallmark Root CA G2/g) ?? []).length >= 2, 'the new root and NewWithOld');
+  assert.ok(await hm.ctx.db('audit_events').where({ action: 'ca.rollover', target: 'root-2' }).first());
 });

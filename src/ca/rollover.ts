@@ -10,7 +10,9 @@ import { HallmarkError } from '../errors.js';
 import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import { buildCaCertificate } from './ca-certificate.js';
-import type { IssuerRegistry } from './issuer.js';
+import type { IssuerCa, IssuerRegistry } from './issuer.js';
+import type { Name } from '@peculiar/asn1-x509';
+import type { Signer } from '../keys/key-store.js';
 
 export interface RolloverDeps {
   db: Db;
@@ -34,10 +36,9 @@ const DAY = 86_400_000;
 export async function rolloverCa(deps: RolloverDeps, family: string, options: { activeFrom?: Date; actor: string }) {
   const definition = deps.config.cas.find((c) => c.name === family);
   if (!definition) throw new HallmarkError('unknown_ca', `no CA "${family}" in the configuration`, 404);
-  if (!definition.parent) throw new HallmarkError('unsupported', 'rolling over the root needs link certificates, which this version does not make yet', 400);
   const now = deps.clock.now();
-  const parent = deps.issuers.get(definition.parent);
-  if (parent.notAfter <= now) throw new HallmarkError('parent_expired', `the parent CA ${parent.name} has expired; it cannot certify a new generation`, 409);
+  const parent = definition.parent ? deps.issuers.get(definition.parent) : undefined;
+  if (parent && parent.notAfter <= now) throw new HallmarkError('parent_expired', `the parent CA ${parent.name} has expired; it cannot certify a new generation`, 409);
   const generations = deps.issuers.generations(family);
   const number = generations.length + 1 + (await deps.cas.list()).filter((r) => (r.family ?? r.name) === family && r.retired_at !== null).length;
   const name = `${family}-${number}`;
@@ -49,7 +50,7 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
     const subject = buildName(attributes);
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
     let notAfter = new Date(notBefore.getTime() + definition.validityDays * DAY);
-    if (notAfter > parent.notAfter) notAfter = parent.notAfter;
+    if (parent && notAfter > parent.notAfter) notAfter = parent.notAfter;
     const serial = randomSerial();
     const cert = await buildCaCertificate({
       serial,
@@ -58,13 +59,13 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
       notBefore,
       notAfter,
       pathLength: definition.pathLength,
-      parent: { name: parent.name, subject: parent.subject, ski: parent.ski, signer: parent.signer, certificate: parent.certificate },
+      parent: parent ? { name: parent.name, subject: parent.subject, ski: parent.ski, signer: parent.signer, certificate: parent.certificate } : undefined,
       publicBaseUrl: deps.config.publicBaseUrl,
     });
     const activeFrom = options.activeFrom ?? now;
     const row = {
       name,
-      parent: parent.name,
+      parent: parent?.name ?? null,
       key_uri: formatKeyUri(uri),
       key_type: definition.key,
       certificate: Buffer.from(cert.der),
@@ -79,9 +80,14 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
       active_from: activeFrom.getTime(),
       retired_at: null,
     };
+    // A new root comes with link certificates (RFC 4210 §4.4): NewWithOld (the new key certified by the
+    // old root) and OldWithNew (the old key certified by the new root), so that a device trusting
+    // either root can validate chains under the other during the overlap.
+    const links = parent ? [] : await linkCertificates(generations[0]!, { name, subject, signer, ski: cert.ski, notAfter, certificate: cert.der }, deps.config.publicBaseUrl, now);
     await deps.db.transaction(async (trx) => {
       await deps.cas.insert(trx, row);
-      await trx('certificates').insert({
+      for (const link of links) await trx('certificates').insert({ ...link, created_at: row.created_at, issued_at: row.created_at, requested_by: options.actor });
+      if (parent) await trx('certificates').insert({
         serial: row.serial,
         issuer: parent.name,
         profile: 'ca',
@@ -101,10 +107,10 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
         action: 'ca.rollover',
         target: name,
         outcome: 'success',
-        details: { family, parent: parent.name, previous: generations[0]?.name, activeFrom: activeFrom.toISOString(), serial: row.serial, keyUri: row.key_uri, notAfter: notAfter.toISOString() },
+        details: { family, parent: parent?.name, links: links.map((l) => l.serial), previous: generations[0]?.name, activeFrom: activeFrom.toISOString(), serial: row.serial, keyUri: row.key_uri, notAfter: notAfter.toISOString() },
       });
     });
-    return { name, family, parent: parent.name, serial: row.serial, subject: row.subject, activeFrom, notAfter };
+    return { name, family, parent: parent?.name ?? null, serial: row.serial, subject: row.subject, activeFrom, notAfter, links: links.map((l) => ({ serial: l.serial, issuer: l.issuer, subject: l.subject })) };
   } catch (e) {
     await deps.keys.deleteKey(uri).catch(() => undefined);
     throw e;
@@ -134,4 +140,35 @@ export async function retireSpentGenerations(deps: { db: Db; audit: AuditLog; cl
   }
   if (retired.length) await deps.issuers.refresh();
   return retired;
+}
+
+/** The two cross certificates between an old and a new root, recorded with profile `link`. */
+async function linkCertificates(
+  old: IssuerCa,
+  next: { name: string; subject: Name; signer: Signer; ski: Uint8Array; notAfter: Date; certificate: Uint8Array },
+  publicBaseUrl: string,
+  now: Date,
+) {
+  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
+  // Links are only needed while both roots are in use: they end with the old root.
+  const notAfter = old.notAfter < next.notAfter ? old.notAfter : next.notAfter;
+  const make = async (subject: Name, subjectSigner: Signer, issuer: { name: string; subject: Name; ski: Uint8Array; signer: Signer; certificate: Uint8Array }) => {
+    const serial = randomSerial();
+    const built = await buildCaCertificate({ serial, subject, subjectSigner, notBefore, notAfter, parent: issuer, publicBaseUrl });
+    return {
+      serial: serialToHex(serial),
+      issuer: issuer.name,
+      profile: 'link',
+      identity: `${nameToText(subject)} by ${issuer.name}`,
+      subject: nameToText(subject),
+      status: 'active',
+      not_before: notBefore.getTime(),
+      not_after: notAfter.getTime(),
+      der: Buffer.from(built.der),
+      key_type: subjectSigner.keyType,
+    };
+  };
+  const newWithOld = await make(next.subject, next.signer, { name: old.name, subject: old.subject, ski: old.ski, signer: old.signer, certificate: old.certificate });
+  const oldWithNew = await make(old.subject, old.signer, { name: next.name, subject: next.subject, ski: next.ski, signer: next.signer, certificate: next.certificate });
+  return [newWithOld, oldWithNew];
 }

@@ -84,7 +84,12 @@ export function createEstRouter(deps: EstDeps): Router {
 
   router.get('/{*path}', async (req, res) => {
     const { op, settings, profile } = route(req, deps.config);
-    if (op === 'cacerts') return sendPkcs7(res, certsOnly(issuerChain(profile.issuer)));
+    if (op === 'cacerts') {
+      // With the root key update certificates while two roots overlap (RFC 7030 §4.1.3).
+      const now = deps.clock.now().getTime();
+      const links = (await deps.db('certificates').select('der').where({ profile: 'link', status: 'active' }).where('not_after', '>', now)).map((r) => new Uint8Array(r.der));
+      return sendPkcs7(res, certsOnly([...issuerChain(profile.issuer), ...links]));
+    }
     if (op === 'csrattrs') {
       const attrs = csrAttributes(profile.keyTypes[0]);
       if (!attrs) return void res.status(204).end();
