@@ -65,7 +65,8 @@ export async function loadIssuers(cas: CaStore, keys: KeyStore, clock: Clock): P
   let signature = '';
 
   async function load(): Promise<boolean> {
-    const rows = (await cas.list()).filter((r) => r.retired_at === null || r.retired_at === undefined);
+    // Retired and revoked generations sign nothing more.
+    const rows = (await cas.list()).filter((r) => (r.retired_at === null || r.retired_at === undefined) && r.status !== 'revoked');
     const next = rows.map((r) => r.name).sort().join(',');
     if (next === signature) return false;
     const byName = new Map(rows.map((r) => [r.name, r]));

@@ -9,6 +9,9 @@ import { caView } from '../ca/ca-view.js';
 import os from 'node:os';
 import { issuingDeps } from '../context.js';
 import { rolloverCa } from '../ca/rollover.js';
+import { reissueFrom, revokeCa, toReissue } from '../ca/compromise.js';
+import { parseReason } from '../ca/revocation-reasons.js';
+import { progress } from './progress.js';
 
 async function requireCa(ctx: AppContext, name: string | undefined): Promise<CaRow> {
   if (!name) throw usageError('name the CA, e.g. `hallmark ca show issuing` (see `hallmark ca list`)');
@@ -41,8 +44,40 @@ async function rollover(args: string[], flags: { json: boolean; at?: string }): 
   }
 }
 
-export async function caCommand(verb: string | undefined, args: string[], flags: { json: boolean; chain: boolean; out?: string; at?: string }): Promise<void> {
+/** The compromise drill: `ca revoke <ca> --reason keyCompromise`, then `ca reissue <ca>` (resumable, with progress). */
+async function compromise(verb: 'revoke' | 'reissue', args: string[], flags: { json: boolean; reason?: string }): Promise<void> {
+  const name = args[0];
+  if (!name || (verb === 'revoke' && !flags.reason)) throw usageError('usage: hallmark ca revoke <ca> --reason <keyCompromise|cACompromise|…> | ca reissue <ca>');
+  const reason = verb === 'revoke' ? parseReason(flags.reason!) : undefined;
+  if (verb === 'revoke' && !reason) throw usageError(`unknown reason "${flags.reason}"`);
+  const ctx = await openContext({ withKeys: true });
+  try {
+    const issue = await issuingDeps(ctx);
+    const revocation = { db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] };
+    const actor = `cli:${os.userInfo().username}`;
+    if (verb === 'revoke') {
+      const result = await revokeCa(issue, revocation, name, reason!, actor);
+      const due = Number((await toReissue(ctx.db, name, ctx.clock.now()).count({ n: '*' }))[0]!.n);
+      if (flags.json) printJson({ ...result, certificatesToReissue: due });
+      else process.stdout.write(`${name} revoked (${reason}); ${result.successor} issues for "${result.family}". ${due} certificate(s) to re-issue: run \`hallmark ca reissue ${name}\`\n`);
+    } else {
+      let bar: ReturnType<typeof progress> | undefined;
+      const result = await reissueFrom(issue, revocation, name, actor, (done, total) => {
+        bar ??= progress(total, 'reissuing', flags.json);
+        bar.tick(done);
+      });
+      if (flags.json) printJson(result);
+      else process.stdout.write(`${result.reissued} of ${result.total} certificate(s) re-issued from ${name}'s successor; ${result.failed.length} failed${result.failed.length ? ' (run again to retry)' : ''}\n`);
+      if (result.failed.length) throw new HallmarkError('partial', `${result.failed.length} certificate(s) could not be re-issued: ${result.failed[0]!.error}`, 1);
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function caCommand(verb: string | undefined, args: string[], flags: { json: boolean; chain: boolean; out?: string; at?: string; reason?: string }): Promise<void> {
   if (verb === 'rollover') return rollover(args, flags);
+  if (verb === 'revoke' || verb === 'reissue') return compromise(verb, args, flags);
   const ctx = await openContext({ withKeys: false });
   try {
     if (verb === 'list') {
@@ -68,7 +103,7 @@ export async function caCommand(verb: string | undefined, args: string[], flags:
       const pem = certs.map((c) => toPem(c.certificate, 'CERTIFICATE')).join('');
       if (flags.out) fs.writeFileSync(flags.out, pem);
       else process.stdout.write(pem);
-    } else throw usageError('usage: hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>] | ca rollover <ca> [--at <time>]');
+    } else throw usageError('usage: hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>] | ca rollover <ca> [--at <time>] | ca revoke <ca> --reason <r> | ca reissue <ca>');
   } finally {
     await ctx.close();
   }

@@ -21,7 +21,8 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark init                                   create CA keys on the token and the hierarchy
   hallmark serve [--https-port 8443] [--http-port 8080] [--host ::]
   hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>]
-  hallmark ca rollover <ca> [--at <ISO 8601>]       new generation of an issuing CA, no downtime
+  hallmark ca rollover <ca> [--at <ISO 8601>]       new generation of a CA (a root gets link certificates)
+  hallmark ca revoke <ca> --reason <r> | ca reissue <ca>   compromise drill: revoke, then re-issue (resumable)
   hallmark status                                 the CA at a glance (hierarchy, counts, CRLs, token)
   hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]
   hallmark cert issue --dir <directory of CSRs> --profile <name>      (progress on stderr)
