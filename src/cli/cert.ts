@@ -27,6 +27,7 @@ export interface CertFlags {
   reason?: string;
   'invalidity-date'?: string;
   dir?: string;
+  issuer?: string;
 }
 
 const actor = () => `cli:${os.userInfo().username}`;
@@ -100,7 +101,7 @@ async function issue(flags: CertFlags): Promise<void> {
 }
 
 async function list(flags: CertFlags): Promise<void> {
-  const filter: CertificateFilter = { identity: flags.device };
+  const filter: CertificateFilter = { identity: flags.device, issuer: flags.issuer };
   if (flags.status) {
     if (!['active', 'revoked', 'expired', 'pending', 'failed'].includes(flags.status)) throw usageError('--status is one of active, revoked, expired, pending, failed');
     filter.status = flags.status as CertificateFilter['status'];

@@ -26,7 +26,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark status                                 the CA at a glance (hierarchy, counts, CRLs, token)
   hallmark cert issue --csr <file> --profile <name> [--device <id>] [--days <n>] [--out <file>]
   hallmark cert issue --dir <directory of CSRs> --profile <name>      (progress on stderr)
-  hallmark cert list [--status active|revoked|expired] [--device <id>] [--expiring <days>]
+  hallmark cert list [--status active|revoked|expired] [--device <id>] [--issuer <ca>] [--expiring <days>]
   hallmark cert show <serial>
   hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
   hallmark crl generate [--ca <ca>] [--out <file>]
