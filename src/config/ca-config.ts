@@ -103,6 +103,11 @@ const estSchema = z.strictObject({
 
 export type EstConfig = z.infer<typeof estSchema>;
 
+const factorySchema = z.strictObject({
+  /** A device reservation older than this was left by a request that died; the next request takes it over. */
+  staleReservationSeconds: z.number().positive().default(120),
+});
+
 const operationsSchema = z.strictObject({
   /** /metrics on the plain-HTTP listener, answered only to these client addresses (loopback by default). */
   metrics: z
@@ -119,6 +124,7 @@ const configSchema = z.strictObject({
   revocation: revocationSchema.default(revocationSchema.parse({})),
   est: estSchema.default(estSchema.parse({})),
   operations: operationsSchema.default(operationsSchema.parse({})),
+  factory: factorySchema.default(factorySchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -132,6 +138,7 @@ export interface CaConfig {
   revocation: RevocationConfig;
   est: EstConfig & { bootstrapCaCertificates: Uint8Array[] };
   operations: z.infer<typeof operationsSchema>;
+  factory: z.infer<typeof factorySchema>;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -187,6 +194,7 @@ export function loadCaConfig(file: string): CaConfig {
     revocation: config.revocation,
     est: { ...config.est, bootstrapCaCertificates },
     operations: config.operations,
+    factory: config.factory,
     files,
   };
 }

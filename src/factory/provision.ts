@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { Db } from '../store/db.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../ca/issue.js';
@@ -28,6 +28,11 @@ export interface ProvisionDeps {
   revocation: RevokeDeps;
   /** Called after each identity issued (rate anomaly detection). */
   onProvisioned?: (station: StationRow) => void;
+  /**
+   * A reservation older than this belongs to a request that died (a crash, a killed instance): the
+   * next request for the serial takes it over. Default two minutes.
+   */
+  staleReservationMs?: number;
 }
 
 export interface Provisioned {
@@ -49,6 +54,7 @@ interface DeviceRow {
   server_keygen: boolean | number;
   certificate_serial: string | null;
   reprovision_allowed_at: number | null;
+  provisioned_at: number;
 }
 
 /** What a provisioning writes about the device, whether it reserves a new row or re-provisions one. */
@@ -63,6 +69,24 @@ const deviceFields = (station: StationRow, item: ProvisionItem, profile: string,
   provisioned_at: now.getTime(),
   reprovision_allowed_at: null,
 });
+
+/** A certificate a dead request had issued for the same device and key: it becomes the device's identity. */
+async function adopt(deps: ProvisionDeps, serial: string, profile: string): Promise<IssuedCertificate> {
+  const row = await deps.db('certificates').where({ serial }).first();
+  const issuer = deps.issue.issuers.exact(row.issuer);
+  return {
+    serial,
+    der: new Uint8Array(row.der),
+    certificate: toPem(row.der, 'CERTIFICATE'),
+    chain: issuer.chain.map((c) => toPem(c, 'CERTIFICATE')),
+    issuer: row.issuer,
+    profile,
+    identity: row.identity,
+    subject: row.subject,
+    notBefore: new Date(Number(row.not_before)),
+    notAfter: new Date(Number(row.not_after)),
+  };
+}
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -111,6 +135,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
 
   // Reserve (or re-reserve) the device serial before signing anything.
   let replacing: DeviceRow | undefined;
+  let orphan: { serial: string; der: Buffer } | undefined;
   for (let attempt = 0; ; attempt++) {
     const device = (await deps.db('devices').where({ serial: item.deviceSerial }).first()) as DeviceRow | undefined;
     if (!device) {
@@ -123,7 +148,17 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
       }
     }
     if (device.line !== station.line) throw new HallmarkError('other_line', `device ${item.deviceSerial} belongs to line ${device.line}`, 403);
-    if (device.state === 'provisioning') throw new HallmarkError('in_progress', `device ${item.deviceSerial} is being provisioned by another request; retry`, 409);
+    if (device.state === 'provisioning') {
+      const abandoned = Number(device.provisioned_at) < now.getTime() - (deps.staleReservationMs ?? 120_000);
+      if (!abandoned) throw new HallmarkError('in_progress', `device ${item.deviceSerial} is being provisioned by another request; retry`, 409);
+      // Take the abandoned reservation over (compare-and-set on its time: one taker wins).
+      const taken = await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioning', provisioned_at: device.provisioned_at }).update({ provisioned_at: now.getTime(), key_sha256: keyHash });
+      if (taken !== 1) continue;
+      if (device.certificate_serial) replacing = device;
+      // The dead request may have got as far as an issued certificate: never leave a second identity.
+      orphan = await deps.db('certificates').where({ identity: item.deviceSerial, status: 'active', profile }).where('created_at', '>=', Number(device.provisioned_at)).whereNull('superseded_by').first();
+      break;
+    }
     if (!item.keygen && !device.server_keygen && device.key_sha256 === keyHash && device.reprovision_allowed_at === null) return existingIdentity(deps, device, issuerChain);
     if (device.reprovision_allowed_at === null) {
       throw new HallmarkError('already_provisioned', `device ${item.deviceSerial} already has a factory identity (${device.certificate_serial}); an operator must allow re-provisioning (hallmark device reprovision)`, 409);
@@ -136,7 +171,9 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
 
   let issued: IssuedCertificate;
   try {
-    issued = await issueCertificate(deps.issue, { csr, profile, identity: item.deviceSerial, actor, source });
+    const adoptable = orphan && !item.keygen && sha256(new Uint8Array(new X509Certificate(orphan.der).publicKey.export({ format: 'der', type: 'spki' }))) === keyHash;
+    issued = adoptable ? await adopt(deps, orphan!.serial, profile) : await issueCertificate(deps.issue, { csr, profile, identity: item.deviceSerial, actor, source });
+    if (orphan && !adoptable) await revokeCertificate(deps.revocation, { serial: orphan.serial, reason: 'superseded', actor }).catch(() => undefined);
   } catch (e) {
     // Nothing was issued: undo the reservation, so the request can be corrected and repeated.
     if (replacing) await deps.db('devices').where({ serial: item.deviceSerial }).update({ state: 'provisioned' });

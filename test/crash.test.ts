@@ -1,0 +1,112 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { sqliteBackend } from './helpers/backends.js';
+import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+import { configCopy } from './helpers/in-process.js';
+import { deviceCsrs } from './helpers/device-csrs.js';
+import { mustRun } from './helpers/run.js';
+import { openDatabase, type Db } from '../src/store/db.js';
+
+let home: TestHome;
+let env: NodeJS.ProcessEnv;
+let server: RunningServer | undefined;
+let db: Db;
+before(async () => {
+  home = await makeTestHome(['crash']);
+  env = await cliEnv(home, sqliteBackend(), 'crash');
+  env.HALLMARK_CONFIG = configCopy(path.join(home.home, 'config'), (c) => {
+    c.factory = { staleReservationSeconds: 1 };
+  });
+});
+after(async () => {
+  server?.process.kill('SIGKILL');
+  await db?.destroy();
+  home?.cleanup();
+});
+
+function post(port: number, ca: string, token: string, route: string, body: unknown): Promise<{ status: number; json: any }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', servername: 'localhost', port, method: 'POST', path: `/api/v1/${route}`, ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+test('SIGKILL in the middle of a 1,000-device batch: after restart nothing is lost or doubled, and the retried batch completes idempotently', async () => {
+  await hallmarkJson(env, 'init');
+  const station = await hallmarkJson(env, 'station', 'add', '--line', 'line-k', '--name', 'st-k');
+  const rootPem = (await mustRun('node', [path.join(process.cwd(), 'bin', 'hallmark.js'), 'ca', 'export', 'root'], { env }));
+  const csrs = await deviceCsrs(1000, (i) => `K-${i}`);
+  const items = csrs.map((c, i) => ({ deviceSerial: `K-${i}`, model: 'm', lot: 'lot-k', firmwareVersion: '1', csr: c.csr }));
+
+  server = await startServer(env);
+  // Single provisionings whose answers arrive before the kill: these certificates must survive it.
+  const received: { deviceSerial: string; serial: string; certificate: string }[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await post(server.https, rootPem, station.apiKey, 'factory/provision', items[i]);
+    assert.equal(r.status, 201);
+    received.push(r.json);
+  }
+  const batch = post(server.https, rootPem, station.apiKey, 'factory/provision/batch', { devices: items }).catch((e: Error) => e);
+  // Kill it once part of the batch is signed and recorded.
+  const path_ = path.join(env.HALLMARK_HOME!, 'hallmark.sqlite');
+  db = await openDatabase({ home: env.HALLMARK_HOME! });
+  for (let i = 0; i < 400; i++) {
+    const done = Number((await db('devices').where({ state: 'provisioned' }).count({ n: '*' }))[0]!.n);
+    if (done >= 300) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  server.process.kill('SIGKILL');
+  assert.ok((await batch) instanceof Error, 'the batch never answered');
+  void path_;
+
+  const provisioned = Number((await db('devices').where({ state: 'provisioned' }).count({ n: '*' }))[0]!.n);
+  assert.ok(provisioned >= 300 && provisioned < 1000, `killed mid-batch (${provisioned} provisioned)`);
+  // Every certificate a client received is recorded, active, byte for byte.
+  for (const r of received) {
+    const row = await db('certificates').where({ serial: r.serial }).first();
+    assert.equal(row.status, 'active');
+    assert.equal(Buffer.from(row.der).toString('base64'), r.certificate.replace(/-----[A-Z ]+-----|\s/g, ''));
+  }
+  // Consistency: every provisioned device points at an active certificate for it; no certificate is on two devices.
+  const devices = await db('devices').where({ state: 'provisioned' });
+  for (const d of devices) {
+    const cert = await db('certificates').where({ serial: d.certificate_serial }).first();
+    assert.equal(cert.status, 'active');
+    assert.equal(cert.identity, d.serial);
+  }
+  assert.equal(new Set(devices.map((d) => d.certificate_serial)).size, devices.length);
+
+  // Restart and retry the whole batch, as a station would.
+  await new Promise((r) => setTimeout(r, 1100)); // past staleReservationSeconds
+  server = await startServer(env);
+  const retried = await post(server.https, rootPem, station.apiKey, 'factory/provision/batch', { devices: items });
+  assert.equal(retried.status, 200);
+  const errors = retried.json.results.filter((r: { error?: unknown }) => r.error);
+  assert.deepEqual(errors, []);
+  for (const r of received) {
+    const again = retried.json.results.find((x: { deviceSerial: string }) => x.deviceSerial === r.deviceSerial);
+    assert.equal(again.certificate, r.certificate, 'the same identity, not a second one');
+    assert.equal(again.repeated, true);
+  }
+  const active = await db('certificates').where({ profile: 'device', status: 'active' }).select('identity');
+  assert.equal(active.length, 1000, 'one active identity per device');
+  assert.equal(new Set(active.map((a) => a.identity)).size, 1000);
+  assert.equal(Number((await db('devices').where({ state: 'provisioned' }).count({ n: '*' }))[0]!.n), 1000);
+  assert.equal(await server.stop(), 0, 'SIGTERM shuts down cleanly');
+  server = undefined;
+  fs.rmSync(path.join(env.HALLMARK_HOME!, 'tls'), { recursive: true, force: true });
+});
