@@ -15,6 +15,7 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
       const status = err.status >= 400 && err.status < 600 ? err.status : 400;
       return sendError(res, status, err.code, err.message, err.details ? { details: err.details } : undefined);
     }
+    if (isDatabaseUnavailable(err)) return sendError(res, 503, 'database_unavailable', 'the database cannot be reached; retry shortly');
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', 'request body is larger than this route accepts');
     if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
@@ -23,4 +24,14 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
     log(`internal error: ${(err as Error)?.stack ?? err}`);
     sendError(res, 500, 'internal', 'internal error; the server log has the details');
   };
+}
+
+/** The database went away (refused, reset, shut down, or the pool timed out waiting for it). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string };
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(e?.code ?? '') ||
+    e?.name === 'KnexTimeoutError' ||
+    /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/.test(e?.message ?? '')
+  );
 }
