@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { sqliteBackend } from './helpers/backends.js';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { postJson } from './helpers/post-json.js';
 import { configCopy } from './helpers/in-process.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
 import { mustRun } from './helpers/run.js';
@@ -29,22 +29,6 @@ after(async () => {
   home?.cleanup();
 });
 
-function post(port: number, ca: string, token: string, route: string, body: unknown): Promise<{ status: number; json: any }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', servername: 'localhost', port, method: 'POST', path: `/api/v1/${route}`, ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
 test('SIGKILL in the middle of a 1,000-device batch: after restart nothing is lost or doubled, and the retried batch completes idempotently', async () => {
   await hallmarkJson(env, 'init');
   const station = await hallmarkJson(env, 'station', 'add', '--line', 'line-k', '--name', 'st-k');
@@ -56,11 +40,11 @@ test('SIGKILL in the middle of a 1,000-device batch: after restart nothing is lo
   // Single provisionings whose answers arrive before the kill: these certificates must survive it.
   const received: { deviceSerial: string; serial: string; certificate: string }[] = [];
   for (let i = 0; i < 10; i++) {
-    const r = await post(server.https, rootPem, station.apiKey, 'factory/provision', items[i]);
+    const r = await postJson(server.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision', items[i]);
     assert.equal(r.status, 201);
     received.push(r.json);
   }
-  const batch = post(server.https, rootPem, station.apiKey, 'factory/provision/batch', { devices: items }).catch((e: Error) => e);
+  const batch = postJson(server.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items }).catch((e: Error) => e);
   // Kill it once part of the batch is signed and recorded.
   const path_ = path.join(env.HALLMARK_HOME!, 'hallmark.sqlite');
   db = await openDatabase({ home: env.HALLMARK_HOME! });
@@ -93,7 +77,7 @@ test('SIGKILL in the middle of a 1,000-device batch: after restart nothing is lo
   // Restart and retry the whole batch, as a station would.
   await new Promise((r) => setTimeout(r, 1100)); // past staleReservationSeconds
   server = await startServer(env);
-  const retried = await post(server.https, rootPem, station.apiKey, 'factory/provision/batch', { devices: items });
+  const retried = await postJson(server.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items });
   assert.equal(retried.status, 200);
   const errors = retried.json.results.filter((r: { error?: unknown }) => r.error);
   assert.deepEqual(errors, []);

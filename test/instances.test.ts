@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { postgresBackend } from './helpers/backends.js';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { postJson } from './helpers/post-json.js';
 import { configCopy } from './helpers/in-process.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
 import { mustRun, run } from './helpers/run.js';
@@ -32,22 +32,6 @@ after(async () => {
   home?.cleanup();
 });
 
-function post(port: number, ca: string, headers: Record<string, string>, route: string, body: unknown): Promise<{ status: number; json: any }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', servername: 'localhost', port, method: 'POST', path: `/api/v1/${route}`, ca, agent: false, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
 test('three instances on one PostgreSQL: concurrent provisioning and enrollment without a duplicate, and a revocation seen by every instance', async () => {
   const init = await hallmarkJson(base, 'init');
   const station = await hallmarkJson(base, 'station', 'add', '--line', 'line-m', '--name', 'st-m');
@@ -65,10 +49,10 @@ test('three instances on one PostgreSQL: concurrent provisioning and enrollment 
   const secrets: string[] = [];
   for (let i = half; i < DEVICES; i++) secrets.push((await createEnrollmentToken(db, { device: `M-${i}`, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret);
   const work: Promise<{ status: number; json: any }>[] = [];
-  for (let b = 0; b < items.length; b += 50) work.push(post(servers[b % 3]!.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items.slice(b, b + 50) }));
-  for (let i = half; i < DEVICES; i++) work.push(post(servers[i % 3]!.https, rootPem, {}, 'enroll', { device: `M-${i}`, secret: secrets[i - half], csr: csrs[i]!.csr }));
+  for (let b = 0; b < items.length; b += 50) work.push(postJson(servers[b % 3]!.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items.slice(b, b + 50) }));
+  for (let i = half; i < DEVICES; i++) work.push(postJson(servers[i % 3]!.https, rootPem, {}, 'enroll', { device: `M-${i}`, secret: secrets[i - half], csr: csrs[i]!.csr }));
   // The same batch again, at the same time, through another instance: still one identity per device.
-  work.push(post(servers[1]!.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items.slice(0, 50) }));
+  work.push(postJson(servers[1]!.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items.slice(0, 50) }));
   const answers = await Promise.all(work);
   const serials: string[] = [];
   for (const a of answers) {
@@ -98,7 +82,7 @@ test('three instances on one PostgreSQL: concurrent provisioning and enrollment 
   fs.writeFileSync(chain, rootPem + fs.readFileSync(issuingFile, 'utf8'));
   const ocsp = async (s: RunningServer) => (await run('openssl', ['ocsp', '-issuer', issuingFile, '-cert', certFile, '-url', `http://127.0.0.1:${s.http}/ocsp`, '-CAfile', chain, '-no_nonce'])).stdout;
   for (const s of servers) assert.match(await ocsp(s), /: good/, 'good everywhere first (and cached)');
-  const revoked = await post(servers[0]!.https, rootPem, { authorization: `Bearer ${init.admin.apiKey}` }, `certificates/${target.serial}/revoke`, { reason: 'keyCompromise' });
+  const revoked = await postJson(servers[0]!.https, rootPem, { authorization: `Bearer ${init.admin.apiKey}` }, `certificates/${target.serial}/revoke`, { reason: 'keyCompromise' });
   assert.equal(revoked.status, 200);
   const started = Date.now();
   for (const s of servers.slice(1)) {
@@ -125,7 +109,7 @@ test('SIGTERM finishes the request in flight, then exits 0', async () => {
   const csrs = await deviceCsrs(200, (i) => `T-${i}`);
   const station = await hallmarkJson(base, 'station', 'add', '--line', 'line-t', '--name', 'st-t');
   const rootPem = await mustRun('node', [path.join(process.cwd(), 'bin', 'hallmark.js'), 'ca', 'export', 'root'], { env: base });
-  const inflight = post(s.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: csrs.map((c, i) => ({ deviceSerial: `T-${i}`, model: 'm', lot: 't', firmwareVersion: '1', csr: c.csr })) });
+  const inflight = postJson(s.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: csrs.map((c, i) => ({ deviceSerial: `T-${i}`, model: 'm', lot: 't', firmwareVersion: '1', csr: c.csr })) });
   await new Promise((r) => setTimeout(r, 300));
   const exit = s.stop();
   const answer = await inflight;

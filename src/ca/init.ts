@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { CaConfig } from '../config/ca-config.js';
 import type { KeyStore, Signer } from '../keys/key-store.js';
-import { formatKeyUri, type KeyUri } from '../keys/key-uri.js';
+import type { KeyUri } from '../keys/key-uri.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { CaStore } from '../store/cas.js';
 import { createApiKey } from '../auth/api-keys.js';
 import { HallmarkError } from '../errors.js';
-import { buildName, nameToText, type AttributeName } from '../x509/names.js';
-import { randomSerial, serialToHex } from '../x509/serial.js';
-import { buildCaCertificate } from './ca-certificate.js';
+import { buildName, type AttributeName } from '../x509/names.js';
+import { certifyCa, recordCa } from './ca-generation.js';
 import { auditSigner } from '../audit/checkpoint.js';
 import { SECRETS_KEY } from '../security-plane.js';
 import type { Name } from '@peculiar/asn1-x509';
@@ -30,7 +29,6 @@ export interface InitResult {
   admin: { id: string; apiKey: string };
 }
 
-const DAY = 86_400_000;
 const keyUriFor = (token: string, ca: string): KeyUri => ({ token, object: `hallmark-ca-${ca}`, id: new Uint8Array(randomBytes(8)) });
 
 /**
@@ -71,57 +69,10 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
     created.push(uri);
     const subject = buildName(Object.entries(ca.subject) as [AttributeName, string][]);
     const parent = ca.parent ? { name: ca.parent, ...made.get(ca.parent)! } : undefined;
-    const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
-    let notAfter = new Date(notBefore.getTime() + ca.validityDays * DAY);
-    if (parent && notAfter > parent.notAfter) notAfter = parent.notAfter;
-    const serial = randomSerial();
-    const cert = await buildCaCertificate({
-      serial,
-      subject,
-      subjectSigner: signer,
-      notBefore,
-      notAfter,
-      pathLength: ca.pathLength,
-      parent,
-      publicBaseUrl: deps.config.publicBaseUrl,
-    });
-    const row = {
-      name: ca.name,
-      parent: ca.parent ?? null,
-      key_uri: formatKeyUri(uri),
-      key_type: ca.key,
-      certificate: Buffer.from(cert.der),
-      serial: serialToHex(serial),
-      subject: nameToText(subject),
-      ski: Buffer.from(cert.ski).toString('hex'),
-      not_before: notBefore.getTime(),
-      not_after: notAfter.getTime(),
-      status: 'active',
-      created_at: now.getTime(),
-      family: ca.name,
-      active_from: now.getTime(),
-      retired_at: null,
-    };
+    const row = await certifyCa({ name: ca.name, family: ca.name, subject, signer, uri, keyType: ca.key, validityDays: ca.validityDays, pathLength: ca.pathLength, parent, now, activeFrom: now, publicBaseUrl: deps.config.publicBaseUrl });
+    const notAfter = new Date(row.not_after);
     await deps.db.transaction(async (trx) => {
-      await deps.cas.insert(trx, row);
-      if (ca.parent) {
-        // A subordinate CA is also a certificate its parent issued: it can be listed and revoked.
-        await trx('certificates').insert({
-          serial: row.serial,
-          issuer: ca.parent,
-          profile: 'ca',
-          identity: ca.name,
-          subject: row.subject,
-          status: 'active',
-          not_before: row.not_before,
-          not_after: row.not_after,
-          der: row.certificate,
-          key_type: ca.key,
-          requested_by: 'ceremony',
-          created_at: row.created_at,
-          issued_at: row.created_at,
-        });
-      }
+      await recordCa(trx, deps.cas, row, 'ceremony');
       await deps.audit.recordIn(trx, {
         actor: 'ceremony',
         action: 'ca.create',
@@ -130,7 +81,7 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
         details: { parent: ca.parent, serial: row.serial, subject: row.subject, keyUri: row.key_uri, keyType: ca.key, notAfter: notAfter.toISOString() },
       });
     });
-    made.set(ca.name, { subject, ski: cert.ski, signer, notAfter, certificate: cert.der });
+    made.set(ca.name, { subject, ski: Buffer.from(row.ski, 'hex'), signer, notAfter, certificate: new Uint8Array(row.certificate) });
     result.push({ name: ca.name, parent: row.parent, serial: row.serial, subject: row.subject, keyUri: row.key_uri, notAfter });
     progress(`CA "${ca.name}" created: ${row.subject}`);
   }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CaConfig } from '../config/ca-config.js';
 import type { KeyStore } from '../keys/key-store.js';
-import { formatKeyUri } from '../keys/key-uri.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
@@ -10,6 +9,7 @@ import { HallmarkError } from '../errors.js';
 import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import { buildCaCertificate } from './ca-certificate.js';
+import { certifyCa, recordCa } from './ca-generation.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import type { Name } from '@peculiar/asn1-x509';
 import type { Signer } from '../keys/key-store.js';
@@ -25,7 +25,6 @@ export interface RolloverDeps {
   issuers: IssuerRegistry;
 }
 
-const DAY = 86_400_000;
 
 /**
  * Issuing CA rollover: a new key on the token and a new certificate for the next generation of
@@ -48,60 +47,16 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
     // A distinct subject per generation keeps path building unambiguous (RFC 4158 §2.4).
     const attributes = Object.entries(definition.subject).map(([k, v]) => [k, k === 'CN' ? `${v} G${number}` : v]) as [AttributeName, string][];
     const subject = buildName(attributes);
-    const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
-    let notAfter = new Date(notBefore.getTime() + definition.validityDays * DAY);
-    if (parent && notAfter > parent.notAfter) notAfter = parent.notAfter;
-    const serial = randomSerial();
-    const cert = await buildCaCertificate({
-      serial,
-      subject,
-      subjectSigner: signer,
-      notBefore,
-      notAfter,
-      pathLength: definition.pathLength,
-      parent: parent ? { name: parent.name, subject: parent.subject, ski: parent.ski, signer: parent.signer, certificate: parent.certificate } : undefined,
-      publicBaseUrl: deps.config.publicBaseUrl,
-    });
     const activeFrom = options.activeFrom ?? now;
-    const row = {
-      name,
-      parent: parent?.name ?? null,
-      key_uri: formatKeyUri(uri),
-      key_type: definition.key,
-      certificate: Buffer.from(cert.der),
-      serial: serialToHex(serial),
-      subject: nameToText(subject),
-      ski: Buffer.from(cert.ski).toString('hex'),
-      not_before: notBefore.getTime(),
-      not_after: notAfter.getTime(),
-      status: 'active',
-      created_at: now.getTime(),
-      family,
-      active_from: activeFrom.getTime(),
-      retired_at: null,
-    };
+    const row = await certifyCa({ name, family, subject, signer, uri, keyType: definition.key, validityDays: definition.validityDays, pathLength: definition.pathLength, parent, now, activeFrom, publicBaseUrl: deps.config.publicBaseUrl });
+    const notAfter = new Date(row.not_after);
     // A new root comes with link certificates (RFC 4210 §4.4): NewWithOld (the new key certified by the
     // old root) and OldWithNew (the old key certified by the new root), so that a device trusting
     // either root can validate chains under the other during the overlap.
-    const links = parent ? [] : await linkCertificates(generations[0]!, { name, subject, signer, ski: cert.ski, notAfter, certificate: cert.der }, deps.config.publicBaseUrl, now);
+    const links = parent ? [] : await linkCertificates(generations[0]!, { name, subject, signer, ski: Buffer.from(row.ski, 'hex'), notAfter, certificate: new Uint8Array(row.certificate) }, deps.config.publicBaseUrl, now);
     await deps.db.transaction(async (trx) => {
-      await deps.cas.insert(trx, row);
+      await recordCa(trx, deps.cas, row, options.actor);
       for (const link of links) await trx('certificates').insert({ ...link, created_at: row.created_at, issued_at: row.created_at, requested_by: options.actor });
-      if (parent) await trx('certificates').insert({
-        serial: row.serial,
-        issuer: parent.name,
-        profile: 'ca',
-        identity: name,
-        subject: row.subject,
-        status: 'active',
-        not_before: row.not_before,
-        not_after: row.not_after,
-        der: row.certificate,
-        key_type: definition.key,
-        requested_by: options.actor,
-        created_at: row.created_at,
-        issued_at: row.created_at,
-      });
       await deps.audit.recordIn(trx, {
         actor: options.actor,
         action: 'ca.rollover',
