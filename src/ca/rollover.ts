@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { CaConfig } from '../config/ca-config.js';
-import type { KeyStore } from '../keys/key-store.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
-import type { CaStore } from '../store/cas.js';
 import { HallmarkError } from '../errors.js';
 import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
@@ -13,15 +10,10 @@ import { certifyCa, recordCa } from './ca-generation.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import type { Name } from '@peculiar/asn1-x509';
 import type { Signer } from '../keys/key-store.js';
+import type { InitDeps } from './init.js';
 
-export interface RolloverDeps {
-  db: Db;
-  keys: KeyStore;
-  cas: CaStore;
-  audit: AuditLog;
-  clock: Clock;
-  config: CaConfig;
-  tokenLabel: string;
+/** What the ceremony needs, plus the CAs already loaded. */
+export interface RolloverDeps extends InitDeps {
   issuers: IssuerRegistry;
 }
 
