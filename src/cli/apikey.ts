@@ -1,5 +1,4 @@
 import os from 'node:os';
-import { openContext } from '../context.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
 import { isPermission } from '../auth/permissions.js';
 import { ROLES, type Role } from '../auth/roles.js';
@@ -7,6 +6,7 @@ import { apiKeyView } from '../protocols/rest/apikeys.js';
 import { HallmarkError } from '../errors.js';
 import { printJson, printTable } from './output.js';
 import { parseDuration, usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface ApiKeyFlags {
   json: boolean;
@@ -21,8 +21,7 @@ export async function apikeyCommand(verb: string | undefined, args: string[], fl
     throw usageError('usage: hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>');
   }
   const actor = `cli:${os.userInfo().username}`;
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     const now = ctx.clock.now();
     if (verb === 'create') {
       if (!flags.role || !(ROLES as readonly string[]).includes(flags.role)) throw usageError(`--role is one of ${ROLES.join(', ')}`);
@@ -54,7 +53,5 @@ export async function apikeyCommand(verb: string | undefined, args: string[], fl
       if (flags.json) printJson({ id, revoked: true });
       else process.stderr.write(`API key ${id} revoked\n`);
     }
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { openContext } from '../context.js';
 import { verifyAuditChain } from '../audit/verify.js';
 import { auditSigner, writeCheckpoint } from '../audit/checkpoint.js';
 import { auditEntryView } from '../audit/view.js';
@@ -8,6 +7,7 @@ import type { AuditRow } from '../audit/log.js';
 import { HallmarkError } from '../errors.js';
 import { note, printJson } from './output.js';
 import { usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface AuditFlags {
   json: boolean;
@@ -19,8 +19,7 @@ const hasPin = () => Boolean(process.env.HALLMARK_PKCS11_PIN || process.env.HALL
 export async function auditCommand(verb: string | undefined, flags: AuditFlags): Promise<void> {
   if (verb === 'verify') {
     // With the PIN, checkpoint signatures are checked against the audit key on the token.
-    const ctx = await openContext({ withKeys: hasPin() });
-    try {
+    await withContext({ withKeys: hasPin() }, async (ctx) => {
       const signer = ctx.keys ? await auditSigner(ctx.keys, ctx.env.tokenLabel) : undefined;
       const result = await verifyAuditChain(ctx.db, signer);
       if (flags.json) printJson(result);
@@ -30,12 +29,9 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
         if (result.ok) process.stdout.write('audit log intact\n');
       }
       if (!result.ok) throw new HallmarkError('audit_broken', `audit log verification failed: ${result.problems.length} problem(s)`, 1);
-    } finally {
-      await ctx.close();
-    }
+    });
   } else if (verb === 'export') {
-    const ctx = await openContext({ withKeys: false });
-    try {
+    await withContext({ withKeys: false }, async (ctx) => {
       const out = flags.out ? fs.createWriteStream(flags.out) : process.stdout;
       let count = 0;
       for (let after = 0; ; ) {
@@ -47,19 +43,14 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
         if (flags.out) note(`exported ${count} entries`);
       }
       if (flags.out) await new Promise((r) => (out as fs.WriteStream).end(r));
-    } finally {
-      await ctx.close();
-    }
+    });
   } else if (verb === 'checkpoint') {
-    const ctx = await openContext({ withKeys: true });
-    try {
+    await withContext({ withKeys: true }, async (ctx) => {
       const row = await writeCheckpoint(ctx.db, await auditSigner(ctx.keys!, ctx.env.tokenLabel), ctx.env.tokenLabel, ctx.clock);
       if (row) await ctx.audit.record({ actor: `cli:${os.userInfo().username}`, action: 'audit.checkpoint', target: String(row.seq), outcome: 'success', source: 'cli' });
       const view = row ? { seq: Number(row.seq), hash: row.hash, at: new Date(Number(row.at)).toISOString() } : { unchanged: true };
       if (flags.json) printJson(view);
       else process.stdout.write(row ? `checkpoint signed at entry ${view.seq}\n` : 'the head is already checkpointed\n');
-    } finally {
-      await ctx.close();
-    }
+    });
   } else throw usageError('usage: hallmark audit verify | audit export [--out <file>] | audit checkpoint');
 }

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { openContext, type AppContext } from '../context.js';
+import type { AppContext } from '../context.js';
 import { HallmarkError } from '../errors.js';
 import { toPem } from '../x509/pem.js';
 import type { CaRow } from '../store/cas.js';
@@ -12,6 +12,7 @@ import { rolloverCa } from '../ca/rollover.js';
 import { reissueFrom, revokeCa, toReissue } from '../ca/compromise.js';
 import { parseReason } from '../ca/revocation-reasons.js';
 import { progress } from './progress.js';
+import { withContext } from './with-context.js';
 
 async function requireCa(ctx: AppContext, name: string | undefined): Promise<CaRow> {
   if (!name) throw usageError('name the CA, e.g. `hallmark ca show issuing` (see `hallmark ca list`)');
@@ -25,8 +26,7 @@ async function rollover(args: string[], flags: { json: boolean; at?: string }): 
   if (!family) throw usageError('usage: hallmark ca rollover <ca> [--at <ISO 8601 time new certificates move to it>]');
   const activeFrom = flags.at ? new Date(flags.at) : undefined;
   if (activeFrom && Number.isNaN(activeFrom.getTime())) throw usageError(`--at takes an ISO 8601 time, got "${flags.at}"`);
-  const ctx = await openContext({ withKeys: true });
-  try {
+  await withContext({ withKeys: true }, async (ctx) => {
     const issue = await issuingDeps(ctx);
     const result = await rolloverCa(
       { db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel, issuers: issue.issuers },
@@ -39,9 +39,7 @@ async function rollover(args: string[], flags: { json: boolean; at?: string }): 
         `CA ${result.name} (${result.subject}) issues for "${family}" from ${result.activeFrom.toISOString()}, valid until ${result.notAfter.toISOString()}.\n` +
           `Older generations keep their CRL and OCSP until their last certificate expires; running instances pick it up within seconds.\n`,
       );
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 /** The compromise drill: `ca revoke <ca> --reason keyCompromise`, then `ca reissue <ca>` (resumable, with progress). */
@@ -50,8 +48,7 @@ async function compromise(verb: 'revoke' | 'reissue', args: string[], flags: { j
   if (!name || (verb === 'revoke' && !flags.reason)) throw usageError('usage: hallmark ca revoke <ca> --reason <keyCompromise|cACompromise|…> | ca reissue <ca>');
   const reason = verb === 'revoke' ? parseReason(flags.reason!) : undefined;
   if (verb === 'revoke' && !reason) throw usageError(`unknown reason "${flags.reason}"`);
-  const ctx = await openContext({ withKeys: true });
-  try {
+  await withContext({ withKeys: true }, async (ctx) => {
     const issue = await issuingDeps(ctx);
     const revocation = { db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] };
     const actor = `cli:${os.userInfo().username}`;
@@ -70,16 +67,13 @@ async function compromise(verb: 'revoke' | 'reissue', args: string[], flags: { j
       else process.stdout.write(`${result.reissued} of ${result.total} certificate(s) re-issued from ${name}'s successor; ${result.failed.length} failed${result.failed.length ? ' (run again to retry)' : ''}\n`);
       if (result.failed.length) throw new HallmarkError('partial', `${result.failed.length} certificate(s) could not be re-issued: ${result.failed[0]!.error}`, 1);
     }
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 export async function caCommand(verb: string | undefined, args: string[], flags: { json: boolean; chain: boolean; out?: string; at?: string; reason?: string }): Promise<void> {
   if (verb === 'rollover') return rollover(args, flags);
   if (verb === 'revoke' || verb === 'reissue') return compromise(verb, args, flags);
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const rows = (await ctx.cas.list()).map((row) => caView(row));
       if (flags.json) printJson(rows);
@@ -104,7 +98,5 @@ export async function caCommand(verb: string | undefined, args: string[], flags:
       if (flags.out) fs.writeFileSync(flags.out, pem);
       else process.stdout.write(pem);
     } else throw usageError('usage: hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>] | ca rollover <ca> [--at <time>] | ca revoke <ca> --reason <r> | ca reissue <ca>');
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -13,6 +13,7 @@ import { progress } from './progress.js';
 import { verifyCsr } from '../x509/csr.js';
 import { releaseHold, revokeCertificate } from '../ca/revoke.js';
 import { REASON_NAMES, parseReason } from '../ca/revocation-reasons.js';
+import { withContext } from './with-context.js';
 
 export interface CertFlags {
   json: boolean;
@@ -79,12 +80,12 @@ async function issue(flags: CertFlags): Promise<void> {
   }
   const days = flags.days === undefined ? undefined : Number(flags.days);
   if (days !== undefined && !Number.isInteger(days)) throw usageError(`--days takes a whole number, got "${flags.days}"`);
-  const ctx = await openContext({ withKeys: true });
-  try {
+  const profile = flags.profile;
+  await withContext({ withKeys: true }, async (ctx) => {
     const text = csr.toString('latin1');
     const issued = await issueCertificate(await issuingDeps(ctx), {
       csr: text.includes('-----BEGIN') ? text : new Uint8Array(csr),
-      profile: flags.profile,
+      profile,
       identity: flags.device,
       validityDays: days,
       actor: actor(),
@@ -95,9 +96,7 @@ async function issue(flags: CertFlags): Promise<void> {
     if (flags.json) printJson(certificateResponse(issued));
     else if (!flags.out) process.stdout.write(pem);
     else process.stderr.write(`issued ${issued.serial} (${issued.subject}, until ${issued.notAfter.toISOString()}) → ${flags.out}\n`);
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 async function list(flags: CertFlags): Promise<void> {
@@ -112,23 +111,19 @@ async function list(flags: CertFlags): Promise<void> {
     filter.expiringWithinDays = days;
   }
   if (flags.limit) filter.limit = Number(flags.limit);
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     const now = ctx.clock.now();
     const rows = (await ctx.certificates.list(filter, now)).map((r) => certificateView(r, now));
     if (flags.json) printJson(rows);
     else printTable(rows, ['serial', 'status', 'profile', 'identity', 'notAfter', 'subject']);
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 async function show(serialArg: string | undefined, flags: CertFlags): Promise<void> {
   if (!serialArg) throw usageError('usage: hallmark cert show <serial>');
   const serial = normalizeSerial(serialArg);
   if (!serial) throw usageError(`"${serialArg}" is not a serial number (hex, colons allowed)`);
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     const row = await ctx.certificates.get(serial);
     if (!row) throw new HallmarkError('not_found', `no certificate with serial ${serial}; see \`hallmark cert list\``, 404);
     const view = certificateView(row, ctx.clock.now(), true);
@@ -137,9 +132,7 @@ async function show(serialArg: string | undefined, flags: CertFlags): Promise<vo
       for (const [k, v] of Object.entries(view)) if (k !== 'certificate') process.stdout.write(`${k.padEnd(17)} ${v ?? '-'}\n`);
       if (view.certificate) process.stdout.write(view.certificate);
     }
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 async function changeStatus(verb: 'revoke' | 'release', serialArg: string | undefined, flags: CertFlags): Promise<void> {
@@ -155,8 +148,7 @@ async function changeStatus(verb: 'revoke' | 'release', serialArg: string | unde
     invalidityDate = new Date(flags['invalidity-date']);
     if (Number.isNaN(invalidityDate.getTime())) throw usageError(`--invalidity-date takes an ISO 8601 time, got "${flags['invalidity-date']}"`);
   }
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     // No listeners here: running instances see the change through their status poll and publish a new CRL.
     const deps = { db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] };
     const result =
@@ -165,9 +157,7 @@ async function changeStatus(verb: 'revoke' | 'release', serialArg: string | unde
         : await releaseHold(deps, { serial, actor: actor(), source: 'cli' });
     if (flags.json) printJson({ ...result, status: verb === 'revoke' ? 'revoked' : 'active' });
     else process.stderr.write(`${serial} ${verb === 'revoke' ? `revoked (${reason})` : 'released from hold'}; a running \`hallmark serve\` publishes the new status within seconds\n`);
-  } finally {
-    await ctx.close();
-  }
+  });
 }
 
 export async function certCommand(verb: string | undefined, args: string[], flags: CertFlags): Promise<void> {

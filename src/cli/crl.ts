@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { openContext, issuingDeps } from '../context.js';
+import { issuingDeps } from '../context.js';
 import { generateCrl } from '../ca/crl.js';
 import { createCrlStore } from '../store/crls.js';
 import { toPem } from '../x509/pem.js';
 import { note, printJson } from './output.js';
 import { usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface CrlFlags {
   json: boolean;
@@ -16,8 +17,7 @@ export interface CrlFlags {
 /** Signs a new CRL now (for one CA or all); `--out` writes it (PEM for *.pem, DER otherwise). */
 export async function crlCommand(verb: string | undefined, flags: CrlFlags): Promise<void> {
   if (verb !== 'generate') throw usageError('usage: hallmark crl generate [--ca <ca>] [--out <file>]');
-  const ctx = await openContext({ withKeys: true });
-  try {
+  await withContext({ withKeys: true }, async (ctx) => {
     const issue = await issuingDeps(ctx);
     const names = flags.ca ? [issue.issuers.exact(flags.ca).name] : issue.issuers.list().map((i) => i.name);
     if (flags.out && names.length !== 1) throw usageError('--out needs --ca: one file holds one CRL');
@@ -31,7 +31,5 @@ export async function crlCommand(verb: string | undefined, flags: CrlFlags): Pro
     }
     if (flags.json) printJson(results);
     else for (const r of results) process.stdout.write(`CRL ${r.ca} #${r.number}: ${r.entries} entries, ${r.bytes} bytes, next update ${r.nextUpdate}\n`);
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { openContext } from '../context.js';
 import { HallmarkError } from '../errors.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface DeviceFlags {
   json: boolean;
@@ -36,8 +36,7 @@ const csvCell = (v: unknown) => {
 
 /** The inventory the factory records make: list, show, export (CSV or JSON lines), report, reprovision. */
 export async function deviceCommand(verb: string | undefined, args: string[], flags: DeviceFlags): Promise<void> {
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const q = ctx.db('devices').select('*').orderBy('provisioned_at', 'desc').limit(Number(flags.limit ?? 1000));
       if (flags.line) q.where({ line: flags.line });
@@ -92,7 +91,5 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
       if (flags.json) printJson({ serial, reprovisionAllowed: true });
       else process.stderr.write(`device ${serial} may be provisioned once more; its current identity is revoked when that happens\n`);
     } else throw usageError('usage: hallmark device list|show|export|report|reprovision …');
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -1,10 +1,9 @@
-import { openContext } from '../context.js';
 import { initializeCa } from '../ca/init.js';
 import { note, printJson } from './output.js';
+import { withContext } from './with-context.js';
 
 export async function initCommand(flags: { json: boolean }): Promise<void> {
-  const ctx = await openContext({ withKeys: true });
-  try {
+  await withContext({ withKeys: true }, async (ctx) => {
     const result = await initializeCa(
       { db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel },
       flags.json ? () => {} : note,
@@ -20,7 +19,5 @@ export async function initCommand(flags: { json: boolean }): Promise<void> {
       `\nBootstrap admin API key (shown once; store it now, e.g. in a password manager):\n\n    ${result.admin.apiKey}\n\n` +
         `Use it as "Authorization: Bearer <key>" against /api/v1, then create named keys with \`hallmark apikey create\`.\n`,
     );
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { openContext } from '../context.js';
 import { createOperator, type OperatorRow } from '../auth/operators.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { base32 } from '../auth/totp.js';
@@ -8,6 +7,7 @@ import { SECRETS_KEY } from '../security-plane.js';
 import { HallmarkError } from '../errors.js';
 import { printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface OperatorFlags {
   json: boolean;
@@ -40,8 +40,7 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
     if (!flags.name) throw usageError('usage: hallmark operator add --name <name> --role <role> --password-file <file>');
     if (!flags.role || !(ROLES as readonly string[]).includes(flags.role)) throw usageError(`--role is one of ${ROLES.join(', ')}`);
     const password = readPassword(flags['password-file']);
-    const ctx = await openContext({ withKeys: true });
-    try {
+    await withContext({ withKeys: true }, async (ctx) => {
       const sealer = await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY });
       const now = ctx.clock.now();
       const created = await ctx.db.transaction(async (trx) => {
@@ -52,13 +51,10 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
       // The TOTP seed is shown once, for the operator's authenticator app; stored only sealed.
       if (flags.json) printJson({ name: flags.name, role: flags.role, otpauth: created.otpauth, totpSecret: base32(created.totpSecret) });
       else process.stdout.write(`operator ${flags.name} (${flags.role}) created. Add this to an authenticator app now (shown once):\n\n    ${created.otpauth}\n\n`);
-    } finally {
-      await ctx.close();
-    }
+    });
     return;
   }
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const rows = ((await ctx.db('operators').select('*').orderBy('name')) as OperatorRow[]).map(view);
       if (flags.json) printJson(rows);
@@ -80,7 +76,5 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
       if (flags.json) printJson({ name, disabled: true });
       else process.stderr.write(`operator ${name} disabled; their sessions are closed\n`);
     } else throw usageError('usage: hallmark operator add|list|disable …');
-  } finally {
-    await ctx.close();
-  }
+  });
 }

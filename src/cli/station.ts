@@ -1,9 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
-import { openContext, issuingDeps } from '../context.js';
+import { issuingDeps } from '../context.js';
 import { addStation, disableStation, stationView, type StationRow } from '../factory/stations.js';
 import { printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface StationFlags {
   json: boolean;
@@ -16,27 +17,24 @@ export interface StationFlags {
 export async function stationCommand(verb: string | undefined, args: string[], flags: StationFlags): Promise<void> {
   const actor = `cli:${os.userInfo().username}`;
   if (verb === 'add') {
-    if (!flags.line || !flags.name) throw usageError('usage: hallmark station add --line <line> --name <name> [--profiles device,…] [--quota <devices per hour>]');
+    const { line, name } = flags;
+    if (!line || !name) throw usageError('usage: hallmark station add --line <line> --name <name> [--profiles device,…] [--quota <devices per hour>]');
     const quota = flags.quota === undefined ? 5000 : Number(flags.quota);
     if (!Number.isInteger(quota) || quota < 1) throw usageError(`--quota takes a whole number of devices per hour, got "${flags.quota}"`);
-    const ctx = await openContext({ withKeys: true });
-    try {
+    await withContext({ withKeys: true }, async (ctx) => {
       const station = await addStation(
         { db: ctx.db, audit: ctx.audit, issue: await issuingDeps(ctx) },
-        { name: flags.name, line: flags.line, profiles: flags.profiles?.split(',').map((p) => p.trim()).filter(Boolean) ?? ['device'], quotaPerHour: quota, actor, dir: path.join(ctx.env.home, 'stations') },
+        { name, line, profiles: flags.profiles?.split(',').map((p) => p.trim()).filter(Boolean) ?? ['device'], quotaPerHour: quota, actor, dir: path.join(ctx.env.home, 'stations') },
       );
       if (flags.json) printJson(station);
       else
         process.stdout.write(
           `station ${station.name} (line ${station.line}) registered.\n  API key (shown once): ${station.apiKey}\n  client certificate:   ${station.certFile}\n  client key:           ${station.keyFile}\nGive both to the station; either authenticates it to POST /api/v1/factory/provision.\n`,
         );
-    } finally {
-      await ctx.close();
-    }
+    });
     return;
   }
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const rows = ((await ctx.db('stations').select('*').orderBy('name')) as StationRow[]).map(stationView);
       if (flags.json) printJson(rows);
@@ -48,7 +46,5 @@ export async function stationCommand(verb: string | undefined, args: string[], f
       if (flags.json) printJson({ name, disabled: true });
       else process.stderr.write(`station ${name} disabled: its API key and certificate are revoked\n`);
     } else throw usageError('usage: hallmark station add|list|disable …');
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -1,14 +1,13 @@
-import { openContext } from '../context.js';
 import { parseKeyUri } from '../keys/key-uri.js';
 import { printJson, printTable } from './output.js';
+import { withContext } from './with-context.js';
 
 const DAY = 86_400_000;
 
 /** One look at the CA: hierarchy, certificate counts, what expires soon, CRL age, the token. */
 export async function statusCommand(flags: { json: boolean }): Promise<void> {
   const withKeys = Boolean(process.env.HALLMARK_PKCS11_PIN || process.env.HALLMARK_PKCS11_PIN_FILE);
-  const ctx = await openContext({ withKeys });
-  try {
+  await withContext({ withKeys }, async (ctx) => {
     const now = ctx.clock.now().getTime();
     const cas = await ctx.cas.list();
     const counts = Object.fromEntries(
@@ -53,7 +52,5 @@ export async function statusCommand(flags: { json: boolean }): Promise<void> {
     process.stdout.write(`devices: ${status.devices} provisioned by ${status.stations} active station(s)\n\n`);
     printTable(crls, ['ca', 'number', 'ageMinutes', 'nextUpdate', 'fresh']);
     process.stdout.write(`\ntoken "${token.label}": ${token.state}\n`);
-  } finally {
-    await ctx.close();
-  }
+  });
 }

@@ -1,8 +1,8 @@
 import os from 'node:os';
-import { openContext } from '../context.js';
 import { createEnrollmentToken } from '../auth/enrollment-tokens.js';
 import { printJson } from './output.js';
 import { parseDuration, usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
 
 export interface TokenFlags {
   json: boolean;
@@ -14,8 +14,7 @@ export interface TokenFlags {
 /** `hallmark token create`: a one-time EST enrollment secret for one device (CONTRACT.md). */
 export async function tokenCommand(verb: string | undefined, flags: TokenFlags): Promise<void> {
   if (verb !== 'create' || !flags.device) throw usageError('usage: hallmark token create --device <id> [--label <label>] [--expires <duration, e.g. 24h>]');
-  const ctx = await openContext({ withKeys: false });
-  try {
+  await withContext({ withKeys: false }, async (ctx) => {
     const label = flags.label;
     if (label && !ctx.config.est.labels[label]) throw usageError(`no EST label "${label}" (configured: ${Object.keys(ctx.config.est.labels).join(', ')})`);
     const now = ctx.clock.now();
@@ -28,7 +27,5 @@ export async function tokenCommand(verb: string | undefined, flags: TokenFlags):
     });
     if (flags.json) printJson({ device: flags.device, secret: token.secret, expiresAt: expiresAt.toISOString(), label: label ?? null, id: token.id });
     else process.stdout.write(`enrollment secret for ${flags.device} (one use, until ${expiresAt.toISOString()}), shown once:\n\n    ${token.secret}\n\nThe device enrolls with HTTP Basic ${flags.device}:<secret> at /.well-known/est/${label && label !== 'default' ? `${label}/` : ''}simpleenroll\n`);
-  } finally {
-    await ctx.close();
-  }
+  });
 }
