@@ -64,8 +64,8 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   const privateHandles = new Map<string, graphene.Key>();
   pool.onReset(() => privateHandles.clear());
 
-  async function privateKey(session: graphene.Session, uri: KeyUri): Promise<graphene.Key> {
-    const name = formatKeyUri(uri);
+  /** `name` is the URI's text form; signers pass it in so the signing path does not format it each time. */
+  async function privateKey(session: graphene.Session, uri: KeyUri, name = formatKeyUri(uri)): Promise<graphene.Key> {
     let key = privateHandles.get(name);
     if (!key) {
       key = findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY);
@@ -82,6 +82,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     // SoftHSM 2.6 has no CKM_ECDSA_SHA256: the digest is made here and signed with CKM_ECDSA; RSA
     // signs the DER DigestInfo with CKM_RSA_PKCS (RFC 8017 §9.2), so both can take a streamed hash.
     const mechanism = algorithm.family === 'ecdsa' ? 'ECDSA' : 'RSA_PKCS';
+    const keyName = formatKeyUri(uri);
     const signDigest = async (digest: Uint8Array) => {
       const stop = metrics.hsmSignSeconds.startTimer();
       try {
@@ -95,7 +96,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     };
     const sign = (digest: Uint8Array) =>
       pool.run(async (session) => {
-        const key = await privateKey(session, uri);
+        const key = await privateKey(session, uri, keyName);
         const input = algorithm.family === 'ecdsa' ? Buffer.from(digest) : Buffer.concat([DIGEST_INFO_PREFIX[algorithm.hash], digest]);
         const signature = await new Promise<Buffer>((resolve, reject) =>
           session.createSign(mechanism, key).once(input, (error, value) => (error ? reject(error) : resolve(value))),
