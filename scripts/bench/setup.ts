@@ -16,15 +16,19 @@ export interface BenchCa {
 }
 
 /** A throwaway data directory, dev token and initialised CA (SQLite, or DATABASE_URL when set). */
-export async function benchCa(options: { configFile?: string } = {}): Promise<BenchCa> {
+export async function benchCa(options: { configFile?: string; databaseUrl?: string | null } = {}): Promise<BenchCa> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hallmark-bench-'));
   const env: NodeJS.ProcessEnv = { ...process.env, HALLMARK_HOME: home, HALLMARK_PKCS11_TOKEN: 'bench' };
   delete env.HALLMARK_PKCS11_PIN;
   if (options.configFile) env.HALLMARK_CONFIG = options.configFile;
+  if (options.databaseUrl !== undefined) {
+    if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+    else delete env.DATABASE_URL;
+  }
   execFileSync('bash', [path.join(projectRoot(), 'scripts', 'dev-token.sh')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   env.SOFTHSM2_CONF = path.join(home, 'softhsm2.conf');
   env.HALLMARK_PKCS11_PIN_FILE = path.join(home, 'hsm', 'user.pin');
-  const schema = env.DATABASE_URL ? `bench_${process.pid}` : undefined;
+  const schema = env.DATABASE_URL ? `bench_${process.pid}_${Date.now()}` : undefined;
   const ctx = await openContext({ env: readEnvironment(env), withKeys: true, schema });
   const init = await initializeCa({ db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: 'bench' });
   return {

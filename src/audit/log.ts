@@ -18,6 +18,8 @@ export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
   /** Appends inside the caller's transaction, so the event and the state change land together. */
   recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void>;
+  /** Appends several events in order inside the caller's transaction, taking the head lock once. */
+  recordManyIn(trx: Knex.Transaction, events: AuditEvent[]): Promise<void>;
   /** In-process observers (alert rules) see every event as it is appended. */
   observe(observer: (event: AuditEvent, at: Date) => void): void;
 }
@@ -50,28 +52,38 @@ export function entryHash(row: Omit<AuditRow, 'hash'>): string {
 
 export function createAuditLog(db: Db, clock: Clock): AuditLog {
   const observers: ((event: AuditEvent, at: Date) => void)[] = [];
-  async function recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void> {
+  async function recordManyIn(trx: Knex.Transaction, events: AuditEvent[]): Promise<void> {
+    if (!events.length) return;
     // Lock the head row: concurrent appenders (other instances too) queue here, keeping one chain.
     const headQuery = trx('audit_head').where({ id: 1 }).first();
     const head = (await (isPostgres(db) ? headQuery.forUpdate() : headQuery)) as { seq: number; hash: string };
-    const row: Omit<AuditRow, 'hash'> = {
-      seq: Number(head.seq) + 1,
-      at: clock.now().getTime(),
-      actor: event.actor,
-      action: event.action,
-      target: event.target ?? null,
-      outcome: event.outcome,
-      source: event.source ?? null,
-      details: event.details ? canonical(event.details) : null,
-      prev_hash: head.hash,
-    };
-    const hash = entryHash(row);
-    await trx('audit_events').insert({ ...row, hash });
-    await trx('audit_head').where({ id: 1 }).update({ seq: row.seq, hash });
-    for (const observe of observers) observe(event, new Date(row.at));
+    const at = clock.now().getTime();
+    let seq = Number(head.seq);
+    let prev = head.hash;
+    const rows: AuditRow[] = events.map((event) => {
+      const row: Omit<AuditRow, 'hash'> = {
+        seq: ++seq,
+        at,
+        actor: event.actor,
+        action: event.action,
+        target: event.target ?? null,
+        outcome: event.outcome,
+        source: event.source ?? null,
+        details: event.details ? canonical(event.details) : null,
+        prev_hash: prev,
+      };
+      prev = entryHash(row);
+      return { ...row, hash: prev };
+    });
+    // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
+    for (let i = 0; i < rows.length; i += 500) await trx('audit_events').insert(rows.slice(i, i + 500));
+    await trx('audit_head').where({ id: 1 }).update({ seq, hash: prev });
+    for (const event of events) for (const observe of observers) observe(event, new Date(at));
   }
+  const recordIn = (trx: Knex.Transaction, event: AuditEvent) => recordManyIn(trx, [event]);
   return {
     recordIn,
+    recordManyIn,
     observe: (observer) => void observers.push(observer),
     record: (event) => db.transaction((trx) => recordIn(trx, event)),
   };

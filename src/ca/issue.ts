@@ -1,21 +1,19 @@
-import { buildName, nameToText } from '../x509/names.js';
-import { assembleSigned, encodeTbsCertificate } from '../x509/certificate-builder.js';
-import { keyIdentifier } from '../x509/extensions.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
-import { algorithmIdentifier } from '../x509/signature-algorithms.js';
+import { derBitString, derSequence } from '../x509/der.js';
 import { toPem } from '../x509/pem.js';
 import { verifyCsr, type VerifiedCsr } from '../x509/csr.js';
-import { applyProfile } from '../profiles/rules/index.js';
+import { applyProfile, type Draft } from '../profiles/rules/index.js';
 import type { Profile } from '../profiles/schema.js';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { IssuanceStore } from '../store/certificates.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { HallmarkError } from '../errors.js';
-import type { IssuerRegistry } from './issuer.js';
-import { leafExtensions } from './leaf-extensions.js';
-import { assertLintClean, lintCertificate, type Finding } from '../lint/index.js';
+import type { IssuerCa, IssuerRegistry } from './issuer.js';
+import { buildLeafTbs, FULL_LINT_EVERY, leafTemplate, lintLeafFields, type LeafTemplate } from './leaf-template.js';
+import { assertLintClean, lintCertificate } from '../lint/index.js';
+import { createBatcher, type Batcher } from '../workers/batcher.js';
 import { metrics } from '../observability/metrics.js';
 
 /** The slice of the application that issuance needs. */
@@ -56,20 +54,7 @@ export interface IssuedCertificate {
   notAfter: Date;
 }
 
-async function refuseUnlessClean(deps: IssueDeps, findings: Finding[], context: { actor: string; source?: string; profile: string; issuer: string }): Promise<void> {
-  if (!findings.length) return;
-  await deps.audit.record({
-    actor: context.actor,
-    action: 'certificate.lint',
-    target: context.profile,
-    outcome: 'failure',
-    source: context.source,
-    details: { issuer: context.issuer, findings },
-  });
-  assertLintClean(findings, `a certificate under profile "${context.profile}"`);
-}
-
-const isVerified = (csr: IssueInput['csr']): csr is VerifiedCsr => typeof csr === 'object' && 'spki' in csr;
+const isVerified = (csr: IssueInput['csr']): csr is VerifiedCsr => typeof csr === 'object' && 'spkiDer' in csr;
 
 export function lookupProfile(profiles: Map<string, Profile>, name: string): Profile {
   const profile = profiles.get(name);
@@ -77,102 +62,203 @@ export function lookupProfile(profiles: Map<string, Profile>, name: string): Pro
   return profile;
 }
 
-/**
- * CSR → certificate, recorded before it is signed (DESIGN.md, after Boulder): one transaction
- * reserves the serial with the exact TBSCertificate and writes the audit event; then the HSM signs;
- * then the certificate is recorded, and only then returned.
- */
-export async function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssuedCertificate> {
+const chainPems = new WeakMap<IssuerCa, string[]>();
+const chainOf = (issuer: IssuerCa) => {
+  let pems = chainPems.get(issuer);
+  if (!pems) chainPems.set(issuer, (pems = issuer.chain.map((c) => toPem(c, 'CERTIFICATE'))));
+  return pems;
+};
+
+/** One request on its way through a batch: what it became so far, or why it stopped. */
+interface Pending {
+  input: IssueInput;
+  issuer: IssuerCa;
+  profile: Profile;
+  template: LeafTemplate;
+  draft: Draft;
+  spkiDer: Uint8Array;
+  keyType: string;
+  identity?: string;
+  subjectText: string;
+  serial: string;
+  tbs: Uint8Array;
+  createdAt: number;
+}
+
+const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
+
+/** Profile, issuer, draft and TBS for one request; a lint or policy failure is that request's error. */
+function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date, lintFailures: AuditEvent[]): Pending {
   const profile = lookupProfile(deps.profiles, input.profile);
-  const csr = isVerified(input.csr) ? input.csr : await verifyCsr(input.csr);
   // The profile names a CA family (its current generation issues); internal callers may name a generation.
   const issuer = input.issuer ? deps.issuers.exact(input.issuer) : deps.issuers.get(profile.issuer);
-  const now = deps.clock.now();
-  const request = { csr, profile, identity: input.identity || undefined, validityDays: input.validityDays };
-  const draft = applyProfile(request, { now, issuer });
-
-  const subject = buildName(draft.subject);
-  const signatureAlgorithm = algorithmIdentifier(issuer.signer.algorithm);
-  const extensions = leafExtensions({
+  const identity = input.identity || undefined;
+  const draft = applyProfile({ csr, profile, identity, validityDays: input.validityDays }, { now, issuer });
+  const template = leafTemplate(issuer, profile, deps.publicBaseUrl);
+  const serialBytes = randomSerial();
+  const tbs = buildLeafTbs(template, draft, csr.spkiDer, serialBytes);
+  // Lint exactly what the HSM would sign, before anything is recorded: the whole certificate for a
+  // template's first and every FULL_LINT_EVERY-th, the fields that vary for the others.
+  const full = template.issued % FULL_LINT_EVERY === 0;
+  const findings = full ? lintCertificate(tbs, issuer.lint) : lintLeafFields(draft, serialBytes, issuer);
+  if (findings.length) {
+    lintFailures.push({ actor: input.actor, action: 'certificate.lint', target: profile.name, outcome: 'failure', source: input.source, details: { issuer: issuer.name, findings } });
+    assertLintClean(findings, `a certificate under profile "${profile.name}"`);
+  }
+  template.issued++;
+  return {
+    input,
+    issuer,
     profile,
+    template,
     draft,
-    subjectKeyId: keyIdentifier(csr.spki),
-    issuerName: issuer.name,
-    issuerKeyId: issuer.ski,
-    publicBaseUrl: deps.publicBaseUrl,
-  });
+    spkiDer: csr.spkiDer,
+    keyType: typeof csr.keyType === 'string' ? csr.keyType : 'unknown',
+    identity,
+    subjectText: subjectText(draft.subject),
+    serial: serialToHex(serialBytes),
+    tbs,
+    createdAt: now.getTime(),
+  };
+}
 
-  let serial = '';
-  let tbs: Uint8Array = new Uint8Array();
+const subjectText = (attributes: Draft['subject']) => attributes.map(([k, v]) => `${k}=${v}`).join(', ');
+
+function redrawSerial(p: Pending): void {
+  const serialBytes = randomSerial();
+  p.serial = serialToHex(serialBytes);
+  p.tbs = buildLeafTbs(p.template, p.draft, p.spkiDer, serialBytes);
+}
+
+/** Intents and their audit events in one transaction; a serial collision redraws them all. */
+async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[]): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const serialBytes = randomSerial();
-    serial = serialToHex(serialBytes);
-    tbs = encodeTbsCertificate(
-      { serial: serialBytes, issuer: issuer.subject, subject, notBefore: draft.notBefore, notAfter: draft.notAfter, spki: csr.spki, extensions },
-      signatureAlgorithm,
-    );
-    // Lint exactly what the HSM would sign, before anything is recorded (only the serial differs on a retry).
-    if (attempt === 0) await refuseUnlessClean(deps, lintCertificate(tbs, issuer.lint), { actor: input.actor, source: input.source, profile: profile.name, issuer: issuer.name });
     try {
       await deps.db.transaction(async (trx) => {
-        await deps.store.recordIntent(trx, {
-          serial,
-          issuer: issuer.name,
-          profile: profile.name,
-          identity: request.identity ?? null,
-          subject: nameToText(subject),
-          not_before: draft.notBefore.getTime(),
-          not_after: draft.notAfter.getTime(),
-          key_type: typeof csr.keyType === 'string' ? csr.keyType : 'unknown',
-          requested_by: input.actor,
-          created_at: now.getTime(),
-          tbs,
-        });
-        await deps.audit.recordIn(trx, {
-          actor: input.actor,
-          action: 'certificate.issue',
-          target: serial,
-          outcome: 'pending',
-          source: input.source,
-          details: { issuer: issuer.name, profile: profile.name, identity: request.identity, subject: nameToText(subject) },
-        });
+        await deps.store.recordIntents(
+          trx,
+          pending.map((p) => ({
+            serial: p.serial,
+            issuer: p.issuer.name,
+            profile: p.profile.name,
+            identity: p.identity ?? null,
+            subject: p.subjectText,
+            not_before: p.draft.notBefore.getTime(),
+            not_after: p.draft.notAfter.getTime(),
+            key_type: p.keyType,
+            requested_by: p.input.actor,
+            created_at: p.createdAt,
+            tbs: p.tbs,
+          })),
+        );
+        await deps.audit.recordManyIn(trx, [
+          ...(attempt === 0 ? lintFailures : []),
+          ...pending.map((p) => ({
+            actor: p.input.actor,
+            action: 'certificate.issue',
+            target: p.serial,
+            outcome: 'pending' as const,
+            source: p.input.source,
+            details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
+          })),
+        ]);
       });
-      break;
+      return;
     } catch (e) {
       // 2^-126 per pair, but a collision must cost a retry, never a duplicate.
       if (!isUniqueViolation(e) || attempt >= 3) throw e;
+      pending.forEach(redrawSerial);
     }
   }
+}
 
-  let der: Uint8Array;
+/** Signs one issuer's share of a batch; a failure marks those intents failed, audited, and is their error. */
+async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Promise<(Uint8Array | Error)[]> {
   try {
-    der = assembleSigned(tbs, signatureAlgorithm, await issuer.signer.sign(tbs));
+    const signatures = await issuer.signer.signMany(group.map((p) => p.tbs));
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }, the TBS as signed.
+    return group.map((p, i) => derSequence(p.tbs, p.template.constants.signatureAlgorithm, derBitString(signatures[i]!)));
   } catch (e) {
-    await deps.store.recordFailed(serial);
-    metrics.certificatesIssued.inc({ profile: profile.name, outcome: 'failed' });
-    await deps.audit.record({
-      actor: input.actor,
-      action: 'certificate.issue',
-      target: serial,
-      outcome: 'failure',
-      source: input.source,
-      details: { reason: (e as Error).message },
-    });
-    throw e;
+    await deps.store.recordFailed(group.map((p) => p.serial));
+    for (const p of group) metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'failed' });
+    await deps.db.transaction((trx) =>
+      deps.audit.recordManyIn(trx, group.map((p) => ({ actor: p.input.actor, action: 'certificate.issue', target: p.serial, outcome: 'failure' as const, source: p.input.source, details: { reason: asError(e).message } }))),
+    );
+    return group.map(() => asError(e));
   }
-  await deps.store.recordIssued(serial, der, deps.clock.now().getTime());
-  metrics.certificatesIssued.inc({ profile: profile.name, outcome: 'issued' });
+}
 
-  return {
-    serial,
-    der,
-    certificate: toPem(der, 'CERTIFICATE'),
-    chain: issuer.chain.map((c) => toPem(c, 'CERTIFICATE')),
-    issuer: issuer.name,
-    profile: profile.name,
-    identity: request.identity,
-    subject: nameToText(subject),
-    notBefore: draft.notBefore,
-    notAfter: draft.notAfter,
-  };
+/**
+ * CSRs → certificates, recorded before they are signed (DESIGN.md, after Boulder), many at a time:
+ * one transaction reserves the serials with their exact TBSCertificates and writes the audit events;
+ * then the HSM signs (in worker threads for large batches); then the certificates are recorded in
+ * one statement per 400, and only then returned. A request that fails (policy, lint, HSM) fails
+ * alone: the result at its index is its error.
+ */
+export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise<(IssuedCertificate | Error)[]> {
+  const results: (IssuedCertificate | Error)[] = new Array(inputs.length);
+  const csrs = await Promise.all(inputs.map((input) => (isVerified(input.csr) ? input.csr : verifyCsr(input.csr).catch(asError))));
+  const now = deps.clock.now();
+  const lintFailures: AuditEvent[] = [];
+  const pending: Pending[] = [];
+  const indexOf = new Map<Pending, number>();
+  inputs.forEach((input, i) => {
+    const csr = csrs[i]!;
+    if (csr instanceof Error) return void (results[i] = csr);
+    try {
+      const p = prepare(deps, input, csr, now, lintFailures);
+      pending.push(p);
+      indexOf.set(p, i);
+    } catch (e) {
+      results[i] = asError(e);
+    }
+  });
+  if (!pending.length) {
+    if (lintFailures.length) await deps.db.transaction((trx) => deps.audit.recordManyIn(trx, lintFailures));
+    return results;
+  }
+  await recordIntents(deps, pending, lintFailures);
+
+  const byIssuer = new Map<IssuerCa, Pending[]>();
+  for (const p of pending) byIssuer.set(p.issuer, [...(byIssuer.get(p.issuer) ?? []), p]);
+  const signed: { p: Pending; der: Uint8Array }[] = [];
+  await Promise.all(
+    [...byIssuer].map(async ([issuer, group]) => {
+      const ders = await signFor(deps, issuer, group);
+      group.forEach((p, i) => {
+        const der = ders[i]!;
+        if (der instanceof Error) results[indexOf.get(p)!] = der;
+        else signed.push({ p, der });
+      });
+    }),
+  );
+  if (!signed.length) return results;
+  await deps.store.recordIssued(signed.map(({ p, der }) => ({ serial: p.serial, der })), deps.clock.now().getTime());
+
+  for (const { p, der } of signed) {
+    metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'issued' });
+    results[indexOf.get(p)!] = {
+      serial: p.serial,
+      der,
+      certificate: toPem(der, 'CERTIFICATE'),
+      chain: chainOf(p.issuer),
+      issuer: p.issuer.name,
+      profile: p.profile.name,
+      identity: p.identity,
+      subject: p.subjectText,
+      notBefore: p.draft.notBefore,
+      notAfter: p.draft.notAfter,
+    };
+  }
+  return results;
+}
+
+/** Concurrent single issuances (EST, REST) made in one turn of the event loop are issued as one batch. */
+const batchers = new WeakMap<IssueDeps, Batcher<IssueInput, IssuedCertificate>>();
+
+/** One CSR → one certificate, through the batch path (nothing is relaxed for being alone). */
+export function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssuedCertificate> {
+  let batcher = batchers.get(deps);
+  if (!batcher) batchers.set(deps, (batcher = createBatcher((inputs: IssueInput[]) => issueBatch(deps, inputs), { maxBatch: 1000, concurrency: 2 })));
+  return batcher.submit(input);
 }

@@ -23,20 +23,29 @@ export interface LeafExtensionInput {
   publicBaseUrl: string;
 }
 
-/** The extensions of an end-entity certificate, all from the profile; nothing is copied from a CSR. */
-export function leafExtensions(input: LeafExtensionInput): Extension[] {
-  const { profile, draft } = input;
-  const extensions = [basicConstraints(false), keyUsage(profile.keyUsage)];
-  if (profile.extendedKeyUsage.length) extensions.push(extendedKeyUsage(profile.extendedKeyUsage));
-  extensions.push(subjectKeyIdentifier(input.subjectKeyId), authorityKeyIdentifier(input.issuerKeyId));
-  const { dns, uri, ip, email } = draft.names;
-  if (dns.length + uri.length + ip.length + email.length > 0) extensions.push(subjectAltName(draft.names, draft.subject.length === 0));
+/**
+ * The extensions that are the same for every certificate of a profile under one issuer, around the
+ * two that vary (SKI after the head, SAN after the AKI). The order is the certificate's order.
+ */
+export function constantLeafExtensions(input: Omit<LeafExtensionInput, 'draft' | 'subjectKeyId'>): { head: Extension[]; authorityKeyId: Extension; tail: Extension[] } {
+  const { profile } = input;
+  const head = [basicConstraints(false), keyUsage(profile.keyUsage)];
+  if (profile.extendedKeyUsage.length) head.push(extendedKeyUsage(profile.extendedKeyUsage));
+  const tail: Extension[] = [];
   if (profile.revocationPointers) {
-    extensions.push(
+    tail.push(
       crlDistributionPoint(crlUrl(input.publicBaseUrl, input.issuerName)),
       authorityInfoAccess(ocspUrl(input.publicBaseUrl), caIssuersUrl(input.publicBaseUrl, input.issuerName)),
     );
   }
-  if (profile.ocspNoCheck) extensions.push(ocspNoCheck());
-  return extensions;
+  if (profile.ocspNoCheck) tail.push(ocspNoCheck());
+  return { head, authorityKeyId: authorityKeyIdentifier(input.issuerKeyId), tail };
+}
+
+/** The extensions of an end-entity certificate, all from the profile; nothing is copied from a CSR. */
+export function leafExtensions(input: LeafExtensionInput): Extension[] {
+  const { head, authorityKeyId, tail } = constantLeafExtensions(input);
+  const { dns, uri, ip, email } = input.draft.names;
+  const san = dns.length + uri.length + ip.length + email.length > 0 ? [subjectAltName(input.draft.names, input.draft.subject.length === 0)] : [];
+  return [...head, subjectKeyIdentifier(input.subjectKeyId), authorityKeyId, ...san, ...tail];
 }

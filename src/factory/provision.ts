@@ -1,9 +1,9 @@
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { Db } from '../store/db.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../ca/issue.js';
 import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
-import { requestForOwnKey, verifyCsr } from '../x509/csr.js';
+import { requestForOwnKey, verifyCsr, type VerifiedCsr } from '../x509/csr.js';
 import { toPem } from '../x509/pem.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { HallmarkError } from '../errors.js';
@@ -46,7 +46,7 @@ export interface Provisioned {
   keyPassphrase?: string;
 }
 
-interface DeviceRow {
+export interface DeviceRow {
   serial: string;
   state: 'provisioning' | 'provisioned';
   line: string;
@@ -58,7 +58,7 @@ interface DeviceRow {
 }
 
 /** What a provisioning writes about the device, whether it reserves a new row or re-provisions one. */
-const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date) => ({
+export const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date) => ({
   station: station.name,
   model: item.model,
   lot: item.lot,
@@ -88,12 +88,78 @@ async function adopt(deps: ProvisionDeps, serial: string, profile: string): Prom
   };
 }
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 async function existingIdentity(deps: ProvisionDeps, device: DeviceRow, issuerChain: string[]): Promise<Provisioned> {
   const row = await deps.issue.db('certificates').where({ serial: device.certificate_serial }).first();
   return { deviceSerial: device.serial, serial: row.serial, certificate: toPem(row.der, 'CERTIFICATE'), chain: issuerChain, repeated: true };
 }
+
+/** The profile a provisioning item asks for, once the station may use it and the item is well formed. */
+export function checkItem(station: StationRow, item: ProvisionItem): string {
+  const allowed = stationProfiles(station);
+  const profile = item.profile ?? allowed[0]!;
+  if (!allowed.includes(profile)) throw new HallmarkError('profile_not_allowed', `station ${station.name} may not use profile "${profile}" (allowed: ${allowed.join(', ')})`, 403);
+  if (!item.csr === !item.keygen) throw new HallmarkError('invalid_request', 'give either csr or keygen: true', 400);
+  return profile;
+}
+
+export const quotaExceeded = (station: StationRow) => new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429);
+export const quotaEvent = (station: StationRow, item: ProvisionItem, actor: string, source?: string): AuditEvent => ({
+  actor,
+  action: 'factory.quota',
+  target: station.name,
+  outcome: 'failure',
+  source,
+  details: { quotaPerHour: Number(station.quota_per_hour), deviceSerial: item.deviceSerial },
+});
+
+export interface DeviceKey {
+  csr: VerifiedCsr;
+  privateKeyPem?: string;
+  passphrase?: string;
+}
+
+/** The device's public key: from its verified CSR (which must name it), or made here (keygen). */
+export async function prepareKey(item: ProvisionItem): Promise<DeviceKey> {
+  if (item.csr) {
+    const csr = await verifyCsr(item.csr);
+    // A CSR naming another device is a mix-up on the line: refuse rather than bind the wrong key.
+    if (csr.commonName !== undefined && csr.commonName !== item.deviceSerial) {
+      throw new HallmarkError('identity_mismatch', `the CSR names "${csr.commonName}", not device ${item.deviceSerial}`, 400);
+    }
+    return { csr };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // The key leaves only encrypted (PKCS#8, PBES2 with AES-256), and is kept nowhere.
+  const passphrase = item.keyPassphrase ?? randomBytes(18).toString('base64url');
+  return {
+    csr: requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))),
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }).toString(),
+    passphrase,
+  };
+}
+
+/** The manufacturing record and audit event of a device that received its identity. */
+export const manufacturingRecord = (station: StationRow, item: ProvisionItem, certificateSerial: string, now: Date) => ({
+  device_serial: item.deviceSerial,
+  line: station.line,
+  station: station.name,
+  model: item.model,
+  lot: item.lot,
+  firmware_version: item.firmwareVersion,
+  certificate_serial: certificateSerial,
+  at: now.getTime(),
+});
+
+export const provisionEvent = (station: StationRow, item: ProvisionItem, certificateSerial: string, actor: string, source: string | undefined, replaces?: string): AuditEvent => ({
+  actor,
+  action: 'device.provision',
+  target: item.deviceSerial,
+  outcome: 'success',
+  source,
+  details: { station: station.name, line: station.line, lot: item.lot, model: item.model, certificate: certificateSerial, keygen: Boolean(item.keygen), replaces },
+});
 
 /**
  * One device, one identity: the device row is reserved before anything is signed; a repeat of the
@@ -103,33 +169,15 @@ async function existingIdentity(deps: ProvisionDeps, device: DeviceRow, issuerCh
  */
 export async function provisionDevice(deps: ProvisionDeps, station: StationRow, item: ProvisionItem, actor: string, source?: string): Promise<Provisioned> {
   const now = deps.issue.clock.now();
-  const allowed = stationProfiles(station);
-  const profile = item.profile ?? allowed[0]!;
-  if (!allowed.includes(profile)) throw new HallmarkError('profile_not_allowed', `station ${station.name} may not use profile "${profile}" (allowed: ${allowed.join(', ')})`, 403);
-  if (!item.csr === !item.keygen) throw new HallmarkError('invalid_request', 'give either csr or keygen: true', 400);
+  const profile = checkItem(station, item);
 
   const lastHour = Number((await deps.db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
   if (lastHour >= Number(station.quota_per_hour)) {
-    await deps.audit.record({ actor, action: 'factory.quota', target: station.name, outcome: 'failure', source, details: { quotaPerHour: Number(station.quota_per_hour), deviceSerial: item.deviceSerial } });
-    throw new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429);
+    await deps.audit.record(quotaEvent(station, item, actor, source));
+    throw quotaExceeded(station);
   }
 
-  let csr;
-  let privateKeyPem: string | undefined;
-  let passphrase: string | undefined;
-  if (item.csr) {
-    csr = await verifyCsr(item.csr);
-    // A CSR naming another device is a mix-up on the line: refuse rather than bind the wrong key.
-    if (csr.commonName !== undefined && csr.commonName !== item.deviceSerial) {
-      throw new HallmarkError('identity_mismatch', `the CSR names "${csr.commonName}", not device ${item.deviceSerial}`, 400);
-    }
-  } else {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    csr = requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })));
-    // The key leaves only encrypted (PKCS#8, PBES2 with AES-256), and is kept nowhere.
-    passphrase = item.keyPassphrase ?? randomBytes(18).toString('base64url');
-    privateKeyPem = privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }).toString();
-  }
+  const { csr, privateKeyPem, passphrase } = await prepareKey(item);
   const keyHash = sha256(csr.spkiDer);
   const issuerChain = deps.issue.issuers.get(deps.issue.profiles.get(profile)?.issuer ?? 'issuing').chain.map((c) => toPem(c, 'CERTIFICATE'));
 
@@ -183,24 +231,8 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
 
   await deps.db.transaction(async (trx) => {
     await trx('devices').where({ serial: item.deviceSerial }).update({ state: 'provisioned', ...deviceFields(station, item, profile, keyHash, now), certificate_serial: issued.serial });
-    await trx('manufacturing_records').insert({
-      device_serial: item.deviceSerial,
-      line: station.line,
-      station: station.name,
-      model: item.model,
-      lot: item.lot,
-      firmware_version: item.firmwareVersion,
-      certificate_serial: issued.serial,
-      at: now.getTime(),
-    });
-    await deps.audit.recordIn(trx, {
-      actor,
-      action: 'device.provision',
-      target: item.deviceSerial,
-      outcome: 'success',
-      source,
-      details: { station: station.name, line: station.line, lot: item.lot, model: item.model, certificate: issued.serial, keygen: Boolean(item.keygen), replaces: replacing?.certificate_serial ?? undefined },
-    });
+    await trx('manufacturing_records').insert(manufacturingRecord(station, item, issued.serial, now));
+    await deps.audit.recordIn(trx, provisionEvent(station, item, issued.serial, actor, source, replacing?.certificate_serial ?? undefined));
   });
   if (replacing?.certificate_serial) {
     await revokeCertificate(deps.revocation, { serial: replacing.certificate_serial, reason: 'superseded', actor }).catch(() => undefined);

@@ -12,6 +12,8 @@ export interface Signer {
   sign(data: Uint8Array): Promise<Uint8Array>;
   /** Signs a digest made with `algorithm.hash`, so that large inputs (CRLs) can be hashed as a stream. */
   signDigest(digest: Uint8Array): Promise<Uint8Array>;
+  /** Signs each item (as `sign` does), in order; large batches may be spread over threads. */
+  signMany(items: Uint8Array[]): Promise<Uint8Array[]>;
 }
 
 /** How a key is protected on the token, read back through PKCS#11 (for checks and reports). */

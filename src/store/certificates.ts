@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from './db.js';
+import { isPostgres, type Db } from './db.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -31,13 +31,17 @@ export type CertificateIntent = Pick<
   'serial' | 'issuer' | 'profile' | 'identity' | 'subject' | 'not_before' | 'not_after' | 'key_type' | 'requested_by' | 'created_at'
 > & { tbs: Uint8Array };
 
-/** What issuance needs from storage: reserve + record the intent, then record the outcome. */
+/** What issuance needs from storage: reserve + record the intents, then record the outcomes. */
 export interface IssuanceStore {
-  /** Inserts the pending row; a serial already taken throws (the caller draws another). */
-  recordIntent(trx: Knex.Transaction, intent: CertificateIntent): Promise<void>;
-  recordIssued(serial: string, der: Uint8Array, issuedAt: number): Promise<void>;
-  recordFailed(serial: string): Promise<void>;
+  /** Inserts the pending rows; a serial already taken throws (the caller draws others). */
+  recordIntents(trx: Knex.Transaction, intents: CertificateIntent[]): Promise<void>;
+  /** Every one must have been pending; otherwise nothing is recorded and it throws. */
+  recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number): Promise<void>;
+  recordFailed(serials: string[]): Promise<void>;
 }
+
+/** Rows per statement: inside SQLite's and PostgreSQL's bound-parameter limits. */
+const CHUNK = 400;
 
 export interface CertificateFilter {
   status?: 'active' | 'revoked' | 'expired' | 'pending' | 'failed';
@@ -55,19 +59,30 @@ export interface CertificateQueries {
 }
 
 export function createIssuanceStore(db: Db): IssuanceStore {
+  // node-postgres sends a Buffer untyped: inside CASE it must be told it is bytea.
+  const blob = isPostgres(db) ? '?::bytea' : '?';
   return {
-    async recordIntent(trx, intent) {
-      await trx('certificates').insert({ ...intent, tbs: Buffer.from(intent.tbs), status: 'pending' });
+    async recordIntents(trx, intents) {
+      const rows = intents.map((intent) => ({ ...intent, tbs: Buffer.from(intent.tbs), status: 'pending' }));
+      for (let i = 0; i < rows.length; i += CHUNK) await trx('certificates').insert(rows.slice(i, i + CHUNK));
     },
-    async recordIssued(serial, der, issuedAt) {
-      // The certificate contains the TBS: keep one copy.
-      const updated = await db('certificates')
-        .where({ serial, status: 'pending' })
-        .update({ status: 'active', der: Buffer.from(der), tbs: null, issued_at: issuedAt });
-      if (updated !== 1) throw new Error(`certificate ${serial} was not pending when its signature arrived`);
+    async recordIssued(certificates, issuedAt) {
+      await db.transaction(async (trx) => {
+        for (let i = 0; i < certificates.length; i += CHUNK) {
+          const chunk = certificates.slice(i, i + CHUNK);
+          const cases = chunk.map(() => `WHEN ? THEN ${blob}`).join(' ');
+          const bindings = chunk.flatMap((c) => [c.serial, Buffer.from(c.der)]);
+          // The certificate contains the TBS: keep one copy.
+          const updated = await trx('certificates')
+            .whereIn('serial', chunk.map((c) => c.serial))
+            .where({ status: 'pending' })
+            .update({ status: 'active', der: trx.raw(`CASE serial ${cases} END`, bindings), tbs: null, issued_at: issuedAt });
+          if (updated !== chunk.length) throw new Error(`${chunk.length - updated} of ${chunk.length} certificates were not pending when their signatures arrived`);
+        }
+      });
     },
-    async recordFailed(serial) {
-      await db('certificates').where({ serial, status: 'pending' }).update({ status: 'failed' });
+    async recordFailed(serials) {
+      for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });
     },
   };
 }

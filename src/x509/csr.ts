@@ -1,5 +1,8 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { Extensions, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { createWorkerPool } from '../workers/pool.js';
+import { createBatcher } from '../workers/batcher.js';
+import { isCsrProblem, parseAndVerifyCsr, type CsrProblem, type ParsedCsr } from './csr-parse.js';
 import { HallmarkError } from '../errors.js';
 import { x509 } from './crypto-provider.js';
 import { keyTypeOf } from './spki.js';
@@ -28,7 +31,7 @@ export interface RequestedNames {
 /** What a PKCS#10 request asks for, after its signature (proof of possession) was verified. */
 export interface VerifiedCsr {
   der: Uint8Array;
-  spki: SubjectPublicKeyInfo;
+  /** DER SubjectPublicKeyInfo exactly as the request carried it (it goes into the certificate as is). */
   spkiDer: Uint8Array;
   keyType: KeyType | { unsupported: string };
   subject: string;
@@ -75,50 +78,53 @@ function requestedNames(san: x509.SubjectAlternativeNameExtension | undefined): 
   return names;
 }
 
+/** CSRs are checked in worker threads once several arrive together; one alone is checked here. */
+const WORKER_THRESHOLD = 4;
+const pool = createWorkerPool<Uint8Array, ParsedCsr | CsrProblem>({ script: new URL('./csr-worker.js', import.meta.url), name: 'csr' });
+const checker = createBatcher<Uint8Array, ParsedCsr | CsrProblem>((ders) =>
+  ders.length < WORKER_THRESHOLD && !pool.started() ? Promise.resolve(ders.map(parseAndVerifyCsr)) : pool.run(ders),
+);
+
+/** Stops the CSR worker threads (a process that issued many certificates and is about to exit). */
+export const closeCsrWorkers = () => pool.close();
+
+function interpretExtensions(der: Uint8Array): VerifiedCsr['requested'] {
+  const requested: VerifiedCsr['requested'] = { ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] };
+  const extensions = AsnConvert.parse(der, Extensions);
+  for (const raw of extensions) {
+    const ext = x509.ExtensionFactory.create(AsnConvert.serialize(raw));
+    if (ext instanceof x509.BasicConstraintsExtension) requested.ca = ext.ca;
+    else if (ext instanceof x509.KeyUsagesExtension) {
+      requested.keyUsage = KEY_USAGE_NAMES.filter((_, bit) => ext.usages & (1 << bit));
+    } else if (ext instanceof x509.ExtendedKeyUsageExtension) {
+      requested.extendedKeyUsage = ext.usages.map((u) => EKU_NAMES[String(u)] ?? String(u));
+    } else if (ext instanceof x509.SubjectAlternativeNameExtension) requested.names = requestedNames(ext);
+    else requested.otherExtensions.push(ext.type);
+  }
+  return requested;
+}
+
+/** What a parsed and verified request asks for, in the shape the profile rules read. */
+export function toVerifiedCsr(parsed: ParsedCsr): VerifiedCsr {
+  let requested: VerifiedCsr['requested'] = { ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] };
+  if (parsed.extensionRequest) {
+    try {
+      requested = interpretExtensions(parsed.extensionRequest);
+    } catch (e) {
+      throw invalid(`CSR carries a malformed extension request: ${(e as Error).message}`);
+    }
+  }
+  return { der: parsed.der, spkiDer: parsed.spkiDer, keyType: parsed.keyType, subject: parsed.subject, commonName: parsed.commonName, requested };
+}
+
 /** Parses a CSR and verifies its self-signature; anything malformed is a 400 that names the problem. */
 export async function verifyCsr(input: string | Uint8Array): Promise<VerifiedCsr> {
   const der = decodeCsr(input);
   if (der.length === 0) throw invalid('CSR is empty');
   if (der.length > 64 * 1024) throw invalid('CSR is larger than 64 KiB');
-  let csr: x509.Pkcs10CertificateRequest;
-  let spki: SubjectPublicKeyInfo;
-  try {
-    csr = new x509.Pkcs10CertificateRequest(der);
-    spki = AsnConvert.parse(csr.publicKey.rawData, SubjectPublicKeyInfo);
-  } catch (e) {
-    throw invalid(`CSR is not a valid PKCS#10 request: ${(e as Error).message}`);
-  }
-  let verified = false;
-  try {
-    verified = await csr.verify();
-  } catch (e) {
-    throw new HallmarkError('csr_signature', `cannot verify the CSR signature: ${(e as Error).message}`, 400);
-  }
-  if (!verified) throw new HallmarkError('csr_signature', 'CSR signature does not verify (no proof of possession of the key)', 400);
-
-  const requested: VerifiedCsr['requested'] = { ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] };
-  try {
-    for (const ext of csr.extensions) {
-      if (ext instanceof x509.BasicConstraintsExtension) requested.ca = ext.ca;
-      else if (ext instanceof x509.KeyUsagesExtension) {
-        requested.keyUsage = KEY_USAGE_NAMES.filter((_, bit) => ext.usages & (1 << bit));
-      } else if (ext instanceof x509.ExtendedKeyUsageExtension) {
-        requested.extendedKeyUsage = ext.usages.map((u) => EKU_NAMES[String(u)] ?? String(u));
-      } else if (ext instanceof x509.SubjectAlternativeNameExtension) requested.names = requestedNames(ext);
-      else requested.otherExtensions.push(ext.type);
-    }
-  } catch (e) {
-    throw invalid(`CSR carries a malformed extension request: ${(e as Error).message}`);
-  }
-  return {
-    der,
-    spki,
-    spkiDer: new Uint8Array(csr.publicKey.rawData),
-    keyType: keyTypeOf(spki),
-    subject: csr.subject,
-    commonName: csr.subjectName.getField('CN')[0],
-    requested,
-  };
+  const parsed = await checker.submit(der);
+  if (isCsrProblem(parsed)) throw new HallmarkError(parsed.code, parsed.message, 400);
+  return toVerifiedCsr(parsed);
 }
 
 /**
@@ -129,7 +135,6 @@ export function requestForOwnKey(spkiDer: Uint8Array): VerifiedCsr {
   const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
   return {
     der: new Uint8Array(),
-    spki,
     spkiDer,
     keyType: keyTypeOf(spki),
     subject: '',

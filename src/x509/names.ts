@@ -13,6 +13,9 @@ export type AttributeName = keyof typeof ATTRIBUTE_OIDS;
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
+/** Whether PrintableString can carry the value (X.680 §41.4). */
+export const isPrintable = (value: string) => PRINTABLE.test(value);
+
 /**
  * A distinguished name, one attribute per RDN, in the order given. PrintableString where the value
  * allows it, UTF8String otherwise (RFC 5280 §4.1.2.4); countryName and serialNumber are always

@@ -15,13 +15,12 @@ import { createPkcs11Sealer } from './sealer.js';
 import { metrics } from '../../observability/metrics.js';
 import { connectToken, type TokenOptions } from './token.js';
 import { exactBuffer } from '../../x509/bytes.js';
+import { createWorkerPool } from '../../workers/pool.js';
+import { DIGEST_INFO_PREFIX, type SignRequest } from './sign-request.js';
+import { hsmUnavailable } from './errors.js';
 
-/** DER DigestInfo up to the digest itself (RFC 8017 §9.2, note 1). */
-const DIGEST_INFO_PREFIX: Record<'sha256' | 'sha384' | 'sha512', Buffer> = {
-  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
-  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
-  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
-};
+/** Batches smaller than this are signed on the main thread's sessions; larger ones by the signing workers. */
+const WORKER_THRESHOLD = 4;
 
 export interface Pkcs11KeyStoreOptions extends TokenOptions {
   /** Sessions kept open for concurrent signing. */
@@ -60,6 +59,11 @@ function readSpki(publicKey: graphene.Key): SubjectPublicKeyInfo {
 export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   const connection = connectToken(options);
   const pool = createSessionPool(connection, options.sessions ?? 8);
+  const signingWorkers = createWorkerPool<SignRequest, Uint8Array>({
+    script: new URL('./signing-worker.js', import.meta.url),
+    workerData: { modulePath: options.modulePath, tokenLabel: options.tokenLabel, pin: options.pin },
+    name: 'pkcs11-signing',
+  });
   // Object handles are only valid for one initialisation of the module: cache per generation.
   const privateHandles = new Map<string, graphene.Key>();
   pool.onReset(() => privateHandles.clear());
@@ -103,13 +107,21 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         );
         return algorithm.family === 'ecdsa' ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
       }, 'signing');
-    return {
-      keyType,
-      algorithm,
-      spki: spkiDer,
-      signDigest,
-      sign: (data) => signDigest(createHash(algorithm.hash).update(data).digest()),
-    };
+    const sign1 = (data: Uint8Array) => signDigest(createHash(algorithm.hash).update(data).digest());
+    const keyId = uri.id ? Buffer.from(uri.id).toString('hex') : undefined;
+    async function signMany(items: Uint8Array[]): Promise<Uint8Array[]> {
+      if (items.length < WORKER_THRESHOLD && !signingWorkers.started()) return Promise.all(items.map(sign1));
+      const stop = metrics.hsmSignSeconds.startTimer();
+      try {
+        return await signingWorkers.run(items.map((data) => ({ keyLabel: uri.object, keyId, family: algorithm.family, hash: algorithm.hash, data })));
+      } catch (e) {
+        metrics.hsmErrors.inc({ operation: 'sign' });
+        throw hsmUnavailable('signing', e);
+      } finally {
+        stop();
+      }
+    }
+    return { keyType, algorithm, spki: spkiDer, signDigest, sign: sign1, signMany };
   }
 
   const supportedCaKey = (spki: SubjectPublicKeyInfo, uri: KeyUri) => {
@@ -169,6 +181,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
       }, 'key inspection');
     },
     async close() {
+      await signingWorkers.close();
       pool.close();
       connection.close();
     },

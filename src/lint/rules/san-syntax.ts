@@ -4,7 +4,7 @@ import { extension } from './ext.js';
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
-function dnsProblem(name: string): string | undefined {
+export function dnsProblem(name: string): string | undefined {
   const host = name.startsWith('*.') ? name.slice(2) : name;
   if (!host || host.length > 253) return 'is empty or longer than 253 characters';
   if (host.endsWith('.')) return 'ends with a dot';

@@ -1,8 +1,6 @@
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { generateKeyPairSync } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import type { CaConfig } from '../../config/ca-config.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
@@ -15,7 +13,6 @@ import { consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '
 import { verifyCsr, type VerifiedCsr } from '../../x509/csr.js';
 import { certsOnly } from '../../x509/pkcs7.js';
 import { csrAttributes } from '../../x509/csr-attributes.js';
-import { keyTypeOf } from '../../x509/spki.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
@@ -135,8 +132,7 @@ export function createEstRouter(deps: EstDeps): Router {
     // serverkeygen (RFC 7030 §4.4): the key is made here, returned once over TLS, and never stored.
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
-    const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
-    const forServerKey: VerifiedCsr = { ...csr, spki, spkiDer, keyType: keyTypeOf(spki) };
+    const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType: 'ec-p256' };
     const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, actor: actorOf(credential), source: req.ip }));
     await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source: req.ip, details: { device: credential.device, keyType: 'ec-p256', keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;

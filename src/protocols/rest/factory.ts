@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Request } from 'express';
 import { provisionDevice, type ProvisionDeps, type ProvisionItem } from '../../factory/provision.js';
+import { provisionBatch } from '../../factory/provision-batch.js';
 import { stationOf, type StationRow } from '../../factory/stations.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
@@ -65,22 +66,27 @@ export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
         const { devices } = parseOrThrow(batch, req.body, 'body');
         const actor = actorName(principalOf(req));
         const results: unknown[] = new Array(devices.length);
-        let next = 0;
-        // A few at a time: the HSM session pool signs in parallel, the database keeps up.
-        await Promise.all(
-          Array.from({ length: 8 }, async () => {
-            for (let i = next++; i < devices.length; i = next++) {
-              const raw = devices[i] as { deviceSerial?: unknown };
-              const deviceSerial = typeof raw?.deviceSerial === 'string' ? raw.deviceSerial : null;
-              try {
-                results[i] = answer(await provisionDevice(deps, station, parseOrThrow(item, raw, `devices.${i}`) as ProvisionItem, actor, req.ip));
-              } catch (e) {
-                if (!isHallmarkError(e) || e.status >= 500) throw e;
-                results[i] = { deviceSerial, error: { code: e.code, message: e.message } };
-              }
-            }
-          }),
-        );
+        const valid: { index: number; item: ProvisionItem }[] = [];
+        const itemError = (raw: unknown, e: HallmarkError) => {
+          const deviceSerial = typeof (raw as { deviceSerial?: unknown })?.deviceSerial === 'string' ? (raw as { deviceSerial: string }).deviceSerial : null;
+          return { deviceSerial, error: { code: e.code, message: e.message } };
+        };
+        devices.forEach((raw, index) => {
+          try {
+            valid.push({ index, item: parseOrThrow(item, raw, `devices.${index}`) as ProvisionItem });
+          } catch (e) {
+            if (!isHallmarkError(e)) throw e;
+            results[index] = itemError(raw, e);
+          }
+        });
+        const outcomes = await provisionBatch(deps, station, valid.map((v) => v.item), actor, req.ip);
+        outcomes.forEach((outcome, i) => {
+          const index = valid[i]!.index;
+          if (!(outcome instanceof Error)) return void (results[index] = answer(outcome));
+          // One bad entry fails only itself; a server-side failure (HSM, database) fails the request.
+          if (!isHallmarkError(outcome) || outcome.status >= 500) throw outcome;
+          results[index] = itemError(devices[index], outcome);
+        });
         res.json({ results });
       },
     },

@@ -1,0 +1,264 @@
+/**
+ * End-to-end issuance against the raw PKCS#11 signing rate of the same token, measured in the same
+ * run (issue 10). For SQLite and PostgreSQL: the factory batch path (POST /api/v1/factory/provision/batch)
+ * and EST simpleenroll with 32 concurrent clients, each over TLS with its own bootstrap certificate.
+ * Every certificate issued is checked afterwards: all parsed, serials counted distinct, a sample
+ * through `openssl verify`. Last line: `issue/raw-sign: <lowest of the four ratios>`.
+ *
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { projectRoot } from '../../src/config/env.js';
+import { startHallmark } from '../../src/server.js';
+import { addStation } from '../../src/factory/stations.js';
+import { x509 } from '../../src/x509/crypto-provider.js';
+import { toPem } from '../../src/x509/pem.js';
+import { benchCa, fmt, runBench, table } from './setup.js';
+import { deviceCsrs } from './device-csrs.js';
+import { rawSignRate } from './raw-sign.js';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '20000' },
+    batch: { type: 'string', default: '500' },
+    'est-seconds': { type: 'string', default: '10' },
+    'est-clients': { type: 'string', default: '32' },
+    db: { type: 'string', default: 'sqlite,postgres' },
+    child: { type: 'boolean', default: false },
+  },
+});
+const DEVICES = Number(values.devices);
+const BATCH = Number(values.batch);
+const EST_SECONDS = Number(values['est-seconds']);
+const EST_CLIENTS = Number(values['est-clients']);
+const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://127.0.0.1:5432/test';
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+
+/** A manufacturer CA and one bootstrap (IDevID) certificate per EST client, made with @peculiar/x509. */
+async function manufacturer(count: number) {
+  const caKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const now = new Date(Date.now() - 60_000);
+  const later = new Date(Date.now() + 86_400_000);
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=Bench Manufacturer CA',
+    notBefore: now,
+    notAfter: later,
+    keys: caKeys,
+    signingAlgorithm: alg,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+  });
+  const devices = [];
+  for (let i = 0; i < count; i++) {
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const id = `EST-${i}`;
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: (i + 2).toString(16).padStart(2, '0'),
+      subject: `CN=${id}`,
+      issuer: ca.subject,
+      notBefore: now,
+      notAfter: later,
+      publicKey: keys.publicKey,
+      signingKey: caKeys.privateKey,
+      signingAlgorithm: alg,
+      extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
+    });
+    const key = toPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY');
+    devices.push({ id, cert: cert.toString('pem'), key });
+  }
+  return { caPem: ca.toString('pem'), devices };
+}
+
+/** The shipped configuration with rate limits out of the way and the manufacturer CA trusted for EST. */
+function benchConfig(manufacturerPem: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hallmark-bench-config-'));
+  fs.cpSync(path.join(projectRoot(), 'ca-config'), dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'manufacturer.pem'), manufacturerPem);
+  const file = path.join(dir, 'hallmark.yaml');
+  const config = YAML.parse(fs.readFileSync(file, 'utf8'));
+  config.security.rateLimits = { ...config.security.rateLimits, enrollment: 100_000_000, provisioning: 100_000_000 };
+  config.est.labels = { default: { profile: 'device', enroll: ['bootstrap'] } };
+  config.est.bootstrapCas = ['manufacturer.pem'];
+  fs.writeFileSync(file, YAML.stringify(config));
+  return file;
+}
+
+interface ClientResult {
+  seconds: number;
+  issued: number;
+  failures: number;
+  firstFailure: string;
+  latencies: number[];
+  maxRssMiB: number;
+}
+
+function runClient(home: string, job: unknown): Promise<ClientResult> {
+  const file = path.join(home, `job-${Date.now()}.json`);
+  fs.writeFileSync(file, JSON.stringify(job));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exited with ${code}`))));
+  });
+}
+
+/** All certificates issued since `since`: parsed, serials distinct, a sample verified by openssl. */
+async function checkIssued(ctx: Awaited<ReturnType<typeof benchCa>>['ctx'], home: string, since: number, rootPem: string, issuingPem: string) {
+  const rows = (await ctx.db('certificates').select('serial', 'der', 'status').where('created_at', '>=', since).where({ profile: 'device' })) as { serial: string; der: Buffer | null; status: string }[];
+  const active = rows.filter((r) => r.status === 'active');
+  const serials = new Set<string>();
+  for (const row of active) {
+    const cert = new X509Certificate(row.der!);
+    if (cert.serialNumber.toLowerCase() !== row.serial) throw new Error(`certificate ${row.serial} carries serial ${cert.serialNumber}`);
+    serials.add(cert.serialNumber);
+  }
+  const sampleFile = path.join(home, 'sample.pem');
+  const step = Math.max(1, Math.floor(active.length / 200));
+  const sample = active.filter((_, i) => i % step === 0);
+  const roots = path.join(home, 'bench-root.pem');
+  const untrusted = path.join(home, 'bench-issuing.pem');
+  fs.writeFileSync(roots, rootPem);
+  fs.writeFileSync(untrusted, issuingPem);
+  let verified = 0;
+  for (const row of sample) {
+    fs.writeFileSync(sampleFile, toPem(row.der!, 'CERTIFICATE'));
+    const out = execFileSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', roots, '-untrusted', untrusted, sampleFile], { encoding: 'utf8' });
+    if (out.includes(': OK')) verified++;
+  }
+  return { recorded: rows.length, active: active.length, distinct: serials.size, sampled: sample.length, verified };
+}
+
+async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, configFile: string) {
+  void configFile;
+  const running = await startHallmark(bench.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: () => {} });
+  try {
+    const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
+    const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
+    const stations = [];
+    for (let s = 0; s < 2; s++) {
+      stations.push(await addStation({ db: bench.ctx.db, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
+    }
+    const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
+
+    // Warm-up (workers started, templates linted), not timed.
+    const warmIds = Array.from({ length: 200 }, (_, i) => `WARM-${i}`);
+    await runClient(bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 1, tokens: [stations[0]!.apiKey], batches: [deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c))] });
+
+    log(`${backend}: making ${DEVICES} device CSRs…`);
+    const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${i}`);
+    const csrs = deviceCsrs(ids);
+    const batches = [];
+    for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));
+
+    log(`${backend}: factory batch, ${DEVICES} devices in batches of ${BATCH}, 2 stations…`);
+    let since = Date.now();
+    const batchRun = await runClient(bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches });
+    const batchCheck = await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem);
+
+    log(`${backend}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
+    const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
+    since = Date.now();
+    const estRun = await runClient(bench.home, {
+      mode: 'est',
+      port: running.https,
+      ca: rootPem,
+      seconds: EST_SECONDS,
+      clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
+    });
+    const estCheck = await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem);
+    return { batchRun, batchCheck, estRun, estCheck, serverRssMiB: process.resourceUsage().maxRSS / 1024 };
+  } finally {
+    await running.close();
+  }
+}
+
+/**
+ * One backend in this process (SoftHSM reads its configuration once per process, so each backend
+ * gets a process, its own token and data directory); prints its figures as JSON.
+ */
+async function child(backend: 'sqlite' | 'postgres') {
+  const maker = await manufacturer(EST_CLIENTS);
+  const configFile = benchConfig(maker.caPem);
+  const bench = await benchCa({ databaseUrl: backend === 'postgres' ? POSTGRES_URL : null, configFile });
+  // The raw rate of the issuing key on this token, before and after the runs.
+  const target = {
+    modulePath: bench.ctx.env.pkcs11Module,
+    tokenLabel: 'bench',
+    pin: fs.readFileSync(bench.env.HALLMARK_PKCS11_PIN_FILE!, 'utf8').trim(),
+    keyLabel: 'hallmark-ca-issuing',
+  };
+  log(`${backend}: measuring the raw PKCS#11 signing rate…`);
+  const rawBefore = await rawSignRate(target, 1);
+  const rawTwoThreads = await rawSignRate(target, 2);
+  const measured = await measureBackend(backend, maker, bench, configFile);
+  const rawAfter = await rawSignRate(target, 1);
+  await bench.cleanup();
+  fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+  process.stdout.write(`${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, ...measured })}\n`);
+}
+
+function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number }> {
+  const args = [process.argv[1]!, '--child', '--db', backend, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS)];
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${backend} run exited with ${code}`))));
+  });
+}
+
+async function main() {
+  const backends = values.db.split(',').map((b) => b.trim()) as ('sqlite' | 'postgres')[];
+  if (values.child) return child(backends[0]!);
+  const results = [];
+  for (const backend of backends) results.push(await spawnChild(backend));
+
+  const rows: (string | number)[][] = [['database', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'checked']];
+  const ratios: number[] = [];
+  for (const r of results) {
+    // The higher of the two raw measurements: the ratio is never flattered by a slow moment.
+    const raw = Math.max(r.rawBefore, r.rawAfter);
+    for (const [name, run, check, unit] of [
+      [`factory batch of ${BATCH}`, r.batchRun, r.batchCheck, 'batch'],
+      [`EST simpleenroll ×${EST_CLIENTS}`, r.estRun, r.estCheck, 'request'],
+    ] as const) {
+      const rate = run.issued / run.seconds;
+      ratios.push(rate / raw);
+      const sorted = [...run.latencies].sort((a, b) => a - b);
+      if (run.failures) log(`${r.backend} ${name}: ${run.failures} failures, first: ${run.firstFailure}`);
+      if (check.distinct !== check.active || check.verified !== check.sampled) throw new Error(`${r.backend} ${name}: check failed ${JSON.stringify(check)}`);
+      rows.push([
+        r.backend,
+        name,
+        check.active,
+        fmt(run.seconds, 2),
+        fmt(rate),
+        fmt(raw),
+        fmt(rate / raw, 3),
+        `${fmt(percentile(sorted, 50), 1)} /${unit}`,
+        fmt(percentile(sorted, 99), 1),
+        `all parsed, ${check.distinct} distinct serials, openssl verify ${check.verified}/${check.sampled}`,
+      ]);
+    }
+  }
+  console.log(table(rows));
+  for (const r of results) {
+    console.log(
+      `${r.backend}: raw PKCS#11 ECDSA P-256 signatures/s, one session ${fmt(r.rawBefore)} before / ${fmt(r.rawAfter)} after, two threads ${fmt(r.rawTwoThreads)}; ` +
+        `peak RSS server ${fmt(r.serverRssMiB)} MiB, load generator ${fmt(Math.max(r.batchRun.maxRssMiB, r.estRun.maxRssMiB))} MiB`,
+    );
+  }
+  console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);
+}
+
+runBench(main);

@@ -1,0 +1,144 @@
+import { issueBatch } from '../ca/issue.js';
+import { isUniqueViolation } from '../store/unique-violation.js';
+import { isPostgres } from '../store/db.js';
+import type { AuditEvent } from '../audit/log.js';
+import type { StationRow } from './stations.js';
+import {
+  checkItem,
+  deviceFields,
+  manufacturingRecord,
+  prepareKey,
+  provisionDevice,
+  provisionEvent,
+  quotaEvent,
+  quotaExceeded,
+  sha256,
+  type DeviceKey,
+  type ProvisionDeps,
+  type Provisioned,
+  type ProvisionItem,
+} from './provision.js';
+
+const CHUNK = 400;
+const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
+
+interface Candidate {
+  index: number;
+  item: ProvisionItem;
+  profile: string;
+  key: DeviceKey;
+  keyHash: string;
+}
+
+/**
+ * A batch of devices with the guarantees of provisionDevice, at batch cost: devices seen for the
+ * first time are reserved together (one transaction), issued together (issueBatch: one intent
+ * transaction, one trip to the signing workers, one update) and recorded together (devices,
+ * manufacturing records and audit events in one transaction). Anything out of the ordinary — a
+ * serial already known (a repeat, a re-provisioning, a stale reservation), the same serial twice in
+ * the batch, a reservation race with another instance — goes through provisionDevice, one at a time.
+ * Results are in the order given; each is the device's identity or its own error.
+ */
+export async function provisionBatch(deps: ProvisionDeps, station: StationRow, items: ProvisionItem[], actor: string, source?: string): Promise<(Provisioned | Error)[]> {
+  const results: (Provisioned | Error)[] = new Array(items.length);
+  const now = deps.issue.clock.now();
+  const audit: AuditEvent[] = [];
+
+  const lastHour = Number((await deps.db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
+  let allowance = Number(station.quota_per_hour) - lastHour;
+  const accepted: { index: number; item: ProvisionItem; profile: string }[] = [];
+  items.forEach((item, index) => {
+    try {
+      const profile = checkItem(station, item);
+      if (allowance-- <= 0) {
+        audit.push(quotaEvent(station, item, actor, source));
+        throw quotaExceeded(station);
+      }
+      accepted.push({ index, item, profile });
+    } catch (e) {
+      results[index] = asError(e);
+    }
+  });
+
+  const keys = await Promise.all(accepted.map(({ item }) => prepareKey(item).catch(asError)));
+  const seen = new Set<string>();
+  let fresh: Candidate[] = [];
+  const oneByOne: number[] = [];
+  accepted.forEach(({ index, item, profile }, i) => {
+    const key = keys[i]!;
+    if (key instanceof Error) return void (results[index] = key);
+    if (seen.has(item.deviceSerial)) return void oneByOne.push(index);
+    seen.add(item.deviceSerial);
+    fresh.push({ index, item, profile, key, keyHash: sha256(key.csr.spkiDer) });
+  });
+
+  // Reserve every device serial not seen before, in one transaction (nothing is signed before).
+  try {
+    await deps.db.transaction(async (trx) => {
+      const known = new Set<string>();
+      for (let i = 0; i < fresh.length; i += CHUNK) {
+        const serials = fresh.slice(i, i + CHUNK).map((c) => c.item.deviceSerial);
+        for (const row of await trx('devices').select('serial').whereIn('serial', serials)) known.add(row.serial);
+      }
+      for (const c of fresh) if (known.has(c.item.deviceSerial)) oneByOne.push(c.index);
+      fresh = fresh.filter((c) => !known.has(c.item.deviceSerial));
+      const rows = fresh.map((c) => ({ serial: c.item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, c.item, c.profile, c.keyHash, now), certificate_serial: null }));
+      for (let i = 0; i < rows.length; i += CHUNK) await trx('devices').insert(rows.slice(i, i + CHUNK));
+    });
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
+    // Another request reserved one of them meanwhile: take the careful path for all.
+    oneByOne.push(...fresh.map((c) => c.index));
+    fresh = [];
+  }
+
+  const issued = await issueBatch(
+    deps.issue,
+    fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, actor, source })),
+  );
+  const done: { c: Candidate; serial: string }[] = [];
+  const undo: string[] = [];
+  fresh.forEach((c, i) => {
+    const outcome = issued[i]!;
+    if (outcome instanceof Error) {
+      results[c.index] = outcome;
+      undo.push(c.item.deviceSerial);
+      return;
+    }
+    done.push({ c, serial: outcome.serial });
+    results[c.index] = {
+      deviceSerial: c.item.deviceSerial,
+      serial: outcome.serial,
+      certificate: outcome.certificate,
+      chain: outcome.chain,
+      repeated: false,
+      ...(c.key.privateKeyPem ? { encryptedKey: c.key.privateKeyPem, keyPassphrase: c.item.keyPassphrase ? undefined : c.key.passphrase } : {}),
+    };
+  });
+
+  // Nothing was issued for these: release their reservations so the requests can be corrected and repeated.
+  for (let i = 0; i < undo.length; i += CHUNK) await deps.db('devices').whereIn('serial', undo.slice(i, i + CHUNK)).where({ state: 'provisioning' }).del();
+
+  await deps.db.transaction(async (trx) => {
+    const text = isPostgres(deps.db) ? '?::text' : '?';
+    for (let i = 0; i < done.length; i += CHUNK) {
+      const chunk = done.slice(i, i + CHUNK);
+      await trx('devices')
+        .whereIn('serial', chunk.map((d) => d.c.item.deviceSerial))
+        .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) });
+      await trx('manufacturing_records').insert(chunk.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)));
+    }
+    await deps.audit.recordManyIn(trx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]);
+  });
+  for (let i = 0; i < done.length; i++) deps.onProvisioned?.(station);
+
+  for (const index of oneByOne) {
+    try {
+      results[index] = await provisionDevice(deps, station, items[index]!, actor, source);
+    } catch (e) {
+      results[index] = asError(e);
+    }
+  }
+  return results;
+}
+

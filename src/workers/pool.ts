@@ -1,0 +1,90 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+
+/**
+ * A fixed set of worker threads running one script, fed in batches: `run(items)` splits the items
+ * into one chunk per worker (one message each way per chunk, so the cost of crossing threads is paid
+ * per batch, not per item) and returns the results in order. Workers start on first use and are
+ * referenced only while they have work, so an idle pool never keeps the process alive.
+ */
+export interface WorkerPool<In, Out> {
+  run(items: In[]): Promise<Out[]>;
+  started(): boolean;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(results: unknown[]): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  load: number;
+}
+
+/** What a worker script answers: results in order, or an error that fails the whole chunk. */
+export type WorkerReply = { id: number; results: unknown[] } | { id: number; error: { message: string; code?: string } };
+
+export const defaultWorkerCount = () => Math.max(1, Math.min(availableParallelism(), 8));
+
+export function createWorkerPool<In, Out>(options: { script: URL; size?: number; workerData?: unknown; name: string }): WorkerPool<In, Out> {
+  const size = options.size ?? defaultWorkerCount();
+  const slots: Slot[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  function start(): void {
+    for (let i = slots.length; i < size; i++) {
+      const worker = new Worker(options.script, { workerData: options.workerData, name: `${options.name}-${i}` });
+      const slot: Slot = { worker, pending: new Map(), load: 0 };
+      worker.unref();
+      worker.on('message', (reply: WorkerReply) => {
+        const pending = slot.pending.get(reply.id);
+        if (!pending) return;
+        slot.pending.delete(reply.id);
+        if (slot.pending.size === 0) worker.unref();
+        if ('error' in reply) pending.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+        else pending.resolve(reply.results);
+      });
+      const fail = (error: Error) => {
+        for (const pending of slot.pending.values()) pending.reject(error);
+        slot.pending.clear();
+        const index = slots.indexOf(slot);
+        if (index >= 0) slots.splice(index, 1); // a dead worker is replaced on the next run
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`${options.name} worker exited (code ${code})`)));
+      slots.push(slot);
+    }
+  }
+
+  function send(slot: Slot, items: In[]): Promise<unknown[]> {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, items });
+    });
+  }
+
+  return {
+    started: () => slots.length > 0,
+    async run(items) {
+      if (closed) throw new Error(`${options.name} pool is closed`);
+      if (!items.length) return [];
+      start();
+      // Least-loaded workers first; one contiguous chunk each keeps the results in order.
+      const chunks = Math.min(slots.length, items.length);
+      const per = Math.ceil(items.length / chunks);
+      const ordered = [...slots].sort((a, b) => a.pending.size - b.pending.size);
+      const parts = await Promise.all(Array.from({ length: chunks }, (_, i) => send(ordered[i]!, items.slice(i * per, (i + 1) * per))));
+      return parts.flat() as Out[];
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.splice(0).map((s) => s.worker.terminate()));
+    },
+  };
+}
