@@ -58,7 +58,9 @@ const ATTRIBUTE_DER: Record<string, Uint8Array> = Object.fromEntries(
 /** Name as names.ts's buildName encodes it: one attribute per RDN, PrintableString where allowed, else UTF8String. */
 export function encodeName(attributes: [AttributeName, string][]): Uint8Array {
   const rdns = attributes.map(([type, value]) => {
-    const printable = isPrintable(value) || type === 'C' || type === 'serialNumber';
+    const printable = isPrintable(value);
+    // X.520: countryName and serialNumber are PrintableString only.
+    if (!printable && (type === 'C' || type === 'serialNumber')) throw new Error(`${type} "${value}" is not a PrintableString`);
     const atv = tlv(0x30, concatBytes([ATTRIBUTE_DER[type]!, tlv(printable ? 0x13 : 0x0c, utf8.encode(value))]));
     return tlv(0x31, atv);
   });
