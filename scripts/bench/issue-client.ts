@@ -32,6 +32,7 @@ function post(agent: https.Agent, port: number, path: string, headers: Record<st
       res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
+    req.on('socket', (socket) => socket.setNoDelay(true));
     req.end(body);
   });
 }

@@ -37,7 +37,7 @@ const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
-const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://127.0.0.1:5432/test';
+const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 

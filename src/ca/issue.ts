@@ -259,6 +259,6 @@ const batchers = new WeakMap<IssueDeps, Batcher<IssueInput, IssuedCertificate>>(
 /** One CSR → one certificate, through the batch path (nothing is relaxed for being alone). */
 export function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssuedCertificate> {
   let batcher = batchers.get(deps);
-  if (!batcher) batchers.set(deps, (batcher = createBatcher((inputs: IssueInput[]) => issueBatch(deps, inputs), { maxBatch: 1000, concurrency: 2 })));
+  if (!batcher) batchers.set(deps, (batcher = createBatcher((inputs: IssueInput[]) => issueBatch(deps, inputs), { maxBatch: 1000, concurrency: 1 })));
   return batcher.submit(input);
 }
