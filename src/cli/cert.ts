@@ -129,7 +129,7 @@ async function show(serialArg: string | undefined, flags: CertFlags): Promise<vo
     const view = certificateView(row, ctx.clock.now(), true);
     if (flags.json) printJson(view);
     else {
-      for (const [k, v] of Object.entries(view)) if (k !== 'certificate') process.stdout.write(`${k.padEnd(17)} ${v ?? '-'}\n`);
+      for (const [k, v] of Object.entries(view)) if (k !== 'certificate' && k !== 'decoded') process.stdout.write(`${k.padEnd(17)} ${v ?? '-'}\n`);
       if (view.certificate) process.stdout.write(view.certificate);
     }
   });

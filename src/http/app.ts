@@ -18,7 +18,9 @@ import { auditRoutes } from '../protocols/rest/audit.js';
 import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
+import { consoleDataRoutes } from '../protocols/rest/console-data.js';
 import { createEstRouter } from '../protocols/est/router.js';
+import { createConsoleRouter } from '../console/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
 const PACKAGE_VERSION = '0.1.0';
@@ -36,6 +38,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000 }),
     ...apiKeyRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
+    ...consoleDataRoutes(ctx, issue, revocation),
   ];
 }
 
@@ -84,6 +87,19 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
       config: ctx.config,
       enrollmentLimit: rateLimit('enrollment', rateLimits.enrollment, ctx.clock),
       log,
+    }),
+  );
+
+  app.use(
+    '/console',
+    createConsoleRouter({
+      db: ctx.db,
+      audit: ctx.audit,
+      clock: ctx.clock,
+      sealer: plane.sealer,
+      guard: plane.guard,
+      policy: plane.sessionPolicy,
+      loginGuards: [rateLimit('authentication', rateLimits.auth, ctx.clock), refuseBlockedSources({ guard: plane.guard, clock: ctx.clock })],
     }),
   );
 

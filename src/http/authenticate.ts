@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { checkApiKey, keyScopes } from '../auth/api-keys.js';
 import { principalFromCertificate } from '../auth/client-certificates.js';
 import { checkSession, type SessionPolicy } from '../auth/sessions.js';
+import { csrfMatches, isSafeMethod, sessionCookieOf } from '../console/cookie.js';
 import { actorName, decide, type Principal } from '../auth/principal.js';
 import type { Permission } from '../auth/permissions.js';
 import type { AuthFailureGuard } from '../alerts/auth-failures.js';
@@ -74,6 +75,19 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       const check = await checkApiKey(deps.db, token, now);
       if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous');
       (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key) };
+      return next();
+    }
+    const cookie = sessionCookieOf(req);
+    if (cookie !== undefined) {
+      // The console: the session travels in its cookie, and every state change carries the CSRF token.
+      const check = await checkSession(deps.db, cookie, deps.sessionPolicy, now);
+      if (!check.ok) return fail(`session is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `session:${check.id}` : 'anonymous');
+      if (!isSafeMethod(req.method) && !csrfMatches(cookie, req.get('x-csrf-token'))) {
+        await deps.audit.record({ actor: `session:${check.id}`, action: 'auth.csrf', target: target(req), outcome: 'failure', source: source(req) });
+        return void sendError(res, 403, 'csrf', 'a state change from the console needs its X-CSRF-Token header');
+      }
+      (req as WithPrincipal).principal = { kind: 'session', id: check.id, name: check.operator.name, role: check.operator.role, scopes: null };
+      (req as WithPrincipal).sessionId = check.id;
       return next();
     }
     const cert = await principalFromCertificate(req.socket as TLSSocket, deps.certificates, deps.profiles, now);

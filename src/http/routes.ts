@@ -30,7 +30,7 @@ export interface MountDeps {
   audit: AuditLog;
 }
 
-const requireJson: RequestHandler = (req, _res, next) => {
+export const requireJson: RequestHandler = (req, _res, next) => {
   if (!req.is('application/json')) throw new HallmarkError('unsupported_media_type', 'send the request body as application/json', 415);
   next();
 };

@@ -14,6 +14,9 @@ const listQuery = z.strictObject({
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   action: z.string().max(64).optional(),
+  actor: z.string().max(200).optional(),
+  /** Newest first (the console), instead of in order after `after`. */
+  newest: z.enum(['true', 'false']).optional(),
 });
 
 export function auditRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; checkpointSigner: () => Promise<Signer>; token: string }): RouteSpec[] {
@@ -22,11 +25,12 @@ export function auditRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; check
       method: 'get',
       path: '/audit',
       permission: 'audit.read',
-      summary: 'Audit entries in order (after a sequence number, optionally one action)',
+      summary: 'Audit entries in order after a sequence number, or newest first; optionally one action or actor',
       handler: async (req, res) => {
         const q = parseOrThrow(listQuery, req.query, 'query');
-        const rows = deps.db('audit_events').where('seq', '>', q.after ?? 0).orderBy('seq').limit(q.limit ?? 100);
+        const rows = deps.db('audit_events').where('seq', '>', q.after ?? 0).orderBy('seq', q.newest === 'true' ? 'desc' : 'asc').limit(q.limit ?? 100);
         if (q.action) rows.where({ action: q.action });
+        if (q.actor) rows.where({ actor: q.actor });
         res.json({ entries: (await rows).map(auditEntryView) });
       },
     },

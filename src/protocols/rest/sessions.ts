@@ -30,6 +30,23 @@ function requireSession(req: Request, what: string): string {
   return id;
 }
 
+export type LoginBody = z.infer<typeof loginBody>;
+export const parseLogin = (body: unknown) => parseOrThrow(loginBody, body, 'body');
+
+/** Password + TOTP → a new session, audited either way; undefined (and a counted failure) when refused. */
+export async function operatorLogin(deps: SessionDeps, body: LoginBody, source: string | undefined, target: string) {
+  const now = deps.clock.now();
+  const operator = await checkOperatorLogin(deps.db, deps.sealer, body, now);
+  if (!operator) {
+    deps.guard.recordFailure(source ?? 'unknown', now);
+    await deps.audit.record({ actor: `operator:${body.name}`, action: 'auth.failure', target, outcome: 'failure', source, details: { reason: 'login refused' } });
+    return undefined;
+  }
+  const session = await openSession(deps.db, operator.name, deps.policy, now, source);
+  await deps.audit.record({ actor: `operator:${operator.name}`, action: 'session.open', target: session.id, outcome: 'success', source });
+  return { session, operator };
+}
+
 export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
   return [
     {
@@ -40,16 +57,9 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       summary: 'Operator login: password + TOTP (RFC 6238) → short-lived session token',
       jsonBody: '4kb',
       handler: async (req, res) => {
-        const body = parseOrThrow(loginBody, req.body, 'body');
-        const now = deps.clock.now();
-        const operator = await checkOperatorLogin(deps.db, deps.sealer, body, now);
-        if (!operator) {
-          deps.guard.recordFailure(req.ip ?? 'unknown', now);
-          await deps.audit.record({ actor: `operator:${body.name}`, action: 'auth.failure', target: 'POST /api/v1/sessions', outcome: 'failure', source: req.ip, details: { reason: 'login refused' } });
-          return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
-        }
-        const session = await openSession(deps.db, operator.name, deps.policy, now, req.ip);
-        await deps.audit.record({ actor: `operator:${operator.name}`, action: 'session.open', target: session.id, outcome: 'success', source: req.ip });
+        const login = await operatorLogin(deps, parseLogin(req.body), req.ip, 'POST /api/v1/sessions');
+        if (!login) return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
+        const { session, operator } = login;
         res.status(201).json({ token: session.token, expiresAt: session.expiresAt.toISOString(), idleTimeoutSeconds: session.idleTimeoutSeconds, role: operator.role });
       },
     },

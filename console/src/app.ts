@@ -1,0 +1,332 @@
+import { api, ApiError, currentUser, may, setUser, type Me } from './api.js';
+import { confirmAction, date, h, table } from './dom.js';
+import { destroyCharts, renderCharts, type ChartData } from './charts.js';
+
+const main = document.getElementById('main')!;
+const REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn'];
+
+function show(...nodes: Node[]): void {
+  destroyCharts();
+  main.replaceChildren(...nodes);
+}
+
+function failure(e: unknown): Node {
+  return h('p', { class: 'error', role: 'alert' }, e instanceof Error ? e.message : String(e));
+}
+
+// ---- sign-in, idle timeout, sign-out -------------------------------------------------------------
+
+let idleTimer: number | undefined;
+function armIdleTimer(): void {
+  const me = currentUser();
+  if (!me) return;
+  window.clearTimeout(idleTimer);
+  idleTimer = window.setTimeout(() => void signOut('signed out after inactivity'), me.idleTimeoutSeconds * 1000);
+}
+for (const event of ['click', 'keydown']) document.addEventListener(event, armIdleTimer);
+
+function signedIn(me: Me): void {
+  setUser(me);
+  document.getElementById('nav')!.hidden = false;
+  document.getElementById('who')!.replaceChildren(`${me.name} (${me.role}) `, h('button', { id: 'sign-out', onclick: () => void signOut() }, 'Sign out'));
+  armIdleTimer();
+  void route();
+}
+
+async function signOut(message?: string): Promise<void> {
+  await api('DELETE', '/console/session').catch(() => undefined);
+  setUser(undefined);
+  window.clearTimeout(idleTimer);
+  document.getElementById('nav')!.hidden = true;
+  document.getElementById('who')!.replaceChildren();
+  signInView(message);
+}
+
+function signInView(message?: string): void {
+  const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
+  const name = h('input', { name: 'name', autocomplete: 'username', required: true });
+  const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const totp = h('input', { name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}', required: true });
+  const form = h(
+    'form',
+    {
+      id: 'sign-in',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try {
+          signedIn(await api<Me>('POST', '/console/session', { name: name.value, password: password.value, totp: totp.value }));
+        } catch (err) {
+          error.textContent = err instanceof ApiError && err.status === 401 ? 'Name, password or code not accepted.' : (err as Error).message;
+        }
+      },
+    },
+    h('label', {}, 'Operator', name),
+    h('label', {}, 'Password', password),
+    h('label', {}, 'Authenticator code', totp),
+    h('button', { class: 'primary', type: 'submit' }, 'Sign in'),
+    error,
+  );
+  show(h('section', { class: 'card signin' }, h('h2', {}, 'Sign in'), form));
+}
+
+// ---- overview ------------------------------------------------------------------------------------
+
+interface Overview {
+  now: string;
+  cas: { name: string; family: string; isRoot: boolean; subject: string; notBefore: string; notAfter: string }[];
+  responders: { issuer: string; serial: string; notAfter: string | null }[];
+  tls: { serial: string; notAfter: string | null } | null;
+  crls: { issuer: string; number: string | null; thisUpdate: string | null; nextUpdate: string | null; entries: number | null; ageSeconds: number | null }[];
+  hsm: { token: string; reachable: boolean; detail: string };
+  alerts: { at: string; target: string; details: { severity?: string; message?: string } | null }[];
+}
+
+function validityBar(from: string, to: string, now: string): HTMLElement {
+  const start = Date.parse(from);
+  const end = Date.parse(to);
+  const elapsed = Math.max(0, Math.min(1, (Date.parse(now) - start) / (end - start)));
+  const bar = h('span', { class: elapsed > 0.8 ? 'late' : '' });
+  bar.style.width = `${(elapsed * 100).toFixed(1)}%`; // CSSOM, allowed under style-src 'self'
+  return h('div', { class: 'bar', title: `${Math.round(elapsed * 100)}% of its life used` }, bar);
+}
+
+const daysLeft = (iso: string | null, now: string) => (iso ? `${Math.floor((Date.parse(iso) - Date.parse(now)) / 86_400_000)} days` : '—');
+
+async function overviewView(): Promise<void> {
+  const [o, charts] = await Promise.all([api<Overview>('GET', '/api/v1/overview'), api<ChartData>('GET', '/api/v1/charts')]);
+  show(
+    h(
+      'div',
+      { class: 'grid' },
+      h('section', { class: 'card', 'data-testid': 'hierarchy' }, h('h2', {}, 'CA hierarchy'), table(['CA', 'validity', 'until'], [...o.cas].sort((a, b) => Number(b.isRoot) - Number(a.isRoot)).map((ca) => [h('span', { title: ca.subject }, `${ca.isRoot ? '' : '└ '}${ca.name}`), validityBar(ca.notBefore, ca.notAfter, o.now), date(ca.notAfter)]))),
+      h(
+        'section',
+        { class: 'card', 'data-testid': 'health' },
+        h('h2', {}, 'Signers and revocation'),
+        table(
+          ['what', 'state'],
+          [
+            ['HSM token', h('span', { class: o.hsm.reachable ? 'state-ok' : 'state-bad' }, `${o.hsm.token}: ${o.hsm.reachable ? 'reachable' : 'unreachable'} — ${o.hsm.detail}`)],
+            ['TLS certificate', o.tls ? `expires in ${daysLeft(o.tls.notAfter, o.now)}` : 'none'],
+            ...o.responders.map((r) => [`OCSP signer (${r.issuer})`, `expires in ${daysLeft(r.notAfter, o.now)}`] as (string | Node)[]),
+            ...o.crls.map((c) => [`CRL ${c.issuer}`, c.number === null ? h('span', { class: 'state-warn' }, 'not yet generated') : `#${c.number}, ${c.entries} entries, ${Math.round((c.ageSeconds ?? 0) / 60)} min old, next update ${date(c.nextUpdate)}`] as (string | Node)[]),
+          ],
+        ),
+      ),
+      h('section', { class: 'card', 'data-testid': 'alerts' }, h('h2', {}, 'Alerts, last 24 hours'), o.alerts.length ? table(['at', 'rule', 'message'], o.alerts.map((a) => [date(a.at), a.target, a.details?.message ?? ''])) : h('p', { class: 'muted' }, 'None.')),
+    ),
+    renderCharts(charts),
+  );
+}
+
+// ---- certificates and devices --------------------------------------------------------------------
+
+interface Device {
+  serial: string;
+  state: string;
+  line: string;
+  lot: string;
+  model: string;
+  station: string;
+  provisionedAt: string;
+  certificate: { serial: string; status: string; notAfter: string; revocationReason: string | null } | null;
+}
+interface Certificate {
+  serial: string;
+  status: string;
+  identity: string | null;
+  profile: string;
+  issuer: string;
+  notAfter: string;
+  revocationReason: string | null;
+  certificate: string | null;
+  decoded: Record<string, unknown> | null;
+}
+
+async function certificateDetails(serial: string, deviceName: string, target: HTMLElement): Promise<void> {
+  const cert = await api<Certificate>('GET', `/api/v1/certificates/${encodeURIComponent(serial)}`);
+  const download = h('a', { download: `${cert.identity ?? cert.serial}.pem`, href: URL.createObjectURL(new Blob([cert.certificate ?? ''], { type: 'application/x-pem-file' })) }, 'Download PEM');
+  const reason = h('select', { name: 'reason', 'data-testid': 'revoke-reason' }, ...REASONS.map((r) => h('option', { value: r }, r)));
+  const revoke =
+    may('cert.revoke') && cert.status === 'active'
+      ? h(
+          'button',
+          {
+            class: 'danger',
+            'data-testid': 'revoke',
+            onclick: async () => {
+              if (!(await confirmAction(`Revoke the certificate of device ${deviceName} (serial ${cert.serial}) for reason "${reason.value}"? Relying parties will refuse it.`))) return;
+              try {
+                await api('POST', `/api/v1/certificates/${cert.serial}/revoke`, { reason: reason.value });
+                await certificateDetails(serial, deviceName, target);
+              } catch (e) {
+                target.append(failure(e));
+              }
+            },
+          },
+          'Revoke…',
+        )
+      : null;
+  target.replaceChildren(
+    h('h2', {}, `Certificate ${cert.serial}`),
+    h('p', { 'data-testid': 'certificate-status' }, `Status: ${cert.status}${cert.revocationReason ? ` (${cert.revocationReason})` : ''}`),
+    table(['field', 'value'], Object.entries(cert.decoded ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]), 'decoded'),
+    h('p', {}, download),
+    revoke ? h('div', { class: 'inline' }, reason, ' ', revoke) : h('p', { class: 'muted' }, cert.status === 'active' ? 'Your role cannot revoke.' : ''),
+  );
+}
+
+async function certificatesView(): Promise<void> {
+  const results = h('div', {});
+  const details = h('section', { class: 'card', id: 'details' }, h('p', { class: 'muted' }, 'Pick a device or certificate.'));
+  const field = (name: string, label: string) => h('label', {}, label, h('input', { name }));
+  const status = h('select', { name: 'certificateStatus' }, h('option', { value: '' }, 'any'), h('option', { value: 'active' }, 'active'), h('option', { value: 'revoked' }, 'revoked'));
+  const form = h(
+    'form',
+    {
+      class: 'inline',
+      id: 'search',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const data = new FormData(form);
+        const certSerial = String(data.get('certificate') ?? '').trim();
+        try {
+          if (certSerial) {
+            results.replaceChildren();
+            return void (await certificateDetails(certSerial, certSerial, details));
+          }
+          const query = new URLSearchParams();
+          for (const key of ['serial', 'lot', 'line', 'certificateStatus']) if (data.get(key)) query.set(key, String(data.get(key)));
+          const { devices } = await api<{ devices: Device[] }>('GET', `/api/v1/devices?${query}`);
+          results.replaceChildren(
+            table(
+              ['device', 'line', 'lot', 'model', 'provisioned', 'certificate', ''],
+              devices.map((d) => [
+                d.serial,
+                d.line,
+                d.lot,
+                d.model,
+                date(d.provisionedAt),
+                d.certificate ? `${d.certificate.status}${d.certificate.revocationReason ? ` (${d.certificate.revocationReason})` : ''}` : '—',
+                d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
+              ]),
+              'devices',
+            ),
+            h('p', { class: 'muted' }, `${devices.length} device(s)`),
+          );
+        } catch (err) {
+          results.replaceChildren(failure(err));
+        }
+      },
+    },
+    field('serial', 'Device id (prefix)'),
+    field('lot', 'Lot'),
+    field('line', 'Line'),
+    h('label', {}, 'Certificate status', status),
+    field('certificate', 'or certificate serial'),
+    h('button', { class: 'primary', type: 'submit' }, 'Search'),
+  );
+  show(h('section', { class: 'card' }, h('h2', {}, 'Certificates and devices'), form, results), details);
+}
+
+// ---- stations ------------------------------------------------------------------------------------
+
+interface Station {
+  name: string;
+  line: string;
+  profiles: string[];
+  quotaPerHour: number;
+  lastHour: number;
+  state: string;
+}
+
+async function stationsView(): Promise<void> {
+  const { stations } = await api<{ stations: Station[] }>('GET', '/api/v1/stations');
+  show(
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Stations'),
+      table(
+        ['station', 'line', 'profiles', 'last hour / quota', 'state', ''],
+        stations.map((s) => [
+          s.name,
+          s.line,
+          s.profiles.join(', '),
+          `${s.lastHour} / ${s.quotaPerHour}`,
+          s.state,
+          may('station.manage') && s.state === 'active'
+            ? h(
+                'button',
+                {
+                  class: 'danger',
+                  'data-testid': `disable-${s.name}`,
+                  onclick: async () => {
+                    if (!(await confirmAction(`Disable station ${s.name} on line ${s.line}? Its API key and certificate are revoked at once.`))) return;
+                    await api('POST', `/api/v1/stations/${encodeURIComponent(s.name)}/disable`).catch((e) => main.append(failure(e)));
+                    await stationsView();
+                  },
+                },
+                'Disable…',
+              )
+            : '',
+        ]),
+        'stations',
+      ),
+    ),
+  );
+}
+
+// ---- audit ---------------------------------------------------------------------------------------
+
+interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+}
+
+async function auditView(): Promise<void> {
+  type Verification = { ok: boolean; entries?: number; problems?: unknown[] };
+  const verification: Verification = await api<Verification>('GET', '/api/v1/audit/verify').catch((e) => ({ ok: false, problems: [(e as Error).message] }));
+  const list = h('div', {});
+  const action = h('input', { name: 'action', placeholder: 'e.g. certificate.revoke' });
+  const load = async () => {
+    const query = new URLSearchParams({ limit: '200', newest: 'true' });
+    if (action.value) query.set('action', action.value);
+    const { entries } = await api<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?${query}`);
+    list.replaceChildren(table(['#', 'at', 'actor', 'action', 'target', 'outcome'], entries.map((e) => [e.seq, date(e.at), e.actor, e.action, e.target ?? '', e.outcome]), 'audit'));
+  };
+  show(
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Audit log'),
+      h('p', { 'data-testid': 'chain', class: verification.ok ? 'state-ok' : 'state-bad' }, verification.ok ? `Hash chain verified${verification.entries !== undefined ? ` (${verification.entries} entries)` : ''}.` : `Hash chain does NOT verify: ${JSON.stringify(verification.problems ?? verification)}`),
+      h('form', { class: 'inline', onsubmit: (e: Event) => (e.preventDefault(), void load()) }, h('label', {}, 'Action', action), h('button', { type: 'submit' }, 'Filter')),
+      list,
+    ),
+  );
+  await load();
+}
+
+// ---- routing -------------------------------------------------------------------------------------
+
+const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, certificates: certificatesView, stations: stationsView, audit: auditView };
+
+async function route(): Promise<void> {
+  if (!currentUser()) return;
+  const name = location.hash.replace(/^#\//, '') || 'overview';
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('current', a.getAttribute('href') === `#/${name}`);
+  try {
+    await (VIEWS[name] ?? overviewView)();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return signOut('Your session ended; sign in again.');
+    show(failure(e));
+  }
+}
+window.addEventListener('hashchange', () => void route());
+
+api<Me>('GET', '/console/session').then(signedIn, () => signInView());

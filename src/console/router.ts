@@ -1,0 +1,61 @@
+import path from 'node:path';
+import express, { Router, type RequestHandler } from 'express';
+import { projectRoot } from '../config/env.js';
+import { checkSession, closeSession } from '../auth/sessions.js';
+import { operatorLogin, parseLogin, type SessionDeps } from '../protocols/rest/sessions.js';
+import { sendError } from '../http/errors.js';
+import { requireJson } from '../http/routes.js';
+import { clearSessionCookie, csrfMatches, csrfTokenFor, sessionCookieOf, setSessionCookie } from './cookie.js';
+
+/**
+ * Only this origin's files, no inline script or style, no framing, no plugins; data only from the
+ * same origin's API (CSP Level 3).
+ */
+export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+
+/**
+ * The operator console under /console: its static files (built by `npm run build` into
+ * dist/console), and sign-in/sign-out, which turn an operator session into the console's cookie.
+ * Everything else the page does goes through /api/v1 with that cookie.
+ */
+export function createConsoleRouter(deps: SessionDeps & { loginGuards: RequestHandler[] }): Router {
+  const router = Router();
+  const csp: RequestHandler = (_req, res, next) => {
+    res.set('Content-Security-Policy', CONSOLE_CSP);
+    next();
+  };
+  router.use(csp);
+
+  router.post('/session', ...deps.loginGuards, requireJson, express.json({ limit: '4kb', strict: true }), async (req, res, next) => {
+    try {
+      const login = await operatorLogin(deps, parseLogin(req.body), req.ip, 'POST /console/session');
+      if (!login) return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
+      setSessionCookie(res, login.session.token, (login.session.expiresAt.getTime() - deps.clock.now().getTime()) / 1000);
+      res.status(201).json({ name: login.operator.name, role: login.operator.role, csrfToken: csrfTokenFor(login.session.token), idleTimeoutSeconds: login.session.idleTimeoutSeconds });
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  router.get('/session', async (req, res) => {
+    const token = sessionCookieOf(req);
+    const check = token ? await checkSession(deps.db, token, deps.policy, deps.clock.now()) : undefined;
+    if (!token || !check?.ok) return sendError(res, 401, 'unauthenticated', 'sign in');
+    res.json({ name: check.operator.name, role: check.operator.role, csrfToken: csrfTokenFor(token), idleTimeoutSeconds: Math.round(deps.policy.idleMs / 1000) });
+  });
+
+  router.delete('/session', async (req, res) => {
+    const token = sessionCookieOf(req);
+    const check = token ? await checkSession(deps.db, token, deps.policy, deps.clock.now()) : undefined;
+    clearSessionCookie(res);
+    if (!token || !check?.ok) return void res.status(204).end();
+    if (!csrfMatches(token, req.get('x-csrf-token'))) return sendError(res, 403, 'csrf', 'sign-out needs the X-CSRF-Token header');
+    await closeSession(deps.db, check.id, deps.clock.now());
+    await deps.audit.record({ actor: `operator:${check.operator.name}`, action: 'session.close', target: check.id, outcome: 'success', source: req.ip });
+    res.status(204).end();
+  });
+
+  router.get('/', (req, res, next) => (req.originalUrl.endsWith('/') ? next() : res.redirect(301, '/console/')));
+  router.use(express.static(path.join(projectRoot(), 'dist', 'console'), { index: 'index.html', fallthrough: true, dotfiles: 'deny' }));
+  return router;
+}

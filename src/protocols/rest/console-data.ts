@@ -1,0 +1,157 @@
+import { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import type { IssueDeps } from '../../ca/issue.js';
+import type { RevokeDeps } from '../../ca/revoke.js';
+import { parseKeyUri } from '../../keys/key-uri.js';
+import { disableStation, stationView, type StationRow } from '../../factory/stations.js';
+import { actorName, principalOf } from '../../http/authenticate.js';
+import type { RouteSpec } from '../../http/routes.js';
+import { auditEntryView } from '../../audit/view.js';
+import { parseOrThrow } from './validation.js';
+
+const HOUR = 3_600_000;
+const WEEK = 7 * 24 * HOUR;
+const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
+
+const deviceQuery = z.strictObject({
+  serial: z.string().max(128).optional(),
+  lot: z.string().max(128).optional(),
+  line: z.string().max(128).optional(),
+  state: z.enum(['provisioning', 'provisioned']).optional(),
+  certificateStatus: z.enum(['active', 'revoked']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+
+/**
+ * What the operator console reads beyond the plain REST resources: the overview, the chart series,
+ * devices and stations. Read routes need the read permissions every operator role has; disabling a
+ * station needs station.manage, like the CLI.
+ */
+export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
+  const { db, clock } = ctx;
+  return [
+    {
+      method: 'get',
+      path: '/overview',
+      permission: 'ca.read',
+      summary: 'CA hierarchy with validity, OCSP signer and TLS certificate expiry, CRL age, HSM token state, alerts of the last 24 hours',
+      handler: async (_req, res) => {
+        const now = clock.now().getTime();
+        const cas = issue.issuers.list().map((ca) => {
+          const cert = new X509Certificate(Buffer.from(ca.certificate));
+          return { name: ca.name, family: ca.family, isRoot: ca.isRoot, subject: cert.subject.replace(/\n/g, ', '), notBefore: ca.notBefore.toISOString(), notAfter: ca.notAfter.toISOString(), activeFrom: ca.activeFrom.toISOString() };
+        });
+        const latest = async (profile: string) =>
+          (await db('certificates').select('serial', 'issuer', 'identity', 'not_after').where({ profile, status: 'active' }).where('not_after', '>', now).orderBy('not_after', 'desc')) as { serial: string; issuer: string; identity: string; not_after: number }[];
+        const responders = new Map<string, { serial: string; notAfter: string | null }>();
+        for (const r of await latest('ocsp-signer')) if (!responders.has(r.issuer)) responders.set(r.issuer, { serial: r.serial, notAfter: iso(r.not_after) });
+        const tls = (await latest('tls-server'))[0];
+        const crls = [];
+        for (const ca of cas) {
+          const row = await db('crls').select('number', 'this_update', 'next_update', 'entries').where({ issuer: ca.name }).orderBy('number', 'desc').first();
+          crls.push({ issuer: ca.name, number: row ? String(row.number) : null, thisUpdate: iso(row?.this_update), nextUpdate: iso(row?.next_update), entries: row ? Number(row.entries) : null, ageSeconds: row ? Math.round((now - Number(row.this_update)) / 1000) : null });
+        }
+        let hsm: { token: string; reachable: boolean; detail: string };
+        try {
+          const issuing = await ctx.cas.get(issue.issuers.get('issuing').name);
+          const protection = await ctx.keys!.describeProtection(parseKeyUri(issuing!.key_uri));
+          hsm = { token: ctx.env.tokenLabel, reachable: true, detail: protection.sensitive && !protection.extractable ? 'issuing key present, sensitive, not extractable' : 'issuing key present but extractable' };
+        } catch (e) {
+          hsm = { token: ctx.env.tokenLabel, reachable: false, detail: (e as Error).message };
+        }
+        const alerts = (await db('audit_events').where({ action: 'alert' }).where('at', '>', now - 24 * HOUR).orderBy('seq', 'desc').limit(50)).map(auditEntryView);
+        res.json({
+          now: iso(now),
+          cas,
+          responders: [...responders].map(([issuer, r]) => ({ issuer, ...r })),
+          tls: tls ? { serial: tls.serial, notAfter: iso(tls.not_after) } : null,
+          crls,
+          hsm,
+          alerts,
+        });
+      },
+    },
+    {
+      method: 'get',
+      path: '/charts',
+      permission: 'device.read',
+      summary: 'Devices provisioned per hour by line (7 days), certificates expiring per week (26 weeks), revocations by reason',
+      handler: async (_req, res) => {
+        const now = clock.now().getTime();
+        const firstHour = Math.floor(now / HOUR) * HOUR - 167 * HOUR;
+        const records = (await db('manufacturing_records').select('line', 'at').where('at', '>=', firstHour)) as { line: string; at: number }[];
+        const perLine = new Map<string, number[]>();
+        for (const r of records) {
+          const series = perLine.get(r.line) ?? new Array(168).fill(0);
+          series[Math.floor((Number(r.at) - firstHour) / HOUR)]++;
+          perLine.set(r.line, series);
+        }
+        const expiring = (await db('certificates').select('not_after').where({ status: 'active' }).where('not_after', '>', now).where('not_after', '<=', now + 26 * WEEK)) as { not_after: number }[];
+        const perWeek = new Array(26).fill(0);
+        for (const c of expiring) perWeek[Math.min(25, Math.floor((Number(c.not_after) - now) / WEEK))]++;
+        const reasons = (await db('certificates').select('revocation_reason').count({ n: '*' }).where({ status: 'revoked' }).groupBy('revocation_reason').orderBy('revocation_reason')) as { revocation_reason: string | null; n: number | string }[];
+        res.json({
+          provisionedPerHour: { start: iso(firstHour), hours: 168, lines: [...perLine].sort(([a], [b]) => (a < b ? -1 : 1)).map(([line, counts]) => ({ line, counts, total: counts.reduce((a, b) => a + b, 0) })) },
+          expiringPerWeek: { start: iso(now), weeks: perWeek },
+          revocationsByReason: reasons.map((r) => ({ reason: r.revocation_reason ?? 'unspecified', count: Number(r.n) })),
+        });
+      },
+    },
+    {
+      method: 'get',
+      path: '/devices',
+      permission: 'device.read',
+      summary: 'Devices by serial (prefix), lot, line, state or certificate status, with their certificates',
+      handler: async (req, res) => {
+        const q = parseOrThrow(deviceQuery, req.query, 'query');
+        const rows = db('devices')
+          .leftJoin('certificates', 'certificates.serial', 'devices.certificate_serial')
+          .select('devices.*', 'certificates.status as certificate_status', 'certificates.not_after as certificate_not_after', 'certificates.revocation_reason as certificate_revocation_reason')
+          .orderBy('devices.provisioned_at', 'desc')
+          .limit(q.limit ?? 100);
+        if (q.serial) rows.where('devices.serial', 'like', `${q.serial.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+        if (q.lot) rows.where('devices.lot', q.lot);
+        if (q.line) rows.where('devices.line', q.line);
+        if (q.state) rows.where('devices.state', q.state);
+        if (q.certificateStatus) rows.where('certificates.status', q.certificateStatus);
+        res.json({
+          devices: (await rows).map((d) => ({
+            serial: d.serial,
+            state: d.state,
+            line: d.line,
+            station: d.station,
+            model: d.model,
+            lot: d.lot,
+            firmwareVersion: d.firmware_version,
+            profile: d.profile,
+            provisionedAt: iso(d.provisioned_at),
+            certificate: d.certificate_serial ? { serial: d.certificate_serial, status: d.certificate_status, notAfter: iso(d.certificate_not_after), revocationReason: d.certificate_revocation_reason } : null,
+          })),
+        });
+      },
+    },
+    {
+      method: 'get',
+      path: '/stations',
+      permission: 'device.read',
+      summary: 'Stations with their use of the hourly quota',
+      handler: async (_req, res) => {
+        const since = clock.now().getTime() - HOUR;
+        const used = new Map(((await db('manufacturing_records').select('station').count({ n: '*' }).where('at', '>', since).groupBy('station')) as { station: string; n: number | string }[]).map((r) => [r.station, Number(r.n)]));
+        const rows = (await db('stations').select('*').orderBy('name')) as StationRow[];
+        res.json({ stations: rows.map((r) => ({ ...stationView(r), lastHour: used.get(r.name) ?? 0 })) });
+      },
+    },
+    {
+      method: 'post',
+      path: '/stations/:name/disable',
+      permission: 'station.manage',
+      summary: 'Disable a station: its API key is revoked and its certificate too',
+      handler: async (req, res) => {
+        await disableStation(revocation, String(req.params.name), actorName(principalOf(req)));
+        res.json({ name: req.params.name, state: 'disabled' });
+      },
+    },
+  ];
+}

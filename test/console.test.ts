@@ -1,0 +1,198 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { BACKENDS } from './helpers/backends.js';
+import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+import { postJson } from './helpers/post-json.js';
+import { deviceCsrs } from './helpers/device-csrs.js';
+import { mustRun, run } from './helpers/run.js';
+import { totpCode } from '../src/auth/totp.js';
+
+/** Where the overview screenshot is kept (CI keeps the directory as the test's artifact). */
+const ARTIFACTS = path.join(process.cwd(), 'artifacts');
+const CHROMIUM = process.env.HALLMARK_CHROMIUM ?? '/usr/bin/chromium';
+
+function fromBase32(text: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+let home: TestHome;
+let browser: Browser;
+before(async () => {
+  home = await makeTestHome(['console-sqlite', 'console-postgres']);
+  // As the machine's probe runs it: headless, no sandbox as root, no calls home.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  home?.cleanup();
+});
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`operator console on ${backend.name}`, () => {
+    let env: NodeJS.ProcessEnv;
+    let server: RunningServer;
+    let adminKey: string;
+    let rootPem: string;
+    const operators: Record<string, { password: string; secret: Uint8Array }> = {};
+    let lineA: string[] = [];
+    let target = '';
+    const cspViolations: string[] = [];
+
+    before(async () => {
+      env = await cliEnv(home, backend, `console-${backend.name}`);
+      adminKey = (await hallmarkJson(env, 'init')).admin.apiKey;
+      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only']] as const) {
+        const password = `${name} has a long passphrase`;
+        const file = path.join(home.home, `${name}-${backend.name}.pw`);
+        fs.writeFileSync(file, password, { mode: 0o600 });
+        const created = await hallmarkJson(env, 'operator', 'add', '--name', name, '--role', role, '--password-file', file);
+        operators[name] = { password, secret: fromBase32(created.totpSecret) };
+      }
+      const stations = [await hallmarkJson(env, 'station', 'add', '--line', 'line-a', '--name', 'st-a'), await hallmarkJson(env, 'station', 'add', '--line', 'line-b', '--name', 'st-b')];
+      server = await startServer(env);
+      rootPem = (await mustRun('node', [path.join(process.cwd(), 'bin', 'hallmark.js'), 'ca', 'export', 'root'], { env })).toString();
+      // Seed: 5 devices on line-a, 3 on line-b, one of line-b revoked for key compromise.
+      const seed = async (station: { apiKey: string }, prefix: string, count: number) => {
+        const ids = Array.from({ length: count }, (_, i) => `${prefix}-${backend.name}-${i}`);
+        const csrs = await deviceCsrs(count, (i) => ids[i]!);
+        const r = await postJson(server.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: ids.map((id, i) => ({ deviceSerial: id, model: 'M1', lot: `${prefix}-LOT`, firmwareVersion: '1.0', csr: csrs[i]!.csr })) });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        return r.json.results as { deviceSerial: string; serial: string }[];
+      };
+      lineA = (await seed(stations[0]!, 'A', 5)).map((r) => r.serial);
+      const lineB = await seed(stations[1]!, 'B', 3);
+      const revoked = await postJson(server.https, rootPem, { authorization: `Bearer ${adminKey}` }, `certificates/${lineB[0]!.serial}/revoke`, { reason: 'keyCompromise' });
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
+      target = `A-${backend.name}-3`;
+    });
+    after(async () => {
+      await server?.stop();
+      await backend.cleanup();
+    });
+
+    async function signIn(name: string): Promise<Page> {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1100 } });
+      const page = await context.newPage();
+      page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+      });
+      const landing = await page.goto(`https://localhost:${server.https}/console/`);
+      assert.equal(landing!.status(), 200);
+      const csp = landing!.headers()['content-security-policy']!;
+      assert.match(csp, /script-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+      await page.fill('#sign-in input[name=name]', name);
+      await page.fill('#sign-in input[name=password]', operators[name]!.password);
+      await page.fill('#sign-in input[name=totp]', totpCode(operators[name]!.secret, new Date()));
+      const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/console/session') && r.request().method() === 'POST'), page.click('#sign-in button[type=submit]')]);
+      assert.equal(response.status(), 201, await response.text());
+      const cookie = (await response.headerValue('set-cookie')) ?? '';
+      assert.match(cookie, /^__Host-hallmark-session=hms_/);
+      for (const flag of ['Secure', 'HttpOnly', 'SameSite=Strict', 'Path=/']) assert.ok(cookie.includes(flag), `cookie has ${flag}: ${cookie}`);
+      await page.waitForSelector('#sign-out');
+      return page;
+    }
+
+    test('an operator signs in with password + TOTP, sees the overview and the charts with the seeded counts, finds a device and revokes it; OCSP says revoked', async () => {
+      const page = await signIn('otto');
+      await page.waitForSelector('[data-testid=hierarchy] table');
+      assert.match(await page.textContent('[data-testid=hierarchy]') ?? '', /root[\s\S]*issuing/);
+      assert.match(await page.textContent('[data-testid=health]') ?? '', /reachable/);
+      assert.equal(await page.getAttribute('[data-testid=provisioned-summary] li[data-line=line-a]', 'data-total'), '5');
+      assert.equal(await page.getAttribute('[data-testid=provisioned-summary] li[data-line=line-b]', 'data-total'), '3');
+      assert.equal(await page.getAttribute('[data-testid=revocations-summary] li[data-reason=keyCompromise]', 'data-count'), '1');
+      // The charts were drawn: each canvas has pixels that are not background.
+      for (const id of ['chart-provisioned', 'chart-expiring', 'chart-revocations']) {
+        const painted = await page.$eval(`#${id}`, (canvas) => {
+          // Runs in the page: a canvas element.
+          const c = canvas as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+          const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          let count = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) count++;
+          return { width: c.width, count };
+        });
+        assert.ok(painted.width > 100 && painted.count > 200, `${id} is drawn: ${JSON.stringify(painted)}`);
+      }
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, `console-overview-${backend.name}.png`), fullPage: true });
+
+      await page.click('nav a[href="#/certificates"]');
+      await page.fill('#search input[name=serial]', target);
+      await page.click('#search button[type=submit]');
+      await page.click(`[data-testid=open-${target}]`);
+      await page.waitForSelector('[data-testid=decoded]');
+      assert.match(await page.textContent('[data-testid=decoded]') ?? '', new RegExp(`CN=${target}`));
+      await page.selectOption('[data-testid=revoke-reason]', 'keyCompromise');
+      await page.click('[data-testid=revoke]');
+      // The confirmation names the device before anything happens.
+      assert.match(await page.textContent('#confirm-text') ?? '', new RegExp(`device ${target}`));
+      await page.click('#confirm-ok');
+      await page.waitForSelector('[data-testid=certificate-status]:has-text("revoked")');
+
+      // A relying party's view: openssl ocsp against the plain-HTTP listener.
+      const dir = fs.mkdtempSync(path.join(home.home, 'ocsp-'));
+      const serial = lineA[3]!;
+      fs.writeFileSync(path.join(dir, 'cert.pem'), (await hallmarkJson(env, 'cert', 'show', serial)).certificate);
+      fs.writeFileSync(path.join(dir, 'issuing.pem'), (await mustRun('node', [path.join(process.cwd(), 'bin', 'hallmark.js'), 'ca', 'export', 'issuing'], { env })).toString());
+      fs.writeFileSync(path.join(dir, 'chain.pem'), rootPem + fs.readFileSync(path.join(dir, 'issuing.pem'), 'utf8'));
+      const ocsp = await run('openssl', ['ocsp', '-issuer', path.join(dir, 'issuing.pem'), '-cert', path.join(dir, 'cert.pem'), '-url', `http://127.0.0.1:${server.http}/ocsp`, '-CAfile', path.join(dir, 'chain.pem')]);
+      assert.match(ocsp.stdout, /: revoked/, ocsp.stdout + ocsp.stderr);
+      assert.match(ocsp.stdout, /Reason: keyCompromise/);
+
+      // Every state change needs the CSRF token, even with the cookie.
+      const forged = await page.evaluate(async (s) => (await fetch(`/api/v1/certificates/${s}/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"superseded"}' })).status, lineA[0]!);
+      assert.equal(forged, 403);
+
+      await page.click('#sign-out');
+      await page.waitForSelector('#sign-in');
+      assert.equal(await page.evaluate(async () => (await fetch('/api/v1/overview')).status), 401, 'signed out: the cookie no longer works');
+      await page.context().close();
+    });
+
+    test('a read-only operator sees no revoke or disable button and gets 403 when forcing the API', async () => {
+      const page = await signIn('rita');
+      await page.click('nav a[href="#/certificates"]');
+      await page.fill('#search input[name=serial]', `A-${backend.name}-1`);
+      await page.click('#search button[type=submit]');
+      await page.click(`[data-testid=open-A-${backend.name}-1]`);
+      await page.waitForSelector('[data-testid=decoded]');
+      assert.equal(await page.locator('[data-testid=revoke]').count(), 0);
+      await page.click('nav a[href="#/stations"]');
+      await page.waitForSelector('[data-testid=stations]');
+      assert.equal(await page.locator('[data-testid^=disable-]').count(), 0);
+      const forced = await page.evaluate(async (s) => {
+        const me = (await (await fetch('/console/session')).json()) as { csrfToken: string };
+        const r = await fetch(`/api/v1/certificates/${s}/revoke`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrfToken }, body: '{"reason":"superseded"}' });
+        return { status: r.status, body: (await r.json()) as { error: { code: string } } };
+      }, lineA[1]!);
+      assert.equal(forced.status, 403, JSON.stringify(forced.body));
+      assert.equal(forced.body.error.code, 'forbidden');
+      await page.click('nav a[href="#/audit"]');
+      await page.waitForSelector('[data-testid=chain].state-ok');
+      assert.match(await page.textContent('[data-testid=audit]') ?? '', /certificate\.revoke/);
+      await page.context().close();
+      assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
+    });
+  });
+}
