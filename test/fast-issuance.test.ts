@@ -26,6 +26,7 @@ import { verifyCsr, decodeCsr } from '../src/x509/csr.js';
 import { x509 } from '../src/x509/crypto-provider.js';
 import { ecdsaRawToDer } from '../src/keys/ecdsa-signature.js';
 import { parseKeyUri } from '../src/keys/key-uri.js';
+import { certsOnly, certsOnlyReference } from '../src/x509/pkcs7.js';
 import { lintCertificate, tbsOf } from '../src/lint/index.js';
 import type { Draft } from '../src/profiles/rules/index.js';
 
@@ -183,6 +184,17 @@ for (const makeBackend of BACKENDS) {
       // One pending audit event per intent, in the same chain; refused requests wrote no certificate row.
       const auditAfter = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
       assert.equal(auditAfter - auditBefore, 282);
+    });
+
+    test('the spliced certs-only PKCS#7 is byte for byte what pkijs encodes, and openssl reads it', async () => {
+      const chain = [ca.issue.issuers.get('issuing').certificate, ca.issue.issuers.get('root').certificate];
+      for (const set of [[chain[0]!], chain]) {
+        const spliced = certsOnly(set);
+        assert.deepEqual(Buffer.from(spliced), Buffer.from(certsOnlyReference(set)));
+        fs.writeFileSync(path.join(dir, 'p7.der'), spliced);
+        const out = await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', path.join(dir, 'p7.der'), '-print_certs', '-noout']);
+        assert.equal((out.match(/subject=/g) ?? []).length, set.length);
+      }
     });
 
     test('certificates issued by the signing workers carry signatures openssl accepts, with the CA key never read', async () => {
