@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -129,6 +130,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const logger = options.logger ?? createLogger({ pretty: false, destination: new Writable({ write: (chunk: Buffer, _e, done) => (log(chunk.toString('utf8').trimEnd()), done()) }) });
   const app = createHttpsApp(ctx, issue, plane, revocation, logger);
   const httpsServer = https.createServer(httpsOptions(material, trusted), app);
+  // A connection's client certificate is its identity for the connection's life (and is read once per
+  // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
+  httpsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   const caNames = () => issue.issuers.list().map((i) => i.name);
   const ready = async () => {
     const checks: Record<string, string> = {};

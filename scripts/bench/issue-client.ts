@@ -84,5 +84,7 @@ async function batch(job: BatchJob) {
 }
 
 const job = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as EstJob | BatchJob;
+const cpuBefore = process.cpuUsage();
 const result = job.mode === 'est' ? await est(job) : await batch(job);
-process.stdout.write(`${JSON.stringify({ ...result, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+const cpu = process.cpuUsage(cpuBefore);
+process.stdout.write(`${JSON.stringify({ ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);

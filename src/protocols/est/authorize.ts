@@ -8,8 +8,20 @@ export type EnrollmentCredential = { kind: 'token'; device: string; token: Enrol
 
 const challenge = () => new HallmarkError('unauthenticated', 'EST enrollment needs HTTP Basic <device id>:<enrollment secret> or a manufacturer (bootstrap) client certificate', 401, { challenge: 'Basic realm="hallmark-est"' });
 
-/** The chain the client presented, up to the trust anchor Node verified it against. */
+/**
+ * The chain a connection's client presented, read once per connection: it cannot change on it (no
+ * renegotiation: TLS 1.3 has none, and the listener refuses it for 1.2), and getPeerCertificate(true)
+ * decodes every certificate of the chain with its fingerprints on each call.
+ */
+const chains = new WeakMap<TLSSocket, DetailedPeerCertificate[]>();
 function chainOf(socket: TLSSocket): DetailedPeerCertificate[] {
+  let chain = chains.get(socket);
+  if (!chain) chains.set(socket, (chain = readChain(socket)));
+  return chain;
+}
+
+/** The chain the client presented, up to the trust anchor Node verified it against. */
+function readChain(socket: TLSSocket): DetailedPeerCertificate[] {
   const chain: DetailedPeerCertificate[] = [];
   let cert = socket.getPeerCertificate?.(true) as DetailedPeerCertificate | undefined;
   while (cert && cert.raw && !chain.includes(cert)) {
