@@ -15,6 +15,9 @@ export class HallmarkError extends Error {
   }
 }
 
+/** Whatever was thrown, as an Error (per-item results of a batch carry one each). */
+export const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
 export const isHallmarkError = (e: unknown): e is HallmarkError => e instanceof HallmarkError;
 
 /** Problems with the configuration or the environment: a misconfigured deployment, not a bad request. */

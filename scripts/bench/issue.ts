@@ -21,7 +21,7 @@ import { x509 } from '../../src/x509/crypto-provider.js';
 import { toPem } from '../../src/x509/pem.js';
 import { benchCa, fmt, runBench, table } from './setup.js';
 import { deviceCsrs } from './device-csrs.js';
-import { rawSignRate } from './raw-sign.js';
+import { sessionSignRate } from './raw-sign.js';
 
 const { values } = parseArgs({
   options: {
@@ -206,10 +206,10 @@ async function child(backend: 'sqlite' | 'postgres') {
     keyLabel: 'hallmark-ca-issuing',
   };
   log(`${backend}: measuring the raw PKCS#11 signing rate…`);
-  const rawBefore = await rawSignRate(target, 1);
-  const rawTwoThreads = await rawSignRate(target, 2);
+  const rawBefore = await sessionSignRate(target, 1);
+  const rawTwoThreads = await sessionSignRate(target, 2);
   const measured = await measureBackend(backend, maker, bench, configFile);
-  const rawAfter = await rawSignRate(target, 1);
+  const rawAfter = await sessionSignRate(target, 1);
   await bench.cleanup();
   fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, ...measured })}\n`);

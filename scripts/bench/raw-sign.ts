@@ -1,38 +1,18 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pkcs11js from 'pkcs11js';
+import { findPrivateKey, openDirectSession, type DirectTarget } from '../../src/keys/pkcs11/direct-session.js';
 
 /**
  * The raw PKCS#11 signing rate of a token key: C_SignInit + C_Sign (CKM_ECDSA) on a fixed digest in
  * a tight synchronous loop, one session per thread — the ceiling no certificate path can beat.
  */
-export interface RawSignTarget {
-  modulePath: string;
-  tokenLabel: string;
-  pin: string;
+export interface RawSignTarget extends DirectTarget {
   keyLabel: string;
 }
 
 function loop(target: RawSignTarget, ms: number): number {
-  const p = new pkcs11js.PKCS11();
-  p.load(target.modulePath);
-  const tolerate = (code: number, call: () => void) => {
-    try {
-      call();
-    } catch (e) {
-      if ((e as { code?: number }).code !== code) throw e;
-    }
-  };
-  tolerate(0x191, () => p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }));
-  const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === target.tokenLabel)!;
-  const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-  tolerate(0x100, () => p.C_Login(session, pkcs11js.CKU_USER, target.pin));
-  p.C_FindObjectsInit(session, [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-    { type: pkcs11js.CKA_LABEL, value: target.keyLabel },
-  ]);
-  const [key] = p.C_FindObjects(session, 1);
-  p.C_FindObjectsFinal(session);
-  if (!key) throw new Error(`no private key ${target.keyLabel}`);
+  const { p, session } = openDirectSession(target);
+  const key = findPrivateKey(p, session, target.keyLabel);
   const digest = Buffer.alloc(32, 7);
   const out = Buffer.alloc(132);
   let n = 0;
@@ -50,7 +30,7 @@ function loop(target: RawSignTarget, ms: number): number {
 }
 
 /** Signatures per second summed over `threads` worker threads, each with its own session. */
-export async function rawSignRate(target: RawSignTarget, threads: number, seconds = 3): Promise<number> {
+export async function sessionSignRate(target: RawSignTarget, threads: number, seconds = 3): Promise<number> {
   const rates = await Promise.all(
     Array.from(
       { length: threads },

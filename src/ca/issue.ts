@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { IssuanceStore } from '../store/certificates.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError, toError } from '../errors.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import { buildLeafTbs, FULL_LINT_EVERY, leafTemplate, lintLeafFields, type LeafTemplate } from './leaf-template.js';
 import { assertLintClean, lintCertificate } from '../lint/index.js';
@@ -85,7 +85,6 @@ interface Pending {
   createdAt: number;
 }
 
-const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
 
 /** Profile, issuer, draft and TBS for one request; a lint or policy failure is that request's error. */
 function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date, lintFailures: AuditEvent[]): Pending {
@@ -182,9 +181,9 @@ async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Pro
     await deps.store.recordFailed(group.map((p) => p.serial));
     for (const p of group) metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'failed' });
     await deps.db.transaction((trx) =>
-      deps.audit.recordManyIn(trx, group.map((p) => ({ actor: p.input.actor, action: 'certificate.issue', target: p.serial, outcome: 'failure' as const, source: p.input.source, details: { reason: asError(e).message } }))),
+      deps.audit.recordManyIn(trx, group.map((p) => ({ actor: p.input.actor, action: 'certificate.issue', target: p.serial, outcome: 'failure' as const, source: p.input.source, details: { reason: toError(e).message } }))),
     );
-    return group.map(() => asError(e));
+    return group.map(() => toError(e));
   }
 }
 
@@ -197,7 +196,7 @@ async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Pro
  */
 export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise<(IssuedCertificate | Error)[]> {
   const results: (IssuedCertificate | Error)[] = new Array(inputs.length);
-  const csrs = await Promise.all(inputs.map((input) => (isVerified(input.csr) ? input.csr : verifyCsr(input.csr).catch(asError))));
+  const csrs = await Promise.all(inputs.map((input) => (isVerified(input.csr) ? input.csr : verifyCsr(input.csr).catch(toError))));
   const now = deps.clock.now();
   const lintFailures: AuditEvent[] = [];
   const pending: Pending[] = [];
@@ -210,7 +209,7 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise
       pending.push(p);
       indexOf.set(p, i);
     } catch (e) {
-      results[i] = asError(e);
+      results[i] = toError(e);
     }
   });
   if (!pending.length) {
@@ -220,7 +219,11 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise
   await recordIntents(deps, pending, lintFailures);
 
   const byIssuer = new Map<IssuerCa, Pending[]>();
-  for (const p of pending) byIssuer.set(p.issuer, [...(byIssuer.get(p.issuer) ?? []), p]);
+  for (const p of pending) {
+    const group = byIssuer.get(p.issuer);
+    if (group) group.push(p);
+    else byIssuer.set(p.issuer, [p]);
+  }
   const signed: { p: Pending; der: Uint8Array }[] = [];
   await Promise.all(
     [...byIssuer].map(async ([issuer, group]) => {

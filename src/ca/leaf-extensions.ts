@@ -42,7 +42,10 @@ export function constantLeafExtensions(input: Omit<LeafExtensionInput, 'draft' |
   return { head, authorityKeyId: authorityKeyIdentifier(input.issuerKeyId), tail };
 }
 
-/** The extensions of an end-entity certificate, all from the profile; nothing is copied from a CSR. */
+/**
+ * The extensions of an end-entity certificate, all from the profile; nothing is copied from a CSR.
+ * Issuance splices them (leaf-template.ts); this schema-object form is what the splice is tested against.
+ */
 export function leafExtensions(input: LeafExtensionInput): Extension[] {
   const { head, authorityKeyId, tail } = constantLeafExtensions(input);
   const { dns, uri, ip, email } = input.draft.names;

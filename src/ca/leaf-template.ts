@@ -6,7 +6,10 @@ import { subjectAltName } from '../x509/extensions.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
 import { encodeName, spliceTbs, subjectAltNameExtension, type TbsConstants } from '../x509/tbs-splice.js';
 import { children, content, readTlv } from '../x509/der-reader.js';
-import { dnsProblem } from '../lint/rules/san-syntax.js';
+import { generalNameProblems, sanSyntax } from '../lint/rules/san-syntax.js';
+import { serialNumber, serialProblems } from '../lint/rules/serial-number.js';
+import { subjectOrSan, subjectOrSanProblems } from '../lint/rules/subject-or-san.js';
+import { validityProblems, validityWithinIssuer } from '../lint/rules/validity-within-issuer.js';
 import type { Finding } from '../lint/index.js';
 import type { Profile } from '../profiles/schema.js';
 import type { Draft } from '../profiles/rules/index.js';
@@ -74,25 +77,23 @@ export function buildLeafTbs(template: LeafTemplate, draft: Draft, spkiDer: Uint
   });
 }
 
-const finding = (rule: string, citation: string, message: string): Finding => ({ rule, citation, message });
+/** The findings of one lint rule, from the problems its shared check function reported. */
+const findingsOf = (rule: { name: string; citation: string }, problems: string[]): Finding[] => problems.map((message) => ({ rule: rule.name, citation: rule.citation, message }));
 
 /**
  * The lint rules that concern what varies between certificates of one template (the rest was linted
- * on the template's first certificate): serial, validity, subject-or-SAN, SAN syntax. Same rule names
- * and citations as src/lint.
+ * on the template's first certificate): serial, validity, subject-or-SAN, SAN syntax — the same
+ * check functions the full rules run, on the draft instead of a parsed TBS. The SAN is critical
+ * exactly when the subject is empty (buildLeafTbs), and present exactly when the draft has names.
  */
 export function lintLeafFields(draft: Draft, serial: Uint8Array, issuer: IssuerCa): Finding[] {
-  const findings: Finding[] = [];
-  if (serial.length > 20 || serial[0]! & 0x80 || serial.every((b) => b === 0)) findings.push(finding('serial-number', 'RFC 5280 §4.1.2.2', 'serial is not a positive integer of at most 20 octets'));
-  if (draft.notAfter.getTime() <= draft.notBefore.getTime()) findings.push(finding('validity-within-issuer', 'RFC 5280 §4.1.2.5', 'notAfter is not after notBefore'));
-  if (draft.notBefore < issuer.notBefore || draft.notAfter > issuer.notAfter) findings.push(finding('validity-within-issuer', 'RFC 5280 §4.1.2.5', 'validity is not inside the issuer’s'));
   const { dns, uri, ip, email } = draft.names;
-  if (!draft.subject.length && dns.length + uri.length + ip.length + email.length === 0) findings.push(finding('subject-or-san', 'RFC 5280 §4.1.2.6, §4.2.1.6', 'empty subject and no subjectAltName'));
-  for (const name of dns) {
-    const problem = dnsProblem(name);
-    if (problem) findings.push(finding('san-syntax', 'RFC 5280 §4.2.1.6', `DNS name "${name}" ${problem}`));
-  }
-  for (const name of uri) if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(name)) findings.push(finding('san-syntax', 'RFC 5280 §4.2.1.6', `URI "${name}" has no scheme or contains spaces`));
-  for (const name of email) if (!/^[^@\s]+@[^@\s]+$/.test(name)) findings.push(finding('san-syntax', 'RFC 5280 §4.2.1.6', `mailbox "${name}" is not local@domain`));
-  return findings;
+  const names = [...dns.map((dNSName) => ({ dNSName })), ...ip.map((iPAddress) => ({ iPAddress })), ...uri.map((uniformResourceIdentifier) => ({ uniformResourceIdentifier })), ...email.map((rfc822Name) => ({ rfc822Name }))];
+  const subjectEmpty = draft.subject.length === 0;
+  return [
+    ...findingsOf(serialNumber, serialProblems(serial)),
+    ...findingsOf(validityWithinIssuer, validityProblems(draft.notBefore, draft.notAfter, issuer)),
+    ...findingsOf(subjectOrSan, subjectOrSanProblems(subjectEmpty, names.length ? { critical: subjectEmpty } : undefined)),
+    ...findingsOf(sanSyntax, names.flatMap(generalNameProblems)),
+  ];
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { Router, type RequestHandler } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import { projectRoot } from '../config/env.js';
 import { checkSession, closeSession } from '../auth/sessions.js';
 import { operatorLogin, parseLogin, type SessionDeps } from '../protocols/rest/sessions.js';
@@ -26,30 +26,32 @@ export function createConsoleRouter(deps: SessionDeps & { loginGuards: RequestHa
   };
   router.use(csp);
 
-  router.post('/session', ...deps.loginGuards, requireJson, express.json({ limit: '4kb', strict: true }), async (req, res, next) => {
-    try {
-      const login = await operatorLogin(deps, parseLogin(req.body), req.ip, 'POST /console/session');
-      if (!login) return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
-      setSessionCookie(res, login.session.token, (login.session.expiresAt.getTime() - deps.clock.now().getTime()) / 1000);
-      res.status(201).json({ name: login.operator.name, role: login.operator.role, csrfToken: csrfTokenFor(login.session.token), idleTimeoutSeconds: login.session.idleTimeoutSeconds });
-    } catch (e) {
-      next(e);
-    }
+  // Express 5 passes a rejected handler to the error handler (invalid body → 400).
+  router.post('/session', ...deps.loginGuards, requireJson, express.json({ limit: '4kb', strict: true }), async (req, res) => {
+    const login = await operatorLogin(deps, parseLogin(req.body), req.ip, 'POST /console/session');
+    if (!login) return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
+    setSessionCookie(res, login.session.token, (login.session.expiresAt.getTime() - deps.clock.now().getTime()) / 1000);
+    res.status(201).json({ name: login.operator.name, role: login.operator.role, csrfToken: csrfTokenFor(login.session.token), idleTimeoutSeconds: login.session.idleTimeoutSeconds });
   });
 
-  router.get('/session', async (req, res) => {
+  /** The live session the request's cookie carries, if any. */
+  async function cookieSession(req: Request) {
     const token = sessionCookieOf(req);
     const check = token ? await checkSession(deps.db, token, deps.policy, deps.clock.now()) : undefined;
-    if (!token || !check?.ok) return sendError(res, 401, 'unauthenticated', 'sign in');
-    res.json({ name: check.operator.name, role: check.operator.role, csrfToken: csrfTokenFor(token), idleTimeoutSeconds: Math.round(deps.policy.idleMs / 1000) });
+    return token && check?.ok ? { token, id: check.id, operator: check.operator } : undefined;
+  }
+
+  router.get('/session', async (req, res) => {
+    const session = await cookieSession(req);
+    if (!session) return sendError(res, 401, 'unauthenticated', 'sign in');
+    res.json({ name: session.operator.name, role: session.operator.role, csrfToken: csrfTokenFor(session.token), idleTimeoutSeconds: Math.round(deps.policy.idleMs / 1000) });
   });
 
   router.delete('/session', async (req, res) => {
-    const token = sessionCookieOf(req);
-    const check = token ? await checkSession(deps.db, token, deps.policy, deps.clock.now()) : undefined;
+    const check = await cookieSession(req);
     clearSessionCookie(res);
-    if (!token || !check?.ok) return void res.status(204).end();
-    if (!csrfMatches(token, req.get('x-csrf-token'))) return sendError(res, 403, 'csrf', 'sign-out needs the X-CSRF-Token header');
+    if (!check) return void res.status(204).end();
+    if (!csrfMatches(check.token, req.get('x-csrf-token'))) return sendError(res, 403, 'csrf', 'sign-out needs the X-CSRF-Token header');
     await closeSession(deps.db, check.id, deps.clock.now());
     await deps.audit.record({ actor: `operator:${check.operator.name}`, action: 'session.close', target: check.id, outcome: 'success', source: req.ip });
     res.status(204).end();

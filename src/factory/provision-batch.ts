@@ -1,5 +1,6 @@
 import { issueBatch } from '../ca/issue.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
+import { toError } from '../errors.js';
 import { isPostgres } from '../store/db.js';
 import type { AuditEvent } from '../audit/log.js';
 import type { StationRow } from './stations.js';
@@ -8,6 +9,7 @@ import {
   deviceFields,
   manufacturingRecord,
   prepareKey,
+  provisionedLastHour,
   provisionDevice,
   provisionEvent,
   quotaEvent,
@@ -20,7 +22,6 @@ import {
 } from './provision.js';
 
 const CHUNK = 400;
-const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
 
 interface Candidate {
   index: number;
@@ -44,8 +45,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   const now = deps.issue.clock.now();
   const audit: AuditEvent[] = [];
 
-  const lastHour = Number((await deps.db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
-  let allowance = Number(station.quota_per_hour) - lastHour;
+  let allowance = Number(station.quota_per_hour) - (await provisionedLastHour(deps.db, station, now));
   const accepted: { index: number; item: ProvisionItem; profile: string }[] = [];
   items.forEach((item, index) => {
     try {
@@ -56,11 +56,11 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
       }
       accepted.push({ index, item, profile });
     } catch (e) {
-      results[index] = asError(e);
+      results[index] = toError(e);
     }
   });
 
-  const keys = await Promise.all(accepted.map(({ item }) => prepareKey(item).catch(asError)));
+  const keys = await Promise.all(accepted.map(({ item }) => prepareKey(item).catch(toError)));
   const seen = new Set<string>();
   let fresh: Candidate[] = [];
   const oneByOne: number[] = [];
@@ -136,7 +136,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
     try {
       results[index] = await provisionDevice(deps, station, items[index]!, actor, source);
     } catch (e) {
-      results[index] = asError(e);
+      results[index] = toError(e);
     }
   }
   return results;

@@ -104,6 +104,11 @@ export function checkItem(station: StationRow, item: ProvisionItem): string {
   return profile;
 }
 
+/** Devices a station provisioned in the hour before `now` (what its hourly quota counts). */
+export async function provisionedLastHour(db: Db, station: StationRow, now: Date): Promise<number> {
+  return Number((await db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
+}
+
 export const quotaExceeded = (station: StationRow) => new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429);
 export const quotaEvent = (station: StationRow, item: ProvisionItem, actor: string, source?: string): AuditEvent => ({
   actor,
@@ -171,8 +176,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
   const now = deps.issue.clock.now();
   const profile = checkItem(station, item);
 
-  const lastHour = Number((await deps.db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
-  if (lastHour >= Number(station.quota_per_hour)) {
+  if ((await provisionedLastHour(deps.db, station, now)) >= Number(station.quota_per_hour)) {
     await deps.audit.record(quotaEvent(station, item, actor, source));
     throw quotaExceeded(station);
   }

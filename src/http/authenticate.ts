@@ -62,32 +62,26 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       sendError(res, 401, 'unauthenticated', reason);
     };
     const header = req.get('authorization');
-    if (header !== undefined) {
-      const m = /^Bearer\s+(\S+)$/i.exec(header);
-      const token = m?.[1] ?? '';
-      if (token.startsWith('hms_')) {
-        const check = await checkSession(deps.db, token, deps.sessionPolicy, now);
-        if (!check.ok) return fail(`session is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `session:${check.id}` : 'anonymous');
-        (req as WithPrincipal).principal = { kind: 'session', id: check.id, name: check.operator.name, role: check.operator.role, scopes: null };
-        (req as WithPrincipal).sessionId = check.id;
-        return next();
-      }
-      const check = await checkApiKey(deps.db, token, now);
-      if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous');
-      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key) };
-      return next();
-    }
-    const cookie = sessionCookieOf(req);
-    if (cookie !== undefined) {
-      // The console: the session travels in its cookie, and every state change carries the CSRF token.
-      const check = await checkSession(deps.db, cookie, deps.sessionPolicy, now);
+    const bearer = header === undefined ? undefined : (/^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '');
+    // An operator session comes as a Bearer token (API clients) or in the console's cookie.
+    const cookie = bearer === undefined ? sessionCookieOf(req) : undefined;
+    const sessionToken = bearer?.startsWith('hms_') ? bearer : cookie;
+    if (sessionToken !== undefined) {
+      const check = await checkSession(deps.db, sessionToken, deps.sessionPolicy, now);
       if (!check.ok) return fail(`session is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `session:${check.id}` : 'anonymous');
-      if (!isSafeMethod(req.method) && !csrfMatches(cookie, req.get('x-csrf-token'))) {
+      // A state change made with the cookie must carry the CSRF token the console got at sign-in.
+      if (cookie !== undefined && !isSafeMethod(req.method) && !csrfMatches(cookie, req.get('x-csrf-token'))) {
         await deps.audit.record({ actor: `session:${check.id}`, action: 'auth.csrf', target: target(req), outcome: 'failure', source: source(req) });
         return void sendError(res, 403, 'csrf', 'a state change from the console needs its X-CSRF-Token header');
       }
       (req as WithPrincipal).principal = { kind: 'session', id: check.id, name: check.operator.name, role: check.operator.role, scopes: null };
       (req as WithPrincipal).sessionId = check.id;
+      return next();
+    }
+    if (bearer !== undefined) {
+      const check = await checkApiKey(deps.db, bearer, now);
+      if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous');
+      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key) };
       return next();
     }
     const cert = await principalFromCertificate(req.socket as TLSSocket, deps.certificates, deps.profiles, now);

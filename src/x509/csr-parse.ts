@@ -4,6 +4,7 @@ import { RsaSaPssParams } from '@peculiar/asn1-rsa';
 import { DerError, children, content, expectTag, oidText, readTlv, whole } from './der-reader.js';
 import { ATTRIBUTE_OIDS } from './names.js';
 import type { KeyType } from './key-types.js';
+import { CURVES } from './spki.js';
 
 /**
  * PKCS#10 (RFC 2986) taken apart with the DER walker and its signature checked with node:crypto, so
@@ -30,7 +31,6 @@ const ID_RSA = '1.2.840.113549.1.1.1';
 const ID_ED25519 = '1.3.101.112';
 const ID_RSASSA_PSS = '1.2.840.113549.1.1.10';
 const ID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
-const CURVES: Record<string, KeyType> = { '1.2.840.10045.3.1.7': 'ec-p256', '1.3.132.0.34': 'ec-p384', '1.3.132.0.35': 'ec-p521' };
 
 /** Signature algorithms a CSR may use; SHA-1 is refused (RFC 5758 / RFC 8017 hashes only). */
 const SIGNATURES: Record<string, { hash: string | null; kind: 'ecdsa' | 'rsa' | 'ed25519' }> = {

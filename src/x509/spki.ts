@@ -5,7 +5,8 @@ import { RSAPublicKey, id_rsaEncryption } from '@peculiar/asn1-rsa';
 import type { KeyType } from './key-types.js';
 import { exactBuffer } from './bytes.js';
 
-const CURVES: Record<string, KeyType> = { [id_secp256r1]: 'ec-p256', [id_secp384r1]: 'ec-p384', [id_secp521r1]: 'ec-p521' };
+/** Named curves (RFC 5480 §2.1.1.1) by OID. */
+export const CURVES: Record<string, KeyType> = { [id_secp256r1]: 'ec-p256', [id_secp384r1]: 'ec-p384', [id_secp521r1]: 'ec-p521' };
 export const CURVE_OIDS: Record<string, string> = { 'ec-p256': id_secp256r1, 'ec-p384': id_secp384r1, 'ec-p521': id_secp521r1 };
 const ID_ED25519 = '1.3.101.112';
 const DER_NULL = new Uint8Array([0x05, 0x00]);

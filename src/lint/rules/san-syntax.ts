@@ -4,7 +4,7 @@ import { extension } from './ext.js';
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
-export function dnsProblem(name: string): string | undefined {
+function dnsProblem(name: string): string | undefined {
   const host = name.startsWith('*.') ? name.slice(2) : name;
   if (!host || host.length > 253) return 'is empty or longer than 253 characters';
   if (host.endsWith('.')) return 'ends with a dot';
@@ -25,19 +25,22 @@ export const sanSyntax: LintRule<CertificateSubject> = {
     const san = extension(tbs.extensions ?? [], id_ce_subjectAltName, SubjectAlternativeName);
     if (!san) return [];
     if (san.value.length === 0) return ['subjectAltName is present but empty'];
-    const problems: string[] = [];
-    for (const name of san.value) {
-      if (name.dNSName !== undefined) {
-        const problem = dnsProblem(name.dNSName);
-        if (problem) problems.push(`DNS name "${name.dNSName}" ${problem}`);
-      } else if (name.uniformResourceIdentifier !== undefined) {
-        if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(name.uniformResourceIdentifier)) problems.push(`URI "${name.uniformResourceIdentifier}" has no scheme or contains spaces`);
-      } else if (name.iPAddress !== undefined) {
-        if (!name.iPAddress || (!name.iPAddress.includes('.') && !name.iPAddress.includes(':'))) problems.push(`IP address "${name.iPAddress}" is not 4 or 16 octets`);
-      } else if (name.rfc822Name !== undefined) {
-        if (!/^[^@\s]+@[^@\s]+$/.test(name.rfc822Name)) problems.push(`mailbox "${name.rfc822Name}" is not local@domain`);
-      }
-    }
-    return problems;
+    return san.value.flatMap(generalNameProblems);
   },
 };
+
+/** One GeneralName (as @peculiar/asn1-x509 reads it) against the rule; also run on drafts by the issuance hot path. */
+export function generalNameProblems(name: { dNSName?: string; uniformResourceIdentifier?: string; iPAddress?: string; rfc822Name?: string }): string[] {
+  if (name.dNSName !== undefined) {
+    const problem = dnsProblem(name.dNSName);
+    return problem ? [`DNS name "${name.dNSName}" ${problem}`] : [];
+  }
+  if (name.uniformResourceIdentifier !== undefined) {
+    return /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(name.uniformResourceIdentifier) ? [] : [`URI "${name.uniformResourceIdentifier}" has no scheme or contains spaces`];
+  }
+  if (name.iPAddress !== undefined) {
+    return name.iPAddress && (name.iPAddress.includes('.') || name.iPAddress.includes(':')) ? [] : [`IP address "${name.iPAddress}" is not 4 or 16 octets`];
+  }
+  if (name.rfc822Name !== undefined) return /^[^@\s]+@[^@\s]+$/.test(name.rfc822Name) ? [] : [`mailbox "${name.rfc822Name}" is not local@domain`];
+  return [];
+}

@@ -5,15 +5,17 @@ export const validityWithinIssuer: LintRule<CertificateSubject> = {
   name: 'validity-within-issuer',
   citation: 'RFC 5280 §4.1.2.5',
   appliesTo: 'certificate',
-  check({ tbs, issuer, selfIssued }) {
-    const notBefore = tbs.validity.notBefore.getTime();
-    const notAfter = tbs.validity.notAfter.getTime();
-    const problems: string[] = [];
-    if (notAfter <= notBefore) problems.push('notAfter is not after notBefore');
-    if (issuer && !selfIssued) {
-      if (notBefore < issuer.notBefore) problems.push('notBefore is before the issuer\'s notBefore');
-      if (notAfter > issuer.notAfter) problems.push('notAfter is after the issuer\'s notAfter');
-    }
-    return problems;
-  },
+  // asn1-x509's Time.getTime() gives the Date.
+  check: ({ tbs, issuer, selfIssued }) => validityProblems(tbs.validity.notBefore.getTime(), tbs.validity.notAfter.getTime(), selfIssued ? undefined : issuer),
 };
+
+/** The validity-within-issuer rule on plain dates (also run per certificate by the issuance hot path). */
+export function validityProblems(notBefore: Date, notAfter: Date, issuer?: { notBefore: Date; notAfter: Date }): string[] {
+  const problems: string[] = [];
+  if (notAfter.getTime() <= notBefore.getTime()) problems.push('notAfter is not after notBefore');
+  if (issuer) {
+    if (notBefore < issuer.notBefore) problems.push('notBefore is before the issuer\'s notBefore');
+    if (notAfter > issuer.notAfter) problems.push('notAfter is after the issuer\'s notAfter');
+  }
+  return problems;
+}
