@@ -5,11 +5,12 @@ import { DerError, children, content, expectTag, oidText, readTlv, whole } from 
 import { ATTRIBUTE_OIDS } from './names.js';
 import type { KeyType } from './key-types.js';
 import { CURVES } from './spki.js';
+import { EC_VERIFY_CURVES, verifyEcdsa } from './ec-verify.js';
 
 /**
- * PKCS#10 (RFC 2986) taken apart with the DER walker and its signature checked with node:crypto, so
- * that it can run thousands of times a second (and inside worker threads: everything here is plain
- * data). The CertificationRequestInfo is verified exactly as the device signed it.
+ * PKCS#10 (RFC 2986) taken apart with the DER walker and its signature checked (EC keys natively, see
+ * ec-verify.ts; others with node:crypto), so that it can run thousands of times a second (and inside
+ * worker threads: everything here is plain data). The CertificationRequestInfo is verified exactly as the device signed it.
  */
 export interface ParsedCsr {
   der: Uint8Array;
@@ -93,45 +94,43 @@ function keyTypeOfSpki(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, key:
   return { unsupported: `algorithm ${oid}` };
 }
 
-const JWK_CURVES: Record<string, { crv: string; size: number }> = { '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32 }, '1.3.132.0.34': { crv: 'P-384', size: 48 }, '1.3.132.0.35': { crv: 'P-521', size: 66 } };
+/** How the request's signature is checked: an EC point on a named curve goes to the native verifier, the rest to node:crypto. */
+type RequestKey = { point: Uint8Array; curveBits: number } | { key: KeyObject };
 
-/**
- * The key as node:crypto needs it. OpenSSL 3 decodes a DER SubjectPublicKeyInfo through its generic
- * decoder chain (~110 µs for P-256 here); the same point given as a JWK takes ~65 µs, so named-curve
- * EC keys go that way (the point is still checked to be on the curve). Anything else: the DER.
- */
-function publicKeyOf(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, spkiDer: Uint8Array): KeyObject {
+function requestKeyOf(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, spkiDer: Uint8Array): RequestKey {
   const [algorithm, bits] = children(bytes, spki);
   const [oidTlv, params] = children(bytes, expectTag(algorithm, 0x30, 'SubjectPublicKeyInfo algorithm'));
   if (params?.tag === 0x06 && oidText(content(bytes, expectTag(oidTlv, 0x06, 'key algorithm'))) === ID_EC) {
-    const curve = JWK_CURVES[oidText(content(bytes, params))];
-    const point = content(bytes, expectTag(bits, 0x03, 'subjectPublicKey')).subarray(1);
-    if (curve && point.length === 1 + 2 * curve.size && point[0] === 0x04) {
-      const coordinate = (from: number) => Buffer.from(point.buffer, point.byteOffset + from, curve.size).toString('base64url');
-      return createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: coordinate(1), y: coordinate(1 + curve.size) }, format: 'jwk' });
-    }
+    const curveBits = EC_VERIFY_CURVES[oidText(content(bytes, params))];
+    const subjectPublicKey = content(bytes, expectTag(bits, 0x03, 'subjectPublicKey'));
+    if (curveBits && subjectPublicKey[0] === 0) return { point: subjectPublicKey.subarray(1), curveBits };
   }
-  return createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+  return { key: createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' }) };
 }
 
-function verifyRequestSignature(bytes: Uint8Array, info: Uint8Array, algorithm: ReturnType<typeof readTlv>, signature: Uint8Array, key: KeyObject): CsrProblem | undefined {
+function verifyRequestSignature(bytes: Uint8Array, info: Uint8Array, algorithm: ReturnType<typeof readTlv>, signature: Uint8Array, requestKey: RequestKey): CsrProblem | undefined {
   const [oidTlv, params] = children(bytes, expectTag(algorithm, 0x30, 'signatureAlgorithm'));
   const oid = oidText(content(bytes, expectTag(oidTlv, 0x06, 'signature algorithm')));
+  const keyKind = 'point' in requestKey ? 'ec' : requestKey.key.asymmetricKeyType;
   let ok: boolean;
   try {
     if (oid === ID_RSASSA_PSS) {
       // RFC 4055 §3.1: hash and salt length come from the parameters.
       if (!params) return { code: 'csr_signature', message: 'RSASSA-PSS signature without parameters' };
+      if ('point' in requestKey) return { code: 'csr_signature', message: 'RSASSA-PSS signature on a key that is not RSA' };
       const pss = AsnConvert.parse(whole(bytes, params), RsaSaPssParams);
       const hash = HASH_OIDS[pss.hashAlgorithm.algorithm];
       if (!hash) return { code: 'csr_signature', message: `RSASSA-PSS with hash ${pss.hashAlgorithm.algorithm} is not accepted` };
-      ok = verifySignature(hash, info, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
+      ok = verifySignature(hash, info, { key: requestKey.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
     } else {
       const alg = SIGNATURES[oid];
       if (!alg) return { code: 'csr_signature', message: `CSR signature algorithm ${oid} is not accepted (use ECDSA or RSA with SHA-256 or stronger, or Ed25519)` };
-      if (alg.kind === 'ecdsa' && key.asymmetricKeyType !== 'ec') return { code: 'csr_signature', message: 'ECDSA signature on a key that is not EC' };
-      if (alg.kind === 'rsa' && key.asymmetricKeyType !== 'rsa') return { code: 'csr_signature', message: 'RSA signature on a key that is not RSA' };
-      ok = alg.kind === 'rsa' ? verifySignature(alg.hash, info, { key, padding: constants.RSA_PKCS1_PADDING }, signature) : verifySignature(alg.hash, info, key, signature);
+      if (alg.kind === 'ecdsa' && keyKind !== 'ec') return { code: 'csr_signature', message: 'ECDSA signature on a key that is not EC' };
+      if (alg.kind === 'rsa' && keyKind !== 'rsa') return { code: 'csr_signature', message: 'RSA signature on a key that is not RSA' };
+      if (alg.kind === 'ed25519' && keyKind !== 'ed25519') return { code: 'csr_signature', message: 'Ed25519 signature on a key that is not Ed25519' };
+      if ('point' in requestKey) ok = verifyEcdsa(requestKey.curveBits, requestKey.point, alg.hash!, info, signature);
+      else if (alg.kind === 'rsa') ok = verifySignature(alg.hash, info, { key: requestKey.key, padding: constants.RSA_PKCS1_PADDING }, signature);
+      else ok = verifySignature(alg.hash, info, requestKey.key, signature);
     }
   } catch (e) {
     return { code: 'csr_signature', message: `cannot verify the CSR signature: ${(e as Error).message}` };
@@ -157,14 +156,14 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
     if (sigBits[0] !== 0) throw new DerError('signature BIT STRING with unused bits');
     const spkiDer = der.slice(spki!.start, spki!.end);
 
-    let key: KeyObject;
+    let requestKey: RequestKey;
     try {
-      key = publicKeyOf(der, spki!, spkiDer);
+      requestKey = requestKeyOf(der, spki!, spkiDer);
     } catch (e) {
       const type = keyTypeOfSpki(der, spki!, undefined);
       return { code: 'csr_signature', message: `cannot verify the CSR signature: the public key (${typeof type === 'string' ? type : type.unsupported}) cannot be used: ${(e as Error).message}` };
     }
-    const problem = verifyRequestSignature(der, whole(der, infoTlv!), algorithm!, sigBits.subarray(1), key);
+    const problem = verifyRequestSignature(der, whole(der, infoTlv!), algorithm!, sigBits.subarray(1), requestKey);
     if (problem) return problem;
 
     let extensionRequest: Uint8Array | undefined;
@@ -179,7 +178,7 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
       const [extensions] = children(der, expectTag(values, 0x31, 'extensionRequest values'));
       if (extensions) extensionRequest = der.slice(extensions.start, extensions.end);
     }
-    return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, key), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes };
+    return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, 'key' in requestKey ? requestKey.key : undefined), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes };
   } catch (e) {
     if (e instanceof DerError) return { code: 'csr_invalid', message: `CSR is not a valid PKCS#10 request: ${e.message}` };
     throw e;

@@ -1,0 +1,24 @@
+import { createRequire } from 'node:module';
+
+/**
+ * ECDSA verification straight from a public point, in C against Node's own OpenSSL
+ * (native/ec-verify.c, built by `npm run build`). node:crypto needs a KeyObject first, and making one
+ * from a fresh device key costs more than the verification (a full n·Q check and a provider
+ * conversion); a CSR always brings a fresh key. The point is still checked to be on the curve.
+ */
+interface EcVerifyAddon {
+  verify(curveBits: number, point: Uint8Array, hashBits: number, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+const addon = createRequire(import.meta.url)('../../../native/build/Release/ec_verify.node') as EcVerifyAddon;
+
+/** Curve OIDs the addon handles (all of cofactor 1), with their size in bits. */
+export const EC_VERIFY_CURVES: Record<string, number> = { '1.2.840.10045.3.1.7': 256, '1.3.132.0.34': 384, '1.3.132.0.35': 521 };
+const HASH_BITS: Record<string, number> = { sha256: 256, sha384: 384, sha512: 512 };
+
+/** True when `signature` (DER ECDSA-Sig-Value) is `point`'s signature over `message` hashed with `hash`. */
+export function verifyEcdsa(curveBits: number, point: Uint8Array, hash: string, message: Uint8Array, signature: Uint8Array): boolean {
+  const hashBits = HASH_BITS[hash];
+  if (!hashBits) throw new Error(`ECDSA with ${hash} is not supported`);
+  return addon.verify(curveBits, point, hashBits, message, signature);
+}
