@@ -5,7 +5,7 @@
  * Every certificate issued is checked afterwards: all parsed, serials counted distinct, a sample
  * through `openssl verify`. Last line: `issue/raw-sign: <lowest of the four ratios>`.
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres]
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     'est-seconds': { type: 'string', default: '10' },
     'est-clients': { type: 'string', default: '32' },
     db: { type: 'string', default: 'sqlite,postgres' },
+    paths: { type: 'string', default: 'batch,est' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -37,6 +38,7 @@ const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
+const PATHS = new Set(values.paths.split(',').map((p) => p.trim()));
 const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -162,20 +164,24 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
     const warmIds = Array.from({ length: 200 }, (_, i) => `WARM-${i}`);
     await runClient(bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 1, tokens: [stations[0]!.apiKey], batches: [deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c))] });
 
-    log(`${backend}: making ${DEVICES} device CSRs…`);
-    const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${i}`);
-    const csrs = deviceCsrs(ids);
-    const batches = [];
-    for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));
+    const runs: { path: 'batch' | 'est'; run: ClientResult; check: Awaited<ReturnType<typeof checkIssued>> }[] = [];
+    if (PATHS.has('batch')) {
+      log(`${backend}: making ${DEVICES} device CSRs…`);
+      const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${i}`);
+      const csrs = deviceCsrs(ids);
+      const batches = [];
+      for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));
 
-    log(`${backend}: factory batch, ${DEVICES} devices in batches of ${BATCH}, 2 stations…`);
-    let since = Date.now();
-    const batchRun = await runClient(bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches });
-    const batchCheck = await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem);
+      log(`${backend}: factory batch, ${DEVICES} devices in batches of ${BATCH}, 2 stations…`);
+      const since = Date.now();
+      const run = await runClient(bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches });
+      runs.push({ path: 'batch', run, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
+    }
+    if (!PATHS.has('est')) return { runs, serverRssMiB: process.resourceUsage().maxRSS / 1024 };
 
     log(`${backend}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
     const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
-    since = Date.now();
+    const since = Date.now();
     const estRun = await runClient(bench.home, {
       mode: 'est',
       port: running.https,
@@ -183,8 +189,8 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
       seconds: EST_SECONDS,
       clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
     });
-    const estCheck = await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem);
-    return { batchRun, batchCheck, estRun, estCheck, serverRssMiB: process.resourceUsage().maxRSS / 1024 };
+    runs.push({ path: 'est', run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
+    return { runs, serverRssMiB: process.resourceUsage().maxRSS / 1024 };
   } finally {
     await running.close();
   }
@@ -216,7 +222,7 @@ async function child(backend: 'sqlite' | 'postgres') {
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS)];
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -236,10 +242,8 @@ async function main() {
   for (const r of results) {
     // The higher of the two raw measurements: the ratio is never flattered by a slow moment.
     const raw = Math.max(r.rawBefore, r.rawAfter);
-    for (const [name, run, check, unit] of [
-      [`factory batch of ${BATCH}`, r.batchRun, r.batchCheck, 'batch'],
-      [`EST simpleenroll ×${EST_CLIENTS}`, r.estRun, r.estCheck, 'request'],
-    ] as const) {
+    for (const { path: which, run, check } of r.runs) {
+      const [name, unit] = which === 'batch' ? [`factory batch of ${BATCH}`, 'batch'] : [`EST simpleenroll ×${EST_CLIENTS}`, 'request'];
       const rate = run.issued / run.seconds;
       ratios.push(rate / raw);
       const sorted = [...run.latencies].sort((a, b) => a - b);
@@ -264,7 +268,7 @@ async function main() {
   for (const r of results) {
     console.log(
       `${r.backend}: raw PKCS#11 ECDSA P-256 signatures/s, one session ${fmt(r.rawBefore)} before / ${fmt(r.rawAfter)} after, two threads ${fmt(r.rawTwoThreads)}; ` +
-        `peak RSS server ${fmt(r.serverRssMiB)} MiB, load generator ${fmt(Math.max(r.batchRun.maxRssMiB, r.estRun.maxRssMiB))} MiB`,
+        `peak RSS server ${fmt(r.serverRssMiB)} MiB, load generator ${fmt(Math.max(...r.runs.map((x) => x.run.maxRssMiB)))} MiB`,
     );
   }
   console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);

@@ -2,6 +2,7 @@ import { issueBatch } from '../ca/issue.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { toError } from '../errors.js';
 import { isPostgres } from '../store/db.js';
+import { insertMany } from '../store/insert-many.js';
 import type { AuditEvent } from '../audit/log.js';
 import type { StationRow } from './stations.js';
 import {
@@ -83,7 +84,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
       for (const c of fresh) if (known.has(c.item.deviceSerial)) oneByOne.push(c.index);
       fresh = fresh.filter((c) => !known.has(c.item.deviceSerial));
       const rows = fresh.map((c) => ({ serial: c.item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, c.item, c.profile, c.keyHash, now), certificate_serial: null }));
-      for (let i = 0; i < rows.length; i += CHUNK) await trx('devices').insert(rows.slice(i, i + CHUNK));
+      await insertMany(trx, 'devices', rows, CHUNK);
     });
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;
@@ -126,8 +127,8 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
       await trx('devices')
         .whereIn('serial', chunk.map((d) => d.c.item.deviceSerial))
         .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) });
-      await trx('manufacturing_records').insert(chunk.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)));
     }
+    await insertMany(trx, 'manufacturing_records', done.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)), CHUNK);
     await deps.audit.recordManyIn(trx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]);
   });
   for (let i = 0; i < done.length; i++) deps.onProvisioned?.(station);

@@ -48,6 +48,8 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   const app = express() as Express & { api: Router };
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // Responses are no-store API answers: an ETag (a hash of every body) would only cost time.
+  app.set('etag', false);
   app.use(requestLog(logger));
   app.use(securityHeaders);
 

@@ -1,14 +1,16 @@
 import type { RequestHandler } from 'express';
 
-/** Headers for an API that no browser should frame, sniff or cache. */
+const HEADERS: [string, string][] = [
+  ['Strict-Transport-Security', 'max-age=31536000'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Cache-Control', 'no-store'],
+];
+
+/** Headers for an API that no browser should frame, sniff or cache (set directly: Express's res.set costs more per call). */
 export const securityHeaders: RequestHandler = (_req, res, next) => {
-  res.set({
-    'Strict-Transport-Security': 'max-age=31536000',
-    'X-Content-Type-Options': 'nosniff',
-    'X-Frame-Options': 'DENY',
-    'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-    'Referrer-Policy': 'no-referrer',
-    'Cache-Control': 'no-store',
-  });
+  for (const [name, value] of HEADERS) res.setHeader(name, value);
   next();
 };

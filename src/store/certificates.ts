@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isPostgres, type Db } from './db.js';
+import { insertMany } from './insert-many.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -64,7 +65,7 @@ export function createIssuanceStore(db: Db): IssuanceStore {
   return {
     async recordIntents(trx, intents) {
       const rows = intents.map((intent) => ({ ...intent, tbs: Buffer.from(intent.tbs), status: 'pending' }));
-      for (let i = 0; i < rows.length; i += CHUNK) await trx('certificates').insert(rows.slice(i, i + CHUNK));
+      await insertMany(trx, 'certificates', rows, CHUNK);
     },
     async recordIssued(certificates, issuedAt) {
       await db.transaction(async (trx) => {

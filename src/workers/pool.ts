@@ -8,13 +8,14 @@ import { availableParallelism } from 'node:os';
  * referenced only while they have work, so an idle pool never keeps the process alive.
  */
 export interface WorkerPool<In, Out> {
-  run(items: In[]): Promise<Out[]>;
+  /** `context` goes with every chunk unchanged (what the items have in common, e.g. the key to sign with). */
+  run(items: In[], context?: unknown): Promise<Out[]>;
   started(): boolean;
   close(): Promise<void>;
 }
 
 interface Pending {
-  resolve(results: unknown[]): void;
+  resolve(results: unknown): void;
   reject(error: Error): void;
 }
 
@@ -24,13 +25,23 @@ interface Slot {
   load: number;
 }
 
-/** What a worker script answers: results in order, or an error that fails the whole chunk. */
-export type WorkerReply = { id: number; results: unknown[] } | { id: number; error: { message: string; code?: string } };
+/** What a worker script answers: results in order (as its codec encoded them), or an error that fails the whole chunk. */
+export type WorkerReply = { id: number; results: unknown } | { id: number; error: { message: string; code?: string } };
+
+/** How a chunk and its results cross the thread boundary; by default they are structured-cloned as they are. */
+export interface WorkerCodec<In, Out> {
+  encode(items: In[]): { payload: unknown; transfer: ArrayBuffer[] };
+  decodeResults(payload: unknown): Out[];
+}
+export type WorkerMessage = { id: number; payload: unknown; context: unknown };
+
+const asIs: WorkerCodec<never, never> = { encode: (items) => ({ payload: items, transfer: [] }), decodeResults: (payload) => payload as never[] };
 
 export const defaultWorkerCount = () => Math.max(1, Math.min(availableParallelism(), 8));
 
-export function createWorkerPool<In, Out>(options: { script: URL; size?: number; workerData?: unknown; name: string }): WorkerPool<In, Out> {
+export function createWorkerPool<In, Out>(options: { script: URL; size?: number; workerData?: unknown; name: string; codec?: WorkerCodec<In, Out> }): WorkerPool<In, Out> {
   const size = options.size ?? defaultWorkerCount();
+  const codec = (options.codec ?? asIs) as WorkerCodec<In, Out>;
   const slots: Slot[] = [];
   let nextId = 1;
   let closed = false;
@@ -60,18 +71,19 @@ export function createWorkerPool<In, Out>(options: { script: URL; size?: number;
     }
   }
 
-  function send(slot: Slot, items: In[]): Promise<unknown[]> {
+  function send(slot: Slot, items: In[], context: unknown): Promise<Out[]> {
     const id = nextId++;
-    return new Promise((resolve, reject) => {
+    const { payload, transfer } = codec.encode(items);
+    return new Promise<unknown>((resolve, reject) => {
       if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, items });
-    });
+      slot.worker.postMessage({ id, payload, context } satisfies WorkerMessage, transfer);
+    }).then((results) => codec.decodeResults(results));
   }
 
   return {
     started: () => slots.length > 0,
-    async run(items) {
+    async run(items, context) {
       if (closed) throw new Error(`${options.name} pool is closed`);
       if (!items.length) return [];
       start();
@@ -79,8 +91,8 @@ export function createWorkerPool<In, Out>(options: { script: URL; size?: number;
       const chunks = Math.min(slots.length, items.length);
       const per = Math.ceil(items.length / chunks);
       const ordered = [...slots].sort((a, b) => a.pending.size - b.pending.size);
-      const parts = await Promise.all(Array.from({ length: chunks }, (_, i) => send(ordered[i]!, items.slice(i * per, (i + 1) * per))));
-      return parts.flat() as Out[];
+      const parts = await Promise.all(Array.from({ length: chunks }, (_, i) => send(ordered[i]!, items.slice(i * per, (i + 1) * per), context)));
+      return parts.length === 1 ? parts[0]! : parts.flat();
     },
     async close() {
       closed = true;

@@ -2,6 +2,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Extensions, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { createWorkerPool } from '../workers/pool.js';
 import { createBatcher } from '../workers/batcher.js';
+import { packedBytesCodec } from '../workers/packed-bytes.js';
 import { isCsrProblem, parseAndVerifyCsr, type CsrProblem, type ParsedCsr } from './csr-parse.js';
 import { HallmarkError } from '../errors.js';
 import { x509 } from './crypto-provider.js';
@@ -80,9 +81,15 @@ function requestedNames(san: x509.SubjectAlternativeNameExtension | undefined): 
 
 /** CSRs are checked in worker threads once several arrive together; one alone is checked here. */
 const WORKER_THRESHOLD = 4;
-const pool = createWorkerPool<Uint8Array, ParsedCsr | CsrProblem>({ script: new URL('./csr-worker.js', import.meta.url), name: 'csr' });
+const pool = createWorkerPool<Uint8Array, ParsedCsr | CsrProblem>({
+  script: new URL('./csr-worker.js', import.meta.url),
+  name: 'csr',
+  codec: { encode: packedBytesCodec.encode, decodeResults: (results) => results as (ParsedCsr | CsrProblem)[] },
+});
+/** The workers send each request back without its DER (see csr-worker.ts): it is put back here. */
+const inWorkers = async (ders: Uint8Array[]) => (await pool.run(ders)).map((r, i) => (isCsrProblem(r) ? r : { ...r, der: ders[i]! }));
 const checker = createBatcher<Uint8Array, ParsedCsr | CsrProblem>((ders) =>
-  ders.length < WORKER_THRESHOLD && !pool.started() ? Promise.resolve(ders.map(parseAndVerifyCsr)) : pool.run(ders),
+  ders.length < WORKER_THRESHOLD && !pool.started() ? Promise.resolve(ders.map(parseAndVerifyCsr)) : inWorkers(ders),
 );
 
 /** Stops the CSR worker threads (a process that issued many certificates and is about to exit). */

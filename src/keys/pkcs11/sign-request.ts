@@ -1,13 +1,15 @@
 import type { HashName } from '../../x509/signature-algorithms.js';
 
-/** One signature asked of a signing worker: the data is hashed there, the key found by its URI parts. */
-export interface SignRequest {
+/**
+ * How a signing worker signs a chunk of data (the context of the chunk; the data crosses packed):
+ * each item is hashed there and signed with the key found by its URI parts.
+ */
+export interface SignContext {
   keyLabel: string;
   /** Hex CKA_ID, when the key URI has one. */
   keyId?: string;
   family: 'ecdsa' | 'rsa-pkcs1';
   hash: HashName;
-  data: Uint8Array;
 }
 
 /** DER DigestInfo up to the digest itself (RFC 8017 §9.2, note 1). */

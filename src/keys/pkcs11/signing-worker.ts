@@ -4,7 +4,8 @@ import pkcs11js from 'pkcs11js';
 import { serveWorker } from '../../workers/serve.js';
 import { ecdsaRawToDer } from '../ecdsa-signature.js';
 import { recoveryFor } from './errors.js';
-import { DIGEST_INFO_PREFIX, type SignRequest } from './sign-request.js';
+import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
+import { packedBytesWorkerCodec } from '../../workers/packed-bytes.js';
 import { findPrivateKey, openDirectSession, type DirectTarget } from './direct-session.js';
 
 /**
@@ -30,29 +31,30 @@ function open(): { p: pkcs11js.PKCS11; session: Buffer } {
   return opened;
 }
 
-function privateKey(p: pkcs11js.PKCS11, s: Buffer, request: SignRequest): Buffer {
+function privateKey(p: pkcs11js.PKCS11, s: Buffer, request: SignContext): Buffer {
   const name = `${request.keyLabel}\0${request.keyId ?? ''}`;
   let key = keys.get(name);
   if (!key) keys.set(name, (key = findPrivateKey(p, s, request.keyLabel, request.keyId)));
   return key;
 }
 
-function signOne(request: SignRequest): Uint8Array {
+function signOne(request: SignContext, data: Uint8Array): Uint8Array {
   const { p, session: s } = open();
-  const digest = createHash(request.hash).update(request.data).digest();
+  const digest = createHash(request.hash).update(data).digest();
   const ecdsa = request.family === 'ecdsa';
   p.C_SignInit(s, { mechanism: ecdsa ? pkcs11js.CKM_ECDSA : pkcs11js.CKM_RSA_PKCS }, privateKey(p, s, request));
   const signature = p.C_Sign(s, ecdsa ? digest : Buffer.concat([DIGEST_INFO_PREFIX[request.hash], digest]), output);
   return ecdsa ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
 }
 
-serveWorker((requests: SignRequest[]) => {
+serveWorker((items: Uint8Array[], context) => {
+  const request = context as SignContext;
   try {
-    return requests.map(signOne);
+    return items.map((data) => signOne(request, data));
   } catch (e) {
     if (!recoveryFor(e)) throw e;
     // The main thread may have re-initialised the module, or the session was lost: once more on a new one.
     session = undefined;
-    return requests.map(signOne);
+    return items.map((data) => signOne(request, data));
   }
-});
+}, packedBytesWorkerCodec);

@@ -16,7 +16,8 @@ import { metrics } from '../../observability/metrics.js';
 import { connectToken, type TokenOptions } from './token.js';
 import { exactBuffer } from '../../x509/bytes.js';
 import { createWorkerPool } from '../../workers/pool.js';
-import { DIGEST_INFO_PREFIX, type SignRequest } from './sign-request.js';
+import { packedBytesCodec } from '../../workers/packed-bytes.js';
+import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
 import { hsmUnavailable } from './errors.js';
 
 /** Batches smaller than this are signed on the main thread's sessions; larger ones by the signing workers. */
@@ -59,10 +60,11 @@ function readSpki(publicKey: graphene.Key): SubjectPublicKeyInfo {
 export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   const connection = connectToken(options);
   const pool = createSessionPool(connection, options.sessions ?? 8);
-  const signingWorkers = createWorkerPool<SignRequest, Uint8Array>({
+  const signingWorkers = createWorkerPool<Uint8Array, Uint8Array>({
     script: new URL('./signing-worker.js', import.meta.url),
     workerData: { modulePath: options.modulePath, tokenLabel: options.tokenLabel, pin: options.pin },
     name: 'pkcs11-signing',
+    codec: packedBytesCodec,
   });
   // Object handles are only valid for one initialisation of the module: cache per generation.
   const privateHandles = new Map<string, graphene.Key>();
@@ -109,11 +111,12 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
       }, 'signing');
     const sign1 = (data: Uint8Array) => signDigest(createHash(algorithm.hash).update(data).digest());
     const keyId = uri.id ? Buffer.from(uri.id).toString('hex') : undefined;
+    const signContext: SignContext = { keyLabel: uri.object, keyId, family: algorithm.family, hash: algorithm.hash };
     async function signMany(items: Uint8Array[]): Promise<Uint8Array[]> {
       if (items.length < WORKER_THRESHOLD && !signingWorkers.started()) return Promise.all(items.map(sign1));
       const stop = metrics.hsmSignSeconds.startTimer();
       try {
-        return await signingWorkers.run(items.map((data) => ({ keyLabel: uri.object, keyId, family: algorithm.family, hash: algorithm.hash, data })));
+        return await signingWorkers.run(items, signContext);
       } catch (e) {
         metrics.hsmErrors.inc({ operation: 'sign' });
         throw hsmUnavailable('signing', e);
