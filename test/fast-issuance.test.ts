@@ -13,6 +13,8 @@ import { startTestCa, type TestCa } from './helpers/ca.js';
 import { opensslCsr, breakSignature } from './helpers/csr.js';
 import { mustRun } from './helpers/run.js';
 import { issueBatch } from '../src/ca/issue.js';
+import { together } from '../src/store/together.js';
+import { isUniqueViolation } from '../src/store/unique-violation.js';
 import { buildLeafTbs, keyIdOfSpki, leafTemplate } from '../src/ca/leaf-template.js';
 import { leafExtensions } from '../src/ca/leaf-extensions.js';
 import { encodeTbsCertificate } from '../src/x509/certificate-builder.js';
@@ -184,6 +186,40 @@ for (const makeBackend of BACKENDS) {
       // One pending audit event per intent, in the same chain; refused requests wrote no certificate row.
       const auditAfter = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
       assert.equal(auditAfter - auditBefore, 282);
+    });
+
+    test('outcomes are recorded all or none: one intent no longer pending and none of the batch becomes active', async () => {
+      const intent = (serial: string) => ({ serial, issuer: 'issuing', profile: 'device', identity: null, subject: 'CN=x', not_before: 0, not_after: 1, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), tbs: Uint8Array.of(1, 2, 3) });
+      const serials = [1, 2, 3].map((i) => `7e57${backend.name.length}${i}`.padEnd(32, '0'));
+      await ca.ctx.db.transaction((trx) => ca.issue.store.recordIntents(trx, serials.map(intent)));
+      await ca.ctx.db('certificates').where({ serial: serials[1] }).update({ status: 'failed' });
+      await assert.rejects(ca.issue.store.recordIssued(serials.map((serial) => ({ serial, der: Uint8Array.of(9) })), Date.now()), /1 of 3 certificates were not pending/);
+      const rows = await ca.ctx.db('certificates').whereIn('serial', serials).orderBy('serial');
+      assert.deepEqual(rows.map((r) => r.status), ['pending', 'failed', 'pending']);
+      assert.ok(rows.every((r) => r.der === null));
+      await ca.issue.store.recordIssued([serials[0]!, serials[2]!].map((serial) => ({ serial, der: Uint8Array.of(9) })), Date.now());
+      assert.deepEqual((await ca.ctx.db('certificates').whereIn('serial', serials).orderBy('serial')).map((r) => r.status), ['active', 'failed', 'active']);
+    });
+
+    test('a serial collision rolls back the intents and their audit events sent together with them', async () => {
+      const intent = (serial: string) => ({ serial, issuer: 'issuing', profile: 'device', identity: null, subject: 'CN=x', not_before: 0, not_after: 1, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), tbs: Uint8Array.of(1) });
+      const taken = `c011${backend.name.length}`.padEnd(32, '0');
+      await ca.ctx.db.transaction((trx) => ca.issue.store.recordIntents(trx, [intent(taken)]));
+      const head = await ca.ctx.db('audit_head').first();
+      const events = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
+      const fresh = Array.from({ length: 50 }, (_, i) => `c012${backend.name.length}${String(i).padStart(3, '0')}`.padEnd(32, '0'));
+      await assert.rejects(
+        ca.ctx.db.transaction((trx) =>
+          together([
+            ca.issue.store.recordIntents(trx, [...fresh, taken].map(intent)),
+            ca.issue.audit.recordManyIn(trx, fresh.map((serial) => ({ actor: 'test', action: 'certificate.issue', target: serial, outcome: 'pending' as const }))),
+          ]),
+        ),
+        (e: unknown) => isUniqueViolation(e),
+      );
+      assert.deepEqual(await ca.ctx.db('audit_head').first(), head, 'audit head unchanged');
+      assert.equal(Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n), events, 'no audit event kept');
+      assert.equal((await ca.ctx.db('certificates').whereIn('serial', fresh)).length, 0, 'no intent kept');
     });
 
     test('the spliced certs-only PKCS#7 is byte for byte what pkijs encodes, and openssl reads it', async () => {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { isPostgres, type Db } from '../store/db.js';
 import { insertMany } from '../store/insert-many.js';
+import { together } from '../store/together.js';
 import type { Clock } from '../clock.js';
 
 /** Who did what to which object, from where, and how it went. Never carries a secret. */
@@ -77,8 +78,7 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
       return { ...row, hash: prev };
     });
     // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
-    await insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500);
-    await trx('audit_head').where({ id: 1 }).update({ seq, hash: prev });
+    await together([insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), trx('audit_head').where({ id: 1 }).update({ seq, hash: prev })]);
     for (const event of events) for (const observe of observers) observe(event, new Date(at));
   }
   const recordIn = (trx: Knex.Transaction, event: AuditEvent) => recordManyIn(trx, [event]);

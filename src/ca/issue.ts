@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { IssuanceStore } from '../store/certificates.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
+import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../errors.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import { buildLeafTbs, FULL_LINT_EVERY, leafTemplate, lintLeafFields, type LeafTemplate } from './leaf-template.js';
@@ -134,7 +135,9 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
   for (let attempt = 0; ; attempt++) {
     try {
       await deps.db.transaction(async (trx) => {
-        await deps.store.recordIntents(
+        // The intents and their audit events go together (see together.ts); a serial collision fails
+        // the whole, which is rolled back and retried with new serials.
+        const intents = deps.store.recordIntents(
           trx,
           pending.map((p) => ({
             serial: p.serial,
@@ -150,7 +153,7 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
             tbs: p.tbs,
           })),
         );
-        await deps.audit.recordManyIn(trx, [
+        const events = deps.audit.recordManyIn(trx, [
           ...(attempt === 0 ? lintFailures : []),
           ...pending.map((p) => ({
             actor: p.input.actor,
@@ -161,6 +164,7 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
             details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
           })),
         ]);
+        await together([intents, events]);
       });
       return;
     } catch (e) {
