@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start, first command: everything a fresh Debian machine with Node 20 needs, then a running CA.
-#   1. SoftHSM2 from Debian when missing; npm dependencies; build
+#   1. SoftHSM2 (and make, g++) from Debian when missing; npm dependencies; build
 #   2. a SoftHSM dev token and PIN file under $HALLMARK_HOME (default ./data)
 #   3. `hallmark init` on the first run (prints the bootstrap admin API key once)
 #   4. `hallmark serve` (HTTPS 8443: REST/EST; HTTP 8080: CA certificates, health)
@@ -16,15 +16,20 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-if ! command -v softhsm2-util >/dev/null; then
-  step "installing SoftHSM2 (Debian package softhsm2)"
+# SoftHSM2, and make + g++ for the native modules (sqlite3, pkcs11js, Hallmark's ECDSA verifier).
+packages=()
+for tool in softhsm2-util:softhsm2 openssl:openssl make:make g++:g++; do
+  command -v "${tool%%:*}" >/dev/null || packages+=("${tool#*:}")
+done
+if [ ${#packages[@]} -gt 0 ]; then
+  step "installing ${packages[*]} (Debian packages)"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq softhsm2 openssl >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "installing npm dependencies (sqlite3 and pkcs11js build from source: about two minutes)"
+  step "installing npm dependencies (sqlite3, pkcs11js and native/ec-verify build from source: about two minutes)"
   npm ci --no-audit --no-fund
 fi
 step "building"
