@@ -10,7 +10,14 @@ interface EcVerifyAddon {
   verify(curveBits: number, point: Uint8Array, hashBits: number, message: Uint8Array, signature: Uint8Array): boolean;
 }
 
-const addon = createRequire(import.meta.url)('../../../native/build/Release/ec_verify.node') as EcVerifyAddon;
+function load(): EcVerifyAddon {
+  try {
+    return createRequire(import.meta.url)('../../../native/build/Release/ec_verify.node') as EcVerifyAddon;
+  } catch (e) {
+    throw new Error(`native/ec-verify is not built (${(e as Error).message.split('\n')[0]}): run \`npm run build\`, which needs make and g++ (apt-get install -y make g++)`);
+  }
+}
+const addon = load();
 
 /** Curve OIDs the addon handles (all of cofactor 1), with their size in bits. */
 export const EC_VERIFY_CURVES: Record<string, number> = { '1.2.840.10045.3.1.7': 256, '1.3.132.0.34': 384, '1.3.132.0.35': 521 };
