@@ -5,6 +5,9 @@ import fc from 'fast-check';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { verifyEcdsa } from '../src/x509/ec-verify.js';
+import { parseAndVerifyCsr, isCsrProblem } from '../src/x509/csr-parse.js';
+import { derBitString, derSequence as sequence, tlv } from '../src/x509/der.js';
+import { encodeName } from '../src/x509/tbs-splice.js';
 
 // The native ECDSA verifier (native/ec-verify.c) must agree with node:crypto on every input:
 // valid signatures, tampered ones, non-DER encodings, points off the curve.
@@ -112,5 +115,23 @@ describe('native ECDSA verification', () => {
   test('misuse is an error, not a verdict', () => {
     assert.throws(() => verifyEcdsa(255, new Uint8Array(65), 'sha256', new Uint8Array(1), new Uint8Array(8)), /unsupported curve/);
     assert.throws(() => verifyEcdsa(256, new Uint8Array(65), 'sha1', new Uint8Array(1), new Uint8Array(8)), /sha1/);
+  });
+
+  test('a CSR whose EC key is not on its curve is refused for its key, one signed properly is accepted', () => {
+    const { privateKey, publicKey } = keys[0]!.pairs[0]!;
+    const csr = (spki: Uint8Array) => {
+      const info = sequence(Uint8Array.of(0x02, 0x01, 0x00), encodeName([['CN', 'dev-1']]), spki, tlv(0xa0, new Uint8Array()));
+      return sequence(info, Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02), derBitString(new Uint8Array(sign('sha256', info, privateKey))));
+    };
+    const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+    const good = parseAndVerifyCsr(csr(spki));
+    assert.ok(!isCsrProblem(good), JSON.stringify(good));
+    assert.equal(good.keyType, 'ec-p256');
+    const offCurve = spki.slice();
+    offCurve[offCurve.length - 1]! ^= 1;
+    const bad = parseAndVerifyCsr(csr(offCurve));
+    assert.ok(isCsrProblem(bad));
+    assert.equal(bad.code, 'csr_signature');
+    assert.match(bad.message, /public key \(ec-p256\) cannot be used/);
   });
 });

@@ -10,7 +10,8 @@ import { EC_VERIFY_CURVES, verifyEcdsa } from './ec-verify.js';
 /**
  * PKCS#10 (RFC 2986) taken apart with the DER walker and its signature checked (EC keys natively, see
  * ec-verify.ts; others with node:crypto), so that it can run thousands of times a second (and inside
- * worker threads: everything here is plain data). The CertificationRequestInfo is verified exactly as the device signed it.
+ * worker threads: everything here is plain data). The CertificationRequestInfo is verified exactly as
+ * the device signed it.
  */
 export interface ParsedCsr {
   der: Uint8Array;
@@ -108,6 +109,24 @@ function requestKeyOf(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, spkiD
   return { key: createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' }) };
 }
 
+/**
+ * Why a request on an EC key failed, when the key itself is the reason (not on the curve, badly
+ * encoded): the native verifier only says no, so OpenSSL's full import is asked, on failures only.
+ */
+function unusableEcKey(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, spkiDer: Uint8Array): CsrProblem | undefined {
+  try {
+    createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+    return undefined;
+  } catch (e) {
+    return keyUnusable(bytes, spki, e);
+  }
+}
+
+function keyUnusable(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, e: unknown): CsrProblem {
+  const type = keyTypeOfSpki(bytes, spki, undefined);
+  return { code: 'csr_signature', message: `cannot verify the CSR signature: the public key (${typeof type === 'string' ? type : type.unsupported}) cannot be used: ${(e as Error).message}` };
+}
+
 function verifyRequestSignature(bytes: Uint8Array, info: Uint8Array, algorithm: ReturnType<typeof readTlv>, signature: Uint8Array, requestKey: RequestKey): CsrProblem | undefined {
   const [oidTlv, params] = children(bytes, expectTag(algorithm, 0x30, 'signatureAlgorithm'));
   const oid = oidText(content(bytes, expectTag(oidTlv, 0x06, 'signature algorithm')));
@@ -160,11 +179,10 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
     try {
       requestKey = requestKeyOf(der, spki!, spkiDer);
     } catch (e) {
-      const type = keyTypeOfSpki(der, spki!, undefined);
-      return { code: 'csr_signature', message: `cannot verify the CSR signature: the public key (${typeof type === 'string' ? type : type.unsupported}) cannot be used: ${(e as Error).message}` };
+      return keyUnusable(der, spki!, e);
     }
     const problem = verifyRequestSignature(der, whole(der, infoTlv!), algorithm!, sigBits.subarray(1), requestKey);
-    if (problem) return problem;
+    if (problem) return 'point' in requestKey ? (unusableEcKey(der, spki!, spkiDer) ?? problem) : problem;
 
     let extensionRequest: Uint8Array | undefined;
     const otherAttributes: string[] = [];
