@@ -18,11 +18,23 @@ const CURVES = [
 ] as const;
 const HASHES = ['sha256', 'sha384', 'sha512'] as const;
 
+/**
+ * The uncompressed point is the tail of the SPKI; the compressed form is x with y's parity. (Taken from
+ * the DER once per key: exporting JWK in a loop next to generateKeyPairSync deadlocked Node 20 here,
+ * a GC inside ExportJWKEcKey destroying a key-generation job that waits on the same mutex.)
+ */
+const points = new WeakMap<KeyObject, { uncompressed: Uint8Array; compressed: Uint8Array }>();
 function pointOf(key: KeyObject, compressed = false): Uint8Array {
-  const jwk = key.export({ format: 'jwk' });
-  const x = Buffer.from(jwk.x!, 'base64url');
-  const y = Buffer.from(jwk.y!, 'base64url');
-  return compressed ? Buffer.concat([Buffer.from([2 + (y[y.length - 1]! & 1)]), x]) : Buffer.concat([Buffer.from([4]), x, y]);
+  let known = points.get(key);
+  if (!known) {
+    const size = ({ prime256v1: 32, secp384r1: 48, secp521r1: 66 } as Record<string, number>)[key.asymmetricKeyDetails!.namedCurve!]!;
+    const spki = key.export({ format: 'der', type: 'spki' });
+    const uncompressed = new Uint8Array(spki.subarray(spki.length - (1 + 2 * size)));
+    assert.equal(uncompressed[0], 4);
+    const y = uncompressed.subarray(1 + size);
+    points.set(key, (known = { uncompressed, compressed: Uint8Array.of(2 + (y[y.length - 1]! & 1), ...uncompressed.subarray(1, 1 + size)) }));
+  }
+  return compressed ? known.compressed : known.uncompressed;
 }
 
 const keys = CURVES.map((curve) => ({ curve, pairs: Array.from({ length: 4 }, () => generateKeyPairSync('ec', { namedCurve: curve.name })) }));
