@@ -49,12 +49,13 @@ export async function ensureTlsMaterial(home: string, names: string[], issue: Is
   }
 
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey: publicKeyObject } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const cryptoKey = await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), alg, true, ['sign']);
-  const jwk = privateKey.export({ format: 'jwk' });
-  const publicKey = await webcrypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, alg, true, ['verify']);
+  // DER, not JWK: Node 20 can deadlock exporting a JWK of a fresh key when a GC collects its
+  // key-generation job at that moment (both take the key's mutex; seen in this project's tests).
+  const publicKey = await webcrypto.subtle.importKey('spki', publicKeyObject.export({ type: 'spki', format: 'der' }), alg, true, ['verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${names[0] ?? 'localhost'}`,
     keys: { privateKey: cryptoKey, publicKey } as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
