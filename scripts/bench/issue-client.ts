@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import https from 'node:https';
+import { httpsPost } from './https-post.js';
 import tls from 'node:tls';
 
 interface EstJob {
@@ -23,19 +24,6 @@ interface BatchJob {
   concurrency: number;
   tokens: string[];
   batches: unknown[][];
-}
-
-function post(agent: https.Agent, port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', servername: 'localhost', port, method: 'POST', path, agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.on('socket', (socket) => socket.setNoDelay(true));
-    req.end(body);
-  });
 }
 
 /**
@@ -108,7 +96,7 @@ async function batch(job: BatchJob) {
       const token = job.tokens[s % job.tokens.length]!;
       for (let b = next++; b < job.batches.length; b = next++) {
         const t = performance.now();
-        const r = await post(agent, job.port, '/api/v1/factory/provision/batch', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ devices: job.batches[b] }));
+        const r = await httpsPost({ agent, port: job.port, path: '/api/v1/factory/provision/batch', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: job.batches[b] }) });
         const ok = r.status === 200 ? (JSON.parse(r.body).results as { error?: unknown }[]).filter((x) => !x.error).length : 0;
         issued += ok;
         if (ok !== job.batches[b]!.length && failures++ === 0) firstFailure = `${r.status} ${r.body.slice(0, 300)}`;

@@ -5,7 +5,7 @@
  *
  *   npm run build && node dist/scripts/bench/provision.js [--devices 2000] [--batch 100]
  */
-import https from 'node:https';
+import { httpsPost } from './https-post.js';
 import { parseArgs } from 'node:util';
 import { webcrypto } from 'node:crypto';
 import { startHallmark } from '../../src/server.js';
@@ -19,22 +19,6 @@ const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-
-function post(port: number, ca: string, token: string, body: unknown): Promise<{ status: number; json: any }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', servername: 'localhost', port, method: 'POST', path: '/api/v1/factory/provision/batch', ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 async function main() {
   const ca = await benchCa();
@@ -69,8 +53,8 @@ async function main() {
       await Promise.all(
         creds.map(async (station) => {
           for (let b = next++; b < batches.length; b = next++) {
-            const r = await post(running.https, rootPem, station.apiKey, { devices: batches[b] });
-            if (r.status !== 200 || r.json.results.some((x: { error?: unknown }) => x.error)) throw new Error(`batch failed: ${JSON.stringify(r.json).slice(0, 300)}`);
+            const r = await httpsPost({ port: running.https, path: '/api/v1/factory/provision/batch', ca: rootPem, headers: { authorization: `Bearer ${station.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: batches[b] }) });
+            if (r.status !== 200 || JSON.parse(r.body).results.some((x: { error?: unknown }) => x.error)) throw new Error(`batch failed: ${r.body.slice(0, 300)}`);
           }
         }),
       );

@@ -18,6 +18,8 @@ export interface AuditEvent {
 export interface AuditLog {
   /** Appends in its own transaction. */
   record(event: AuditEvent): Promise<void>;
+  /** Appends several events in order, in a transaction of their own. */
+  recordMany(events: AuditEvent[]): Promise<void>;
   /** Appends inside the caller's transaction, so the event and the state change land together. */
   recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void>;
   /** Appends several events in order inside the caller's transaction, taking the head lock once. */
@@ -87,5 +89,6 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
     recordManyIn,
     observe: (observer) => void observers.push(observer),
     record: (event) => db.transaction((trx) => recordIn(trx, event)),
+    recordMany: (events) => db.transaction((trx) => recordManyIn(trx, events)),
   };
 }

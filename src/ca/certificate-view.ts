@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import type { CertificateRow } from '../store/certificates.js';
 import { toPem } from '../x509/pem.js';
 
-/** A stored certificate as people and scripts see it; `expired` is derived, never stored. */
 /** The certificate as OpenSSL reads it (what an operator checks against what was asked for). */
 function decode(der: Uint8Array) {
   const cert = new X509Certificate(Buffer.from(der));
@@ -20,6 +19,7 @@ function decode(der: Uint8Array) {
   };
 }
 
+/** A stored certificate as people and scripts see it; `expired` is derived, never stored. */
 export function certificateView(row: CertificateRow, now: Date, withPem = false) {
   const notAfter = Number(row.not_after);
   const status = row.status === 'active' && notAfter <= now.getTime() ? 'expired' : row.status;

@@ -86,7 +86,6 @@ interface Pending {
   createdAt: number;
 }
 
-
 /** Profile, issuer, draft and TBS for one request; a lint or policy failure is that request's error. */
 function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date, lintFailures: AuditEvent[]): Pending {
   const profile = lookupProfile(deps.profiles, input.profile);
@@ -184,9 +183,7 @@ async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Pro
   } catch (e) {
     await deps.store.recordFailed(group.map((p) => p.serial));
     for (const p of group) metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'failed' });
-    await deps.db.transaction((trx) =>
-      deps.audit.recordManyIn(trx, group.map((p) => ({ actor: p.input.actor, action: 'certificate.issue', target: p.serial, outcome: 'failure' as const, source: p.input.source, details: { reason: toError(e).message } }))),
-    );
+    await deps.audit.recordMany(group.map((p) => ({ actor: p.input.actor, action: 'certificate.issue', target: p.serial, outcome: 'failure' as const, source: p.input.source, details: { reason: toError(e).message } })));
     return group.map(() => toError(e));
   }
 }
@@ -217,7 +214,7 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise
     }
   });
   if (!pending.length) {
-    if (lintFailures.length) await deps.db.transaction((trx) => deps.audit.recordManyIn(trx, lintFailures));
+    if (lintFailures.length) await deps.audit.recordMany(lintFailures);
     return results;
   }
   await recordIntents(deps, pending, lintFailures);

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { concatBytes } from '../x509/der.js';
 import { rawSubject } from '../x509/certificate-fields.js';
-import { subjectAltName } from '../x509/extensions.js';
+import { keyIdOfSpki, subjectAltName } from '../x509/extensions.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
 import { encodeName, spliceTbs, subjectAltNameExtension, type TbsConstants } from '../x509/tbs-splice.js';
-import { children, content, readTlv } from '../x509/der-reader.js';
 import { generalNameProblems, sanSyntax } from '../lint/rules/san-syntax.js';
 import { serialNumber, serialProblems } from '../lint/rules/serial-number.js';
 import { subjectOrSan, subjectOrSanProblems } from '../lint/rules/subject-or-san.js';
@@ -53,12 +51,6 @@ export function leafTemplate(issuer: IssuerCa, profile: Profile, publicBaseUrl: 
     byUrl.set(publicBaseUrl, template);
   }
   return template;
-}
-
-/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
-export function keyIdOfSpki(spkiDer: Uint8Array): Uint8Array {
-  const [, bits] = children(spkiDer, readTlv(spkiDer, 0));
-  return new Uint8Array(createHash('sha1').update(content(spkiDer, bits!).subarray(1)).digest());
 }
 
 export function buildLeafTbs(template: LeafTemplate, draft: Draft, spkiDer: Uint8Array, serial: Uint8Array): Uint8Array {

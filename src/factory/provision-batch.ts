@@ -2,7 +2,7 @@ import { issueBatch } from '../ca/issue.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { toError } from '../errors.js';
 import { isPostgres } from '../store/db.js';
-import { insertMany } from '../store/insert-many.js';
+import { insertMany, ROWS_PER_STATEMENT } from '../store/insert-many.js';
 import type { AuditEvent } from '../audit/log.js';
 import type { StationRow } from './stations.js';
 import {
@@ -22,7 +22,7 @@ import {
   type ProvisionItem,
 } from './provision.js';
 
-const CHUNK = 400;
+const CHUNK = ROWS_PER_STATEMENT;
 
 interface Candidate {
   index: number;

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { isPostgres, type Db } from './db.js';
-import { insertMany } from './insert-many.js';
+import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -41,8 +41,7 @@ export interface IssuanceStore {
   recordFailed(serials: string[]): Promise<void>;
 }
 
-/** Rows per statement: inside SQLite's and PostgreSQL's bound-parameter limits. */
-const CHUNK = 400;
+const CHUNK = ROWS_PER_STATEMENT;
 
 export interface CertificateFilter {
   status?: 'active' | 'revoked' | 'expired' | 'pending' | 'failed';

@@ -9,6 +9,12 @@ import type { Knex } from 'knex';
  */
 const statements = new Map<string, string>();
 
+/**
+ * Rows (or keys of an IN list) per statement on the batch paths: with the widest of those rows
+ * (devices, 13 columns) well inside SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+ */
+export const ROWS_PER_STATEMENT = 400;
+
 function statement(table: string, columns: string[], rowCount: number): string {
   const key = `${table}\0${columns.join('\0')}\0${rowCount}`;
   let sql = statements.get(key);

@@ -10,7 +10,12 @@ import { availableParallelism } from 'node:os';
 export interface WorkerPool<In, Out> {
   /** `context` goes with every chunk unchanged (what the items have in common, e.g. the key to sign with). */
   run(items: In[], context?: unknown): Promise<Out[]>;
-  started(): boolean;
+  /**
+   * Whether `count` items are better done on the calling thread: fewer than the pool's `inlineBelow`,
+   * while its threads are not running yet (a lone request should not pay for starting them; once they
+   * run, even small batches go to them and keep the calling thread free).
+   */
+  inline(count: number): boolean;
   close(): Promise<void>;
 }
 
@@ -39,7 +44,7 @@ const asIs: WorkerCodec<never, never> = { encode: (items) => ({ payload: items, 
 
 export const defaultWorkerCount = () => Math.max(1, Math.min(availableParallelism(), 8));
 
-export function createWorkerPool<In, Out>(options: { script: URL; size?: number; workerData?: unknown; name: string; codec?: WorkerCodec<In, Out> }): WorkerPool<In, Out> {
+export function createWorkerPool<In, Out>(options: { script: URL; size?: number; workerData?: unknown; name: string; codec?: WorkerCodec<In, Out>; inlineBelow?: number }): WorkerPool<In, Out> {
   const size = options.size ?? defaultWorkerCount();
   const codec = (options.codec ?? asIs) as WorkerCodec<In, Out>;
   const slots: Slot[] = [];
@@ -82,7 +87,7 @@ export function createWorkerPool<In, Out>(options: { script: URL; size?: number;
   }
 
   return {
-    started: () => slots.length > 0,
+    inline: (count) => count < (options.inlineBelow ?? 0) && slots.length === 0,
     async run(items, context) {
       if (closed) throw new Error(`${options.name} pool is closed`);
       if (!items.length) return [];

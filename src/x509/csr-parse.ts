@@ -5,7 +5,7 @@ import { DerError, children, content, expectTag, oidText, readTlv, whole } from 
 import { ATTRIBUTE_OIDS } from './names.js';
 import type { KeyType } from './key-types.js';
 import { CURVES } from './spki.js';
-import { EC_VERIFY_CURVES, verifyEcdsa } from './ec-verify.js';
+import { EC_VERIFY_BITS, verifyEcdsa } from './ec-verify.js';
 
 /**
  * PKCS#10 (RFC 2986) taken apart with the DER walker and its signature checked (EC keys natively, see
@@ -102,7 +102,8 @@ function requestKeyOf(bytes: Uint8Array, spki: ReturnType<typeof readTlv>, spkiD
   const [algorithm, bits] = children(bytes, spki);
   const [oidTlv, params] = children(bytes, expectTag(algorithm, 0x30, 'SubjectPublicKeyInfo algorithm'));
   if (params?.tag === 0x06 && oidText(content(bytes, expectTag(oidTlv, 0x06, 'key algorithm'))) === ID_EC) {
-    const curveBits = EC_VERIFY_CURVES[oidText(content(bytes, params))];
+    const curve = CURVES[oidText(content(bytes, params))];
+    const curveBits = curve && EC_VERIFY_BITS[curve];
     const subjectPublicKey = content(bytes, expectTag(bits, 0x03, 'subjectPublicKey'));
     if (curveBits && subjectPublicKey[0] === 0) return { point: subjectPublicKey.subarray(1), curveBits };
   }

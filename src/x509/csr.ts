@@ -80,23 +80,26 @@ function requestedNames(san: x509.SubjectAlternativeNameExtension | undefined): 
 }
 
 /** CSRs are checked in worker threads once several arrive together; one alone is checked here. */
-const WORKER_THRESHOLD = 4;
 const pool = createWorkerPool<Uint8Array, ParsedCsr | CsrProblem>({
   script: new URL('./csr-worker.js', import.meta.url),
   name: 'csr',
+  inlineBelow: 4,
   codec: { encode: packedBytesCodec.encode, decodeResults: (results) => results as (ParsedCsr | CsrProblem)[] },
 });
 /** The workers send each request back without its DER (see csr-worker.ts): it is put back here. */
 const inWorkers = async (ders: Uint8Array[]) => (await pool.run(ders)).map((r, i) => (isCsrProblem(r) ? r : { ...r, der: ders[i]! }));
 const checker = createBatcher<Uint8Array, ParsedCsr | CsrProblem>((ders) =>
-  ders.length < WORKER_THRESHOLD && !pool.started() ? Promise.resolve(ders.map(parseAndVerifyCsr)) : inWorkers(ders),
+  pool.inline(ders.length) ? Promise.resolve(ders.map(parseAndVerifyCsr)) : inWorkers(ders),
 );
 
 /** Stops the CSR worker threads (a process that issued many certificates and is about to exit). */
 export const closeCsrWorkers = () => pool.close();
 
+/** A request that asks for nothing beyond its subject and key (a fresh object each time: callers fill it). */
+const nothingRequested = (): VerifiedCsr['requested'] => ({ ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] });
+
 function interpretExtensions(der: Uint8Array): VerifiedCsr['requested'] {
-  const requested: VerifiedCsr['requested'] = { ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] };
+  const requested = nothingRequested();
   const extensions = AsnConvert.parse(der, Extensions);
   for (const raw of extensions) {
     const ext = x509.ExtensionFactory.create(AsnConvert.serialize(raw));
@@ -113,7 +116,7 @@ function interpretExtensions(der: Uint8Array): VerifiedCsr['requested'] {
 
 /** What a parsed and verified request asks for, in the shape the profile rules read. */
 export function toVerifiedCsr(parsed: ParsedCsr): VerifiedCsr {
-  let requested: VerifiedCsr['requested'] = { ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] };
+  let requested = nothingRequested();
   if (parsed.extensionRequest) {
     try {
       requested = interpretExtensions(parsed.extensionRequest);
@@ -145,6 +148,6 @@ export function requestForOwnKey(spkiDer: Uint8Array): VerifiedCsr {
     spkiDer,
     keyType: keyTypeOf(spki),
     subject: '',
-    requested: { ca: false, keyUsage: [], extendedKeyUsage: [], names: { dns: [], uri: [], ip: [], email: [], other: [] }, otherExtensions: [] },
+    requested: nothingRequested(),
   };
 }

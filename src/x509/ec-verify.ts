@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { KeyType } from './key-types.js';
 
 /**
  * ECDSA verification straight from a public point, in C against Node's own OpenSSL
@@ -19,8 +20,8 @@ function load(): EcVerifyAddon {
 }
 const addon = load();
 
-/** Curve OIDs the addon handles (all of cofactor 1), with their size in bits. */
-export const EC_VERIFY_CURVES: Record<string, number> = { '1.2.840.10045.3.1.7': 256, '1.3.132.0.34': 384, '1.3.132.0.35': 521 };
+/** The curves the addon handles (all of cofactor 1), with their size in bits. */
+export const EC_VERIFY_BITS: Partial<Record<KeyType, number>> = { 'ec-p256': 256, 'ec-p384': 384, 'ec-p521': 521 };
 const HASH_BITS: Record<string, number> = { sha256: 256, sha384: 384, sha512: 512 };
 
 /** True when `signature` (DER ECDSA-Sig-Value) is `point`'s signature over `message` hashed with `hash`. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { children, content, readTlv } from './der-reader.js';
 import {
   AccessDescription,
   AuthorityInfoAccessSyntax,
@@ -45,8 +46,16 @@ const extension = (extnID: string, critical: boolean, value: unknown) =>
 
 /** Key identifier: SHA-1 of the subjectPublicKey BIT STRING contents (RFC 5280 §4.2.1.2, method 1). */
 export function keyIdentifier(spki: SubjectPublicKeyInfo): Uint8Array {
-  return new Uint8Array(createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest());
+  return keyIdOfBits(new Uint8Array(spki.subjectPublicKey));
 }
+
+/** The same from the SubjectPublicKeyInfo's DER, without a schema parse (the issuance hot path). */
+export function keyIdOfSpki(spkiDer: Uint8Array): Uint8Array {
+  const [, bits] = children(spkiDer, readTlv(spkiDer, 0));
+  return keyIdOfBits(content(spkiDer, bits!).subarray(1)); // past the BIT STRING's unused-bits octet
+}
+
+const keyIdOfBits = (subjectPublicKey: Uint8Array) => new Uint8Array(createHash('sha1').update(subjectPublicKey).digest());
 
 /** RFC 5280 §4.2.1.9: critical; pathLenConstraint only on CAs. */
 export const basicConstraints = (ca: boolean, pathLength?: number) =>

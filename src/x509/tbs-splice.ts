@@ -6,7 +6,7 @@ import type { SubjectNames } from './extensions.js';
  * TBSCertificate by splicing (the issuance hot path): what never changes for a profile under one
  * issuer is DER-encoded once, and only serial, validity, subject, SPKI, SKI and SAN are encoded per
  * certificate. Every encoder here must give the same bytes as @peculiar/asn1-x509 does for the same
- * value; test/tbs-splice.test.ts compares them byte for byte.
+ * value; test/fast-issuance.test.ts compares them byte for byte.
  */
 export interface TbsConstants {
   signatureAlgorithm: Uint8Array;

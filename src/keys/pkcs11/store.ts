@@ -20,9 +20,6 @@ import { packedBytesCodec } from '../../workers/packed-bytes.js';
 import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
 import { hsmUnavailable } from './errors.js';
 
-/** Batches smaller than this are signed on the main thread's sessions; larger ones by the signing workers. */
-const WORKER_THRESHOLD = 4;
-
 export interface Pkcs11KeyStoreOptions extends TokenOptions {
   /** Sessions kept open for concurrent signing. */
   sessions?: number;
@@ -65,6 +62,8 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     workerData: { modulePath: options.modulePath, tokenLabel: options.tokenLabel, pin: options.pin },
     name: 'pkcs11-signing',
     codec: packedBytesCodec,
+    // Small batches are signed on the main thread's sessions until the signing threads run.
+    inlineBelow: 4,
   });
   // Object handles are only valid for one initialisation of the module: cache per generation.
   const privateHandles = new Map<string, graphene.Key>();
@@ -113,7 +112,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     const keyId = uri.id ? Buffer.from(uri.id).toString('hex') : undefined;
     const signContext: SignContext = { keyLabel: uri.object, keyId, family: algorithm.family, hash: algorithm.hash };
     async function signMany(items: Uint8Array[]): Promise<Uint8Array[]> {
-      if (items.length < WORKER_THRESHOLD && !signingWorkers.started()) return Promise.all(items.map(sign1));
+      if (signingWorkers.inline(items.length)) return Promise.all(items.map(sign1));
       const stop = metrics.hsmSignSeconds.startTimer();
       try {
         return await signingWorkers.run(items, signContext);
