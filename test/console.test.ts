@@ -91,9 +91,10 @@ for (const makeBackend of BACKENDS) {
       await backend.cleanup();
     });
 
-    async function signIn(name: string): Promise<Page> {
+    async function signIn(name: string, beforeSignIn?: (page: Page) => Promise<unknown>): Promise<Page> {
       const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1100 } });
       const page = await context.newPage();
+      await beforeSignIn?.(page);
       page.on('console', (m) => {
         if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
       });
@@ -171,8 +172,14 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('a read-only operator sees no revoke or disable button and gets 403 when forcing the API', async () => {
-      const page = await signIn('rita');
+      // The overview's data arrives late (held back a second): opening another view meanwhile must not be
+      // undone when it lands.
+      const page = await signIn('rita', (p) => p.route('**/api/v1/overview', async (r) => (await new Promise((resolve) => setTimeout(resolve, 1000)), r.continue())));
+      const overviewArrived = page.waitForResponse((r) => r.url().endsWith('/api/v1/overview'));
       await page.click('nav a[href="#/certificates"]');
+      await overviewArrived;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(await page.locator('#search input[name=serial]').count(), 1, 'the certificates view is still shown after the late overview');
       await page.fill('#search input[name=serial]', `A-${backend.name}-1`);
       await page.click('#search button[type=submit]');
       await page.click(`[data-testid=open-A-${backend.name}-1]`);

@@ -10,6 +10,20 @@ function show(...nodes: Node[]): void {
   main.replaceChildren(...nodes);
 }
 
+/**
+ * Bumped when a view is opened (or the sign-in form replaces everything). A view's data can arrive
+ * after the operator has moved on; its render is then dropped, or it would replace the newer view.
+ */
+let navigation = 0;
+
+/** `show` for the view being opened now: does nothing once another view has been opened since. */
+function showForThisView(): (...nodes: Node[]) => void {
+  const mine = navigation;
+  return (...nodes) => {
+    if (mine === navigation) show(...nodes);
+  };
+}
+
 function failure(e: unknown): Node {
   return h('p', { class: 'error', role: 'alert' }, e instanceof Error ? e.message : String(e));
 }
@@ -43,6 +57,7 @@ async function signOut(message?: string): Promise<void> {
 }
 
 function signInView(message?: string): void {
+  navigation++;
   const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
   const name = h('input', { name: 'name', autocomplete: 'username', required: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
@@ -93,8 +108,9 @@ function validityBar(from: string, to: string, now: string): HTMLElement {
 const daysLeft = (iso: string | null, now: string) => (iso ? `${Math.floor((Date.parse(iso) - Date.parse(now)) / 86_400_000)} days` : '—');
 
 async function overviewView(): Promise<void> {
+  const render = showForThisView();
   const [o, charts] = await Promise.all([api<Overview>('GET', '/api/v1/overview'), api<ChartData>('GET', '/api/v1/charts')]);
-  show(
+  render(
     h(
       'div',
       { class: 'grid' },
@@ -241,8 +257,9 @@ interface Station {
 }
 
 async function stationsView(): Promise<void> {
+  const render = showForThisView();
   const { stations } = await api<{ stations: Station[] }>('GET', '/api/v1/stations');
-  show(
+  render(
     h(
       'section',
       { class: 'card' },
@@ -289,6 +306,7 @@ interface AuditEntry {
 }
 
 async function auditView(): Promise<void> {
+  const render = showForThisView();
   type Verification = { ok: boolean; entries?: number; problems?: unknown[] };
   const verification: Verification = await api<Verification>('GET', '/api/v1/audit/verify').catch((e) => ({ ok: false, problems: [(e as Error).message] }));
   const list = h('div', {});
@@ -299,7 +317,7 @@ async function auditView(): Promise<void> {
     const { entries } = await api<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?${query}`);
     list.replaceChildren(table(['#', 'at', 'actor', 'action', 'target', 'outcome'], entries.map((e) => [e.seq, date(e.at), e.actor, e.action, e.target ?? '', e.outcome]), 'audit'));
   };
-  show(
+  render(
     h(
       'section',
       { class: 'card' },
@@ -318,13 +336,14 @@ const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, cer
 
 async function route(): Promise<void> {
   if (!currentUser()) return;
+  const mine = ++navigation;
   const name = location.hash.replace(/^#\//, '') || 'overview';
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('current', a.getAttribute('href') === `#/${name}`);
   try {
     await (VIEWS[name] ?? overviewView)();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return signOut('Your session ended; sign in again.');
-    show(failure(e));
+    if (mine === navigation) show(failure(e));
   }
 }
 window.addEventListener('hashchange', () => void route());
