@@ -7,7 +7,8 @@ import { BACKENDS } from './helpers/backends.js';
 import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { opensslCsr } from './helpers/csr.js';
 import { openDatabase, type Db } from '../src/store/db.js';
-import { entryHash, type AuditRow } from '../src/audit/log.js';
+import { createHash } from 'node:crypto';
+import { canonical, entryHash, type AuditRow } from '../src/audit/log.js';
 
 let home: TestHome;
 before(async () => {
@@ -130,3 +131,34 @@ for (const makeBackend of BACKENDS) {
     }
   });
 }
+
+describe('audit entry hash', () => {
+  // The definition: SHA-256 over prev_hash, a newline and the canonical JSON of the other fields.
+  const byDefinition = (row: Record<string, unknown>) => {
+    const { prev_hash, ...content } = row;
+    return createHash('sha256').update(String(prev_hash)).update('\n').update(canonical(content)).digest('hex');
+  };
+  test('the field-by-field form gives the hash of the definition', () => {
+    const texts = ['', 'plain', 'quote " backslash \\ newline \n tab \t', 'ünïcødé ✓ 𝄞', '\u0000\u001f\u2028', '{"a":1}'];
+    const pick = <T>(xs: T[], i: number) => xs[i % xs.length]!;
+    for (let i = 0; i < 500; i++) {
+      const row: Record<string, unknown> = {
+        seq: i * 7919 + 1,
+        at: 1_700_000_000_000 + i * 3,
+        actor: pick(texts, i),
+        action: pick(['certificate.issue', 'device.provision', ...texts], i + 1),
+        target: pick([null, 'ab12', ...texts], i + 2),
+        outcome: pick(['success', 'failure', 'pending'], i),
+        source: pick([null, '127.0.0.1', ...texts], i + 3),
+        details: pick([null, canonical({ b: [1, 'x'], a: { z: null, y: 'ü' } }), ...texts], i + 4),
+        prev_hash: createHash('sha256').update(String(i)).digest('hex'),
+      };
+      if (i % 5 === 0) row.target = undefined;
+      assert.equal(entryHash(row as Omit<AuditRow, 'hash'>), byDefinition(row), JSON.stringify(row));
+    }
+    // A field the entry does not normally have still counts (the definition covers every field).
+    const odd = { seq: 1, at: 2, actor: 'a', action: 'b', target: null, outcome: 'success', source: null, details: null, prev_hash: '0', extra: 'x' };
+    assert.equal(entryHash(odd as Omit<AuditRow, 'hash'>), byDefinition(odd));
+    assert.notEqual(entryHash(odd as Omit<AuditRow, 'hash'>), entryHash({ ...odd, extra: undefined } as Omit<AuditRow, 'hash'>));
+  });
+});

@@ -3,7 +3,7 @@ import { concatBytes } from '../x509/der.js';
 import { rawSubject } from '../x509/certificate-fields.js';
 import { keyIdOfSpki, subjectAltName } from '../x509/extensions.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
-import { encodeName, spliceTbs, subjectAltNameExtension, type TbsConstants } from '../x509/tbs-splice.js';
+import { spliceTbs, subjectAltNameExtension, type TbsConstants } from '../x509/tbs-splice.js';
 import { generalNameProblems, sanSyntax } from '../lint/rules/san-syntax.js';
 import { serialNumber, serialProblems } from '../lint/rules/serial-number.js';
 import { subjectOrSan, subjectOrSanProblems } from '../lint/rules/subject-or-san.js';
@@ -62,7 +62,7 @@ export function buildLeafTbs(template: LeafTemplate, draft: Draft, spkiDer: Uint
     serial,
     notBefore: draft.notBefore,
     notAfter: draft.notAfter,
-    subjectName: encodeName(draft.subject),
+    subjectName: draft.subject,
     spki: spkiDer,
     subjectKeyId: keyIdOfSpki(spkiDer),
     subjectAltName: san,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { children, content, readTlv } from './der-reader.js';
 import {
@@ -55,7 +55,7 @@ export function keyIdOfSpki(spkiDer: Uint8Array): Uint8Array {
   return keyIdOfBits(content(spkiDer, bits!).subarray(1)); // past the BIT STRING's unused-bits octet
 }
 
-const keyIdOfBits = (subjectPublicKey: Uint8Array) => new Uint8Array(createHash('sha1').update(subjectPublicKey).digest());
+const keyIdOfBits = (subjectPublicKey: Uint8Array) => new Uint8Array(hash('sha1', subjectPublicKey, 'buffer'));
 
 /** RFC 5280 §4.2.1.9: critical; pathLenConstraint only on CAs. */
 export const basicConstraints = (ca: boolean, pathLength?: number) =>
