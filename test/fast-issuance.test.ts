@@ -210,9 +210,9 @@ for (const makeBackend of BACKENDS) {
       const fresh = Array.from({ length: 50 }, (_, i) => `c012${backend.name.length}${String(i).padStart(3, '0')}`.padEnd(32, '0'));
       await assert.rejects(
         ca.ctx.db.transaction((trx) =>
-          together([
-            ca.issue.store.recordIntents(trx, [...fresh, taken].map(intent)),
-            ca.issue.audit.recordManyIn(trx, fresh.map((serial) => ({ actor: 'test', action: 'certificate.issue', target: serial, outcome: 'pending' as const }))),
+          together(trx, [
+            () => ca.issue.store.recordIntents(trx, [...fresh, taken].map(intent)),
+            () => ca.issue.audit.recordManyIn(trx, fresh.map((serial) => ({ actor: 'test', action: 'certificate.issue', target: serial, outcome: 'pending' as const }))),
           ]),
         ),
         (e: unknown) => isUniqueViolation(e),

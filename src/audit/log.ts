@@ -101,7 +101,7 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
       return { ...row, hash: prev };
     });
     // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
-    await together([insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), trx('audit_head').where({ id: 1 }).update({ seq, hash: prev })]);
+    await together(trx, [() => insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), () => trx('audit_head').where({ id: 1 }).update({ seq, hash: prev })]);
     for (const event of events) for (const observe of observers) observe(event, new Date(at));
   }
   const recordIn = (trx: Knex.Transaction, event: AuditEvent) => recordManyIn(trx, [event]);

@@ -5,6 +5,7 @@ import { verifyCsr, type VerifiedCsr } from '../x509/csr.js';
 import { applyProfile, type Draft } from '../profiles/rules/index.js';
 import type { Profile } from '../profiles/schema.js';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
+import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { IssuanceStore } from '../store/certificates.js';
@@ -136,8 +137,9 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
       await deps.db.transaction(async (trx) => {
         // The intents and their audit events go together (see together.ts); a serial collision fails
         // the whole, which is rolled back and retried with new serials.
-        const intents = deps.store.recordIntents(
-          trx,
+        const intents = () =>
+          deps.store.recordIntents(
+            trx,
           pending.map((p) => ({
             serial: p.serial,
             issuer: p.issuer.name,
@@ -152,7 +154,8 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
             tbs: p.tbs,
           })),
         );
-        const events = deps.audit.recordManyIn(trx, [
+        const events = () =>
+          deps.audit.recordManyIn(trx, [
           ...(attempt === 0 ? lintFailures : []),
           ...pending.map((p) => ({
             actor: p.input.actor,
@@ -163,7 +166,7 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
             details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
           })),
         ]);
-        await together([intents, events]);
+        await together(trx, [intents, events]);
       });
       return;
     } catch (e) {
@@ -195,7 +198,16 @@ async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Pro
  * one statement per 400, and only then returned. A request that fails (policy, lint, HSM) fails
  * alone: the result at its index is its error.
  */
-export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise<(IssuedCertificate | Error)[]> {
+export interface IssueBatchOptions {
+  /**
+   * Records what the caller keeps about the certificates (a device's identity, its manufacturing
+   * record) inside the transaction that records them, so both land or neither does. Gets every
+   * input's outcome: its certificate, or its error. Not called when nothing was signed.
+   */
+  alongside?: (trx: Knex.Transaction, outcomes: (IssuedCertificate | Error)[]) => Promise<void>;
+}
+
+export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options: IssueBatchOptions = {}): Promise<(IssuedCertificate | Error)[]> {
   const results: (IssuedCertificate | Error)[] = new Array(inputs.length);
   const csrs = await Promise.all(inputs.map((input) => (isVerified(input.csr) ? input.csr : verifyCsr(input.csr).catch(toError))));
   const now = deps.clock.now();
@@ -237,10 +249,7 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise
     }),
   );
   if (!signed.length) return results;
-  await deps.store.recordIssued(signed.map(({ p, der }) => ({ serial: p.serial, der })), deps.clock.now().getTime());
-
   for (const { p, der } of signed) {
-    metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'issued' });
     results[indexOf.get(p)!] = {
       serial: p.serial,
       der,
@@ -254,6 +263,12 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[]): Promise
       notAfter: p.draft.notAfter,
     };
   }
+  const certificates = signed.map(({ p, der }) => ({ serial: p.serial, der }));
+  const issuedAt = deps.clock.now().getTime();
+  const { alongside } = options;
+  if (alongside) await deps.db.transaction((trx) => together(trx, [() => deps.store.recordIssued(certificates, issuedAt, trx), () => alongside(trx, results)]));
+  else await deps.store.recordIssued(certificates, issuedAt);
+  for (const { p } of signed) metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'issued' });
   return results;
 }
 

@@ -1,4 +1,6 @@
-import { issueBatch } from '../ca/issue.js';
+import type { Knex } from 'knex';
+import { issueBatch, type IssuedCertificate } from '../ca/issue.js';
+import { together } from '../store/together.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { toError } from '../errors.js';
 import { isPostgres } from '../store/db.js';
@@ -35,8 +37,8 @@ interface Candidate {
 /**
  * A batch of devices with the guarantees of provisionDevice, at batch cost: devices seen for the
  * first time are reserved together (one transaction), issued together (issueBatch: one intent
- * transaction, one trip to the signing workers, one update) and recorded together (devices,
- * manufacturing records and audit events in one transaction). Anything out of the ordinary — a
+ * transaction, one trip to the signing workers) and recorded together: the certificates, the devices'
+ * identities, their manufacturing records and audit events in one transaction. Anything out of the ordinary — a
  * serial already known (a repeat, a re-provisioning, a stale reservation), the same serial twice in
  * the batch, a reservation race with another instance — goes through provisionDevice, one at a time.
  * Results are in the order given; each is the device's identity or its own error.
@@ -93,11 +95,37 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
     fresh = [];
   }
 
+  // The devices' identities, manufacturing records and audit events are recorded in the transaction
+  // that records their certificates: a device is provisioned exactly when its certificate is issued.
+  const done: { c: Candidate; serial: string }[] = [];
+  let auditRecorded = false;
+  const recordProvisioned = async (trx: Knex.Transaction, issued: (IssuedCertificate | Error)[]) => {
+    fresh.forEach((c, i) => {
+      const outcome = issued[i]!;
+      if (!(outcome instanceof Error)) done.push({ c, serial: outcome.serial });
+    });
+    const text = isPostgres(deps.db) ? '?::text' : '?';
+    const deviceUpdates = [];
+    for (let i = 0; i < done.length; i += CHUNK) {
+      const chunk = done.slice(i, i + CHUNK);
+      deviceUpdates.push(() =>
+        trx('devices')
+          .whereIn('serial', chunk.map((d) => d.c.item.deviceSerial))
+          .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) }),
+      );
+    }
+    await together(trx, [
+      ...deviceUpdates,
+      () => insertMany(trx, 'manufacturing_records', done.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)), CHUNK),
+      () => deps.audit.recordManyIn(trx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]),
+    ]);
+    auditRecorded = true;
+  };
   const issued = await issueBatch(
     deps.issue,
     fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, actor, source })),
+    { alongside: recordProvisioned },
   );
-  const done: { c: Candidate; serial: string }[] = [];
   const undo: string[] = [];
   fresh.forEach((c, i) => {
     const outcome = issued[i]!;
@@ -106,7 +134,6 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
       undo.push(c.item.deviceSerial);
       return;
     }
-    done.push({ c, serial: outcome.serial });
     results[c.index] = {
       deviceSerial: c.item.deviceSerial,
       serial: outcome.serial,
@@ -119,18 +146,8 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
 
   // Nothing was issued for these: release their reservations so the requests can be corrected and repeated.
   for (let i = 0; i < undo.length; i += CHUNK) await deps.db('devices').whereIn('serial', undo.slice(i, i + CHUNK)).where({ state: 'provisioning' }).del();
-
-  await deps.db.transaction(async (trx) => {
-    const text = isPostgres(deps.db) ? '?::text' : '?';
-    for (let i = 0; i < done.length; i += CHUNK) {
-      const chunk = done.slice(i, i + CHUNK);
-      await trx('devices')
-        .whereIn('serial', chunk.map((d) => d.c.item.deviceSerial))
-        .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) });
-    }
-    await insertMany(trx, 'manufacturing_records', done.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)), CHUNK);
-    await deps.audit.recordManyIn(trx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]);
-  });
+  // Refusals (quota) when no certificate was recorded to carry them.
+  if (!auditRecorded && audit.length) await deps.audit.recordMany(audit);
   for (let i = 0; i < done.length; i++) deps.onProvisioned?.(station);
 
   for (const index of oneByOne) {

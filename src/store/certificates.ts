@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { isPostgres, type Db } from './db.js';
 import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
+import { together } from './together.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -36,8 +37,11 @@ export type CertificateIntent = Pick<
 export interface IssuanceStore {
   /** Inserts the pending rows; a serial already taken throws (the caller draws others). */
   recordIntents(trx: Knex.Transaction, intents: CertificateIntent[]): Promise<void>;
-  /** Every one must have been pending; otherwise nothing is recorded and it throws. */
-  recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number): Promise<void>;
+  /**
+   * Every one must have been pending; otherwise nothing is recorded and it throws. Inside `trx` when
+   * given (the caller records more with them), else atomically on its own.
+   */
+  recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number, trx?: Knex.Transaction): Promise<void>;
   recordFailed(serials: string[]): Promise<void>;
 }
 
@@ -66,7 +70,7 @@ export function createIssuanceStore(db: Db): IssuanceStore {
       const rows = intents.map((intent) => ({ ...intent, tbs: Buffer.from(intent.tbs), status: 'pending' }));
       await insertMany(trx, 'certificates', rows, CHUNK);
     },
-    async recordIssued(certificates, issuedAt) {
+    async recordIssued(certificates, issuedAt, trx) {
       const record = async (q: Knex | Knex.Transaction, chunk: typeof certificates) => {
         const cases = chunk.map(() => `WHEN ? THEN ${blob}`).join(' ');
         const bindings = chunk.flatMap((c) => [c.serial, Buffer.from(c.der)]);
@@ -85,10 +89,10 @@ export function createIssuanceStore(db: Db): IssuanceStore {
       };
       // One statement is atomic on its own (and all-or-none, above); BEGIN and COMMIT would be two more
       // round trips, which under load each wait a full turn of a busy event loop. Several share a transaction.
+      const chunks = (q: Knex | Knex.Transaction) => together(q, Array.from({ length: Math.ceil(certificates.length / CHUNK) }, (_, i) => () => record(q, certificates.slice(i * CHUNK, (i + 1) * CHUNK))));
+      if (trx) return chunks(trx);
       if (certificates.length <= CHUNK) return record(db, certificates);
-      await db.transaction(async (trx) => {
-        for (let i = 0; i < certificates.length; i += CHUNK) await record(trx, certificates.slice(i, i + CHUNK));
-      });
+      await db.transaction(chunks);
     },
     async recordFailed(serials) {
       for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });

@@ -1,18 +1,35 @@
-/** PEM (RFC 7468) with the labels OpenSSL and Mosquitto expect. */
+/** PEM (RFC 7468) with the labels OpenSSL and Mosquitto expect: base64 in lines of 64. */
 export function toPem(der: Uint8Array, label: 'CERTIFICATE' | 'X509 CRL' | 'CERTIFICATE REQUEST' | 'PRIVATE KEY' | 'PUBLIC KEY'): string {
-  const b64 = Buffer.from(der).toString('base64');
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let body = '';
+  for (let at = 0; at < b64.length; at += 64) body += `${b64.slice(at, at + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
-/** Every PEM block with one of `labels`, decoded; text outside the blocks is ignored (RFC 7468 §2). */
+const LABEL = /^[A-Z0-9 ]+$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Every PEM block with one of `labels`, decoded; text outside the blocks is ignored (RFC 7468 §2).
+ * A block runs from "-----BEGIN L-----" to the next "-----END L-----" with the same label.
+ */
 export function fromPemBlocks(text: string, labels: string[]): Uint8Array[] {
   const blocks: Uint8Array[] = [];
-  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-  for (const m of text.matchAll(re)) {
-    if (!labels.includes(m[1]!)) continue;
-    const body = m[2]!.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new Error(`PEM ${m[1]} block is not valid base64`);
+  for (let at = text.indexOf('-----BEGIN '); at >= 0; at = text.indexOf('-----BEGIN ', at)) {
+    const labelStart = at + 11;
+    const labelEnd = text.indexOf('-----', labelStart);
+    if (labelEnd < 0) break;
+    const label = text.slice(labelStart, labelEnd);
+    const endMarker = `-----END ${label}-----`;
+    const end = LABEL.test(label) ? text.indexOf(endMarker, labelEnd + 5) : -1;
+    if (end < 0) {
+      at = labelStart;
+      continue;
+    }
+    at = end + endMarker.length;
+    if (!labels.includes(label)) continue;
+    const body = text.slice(labelEnd + 5, end).replace(/\s+/g, '');
+    if (!BASE64.test(body)) throw new Error(`PEM ${label} block is not valid base64`);
     blocks.push(new Uint8Array(Buffer.from(body, 'base64')));
   }
   return blocks;
