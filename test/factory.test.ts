@@ -9,7 +9,9 @@ import { startInProcess, type InProcessHallmark } from './helpers/in-process.js'
 import { deviceCsrs } from './helpers/device-csrs.js';
 import { hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
-import { addStation } from '../src/factory/stations.js';
+import { addStation, type StationRow } from '../src/factory/stations.js';
+import { provisionBatch } from '../src/factory/provision-batch.js';
+import type { Provisioned, ProvisionItem } from '../src/factory/provision.js';
 import { toPem } from '../src/x509/pem.js';
 
 let home: TestHome;
@@ -84,6 +86,62 @@ for (const makeBackend of BACKENDS) {
       }
       assert.equal(Number((await hm.ctx.db('devices').where({ line: 'line-a' }).count({ n: '*' }))[0]!.n), 1000);
       console.log(`1,000 devices in ${Date.now() - started} ms (${backend.name})`);
+    });
+
+    test('two batches racing for the same devices: each device gets one identity, both callers get it, nothing left pending', async () => {
+      const shared = await deviceCsrs(20, (i) => `RACE-${backend.name}-S${i}`);
+      const own = await deviceCsrs(40, (i) => `RACE-${backend.name}-${i < 20 ? 'A' : 'B'}${i}`);
+      const item = (serial: string, csr: string): ProvisionItem => device(serial, csr);
+      const sharedItems = shared.map((c, i) => item(`RACE-${backend.name}-S${i}`, c.csr));
+      const batchA = [...sharedItems, ...own.slice(0, 20).map((c, i) => item(`RACE-${backend.name}-A${i}`, c.csr))];
+      const batchB = [...own.slice(20).map((c, i) => item(`RACE-${backend.name}-B${i + 20}`, c.csr)), ...sharedItems];
+      const row = (await hm.ctx.db('stations').where({ name: 'st-a1' }).first()) as StationRow;
+      const deps = { db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue, revocation: hm.running.revocation };
+      // B reads which devices are known, then A runs from start to end, then B goes on: B's reservation
+      // is refused by the unique key, rolled back with its intents, and its devices take the one-by-one path.
+      let bHasLooked!: () => void;
+      let aIsDone!: () => void;
+      const looked = new Promise<void>((resolve) => (bHasLooked = resolve));
+      const done = new Promise<void>((resolve) => (aIsDone = resolve));
+      let gated = false;
+      const gatedDb = new Proxy(hm.ctx.db, {
+        apply(target, thisArg, args) {
+          const query = Reflect.apply(target, thisArg, args);
+          if (args[0] === 'devices' && !gated) {
+            gated = true;
+            const then = query.then.bind(query);
+            query.then = (onFulfilled: (rows: unknown) => unknown, onRejected: (e: unknown) => unknown) =>
+              then((rows: unknown) => {
+                bHasLooked();
+                return done.then(() => rows);
+              }).then(onFulfilled, onRejected);
+          }
+          return query;
+        },
+      });
+      const pendingB = provisionBatch({ ...deps, db: gatedDb }, row, batchB, 'test-b');
+      await looked;
+      const a = await provisionBatch(deps, row, batchA, 'test-a');
+      aIsDone();
+      const b = await pendingB;
+      for (const outcome of [...a, ...b]) assert.ok(!(outcome instanceof Error), String(outcome));
+      const bySerial = new Map<string, string>();
+      for (const outcome of [...a, ...b] as Provisioned[]) {
+        const seen = bySerial.get(outcome.deviceSerial);
+        if (seen) assert.equal(outcome.serial, seen, `${outcome.deviceSerial}: both callers get the same identity`);
+        bySerial.set(outcome.deviceSerial, outcome.serial);
+      }
+      assert.equal(bySerial.size, 60);
+      const identities = [...bySerial.keys()];
+      const certificates = await hm.ctx.db('certificates').whereIn('identity', identities);
+      assert.deepEqual(
+        certificates.map((c) => c.status),
+        identities.map(() => 'active'),
+        'one certificate per device, none pending or failed',
+      );
+      const devices = await hm.ctx.db('devices').whereIn('serial', identities);
+      assert.ok(devices.every((d) => d.state === 'provisioned' && d.certificate_serial === bySerial.get(d.serial)));
+      assert.equal(Number((await hm.ctx.db('manufacturing_records').whereIn('device_serial', identities).count({ n: '*' }))[0]!.n), 60);
     });
 
     test('a retried request returns the identical certificate; a second key for the serial is refused until reprovision, which revokes the old identity', async () => {

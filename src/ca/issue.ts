@@ -131,7 +131,7 @@ function redrawSerial(p: Pending): void {
 }
 
 /** Intents and their audit events in one transaction; a serial collision redraws them all. */
-async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[]): Promise<void> {
+async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[], withIntents?: IssueBatchOptions['withIntents']): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await deps.db.transaction(async (trx) => {
@@ -166,7 +166,7 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
             details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
           })),
         ]);
-        await together(trx, [intents, events]);
+        await together(trx, withIntents ? [() => withIntents(trx), intents, events] : [intents, events]);
       });
       return;
     } catch (e) {
@@ -200,6 +200,12 @@ async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Pro
  */
 export interface IssueBatchOptions {
   /**
+   * Records what must land with the intents (a device's reservation) inside their transaction. Not
+   * called when no request got as far as an intent. Its failure fails the batch; it must not throw a
+   * unique violation of its own (that would be taken for a serial collision and retried).
+   */
+  withIntents?: (trx: Knex.Transaction) => Promise<unknown>;
+  /**
    * Records what the caller keeps about the certificates (a device's identity, its manufacturing
    * record) inside the transaction that records them, so both land or neither does. Gets every
    * input's outcome: its certificate, or its error. Not called when nothing was signed.
@@ -229,7 +235,7 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
     if (lintFailures.length) await deps.audit.recordMany(lintFailures);
     return results;
   }
-  await recordIntents(deps, pending, lintFailures);
+  await recordIntents(deps, pending, lintFailures, options.withIntents);
 
   const byIssuer = new Map<IssuerCa, Pending[]>();
   for (const p of pending) {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { issueBatch, type IssuedCertificate } from '../ca/issue.js';
 import { together } from '../store/together.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { toError } from '../errors.js';
+import { HallmarkError, toError } from '../errors.js';
 import { isPostgres } from '../store/db.js';
 import { insertMany, ROWS_PER_STATEMENT } from '../store/insert-many.js';
 import type { AuditEvent } from '../audit/log.js';
@@ -36,8 +36,8 @@ interface Candidate {
 
 /**
  * A batch of devices with the guarantees of provisionDevice, at batch cost: devices seen for the
- * first time are reserved together (one transaction), issued together (issueBatch: one intent
- * transaction, one trip to the signing workers) and recorded together: the certificates, the devices'
+ * first time are reserved with their certificates' intents (one transaction), signed together (one
+ * trip to the signing workers) and recorded together: the certificates, the devices'
  * identities, their manufacturing records and audit events in one transaction. Anything out of the ordinary — a
  * serial already known (a repeat, a re-provisioning, a stale reservation), the same serial twice in
  * the batch, a reservation race with another instance — goes through provisionDevice, one at a time.
@@ -75,25 +75,28 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
     fresh.push({ index, item, profile, key, keyHash: sha256(key.csr.spkiDer) });
   });
 
-  // Reserve every device serial not seen before, in one transaction (nothing is signed before).
-  try {
-    await deps.db.transaction(async (trx) => {
-      const known = new Set<string>();
-      for (let i = 0; i < fresh.length; i += CHUNK) {
-        const serials = fresh.slice(i, i + CHUNK).map((c) => c.item.deviceSerial);
-        for (const row of await trx('devices').select('serial').whereIn('serial', serials)) known.add(row.serial);
-      }
-      for (const c of fresh) if (known.has(c.item.deviceSerial)) oneByOne.push(c.index);
-      fresh = fresh.filter((c) => !known.has(c.item.deviceSerial));
-      const rows = fresh.map((c) => ({ serial: c.item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, c.item, c.profile, c.keyHash, now), certificate_serial: null }));
-      await insertMany(trx, 'devices', rows, CHUNK);
-    });
-  } catch (e) {
-    if (!isUniqueViolation(e)) throw e;
-    // Another request reserved one of them meanwhile: take the careful path for all.
-    oneByOne.push(...fresh.map((c) => c.index));
-    fresh = [];
+  // Devices already known take the careful path (a repeat, a re-provisioning, a stale reservation).
+  const known = new Set<string>();
+  for (let i = 0; i < fresh.length; i += CHUNK) {
+    const serials = fresh.slice(i, i + CHUNK).map((c) => c.item.deviceSerial);
+    for (const row of await deps.db('devices').select('serial').whereIn('serial', serials)) known.add(row.serial);
   }
+  for (const c of fresh) if (known.has(c.item.deviceSerial)) oneByOne.push(c.index);
+  fresh = fresh.filter((c) => !known.has(c.item.deviceSerial));
+
+  // The others are reserved in the transaction that records their certificates' intents (nothing is
+  // signed before). A reservation the unique key refuses means another request took that device
+  // meanwhile: the whole is rolled back, and every device takes the careful path.
+  const reservationRace = new HallmarkError('reservation_race', 'another request reserved one of these devices meanwhile', 409);
+  const reserve = (trx: Knex.Transaction) =>
+    insertMany(
+      trx,
+      'devices',
+      fresh.map((c) => ({ serial: c.item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, c.item, c.profile, c.keyHash, now), certificate_serial: null })),
+      CHUNK,
+    ).catch((e: unknown) => {
+      throw isUniqueViolation(e) ? reservationRace : e;
+    });
 
   // The devices' identities, manufacturing records and audit events are recorded in the transaction
   // that records their certificates: a device is provisioned exactly when its certificate is issued.
@@ -121,11 +124,19 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
     ]);
     auditRecorded = true;
   };
-  const issued = await issueBatch(
-    deps.issue,
-    fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, actor, source })),
-    { alongside: recordProvisioned },
-  );
+  let issued: (IssuedCertificate | Error)[];
+  try {
+    issued = await issueBatch(
+      deps.issue,
+      fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, actor, source })),
+      { withIntents: reserve, alongside: recordProvisioned },
+    );
+  } catch (e) {
+    if (e !== reservationRace) throw e;
+    oneByOne.push(...fresh.map((c) => c.index));
+    fresh = [];
+    issued = [];
+  }
   const undo: string[] = [];
   fresh.forEach((c, i) => {
     const outcome = issued[i]!;
