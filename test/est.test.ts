@@ -111,7 +111,9 @@ for (const makeBackend of BACKENDS) {
     test('cacerts: no authentication, base64 certs-only PKCS#7 with the chain', async () => {
       const r = await curl('cacerts');
       assert.equal(r.status, 200);
-      assert.match(r.headers, /content-type: application\/pkcs7-mime; smime-type=certs-only/i);
+      // Exactly the RFC 7030 media type: no charset parameter on a base64 body.
+      assert.match(r.headers, /content-type: application\/pkcs7-mime; smime-type=certs-only\r?\n/i);
+      assert.match(r.headers, /content-transfer-encoding: base64/i);
       const pem = await certificatesIn(r.body);
       assert.match(pem, /subject=CN ?= ?Hallmark Issuing CA 1/);
       assert.match(pem, /subject=CN ?= ?Hallmark Root CA/);
@@ -238,7 +240,7 @@ for (const makeBackend of BACKENDS) {
     test('csrattrs: DER naming the curve and signature algorithm, parsed by openssl', async () => {
       const r = await curl('csrattrs');
       assert.equal(r.status, 200);
-      assert.match(r.headers, /content-type: application\/csrattrs/i);
+      assert.match(r.headers, /content-type: application\/csrattrs\r?\n/i);
       const file = path.join(dir, 'attrs.b64');
       fs.writeFileSync(file, r.body);
       await mustRun('openssl', ['base64', '-d', '-in', file, '-out', `${file}.der`]);
@@ -253,6 +255,7 @@ for (const makeBackend of BACKENDS) {
       const before = JSON.stringify(await hm.ctx.db('certificates').select('*'));
       const r = await curl('serverkeygen', { body: (await csr('/CN=dev-keygen')).b64, user: `dev-keygen:${secret}` });
       assert.equal(r.status, 200, r.body);
+      assert.match(r.headers, /content-type: multipart\/mixed; boundary=[^\s;]+\r?\n/i);
       const boundary = /boundary=([^\s;]+)/.exec(r.headers)![1]!;
       const parts = r.body.split(`--${boundary}`).slice(1, -1);
       assert.equal(parts.length, 2);

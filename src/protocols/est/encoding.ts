@@ -10,9 +10,26 @@ export function decodeBase64Body(body: unknown): Uint8Array {
   return new Uint8Array(Buffer.from(compact, 'base64'));
 }
 
-export const base64Lines = (der: Uint8Array) => (Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? []).join('\r\n') + '\r\n';
+/** Base64 in lines of 64 with CRLF, as EST answers are written (RFC 7030 §4.1.3, RFC 8951 §3.1). */
+export function base64Lines(der: Uint8Array): string {
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let out = '';
+  for (let at = 0; at < b64.length; at += 64) out += `${b64.slice(at, at + 64)}\r\n`;
+  return out;
+}
+
+/**
+ * A 200 with exactly these headers and an ASCII body, written straight to Node's response: Express's
+ * send() appends "; charset=utf-8" to the Content-Type of any string body, which no EST media type has
+ * (and spends time on freshness checks that these answers never need).
+ */
+export function sendAsIs(res: Response, headers: Record<string, string>, text: string): void {
+  const body = Buffer.from(text, 'latin1');
+  res.writeHead(200, { ...headers, 'Content-Length': body.length });
+  res.end(body);
+}
+
+export const sendBase64 = (res: Response, contentType: string, der: Uint8Array): void => sendAsIs(res, { 'Content-Type': contentType, 'Content-Transfer-Encoding': 'base64' }, base64Lines(der));
 
 /** certs-only PKCS#7, base64 (RFC 7030 §4.1.3 and §4.2.3). */
-export function sendPkcs7(res: Response, pkcs7: Uint8Array): void {
-  res.status(200).set({ 'Content-Type': 'application/pkcs7-mime; smime-type=certs-only', 'Content-Transfer-Encoding': 'base64' }).send(base64Lines(pkcs7));
-}
+export const sendPkcs7 = (res: Response, pkcs7: Uint8Array): void => sendBase64(res, 'application/pkcs7-mime; smime-type=certs-only', pkcs7);

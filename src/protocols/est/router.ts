@@ -16,7 +16,7 @@ import { csrAttributes } from '../../x509/csr-attributes.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
-import { base64Lines, decodeBase64Body, sendPkcs7 } from './encoding.js';
+import { base64Lines, decodeBase64Body, sendAsIs, sendBase64, sendPkcs7 } from './encoding.js';
 import { metrics } from '../../observability/metrics.js';
 
 export interface EstDeps {
@@ -90,7 +90,7 @@ export function createEstRouter(deps: EstDeps): Router {
     if (op === 'csrattrs') {
       const attrs = csrAttributes(profile.keyTypes[0]);
       if (!attrs) return void res.status(204).end();
-      return void res.status(200).set({ 'Content-Type': 'application/csrattrs', 'Content-Transfer-Encoding': 'base64' }).send(base64Lines(attrs));
+      return sendBase64(res, 'application/csrattrs', attrs);
     }
     void settings;
     throw new HallmarkError('method_not_allowed', `${op} takes POST`, 405);
@@ -137,10 +137,11 @@ export function createEstRouter(deps: EstDeps): Router {
     await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source: req.ip, details: { device: credential.device, keyType: 'ec-p256', keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;
-    res
-      .status(200)
-      .set('Content-Type', `multipart/mixed; boundary=${boundary}`)
-      .send(part('application/pkcs8', new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))) + part('application/pkcs7-mime; smime-type=certs-only', certsOnly([issued.der])) + `--${boundary}--\r\n`);
+    sendAsIs(
+      res,
+      { 'Content-Type': `multipart/mixed; boundary=${boundary}` },
+      part('application/pkcs8', new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))) + part('application/pkcs7-mime; smime-type=certs-only', certsOnly([issued.der])) + `--${boundary}--\r\n`,
+    );
   });
 
   const errors: ErrorRequestHandler = (err, _req, res, _next) => {
