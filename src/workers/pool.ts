@@ -12,8 +12,9 @@ export interface WorkerPool<In, Out> {
   run(items: In[], context?: unknown): Promise<Out[]>;
   /**
    * Whether `count` items are better done on the calling thread: fewer than the pool's `inlineBelow`,
-   * while its threads are not running yet (a lone request should not pay for starting them; once they
-   * run, even small batches go to them and keep the calling thread free).
+   * while its threads are not running yet (a lone request should not pay for starting them). Once they
+   * run, small batches go to them too and keep the calling thread free — unless the pool is made with
+   * `inlineSmallAlways`, for work that costs about what handing it over does.
    */
   inline(count: number): boolean;
   close(): Promise<void>;
@@ -44,7 +45,15 @@ const asIs: WorkerCodec<never, never> = { encode: (items) => ({ payload: items, 
 
 export const defaultWorkerCount = () => Math.max(1, Math.min(availableParallelism(), 8));
 
-export function createWorkerPool<In, Out>(options: { script: URL; size?: number; workerData?: unknown; name: string; codec?: WorkerCodec<In, Out>; inlineBelow?: number }): WorkerPool<In, Out> {
+export function createWorkerPool<In, Out>(options: {
+  script: URL;
+  size?: number;
+  workerData?: unknown;
+  name: string;
+  codec?: WorkerCodec<In, Out>;
+  inlineBelow?: number;
+  inlineSmallAlways?: boolean;
+}): WorkerPool<In, Out> {
   const size = options.size ?? defaultWorkerCount();
   const codec = (options.codec ?? asIs) as WorkerCodec<In, Out>;
   const slots: Slot[] = [];
@@ -87,7 +96,7 @@ export function createWorkerPool<In, Out>(options: { script: URL; size?: number;
   }
 
   return {
-    inline: (count) => count < (options.inlineBelow ?? 0) && slots.length === 0,
+    inline: (count) => count < (options.inlineBelow ?? 0) && (slots.length === 0 || options.inlineSmallAlways === true),
     async run(items, context) {
       if (closed) throw new Error(`${options.name} pool is closed`);
       if (!items.length) return [];
