@@ -144,7 +144,9 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const statuses: number[] = [];
       let retryAfter: string | undefined;
       for (let i = 0; i < 20; i++) {
-        const r = await hm.request('POST', 'sessions', { body: { name: 'olga', password: 'guess number ' + i, totp: '123456' } });
+        // Half claim another address: with no trusted proxy, X-Forwarded-For must change nothing.
+        const headers = i % 2 ? { 'x-forwarded-for': `203.0.113.${i}` } : undefined;
+        const r = await hm.request('POST', 'sessions', { body: { name: 'olga', password: 'guess number ' + i, totp: '123456' }, headers });
         statuses.push(r.status);
         if (r.status === 429) retryAfter = String(r.headers['retry-after']);
       }

@@ -1,4 +1,4 @@
-import express, { Router, type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import type { IssueDeps } from '../ca/issue.js';
 import type { SecurityPlane } from '../security-plane.js';
@@ -42,6 +42,16 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
   ];
 }
 
+/**
+ * req.ip, read once. With no trusted proxy (`trust proxy` is off: X-Forwarded-For is never believed)
+ * Express's getter still runs proxy-addr and parses X-Forwarded-For on every read, and a request reads
+ * it three or four times (request log, rate limit, audit source); the answer is the socket's address.
+ */
+const pinClientAddress: RequestHandler = (req, _res, next) => {
+  Object.defineProperty(req, 'ip', { value: req.socket.remoteAddress, enumerable: true });
+  next();
+};
+
 /** The HTTPS application: REST under /api/v1 (EST joins it under /.well-known/est). */
 export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger): Express & { api: Router } {
   const log = (line: string) => logger.info(line);
@@ -50,6 +60,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   app.set('trust proxy', false);
   // Responses are no-store API answers: an ETag (a hash of every body) would only cost time.
   app.set('etag', false);
+  app.use(pinClientAddress);
   app.use(requestLog(logger));
   app.use(securityHeaders);
 

@@ -41,7 +41,7 @@ export interface InProcessHallmark {
   init: InitResult;
   rootPem: string;
   log: string[];
-  request(method: string, apiPath: string, options?: { token?: string; body?: unknown; rawBody?: string; contentType?: string; cert?: string; key?: string; host?: string }): Promise<Response>;
+  request(method: string, apiPath: string, options?: { token?: string; body?: unknown; rawBody?: string; contentType?: string; cert?: string; key?: string; host?: string; headers?: Record<string, string> }): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -58,7 +58,7 @@ export async function startInProcess(home: TestHome, backend: Backend, tokenLabe
   const request: InProcessHallmark['request'] = (method, apiPath, o = {}) =>
     new Promise((resolve, reject) => {
       const body = o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...o.headers };
       if (o.token) headers.authorization = `Bearer ${o.token}`;
       if (body !== undefined) {
         headers['content-type'] = o.contentType ?? 'application/json';
