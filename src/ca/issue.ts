@@ -140,32 +140,32 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
         const intents = () =>
           deps.store.recordIntents(
             trx,
-          pending.map((p) => ({
-            serial: p.serial,
-            issuer: p.issuer.name,
-            profile: p.profile.name,
-            identity: p.identity ?? null,
-            subject: p.subjectText,
-            not_before: p.draft.notBefore.getTime(),
-            not_after: p.draft.notAfter.getTime(),
-            key_type: p.keyType,
-            requested_by: p.input.actor,
-            created_at: p.createdAt,
-            tbs: p.tbs,
-          })),
-        );
+            pending.map((p) => ({
+              serial: p.serial,
+              issuer: p.issuer.name,
+              profile: p.profile.name,
+              identity: p.identity ?? null,
+              subject: p.subjectText,
+              not_before: p.draft.notBefore.getTime(),
+              not_after: p.draft.notAfter.getTime(),
+              key_type: p.keyType,
+              requested_by: p.input.actor,
+              created_at: p.createdAt,
+              tbs: p.tbs,
+            })),
+          );
         const events = () =>
           deps.audit.recordManyIn(trx, [
-          ...(attempt === 0 ? lintFailures : []),
-          ...pending.map((p) => ({
-            actor: p.input.actor,
-            action: 'certificate.issue',
-            target: p.serial,
-            outcome: 'pending' as const,
-            source: p.input.source,
-            details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
-          })),
-        ]);
+            ...(attempt === 0 ? lintFailures : []),
+            ...pending.map((p) => ({
+              actor: p.input.actor,
+              action: 'certificate.issue',
+              target: p.serial,
+              outcome: 'pending' as const,
+              source: p.input.source,
+              details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
+            })),
+          ]);
         await together(trx, withIntents ? [() => withIntents(trx), intents, events] : [intents, events]);
       });
       return;
@@ -191,13 +191,6 @@ async function signFor(deps: IssueDeps, issuer: IssuerCa, group: Pending[]): Pro
   }
 }
 
-/**
- * CSRs → certificates, recorded before they are signed (DESIGN.md, after Boulder), many at a time:
- * one transaction reserves the serials with their exact TBSCertificates and writes the audit events;
- * then the HSM signs (in worker threads for large batches); then the certificates are recorded in
- * one statement per 400, and only then returned. A request that fails (policy, lint, HSM) fails
- * alone: the result at its index is its error.
- */
 export interface IssueBatchOptions {
   /**
    * Records what must land with the intents (a device's reservation) inside their transaction. Not
@@ -213,6 +206,13 @@ export interface IssueBatchOptions {
   alongside?: (trx: Knex.Transaction, outcomes: (IssuedCertificate | Error)[]) => Promise<void>;
 }
 
+/**
+ * CSRs → certificates, recorded before they are signed (DESIGN.md, after Boulder), many at a time:
+ * one transaction reserves the serials with their exact TBSCertificates and writes the audit events;
+ * then the HSM signs (in worker threads for large batches); then the certificates are recorded in
+ * one statement per 400, and only then returned. A request that fails (policy, lint, HSM) fails
+ * alone: the result at its index is its error.
+ */
 export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options: IssueBatchOptions = {}): Promise<(IssuedCertificate | Error)[]> {
   const results: (IssuedCertificate | Error)[] = new Array(inputs.length);
   const csrs = await Promise.all(inputs.map((input) => (isVerified(input.csr) ? input.csr : verifyCsr(input.csr).catch(toError))));
