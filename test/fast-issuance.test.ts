@@ -6,7 +6,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { ECDSASigValue } from '@peculiar/asn1-ecc';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { SubjectPublicKeyInfo, Time } from '@peculiar/asn1-x509';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestCa, type TestCa } from './helpers/ca.js';
@@ -21,6 +21,7 @@ import { encodeTbsCertificate } from '../src/x509/certificate-builder.js';
 import { keyIdentifier, keyIdOfSpki } from '../src/x509/extensions.js';
 import { buildName } from '../src/x509/names.js';
 import { encodeName } from '../src/x509/tbs-splice.js';
+import { derTime } from '../src/x509/der.js';
 import { algorithmIdentifier } from '../src/x509/signature-algorithms.js';
 import { randomSerial } from '../src/x509/serial.js';
 import { parseAndVerifyCsr, isCsrProblem } from '../src/x509/csr-parse.js';
@@ -51,6 +52,15 @@ test('encodeName gives the bytes @peculiar/asn1-x509 gives for the same attribut
     { numRuns: 300 },
   );
   assert.throws(() => encodeName([['C', 'é']]), /not a PrintableString/);
+});
+
+test('derTime gives the bytes @peculiar/asn1-x509 gives: UTCTime through 2049, GeneralizedTime from 2050', () => {
+  const edges = ['1950-01-01T00:00:00Z', '1999-12-31T23:59:59Z', '2049-12-31T23:59:59Z', '2050-01-01T00:00:00Z', '2100-06-15T12:34:56Z', '9999-12-31T23:59:59Z'].map((t) => new Date(t));
+  const random = fc.sample(fc.date({ min: new Date('1950-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }), 300);
+  for (const date of [...edges, ...random]) {
+    const whole = new Date(Math.floor(date.getTime() / 1000) * 1000); // certificates carry whole seconds
+    assert.deepEqual(Buffer.from(derTime(whole)), Buffer.from(AsnConvert.serialize(new Time(whole))), whole.toISOString());
+  }
 });
 
 test('ECDSA r‖s → DER matches ECDSASigValue for every leading-zero and high-bit case', () => {

@@ -62,7 +62,7 @@ export function buildLeafTbs(template: LeafTemplate, draft: Draft, spkiDer: Uint
     serial,
     notBefore: draft.notBefore,
     notAfter: draft.notAfter,
-    subjectName: draft.subject,
+    subject: draft.subject,
     spki: spkiDer,
     subjectKeyId: keyIdOfSpki(spkiDer),
     subjectAltName: san,

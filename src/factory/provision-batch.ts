@@ -101,7 +101,6 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   // The devices' identities, manufacturing records and audit events are recorded in the transaction
   // that records their certificates: a device is provisioned exactly when its certificate is issued.
   const done: { c: Candidate; serial: string }[] = [];
-  let auditRecorded = false;
   const recordProvisioned = async (trx: Knex.Transaction, issued: (IssuedCertificate | Error)[]) => {
     fresh.forEach((c, i) => {
       const outcome = issued[i]!;
@@ -122,7 +121,6 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
       () => insertMany(trx, 'manufacturing_records', done.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)), CHUNK),
       () => deps.audit.recordManyIn(trx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]),
     ]);
-    auditRecorded = true;
   };
   let issued: (IssuedCertificate | Error)[];
   try {
@@ -157,8 +155,9 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
 
   // Nothing was issued for these: release their reservations so the requests can be corrected and repeated.
   for (let i = 0; i < undo.length; i += CHUNK) await deps.db('devices').whereIn('serial', undo.slice(i, i + CHUNK)).where({ state: 'provisioning' }).del();
-  // Refusals (quota) when no certificate was recorded to carry them.
-  if (!auditRecorded && audit.length) await deps.audit.recordMany(audit);
+  // Refusals (quota) when no certificate was recorded to carry them (`done` is filled exactly when
+  // the outcome transaction, which records them, ran).
+  if (!done.length && audit.length) await deps.audit.recordMany(audit);
   for (let i = 0; i < done.length; i++) deps.onProvisioned?.(station);
 
   for (const index of oneByOne) {

@@ -16,7 +16,7 @@ export type DerPart = Uint8Array | DerNode;
 
 const headerSize = (length: number) => (length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : length < 0x1000000 ? 5 : 6);
 
-export const encodedSize = (part: DerPart): number => (part instanceof Uint8Array ? part.length : headerSize(part.length) + part.length);
+const encodedSize = (part: DerPart): number => (part instanceof Uint8Array ? part.length : headerSize(part.length) + part.length);
 
 /** TAG, LENGTH, then the parts in order (X.690 §8.1; definite length in the fewest octets, §10.1). */
 export function derNode(tag: number, parts: DerPart[]): DerNode {
@@ -45,31 +45,5 @@ function writeInto(out: Uint8Array, offset: number, part: DerPart): number {
 export function encodeDer(part: DerPart): Uint8Array {
   const out = new Uint8Array(encodedSize(part));
   writeInto(out, 0, part);
-  return out;
-}
-
-const digits2 = (out: Uint8Array, at: number, n: number) => {
-  out[at] = 0x30 + Math.floor(n / 10);
-  out[at + 1] = 0x30 + (n % 10);
-};
-
-/** der.ts's derTime, written straight into bytes: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5). */
-export function timeNode(date: Date): Uint8Array {
-  const year = date.getUTCFullYear();
-  if (year < 1000 || year > 9999) throw new Error(`year ${year} cannot be encoded as a certificate time`);
-  const utc = year >= 1950 && year < 2050;
-  const out = new Uint8Array(utc ? 15 : 17);
-  out[0] = utc ? 0x17 : 0x18;
-  out[1] = utc ? 13 : 15;
-  let at = 2;
-  if (!utc) {
-    digits2(out, at, Math.floor(year / 100));
-    at += 2;
-  }
-  for (const n of [year % 100, date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()]) {
-    digits2(out, at, n);
-    at += 2;
-  }
-  out[at] = 0x5a; // 'Z'
   return out;
 }

@@ -38,11 +38,33 @@ export function derUnsignedInteger(magnitude: Uint8Array): Uint8Array {
 
 const two = (n: number) => (n < 10 ? '0' : '') + n;
 
-/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Zulu, no fractions. */
+const digits2 = (out: Uint8Array, at: number, n: number) => {
+  out[at] = 0x30 + Math.floor(n / 10);
+  out[at + 1] = 0x30 + (n % 10);
+};
+
+/**
+ * RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Zulu, no fractions. Written
+ * straight into bytes: every certificate issued carries two of these.
+ */
 export function derTime(date: Date): Uint8Array {
-  const y = date.getUTCFullYear();
-  const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
-  return y >= 1950 && y < 2050 ? tlv(0x17, Buffer.from(`${two(y % 100)}${rest}`, 'latin1')) : tlv(0x18, Buffer.from(`${y}${rest}`, 'latin1'));
+  const year = date.getUTCFullYear();
+  if (year < 1000 || year > 9999) throw new Error(`year ${year} cannot be encoded as a certificate time`);
+  const utc = year >= 1950 && year < 2050;
+  const out = new Uint8Array(utc ? 15 : 17);
+  out[0] = utc ? 0x17 : 0x18;
+  out[1] = utc ? 13 : 15;
+  let at = 2;
+  if (!utc) {
+    digits2(out, at, Math.floor(year / 100));
+    at += 2;
+  }
+  for (const n of [year % 100, date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()]) {
+    digits2(out, at, n);
+    at += 2;
+  }
+  out[at] = 0x5a; // 'Z'
+  return out;
 }
 
 /** GeneralizedTime regardless of year (e.g. invalidityDate, RFC 5280 §5.3.2). */

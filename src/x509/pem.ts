@@ -1,9 +1,14 @@
-/** PEM (RFC 7468) with the labels OpenSSL and Mosquitto expect: base64 in lines of 64. */
-export function toPem(der: Uint8Array, label: 'CERTIFICATE' | 'X509 CRL' | 'CERTIFICATE REQUEST' | 'PRIVATE KEY' | 'PUBLIC KEY'): string {
+/** Base64 in lines of 64, each ended by `eol` (PEM uses LF, RFC 7468 §2; EST answers CRLF). */
+export function base64InLines(der: Uint8Array, eol: string): string {
   const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  let body = '';
-  for (let at = 0; at < b64.length; at += 64) body += `${b64.slice(at, at + 64)}\n`;
-  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+  let out = '';
+  for (let at = 0; at < b64.length; at += 64) out += `${b64.slice(at, at + 64)}${eol}`;
+  return out;
+}
+
+/** PEM (RFC 7468) with the labels OpenSSL and Mosquitto expect. */
+export function toPem(der: Uint8Array, label: 'CERTIFICATE' | 'X509 CRL' | 'CERTIFICATE REQUEST' | 'PRIVATE KEY' | 'PUBLIC KEY'): string {
+  return `-----BEGIN ${label}-----\n${base64InLines(der, '\n')}-----END ${label}-----\n`;
 }
 
 const LABEL = /^[A-Z0-9 ]+$/;

@@ -1,5 +1,5 @@
-import { derUnsignedInteger } from './der.js';
-import { derNode, encodeDer, timeNode, type DerNode, type DerPart } from './der-tree.js';
+import { derTime, derUnsignedInteger } from './der.js';
+import { derNode, encodeDer, type DerNode, type DerPart } from './der-tree.js';
 import { ATTRIBUTE_OIDS, isPrintable, type AttributeName } from './names.js';
 import type { SubjectNames } from './extensions.js';
 
@@ -24,8 +24,7 @@ export interface TbsVariables {
   serial: Uint8Array;
   notBefore: Date;
   notAfter: Date;
-  /** Encoded, or the attributes to encode. */
-  subjectName: Uint8Array | [AttributeName, string][];
+  subject: [AttributeName, string][];
   spki: Uint8Array;
   subjectKeyId: Uint8Array;
   /** The whole extension. */
@@ -80,8 +79,8 @@ export function spliceTbs(c: TbsConstants, v: TbsVariables): Uint8Array {
       derUnsignedInteger(v.serial),
       c.signatureAlgorithm,
       c.issuerName,
-      derNode(0x30, [timeNode(v.notBefore), timeNode(v.notAfter)]),
-      Array.isArray(v.subjectName) ? nameNode(v.subjectName) : v.subjectName,
+      derNode(0x30, [derTime(v.notBefore), derTime(v.notAfter)]),
+      nameNode(v.subject),
       v.spki,
       derNode(0xa3, [derNode(0x30, extensions)]),
     ]),

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { HallmarkError } from '../../errors.js';
+import { base64InLines } from '../../x509/pem.js';
 
 /** RFC 8951 §3.1: base64 with any line breaks and whitespace; Content-Transfer-Encoding is ignored. */
 export function decodeBase64Body(body: unknown): Uint8Array {
@@ -11,12 +12,7 @@ export function decodeBase64Body(body: unknown): Uint8Array {
 }
 
 /** Base64 in lines of 64 with CRLF, as EST answers are written (RFC 7030 §4.1.3, RFC 8951 §3.1). */
-export function base64Lines(der: Uint8Array): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  let out = '';
-  for (let at = 0; at < b64.length; at += 64) out += `${b64.slice(at, at + 64)}\r\n`;
-  return out;
-}
+export const base64Lines = (der: Uint8Array): string => base64InLines(der, '\r\n');
 
 /**
  * A 200 with exactly these headers and an ASCII body, written straight to Node's response: Express's
