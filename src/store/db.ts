@@ -3,6 +3,7 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.js';
+import { SqliteWithPreparedStatements } from './sqlite-statements.js';
 
 // BIGINT columns hold epoch milliseconds, well inside Number's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
@@ -33,7 +34,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   } else {
     fs.mkdirSync(options.home, { recursive: true, mode: 0o700 });
     db = knexFactory({
-      client: 'sqlite3',
+      // knex's sqlite3 client, keeping each statement prepared (see sqlite-statements.ts).
+      client: SqliteWithPreparedStatements as unknown as typeof Knex.Client,
       connection: { filename: path.join(options.home, 'hallmark.sqlite') },
       useNullAsDefault: true,
       pool: {
