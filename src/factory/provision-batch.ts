@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../store/unique-violation.js';
 import { HallmarkError, toError } from '../errors.js';
 import { isPostgres } from '../store/db.js';
 import { insertMany, ROWS_PER_STATEMENT } from '../store/insert-many.js';
+import { namedWhenFull } from '../store/pg-prepared.js';
 import type { AuditEvent } from '../audit/log.js';
 import type { StationRow } from './stations.js';
 import {
@@ -110,11 +111,12 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
     const deviceUpdates = [];
     for (let i = 0; i < done.length; i += CHUNK) {
       const chunk = done.slice(i, i + CHUNK);
-      deviceUpdates.push(() =>
+      const update = () =>
         trx('devices')
           .whereIn('serial', chunk.map((d) => d.c.item.deviceSerial))
-          .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) }),
-      );
+          .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) });
+      // Its text depends only on the number of rows: a full chunk is prepared once (pg-prepared.ts).
+      deviceUpdates.push(() => namedWhenFull(trx, update(), chunk.length, CHUNK, () => `hm_devices_provisioned_${CHUNK}`));
     }
     await together(trx, [
       ...deviceUpdates,

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { isPostgres, type Db } from './db.js';
 import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
 import { together } from './together.js';
+import { namedWhenFull } from './pg-prepared.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -77,11 +78,13 @@ export function createIssuanceStore(db: Db): IssuanceStore {
         // The certificate contains the TBS: keep one copy.
         const serials = chunk.map((c) => c.serial);
         // All or none: the statement changes nothing unless every one of them is still pending.
-        const updated = await q('certificates')
+        const update = q('certificates')
           .whereIn('serial', serials)
           .where({ status: 'pending' })
           .whereRaw(`(select count(*) from certificates where serial in (${serials.map(() => '?').join(',')}) and status = 'pending') = ?`, [...serials, serials.length])
           .update({ status: 'active', der: q.raw(`CASE serial ${cases} END`, bindings), tbs: null, issued_at: issuedAt });
+        // Its text depends only on the number of rows: a full chunk is prepared once (pg-prepared.ts).
+        const updated = await namedWhenFull(q, update, chunk.length, CHUNK, () => `hm_certificates_issued_${CHUNK}`);
         if (updated !== chunk.length) {
           const [{ n }] = await q('certificates').whereIn('serial', serials).where({ status: 'pending' }).count({ n: '*' });
           throw new Error(`${chunk.length - Number(n)} of ${chunk.length} certificates were not pending when their signatures arrived; none was recorded`);

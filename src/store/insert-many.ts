@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { namedWhenFull, nameOfText } from './pg-prepared.js';
 
 /**
  * Multi-row INSERT with the SQL written once per table, column list and row count, then reused: the
@@ -7,7 +8,7 @@ import type { Knex } from 'knex';
  * Values are still bound parameters; missing values are NULL. Same statement on SQLite and PostgreSQL
  * (knex turns `?` into `$n` for pg).
  */
-const statements = new Map<string, string>();
+const statements = new Map<string, { sql: string; name?: string }>();
 
 /**
  * Rows (or keys of an IN list) per statement on the batch paths: with the widest of those rows
@@ -15,16 +16,16 @@ const statements = new Map<string, string>();
  */
 export const ROWS_PER_STATEMENT = 400;
 
-function statement(table: string, columns: string[], rowCount: number): string {
+function statement(table: string, columns: string[], rowCount: number): { sql: string; name?: string } {
   const key = `${table}\0${columns.join('\0')}\0${rowCount}`;
-  let sql = statements.get(key);
-  if (!sql) {
+  let entry = statements.get(key);
+  if (!entry) {
     const row = `(${columns.map(() => '?').join(',')})`;
-    sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(',')}) values ${Array.from({ length: rowCount }, () => row).join(',')}`;
+    entry = { sql: `insert into "${table}" (${columns.map((c) => `"${c}"`).join(',')}) values ${Array.from({ length: rowCount }, () => row).join(',')}` };
     if (statements.size > 256) statements.clear();
-    statements.set(key, sql);
+    statements.set(key, entry);
   }
-  return sql;
+  return entry;
 }
 
 /** Inserts `rows` into `table`, `perStatement` rows at a time (keep rows × columns under 32,766 for SQLite). */
@@ -38,6 +39,8 @@ export async function insertMany(db: Knex | Knex.Transaction, table: string, row
     const bindings: unknown[] = new Array(chunk.length * columns.length);
     let b = 0;
     for (const row of chunk) for (const column of columns) bindings[b++] = row[column] ?? null;
-    await db.raw(statement(table, columns, chunk.length), bindings as Knex.RawBinding[]);
+    const entry = statement(table, columns, chunk.length);
+    // Full chunks go as a named (prepared) statement on PostgreSQL: see pg-prepared.ts.
+    await namedWhenFull(db, db.raw(entry.sql, bindings as Knex.RawBinding[]), chunk.length, perStatement, () => (entry.name ??= nameOfText(entry.sql)));
   }
 }

@@ -5,12 +5,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type Db } from '../src/store/db.js';
 import { preparedStatementCount, STATEMENTS_PER_CONNECTION } from '../src/store/sqlite-statements.js';
-import { insertMany } from '../src/store/insert-many.js';
+import { insertMany, ROWS_PER_STATEMENT } from '../src/store/insert-many.js';
 import { together } from '../src/store/together.js';
+import { createIssuanceStore } from '../src/store/certificates.js';
+import { postgresBackend, type Backend } from './helpers/backends.js';
 
-/** SQLite's knex client keeps statements prepared per connection (src/store/sqlite-statements.ts). */
+/**
+ * Statements kept prepared: SQLite's knex client per connection (src/store/sqlite-statements.ts), and
+ * the batch paths' full chunks as named statements on PostgreSQL (src/store/pg-prepared.ts).
+ */
 let home: string;
 let db: Db;
+let pgBackend: Backend;
+let pgDb: Db;
 
 before(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-statements-'));
@@ -19,9 +26,13 @@ before(async () => {
     t.integer('id').primary();
     t.string('v');
   });
+  pgBackend = postgresBackend();
+  pgDb = await openDatabase({ home, url: pgBackend.url, schema: pgBackend.schema });
 });
 after(async () => {
   await db?.destroy();
+  await pgDb?.destroy();
+  await pgBackend?.cleanup();
   fs.rmSync(home, { recursive: true, force: true });
 });
 
@@ -92,4 +103,53 @@ test('the cache is bounded: the least recently used statements are finalized', a
   assert.equal(await statementsHeld(), STATEMENTS_PER_CONNECTION);
   // An evicted text still works: prepared again.
   assert.equal((await db.raw('select v as v0 from t where id = 1'))[0].v0, 'kept');
+});
+
+/** The statements this PostgreSQL session has prepared (the view shows the current session's only). */
+const preparedInSession = async (trx: Db) => ((await trx.raw('select name from pg_prepared_statements order by name')).rows as { name: string }[]).map((r) => r.name);
+
+test('PostgreSQL: a full chunk of rows goes as a named statement, prepared once per connection; a partial one does not', async () => {
+  await pgDb.transaction(async (trx) => {
+    await trx.schema.createTable('chunked', (t) => {
+      t.integer('id').primary();
+      t.string('v');
+    });
+    const rows = (from: number, count: number) => Array.from({ length: count }, (_, i) => ({ id: from + i, v: `row ${from + i}` }));
+    const before = await preparedInSession(trx);
+    await insertMany(trx, 'chunked', rows(0, 7), 7);
+    const afterFull = (await preparedInSession(trx)).filter((n) => !before.includes(n));
+    assert.equal(afterFull.length, 1, `one named statement, got ${afterFull.join(', ')}`);
+    assert.match(afterFull[0]!, /^hm_[0-9a-f]{24}$/);
+    // The same shape again (two full chunks and a partial one): no new name, every row written.
+    await insertMany(trx, 'chunked', rows(7, 17), 7);
+    assert.deepEqual((await preparedInSession(trx)).filter((n) => !before.includes(n)), afterFull);
+    assert.equal(Number((await trx('chunked').count({ n: '*' }))[0]!.n), 24);
+    // Another table's full chunk: another text, another name (node-postgres refuses one name for two texts).
+    await trx.schema.createTable('chunked_too', (t) => {
+      t.integer('id').primary();
+      t.string('v');
+    });
+    await insertMany(trx, 'chunked_too', rows(0, 7), 7);
+    assert.equal((await preparedInSession(trx)).filter((n) => !before.includes(n)).length, 2);
+  });
+});
+
+test('PostgreSQL: recording a full chunk of signed certificates uses its named statement, and stays all-or-none', async () => {
+  const now = Date.now();
+  await pgDb('cas').insert({ name: 'prep-ca', key_uri: 'pkcs11:object=x', key_type: 'ec-p256', certificate: Buffer.from([0]), serial: '01', subject: 'CN=prep', ski: '00', not_before: now, not_after: now + 1e9, created_at: now, family: 'prep-ca', active_from: now });
+  const store = createIssuanceStore(pgDb);
+  const batch = (tag: string) =>
+    Array.from({ length: ROWS_PER_STATEMENT }, (_, i) => ({ serial: `${tag}${i.toString(16).padStart(8, '0')}`, issuer: 'prep-ca', profile: 'device', identity: null, subject: `CN=${tag}-${i}`, not_before: now, not_after: now + 1e6, key_type: 'ec-p256', requested_by: 'test', created_at: now, tbs: new Uint8Array([1, 2, 3]) }));
+  const first = batch('aa');
+  const second = batch('bb');
+  await pgDb.transaction(async (trx) => {
+    await store.recordIntents(trx, [...first, ...second]);
+    await store.recordIssued(first.map((c) => ({ serial: c.serial, der: new Uint8Array([4, 5]) })), now, trx);
+    assert.ok((await preparedInSession(trx)).includes(`hm_certificates_issued_${ROWS_PER_STATEMENT}`));
+    // The prepared statement again, with one certificate that is no longer pending: nothing changes.
+    await trx('certificates').where({ serial: second[5]!.serial }).update({ status: 'failed' });
+    await assert.rejects(store.recordIssued(second.map((c) => ({ serial: c.serial, der: new Uint8Array([6]) })), now, trx), /1 of 400 certificates were not pending/);
+  });
+  const counts = (await pgDb('certificates').where({ issuer: 'prep-ca' }).select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: string }[];
+  assert.deepEqual(Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])), { active: 400, pending: 399, failed: 1 });
 });
