@@ -105,6 +105,28 @@ test('the cache is bounded: the least recently used statements are finalized', a
   assert.equal((await db.raw('select v as v0 from t where id = 1'))[0].v0, 'kept');
 });
 
+test('closing the database finalizes the statements first, so SQLite really closes (WAL checkpointed and removed)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-close-'));
+  try {
+    const own = await openDatabase({ home: dir });
+    await own.schema.createTable('c', (t) => t.integer('id'));
+    for (let i = 0; i < 5; i++) await own('c').insert({ id: i });
+    const connection = (await own.client.acquireConnection()) as { open: boolean };
+    await own.client.releaseConnection(connection);
+    assert.ok(preparedStatementCount(connection) > 0);
+    assert.ok(fs.existsSync(path.join(dir, 'hallmark.sqlite-wal')));
+    await own.destroy();
+    // sqlite3_close refuses while statements remain; knex would not say so, the file would stay open.
+    assert.equal(connection.open, false);
+    assert.deepEqual(fs.readdirSync(dir), ['hallmark.sqlite']);
+    const again = await openDatabase({ home: dir });
+    assert.equal(Number((await again('c').count({ n: '*' }))[0]!.n), 5);
+    await again.destroy();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** The statements this PostgreSQL session has prepared (the view shows the current session's only). */
 const preparedInSession = async (trx: Db) => ((await trx.raw('select name from pg_prepared_statements order by name')).rows as { name: string }[]).map((r) => r.name);
 

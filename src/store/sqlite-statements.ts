@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
  */
 const require = createRequire(import.meta.url);
 // knex has no exports map; its SQLite dialect is a CommonJS class.
-const KnexSqlite3 = require('knex/lib/dialects/sqlite3/index.js') as new (config: unknown) => object;
+const KnexSqlite3 = require('knex/lib/dialects/sqlite3/index.js') as new (config: unknown) => { destroyRawConnection(connection: unknown): Promise<void> };
 
 interface Statement {
   run(bindings: unknown, callback: (this: { lastID: number; changes: number }, err: Error | null) => void): void;
@@ -92,6 +92,19 @@ function forget(connection: Connection, sql: string, entry: Prepared): void {
 export const preparedStatementCount = (connection: unknown): number => (connection as Connection)[cache]?.size ?? 0;
 
 export class SqliteWithPreparedStatements extends KnexSqlite3 {
+  /**
+   * SQLite refuses to close a connection that still has statements (node-sqlite3 calls sqlite3_close,
+   * which then fails; knex swallows the error and the file stays open, WAL and all): they are finalized
+   * first. No query runs on a connection being destroyed, so every statement held is prepared.
+   */
+  override async destroyRawConnection(connection: unknown): Promise<void> {
+    const held = (connection as Connection)[cache];
+    const statements = [...(held?.values() ?? [])];
+    held?.clear();
+    await Promise.all(statements.map((entry) => (entry.waiting ? entry.statement.finalize() : new Promise<void>((resolve) => entry.statement.finalize(resolve)))));
+    return super.destroyRawConnection(connection);
+  }
+
   /** Same contract as knex's: resolves `obj` with `response` (rows or nothing) and `context` (lastID, changes). */
   _query(connection: Connection, obj: QueryObject): Promise<QueryObject> {
     const { sql } = obj;
