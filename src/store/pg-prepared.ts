@@ -4,7 +4,7 @@ import { isPostgres } from './db.js';
 
 /**
  * PostgreSQL parses and plans an unnamed statement every time it is sent: for the batch paths'
- * statements of 400–500 rows (thousands of parameters) that was about half of the server's CPU per
+ * statements of 400–500 rows (thousands of parameters) that was about half of PostgreSQL's CPU per
  * certificate (a 400-row INSERT: 14–18 ms unnamed, 5–8 ms named, on this machine). A statement sent
  * again and again with the same text is therefore sent under a name: node-postgres prepares it once
  * per connection and from then on sends only Bind and Execute.
