@@ -36,8 +36,6 @@ export function derUnsignedInteger(magnitude: Uint8Array): Uint8Array {
   return tlv(0x02, trimmed[0]! & 0x80 ? concatBytes([Uint8Array.of(0), trimmed]) : trimmed);
 }
 
-const two = (n: number) => (n < 10 ? '0' : '') + n;
-
 const digits2 = (out: Uint8Array, at: number, n: number) => {
   out[at] = 0x30 + Math.floor(n / 10);
   out[at + 1] = 0x30 + (n % 10);
@@ -65,10 +63,4 @@ export function derTime(date: Date): Uint8Array {
   }
   out[at] = 0x5a; // 'Z'
   return out;
-}
-
-/** GeneralizedTime regardless of year (e.g. invalidityDate, RFC 5280 §5.3.2). */
-export function derGeneralizedTime(date: Date): Uint8Array {
-  const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
-  return tlv(0x18, Buffer.from(`${date.getUTCFullYear()}${rest}`, 'latin1'));
 }
