@@ -3,7 +3,7 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.js';
-import { SqliteWithPreparedStatements } from './sqlite-statements.js';
+import { HallmarkSqliteClient } from './sqlite-client.js';
 
 // BIGINT columns hold epoch milliseconds, well inside Number's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
@@ -34,14 +34,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   } else {
     fs.mkdirSync(options.home, { recursive: true, mode: 0o700 });
     db = knexFactory({
-      // knex's sqlite3 client, keeping each statement prepared (see sqlite-statements.ts).
-      client: SqliteWithPreparedStatements as unknown as typeof Knex.Client,
+      // knex's sqlite3 client, keeping each statement prepared and beginning transactions IMMEDIATE (sqlite-client.ts).
+      client: HallmarkSqliteClient as unknown as typeof Knex.Client,
       connection: { filename: path.join(options.home, 'hallmark.sqlite') },
       useNullAsDefault: true,
       pool: {
         min: 1,
         max: 1,
-        // WAL lets the CLI read while `serve` writes; busy_timeout waits instead of failing at once.
+        // WAL lets the CLI read while `serve` writes; busy_timeout makes a second writer wait at BEGIN IMMEDIATE.
         afterCreate: (conn: { exec(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) =>
           conn.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;', (e) => done(e, conn)),
       },

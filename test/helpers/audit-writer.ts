@@ -1,0 +1,20 @@
+/**
+ * A second process writing the same SQLite database, as the CLI does while `hallmark serve` runs:
+ * appends `count` audit events one transaction each (argv: home, count) and prints how many failed.
+ */
+import { openDatabase } from '../../src/store/db.js';
+import { createAuditLog } from '../../src/audit/log.js';
+
+const [home, count] = process.argv.slice(2);
+const db = await openDatabase({ home: home! });
+const audit = createAuditLog(db, { now: () => new Date() });
+const failures: string[] = [];
+for (let i = 0; i < Number(count); i++) {
+  try {
+    await audit.record({ actor: `writer:${process.pid}`, action: 'test.append', target: String(i), outcome: 'success' });
+  } catch (e) {
+    failures.push((e as Error).message);
+  }
+}
+await db.destroy();
+process.stdout.write(`${JSON.stringify({ failures: failures.length, first: failures[0] ?? null })}\n`);
