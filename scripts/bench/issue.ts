@@ -10,6 +10,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -138,7 +139,60 @@ function postgresCpuSeconds(): number {
   return ticks / 100;
 }
 
-function runClient(backend: 'sqlite' | 'postgres', home: string, job: unknown): Promise<ClientResult> {
+/**
+ * With HALLMARK_BENCH_CPU_PROFILE=<dir>, the server's main thread is profiled (V8's sampling profiler)
+ * during each timed run only, and written as <dir>/<backend>-<mode>-<time>.cpuprofile (open it in Chrome's
+ * DevTools). Profiling costs the main thread a few per cent; figures from such a run are not for the table.
+ */
+async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const dir = process.env.HALLMARK_BENCH_CPU_PROFILE;
+  if (!dir) return run();
+  const threadsBefore = threadCpuSeconds();
+  const started = performance.now();
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await post('Profiler.stop');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${name}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+    const seconds = (performance.now() - started) / 1000;
+    const after = threadCpuSeconds();
+    // Node 20 names none of its threads: the main thread is the one whose id is the process's.
+    const shares = [...after]
+      .map(([tid, { cpu }]) => ({ thread: tid === String(process.pid) ? 'main' : tid, share: (cpu - (threadsBefore.get(tid)?.cpu ?? 0)) / seconds }))
+      .filter((t) => t.share >= 0.005)
+      .sort((a, b) => b.share - a.share);
+    log(`${name}: server threads' CPU, share of one core over ${seconds.toFixed(1)} s: ${shares.map((t) => `${t.thread} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
+  }
+}
+
+/** CPU seconds of each of this process's threads so far, by thread id, with the thread's name (Linux /proc). */
+function threadCpuSeconds(): Map<string, { name: string; cpu: number }> {
+  const threads = new Map<string, { name: string; cpu: number }>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return threads;
+}
+
+function runClient(backend: 'sqlite' | 'postgres', home: string, job: { mode: string; [field: string]: unknown }): Promise<ClientResult> {
+  return profiled(`${backend}-${job.mode}`, () => runClientUnprofiled(backend, home, job));
+}
+
+function runClientUnprofiled(backend: 'sqlite' | 'postgres', home: string, job: unknown): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
   const cpuBefore = process.cpuUsage();
@@ -194,7 +248,7 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
 
     // Warm-up (workers started, templates linted), not timed.
     const warmIds = Array.from({ length: 200 }, (_, i) => `WARM-${i}`);
-    await runClient(backend, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 1, tokens: [stations[0]!.apiKey], batches: [deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c))] });
+    await runClientUnprofiled(backend, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 1, tokens: [stations[0]!.apiKey], batches: [deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c))] });
 
     const runs: { path: 'batch' | 'est'; run: ClientResult; check: Awaited<ReturnType<typeof checkIssued>> }[] = [];
     if (PATHS.has('batch')) {
