@@ -6,7 +6,7 @@ import type { AppContext } from './context.js';
 import { issuingDeps } from './context.js';
 import type { IssueDeps } from './ca/issue.js';
 import { createHttpsApp } from './http/app.js';
-import { ensureTlsMaterial } from './http/tls-material.js';
+import { ensureTlsMaterial, readTlsMaterial } from './http/tls-material.js';
 import { httpsOptions } from './http/tls-options.js';
 import { createPublicHandler } from './protocols/public/handler.js';
 import { auditConfigChanges } from './config/change-detection.js';
@@ -17,7 +17,7 @@ import { HallmarkError } from './errors.js';
 import { toPem } from './x509/pem.js';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from './observability/logger.js';
-import { metrics } from './observability/metrics.js';
+import { measureCrlAgesWith } from './observability/metrics.js';
 import { parseKeyUri } from './keys/key-uri.js';
 import { servedRoutes } from './http/openapi.js';
 import { createCrlStore } from './store/crls.js';
@@ -40,6 +40,13 @@ export interface ListenOptions {
   log: (line: string) => void;
   /** Structured request log; when absent, its lines go to `log`. */
   logger?: Logger;
+  /** What /metrics answers with, when not this process's registry (`serve --workers`). */
+  metricsText?: () => Promise<string>;
+  /**
+   * Whether this process issues and writes the HTTPS certificate under $HALLMARK_HOME/tls (default).
+   * The workers of `serve --workers` share one directory: one of them renews, the others read.
+   */
+  renewsTlsMaterial?: boolean;
 }
 
 export interface RunningHallmark {
@@ -78,7 +85,10 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const changed = await auditConfigChanges(ctx.db, ctx.audit, ctx.config, 'system:serve');
   if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
   const plane = await createSecurityPlane(ctx, log);
-  let material = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+  const renewsTls = options.renewsTlsMaterial ?? true;
+  const found = renewsTls ? await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue) : readTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+  if (!found) throw new HallmarkError('tls_material', `no valid HTTPS certificate in ${ctx.env.home}/tls yet (the first worker writes it)`, 1);
+  let material = found;
 
   // Revocation: CRLs signed by an updater and served from memory; OCSP through filter → cache → live.
   const crlStore = createCrlStore(ctx.db);
@@ -152,13 +162,15 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     checks.crl = stale.length ? `stale: ${stale.join(', ')}` : 'ok';
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   };
-  metrics.crlAgeSeconds.reset();
-  const crlAge = () => {
+  measureCrlAgesWith(() => {
+    const now = ctx.clock.now().getTime();
+    const ages = new Map<string, number>();
     for (const ca of caNames()) {
       const served = crlCache.get(ca);
-      if (served) metrics.crlAgeSeconds.set({ ca }, (ctx.clock.now().getTime() - served.thisUpdate.getTime()) / 1000);
+      if (served) ages.set(ca, (now - served.thisUpdate.getTime()) / 1000);
     }
-  };
+    return ages;
+  });
   const httpServer = http.createServer(
     await createPublicHandler({
       caCertificate: (name) => {
@@ -168,7 +180,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
           return undefined;
         }
       },
-      crls: crlCache, ocsp, clock: ctx.clock, log, ready, metrics: ctx.config.operations.metrics, beforeMetrics: crlAge }),
+      crls: crlCache, ocsp, clock: ctx.clock, log, ready, metrics: ctx.config.operations.metrics, metricsText: options.metricsText }),
   );
   // Slow clients must not hold sockets forever.
   for (const s of [httpsServer, httpServer]) {
@@ -184,8 +196,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       // Responders renew themselves in the last third of their life; the swap needs no restart.
       responders = await ensureResponders(responderDeps, log);
       // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.
-      const current = await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
-      if (current.cert !== material.cert) {
+      const current = renewsTls ? await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue) : readTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+      if (current && current.cert !== material.cert) {
         httpsServer.setSecureContext(httpsOptions(current, trusted));
         material = current;
         log(`HTTPS certificate renewed, valid until ${current.notAfter.toISOString()}`);

@@ -5,7 +5,10 @@
  * Every certificate issued is checked afterwards: all parsed, serials counted distinct, a sample
  * through `openssl verify`. Last line: `issue/raw-sign: <lowest of the four ratios>`.
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est]
+ * `--workers <n>` runs the server as `hallmark serve --workers <n>` (separate processes) instead of in
+ * this process.
+ *
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
@@ -16,13 +19,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { projectRoot } from '../../src/config/env.js';
-import { startHallmark } from '../../src/server.js';
 import { addStation } from '../../src/factory/stations.js';
 import { x509 } from '../../src/x509/crypto-provider.js';
 import { toPem } from '../../src/x509/pem.js';
 import { benchCa, fmt, runBench, table } from './setup.js';
 import { deviceCsrs } from './device-csrs.js';
 import { sessionSignRate } from './raw-sign.js';
+import { clusterServer, inProcessServer, type BenchServer } from './bench-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     'est-clients': { type: 'string', default: '32' },
     db: { type: 'string', default: 'sqlite,postgres' },
     paths: { type: 'string', default: 'batch,est' },
+    workers: { type: 'string', default: '1' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -39,6 +43,7 @@ const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
+const WORKERS = Number(values.workers);
 const PATHS = new Set(values.paths.split(',').map((p) => p.trim()));
 const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -146,7 +151,8 @@ function postgresCpuSeconds(): number {
  */
 async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
   const dir = process.env.HALLMARK_BENCH_CPU_PROFILE;
-  if (!dir) return run();
+  // Only the in-process server's threads are this process's.
+  if (!dir || WORKERS > 1) return run();
   const threadsBefore = threadCpuSeconds();
   const started = performance.now();
   const session = new inspector.Session();
@@ -188,14 +194,14 @@ function threadCpuSeconds(): Map<string, { name: string; cpu: number }> {
   return threads;
 }
 
-function runClient(backend: 'sqlite' | 'postgres', home: string, job: { mode: string; [field: string]: unknown }): Promise<ClientResult> {
-  return profiled(`${backend}-${job.mode}`, () => runClientUnprofiled(backend, home, job));
+function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }): Promise<ClientResult> {
+  return profiled(`${backend}-${job.mode}`, () => runClientUnprofiled(backend, server, home, job));
 }
 
-function runClientUnprofiled(backend: 'sqlite' | 'postgres', home: string, job: unknown): Promise<ClientResult> {
+function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: unknown): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = server.cpuSeconds();
   const databaseBefore = backend === 'postgres' ? postgresCpuSeconds() : 0;
   return new Promise<ClientResult>((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -203,8 +209,7 @@ function runClientUnprofiled(backend: 'sqlite' | 'postgres', home: string, job: 
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exited with ${code}`))));
   }).then((result) => {
-    const cpu = process.cpuUsage(cpuBefore);
-    return { ...result, serverCpuSeconds: (cpu.user + cpu.system) / 1e6, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0 };
+    return { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0 };
   });
 }
 
@@ -236,7 +241,7 @@ async function checkIssued(ctx: Awaited<ReturnType<typeof benchCa>>['ctx'], home
 
 async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, configFile: string) {
   void configFile;
-  const running = await startHallmark(bench.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: () => {} });
+  const running = WORKERS > 1 ? await clusterServer(bench, WORKERS, bench.schema) : await inProcessServer(bench);
   try {
     const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
     const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
@@ -248,7 +253,9 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
 
     // Warm-up (workers started, templates linted), not timed.
     const warmIds = Array.from({ length: 200 }, (_, i) => `WARM-${i}`);
-    await runClientUnprofiled(backend, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 1, tokens: [stations[0]!.apiKey], batches: [deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c))] });
+    // Two connections, so that each of two workers gets one.
+    const warm = deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c));
+    await runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches: [warm.slice(0, 100), warm.slice(100)] });
 
     const runs: { path: 'batch' | 'est'; run: ClientResult; check: Awaited<ReturnType<typeof checkIssued>> }[] = [];
     if (PATHS.has('batch')) {
@@ -260,15 +267,15 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
 
       log(`${backend}: factory batch, ${DEVICES} devices in batches of ${BATCH}, 2 stations…`);
       const since = Date.now();
-      const run = await runClient(backend, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches });
+      const run = await runClient(backend, running, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches });
       runs.push({ path: 'batch', run, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
     }
-    if (!PATHS.has('est')) return { runs, serverRssMiB: process.resourceUsage().maxRSS / 1024 };
+    if (!PATHS.has('est')) return { runs, serverRssMiB: running.peakRssMiB() };
 
     log(`${backend}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
     const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
     const since = Date.now();
-    const estRun = await runClient(backend, bench.home, {
+    const estRun = await runClient(backend, running, bench.home, {
       mode: 'est',
       port: running.https,
       ca: rootPem,
@@ -276,7 +283,7 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
       clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
     });
     runs.push({ path: 'est', run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
-    return { runs, serverRssMiB: process.resourceUsage().maxRSS / 1024 };
+    return { runs, serverRssMiB: running.peakRssMiB() };
   } finally {
     await running.close();
   }
@@ -308,7 +315,7 @@ async function child(backend: 'sqlite' | 'postgres') {
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--workers', String(WORKERS)];
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

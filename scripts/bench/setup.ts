@@ -12,6 +12,8 @@ export interface BenchCa {
   ctx: AppContext;
   env: NodeJS.ProcessEnv;
   adminKey: string;
+  /** The PostgreSQL schema the bench works in (undefined on SQLite). */
+  schema?: string;
   cleanup(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function benchCa(options: { configFile?: string; databaseUrl?: stri
     ctx,
     env,
     adminKey: init.admin.apiKey,
+    schema,
     async cleanup() {
       if (schema) await ctx.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
       await ctx.close();

@@ -2,7 +2,7 @@ import { usageError } from './usage-error.js';
 
 const COMMANDS: Record<string, string[]> = {
   init: [],
-  serve: ['--https-port', '--http-port', '--host', '--json'],
+  serve: ['--https-port', '--http-port', '--host', '--workers', '--json'],
   status: ['--json'],
   ca: ['list', 'show', 'export', '--chain', '--out', '--json'],
   cert: ['issue', 'list', 'show', 'revoke', 'release', '--csr', '--dir', '--profile', '--device', '--days', '--out', '--status', '--expiring', '--reason', '--invalidity-date', '--json'],

@@ -19,7 +19,7 @@ import { completionCommand } from './completion.js';
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
   hallmark init                                   create CA keys on the token and the hierarchy
-  hallmark serve [--https-port 8443] [--http-port 8080] [--host ::]
+  hallmark serve [--https-port 8443] [--http-port 8080] [--host ::] [--workers <n>|auto]
   hallmark ca list | ca show <ca> | ca export <ca> [--chain] [--out <file>]
   hallmark ca rollover <ca> [--at <ISO 8601>]       new generation of a CA (a root gets link certificates)
   hallmark ca revoke <ca> --reason <r> | ca reissue <ca>   compromise drill: revoke, then re-issue (resumable)
@@ -77,6 +77,7 @@ const OPTIONS = {
   'password-file': { type: 'string' },
   'https-port': { type: 'string' },
   'http-port': { type: 'string' },
+  workers: { type: 'string' },
 } as const;
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,7 @@
+import os from 'node:os';
 import { openContext } from '../context.js';
+import { runPrimary } from '../cluster/primary.js';
+import { announceReady, clusterMetricsText, joinClusterMetrics, workerSlot } from '../cluster/worker.js';
 import { startHallmark } from '../server.js';
 import { usageError } from './usage-error.js';
 import { createLogger } from '../observability/logger.js';
@@ -8,10 +11,22 @@ export interface ServeFlags {
   host?: string;
   'https-port'?: string;
   'http-port'?: string;
+  workers?: string;
 }
 
-const logger = createLogger();
+const slot = workerSlot();
+// A worker's lines say which worker wrote them.
+const logger = slot === undefined ? createLogger() : createLogger().child({ worker: slot });
 const log = (line: string) => logger.info(line);
+
+/** `--workers`: a number of processes, or `auto` for one per core. */
+function workerCount(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return os.availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError(`--workers takes a number of processes from 1 to 64, or auto (one per core), got "${value}"`);
+  return n;
+}
 
 function port(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -24,16 +39,23 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const host = flags.host ?? '::';
   const httpsPort = port(flags['https-port'], 8443, 'https-port');
   const httpPort = port(flags['http-port'], 8080, 'http-port');
+  const workers = workerCount(flags.workers);
+  if (slot === undefined && workers > 1) return runPrimary({ workers, host, json: flags.json, log });
+
   const ctx = await openContext({ withKeys: true });
   let running;
   try {
-    running = await startHallmark(ctx, { host, httpsPort, httpPort, log, logger });
+    // In a cluster the first worker renews the shared HTTPS certificate; the others read it.
+    running = await startHallmark(ctx, { host, httpsPort, httpPort, log, logger, renewsTlsMaterial: slot === undefined || slot === 1, metricsText: slot === undefined ? undefined : clusterMetricsText });
   } catch (e) {
     await ctx.close();
     throw e;
   }
-  if (flags.json) process.stdout.write(JSON.stringify({ ready: { https: running.https, http: running.http, host, tlsNotAfter: running.tlsNotAfter.toISOString() } }) + '\n');
-  log(`hallmark serving HTTPS on ${host} port ${running.https} (EST, REST) and HTTP on port ${running.http} (CA certificates, health)`);
+  if (slot !== undefined) {
+    joinClusterMetrics();
+    announceReady(running);
+  } else if (flags.json) process.stdout.write(JSON.stringify({ ready: { https: running.https, http: running.http, host, tlsNotAfter: running.tlsNotAfter.toISOString() } }) + '\n');
+  if (slot === undefined) log(`hallmark serving HTTPS on ${host} port ${running.https} (EST, REST) and HTTP on port ${running.http} (CA certificates, health)`);
 
   let stopping = false;
   const stop = async (signal: string) => {

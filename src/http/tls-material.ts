@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { x509 } from '../x509/crypto-provider.js';
 import { issueCertificate, type IssueDeps } from '../ca/issue.js';
@@ -25,6 +25,44 @@ function coversNames(cert: X509Certificate, names: string[]): boolean {
   return names.every((n) => present.has(canonicalName(n)));
 }
 
+const tlsFiles = (home: string) => {
+  const dir = path.join(home, 'tls');
+  return { dir, keyFile: path.join(dir, 'server.key'), certFile: path.join(dir, 'server.crt') };
+};
+
+function writeWhole(file: string, content: string, mode: number): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, content, { mode });
+  fs.renameSync(temporary, file);
+}
+
+/**
+ * The HTTPS material on disk when it is still good: issued by our CA (which may have been re-created),
+ * covering every name, not in the last third of its life, and a key that belongs to the certificate.
+ * Otherwise undefined.
+ */
+export function readTlsMaterial(home: string, names: string[], issue: IssueDeps): TlsMaterial | undefined {
+  const issuer = new X509Certificate(Buffer.from(issue.issuers.get(issue.profiles.get('tls-server')?.issuer ?? 'issuing').certificate));
+  const { keyFile, certFile } = tlsFiles(home);
+  let keyPem: string;
+  let certPem: string;
+  let cert: X509Certificate;
+  let keyMatches: boolean;
+  try {
+    keyPem = fs.readFileSync(keyFile, 'utf8');
+    certPem = fs.readFileSync(certFile, 'utf8');
+    cert = new X509Certificate(certPem);
+    keyMatches = cert.checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    // Missing or unreadable: issued afresh.
+    return undefined;
+  }
+  const from = new Date(cert.validFrom).getTime();
+  const to = new Date(cert.validTo).getTime();
+  const good = keyMatches && cert.checkIssued(issuer) && cert.verify(issuer.publicKey) && coversNames(cert, names) && issue.clock.now().getTime() < to - (to - from) / 3;
+  return good ? { key: keyPem, cert: certPem, notAfter: new Date(to) } : undefined;
+}
+
 /**
  * The HTTPS listener's certificate, issued by Hallmark itself under the `tls-server` profile and
  * kept under $HALLMARK_HOME/tls. The TLS key has to be in memory for Node's TLS stack, so it is a
@@ -32,22 +70,9 @@ function coversNames(cert: X509Certificate, names: string[]): boolean {
  * must cover changed, or in the last third of its life.
  */
 export async function ensureTlsMaterial(home: string, names: string[], issue: IssueDeps): Promise<TlsMaterial> {
-  const issuer = new X509Certificate(Buffer.from(issue.issuers.get(issue.profiles.get('tls-server')?.issuer ?? 'issuing').certificate));
-  const dir = path.join(home, 'tls');
-  const keyFile = path.join(dir, 'server.key');
-  const certFile = path.join(dir, 'server.crt');
-  const now = issue.clock.now();
-  if (fs.existsSync(keyFile) && fs.existsSync(certFile)) {
-    const certPem = fs.readFileSync(certFile, 'utf8');
-    const cert = new X509Certificate(certPem);
-    const from = new Date(cert.validFrom).getTime();
-    const to = new Date(cert.validTo).getTime();
-    // Still ours (the CA may have been re-created), still covering every name, not in its last third.
-    if (cert.checkIssued(issuer) && cert.verify(issuer.publicKey) && coversNames(cert, names) && now.getTime() < to - (to - from) / 3) {
-      return { key: fs.readFileSync(keyFile, 'utf8'), cert: certPem, notAfter: new Date(to) };
-    }
-  }
-
+  const current = readTlsMaterial(home, names, issue);
+  if (current) return current;
+  const { keyFile, certFile, dir } = tlsFiles(home);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey: publicKeyObject } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -69,7 +94,9 @@ export async function ensureTlsMaterial(home: string, names: string[], issue: Is
     source: 'serve',
   });
   const certPem = issued.certificate + issued.chain.join('');
-  fs.writeFileSync(keyFile, keyPem, { mode: 0o600 });
-  fs.writeFileSync(certFile, certPem);
+  // Each file replaced whole (rename), so a reader never sees half of one; a reader between the two
+  // renames sees a key and certificate that do not match, and readTlsMaterial refuses that pair.
+  writeWhole(keyFile, keyPem, 0o600);
+  writeWhole(certFile, certPem, 0o644);
   return { key: keyPem, cert: certPem, notAfter: issued.notAfter };
 }

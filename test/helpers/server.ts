@@ -11,9 +11,9 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts `hallmark serve` on free ports and waits for its ready line. */
-export function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
-  const child = spawn('node', [CLI, 'serve', '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `hallmark serve` on free ports (with `extraArgs`) and waits for its ready line. */
+export function startServer(env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<RunningServer> {
+  const child = spawn('node', [CLI, 'serve', '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json', ...extraArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   return new Promise((resolve, reject) => {

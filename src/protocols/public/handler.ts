@@ -13,8 +13,8 @@ export interface PublicDeps {
   /** /readyz: database reachable, token logged in, CRLs fresh. */
   ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   metrics: { enabled: boolean; allowFrom: string[] };
-  /** Refreshes gauges computed on demand, just before /metrics is written. */
-  beforeMetrics: () => void;
+  /** The text /metrics answers with: this process's registry unless given (`serve --workers`: the whole cluster's). */
+  metricsText?: () => Promise<string>;
 }
 
 const send = (res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}, head = false) => {
@@ -46,8 +46,7 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
     if (path === '/metrics' && deps.metrics.enabled) {
       // Off the public internet by default: only the configured (loopback) addresses get an answer.
       if (!deps.metrics.allowFrom.includes(req.socket.remoteAddress ?? '')) return send(res, 403, 'text/plain', 'metrics are not served to this address\n', {}, head);
-      deps.beforeMetrics();
-      return send(res, 200, registry.contentType, await registry.metrics(), { 'Cache-Control': 'no-store' }, head);
+      return send(res, 200, registry.contentType, await (deps.metricsText ?? (() => registry.metrics()))(), { 'Cache-Control': 'no-store' }, head);
     }
     const ca = /^\/ca\/([a-z0-9-]+)\.crt$/.exec(path);
     if (ca) {

@@ -1,0 +1,92 @@
+/**
+ * The server under test for scripts/bench/issue: in this process (`startHallmark`), or as
+ * `hallmark serve --workers <n>` (a primary and n worker processes on the same data directory, token
+ * and database), with the CPU it uses read the same way for both.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../../src/config/env.js';
+import { issuingDeps } from '../../src/context.js';
+import type { IssueDeps } from '../../src/ca/issue.js';
+import { startHallmark } from '../../src/server.js';
+import type { BenchCa } from './setup.js';
+
+export interface BenchServer {
+  https: number;
+  issue: IssueDeps;
+  /** CPU seconds the server has used so far (every thread of every process it runs in). */
+  cpuSeconds(): number;
+  peakRssMiB(): number;
+  close(): Promise<void>;
+}
+
+export async function inProcessServer(bench: BenchCa): Promise<BenchServer> {
+  const running = await startHallmark(bench.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: () => {} });
+  return {
+    https: running.https,
+    issue: running.issue,
+    cpuSeconds: () => {
+      const cpu = process.cpuUsage();
+      return (cpu.user + cpu.system) / 1e6;
+    },
+    peakRssMiB: () => process.resourceUsage().maxRSS / 1024,
+    close: () => running.close(),
+  };
+}
+
+/** Fields of /proc/<pid>/stat after the command name (proc(5)): utime is the 12th, stime the 13th. */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+const childrenOf = (pid: number): number[] => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+
+const peakRssKiB = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+/**
+ * `hallmark serve --workers <workers>` on the bench's data directory, token and database (a
+ * PostgreSQL schema is selected through libpq's `options`, as the tests do for their processes).
+ */
+export async function clusterServer(bench: BenchCa, workers: number, schema?: string): Promise<BenchServer> {
+  const env = { ...bench.env };
+  if (schema && env.DATABASE_URL) {
+    const url = new URL(env.DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    env.DATABASE_URL = url.toString();
+  }
+  const cli = path.join(projectRoot(), 'bin', 'hallmark.js');
+  const child = spawn(process.execPath, [cli, 'serve', '--workers', String(workers), '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: { ...env, HALLMARK_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise<{ https: number }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`hallmark serve --workers exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const message = JSON.parse(line) as { ready?: { https: number } };
+      if (message.ready) resolve(message.ready);
+    });
+  });
+  const pids = () => [child.pid!, ...childrenOf(child.pid!)];
+  return {
+    https: ready.https,
+    issue: await issuingDeps(bench.ctx),
+    cpuSeconds: () => pids().reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
+    peakRssMiB: () => pids().reduce((sum, pid) => sum + peakRssKiB(pid), 0) / 1024,
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

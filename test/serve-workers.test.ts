@@ -1,0 +1,123 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { BACKENDS } from './helpers/backends.js';
+import { opensslCsr } from './helpers/csr.js';
+import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { mustRun, run } from './helpers/run.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+import { CLI } from './helpers/paths.js';
+
+/**
+ * `hallmark serve --workers 2` (src/cluster/): two worker processes on shared listeners, on SQLite
+ * (one file, two writers) and on PostgreSQL. Clients are curl and openssl; the workers are told apart
+ * by their request log lines.
+ */
+let home: TestHome;
+before(async () => {
+  home = await makeTestHome(['hm-workers-sqlite', 'hm-workers-postgres']);
+});
+after(() => home?.cleanup());
+
+/** The worker processes of a primary (its children). */
+async function workerPids(primary: number): Promise<number[]> {
+  const out = await run('pgrep', ['-P', String(primary)]);
+  return out.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) => {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`hallmark serve --workers 2 on ${backend.name}`, () => {
+    let server: RunningServer;
+    let env: NodeJS.ProcessEnv;
+    let apiKey: string;
+    let dir: string;
+    let rootFile: string;
+
+    before(async () => {
+      env = await cliEnv(home, backend, `hm-workers-${backend.name}`);
+      apiKey = (await hallmarkJson(env, 'init')).admin.apiKey;
+      dir = path.join(home.home, `workers-${backend.name}`);
+      fs.mkdirSync(dir);
+      server = await startServer(env, ['--workers', '2']);
+      rootFile = path.join(dir, 'root.pem');
+      await mustRun('curl', ['-sSf', '-o', `${rootFile}.der`, `http://127.0.0.1:${server.http}/ca/root.crt`]);
+      await mustRun('openssl', ['x509', '-inform', 'DER', '-in', `${rootFile}.der`, '-out', rootFile]);
+    });
+    after(async () => {
+      if (server) assert.equal(await server.stop(), 0, 'SIGTERM ends the primary and its workers cleanly');
+      if (server) assert.deepEqual(await workerPids(server.process.pid!), [], 'no worker outlives the primary');
+      await backend.cleanup();
+    });
+
+    const issue = async (csrPem: string, device: string) => {
+      const result = await run('curl', ['-sS', '--cacert', rootFile, '-H', `Authorization: Bearer ${apiKey}`, '-H', 'Content-Type: application/json', '--data-binary', '@-', '-w', '\n%{http_code}', `https://localhost:${server.https}/api/v1/certificates`], {
+        input: JSON.stringify({ csr: csrPem, profile: 'device', device }),
+      });
+      const cut = result.stdout.lastIndexOf('\n');
+      return { status: Number(result.stdout.slice(cut + 1)), body: result.stdout.slice(0, cut) };
+    };
+
+    test('two workers serve one port: concurrent issuance through both, distinct serials, one intact audit chain, whole-cluster metrics', async () => {
+      assert.equal((await workerPids(server.process.pid!)).length, 2);
+      const csrs = await Promise.all(Array.from({ length: 8 }, () => opensslCsr(dir)));
+      // Each curl is a new connection; the primary hands connections to the workers in turn.
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => issue(csrs[i % csrs.length]!.csrPem, `worker-dev-${i}`)));
+      for (const a of answers) assert.equal(a.status, 201, a.body);
+      const serials = answers.map((a) => JSON.parse(a.body).serial as string);
+      assert.equal(new Set(serials).size, 40);
+      for (const a of answers.slice(0, 3)) {
+        const cert = new X509Certificate(JSON.parse(a.body).certificate);
+        assert.equal(cert.serialNumber.toLowerCase(), JSON.parse(a.body).serial);
+      }
+      // Both workers answered some of them (their request log lines carry their slot).
+      const lines = server.log().split('\n').filter((l) => l.includes('/api/v1/certificates'));
+      for (const slot of [1, 2]) assert.ok(lines.some((l) => l.includes(`"worker":${slot}`)), `worker ${slot} served none of: ${lines.length} lines`);
+      // The audit chain, appended to by both workers, verifies end to end (by the CLI: a third process).
+      const audit = await hallmarkJson(env, 'audit', 'verify', '--json');
+      assert.equal(audit.ok, true, JSON.stringify(audit.problems));
+      // /metrics answers for the whole cluster, whichever worker takes the scrape.
+      for (let i = 0; i < 4; i++) {
+        const text = await mustRun('curl', ['-sSf', `http://127.0.0.1:${server.http}/metrics`]);
+        const issued = /^hallmark_certificates_issued_total\{profile="device",outcome="issued"\} (\d+)$/m.exec(text);
+        assert.equal(Number(issued?.[1]), 40, text.slice(0, 400));
+      }
+    });
+
+    test('a worker that dies is started again; service goes on meanwhile', async () => {
+      const [victim, survivor] = await workerPids(server.process.pid!);
+      process.kill(victim!, 'SIGKILL');
+      const { csrPem } = await opensslCsr(dir);
+      // The survivor serves throughout (the primary only hands connections to live workers).
+      for (let i = 0; i < 4; i++) assert.equal((await issue(csrPem, `after-kill-${i}`)).status, 201);
+      await until('the worker to be replaced', async () => {
+        const pids = await workerPids(server.process.pid!);
+        return pids.length === 2 && !pids.includes(victim!) && pids.includes(survivor!);
+      });
+      await until('the new worker to serve', async () => server.log().includes('serving again'));
+      assert.match(server.log(), /worker \d died \(SIGKILL\); starting it again/);
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => issue(csrPem, `after-restart-${i}`)));
+      for (const a of answers) assert.equal(a.status, 201, a.body);
+    });
+  });
+}
+
+test('--workers takes a count or auto, and refuses anything else', async () => {
+  const env = { ...process.env };
+  for (const bad of ['0', '1.5', 'two', '65']) {
+    const result = await run('node', [CLI, 'serve', '--workers', bad], { env });
+    assert.equal(result.code, 2, `${bad}: ${result.stderr}`);
+    assert.match(result.stderr, /--workers takes a number of processes from 1 to 64, or auto/);
+  }
+});
