@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { AppContext } from './context.js';
 import { issuingDeps } from './context.js';
 import type { IssueDeps } from './ca/issue.js';
-import { createHttpsApp } from './http/app.js';
+import { createHttpsListener } from './http/app.js';
 import { ensureTlsMaterial, readTlsMaterial } from './http/tls-material.js';
 import { httpsOptions } from './http/tls-options.js';
 import { createPublicHandler } from './protocols/public/handler.js';
@@ -138,8 +138,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // Client certificates are verified against our CAs and the manufacturers' bootstrap CAs (EST).
   const trusted = [...cas.map((c) => new Uint8Array(c.certificate)), ...ctx.config.est.bootstrapCaCertificates].map((der) => toPem(der, 'CERTIFICATE'));
   const logger = options.logger ?? createLogger({ pretty: false, destination: new Writable({ write: (chunk: Buffer, _e, done) => (log(chunk.toString('utf8').trimEnd()), done()) }) });
-  const app = createHttpsApp(ctx, issue, plane, revocation, logger);
-  const httpsServer = https.createServer(httpsOptions(material, trusted), app);
+  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger);
+  const httpsServer = https.createServer(httpsOptions(material, trusted), listener);
   // A connection's client certificate is its identity for the connection's life (and is read once per
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
   httpsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());

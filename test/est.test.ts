@@ -177,6 +177,33 @@ for (const makeBackend of BACKENDS) {
       assert.equal((await curl('simpleenroll', { body: good.b64, user: `dev-est-3:${secret}` })).status, 200, 'and the server keeps serving');
     });
 
+    test('every EST answer has the request log line, the security headers and a request id; oversize bodies 413, other methods 405', async () => {
+      const r = await curl('cacerts');
+      assert.match(r.headers, /strict-transport-security: max-age=31536000/i);
+      assert.match(r.headers, /x-content-type-options: nosniff/i);
+      assert.match(r.headers, /cache-control: no-store/i);
+      const requestId = /x-request-id: (\S+)/i.exec(r.headers)?.[1];
+      assert.ok(requestId);
+      const line = hm.log.map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((l) => l.requestId === requestId);
+      assert.deepEqual({ method: line?.method, path: line?.path, status: line?.status, outcome: line?.outcome }, { method: 'GET', path: '/.well-known/est/cacerts', status: 200, outcome: 'success' });
+      const before = await count();
+      const big = path.join(dir, 'big.b64');
+      fs.writeFileSync(big, 'A'.repeat(70_000));
+      const oversize = await curl('simpleenroll', { body: big, user: 'dev-big:secret' });
+      assert.equal(oversize.status, 413);
+      assert.match(oversize.body, /larger than this route accepts/);
+      const put = await curl('simpleenroll', { method: 'PUT' });
+      assert.equal(put.status, 405);
+      assert.match(put.headers, /allow: GET, POST/i);
+      assert.equal((await curl('cacerts', { body: big, method: 'POST' })).status, 413, 'the body limit comes first');
+      const small = path.join(dir, 'small.b64');
+      fs.writeFileSync(small, 'AAAA');
+      const postCacerts = await curl('cacerts', { body: small });
+      assert.equal(postCacerts.status, 405);
+      assert.match(postCacerts.body, /cacerts takes GET/);
+      assert.equal(await count(), before);
+    });
+
     test('a label binds a secret: a secret for "sensors" enrolls there, not on the default label', async () => {
       const secret = await newToken('sensor-1', 'sensors');
       const request = await csr('/CN=sensor-1');

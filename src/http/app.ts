@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import type { IssueDeps } from '../ca/issue.js';
@@ -5,10 +6,10 @@ import type { SecurityPlane } from '../security-plane.js';
 import { authenticate, refuseBlockedSources } from './authenticate.js';
 import { errorHandler, sendError } from './errors.js';
 import { securityHeaders } from './security-headers.js';
-import { rateLimit } from './rate-limit.js';
+import { createRateLimiter, rateLimit } from './rate-limit.js';
 import { mountRoutes, type RouteSpec } from './routes.js';
 import { openApiDocument } from './openapi.js';
-import { requestLog } from './request-log.js';
+import { createRequestLog, requestLog } from './request-log.js';
 import type { Logger } from '../observability/logger.js';
 import { certificateRoutes } from '../protocols/rest/certificates.js';
 import { casRoutes } from '../protocols/rest/cas.js';
@@ -19,7 +20,7 @@ import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
 import { consoleDataRoutes } from '../protocols/rest/console-data.js';
-import { createEstRouter } from '../protocols/est/router.js';
+import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
 import { createConsoleRouter } from '../console/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
@@ -52,7 +53,7 @@ const pinClientAddress: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** The HTTPS application: REST under /api/v1 (EST joins it under /.well-known/est). */
+/** The Express application of the HTTPS listener: REST under /api/v1 and the operator console. */
 export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger): Express & { api: Router } {
   const log = (line: string) => logger.info(line);
   const app = express() as Express & { api: Router };
@@ -90,20 +91,6 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   app.use('/api/v1', api);
   app.api = api;
   app.use(
-    '/.well-known/est',
-    createEstRouter({
-      db: ctx.db,
-      audit: ctx.audit,
-      clock: ctx.clock,
-      issue,
-      certificates: ctx.certificates,
-      config: ctx.config,
-      enrollmentLimit: rateLimit('enrollment', rateLimits.enrollment, ctx.clock),
-      log,
-    }),
-  );
-
-  app.use(
     '/console',
     createConsoleRouter({
       db: ctx.db,
@@ -119,4 +106,27 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   app.use((req, res) => sendError(res, 404, 'not_found', `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return app;
+}
+
+/**
+ * The HTTPS listener's request handler: EST (`/.well-known/est/…`) on its own node:http handler (see
+ * protocols/est/handler.ts), everything else through the Express application.
+ */
+export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger) {
+  const app = createHttpsApp(ctx, issue, plane, revocation, logger);
+  const logRequest = createRequestLog(logger);
+  const est = createEstHandler({
+    db: ctx.db,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    issue,
+    certificates: ctx.certificates,
+    config: ctx.config,
+    enrollmentLimit: createRateLimiter('enrollment', ctx.config.security.rateLimits.enrollment, ctx.clock),
+    // EST's credentials are per request (a secret or a bootstrap certificate), not a principal.
+    logRequest: (req, res) => logRequest(req, res, () => undefined),
+    log: (line) => logger.info(line),
+  });
+  const listener = (req: IncomingMessage, res: ServerResponse) => (isEstPath(req.url) ? est(req, res) : app(req, res));
+  return { app, listener };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
 import { actorName, type Principal } from '../auth/principal.js';
@@ -7,31 +8,40 @@ import { actorName, type Principal } from '../auth/principal.js';
  * One line per request: id (X-Request-Id, echoed, or a new one), method, path, status, duration,
  * the authenticated principal and the outcome. Never the query string or a header value.
  */
-export function requestLog(logger: Logger): RequestHandler {
-  // The line's fields are fixed above and none can hold a secret, so it skips the wildcard redaction
+export function createRequestLog(logger: Logger): (req: IncomingMessage, res: ServerResponse, principal: () => Principal | undefined) => void {
+  // The line's fields are fixed below and none can hold a secret, so it skips the wildcard redaction
   // the logger applies to everything else (it cost 15 µs a line, a fifth of an EST request's logging).
   const lines = logger.child({}, { redact: { paths: [] } });
-  return (req, res, next) => {
-    const supplied = req.get('x-request-id');
-    const id = supplied && /^[A-Za-z0-9._-]{1,64}$/.test(supplied) ? supplied : randomUUID();
+  return (req, res, principal) => {
+    const supplied = req.headers['x-request-id'];
+    const id = typeof supplied === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(supplied) ? supplied : randomUUID();
     res.setHeader('X-Request-Id', id);
     const started = performance.now();
+    // Read now: Express rewrites req.url while routing (originalUrl keeps it); the node handlers never do.
+    const path = ((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/').split('?')[0];
     res.on('finish', () => {
-      const principal = (req as { principal?: Principal }).principal;
+      const who = principal();
       lines.info(
         {
           requestId: id,
           method: req.method,
-          path: req.originalUrl.split('?')[0],
+          path,
           status: res.statusCode,
           ms: Math.round((performance.now() - started) * 10) / 10,
-          principal: principal ? actorName(principal) : null,
-          source: req.ip,
+          principal: who ? actorName(who) : null,
+          source: req.socket.remoteAddress,
           outcome: res.statusCode < 400 ? 'success' : res.statusCode < 500 ? 'refused' : 'error',
         },
         'request',
       );
     });
+  };
+}
+
+export function requestLog(logger: Logger): RequestHandler {
+  const log = createRequestLog(logger);
+  return (req, res, next) => {
+    log(req, res, () => (req as { principal?: Principal }).principal);
     next();
   };
 }

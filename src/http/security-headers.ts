@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 
 const HEADERS: [string, string][] = [
@@ -10,7 +11,11 @@ const HEADERS: [string, string][] = [
 ];
 
 /** Headers for an API that no browser should frame, sniff or cache (set directly: Express's res.set costs more per call). */
-export const securityHeaders: RequestHandler = (_req, res, next) => {
+export function setSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of HEADERS) res.setHeader(name, value);
+}
+
+export const securityHeaders: RequestHandler = (_req, res, next) => {
+  setSecurityHeaders(res);
   next();
 };

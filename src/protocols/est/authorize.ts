@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { checkEnrollmentToken, type EnrollmentToken } from '../../auth/enrollment-tokens.js';
 import type { Db } from '../../store/db.js';
@@ -36,8 +36,8 @@ function readChain(socket: TLSSocket): DetailedPeerCertificate[] {
  * Who may enroll on this label: a one-time secret presented as HTTP Basic, or a TLS client
  * certificate that chains to a configured bootstrap (manufacturer) CA, whose CN is the device id.
  */
-export async function enrollmentCredential(req: Request, options: { db: Db; label: string; allowed: ('token' | 'bootstrap')[]; bootstrapCas: Uint8Array[]; now: Date }): Promise<EnrollmentCredential> {
-  const header = req.get('authorization');
+export async function enrollmentCredential(req: IncomingMessage, options: { db: Db; label: string; allowed: ('token' | 'bootstrap')[]; bootstrapCas: Uint8Array[]; now: Date }): Promise<EnrollmentCredential> {
+  const header = req.headers.authorization;
   if (header) {
     const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
     if (!m || !options.allowed.includes('token')) throw challenge();

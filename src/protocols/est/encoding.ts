@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { HallmarkError } from '../../errors.js';
 import { base64InLines } from '../../x509/pem.js';
 
@@ -14,18 +14,14 @@ export function decodeBase64Body(body: unknown): Uint8Array {
 /** Base64 in lines of 64 with CRLF, as EST answers are written (RFC 7030 §4.1.3, RFC 8951 §3.1). */
 export const base64Lines = (der: Uint8Array): string => base64InLines(der, '\r\n');
 
-/**
- * A 200 with exactly these headers and an ASCII body, written straight to Node's response: Express's
- * send() appends "; charset=utf-8" to the Content-Type of any string body, which no EST media type has
- * (and spends time on freshness checks that these answers never need).
- */
-export function sendAsIs(res: Response, headers: Record<string, string>, text: string): void {
+/** A 200 with exactly these headers and an ASCII body (no charset: no EST media type has one). */
+export function sendAsIs(res: ServerResponse, headers: Record<string, string>, text: string): void {
   const body = Buffer.from(text, 'latin1');
   res.writeHead(200, { ...headers, 'Content-Length': body.length });
   res.end(body);
 }
 
-export const sendBase64 = (res: Response, contentType: string, der: Uint8Array): void => sendAsIs(res, { 'Content-Type': contentType, 'Content-Transfer-Encoding': 'base64' }, base64Lines(der));
+export const sendBase64 = (res: ServerResponse, contentType: string, der: Uint8Array): void => sendAsIs(res, { 'Content-Type': contentType, 'Content-Transfer-Encoding': 'base64' }, base64Lines(der));
 
 /** certs-only PKCS#7, base64 (RFC 7030 §4.1.3 and §4.2.3). */
-export const sendPkcs7 = (res: Response, pkcs7: Uint8Array): void => sendBase64(res, 'application/pkcs7-mime; smime-type=certs-only', pkcs7);
+export const sendPkcs7 = (res: ServerResponse, pkcs7: Uint8Array): void => sendBase64(res, 'application/pkcs7-mime; smime-type=certs-only', pkcs7);

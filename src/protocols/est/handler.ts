@@ -1,4 +1,4 @@
-import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { CaConfig } from '../../config/ca-config.js';
@@ -18,6 +18,10 @@ import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
 import { base64Lines, decodeBase64Body, sendAsIs, sendBase64, sendPkcs7 } from './encoding.js';
 import { metrics } from '../../observability/metrics.js';
+import type { RateLimiter } from '../../http/rate-limit.js';
+import { readBody } from '../../http/read-body.js';
+import { isDatabaseUnavailable } from '../../http/errors.js';
+import { setSecurityHeaders } from '../../http/security-headers.js';
 
 export interface EstDeps {
   db: Db;
@@ -26,24 +30,34 @@ export interface EstDeps {
   issue: IssueDeps;
   certificates: CertificateQueries;
   config: CaConfig;
-  enrollmentLimit: RequestHandler;
+  enrollmentLimit: RateLimiter;
+  /** Writes the request's log line when its response finishes (http/request-log.ts). */
+  logRequest: (req: IncomingMessage, res: ServerResponse) => void;
   log: (line: string) => void;
 }
 
+/** Where EST lives on the HTTPS listener (RFC 7030 §3.2.2). */
+export const EST_PREFIX = '/.well-known/est';
 const OPERATIONS = new Set(['cacerts', 'simpleenroll', 'simplereenroll', 'csrattrs', 'serverkeygen']);
+/** A base64 PKCS#10 request is a few KiB at most. */
+const BODY_LIMIT = 64 * 1024;
+
+export const isEstPath = (url: string | undefined) => url !== undefined && url.startsWith(EST_PREFIX) && (url.length === EST_PREFIX.length || url[EST_PREFIX.length] === '/' || url[EST_PREFIX.length] === '?');
 
 /** `/.well-known/est/<op>` is label `default`; `/.well-known/est/<label>/<op>` any configured label (RFC 7030 §3.2.2). */
-function route(req: Request, config: CaConfig) {
-  const parts = req.path.split('/').filter(Boolean);
+function route(path: string, config: CaConfig) {
+  const parts = path.slice(EST_PREFIX.length).split('/').filter(Boolean);
   const [label, op] = parts.length === 1 ? ['default', parts[0]!] : parts.length === 2 ? [parts[0]!, parts[1]!] : ['', ''];
-  if (!OPERATIONS.has(op)) throw new HallmarkError('not_found', `no EST operation ${req.path}`, 404);
+  if (!OPERATIONS.has(op)) throw new HallmarkError('not_found', `no EST operation ${path.slice(EST_PREFIX.length) || '/'}`, 404);
   const settings = config.est.labels[label];
   if (!settings) throw new HallmarkError('not_found', `no EST label "${label}"`, 404);
   return { label, op, settings, profile: config.profiles.get(settings.profile)! };
 }
 
-function requireContentType(req: Request, type: string): void {
-  if (!req.is(type)) throw new HallmarkError('unsupported_media_type', `send ${type} (base64 DER)`, 415);
+/** The media type without parameters, as `type-is` compares it. */
+function requireContentType(req: IncomingMessage, type: string): void {
+  const sent = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (sent !== type) throw new HallmarkError('unsupported_media_type', `send ${type} (base64 DER)`, 415);
 }
 
 const actorOf = (credential: EnrollmentCredential) => (credential.kind === 'token' ? `est:token:${credential.token.id}` : `est:bootstrap:${credential.serial}`);
@@ -51,11 +65,13 @@ const actorOf = (credential: EnrollmentCredential) => (credential.kind === 'toke
 /**
  * EST (RFC 7030, with RFC 8951's clarifications) for one CA's labels: base64 in, base64 PKCS#7 out;
  * who may enroll decided per label; errors as text/plain with the reason.
+ *
+ * A plain node:http handler in front of the Express application: devices enroll at thousands a second,
+ * and Express's router, middleware chain and body parser cost a third of an enrollment's server CPU
+ * (bench:issue, README). It keeps what the Express side gives every request: the request log line,
+ * the security headers, the enrollment rate limit and the latency metric.
  */
-export function createEstRouter(deps: EstDeps): Router {
-  const router = Router();
-  const body = express.text({ type: () => true, limit: '64kb' });
-
+export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: ServerResponse) => void {
   // RFC 7030 §4.1.3: the current set — every generation of the issuing CA not retired (so devices
   // learn a new CA before they need it), their chains, and the roots.
   const issuerChain = (profileIssuer: string) => {
@@ -79,8 +95,8 @@ export function createEstRouter(deps: EstDeps): Router {
     }
   }
 
-  router.get('/{*path}', async (req, res) => {
-    const { op, settings, profile } = route(req, deps.config);
+  async function get(path: string, res: ServerResponse): Promise<void> {
+    const { op, profile } = route(path, deps.config);
     if (op === 'cacerts') {
       // With the root key update certificates while two roots overlap (RFC 7030 §4.1.3).
       const now = deps.clock.now().getTime();
@@ -89,22 +105,18 @@ export function createEstRouter(deps: EstDeps): Router {
     }
     if (op === 'csrattrs') {
       const attrs = csrAttributes(profile.keyTypes[0]);
-      if (!attrs) return void res.status(204).end();
+      if (!attrs) return void res.writeHead(204).end();
       return sendBase64(res, 'application/csrattrs', attrs);
     }
-    void settings;
     throw new HallmarkError('method_not_allowed', `${op} takes POST`, 405);
-  });
+  }
 
-  // Enrollment latency by operation and status.
-  router.use((req, res, next) => {
-    const stop = metrics.enrollmentSeconds.startTimer();
-    res.on('finish', () => stop({ operation: `est:${req.path.split('/').filter(Boolean).pop() ?? ''}`, status: String(res.statusCode) }));
-    next();
-  });
-
-  router.post('/{*path}', deps.enrollmentLimit, body, async (req, res) => {
-    const { label, op, settings, profile } = route(req, deps.config);
+  async function post(req: IncomingMessage, path: string, res: ServerResponse): Promise<void> {
+    const source = req.socket.remoteAddress;
+    const retryAfter = deps.enrollmentLimit.take(source ?? 'unknown');
+    if (retryAfter !== undefined) throw new HallmarkError('rate_limited', 'too many enrollment requests from this address; retry later', 429, { retryAfter });
+    const body = await readBody(req, BODY_LIMIT);
+    const { label, op, settings, profile } = route(path, deps.config);
     if (op === 'cacerts' || op === 'csrattrs') throw new HallmarkError('method_not_allowed', `${op} takes GET`, 405);
     requireContentType(req, 'application/pkcs10');
     const now = deps.clock.now();
@@ -115,17 +127,17 @@ export function createEstRouter(deps: EstDeps): Router {
       if (!check) throw new HallmarkError('unauthenticated', 'simplereenroll needs the current certificate as the TLS client certificate', 401, { challenge: 'Basic realm="hallmark-est"' });
       if (!check.ok) throw new HallmarkError('renewal_refused', check.reason, 403);
       const current = await deps.certificates.get(normalizeSerial(check.principal.id)!);
-      const csr = await verifyCsr(decodeBase64Body(req.body));
-      const issued = await renewCertificate(deps.issue, { csr, current: current!, policy: deps.config.est.renewal, actor: `est:certificate:${current!.serial}`, source: req.ip });
+      const csr = await verifyCsr(decodeBase64Body(body));
+      const issued = await renewCertificate(deps.issue, { csr, current: current!, policy: deps.config.est.renewal, actor: `est:certificate:${current!.serial}`, source });
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
     const credential = await enrollmentCredential(req, { db: deps.db, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
-    const csr = await verifyCsr(decodeBase64Body(req.body));
+    const csr = await verifyCsr(decodeBase64Body(body));
     requireCsrIdentity(csr, credential.device);
 
     if (op === 'simpleenroll') {
-      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, actor: actorOf(credential), source: req.ip }));
+      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, actor: actorOf(credential), source }));
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
@@ -133,8 +145,8 @@ export function createEstRouter(deps: EstDeps): Router {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
     const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType: 'ec-p256' };
-    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, actor: actorOf(credential), source: req.ip }));
-    await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source: req.ip, details: { device: credential.device, keyType: 'ec-p256', keyStored: false } });
+    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, actor: actorOf(credential), source }));
+    await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType: 'ec-p256', keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;
     sendAsIs(
@@ -142,14 +154,38 @@ export function createEstRouter(deps: EstDeps): Router {
       { 'Content-Type': `multipart/mixed; boundary=${boundary}` },
       part('application/pkcs8', new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))) + part('application/pkcs7-mime; smime-type=certs-only', certsOnly([issued.der])) + `--${boundary}--\r\n`,
     );
-  });
+  }
 
-  const errors: ErrorRequestHandler = (err, _req, res, _next) => {
-    const status = isHallmarkError(err) ? err.status : (err as { type?: string }).type === 'entity.too.large' ? 413 : 500;
-    if (isHallmarkError(err) && typeof err.details?.challenge === 'string') res.set('WWW-Authenticate', err.details.challenge);
-    if (status >= 500) deps.log(`EST error: ${(err as Error)?.stack ?? err}`);
-    res.status(status).type('text/plain').send(`${status >= 500 && !isHallmarkError(err) ? 'internal error' : (err as Error).message}\n`);
+  function fail(err: unknown, res: ServerResponse): void {
+    if (res.headersSent) return void res.destroy();
+    const unavailable = !isHallmarkError(err) && isDatabaseUnavailable(err);
+    const status = isHallmarkError(err) ? err.status : unavailable ? 503 : 500;
+    if (isHallmarkError(err) && typeof err.details?.challenge === 'string') res.setHeader('WWW-Authenticate', err.details.challenge);
+    if (isHallmarkError(err) && typeof err.details?.retryAfter === 'number') res.setHeader('Retry-After', String(err.details.retryAfter));
+    // A body refused part-way is not read to its end: the connection closes after the answer.
+    if (status === 413) res.shouldKeepAlive = false;
+    if (status === 500) deps.log(`EST error: ${(err as Error)?.stack ?? err}`);
+    const message = isHallmarkError(err) ? err.message : unavailable ? 'the database cannot be reached; retry shortly' : 'internal error';
+    const text = Buffer.from(`${message}\n`, 'utf8');
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': text.length });
+    res.end(text);
+  }
+
+  return (req, res) => {
+    deps.logRequest(req, res);
+    setSecurityHeaders(res);
+    const path = (req.url ?? '/').split('?')[0]!;
+    let answer: Promise<void>;
+    if (req.method === 'GET' || req.method === 'HEAD') answer = get(path, res);
+    else if (req.method === 'POST') {
+      // Enrollment latency by operation and status.
+      const stop = metrics.enrollmentSeconds.startTimer();
+      res.on('finish', () => stop({ operation: `est:${path.split('/').filter(Boolean).pop() ?? ''}`, status: String(res.statusCode) }));
+      answer = post(req, path, res);
+    } else {
+      res.setHeader('Allow', 'GET, POST');
+      answer = Promise.reject(new HallmarkError('method_not_allowed', `EST takes GET and POST, not ${req.method}`, 405));
+    }
+    answer.catch((err: unknown) => fail(err, res));
   };
-  router.use(errors);
-  return router;
 }
