@@ -201,7 +201,12 @@ for (const makeBackend of BACKENDS) {
       const postCacerts = await curl('cacerts', { body: small });
       assert.equal(postCacerts.status, 405);
       assert.match(postCacerts.body, /cacerts takes GET/);
+      assert.equal((await curl('made-up-op', { body: small })).status, 404);
       assert.equal(await count(), before);
+      // The latency metric names known operations only: made-up paths share one label.
+      const text = await mustRun('curl', ['-sSf', `http://127.0.0.1:${hm.running.http}/metrics`]);
+      assert.match(text, /hallmark_enrollment_duration_seconds_count\{[^}]*operation="est:unknown"/);
+      assert.doesNotMatch(text, /made-up-op/);
     });
 
     test('a label binds a secret: a secret for "sensors" enrolls there, not on the default label', async () => {

@@ -178,9 +178,11 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     let answer: Promise<void>;
     if (req.method === 'GET' || req.method === 'HEAD') answer = get(path, res);
     else if (req.method === 'POST') {
-      // Enrollment latency by operation and status.
+      // Enrollment latency by operation and status; any other path is one label, so that requests to
+      // made-up paths cannot create series without end.
       const stop = metrics.enrollmentSeconds.startTimer();
-      res.on('finish', () => stop({ operation: `est:${path.split('/').filter(Boolean).pop() ?? ''}`, status: String(res.statusCode) }));
+      const op = path.split('/').filter(Boolean).pop() ?? '';
+      res.on('finish', () => stop({ operation: `est:${OPERATIONS.has(op) ? op : 'unknown'}`, status: String(res.statusCode) }));
       answer = post(req, path, res);
     } else {
       res.setHeader('Allow', 'GET, POST');
