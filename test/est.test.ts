@@ -184,7 +184,10 @@ for (const makeBackend of BACKENDS) {
       assert.match(r.headers, /cache-control: no-store/i);
       const requestId = /x-request-id: (\S+)/i.exec(r.headers)?.[1];
       assert.ok(requestId);
-      const line = hm.log.map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((l) => l.requestId === requestId);
+      // Written when the server's response finishes, which can come after the client has it.
+      const find = () => hm.log.map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((l) => l.requestId === requestId);
+      for (let i = 0; i < 50 && !find(); i++) await new Promise((r) => setTimeout(r, 20));
+      const line = find();
       assert.deepEqual({ method: line?.method, path: line?.path, status: line?.status, outcome: line?.outcome }, { method: 'GET', path: '/.well-known/est/cacerts', status: 200, outcome: 'success' });
       const before = await count();
       const big = path.join(dir, 'big.b64');

@@ -84,7 +84,10 @@ describe('health, logs, API description', () => {
     const r = await hm.request('GET', 'cas', { token: hm.init.admin.apiKey });
     const id = String(r.headers['x-request-id']);
     assert.match(id, /^[0-9a-f-]{36}$/);
-    const line = hm.log.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.requestId === id);
+    // The line is written when the server's response finishes, which can come after the client has it.
+    const find = () => hm.log.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((l) => l?.requestId === id);
+    for (let i = 0; i < 50 && !find(); i++) await new Promise((r) => setTimeout(r, 20));
+    const line = find();
     assert.ok(line, 'a log line for the request');
     assert.equal(line.msg, 'request');
     assert.equal(line.status, 200);
