@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import { makeTestHome, randomName, type TestHome } from './helpers/hsm.js';
 import { startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { opensslCsr } from './helpers/csr.js';
 import { mustRun } from './helpers/run.js';
+import { freePort } from './helpers/ports.js';
 import { toPem } from '../src/x509/pem.js';
 
 /**
@@ -22,18 +22,9 @@ let hm: InProcessHallmark | undefined;
 
 const pg = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: 'ignore' });
 
-/** A port nothing listens on now (a fixed range once met RabbitMQ's 5672 on this machine). */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-
 before(async () => {
   home = await makeTestHome(['outage']);
+  // Not a fixed range: 5600 + pid % 300 once met RabbitMQ's 5672 on this machine.
   PORT = await freePort();
   pg('pg_createcluster', VERSION!, CLUSTER, '--port', String(PORT), '--start', '--', '--auth=trust');
   pg('su', 'postgres', '-c', `psql -p ${PORT} -c "CREATE DATABASE hallmark"`);

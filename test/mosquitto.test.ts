@@ -8,6 +8,7 @@ import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { sqliteBackend } from './helpers/backends.js';
 import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { opensslCsr } from './helpers/csr.js';
+import { freePort } from './helpers/ports.js';
 import { mustRun, run } from './helpers/run.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { toPem } from '../src/x509/pem.js';
@@ -33,14 +34,6 @@ after(async () => {
   await hm?.close();
   home?.cleanup();
 });
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 async function startBroker(dir: string, port: number): Promise<ChildProcess> {
   const conf = path.join(dir, 'mosquitto.conf');
