@@ -12,6 +12,7 @@ import { issuingDeps } from '../../src/context.js';
 import type { IssueDeps } from '../../src/ca/issue.js';
 import { startHallmark } from '../../src/server.js';
 import type { BenchCa } from './setup.js';
+import { readProcStat } from './proc-stat.js';
 
 export interface BenchServer {
   https: number;
@@ -34,17 +35,6 @@ export async function inProcessServer(bench: BenchCa): Promise<BenchServer> {
     peakRssMiB: () => process.resourceUsage().maxRSS / 1024,
     close: () => running.close(),
   };
-}
-
-/** Fields of /proc/<pid>/stat after the command name (proc(5)): utime is the 12th, stime the 13th. */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 const childrenOf = (pid: number): number[] => {
@@ -81,7 +71,7 @@ export async function clusterServer(bench: BenchCa, workers: number, schema?: st
   return {
     https: ready.https,
     issue: await issuingDeps(bench.ctx),
-    cpuSeconds: () => pids().reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
+    cpuSeconds: () => pids().reduce((sum, pid) => sum + (readProcStat(`/proc/${pid}/stat`)?.cpuSeconds ?? 0), 0),
     peakRssMiB: () => pids().reduce((sum, pid) => sum + peakRssKiB(pid), 0) / 1024,
     close: () =>
       new Promise<void>((resolve) => {

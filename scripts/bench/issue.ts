@@ -26,6 +26,7 @@ import { benchCa, fmt, runBench, table } from './setup.js';
 import { deviceCsrs } from './device-csrs.js';
 import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, type BenchServer } from './bench-server.js';
+import { readProcStat } from './proc-stat.js';
 
 const { values } = parseArgs({
   options: {
@@ -121,27 +122,18 @@ interface ClientResult {
  * The server is this machine's own and otherwise idle during a run. Zero where /proc is not readable.
  */
 function postgresCpuSeconds(): number {
-  let ticks = 0;
   let entries: string[] = [];
   try {
     entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
   } catch {
     return 0;
   }
+  let seconds = 0;
   for (const pid of entries) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!name.startsWith('postgres')) continue;
-      // Fields after the name: state is the 1st, utime the 12th, stime the 13th (proc(5)).
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended meanwhile
-    }
+    const stat = readProcStat(`/proc/${pid}/stat`);
+    if (stat?.name.startsWith('postgres')) seconds += stat.cpuSeconds;
   }
-  // USER_HZ: 100 on Linux for every architecture Node supports.
-  return ticks / 100;
+  return seconds;
 }
 
 /**
@@ -172,24 +164,19 @@ async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
     const after = threadCpuSeconds();
     // Node 20 names none of its threads: the main thread is the one whose id is the process's.
     const shares = [...after]
-      .map(([tid, { cpu }]) => ({ thread: tid === String(process.pid) ? 'main' : tid, share: (cpu - (threadsBefore.get(tid)?.cpu ?? 0)) / seconds }))
+      .map(([tid, cpu]) => ({ thread: tid === String(process.pid) ? 'main' : tid, share: (cpu - (threadsBefore.get(tid) ?? 0)) / seconds }))
       .filter((t) => t.share >= 0.005)
       .sort((a, b) => b.share - a.share);
     log(`${name}: server threads' CPU, share of one core over ${seconds.toFixed(1)} s: ${shares.map((t) => `${t.thread} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
   }
 }
 
-/** CPU seconds of each of this process's threads so far, by thread id, with the thread's name (Linux /proc). */
-function threadCpuSeconds(): Map<string, { name: string; cpu: number }> {
-  const threads = new Map<string, { name: string; cpu: number }>();
+/** CPU seconds of each of this process's threads so far, by thread id (Linux /proc). */
+function threadCpuSeconds(): Map<string, number> {
+  const threads = new Map<string, number>();
   for (const tid of fs.readdirSync('/proc/self/task')) {
-    try {
-      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      threads.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch {
-      // the thread ended meanwhile
-    }
+    const stat = readProcStat(`/proc/self/task/${tid}/stat`);
+    if (stat) threads.set(tid, stat.cpuSeconds);
   }
   return threads;
 }
