@@ -85,8 +85,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const changed = await auditConfigChanges(ctx.db, ctx.audit, ctx.config, 'system:serve');
   if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
   const plane = await createSecurityPlane(ctx, log);
-  const renewsTls = options.renewsTlsMaterial ?? true;
-  const found = renewsTls ? await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue) : readTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+  // In a cluster only one worker issues the shared HTTPS certificate; the others read what it wrote.
+  const loadTlsMaterial = options.renewsTlsMaterial === false ? async () => readTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue) : () => ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+  const found = await loadTlsMaterial();
   if (!found) throw new HallmarkError('tls_material', `no valid HTTPS certificate in ${ctx.env.home}/tls yet (the first worker writes it)`, 1);
   let material = found;
 
@@ -196,7 +197,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       // Responders renew themselves in the last third of their life; the swap needs no restart.
       responders = await ensureResponders(responderDeps, log);
       // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.
-      const current = renewsTls ? await ensureTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue) : readTlsMaterial(ctx.env.home, ctx.config.tlsNames, issue);
+      const current = await loadTlsMaterial();
       if (current && current.cert !== material.cert) {
         httpsServer.setSecureContext(httpsOptions(current, trusted));
         material = current;

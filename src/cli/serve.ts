@@ -52,10 +52,13 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     throw e;
   }
   if (slot !== undefined) {
+    // The primary prints the ready line and says the cluster is serving.
     joinClusterMetrics();
     announceReady(running);
-  } else if (flags.json) process.stdout.write(JSON.stringify({ ready: { https: running.https, http: running.http, host, tlsNotAfter: running.tlsNotAfter.toISOString() } }) + '\n');
-  if (slot === undefined) log(`hallmark serving HTTPS on ${host} port ${running.https} (EST, REST) and HTTP on port ${running.http} (CA certificates, health)`);
+  } else {
+    if (flags.json) process.stdout.write(JSON.stringify({ ready: { https: running.https, http: running.http, host, tlsNotAfter: running.tlsNotAfter.toISOString() } }) + '\n');
+    log(`hallmark serving HTTPS on ${host} port ${running.https} (EST, REST) and HTTP on port ${running.http} (CA certificates, health)`);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

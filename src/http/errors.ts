@@ -1,6 +1,9 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { isHallmarkError } from '../errors.js';
 
+/** What a request gets when the database is unreachable, whatever the protocol (REST: JSON, EST: text). */
+export const DATABASE_UNAVAILABLE = { status: 503, code: 'database_unavailable', message: 'the database cannot be reached; retry shortly' } as const;
+
 export function sendError(res: Response, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
   res.status(status).json({ error: { code, message, ...extra } });
 }
@@ -15,7 +18,7 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
       const status = err.status >= 400 && err.status < 600 ? err.status : 400;
       return sendError(res, status, err.code, err.message, err.details ? { details: err.details } : undefined);
     }
-    if (isDatabaseUnavailable(err)) return sendError(res, 503, 'database_unavailable', 'the database cannot be reached; retry shortly');
+    if (isDatabaseUnavailable(err)) return sendError(res, DATABASE_UNAVAILABLE.status, DATABASE_UNAVAILABLE.code, DATABASE_UNAVAILABLE.message);
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', 'request body is larger than this route accepts');
     if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');

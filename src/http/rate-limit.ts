@@ -4,7 +4,6 @@ import { sendError } from './errors.js';
 import { metrics } from '../observability/metrics.js';
 
 export interface RateLimiter {
-  group: string;
   /** Takes one request's token for `key`; when refused, the seconds to wait (Retry-After), counted as rate limited. */
   take(key: string): number | undefined;
 }
@@ -17,7 +16,6 @@ export function createRateLimiter(group: string, perMinute: number, clock: Clock
   const buckets = new Map<string, { tokens: number; at: number }>();
   const ratePerMs = perMinute / 60_000;
   return {
-    group,
     take(key) {
       if (perMinute <= 0) return undefined;
       const now = clock.now().getTime();
@@ -38,7 +36,6 @@ export function createRateLimiter(group: string, perMinute: number, clock: Clock
 
 /** The limiter as Express middleware: refusals are 429 with Retry-After (RFC 6585 §4) and a JSON error. */
 export function rateLimit(group: string, perMinute: number, clock: Clock): RequestHandler {
-  if (perMinute <= 0) return (_req, _res, next) => next();
   const limiter = createRateLimiter(group, perMinute, clock);
   return (req, res, next) => {
     const retryAfter = limiter.take(req.ip ?? 'unknown');

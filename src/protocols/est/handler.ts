@@ -20,7 +20,7 @@ import { base64Lines, decodeBase64Body, sendAsIs, sendBase64, sendPkcs7 } from '
 import { metrics } from '../../observability/metrics.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
 import { readBody } from '../../http/read-body.js';
-import { isDatabaseUnavailable } from '../../http/errors.js';
+import { DATABASE_UNAVAILABLE, isDatabaseUnavailable } from '../../http/errors.js';
 import { setSecurityHeaders } from '../../http/security-headers.js';
 
 export interface EstDeps {
@@ -158,14 +158,12 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
 
   function fail(err: unknown, res: ServerResponse): void {
     if (res.headersSent) return void res.destroy();
-    const unavailable = !isHallmarkError(err) && isDatabaseUnavailable(err);
-    const status = isHallmarkError(err) ? err.status : unavailable ? 503 : 500;
+    const { status, message } = isHallmarkError(err) ? err : isDatabaseUnavailable(err) ? DATABASE_UNAVAILABLE : { status: 500, message: 'internal error' };
     if (isHallmarkError(err) && typeof err.details?.challenge === 'string') res.setHeader('WWW-Authenticate', err.details.challenge);
     if (isHallmarkError(err) && typeof err.details?.retryAfter === 'number') res.setHeader('Retry-After', String(err.details.retryAfter));
     // A body refused part-way is not read to its end: the connection closes after the answer.
     if (status === 413) res.shouldKeepAlive = false;
     if (status === 500) deps.log(`EST error: ${(err as Error)?.stack ?? err}`);
-    const message = isHallmarkError(err) ? err.message : unavailable ? 'the database cannot be reached; retry shortly' : 'internal error';
     const text = Buffer.from(`${message}\n`, 'utf8');
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': text.length });
     res.end(text);
