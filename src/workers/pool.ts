@@ -110,7 +110,15 @@ export function createWorkerPool<In, Out>(options: {
     },
     async close() {
       closed = true;
-      await Promise.all(slots.splice(0).map((s) => s.worker.terminate()));
+      // Node 20's terminate() can leave nothing referenced between the thread's stop and its 'exit'
+      // event, and the process then ends with close() still pending, so whatever awaits it never runs
+      // (test/worker-pool.test.ts saw it in about one run in twelve). A timer holds the loop meanwhile.
+      const holdLoop = setInterval(() => {}, 1000);
+      try {
+        await Promise.all(slots.splice(0).map((s) => s.worker.terminate()));
+      } finally {
+        clearInterval(holdLoop);
+      }
     },
   };
 }
