@@ -10,13 +10,14 @@
  *
  *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Readable } from 'node:stream';
 import YAML from 'yaml';
 import { projectRoot } from '../../src/config/env.js';
 import { addStation } from '../../src/factory/stations.js';
@@ -190,12 +191,8 @@ function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: BenchServer
   fs.writeFileSync(file, JSON.stringify(job));
   const cpuBefore = server.cpuSeconds();
   const databaseBefore = backend === 'postgres' ? postgresCpuSeconds() : 0;
-  return new Promise<ClientResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exited with ${code}`))));
-  }).then((result) => {
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return jsonFromChild<ClientResult>(child, 'client').then((result) => {
     return { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0 };
   });
 }
@@ -298,17 +295,27 @@ async function child(backend: 'sqlite' | 'postgres') {
   const rawAfter = await sessionSignRate(target, 1);
   await bench.cleanup();
   fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
-  process.stdout.write(`${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, ...measured })}\n`);
+  // Written before runBench's process.exit: a pipe takes a long result (an EST run's latencies) in parts.
+  const result = `${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, ...measured })}\n`;
+  await new Promise<void>((resolve, reject) => process.stdout.write(result, (e) => (e ? reject(e) : resolve())));
+}
+
+/**
+ * What a child process printed on stdout, parsed, once it has ended ('close': 'exit' can come before
+ * the pipe is drained).
+ */
+function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T) : reject(new Error(`${name} exited with ${code}`))));
+  });
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number }> {
   const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--workers', String(WORKERS)];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    proc.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${backend} run exited with ${code}`))));
-  });
+  return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 
 async function main() {
