@@ -2,7 +2,9 @@
  * Load generator for scripts/bench/issue, run as its own process so that the clients' CPU is not
  * counted as the server's event loop. Reads a JSON job file (argv[2]) and prints one JSON line.
  *   est:   `clients` devices, each on its own keep-alive TLS connection with its bootstrap (IDevID)
- *          certificate, POST /.well-known/est/simpleenroll back to back for `seconds` (bare HTTP/1.1).
+ *          certificate, POST /.well-known/est/simpleenroll back to back for `seconds` (bare HTTP/1.1);
+ *          with `request: 'cacerts'`, GET /.well-known/est/cacerts instead (the floor: the same TLS
+ *          and HTTP, an answer of about the same size, nothing checked, signed or stored).
  *   batch: `concurrency` stations posting /api/v1/factory/provision/batch, one batch after another.
  */
 import fs from 'node:fs';
@@ -15,6 +17,7 @@ interface EstJob {
   port: number;
   ca: string;
   seconds: number;
+  request?: 'simpleenroll' | 'cacerts';
   clients: { cert: string; key: string; csr: string }[];
 }
 interface BatchJob {
@@ -34,10 +37,10 @@ interface BatchJob {
  */
 function estDevice(job: EstJob, client: EstJob['clients'][number], deadline: number, onAnswer: (status: number, ms: number, body: string) => void): Promise<void> {
   const body = Buffer.from(client.csr);
-  const request = Buffer.concat([
-    Buffer.from(`POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost:${job.port}\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n`),
-    body,
-  ]);
+  const request =
+    job.request === 'cacerts'
+      ? Buffer.from(`GET /.well-known/est/cacerts HTTP/1.1\r\nHost: localhost:${job.port}\r\n\r\n`)
+      : Buffer.concat([Buffer.from(`POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost:${job.port}\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port: job.port, servername: 'localhost', ca: job.ca, cert: client.cert, key: client.key });
     socket.setNoDelay(true);

@@ -25,6 +25,7 @@ import { x509 } from '../../src/x509/crypto-provider.js';
 import { toPem } from '../../src/x509/pem.js';
 import { benchCa, fmt, runBench, table } from './setup.js';
 import { deviceCsrs } from './device-csrs.js';
+import { isCsrProblem, parseAndVerifyCsr } from '../../src/x509/csr-parse.js';
 import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, type BenchServer } from './bench-server.js';
 import { readProcStat } from './proc-stat.js';
@@ -267,10 +268,38 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
       clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
     });
     runs.push({ path: 'est', run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
-    return { runs, serverRssMiB: running.peakRssMiB() };
+
+    // The floor under EST: the same clients and connections, an answer of about the same size, nothing
+    // checked, signed or stored. No enrollment can go faster than this through the same HTTPS server.
+    log(`${backend}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${Math.min(5, EST_SECONDS)} s…`);
+    const floor = await runClientUnprofiled(backend, running, bench.home, {
+      mode: 'est',
+      request: 'cacerts',
+      port: running.https,
+      ca: rootPem,
+      seconds: Math.min(5, EST_SECONDS),
+      clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
+    });
+    if (floor.failures) throw new Error(`${backend} EST floor: ${floor.failures} failures, first: ${floor.firstFailure}`);
+    return { runs, estFloor: floor, serverRssMiB: running.peakRssMiB() };
   } finally {
     await running.close();
   }
+}
+
+/**
+ * CSRs parsed and their signatures verified per second on one thread, as the server does each
+ * (parseAndVerifyCsr): the one piece of crypto besides the signature that no issuance may skip.
+ */
+function csrCheckRate(): number {
+  const csrs = deviceCsrs(Array.from({ length: 500 }, (_, i) => `CHECK-${i}`), 1);
+  let checked = 0;
+  const started = performance.now();
+  while (performance.now() - started < 1000) {
+    for (const csr of csrs) if (isCsrProblem(parseAndVerifyCsr(csr))) throw new Error('a bench CSR did not verify');
+    checked += csrs.length;
+  }
+  return checked / ((performance.now() - started) / 1000);
 }
 
 /**
@@ -293,10 +322,11 @@ async function child(backend: 'sqlite' | 'postgres') {
   const rawTwoThreads = await sessionSignRate(target, 2);
   const measured = await measureBackend(backend, maker, bench, configFile);
   const rawAfter = await sessionSignRate(target, 1);
+  const csrChecks = csrCheckRate();
   await bench.cleanup();
   fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
   // Written before runBench's process.exit: a pipe takes a long result (an EST run's latencies) in parts.
-  const result = `${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, ...measured })}\n`;
+  const result = `${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, csrChecks, ...measured })}\n`;
   await new Promise<void>((resolve, reject) => process.stdout.write(result, (e) => (e ? reject(e) : resolve())));
 }
 
@@ -313,7 +343,7 @@ function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name
   });
 }
 
-function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number }> {
+function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number; csrChecks: number }> {
   const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--workers', String(WORKERS)];
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
@@ -356,6 +386,16 @@ async function main() {
     console.log(
       `${r.backend}: raw PKCS#11 ECDSA P-256 signatures/s, one session ${fmt(r.rawBefore)} before / ${fmt(r.rawAfter)} after, two threads ${fmt(r.rawTwoThreads)}; ` +
         `peak RSS server ${fmt(r.serverRssMiB)} MiB, load generator ${fmt(Math.max(...r.runs.map((x) => x.run.maxRssMiB)))} MiB`,
+    );
+  }
+  for (const r of results) {
+    const raw = Math.max(r.rawBefore, r.rawAfter);
+    // Half the raw rate on two cores leaves 4/raw seconds of CPU per certificate, of which one
+    // signature and one CSR check are spoken for.
+    const budget = (4 / raw - 1 / raw - 1 / r.csrChecks) * 1e6;
+    console.log(
+      `${r.backend}: CSR checks ${fmt(r.csrChecks)}/s on one thread; at 0.5 of raw, ${fmt(budget)} µs of CPU per certificate is left beyond its signature and CSR check for TLS, HTTP, database and client` +
+        (r.estFloor ? `; EST floor (GET cacerts ×${EST_CLIENTS}, nothing checked, signed or stored) ${fmt(r.estFloor.issued / r.estFloor.seconds)} requests/s = ${fmt(r.estFloor.issued / r.estFloor.seconds / raw, 3)} of raw, ${fmt((r.estFloor.serverCpuSeconds * 1e6) / r.estFloor.issued)}+${fmt((r.estFloor.cpuSeconds * 1e6) / r.estFloor.issued)} µs CPU each (server+client)` : ''),
     );
   }
   console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);

@@ -124,3 +124,17 @@ export function createCertificateQueries(db: Db): CertificateQueries {
     },
   };
 }
+
+/** Every link certificate's DER, status and notAfter (its plan is checked in tests). */
+export const linkCertificatesQuery = (db: Db) => db('certificates').select('der', 'status', 'not_after').whereRaw(`profile = 'link'`);
+
+/**
+ * The root link certificates valid at `now` (EST cacerts, RFC 7030 §4.1.3), through the partial index
+ * of migration 007. Only the profile is asked of the database, as a literal: SQLite's planner matches a
+ * partial index's WHERE against the query's text, and given status and notAfter too it would rather
+ * walk the (status, not_after) index, i.e. every active certificate. Link certificates are a handful.
+ */
+export async function activeLinkCertificates(db: Db, now: number): Promise<Uint8Array[]> {
+  const rows = (await linkCertificatesQuery(db)) as { der: Buffer | null; status: string; not_after: number | string }[];
+  return rows.filter((r) => r.status === 'active' && Number(r.not_after) > now && r.der).map((r) => new Uint8Array(r.der!));
+}

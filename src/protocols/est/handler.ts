@@ -5,7 +5,7 @@ import type { CaConfig } from '../../config/ca-config.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
 import type { Db } from '../../store/db.js';
-import type { CertificateQueries } from '../../store/certificates.js';
+import { activeLinkCertificates, type CertificateQueries } from '../../store/certificates.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
 import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
 import { principalFromCertificate } from '../../auth/client-certificates.js';
@@ -99,8 +99,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     const { op, profile } = route(path, deps.config);
     if (op === 'cacerts') {
       // With the root key update certificates while two roots overlap (RFC 7030 §4.1.3).
-      const now = deps.clock.now().getTime();
-      const links = (await deps.db('certificates').select('der').where({ profile: 'link', status: 'active' }).where('not_after', '>', now)).map((r) => new Uint8Array(r.der));
+      const links = await activeLinkCertificates(deps.db, deps.clock.now().getTime());
       return sendPkcs7(res, certsOnly([...issuerChain(profile.issuer), ...links]));
     }
     if (op === 'csrattrs') {
