@@ -4,6 +4,7 @@ import type { RevocationConfig } from '../config/ca-config.js';
 import type { CrlRow, CrlStore } from '../store/crls.js';
 import { buildCrl } from '../x509/crl-builder.js';
 import type { Db } from '../store/db.js';
+import { statusChangedSince } from '../store/certificates.js';
 import { assertLintClean, lintCrl } from '../lint/index.js';
 import { rawSubject } from '../x509/certificate-fields.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
@@ -109,8 +110,8 @@ export function createCrlUpdater(deps: CrlDeps & { db: Db }, onGenerated: (row: 
       const now = deps.clock.now().getTime();
       for (const issuer of deps.issuers.list()) {
         const latest = await deps.crls.latest(issuer.name);
-        const changed = await deps.db('certificates').where({ issuer: issuer.name }).max({ at: 'status_changed_at' }).first();
-        const stale = !latest || Number(latest.this_update) + deps.config.refreshAfterHours * HOUR <= now || Number(changed?.at ?? 0) >= Number(latest.created_at);
+        const stale =
+          !latest || Number(latest.this_update) + deps.config.refreshAfterHours * HOUR <= now || (await statusChangedSince(deps.db, issuer.name, Number(latest.created_at)));
         if (stale) await run(issuer.name, 'system:crl');
       }
     },

@@ -125,16 +125,37 @@ export function createCertificateQueries(db: Db): CertificateQueries {
   };
 }
 
-/** Every link certificate's DER, status and notAfter (its plan is checked in tests). */
-export const linkCertificatesQuery = (db: Db) => db('certificates').select('der', 'status', 'not_after').whereRaw(`profile = 'link'`);
+/** Profiles Hallmark issues to itself, a few certificates each. */
+export type InternalProfile = 'link' | 'ocsp-signer' | 'tls-server';
+// Word for word the WHERE of migration 007's partial index: SQLite's planner matches the query's text.
+const INTERNAL_PROFILES = `profile IN ('link', 'ocsp-signer', 'tls-server')`;
 
 /**
- * The root link certificates valid at `now` (EST cacerts, RFC 7030 §4.1.3), through the partial index
- * of migration 007. Only the profile is asked of the database, as a literal: SQLite's planner matches a
- * partial index's WHERE against the query's text, and given status and notAfter too it would rather
- * walk the (status, not_after) index, i.e. every active certificate. Link certificates are a handful.
+ * Every certificate of an internal profile (its plan is checked in tests). Nothing else is asked of
+ * the database: given status and notAfter too, SQLite's planner would rather walk the (status,
+ * not_after) index, i.e. every active certificate.
  */
+export const internalCertificatesQuery = (db: Db, profile: InternalProfile) => db('certificates').select('*').whereRaw(INTERNAL_PROFILES).where({ profile });
+
+/** The certificates of an internal profile valid at `now`, latest notAfter first. */
+export async function activeInternalCertificates(db: Db, profile: InternalProfile, now: number): Promise<CertificateRow[]> {
+  const rows = (await internalCertificatesQuery(db, profile)) as CertificateRow[];
+  return rows.filter((r) => r.status === 'active' && Number(r.not_after) > now).sort((a, b) => Number(b.not_after) - Number(a.not_after));
+}
+
+/** The root link certificates valid at `now` (EST cacerts, RFC 7030 §4.1.3). */
 export async function activeLinkCertificates(db: Db, now: number): Promise<Uint8Array[]> {
-  const rows = (await linkCertificatesQuery(db)) as { der: Buffer | null; status: string; not_after: number | string }[];
-  return rows.filter((r) => r.status === 'active' && Number(r.not_after) > now && r.der).map((r) => new Uint8Array(r.der!));
+  return (await activeInternalCertificates(db, 'link', now)).filter((r) => r.der).map((r) => new Uint8Array(r.der!));
+}
+
+/** A certificate of `issuer` revoked or released at or after `since`, if any (its plan is checked in tests). */
+export const statusChangedSinceQuery = (db: Db, issuer: string, since: number) => db('certificates').select('serial').where({ issuer }).where('status_changed_at', '>=', since).limit(1);
+
+/**
+ * Whether a certificate of `issuer` changed status at or after `since` (a CRL made before then is
+ * stale). Asked every poll, so through migration 007's partial index of status changes: a lookup, not
+ * a read of every certificate the CA issued.
+ */
+export async function statusChangedSince(db: Db, issuer: string, since: number): Promise<boolean> {
+  return (await statusChangedSinceQuery(db, issuer, since)).length > 0;
 }

@@ -8,6 +8,7 @@ import { disableStation, stationView, type StationRow } from '../../factory/stat
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { auditEntryView } from '../../audit/view.js';
+import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
 import { parseOrThrow } from './validation.js';
 
 const HOUR = 3_600_000;
@@ -42,8 +43,7 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
           const cert = new X509Certificate(Buffer.from(ca.certificate));
           return { name: ca.name, family: ca.family, isRoot: ca.isRoot, subject: cert.subject.replace(/\n/g, ', '), notBefore: ca.notBefore.toISOString(), notAfter: ca.notAfter.toISOString(), activeFrom: ca.activeFrom.toISOString() };
         });
-        const latest = async (profile: string) =>
-          (await db('certificates').select('serial', 'issuer', 'identity', 'not_after').where({ profile, status: 'active' }).where('not_after', '>', now).orderBy('not_after', 'desc')) as { serial: string; issuer: string; identity: string; not_after: number }[];
+        const latest = (profile: InternalProfile) => activeInternalCertificates(db, profile, now);
         const responders = new Map<string, { serial: string; notAfter: string | null }>();
         for (const r of await latest('ocsp-signer')) if (!responders.has(r.issuer)) responders.set(r.issuer, { serial: r.serial, notAfter: iso(r.not_after) });
         const tls = (await latest('tls-server'))[0];
