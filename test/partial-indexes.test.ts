@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
-import { activeInternalCertificates, activeLinkCertificates, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery } from '../src/store/certificates.js';
+import { activeInternalCertificates, activeLinkCertificates, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS } from './helpers/backends.js';
 
 /**
@@ -77,6 +77,13 @@ for (const make of BACKENDS) {
       assert.equal(await statusChangedSince(db, 'root', NOW - 9), false);
       assert.equal(await statusChangedSince(db, 'other', NOW - 20), false);
       assert.match(await plan(db, statusChangedSinceQuery(db, 'root', NOW - 20)), /certificates_status_changes\b/);
+
+      // Renewed certificates still active, due for revocation once their grace period is over.
+      await db('certificates').where({ serial: 'd8' }).update({ superseded_by: 'd9', superseded_at: NOW - 100 });
+      await db('certificates').where({ serial: 'd7' }).update({ superseded_by: 'd6', superseded_at: NOW - 100 }); // revoked already
+      assert.deepEqual(await supersededDueQuery(db, NOW), [{ serial: 'd8' }]);
+      assert.deepEqual(await supersededDueQuery(db, NOW - 101), []);
+      assert.match(await plan(db, supersededDueQuery(db, NOW)), /certificates_superseded\b/);
     } finally {
       await db.destroy();
       await backend.cleanup();

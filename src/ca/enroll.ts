@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { x509 } from '../x509/crypto-provider.js';
 import type { VerifiedCsr } from '../x509/csr.js';
-import type { CertificateRow } from '../store/certificates.js';
+import { supersededDueQuery, type CertificateRow } from '../store/certificates.js';
 import type { EstConfig } from '../config/ca-config.js';
 import { HallmarkError } from '../errors.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from './issue.js';
@@ -64,7 +64,7 @@ export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCs
 export async function revokeSuperseded(deps: RevokeDeps, policy: EstConfig['renewal']): Promise<number> {
   if (policy.revokeSupersededAfterHours === null) return 0;
   const cutoff = deps.clock.now().getTime() - policy.revokeSupersededAfterHours * 3_600_000;
-  const due = (await deps.db('certificates').select('serial').where({ status: 'active' }).whereNotNull('superseded_by').where('superseded_at', '<=', cutoff).limit(1000)) as { serial: string }[];
+  const due = (await supersededDueQuery(deps.db, cutoff)) as { serial: string }[];
   for (const { serial } of due) await revokeCertificate(deps, { serial, reason: 'superseded', actor: 'system:renewal' }).catch(() => undefined);
   return due.length;
 }

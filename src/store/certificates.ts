@@ -159,3 +159,11 @@ export const statusChangedSinceQuery = (db: Db, issuer: string, since: number) =
 export async function statusChangedSince(db: Db, issuer: string, since: number): Promise<boolean> {
   return (await statusChangedSinceQuery(db, issuer, since)).length > 0;
 }
+
+/**
+ * Renewed certificates still active whose grace period ended by `cutoff`, a thousand at a time (its
+ * plan is checked in tests). `superseded_by IS NOT NULL` is word for word the WHERE of migration 007's
+ * partial index of renewed certificates: SQLite's planner matches the query's text.
+ */
+export const supersededDueQuery = (db: Db, cutoff: number) =>
+  db('certificates').select('serial').whereRaw('superseded_by IS NOT NULL').where({ status: 'active' }).where('superseded_at', '<=', cutoff).limit(1000);

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 
 /**
- * Two questions asked often of the certificates table whose answers are a handful of rows among
+ * Three questions asked often of the certificates table whose answers are a handful of rows among
  * millions. Both indexes are partial, so issuing a device certificate (a profile of its own, no status
- * change yet) adds nothing to either; SQLite and PostgreSQL both have partial indexes.
+ * change yet) adds nothing to any; SQLite and PostgreSQL both have partial indexes.
  *
  * - The certificates Hallmark issues itself (root links, OCSP responders, its HTTPS server): EST
  *   cacerts, public and unauthenticated, lists the valid root links on every request (RFC 7030
@@ -14,13 +14,19 @@ import type { Knex } from 'knex';
  * - Every status poll (2 s) asks, per CA, whether a certificate changed status since its latest CRL.
  *   `max(status_changed_at) WHERE issuer = ?` read every certificate of the CA: 213 ms at a million on
  *   SQLite, holding its one connection.
+ * - Every periodic check (5 min) looks for renewed certificates whose grace period is over, to revoke
+ *   them. That walked every active certificate through the (status, not_after) index. This one holds
+ *   renewed certificates only, and is searched by status and end of grace; the WHERE is repeated word
+ *   for word by the query (store/certificates.ts).
  */
 export async function up(db: Knex): Promise<void> {
   await db.raw(`CREATE INDEX certificates_internal ON certificates (profile) WHERE profile IN ('link', 'ocsp-signer', 'tls-server')`);
   await db.raw(`CREATE INDEX certificates_status_changes ON certificates (issuer, status_changed_at) WHERE status_changed_at IS NOT NULL`);
+  await db.raw(`CREATE INDEX certificates_superseded ON certificates (status, superseded_at) WHERE superseded_by IS NOT NULL`);
 }
 
 export async function down(db: Knex): Promise<void> {
   await db.raw('DROP INDEX certificates_internal');
   await db.raw('DROP INDEX certificates_status_changes');
+  await db.raw('DROP INDEX certificates_superseded');
 }
