@@ -10,9 +10,9 @@ import type { RouteSpec } from '../../http/routes.js';
 import { auditEntryView } from '../../audit/view.js';
 import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
 import { parseOrThrow } from './validation.js';
+import { chartSeries } from './console-charts.js';
 
 const HOUR = 3_600_000;
-const WEEK = 7 * 24 * HOUR;
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
 const deviceQuery = z.strictObject({
@@ -78,24 +78,7 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
       permission: 'device.read',
       summary: 'Devices provisioned per hour by line (7 days), certificates expiring per week (26 weeks), revocations by reason',
       handler: async (_req, res) => {
-        const now = clock.now().getTime();
-        const firstHour = Math.floor(now / HOUR) * HOUR - 167 * HOUR;
-        const records = (await db('manufacturing_records').select('line', 'at').where('at', '>=', firstHour)) as { line: string; at: number }[];
-        const perLine = new Map<string, number[]>();
-        for (const r of records) {
-          const series = perLine.get(r.line) ?? new Array(168).fill(0);
-          series[Math.floor((Number(r.at) - firstHour) / HOUR)]++;
-          perLine.set(r.line, series);
-        }
-        const expiring = (await db('certificates').select('not_after').where({ status: 'active' }).where('not_after', '>', now).where('not_after', '<=', now + 26 * WEEK)) as { not_after: number }[];
-        const perWeek = new Array(26).fill(0);
-        for (const c of expiring) perWeek[Math.min(25, Math.floor((Number(c.not_after) - now) / WEEK))]++;
-        const reasons = (await db('certificates').select('revocation_reason').count({ n: '*' }).where({ status: 'revoked' }).groupBy('revocation_reason').orderBy('revocation_reason')) as { revocation_reason: string | null; n: number | string }[];
-        res.json({
-          provisionedPerHour: { start: iso(firstHour), hours: 168, lines: [...perLine].sort(([a], [b]) => (a < b ? -1 : 1)).map(([line, counts]) => ({ line, counts, total: counts.reduce((a, b) => a + b, 0) })) },
-          expiringPerWeek: { start: iso(now), weeks: perWeek },
-          revocationsByReason: reasons.map((r) => ({ reason: r.revocation_reason ?? 'unspecified', count: Number(r.n) })),
-        });
+        res.json(await chartSeries(db, clock.now().getTime()));
       },
     },
     {

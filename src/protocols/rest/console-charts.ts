@@ -1,0 +1,66 @@
+import type { Db } from '../../store/db.js';
+
+const HOUR = 3_600_000;
+const WEEK = 7 * 24 * HOUR;
+const HOURS = 168;
+const WEEKS = 26;
+
+export interface ChartSeries {
+  provisionedPerHour: { start: string; hours: number; lines: { line: string; counts: number[]; total: number }[] };
+  expiringPerWeek: { start: string; weeks: number[] };
+  revocationsByReason: { reason: string; count: number }[];
+}
+
+/**
+ * The console's chart series, counted by the database: a factory line makes hundreds of thousands
+ * of devices a week and a fleet has millions of certificates, which were read row by row into this
+ * process to be counted. The bucket is an integer division in SQL (truncation is the floor here: the
+ * WHERE keeps both differences positive). Manufacturing records are found through their (station, at)
+ * index, one range per station.
+ */
+export async function chartSeries(db: Db, now: number): Promise<ChartSeries> {
+  const firstHour = Math.floor(now / HOUR) * HOUR - (HOURS - 1) * HOUR;
+  const stations = ((await db('stations').select('name')) as { name: string }[]).map((s) => s.name);
+  const provisioned = stations.length
+    ? ((await db('manufacturing_records')
+        .select('line', db.raw('CAST((at - ?) / ? AS INTEGER) AS hour', [firstHour, HOUR]))
+        .count({ n: '*' })
+        .whereIn('station', stations)
+        .where('at', '>=', firstHour)
+        .groupBy('line', 'hour')) as { line: string; hour: number | string; n: number | string }[])
+    : [];
+  const perLine = new Map<string, number[]>();
+  for (const r of provisioned) {
+    const hour = Number(r.hour);
+    if (hour >= HOURS) continue; // a clock ahead of this instance's
+    const series = perLine.get(r.line) ?? new Array<number>(HOURS).fill(0);
+    series[hour]! += Number(r.n);
+    perLine.set(r.line, series);
+  }
+
+  const expiring = (await db('certificates')
+    .select(db.raw('CAST((not_after - ?) / ? AS INTEGER) AS week', [now, WEEK]))
+    .count({ n: '*' })
+    .where({ status: 'active' })
+    .where('not_after', '>', now)
+    .where('not_after', '<=', now + WEEKS * WEEK)
+    .groupBy('week')) as { week: number | string; n: number | string }[];
+  const perWeek = new Array<number>(WEEKS).fill(0);
+  // notAfter exactly 26 weeks out is the last week's.
+  for (const r of expiring) perWeek[Math.min(WEEKS - 1, Number(r.week))]! += Number(r.n);
+
+  const reasons = (await db('certificates').select('revocation_reason').count({ n: '*' }).where({ status: 'revoked' }).groupBy('revocation_reason')) as {
+    revocation_reason: string | null;
+    n: number | string;
+  }[];
+  return {
+    provisionedPerHour: {
+      start: new Date(firstHour).toISOString(),
+      hours: HOURS,
+      lines: [...perLine].sort(([a], [b]) => (a < b ? -1 : 1)).map(([line, counts]) => ({ line, counts, total: counts.reduce((a, b) => a + b, 0) })),
+    },
+    expiringPerWeek: { start: new Date(now).toISOString(), weeks: perWeek },
+    // Sorted here: the databases put a NULL reason first (SQLite) or last (PostgreSQL).
+    revocationsByReason: reasons.map((r) => ({ reason: r.revocation_reason ?? 'unspecified', count: Number(r.n) })).sort((a, b) => (a.reason < b.reason ? -1 : 1)),
+  };
+}

@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase } from '../src/store/db.js';
+import { chartSeries } from '../src/protocols/rest/console-charts.js';
+import { BACKENDS } from './helpers/backends.js';
+
+/** The console's chart series, counted by each database, against the same counts made here by hand. */
+const HOUR = 3_600_000;
+const WEEK = 7 * 24 * HOUR;
+// Mid-hour, so "this hour" and the window's first hour are easy to aim at.
+const NOW = Math.floor(1_800_000_000_000 / HOUR) * HOUR + 30 * 60_000;
+const FIRST_HOUR = Math.floor(NOW / HOUR) * HOUR - 167 * HOUR;
+
+for (const make of BACKENDS) {
+  test(`${make().name}: chart series are counted by the database`, async () => {
+    const backend = make();
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-charts-'));
+    const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
+    try {
+      await db('cas').insert({ name: 'issuing', key_uri: 'pkcs11:object=i', key_type: 'ec-p256', certificate: Buffer.from('i'), serial: '01', subject: 'CN=i', ski: '00', not_before: 0, not_after: NOW * 2, created_at: 0 });
+      for (const [name, line] of [['st-a1', 'line-a'], ['st-a2', 'line-a'], ['st-b', 'line-b']]) {
+        await db('stations').insert({ name, line, profiles: '["device"]', quota_per_hour: 1000, created_by: 'test', created_at: 0 });
+      }
+      let n = 0;
+      const record = (station: string, line: string, at: number) => ({ device_serial: `dev-${n++}`, line, station, model: 'm', lot: 'l', firmware_version: '1', certificate_serial: `c${n}`, at });
+      await db('manufacturing_records').insert([
+        record('st-a1', 'line-a', FIRST_HOUR - 1), // just before the window: not counted
+        record('st-a1', 'line-a', FIRST_HOUR), // the first hour
+        record('st-a2', 'line-a', FIRST_HOUR + HOUR - 1), // still the first hour, another station of the line
+        record('st-a1', 'line-a', NOW), // this hour
+        record('st-b', 'line-b', FIRST_HOUR + 100 * HOUR + 5),
+        record('st-b', 'line-b', FIRST_HOUR + 100 * HOUR + 6),
+      ]);
+      let c = 0;
+      const certificate = (status: string, notAfter: number, reason: string | null = null) => ({
+        serial: `s${c++}`,
+        issuer: 'issuing',
+        profile: 'device',
+        subject: 'CN=d',
+        status,
+        not_before: 0,
+        not_after: notAfter,
+        key_type: 'ec-p256',
+        requested_by: 'test',
+        created_at: 0,
+        revocation_reason: reason,
+      });
+      await db('certificates').insert([
+        certificate('active', NOW), // expired now: not counted
+        certificate('active', NOW + 1), // week 0
+        certificate('active', NOW + WEEK - 1), // week 0
+        certificate('active', NOW + WEEK), // week 1
+        certificate('active', NOW + 26 * WEEK), // the last moment of the window: week 25
+        certificate('active', NOW + 26 * WEEK + 1), // beyond: not counted
+        certificate('revoked', NOW + 2, 'keyCompromise'),
+        certificate('revoked', NOW + 3, 'keyCompromise'),
+        certificate('revoked', NOW + 4, null),
+      ]);
+
+      const series = await chartSeries(db, NOW);
+      const hours = (entries: [number, number][]) => {
+        const counts = new Array<number>(168).fill(0);
+        for (const [hour, count] of entries) counts[hour] = count;
+        return counts;
+      };
+      assert.deepEqual(series.provisionedPerHour, {
+        start: new Date(FIRST_HOUR).toISOString(),
+        hours: 168,
+        lines: [
+          { line: 'line-a', counts: hours([[0, 2], [167, 1]]), total: 3 },
+          { line: 'line-b', counts: hours([[100, 2]]), total: 2 },
+        ],
+      });
+      const weeks = new Array<number>(26).fill(0);
+      weeks[0] = 2;
+      weeks[1] = 1;
+      weeks[25] = 1;
+      assert.deepEqual(series.expiringPerWeek, { start: new Date(NOW).toISOString(), weeks });
+      assert.deepEqual(series.revocationsByReason, [
+        { reason: 'keyCompromise', count: 2 },
+        { reason: 'unspecified', count: 1 },
+      ]);
+    } finally {
+      await db.destroy();
+      await backend.cleanup();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+}
