@@ -31,11 +31,14 @@ async function claim(db: Db, name: string, period: number, now: number, fireOnFi
   return (await db('settings').where({ name, value: row.value }).update({ value: String(now) })) === 1;
 }
 
-async function countActions(db: Db, since: number, actions: string[], outcome?: string) {
+/** Events of these actions since `since` (its plan is checked in tests: the (action, at) index). */
+export function actionCountQuery(db: Db, since: number, actions: string[], outcome?: string) {
   const q = db('audit_events').where('at', '>', since).whereIn('action', actions);
   if (outcome) q.where({ outcome });
-  return Number((await q.count({ n: '*' }))[0]!.n);
+  return q.count({ n: '*' });
 }
+
+const countActions = async (db: Db, since: number, actions: string[], outcome?: string) => Number((await actionCountQuery(db, since, actions, outcome))[0]!.n);
 
 /** Expiry warnings and the hourly and daily summaries; called on a timer by `serve`. */
 export async function runPeriodicChecks(

@@ -5,7 +5,7 @@ import * as m003 from './003_revocation.js';
 import * as m004 from './004_est.js';
 import * as m005 from './005_factory.js';
 import * as m006 from './006_ca_generations.js';
-import * as m007 from './007_partial_indexes.js';
+import * as m007 from './007_indexes_for_scale.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -14,7 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_est': m004,
   '005_factory': m005,
   '006_ca_generations': m006,
-  '007_partial_indexes': m007,
+  '007_indexes_for_scale': m007,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 
 /**
- * Three questions asked often of the certificates table whose answers are a handful of rows among
- * millions. Both indexes are partial, so issuing a device certificate (a profile of its own, no status
+ * Questions asked often whose answers are a handful of rows among millions.
+ *
+ * Three of the certificates table. Both indexes are partial, so issuing a device certificate (a profile of its own, no status
  * change yet) adds nothing to any; SQLite and PostgreSQL both have partial indexes.
  *
  * - The certificates Hallmark issues itself (root links, OCSP responders, its HTTPS server): EST
@@ -18,15 +19,29 @@ import type { Knex } from 'knex';
  *   them. That walked every active certificate through the (status, not_after) index. This one holds
  *   renewed certificates only, and is searched by status and end of grace; the WHERE is repeated word
  *   for word by the query (store/certificates.ts).
+ *
+ * And one of the audit log, two rows of which every certificate issued writes: the hourly summary
+ * counts the last hour's events of a few actions (alerts/periodic.ts), and the console the last day's
+ * alerts. The index on action alone walked every event of the action ever written (every issuance
+ * for the count of certificates issued). Action and time together replace it: the same number of
+ * index entries per event.
  */
 export async function up(db: Knex): Promise<void> {
   await db.raw(`CREATE INDEX certificates_internal ON certificates (profile) WHERE profile IN ('link', 'ocsp-signer', 'tls-server')`);
   await db.raw(`CREATE INDEX certificates_status_changes ON certificates (issuer, status_changed_at) WHERE status_changed_at IS NOT NULL`);
   await db.raw(`CREATE INDEX certificates_superseded ON certificates (status, superseded_at) WHERE superseded_by IS NOT NULL`);
+  await db.schema.alterTable('audit_events', (t) => {
+    t.dropIndex(['action']);
+    t.index(['action', 'at']);
+  });
 }
 
 export async function down(db: Knex): Promise<void> {
   await db.raw('DROP INDEX certificates_internal');
   await db.raw('DROP INDEX certificates_status_changes');
   await db.raw('DROP INDEX certificates_superseded');
+  await db.schema.alterTable('audit_events', (t) => {
+    t.dropIndex(['action', 'at']);
+    t.index(['action']);
+  });
 }

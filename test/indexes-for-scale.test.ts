@@ -7,12 +7,14 @@ import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
 import { activeInternalCertificates, activeLinkCertificates, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS } from './helpers/backends.js';
+import { actionCountQuery } from '../src/alerts/periodic.js';
 
 /**
- * Questions asked often whose answers are a handful of rows among millions, through the partial
- * indexes of migration 007, never a scan of every certificate issued: the certificates Hallmark issues
+ * Questions asked often whose answers are a handful of rows among millions, through the indexes of
+ * migration 007, never a scan of every certificate issued or every audit event written: the certificates Hallmark issues
  * itself (root links for EST cacerts, public, on every request; responders and the HTTPS certificate
- * for the console) and whether a CA's certificates changed status since its latest CRL (every poll).
+ * for the console), whether a CA's certificates changed status since its latest CRL (every poll), renewed
+ * certificates due for revocation, and the hourly summary's counts of recent audit events.
  */
 const NOW = 1_800_000_000_000;
 const row = (serial: string, profile: string, status: string, notAfter: number) => ({
@@ -51,7 +53,7 @@ async function plan(db: Db, builder: Knex.QueryBuilder): Promise<string> {
 }
 
 for (const make of BACKENDS) {
-  test(`${make().name}: link certificates and status changes come from partial indexes`, async () => {
+  test(`${make().name}: frequent questions are answered through indexes`, async () => {
     const backend = make();
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-links-'));
     const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
@@ -84,6 +86,10 @@ for (const make of BACKENDS) {
       assert.deepEqual(await supersededDueQuery(db, NOW), [{ serial: 'd8' }]);
       assert.deepEqual(await supersededDueQuery(db, NOW - 101), []);
       assert.match(await plan(db, supersededDueQuery(db, NOW)), /certificates_superseded\b/);
+
+      // The hourly summary's counts of recent audit events, by action and time.
+      assert.match(await plan(db, actionCountQuery(db, NOW - 3_600_000, ['certificate.issue'], 'pending')), /audit_events_action_at_index/);
+      assert.match(await plan(db, actionCountQuery(db, NOW - 3_600_000, ['auth.failure', 'auth.denied'])), /audit_events_action_at_index/);
     } finally {
       await db.destroy();
       await backend.cleanup();
