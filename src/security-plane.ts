@@ -6,6 +6,8 @@ import type { SecretSealer, Signer } from './keys/key-store.js';
 import type { SessionPolicy } from './auth/sessions.js';
 import { auditSigner } from './audit/checkpoint.js';
 import { createStationRateWatch } from './alerts/station-rate.js';
+import { workerSlot } from './cluster/worker.js';
+import { joinClusterAuthFailures } from './cluster/auth-failures.js';
 
 export const SECRETS_KEY = 'hallmark-secrets';
 
@@ -29,7 +31,8 @@ export async function createSecurityPlane(ctx: AppContext, log: (line: string) =
   const stationRate = createStationRateWatch(alerts, () => ctx.clock.now().getTime());
   return {
     alerts,
-    guard: createAuthFailureGuard(security.alerts.authFailures, alerts),
+    // The workers of `serve --workers` count failures together, through the primary.
+    guard: workerSlot() ? joinClusterAuthFailures(security.alerts.authFailures, alerts) : createAuthFailureGuard(security.alerts.authFailures, alerts),
     sealer: await ctx.keys.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY }),
     sessionPolicy: { idleMs: security.sessions.idleMinutes * 60_000, maxMs: security.sessions.maxHours * 3_600_000 },
     checkpointSigner: () => (signer ??= auditSigner(ctx.keys!, ctx.env.tokenLabel)),

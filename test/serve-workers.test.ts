@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
 import { opensslCsr } from './helpers/csr.js';
-import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { CLI } from './helpers/paths.js';
@@ -109,6 +109,43 @@ for (const makeBackend of BACKENDS) {
       assert.match(server.log(), /worker \d died \(SIGKILL\); starting it again/);
       const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => issue(csrPem, `after-restart-${i}`)));
       for (const a of answers) assert.equal(a.status, 201, a.body);
+    });
+
+    // Last: it blocks this test's address (127.0.0.1) for the rest of the server's life.
+    test('authentication failures are counted for the whole cluster: the threshold spread over both workers blocks the address on both, with one alert', async () => {
+      const status = async (key: string) => {
+        const out = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', rootFile, '-H', `Authorization: Bearer ${key}`, `https://localhost:${server.https}/api/v1/certificates?limit=1`]);
+        return Number(out.stdout);
+      };
+      // The shipped threshold: 10 failures within 300 s, then 900 s of 429. One curl, one connection:
+      // the primary hands them to the workers in turn, so each worker sees about half.
+      for (let i = 0; i < 9; i++) assert.equal(await status(`hmk_wrong${i}`), 401);
+      assert.equal(await status(apiKey), 200, 'nine failures: not blocked yet');
+      assert.equal(await status('hmk_wrong-tenth'), 401);
+      const lines = server.log().split('\n').filter((l) => l.includes('"status":401'));
+      for (const slot of [1, 2]) assert.ok(lines.some((l) => l.includes(`"worker":${slot}`)), `worker ${slot} saw none of the failures`);
+      // The block reaches both workers (a message from the primary): every new connection is refused,
+      // whatever key it shows.
+      await until('the block to reach both workers', async () => {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => status(apiKey)));
+        return answers.every((s) => s === 429);
+      });
+      // One alert for the cluster, audited.
+      const exported = path.join(dir, 'audit.jsonl');
+      const exportAudit = async () => {
+        assert.equal((await hallmark(env, 'audit', 'export', '--out', exported)).code, 0);
+        return fs.readFileSync(exported, 'utf8');
+      };
+      await until('the alert to be audited', async () => (await exportAudit()).includes('auth-failures'));
+      // A second alert, had a worker raised its own, would be written by now.
+      await new Promise((r) => setTimeout(r, 500));
+      const alerts = (await exportAudit())
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { action: string; target?: string; details?: { failures?: number } })
+        .filter((e) => e.action === 'alert' && e.target === 'auth-failures');
+      assert.equal(alerts.length, 1, JSON.stringify(alerts));
+      assert.equal(alerts[0]!.details?.failures, 10);
     });
   });
 }

@@ -2,39 +2,90 @@ import type { SecurityConfig } from '../config/ca-config.js';
 import type { AlertSink } from './sink.js';
 import { createSlidingWindow } from './sliding-window.js';
 
+export type AuthFailureConfig = SecurityConfig['alerts']['authFailures'];
+
 export interface AuthFailureGuard {
   /** Seconds until `source` may try again, or 0. */
   blockedFor(source: string, now: Date): number;
   recordFailure(source: string, now: Date): void;
 }
 
+/** What crossing the threshold did: the failures counted, and the block's end (0: no block). */
+export interface ThresholdCrossed {
+  failures: number;
+  blockedUntil: number;
+}
+
 /**
- * Authentication failures per client address: over the threshold within the window, an alert is
- * raised and the address is refused (429) for blockSeconds. Counted per instance.
+ * Authentication failures per client address within the window; at the threshold the address is
+ * blocked for blockSeconds and its count starts again. Times in epoch milliseconds.
  */
-export function createAuthFailureGuard(config: SecurityConfig['alerts']['authFailures'], alerts: AlertSink): AuthFailureGuard {
+export function createFailureCounter(config: AuthFailureConfig) {
   const window = createSlidingWindow(config.windowSeconds * 1000);
   const blockedUntil = new Map<string, number>();
   return {
-    blockedFor(source, now) {
+    /** Until when `source` is blocked, or 0. */
+    blockedUntil(source: string, now: number): number {
       const until = blockedUntil.get(source) ?? 0;
-      if (until <= now.getTime()) {
-        blockedUntil.delete(source);
-        return 0;
-      }
-      return Math.ceil((until - now.getTime()) / 1000);
+      if (until > now) return until;
+      blockedUntil.delete(source);
+      return 0;
     },
-    recordFailure(source, now) {
-      const count = window.add(source, now.getTime());
-      if (count < config.threshold || blockedUntil.has(source)) return;
-      if (config.blockSeconds > 0) blockedUntil.set(source, now.getTime() + config.blockSeconds * 1000);
+    /** Counts one failure; says so when this one crossed the threshold. */
+    record(source: string, now: number): ThresholdCrossed | undefined {
+      const failures = window.add(source, now);
+      if (failures < config.threshold || blockedUntil.has(source)) return undefined;
+      const until = config.blockSeconds > 0 ? now + config.blockSeconds * 1000 : 0;
+      if (until) blockedUntil.set(source, until);
       window.reset(source);
-      alerts.raise({
-        rule: 'auth-failures',
-        severity: 'warning',
-        message: `${count} authentication failures from ${source} within ${config.windowSeconds}s; blocked for ${config.blockSeconds}s`,
-        details: { source, failures: count, windowSeconds: config.windowSeconds, blockSeconds: config.blockSeconds },
-      });
+      return { failures, blockedUntil: until };
+    },
+    /** Blocks now in force (told to a worker that starts while they last). */
+    active(now: number): { source: string; until: number }[] {
+      return [...blockedUntil].filter(([, until]) => until > now).map(([source, until]) => ({ source, until }));
+    },
+    block(source: string, until: number): void {
+      if (until) blockedUntil.set(source, until);
     },
   };
+}
+
+export function raiseAuthFailureAlert(alerts: AlertSink, config: AuthFailureConfig, source: string, failures: number): void {
+  alerts.raise({
+    rule: 'auth-failures',
+    severity: 'warning',
+    message: `${failures} authentication failures from ${source} within ${config.windowSeconds}s; blocked for ${config.blockSeconds}s`,
+    details: { source, failures, windowSeconds: config.windowSeconds, blockSeconds: config.blockSeconds },
+  });
+}
+
+const secondsUntil = (until: number, now: Date) => (until ? Math.ceil((until - now.getTime()) / 1000) : 0);
+
+/**
+ * Authentication failures per client address: over the threshold within the window, an alert is
+ * raised and the address is refused (429) for blockSeconds. Counted by this process; the workers of
+ * `serve --workers` count together (src/cluster/auth-failures.ts).
+ */
+export function createAuthFailureGuard(config: AuthFailureConfig, alerts: AlertSink): AuthFailureGuard {
+  const counter = createFailureCounter(config);
+  return {
+    blockedFor: (source, now) => secondsUntil(counter.blockedUntil(source, now.getTime()), now),
+    recordFailure(source, now) {
+      const crossed = counter.record(source, now.getTime());
+      if (crossed) raiseAuthFailureAlert(alerts, config, source, crossed.failures);
+    },
+  };
+}
+
+/**
+ * A guard whose counting is done elsewhere (the primary of `serve --workers`): failures are reported,
+ * and the blocks decided there come back through `block`.
+ */
+export function createRelayedAuthFailureGuard(config: AuthFailureConfig, report: (source: string) => void) {
+  const blocks = createFailureCounter(config); // its blocks only: the counting is the primary's
+  const guard: AuthFailureGuard = {
+    blockedFor: (source, now) => secondsUntil(blocks.blockedUntil(source, now.getTime()), now),
+    recordFailure: (source) => report(source),
+  };
+  return { guard, block: blocks.block };
 }

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { SLOT_VARIABLE, type ClusterMessage } from './worker.js';
+import { createAuthFailureRelay } from './auth-failures.js';
 
 /**
  * `hallmark serve --workers <n>`: n worker processes, each a whole Hallmark instance (its own event
@@ -36,7 +37,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
 
   // Whole-cluster /metrics: a worker asks, the primary gathers every worker's registry.
   const aggregator = new AggregatorRegistry();
+  // Authentication failures counted for the whole cluster (auth-failures.ts).
+  const authFailures = createAuthFailureRelay(() => workers.values());
   cluster.on('message', (worker, message: ClusterMessage) => {
+    if (message?.type === 'hallmark:auth-failure') return authFailures.failure(worker, message);
     if (message?.type !== 'hallmark:metrics-request') return;
     const reply = (answer: Omit<Extract<ClusterMessage, { type: 'hallmark:metrics' }>, 'type' | 'id'>) => {
       if (worker.isConnected()) worker.send({ type: 'hallmark:metrics', id: message.id, ...answer } satisfies ClusterMessage);
@@ -56,6 +60,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       worker.on('message', (message: ClusterMessage) => {
         if (message?.type !== 'hallmark:ready' || ready) return;
         ready = true;
+        authFailures.ready(worker);
         resolve(message);
       });
       worker.on('exit', (code, signal) => {

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { registry } from '../observability/metrics.js';
+import type { AuthFailureConfig } from '../alerts/auth-failures.js';
 
 /**
  * The worker's side of `hallmark serve --workers <n>` (see primary.ts): each worker is a whole
@@ -11,7 +12,9 @@ import { registry } from '../observability/metrics.js';
 export type ClusterMessage =
   | { type: 'hallmark:ready'; https: number; http: number; tlsNotAfter: string }
   | { type: 'hallmark:metrics-request'; id: number }
-  | { type: 'hallmark:metrics'; id: number; text?: string; error?: string };
+  | { type: 'hallmark:metrics'; id: number; text?: string; error?: string }
+  | { type: 'hallmark:auth-failure'; source: string; config: AuthFailureConfig }
+  | { type: 'hallmark:auth-blocked'; source: string; until: number; failures: number; raise: boolean };
 
 export const SLOT_VARIABLE = 'HALLMARK_WORKER_SLOT';
 
