@@ -5,11 +5,15 @@ import { watchEventBursts } from './alerts/event-rules.js';
 import type { SecretSealer, Signer } from './keys/key-store.js';
 import type { SessionPolicy } from './auth/sessions.js';
 import { auditSigner } from './audit/checkpoint.js';
-import { createStationRateWatch } from './alerts/station-rate.js';
+import { localTally, type TallySpec } from './alerts/tallies.js';
+import { joinClusterTallies } from './cluster/tallies.js';
 import { workerSlot } from './cluster/worker.js';
 import { joinClusterAuthFailures } from './cluster/auth-failures.js';
 
 export const SECRETS_KEY = 'hallmark-secrets';
+
+/** More than 5 times a station's usual rate, and at least 200 devices in 10 minutes. */
+const STATION_RATE: TallySpec = { rule: 'station-rate', factor: 5, minimum: 200 };
 
 /** The security services a serving process shares across its routes. */
 export interface SecurityPlane {
@@ -18,24 +22,24 @@ export interface SecurityPlane {
   sealer: SecretSealer;
   sessionPolicy: SessionPolicy;
   checkpointSigner(): Promise<Signer>;
-  /** Told of every device provisioned, per station (rate anomaly alert). */
-  watchStationRate(station: { name: string }): void;
+  /** Told of the devices a station provisioned (rate anomaly alert). */
+  watchStationRate(station: { name: string }, devices: number): void;
 }
 
 export async function createSecurityPlane(ctx: AppContext, log: (line: string) => void): Promise<SecurityPlane> {
   if (!ctx.keys) throw new Error('the security plane needs the token');
   const { security } = ctx.config;
   const alerts = createAlertSink({ webhookUrl: security.alerts.webhookUrl, audit: ctx.audit, clock: ctx.clock, log });
-  watchEventBursts(ctx.audit, alerts, security.alerts);
+  // The workers of `serve --workers` count together, through the primary (src/cluster/).
+  const tally = workerSlot() ? joinClusterTallies(alerts) : localTally(alerts, () => ctx.clock.now().getTime());
+  watchEventBursts(ctx.audit, tally, security.alerts.revocationBurst);
   let signer: Promise<Signer> | undefined;
-  const stationRate = createStationRateWatch(alerts, () => ctx.clock.now().getTime());
   return {
     alerts,
-    // The workers of `serve --workers` count failures together, through the primary.
     guard: workerSlot() ? joinClusterAuthFailures(security.alerts.authFailures, alerts) : createAuthFailureGuard(security.alerts.authFailures, alerts),
     sealer: await ctx.keys.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY }),
     sessionPolicy: { idleMs: security.sessions.idleMinutes * 60_000, maxMs: security.sessions.maxHours * 3_600_000 },
     checkpointSigner: () => (signer ??= auditSigner(ctx.keys!, ctx.env.tokenLabel)),
-    watchStationRate: (station) => stationRate(station.name),
+    watchStationRate: (station, devices) => tally(STATION_RATE, station.name, devices),
   };
 }

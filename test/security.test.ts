@@ -12,6 +12,8 @@ import { createOperator } from '../src/auth/operators.js';
 import { totpCode, TOTP_STEP_SECONDS, hotp } from '../src/auth/totp.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { systemClock } from '../src/clock.js';
+import { addStation } from '../src/factory/stations.js';
+import { deviceCsrs } from './helpers/device-csrs.js';
 
 let home: TestHome;
 before(async () => {
@@ -42,6 +44,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const configFile = configCopy(path.join(home.home, `config-${backend.name}`), (c) => {
         c.security.alerts.webhookUrl = webhook.url;
         c.security.alerts.authFailures = { threshold: 10, windowSeconds: 300, blockSeconds: 900 };
+        c.security.alerts.revocationBurst = { threshold: 5, windowSeconds: 300 };
         c.security.rateLimits.auth = 1000;
       });
       hm = await startInProcess(home, backend, token, { configFile, clock });
@@ -165,6 +168,40 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       assert.ok(audited, 'the alert is in the audit log too');
     });
 
+    test('anomalies: a burst of revocations and a station far above its usual rate raise one alert each', async () => {
+      const serials: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const { csrPem } = await opensslCsr(path.join(home.home));
+        const r = await hm.request('POST', 'certificates', { token: adminKey, body: { csr: csrPem, profile: 'device', device: `burst-${backend.name}-${i}` } });
+        assert.equal(r.status, 201, r.body);
+        serials.push(r.json().serial);
+      }
+      const revoke = async (serial: string) => assert.equal((await hm.request('POST', `certificates/${serial}/revoke`, { token: adminKey, body: { reason: 'keyCompromise' } })).status, 200);
+      for (const serial of serials.slice(0, 4)) await revoke(serial);
+      await hm.running.plane.alerts.flush();
+      assert.equal(webhook.received.filter((a) => a.rule === 'revocation-burst').length, 0, 'four revocations: under the threshold of five');
+      await revoke(serials[4]!);
+      const burst = await webhook.waitFor((a) => a.rule === 'revocation-burst');
+      assert.match(burst.message, /^5 certificate\.revoke events within 300s$/);
+      await revoke(serials[5]!);
+      await hm.running.plane.alerts.flush();
+      assert.equal(webhook.received.filter((a) => a.rule === 'revocation-burst').length, 1, 'one alert per window');
+
+      // A new station with no history provisions 200 devices (the rule's minimum) in one batch.
+      const station = await addStation({ db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue }, { name: `st-rate-${backend.name}`, line: 'line-r', profiles: ['device'], quotaPerHour: 10_000, actor: 'test', dir: home.home });
+      const ids = Array.from({ length: 200 }, (_, i) => `RATE-${backend.name}-${i}`);
+      const csrs = await deviceCsrs(ids.length, (i) => ids[i]!);
+      const batch = await hm.request('POST', 'factory/provision/batch', {
+        token: station.apiKey,
+        body: { devices: ids.map((id, i) => ({ deviceSerial: id, model: 'm', lot: 'l', firmwareVersion: '1', csr: csrs[i]!.csr })) },
+      });
+      assert.equal(batch.status, 200, batch.body);
+      const rate = await webhook.waitFor((a) => a.rule === 'station-rate' && a.details.station === station.name);
+      assert.equal(rate.details.last10Minutes, 200);
+      await hm.running.plane.alerts.flush();
+      assert.ok(await hm.ctx.db('audit_events').where({ action: 'alert', target: 'station-rate' }).first(), 'audited');
+    });
+
     test('expiry warnings and hourly/daily summaries reach the webhook once, whichever instance runs them', async () => {
       const issuing = hm.running.issue.issuers.get('issuing');
       clock.set(new Date(issuing.notAfter.getTime() - 10 * 86_400_000));
@@ -197,5 +234,6 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       }
       assert.deepEqual(results, [200, 200, 200, 429, 429]);
     });
+
   });
 }

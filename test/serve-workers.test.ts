@@ -10,6 +10,7 @@ import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { CLI } from './helpers/paths.js';
+import { configCopy } from './helpers/in-process.js';
 
 /**
  * `hallmark serve --workers 2` (src/cluster/): two worker processes on shared listeners, on SQLite
@@ -47,9 +48,13 @@ for (const makeBackend of BACKENDS) {
 
     before(async () => {
       env = await cliEnv(home, backend, `hm-workers-${backend.name}`);
-      apiKey = (await hallmarkJson(env, 'init')).admin.apiKey;
       dir = path.join(home.home, `workers-${backend.name}`);
       fs.mkdirSync(dir);
+      // A revocation burst at six, so that a test can spread one over both workers.
+      env.HALLMARK_CONFIG = configCopy(path.join(dir, 'config'), (c) => {
+        c.security.alerts.revocationBurst = { threshold: 6, windowSeconds: 300 };
+      });
+      apiKey = (await hallmarkJson(env, 'init')).admin.apiKey;
       server = await startServer(env, ['--workers', '2']);
       rootFile = path.join(dir, 'root.pem');
       await mustRun('curl', ['-sSf', '-o', `${rootFile}.der`, `http://127.0.0.1:${server.http}/ca/root.crt`]);
@@ -60,6 +65,17 @@ for (const makeBackend of BACKENDS) {
       if (server) assert.deepEqual(await workerPids(server.process.pid!), [], 'no worker outlives the primary');
       await backend.cleanup();
     });
+
+    /** The audit log as `hallmark audit export` writes it (a third process reading the database). */
+    const auditEntries = async () => {
+      const exported = path.join(dir, 'audit.jsonl');
+      assert.equal((await hallmark(env, 'audit', 'export', '--out', exported)).code, 0);
+      return fs
+        .readFileSync(exported, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { action: string; target?: string; details?: Record<string, unknown> });
+    };
 
     const issue = async (csrPem: string, device: string) => {
       const result = await run('curl', ['-sS', '--cacert', rootFile, '-H', `Authorization: Bearer ${apiKey}`, '-H', 'Content-Type: application/json', '--data-binary', '@-', '-w', '\n%{http_code}', `https://localhost:${server.https}/api/v1/certificates`], {
@@ -111,6 +127,25 @@ for (const makeBackend of BACKENDS) {
       for (const a of answers) assert.equal(a.status, 201, a.body);
     });
 
+    test('anomaly rules count for the whole cluster: six revocations spread over both workers raise the one revocation-burst alert', async () => {
+      const { csrPem } = await opensslCsr(dir);
+      const serials = [];
+      for (let i = 0; i < 6; i++) {
+        const a = await issue(csrPem, `burst-${i}`);
+        assert.equal(a.status, 201, a.body);
+        serials.push(JSON.parse(a.body).serial as string);
+      }
+      for (const serial of serials) {
+        const out = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', rootFile, '-H', `Authorization: Bearer ${apiKey}`, '-H', 'Content-Type: application/json', '--data', '{"reason":"keyCompromise"}', `https://localhost:${server.https}/api/v1/certificates/${serial}/revoke`]);
+        assert.equal(out.stdout, '200');
+      }
+      const lines = server.log().split('\n').filter((l) => l.includes('/revoke'));
+      for (const slot of [1, 2]) assert.ok(lines.some((l) => l.includes(`"worker":${slot}`)), `worker ${slot} revoked none`);
+      const bursts = async () => (await auditEntries()).filter((e) => e.action === 'alert' && e.target === 'revocation-burst');
+      await until('the alert to be audited', async () => (await bursts()).length > 0);
+      assert.equal((await bursts())[0]!.details?.count, 6);
+    });
+
     // Last: it blocks this test's address (127.0.0.1) for the rest of the server's life.
     test('authentication failures are counted for the whole cluster: the threshold spread over both workers blocks the address on both, with one alert', async () => {
       const status = async (key: string) => {
@@ -131,21 +166,13 @@ for (const makeBackend of BACKENDS) {
         return answers.every((s) => s === 429);
       });
       // One alert for the cluster, audited.
-      const exported = path.join(dir, 'audit.jsonl');
-      const exportAudit = async () => {
-        assert.equal((await hallmark(env, 'audit', 'export', '--out', exported)).code, 0);
-        return fs.readFileSync(exported, 'utf8');
-      };
-      await until('the alert to be audited', async () => (await exportAudit()).includes('auth-failures'));
+      const alerts = async () => (await auditEntries()).filter((e) => e.action === 'alert' && e.target === 'auth-failures');
+      await until('the alert to be audited', async () => (await alerts()).length > 0);
       // A second alert, had a worker raised its own, would be written by now.
       await new Promise((r) => setTimeout(r, 500));
-      const alerts = (await exportAudit())
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { action: string; target?: string; details?: { failures?: number } })
-        .filter((e) => e.action === 'alert' && e.target === 'auth-failures');
-      assert.equal(alerts.length, 1, JSON.stringify(alerts));
-      assert.equal(alerts[0]!.details?.failures, 10);
+      const raised = await alerts();
+      assert.equal(raised.length, 1, JSON.stringify(raised));
+      assert.equal(raised[0]!.details?.failures, 10);
     });
   });
 }

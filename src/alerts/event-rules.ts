@@ -1,20 +1,30 @@
 import type { AuditEvent, AuditLog } from '../audit/log.js';
-import type { SecurityConfig } from '../config/ca-config.js';
-import type { AlertSink } from './sink.js';
+import type { Alert } from './sink.js';
 import { createSlidingWindow } from './sliding-window.js';
+import type { Tally } from './tallies.js';
 
-/** Bursts of one kind of audit event (e.g. revocations) raise one alert per window. */
-export function watchEventBursts(audit: AuditLog, alerts: AlertSink, config: SecurityConfig['alerts']): void {
-  const rules = [{ rule: 'revocation-burst', action: 'certificate.revoke', ...config.revocationBurst }];
-  const windows = rules.map((r) => ({ ...r, window: createSlidingWindow(r.windowSeconds * 1000), quietUntil: 0 }));
-  audit.observe((event: AuditEvent, at: Date) => {
-    for (const w of windows) {
-      if (event.action !== w.action || event.outcome !== 'success') continue;
-      const count = w.window.add('all', at.getTime());
-      if (count >= w.threshold && at.getTime() >= w.quietUntil) {
-        w.quietUntil = at.getTime() + w.windowSeconds * 1000;
-        alerts.raise({ rule: w.rule, severity: 'warning', message: `${count} ${w.action} events within ${w.windowSeconds}s`, details: { count, windowSeconds: w.windowSeconds } });
-      }
-    }
+export interface BurstOptions {
+  action: string;
+  threshold: number;
+  windowSeconds: number;
+}
+
+/** Bursts of one kind of audit event (e.g. revocations): one alert per window once over the threshold. */
+export function createBurstRule(rule: string, options: BurstOptions) {
+  const window = createSlidingWindow(options.windowSeconds * 1000);
+  let quietUntil = 0;
+  return (now: number, events: number): Alert | undefined => {
+    const count = window.add('all', now, events);
+    if (count < options.threshold || now < quietUntil) return undefined;
+    quietUntil = now + options.windowSeconds * 1000;
+    return { rule, severity: 'warning', message: `${count} ${options.action} events within ${options.windowSeconds}s`, details: { count, windowSeconds: options.windowSeconds } };
+  };
+}
+
+/** Successful revocations appended to the audit log are tallied for the revocation-burst rule. */
+export function watchEventBursts(audit: AuditLog, tally: Tally, revocationBurst: { threshold: number; windowSeconds: number }): void {
+  const spec = { rule: 'revocation-burst', action: 'certificate.revoke', ...revocationBurst } as const;
+  audit.observe((event: AuditEvent) => {
+    if (event.action === spec.action && event.outcome === 'success') tally(spec, 'all', 1);
   });
 }

@@ -23,17 +23,18 @@ export function createSlidingWindow(windowMs: number) {
     return entry;
   };
   return {
-    add(key: string, now: number): number {
+    /** Counts `count` events of `key` at `now`; the total within the window. */
+    add(key: string, now: number, count = 1): number {
       let entry = prune(key, now);
       if (!entry) events.set(key, (entry = { starts: [], counts: [], head: 0, total: 0 }));
       const start = now - (now % resolution);
       const last = entry.starts.length - 1;
-      if (last >= entry.head && entry.starts[last] === start) entry.counts[last]!++;
+      if (last >= entry.head && entry.starts[last] === start) entry.counts[last]! += count;
       else {
         entry.starts.push(start);
-        entry.counts.push(1);
+        entry.counts.push(count);
       }
-      return ++entry.total;
+      return (entry.total += count);
     },
     count: (key: string, now: number) => prune(key, now)?.total ?? 0,
     reset: (key: string) => events.delete(key),

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { SLOT_VARIABLE, type ClusterMessage } from './worker.js';
 import { createAuthFailureRelay } from './auth-failures.js';
+import { createTallyRelay } from './tallies.js';
 
 /**
  * `hallmark serve --workers <n>`: n worker processes, each a whole Hallmark instance (its own event
@@ -39,8 +40,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const aggregator = new AggregatorRegistry();
   // Authentication failures counted for the whole cluster (auth-failures.ts).
   const authFailures = createAuthFailureRelay(() => workers.values());
+  // And the anomaly rules (tallies.ts).
+  const tally = createTallyRelay();
   cluster.on('message', (worker, message: ClusterMessage) => {
     if (message?.type === 'hallmark:auth-failure') return authFailures.failure(worker, message);
+    if (message?.type === 'hallmark:tally') return tally(worker, message);
     if (message?.type !== 'hallmark:metrics-request') return;
     const reply = (answer: Omit<Extract<ClusterMessage, { type: 'hallmark:metrics' }>, 'type' | 'id'>) => {
       if (worker.isConnected()) worker.send({ type: 'hallmark:metrics', id: message.id, ...answer } satisfies ClusterMessage);

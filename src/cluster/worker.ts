@@ -2,6 +2,8 @@ import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { registry } from '../observability/metrics.js';
 import type { AuthFailureConfig } from '../alerts/auth-failures.js';
+import type { TallySpec } from '../alerts/tallies.js';
+import type { Alert } from '../alerts/sink.js';
 
 /**
  * The worker's side of `hallmark serve --workers <n>` (see primary.ts): each worker is a whole
@@ -14,7 +16,9 @@ export type ClusterMessage =
   | { type: 'hallmark:metrics-request'; id: number }
   | { type: 'hallmark:metrics'; id: number; text?: string; error?: string }
   | { type: 'hallmark:auth-failure'; source: string; config: AuthFailureConfig }
-  | { type: 'hallmark:auth-blocked'; source: string; until: number; failures: number; raise: boolean };
+  | { type: 'hallmark:auth-blocked'; source: string; until: number; failures: number; raise: boolean }
+  | { type: 'hallmark:tally'; spec: TallySpec; key: string; count: number }
+  | { type: 'hallmark:alert'; alert: Alert };
 
 export const SLOT_VARIABLE = 'HALLMARK_WORKER_SLOT';
 

@@ -160,7 +160,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   // Refusals (quota) when no certificate was recorded to carry them (`done` is filled exactly when
   // the outcome transaction, which records them, ran).
   if (!done.length && audit.length) await deps.audit.recordMany(audit);
-  for (let i = 0; i < done.length; i++) deps.onProvisioned?.(station);
+  if (done.length) deps.onProvisioned?.(station, done.length);
 
   for (const index of oneByOne) {
     try {

@@ -27,7 +27,8 @@ export interface ProvisionDeps {
   issue: IssueDeps;
   revocation: RevokeDeps;
   /** Called after each identity issued (rate anomaly detection). */
-  onProvisioned?: (station: StationRow) => void;
+  /** Told of the devices a station provisioned (the station-rate alert). */
+  onProvisioned?: (station: StationRow, devices: number) => void;
   /**
    * A reservation older than this belongs to a request that died (a crash, a killed instance): the
    * next request for the serial takes it over. Default two minutes.
@@ -241,7 +242,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
   if (replacing?.certificate_serial) {
     await revokeCertificate(deps.revocation, { serial: replacing.certificate_serial, reason: 'superseded', actor }).catch(() => undefined);
   }
-  deps.onProvisioned?.(station);
+  deps.onProvisioned?.(station, 1);
   return {
     deviceSerial: item.deviceSerial,
     serial: issued.serial,
