@@ -20,6 +20,7 @@ import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fie
 import { toPem } from '../../src/x509/pem.js';
 import { benchCa, fmt, rawSignRate, runBench, table } from './setup.js';
 import { runWrk, writePostScript } from './wrk.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' } } });
 const CERTS = Number(values.certs);
@@ -96,7 +97,8 @@ async function main() {
     fs.writeFileSync(path.join(dir, 'ca.pem'), toPem(issuing.certificate, 'CERTIFICATE'));
     const utc = (d: Date) => d.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
     fs.writeFileSync(path.join(dir, 'index.txt'), serials.map((s) => `V\t${utc(s.notAfter)}\t\t${s.serial.toUpperCase()}\tunknown\t/CN=${s.subject}\n`).join(''));
-    const port = 20000 + (process.pid % 20000);
+    // A port free now (a guessed one hit RabbitMQ's 25672 on a machine that runs it).
+    const port = await freePort();
     const openssl = spawn('openssl', ['ocsp', '-index', path.join(dir, 'index.txt'), '-port', String(port), '-rsigner', path.join(dir, 'r.pem'), '-rkey', path.join(dir, 'r.key'), '-CA', path.join(dir, 'ca.pem'), '-nmin', '60', '-multi', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
     let done = false;
     openssl.on('exit', (code) => done || log(`openssl ocsp exited early (${code})`));
