@@ -30,6 +30,7 @@ export async function up(db: Knex): Promise<void> {
   await db.raw(`CREATE INDEX certificates_internal ON certificates (profile) WHERE profile IN ('link', 'ocsp-signer', 'tls-server')`);
   await db.raw(`CREATE INDEX certificates_status_changes ON certificates (issuer, status_changed_at) WHERE status_changed_at IS NOT NULL`);
   await db.raw(`CREATE INDEX certificates_superseded ON certificates (status, superseded_at) WHERE superseded_by IS NOT NULL`);
+  await db.raw(`CREATE INDEX certificates_newest ON certificates (created_at DESC, serial)`);
   await db.schema.alterTable('audit_events', (t) => {
     t.dropIndex(['action']);
     t.index(['action', 'at']);
