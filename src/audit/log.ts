@@ -26,6 +26,27 @@ export interface AuditLog {
   recordManyIn(trx: Knex.Transaction, events: AuditEvent[]): Promise<void>;
   /** In-process observers (alert rules) see every event as it is appended. */
   observe(observer: (event: AuditEvent, at: Date) => void): void;
+  /**
+   * For a writer that appends in one statement of its own (store/pg-intents.ts): the entries chained
+   * from the head this process last wrote (read when it knows none), and where they take the head.
+   * The writer must move the head only if it is still `from`; then call `appended`, else `headMoved`.
+   */
+  prepareAppend(events: AuditEvent[]): Promise<PreparedAppend>;
+  appended(append: PreparedAppend): void;
+  headMoved(): void;
+}
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+export interface PreparedAppend {
+  events: AuditEvent[];
+  rows: AuditRow[];
+  at: number;
+  from: AuditHead;
+  to: AuditHead;
 }
 
 /** JSON with object keys sorted and undefined members left out: the form entries are hashed in. */
@@ -75,34 +96,45 @@ export function entryHash(row: Omit<AuditRow, 'hash'>): string {
   return hash('sha256', `${prev_hash}\n${canonicalEntry(content)}`, 'hex');
 }
 
+/** The entries for `events` chained on from `head`, and the head they leave. */
+function chain(events: AuditEvent[], head: AuditHead, at: number): { rows: AuditRow[]; to: AuditHead } {
+  let seq = Number(head.seq);
+  let prev = head.hash;
+  const rows: AuditRow[] = events.map((event) => {
+    const row: Omit<AuditRow, 'hash'> = {
+      seq: ++seq,
+      at,
+      actor: event.actor,
+      action: event.action,
+      target: event.target ?? null,
+      outcome: event.outcome,
+      source: event.source ?? null,
+      details: event.details ? canonical(event.details) : null,
+      prev_hash: prev,
+    };
+    prev = entryHash(row);
+    return { ...row, hash: prev };
+  });
+  return { rows, to: { seq, hash: prev } };
+}
+
 export function createAuditLog(db: Db, clock: Clock): AuditLog {
   const observers: ((event: AuditEvent, at: Date) => void)[] = [];
+  const notify = (events: AuditEvent[], at: number) => {
+    for (const event of events) for (const observe of observers) observe(event, new Date(at));
+  };
+  // The head as this process last wrote it through prepareAppend (others may have moved it since).
+  let knownHead: AuditHead | undefined;
   async function recordManyIn(trx: Knex.Transaction, events: AuditEvent[]): Promise<void> {
     if (!events.length) return;
     // Lock the head row: concurrent appenders (other instances too) queue here, keeping one chain.
     const headQuery = trx('audit_head').where({ id: 1 }).first();
-    const head = (await (isPostgres(db) ? headQuery.forUpdate() : headQuery)) as { seq: number; hash: string };
+    const head = (await (isPostgres(db) ? headQuery.forUpdate() : headQuery)) as AuditHead;
     const at = clock.now().getTime();
-    let seq = Number(head.seq);
-    let prev = head.hash;
-    const rows: AuditRow[] = events.map((event) => {
-      const row: Omit<AuditRow, 'hash'> = {
-        seq: ++seq,
-        at,
-        actor: event.actor,
-        action: event.action,
-        target: event.target ?? null,
-        outcome: event.outcome,
-        source: event.source ?? null,
-        details: event.details ? canonical(event.details) : null,
-        prev_hash: prev,
-      };
-      prev = entryHash(row);
-      return { ...row, hash: prev };
-    });
+    const { rows, to } = chain(events, head, at);
     // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
-    await together(trx, [() => insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), () => trx('audit_head').where({ id: 1 }).update({ seq, hash: prev })]);
-    for (const event of events) for (const observe of observers) observe(event, new Date(at));
+    await together(trx, [() => insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), () => trx('audit_head').where({ id: 1 }).update(to)]);
+    notify(events, at);
   }
   const recordIn = (trx: Knex.Transaction, event: AuditEvent) => recordManyIn(trx, [event]);
   return {
@@ -111,5 +143,18 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
     observe: (observer) => void observers.push(observer),
     record: (event) => db.transaction((trx) => recordIn(trx, event)),
     recordMany: (events) => db.transaction((trx) => recordManyIn(trx, events)),
+    async prepareAppend(events) {
+      const from = knownHead ?? ((await db('audit_head').select('seq', 'hash').where({ id: 1 }).first()) as AuditHead);
+      const at = clock.now().getTime();
+      const { rows, to } = chain(events, { seq: Number(from.seq), hash: from.hash }, at);
+      return { events, rows, at, from: { seq: Number(from.seq), hash: from.hash }, to };
+    },
+    appended(append) {
+      knownHead = append.to;
+      notify(append.events, append.at);
+    },
+    headMoved() {
+      knownHead = undefined;
+    },
   };
 }

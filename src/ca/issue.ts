@@ -8,7 +8,9 @@ import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
-import type { IssuanceStore } from '../store/certificates.js';
+import type { CertificateIntent, IssuanceStore } from '../store/certificates.js';
+import { isPostgres } from '../store/db.js';
+import { recordIntentsWithAudit } from '../store/pg-intents.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../errors.js';
@@ -130,48 +132,60 @@ function redrawSerial(p: Pending): void {
   p.tbs = buildLeafTbs(p.template, p.draft, p.spkiDer, serialBytes);
 }
 
-/** Intents and their audit events in one transaction; a serial collision redraws them all. */
+const intentRows = (pending: Pending[]): CertificateIntent[] =>
+  pending.map((p) => ({
+    serial: p.serial,
+    issuer: p.issuer.name,
+    profile: p.profile.name,
+    identity: p.identity ?? null,
+    subject: p.subjectText,
+    not_before: p.draft.notBefore.getTime(),
+    not_after: p.draft.notAfter.getTime(),
+    key_type: p.keyType,
+    requested_by: p.input.actor,
+    created_at: p.createdAt,
+    tbs: p.tbs,
+  }));
+
+const intentEvents = (pending: Pending[], lintFailures: AuditEvent[]): AuditEvent[] => [
+  ...lintFailures,
+  ...pending.map((p) => ({
+    actor: p.input.actor,
+    action: 'certificate.issue',
+    target: p.serial,
+    outcome: 'pending' as const,
+    source: p.input.source,
+    details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
+  })),
+];
+
+/** Head moves tolerated before the one-statement path gives way to a transaction that locks the head. */
+const HEAD_MOVES = 5;
+
+/** Intents and their audit events, together; a serial collision redraws them all. */
 async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[], withIntents?: IssueBatchOptions['withIntents']): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  let moves = 0;
+  for (let attempt = 0; ; ) {
     try {
+      // On PostgreSQL, with nothing else to record, one statement (pg-intents.ts).
+      if (isPostgres(deps.db) && !withIntents && moves < HEAD_MOVES) {
+        const append = await deps.audit.prepareAppend(intentEvents(pending, lintFailures));
+        if ((await recordIntentsWithAudit(deps.db, intentRows(pending), append)) === 'recorded') return deps.audit.appended(append);
+        deps.audit.headMoved();
+        moves++;
+        continue;
+      }
       await deps.db.transaction(async (trx) => {
         // The intents and their audit events go together (see together.ts); a serial collision fails
         // the whole, which is rolled back and retried with new serials.
-        const intents = () =>
-          deps.store.recordIntents(
-            trx,
-            pending.map((p) => ({
-              serial: p.serial,
-              issuer: p.issuer.name,
-              profile: p.profile.name,
-              identity: p.identity ?? null,
-              subject: p.subjectText,
-              not_before: p.draft.notBefore.getTime(),
-              not_after: p.draft.notAfter.getTime(),
-              key_type: p.keyType,
-              requested_by: p.input.actor,
-              created_at: p.createdAt,
-              tbs: p.tbs,
-            })),
-          );
-        const events = () =>
-          deps.audit.recordManyIn(trx, [
-            ...(attempt === 0 ? lintFailures : []),
-            ...pending.map((p) => ({
-              actor: p.input.actor,
-              action: 'certificate.issue',
-              target: p.serial,
-              outcome: 'pending' as const,
-              source: p.input.source,
-              details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
-            })),
-          ]);
+        const intents = () => deps.store.recordIntents(trx, intentRows(pending));
+        const events = () => deps.audit.recordManyIn(trx, intentEvents(pending, lintFailures));
         await together(trx, withIntents ? [() => withIntents(trx), intents, events] : [intents, events]);
       });
       return;
     } catch (e) {
       // 2^-126 per pair, but a collision must cost a retry, never a duplicate.
-      if (!isUniqueViolation(e) || attempt >= 3) throw e;
+      if (!isUniqueViolation(e) || attempt++ >= 3) throw e;
       pending.forEach(redrawSerial);
     }
   }

@@ -1,12 +1,13 @@
 /**
- * A second process writing the same SQLite database, as the CLI does while `hallmark serve` runs:
- * appends `count` audit events one transaction each (argv: home, count) and prints how many failed.
+ * A second process writing the same database, as the CLI does while `hallmark serve` runs: appends
+ * `count` audit events one transaction each (argv: home, count, and for PostgreSQL url and schema)
+ * and prints how many failed.
  */
 import { openDatabase } from '../../src/store/db.js';
 import { createAuditLog } from '../../src/audit/log.js';
 
-const [home, count] = process.argv.slice(2);
-const db = await openDatabase({ home: home! });
+const [home, count, url, schema] = process.argv.slice(2);
+const db = await openDatabase({ home: home!, url, schema });
 const audit = createAuditLog(db, { now: () => new Date() });
 const failures: string[] = [];
 for (let i = 0; i < Number(count); i++) {
