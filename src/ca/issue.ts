@@ -11,6 +11,7 @@ import type { Db } from '../store/db.js';
 import type { CertificateIntent, IssuanceStore } from '../store/certificates.js';
 import { isPostgres } from '../store/db.js';
 import { recordIntentsWithAudit } from '../store/pg-intents.js';
+import { recordIntentsWithAuditSqlite } from '../store/sqlite-intents.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../errors.js';
@@ -167,10 +168,12 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
   let moves = 0;
   for (let attempt = 0; ; ) {
     try {
-      // On PostgreSQL, with nothing else to record, one statement (pg-intents.ts).
-      if (isPostgres(deps.db) && !withIntents && moves < HEAD_MOVES) {
+      // With nothing else to record: one statement on PostgreSQL (pg-intents.ts), one script on SQLite
+      // (sqlite-intents.ts).
+      if (!withIntents && moves < HEAD_MOVES) {
         const append = await deps.audit.prepareAppend(intentEvents(pending, lintFailures));
-        if ((await recordIntentsWithAudit(deps.db, intentRows(pending), append)) === 'recorded') return deps.audit.appended(append);
+        const record = isPostgres(deps.db) ? recordIntentsWithAudit : recordIntentsWithAuditSqlite;
+        if ((await record(deps.db, intentRows(pending), append)) === 'recorded') return deps.audit.appended(append);
         deps.audit.headMoved();
         moves++;
         continue;

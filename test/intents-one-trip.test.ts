@@ -1,0 +1,148 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { openDatabase, type Db } from '../src/store/db.js';
+import { createAuditLog, type AuditLog } from '../src/audit/log.js';
+import { verifyAuditChain } from '../src/audit/verify.js';
+import { recordIntentsWithAudit } from '../src/store/pg-intents.js';
+import { recordIntentsWithAuditSqlite } from '../src/store/sqlite-intents.js';
+import type { CertificateIntent } from '../src/store/certificates.js';
+import { isUniqueViolation } from '../src/store/unique-violation.js';
+import { BACKENDS } from './helpers/backends.js';
+
+/**
+ * Single issuances' intents recorded with their audit entries in one round trip: one statement on
+ * PostgreSQL (src/store/pg-intents.ts), one script on SQLite (src/store/sqlite-intents.ts). All or
+ * nothing, nothing when the audit head moved, values stored exactly whatever characters they hold,
+ * and one linear chain while another process appends through the usual locking transaction.
+ */
+const run = promisify(execFile);
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`intents in one round trip on ${backend.name}`, () => {
+    let home: string;
+    let db: Db;
+    let audit: AuditLog;
+    const recordIntents = backend.name === 'postgres' ? recordIntentsWithAudit : recordIntentsWithAuditSqlite;
+
+    before(async () => {
+      home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-intents-'));
+      db = await openDatabase({ home, url: backend.url, schema: backend.schema });
+      audit = createAuditLog(db, { now: () => new Date() });
+      await db('cas').insert({ name: 'issuing', key_uri: 'pkcs11:object=i', key_type: 'ec-p256', certificate: Buffer.from('i'), serial: '01', subject: 'CN=i', ski: '00', not_before: 0, not_after: 9e12, created_at: 0 });
+    });
+    after(async () => {
+      await db?.destroy();
+      await backend?.cleanup();
+      fs.rmSync(home, { recursive: true, force: true });
+    });
+
+    let next = 0;
+    const intent = (serial = `s${next++}`): CertificateIntent => ({
+      serial,
+      issuer: 'issuing',
+      profile: 'device',
+      identity: `dev-${serial}`,
+      subject: `CN=dev-${serial}`,
+      not_before: 1_700_000_000_000,
+      not_after: 1_800_000_000_000,
+      key_type: 'ec-p256',
+      requested_by: 'test',
+      created_at: Date.now(),
+      tbs: Uint8Array.of(0x30, 0x03, 0x02, 0x01, next & 0xff),
+    });
+    const event = (target: string) => ({ actor: 'test', action: 'certificate.issue', target, outcome: 'pending' as const, details: { profile: 'device' } });
+    const counts = async () => ({
+      certificates: Number((await db('certificates').count({ n: '*' }))[0]!.n),
+      events: Number((await db('audit_events').count({ n: '*' }))[0]!.n),
+    });
+
+    /** As issuance does: prepare from the head last known, retry from the current one when it moved. */
+    async function record(intents: CertificateIntent[]): Promise<number> {
+      for (let moves = 0; ; moves++) {
+        const append = await audit.prepareAppend(intents.map((i) => event(i.serial)));
+        if ((await recordIntents(db, intents, append)) === 'recorded') {
+          audit.appended(append);
+          return moves;
+        }
+        audit.headMoved();
+      }
+    }
+
+    test('intents and their audit entries land together, exactly as given', async () => {
+      const intents = [intent(), intent(), intent()];
+      assert.equal(await record(intents), 0);
+      const rows = await db('certificates').whereIn('serial', intents.map((i) => i.serial)).orderBy('serial');
+      assert.equal(rows.length, 3);
+      for (const row of rows) {
+        const given = intents.find((i) => i.serial === row.serial)!;
+        assert.equal(row.status, 'pending');
+        assert.deepEqual(new Uint8Array(row.tbs), given.tbs);
+        assert.equal(Number(row.not_after), given.not_after);
+        assert.equal(row.identity, given.identity);
+      }
+      const entries = await db('audit_events').whereIn('target', intents.map((i) => i.serial));
+      assert.equal(entries.length, 3);
+      assert.equal((await verifyAuditChain(db)).ok, true);
+    });
+
+    test('a head moved by another writer: nothing is written, and the retry chains on from the new head', async () => {
+      const before = await counts();
+      const append = await audit.prepareAppend([event('moved')]);
+      await audit.record({ actor: 'other', action: 'test.append', outcome: 'success' });
+      assert.equal(await recordIntents(db, [intent('moved-1')], append), 'head moved');
+      assert.deepEqual(await counts(), { certificates: before.certificates, events: before.events + 1 });
+      audit.headMoved();
+      assert.equal(await record([intent('moved-1')]), 0);
+      assert.equal((await verifyAuditChain(db)).ok, true);
+    });
+
+    test('a serial already taken fails the statement, and nothing of it is written', async () => {
+      const before = await counts();
+      const head = await db('audit_head').first();
+      const taken = (await db('certificates').first()).serial as string;
+      await assert.rejects(record([intent(), intent(taken)]), (e) => isUniqueViolation(e));
+      assert.deepEqual(await counts(), before);
+      assert.deepEqual(await db('audit_head').first(), head);
+    });
+
+    test('with another process appending through the locking transaction meanwhile, one linear chain and no deadlock', async () => {
+      const before = await counts();
+      const writer = path.join(import.meta.dirname, 'helpers', 'audit-writer.js');
+      let done = false;
+      const other = run(process.execPath, [writer, home, '300', ...(backend.url ? [backend.url, backend.schema!] : [])]).finally(() => (done = true));
+      // Until the other process has written all of its 300 (it starts slower than this loop runs).
+      let moves = 0;
+      let recorded = 0;
+      while (!done || recorded < 100) {
+        moves += await record([intent(), intent()]);
+        recorded += 2;
+      }
+      const { stdout } = await other;
+      assert.deepEqual(JSON.parse(stdout), { failures: 0, first: null });
+      assert.deepEqual(await counts(), { certificates: before.certificates + recorded, events: before.events + recorded + 300 });
+      const chain = await verifyAuditChain(db);
+      assert.equal(chain.ok, true, JSON.stringify(chain.problems));
+      // The two writers really did overlap (else this test proves little).
+      assert.ok(moves > 0, 'the head never moved under the one-statement writer');
+    });
+
+    test('values are stored exactly, whatever characters they hold', async () => {
+      const strange = intent('strange');
+      strange.subject = `CN=it's "quoted"; DROP TABLE certificates; --, ü€😀, a\\b, tab\tnew\nline`;
+      strange.identity = "o'brien";
+      strange.tbs = Uint8Array.of(0, 39, 92, 255, 0);
+      await record([strange]);
+      const row = await db('certificates').where({ serial: 'strange' }).first();
+      assert.equal(row.subject, strange.subject);
+      assert.equal(row.identity, "o'brien");
+      assert.deepEqual(new Uint8Array(row.tbs), strange.tbs);
+      assert.equal((await verifyAuditChain(db)).ok, true);
+    });
+  });
+}
