@@ -132,6 +132,9 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
     const head = (await (isPostgres(db) ? headQuery.forUpdate() : headQuery)) as AuditHead;
     const at = clock.now().getTime();
     const { rows, to } = chain(events, head, at);
+    // This moves the head (once the caller commits): the next prepareAppend reads it rather than
+    // trying from a head known to be stale.
+    knownHead = undefined;
     // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
     await together(trx, [() => insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), () => trx('audit_head').where({ id: 1 }).update(to)]);
     notify(events, at);
