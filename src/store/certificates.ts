@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { isPostgres, type Db } from './db.js';
 import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
 import { together } from './together.js';
-import { namedWhenFull } from './pg-prepared.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -65,9 +64,37 @@ export interface CertificateQueries {
   listQuery(filter: CertificateFilter, now: Date): Knex.QueryBuilder;
 }
 
+/**
+ * PostgreSQL: the outcomes as one statement whatever their number, rows as a JSON parameter made into
+ * the table's row type, so the text is prepared once per connection (the CASE form below is a new text
+ * for every batch size, parsed and planned each time: EST batches come in every size). The same
+ * all-or-none condition: nothing changes unless every one of them is still pending.
+ */
+const ISSUED_PG = `WITH v AS (SELECT serial, der FROM jsonb_populate_recordset(NULL::certificates, ?::jsonb))
+UPDATE certificates AS c SET status = 'active', der = v.der, tbs = NULL, issued_at = ?
+FROM v WHERE c.serial = v.serial AND c.status = 'pending'
+AND (SELECT count(*) FROM certificates AS p JOIN v USING (serial) WHERE p.status = 'pending') = ?`;
+
 export function createIssuanceStore(db: Db): IssuanceStore {
   // node-postgres sends a Buffer untyped: inside CASE it must be told it is bytea.
   const blob = isPostgres(db) ? '?::bytea' : '?';
+  const updateIssued = async (q: Knex | Knex.Transaction, chunk: { serial: string; der: Uint8Array }[], issuedAt: number): Promise<number> => {
+    if (isPostgres(db)) {
+      const rows = JSON.stringify(chunk.map((c) => ({ serial: c.serial, der: `\\x${Buffer.from(c.der).toString('hex')}` })));
+      const result = (await q.raw(ISSUED_PG, [rows, issuedAt, chunk.length]).options({ name: 'hm_certificates_issued' })) as { rowCount: number };
+      return result.rowCount;
+    }
+    const cases = chunk.map(() => `WHEN ? THEN ${blob}`).join(' ');
+    const bindings = chunk.flatMap((c) => [c.serial, Buffer.from(c.der)]);
+    // The certificate contains the TBS: keep one copy.
+    const serials = chunk.map((c) => c.serial);
+    // All or none: the statement changes nothing unless every one of them is still pending.
+    return q('certificates')
+      .whereIn('serial', serials)
+      .where({ status: 'pending' })
+      .whereRaw(`(select count(*) from certificates where serial in (${serials.map(() => '?').join(',')}) and status = 'pending') = ?`, [...serials, serials.length])
+      .update({ status: 'active', der: q.raw(`CASE serial ${cases} END`, bindings), tbs: null, issued_at: issuedAt });
+  };
   return {
     async recordIntents(trx, intents) {
       const rows = intents.map((intent) => ({ ...intent, tbs: Buffer.from(intent.tbs), status: 'pending' }));
@@ -75,20 +102,9 @@ export function createIssuanceStore(db: Db): IssuanceStore {
     },
     async recordIssued(certificates, issuedAt, trx) {
       const record = async (q: Knex | Knex.Transaction, chunk: typeof certificates) => {
-        const cases = chunk.map(() => `WHEN ? THEN ${blob}`).join(' ');
-        const bindings = chunk.flatMap((c) => [c.serial, Buffer.from(c.der)]);
-        // The certificate contains the TBS: keep one copy.
-        const serials = chunk.map((c) => c.serial);
-        // All or none: the statement changes nothing unless every one of them is still pending.
-        const update = q('certificates')
-          .whereIn('serial', serials)
-          .where({ status: 'pending' })
-          .whereRaw(`(select count(*) from certificates where serial in (${serials.map(() => '?').join(',')}) and status = 'pending') = ?`, [...serials, serials.length])
-          .update({ status: 'active', der: q.raw(`CASE serial ${cases} END`, bindings), tbs: null, issued_at: issuedAt });
-        // Its text depends only on the number of rows: a full chunk is prepared once (pg-prepared.ts).
-        const updated = await namedWhenFull(q, update, chunk.length, CHUNK, () => `hm_certificates_issued_${CHUNK}`);
+        const updated = await updateIssued(q, chunk, issuedAt);
         if (updated !== chunk.length) {
-          const [{ n }] = await q('certificates').whereIn('serial', serials).where({ status: 'pending' }).count({ n: '*' });
+          const [{ n }] = await q('certificates').whereIn('serial', chunk.map((c) => c.serial)).where({ status: 'pending' }).count({ n: '*' });
           throw new Error(`${chunk.length - Number(n)} of ${chunk.length} certificates were not pending when their signatures arrived; none was recorded`);
         }
       };
