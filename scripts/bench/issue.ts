@@ -3,7 +3,8 @@
  * run (issue 10). For SQLite and PostgreSQL: the factory batch path (POST /api/v1/factory/provision/batch)
  * and EST simpleenroll with 32 concurrent clients, each over TLS with its own bootstrap certificate.
  * Every certificate issued is checked afterwards: all parsed, serials counted distinct, a sample
- * through `openssl verify`. Last line: `issue/raw-sign: <lowest of the four ratios>`.
+ * through `openssl verify`; and the audit chain is verified end to end.
+ * Last line: `issue/raw-sign: <lowest of the four ratios>`.
  *
  * `--workers <n>` runs the server as `hallmark serve --workers <n>` (separate processes) instead of in
  * this process.
@@ -29,6 +30,7 @@ import { isCsrProblem, parseAndVerifyCsr } from '../../src/x509/csr-parse.js';
 import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, type BenchServer } from './bench-server.js';
 import { readProcStat } from './proc-stat.js';
+import { verifyAuditChain } from '../../src/audit/verify.js';
 
 const { values } = parseArgs({
   options: {
@@ -221,7 +223,10 @@ async function checkIssued(ctx: Awaited<ReturnType<typeof benchCa>>['ctx'], home
     const out = execFileSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', roots, '-untrusted', untrusted, sampleFile], { encoding: 'utf8' });
     if (out.includes(': OK')) verified++;
   }
-  return { recorded: rows.length, active: active.length, distinct: serials.size, sampled: sample.length, verified };
+  // And the audit log the run appended to (two entries a certificate) is one intact chain.
+  const chain = await verifyAuditChain(ctx.db);
+  if (!chain.ok) throw new Error(`the audit chain is broken after the run: ${chain.problems.slice(0, 3).join('; ')}`);
+  return { recorded: rows.length, active: active.length, distinct: serials.size, sampled: sample.length, verified, auditEntries: chain.entries };
 }
 
 async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, configFile: string) {
@@ -377,7 +382,7 @@ async function main() {
         `${fmt(percentile(sorted, 50), 1)} /${unit}`,
         fmt(percentile(sorted, 99), 1),
         [run.serverCpuSeconds, run.databaseCpuSeconds, run.cpuSeconds].map((seconds, i) => (i === 1 && r.backend === 'sqlite' ? '-' : fmt((seconds * 1e6) / run.issued))).join('+'),
-        `all parsed, ${check.distinct} distinct serials, openssl verify ${check.verified}/${check.sampled}`,
+        `all parsed, ${check.distinct} distinct serials, openssl verify ${check.verified}/${check.sampled}, audit chain of ${check.auditEntries} intact`,
       ]);
     }
   }
