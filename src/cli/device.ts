@@ -4,6 +4,7 @@ import { HallmarkError } from '../errors.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
+import { newestDevices } from '../factory/device-list.js';
 
 export interface DeviceFlags {
   json: boolean;
@@ -38,10 +39,7 @@ const csvCell = (v: unknown) => {
 export async function deviceCommand(verb: string | undefined, args: string[], flags: DeviceFlags): Promise<void> {
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
-      const q = ctx.db('devices').select('*').orderBy('provisioned_at', 'desc').limit(Number(flags.limit ?? 1000));
-      if (flags.line) q.where({ line: flags.line });
-      if (flags.lot) q.where({ lot: flags.lot });
-      const rows = (await q).map(view);
+      const rows = (await newestDevices(ctx.db, { line: flags.line, lot: flags.lot, limit: Number(flags.limit ?? 1000) })).map(view);
       if (flags.json) printJson(rows);
       else printTable(rows, ['serial', 'state', 'line', 'station', 'lot', 'model', 'certificateSerial', 'provisionedAt']);
     } else if (verb === 'show') {

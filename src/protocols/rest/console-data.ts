@@ -11,6 +11,7 @@ import { auditEntryView } from '../../audit/view.js';
 import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
 import { parseOrThrow } from './validation.js';
 import { chartSeries } from './console-charts.js';
+import { newestDevices } from '../../factory/device-list.js';
 
 const HOUR = 3_600_000;
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
@@ -88,18 +89,9 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
       summary: 'Devices by serial (prefix), lot, line, state or certificate status, with their certificates',
       handler: async (req, res) => {
         const q = parseOrThrow(deviceQuery, req.query, 'query');
-        const rows = db('devices')
-          .leftJoin('certificates', 'certificates.serial', 'devices.certificate_serial')
-          .select('devices.*', 'certificates.status as certificate_status', 'certificates.not_after as certificate_not_after', 'certificates.revocation_reason as certificate_revocation_reason')
-          .orderBy('devices.provisioned_at', 'desc')
-          .limit(q.limit ?? 100);
-        if (q.serial) rows.where('devices.serial', 'like', `${q.serial.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-        if (q.lot) rows.where('devices.lot', q.lot);
-        if (q.line) rows.where('devices.line', q.line);
-        if (q.state) rows.where('devices.state', q.state);
-        if (q.certificateStatus) rows.where('certificates.status', q.certificateStatus);
+        const rows = (await newestDevices(db, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus, limit: q.limit ?? 100 })) as Record<string, any>[];
         res.json({
-          devices: (await rows).map((d) => ({
+          devices: rows.map((d) => ({
             serial: d.serial,
             state: d.state,
             line: d.line,
