@@ -6,11 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openDatabase, type Db } from '../src/store/db.js';
-import { createAuditLog, type AuditLog } from '../src/audit/log.js';
+import { createAuditLog, type AuditLog, type PreparedAppend } from '../src/audit/log.js';
 import { verifyAuditChain } from '../src/audit/verify.js';
-import { recordIntentsWithAudit } from '../src/store/pg-intents.js';
-import { recordIntentsWithAuditSqlite } from '../src/store/sqlite-intents.js';
-import type { CertificateIntent } from '../src/store/certificates.js';
+import { createIssuanceStore, type CertificateIntent } from '../src/store/certificates.js';
 import { isUniqueViolation } from '../src/store/unique-violation.js';
 import { BACKENDS } from './helpers/backends.js';
 
@@ -28,7 +26,8 @@ for (const makeBackend of BACKENDS) {
     let home: string;
     let db: Db;
     let audit: AuditLog;
-    const recordIntents = backend.name === 'postgres' ? recordIntentsWithAudit : recordIntentsWithAuditSqlite;
+    // Through the store's seam, which picks the statement or the script by database.
+    const recordIntents = (intents: CertificateIntent[], append: PreparedAppend) => createIssuanceStore(db).recordIntentsWithAudit(intents, append);
 
     before(async () => {
       home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-intents-'));
@@ -66,7 +65,7 @@ for (const makeBackend of BACKENDS) {
     async function record(intents: CertificateIntent[]): Promise<number> {
       for (let moves = 0; ; moves++) {
         const append = await audit.prepareAppend(intents.map((i) => event(i.serial)));
-        if ((await recordIntents(db, intents, append)) === 'recorded') {
+        if ((await recordIntents(intents, append)) === 'recorded') {
           audit.appended(append);
           return moves;
         }
@@ -95,7 +94,7 @@ for (const makeBackend of BACKENDS) {
       const before = await counts();
       const append = await audit.prepareAppend([event('moved')]);
       await audit.record({ actor: 'other', action: 'test.append', outcome: 'success' });
-      assert.equal(await recordIntents(db, [intent('moved-1')], append), 'head moved');
+      assert.equal(await recordIntents([intent('moved-1')], append), 'head moved');
       assert.deepEqual(await counts(), { certificates: before.certificates, events: before.events + 1 });
       audit.headMoved();
       assert.equal(await record([intent('moved-1')]), 0);

@@ -9,9 +9,6 @@ import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { CertificateIntent, IssuanceStore } from '../store/certificates.js';
-import { isPostgres } from '../store/db.js';
-import { recordIntentsWithAudit } from '../store/pg-intents.js';
-import { recordIntentsWithAuditSqlite } from '../store/sqlite-intents.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../errors.js';
@@ -168,12 +165,10 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
   let moves = 0;
   for (let attempt = 0; ; ) {
     try {
-      // With nothing else to record: one statement on PostgreSQL (pg-intents.ts), one script on SQLite
-      // (sqlite-intents.ts).
+      // With nothing else to record: one round trip (the store's recordIntentsWithAudit).
       if (!withIntents && moves < HEAD_MOVES) {
         const append = await deps.audit.prepareAppend(intentEvents(pending, lintFailures));
-        const record = isPostgres(deps.db) ? recordIntentsWithAudit : recordIntentsWithAuditSqlite;
-        if ((await record(deps.db, intentRows(pending), append)) === 'recorded') return deps.audit.appended(append);
+        if ((await deps.store.recordIntentsWithAudit(intentRows(pending), append)) === 'recorded') return deps.audit.appended(append);
         deps.audit.headMoved();
         moves++;
         continue;

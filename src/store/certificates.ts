@@ -2,6 +2,9 @@ import type { Knex } from 'knex';
 import { isPostgres, type Db } from './db.js';
 import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
 import { together } from './together.js';
+import { recordIntentsWithAudit as recordIntentsWithAuditPg } from './pg-intents.js';
+import { recordIntentsWithAuditSqlite } from './sqlite-intents.js';
+import type { PreparedAppend } from '../audit/log.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -43,6 +46,12 @@ export interface IssuanceStore {
    */
   recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number, trx?: Knex.Transaction): Promise<void>;
   recordFailed(serials: string[]): Promise<void>;
+  /**
+   * The intents with their audit entries in one round trip, if the audit head is still where `append`
+   * starts (else nothing is written): one statement on PostgreSQL (pg-intents.ts), one script on
+   * SQLite (sqlite-intents.ts).
+   */
+  recordIntentsWithAudit(intents: CertificateIntent[], append: PreparedAppend): Promise<'recorded' | 'head moved'>;
 }
 
 const CHUNK = ROWS_PER_STATEMENT;
@@ -115,6 +124,7 @@ export function createIssuanceStore(db: Db): IssuanceStore {
       if (certificates.length <= CHUNK) return record(db, certificates);
       await db.transaction(chunks);
     },
+    recordIntentsWithAudit: (intents, append) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db, intents, append),
     async recordFailed(serials) {
       for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });
     },
