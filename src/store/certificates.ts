@@ -5,6 +5,8 @@ import { together } from './together.js';
 import { recordIntentsWithAudit as recordIntentsWithAuditPg } from './pg-intents.js';
 import { recordIntentsWithAuditSqlite } from './sqlite-intents.js';
 import type { PreparedAppend } from '../audit/log.js';
+import type { OneTripOutcome } from './intent-columns.js';
+import { byteaText } from './pg-prepared.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -51,7 +53,7 @@ export interface IssuanceStore {
    * starts (else nothing is written): one statement on PostgreSQL (pg-intents.ts), one script on
    * SQLite (sqlite-intents.ts).
    */
-  recordIntentsWithAudit(intents: CertificateIntent[], append: PreparedAppend): Promise<'recorded' | 'head moved'>;
+  recordIntentsWithAudit(intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome>;
 }
 
 const CHUNK = ROWS_PER_STATEMENT;
@@ -89,7 +91,7 @@ export function createIssuanceStore(db: Db): IssuanceStore {
   const blob = isPostgres(db) ? '?::bytea' : '?';
   const updateIssued = async (q: Knex | Knex.Transaction, chunk: { serial: string; der: Uint8Array }[], issuedAt: number): Promise<number> => {
     if (isPostgres(db)) {
-      const rows = JSON.stringify(chunk.map((c) => ({ serial: c.serial, der: `\\x${Buffer.from(c.der).toString('hex')}` })));
+      const rows = JSON.stringify(chunk.map((c) => ({ serial: c.serial, der: byteaText(c.der) })));
       const result = (await q.raw(ISSUED_PG, [rows, issuedAt, chunk.length]).options({ name: 'hm_certificates_issued' })) as { rowCount: number };
       return result.rowCount;
     }

@@ -1,6 +1,8 @@
 import type { Db } from './db.js';
 import type { CertificateIntent } from './certificates.js';
 import type { PreparedAppend } from '../audit/log.js';
+import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns, type OneTripOutcome } from './intent-columns.js';
+import { byteaText } from './pg-prepared.js';
 
 /**
  * PostgreSQL: the intents of single issuances (EST, REST) and their audit entries in one statement, so
@@ -17,25 +19,22 @@ import type { PreparedAppend } from '../audit/log.js';
  * the batch size and is prepared once per connection (a named statement), and nothing is bound per
  * column. A serial already taken fails the statement as a unique violation, as the INSERT would.
  */
-const CERTIFICATE_COLUMNS = ['serial', 'issuer', 'profile', 'identity', 'subject', 'status', 'not_before', 'not_after', 'tbs', 'key_type', 'requested_by', 'created_at'];
-const AUDIT_COLUMNS = ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'source', 'details', 'prev_hash', 'hash'];
-const list = (columns: string[]) => columns.map((c) => `"${c}"`).join(', ');
+const certificateColumns = quotedColumns(CERTIFICATE_INTENT_COLUMNS);
+const auditColumns = quotedColumns(AUDIT_ENTRY_COLUMNS);
 
 const STATEMENT = `WITH head AS (
   UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ? RETURNING 1
 ), intents AS (
-  INSERT INTO certificates (${list(CERTIFICATE_COLUMNS)})
-  SELECT ${list(CERTIFICATE_COLUMNS)} FROM jsonb_populate_recordset(NULL::certificates, ?::jsonb) WHERE EXISTS (SELECT 1 FROM head) RETURNING 1
+  INSERT INTO certificates (${certificateColumns})
+  SELECT ${certificateColumns} FROM jsonb_populate_recordset(NULL::certificates, ?::jsonb) WHERE EXISTS (SELECT 1 FROM head) RETURNING 1
 ), entries AS (
-  INSERT INTO audit_events (${list(AUDIT_COLUMNS)})
-  SELECT ${list(AUDIT_COLUMNS)} FROM jsonb_populate_recordset(NULL::audit_events, ?::jsonb) WHERE EXISTS (SELECT 1 FROM head) RETURNING 1
+  INSERT INTO audit_events (${auditColumns})
+  SELECT ${auditColumns} FROM jsonb_populate_recordset(NULL::audit_events, ?::jsonb) WHERE EXISTS (SELECT 1 FROM head) RETURNING 1
 )
 SELECT (SELECT count(*) FROM head) AS head, (SELECT count(*) FROM intents) AS intents, (SELECT count(*) FROM entries) AS entries`;
 
-/** 'recorded', or 'head moved' (nothing written: prepare the entries again from the current head). */
-export async function recordIntentsWithAudit(db: Db, intents: CertificateIntent[], append: PreparedAppend): Promise<'recorded' | 'head moved'> {
-  // bytea from JSON text: PostgreSQL's hex input form.
-  const rows = intents.map((i) => ({ ...i, tbs: `\\x${Buffer.from(i.tbs).toString('hex')}`, status: 'pending' }));
+export async function recordIntentsWithAudit(db: Db, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
+  const rows = intents.map((i) => ({ ...i, tbs: byteaText(i.tbs), status: 'pending' }));
   const bindings = [append.to.seq, append.to.hash, append.from.seq, append.from.hash, JSON.stringify(rows), JSON.stringify(append.rows)];
   const result = (await db.raw(STATEMENT, bindings).options({ name: 'hm_intents_with_audit' })) as { rows: { head: string; intents: string; entries: string }[] };
   const [counts] = result.rows;

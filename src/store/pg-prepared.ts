@@ -22,3 +22,9 @@ export function namedWhenFull<Q extends Knex.QueryBuilder | Knex.Raw>(db: Knex |
 
 /** A statement name from the statement's text: node-postgres refuses a name reused for another text. */
 export const nameOfText = (sql: string): string => `hm_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+
+/**
+ * Bytes as a JSON row carries them to jsonb_populate_recordset, which reads a bytea field from text:
+ * PostgreSQL's hex input form.
+ */
+export const byteaText = (bytes: Uint8Array): string => `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`;

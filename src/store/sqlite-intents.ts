@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import type { CertificateIntent } from './certificates.js';
 import type { PreparedAppend } from '../audit/log.js';
+import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns, type OneTripOutcome } from './intent-columns.js';
 
 /**
  * SQLite: the intents of single issuances (EST, REST) and their audit entries as one script, run by
@@ -32,9 +33,6 @@ function literal(value: Value): string {
 
 const values = (rows: Record<string, Value>[], columns: string[]) => rows.map((row) => `(${columns.map((c) => literal(row[c])).join(',')})`).join(',');
 
-const CERTIFICATE_COLUMNS = ['serial', 'issuer', 'profile', 'identity', 'subject', 'status', 'not_before', 'not_after', 'tbs', 'key_type', 'requested_by', 'created_at'];
-const AUDIT_COLUMNS = ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'source', 'details', 'prev_hash', 'hash'];
-const columnList = (columns: string[]) => columns.map((c) => `"${c}"`).join(',');
 
 interface RawConnection {
   exec(sql: string, callback: (err: Error | null) => void): void;
@@ -42,15 +40,14 @@ interface RawConnection {
 
 const exec = (connection: RawConnection, sql: string) => new Promise<void>((resolve, reject) => connection.exec(sql, (err) => (err ? reject(err) : resolve())));
 
-/** 'recorded', or 'head moved' (nothing written: prepare the entries again from the current head). */
-export async function recordIntentsWithAuditSqlite(db: Db, intents: CertificateIntent[], append: PreparedAppend): Promise<'recorded' | 'head moved'> {
+export async function recordIntentsWithAuditSqlite(db: Db, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
   const script =
     'BEGIN IMMEDIATE;' +
-    `INSERT INTO "certificates" (${columnList(CERTIFICATE_COLUMNS)}) VALUES ${values(
+    `INSERT INTO "certificates" (${quotedColumns(CERTIFICATE_INTENT_COLUMNS)}) VALUES ${values(
       intents.map((i) => ({ ...i, status: 'pending' })),
-      CERTIFICATE_COLUMNS,
+      CERTIFICATE_INTENT_COLUMNS,
     )};` +
-    `INSERT INTO "audit_events" (${columnList(AUDIT_COLUMNS)}) VALUES ${values(append.rows as unknown as Record<string, Value>[], AUDIT_COLUMNS)};` +
+    `INSERT INTO "audit_events" (${quotedColumns(AUDIT_ENTRY_COLUMNS)}) VALUES ${values(append.rows as unknown as Record<string, Value>[], AUDIT_ENTRY_COLUMNS)};` +
     `UPDATE "audit_head" SET "seq" = ${literal(append.to.seq)}, "hash" = ${literal(append.to.hash)} WHERE "id" = 1;` +
     'COMMIT;';
   const connection = (await db.client.acquireConnection()) as RawConnection;
