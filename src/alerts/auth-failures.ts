@@ -16,37 +16,49 @@ export interface ThresholdCrossed {
   blockedUntil: number;
 }
 
+/** Client addresses refused until a time (epoch milliseconds); an expired block is forgotten when asked. */
+function createBlockList() {
+  const blockedUntil = new Map<string, number>();
+  return {
+    /** Until when `source` is blocked, or 0. */
+    until(source: string, now: number): number {
+      const until = blockedUntil.get(source) ?? 0;
+      if (until > now) return until;
+      blockedUntil.delete(source);
+      return 0;
+    },
+    has: (source: string) => blockedUntil.has(source),
+    /** Blocks `source` until `until` (0: no block). */
+    block(source: string, until: number): void {
+      if (until) blockedUntil.set(source, until);
+    },
+    /** Blocks now in force. */
+    active(now: number): { source: string; until: number }[] {
+      return [...blockedUntil].filter(([, until]) => until > now).map(([source, until]) => ({ source, until }));
+    },
+  };
+}
+
 /**
  * Authentication failures per client address within the window; at the threshold the address is
  * blocked for blockSeconds and its count starts again. Times in epoch milliseconds.
  */
 export function createFailureCounter(config: AuthFailureConfig) {
   const window = createSlidingWindow(config.windowSeconds * 1000);
-  const blockedUntil = new Map<string, number>();
+  const blocks = createBlockList();
   return {
-    /** Until when `source` is blocked, or 0. */
-    blockedUntil(source: string, now: number): number {
-      const until = blockedUntil.get(source) ?? 0;
-      if (until > now) return until;
-      blockedUntil.delete(source);
-      return 0;
-    },
+    blockedUntil: blocks.until,
     /** Counts one failure; says so when this one crossed the threshold. */
     record(source: string, now: number): ThresholdCrossed | undefined {
       const failures = window.add(source, now);
-      if (failures < config.threshold || blockedUntil.has(source)) return undefined;
+      if (failures < config.threshold || blocks.has(source)) return undefined;
       const until = config.blockSeconds > 0 ? now + config.blockSeconds * 1000 : 0;
-      if (until) blockedUntil.set(source, until);
+      blocks.block(source, until);
       window.reset(source);
       return { failures, blockedUntil: until };
     },
     /** Blocks now in force (told to a worker that starts while they last). */
-    active(now: number): { source: string; until: number }[] {
-      return [...blockedUntil].filter(([, until]) => until > now).map(([source, until]) => ({ source, until }));
-    },
-    block(source: string, until: number): void {
-      if (until) blockedUntil.set(source, until);
-    },
+    active: blocks.active,
   };
 }
 
@@ -81,10 +93,10 @@ export function createAuthFailureGuard(config: AuthFailureConfig, alerts: AlertS
  * A guard whose counting is done elsewhere (the primary of `serve --workers`): failures are reported,
  * and the blocks decided there come back through `block`.
  */
-export function createRelayedAuthFailureGuard(config: AuthFailureConfig, report: (source: string) => void) {
-  const blocks = createFailureCounter(config); // its blocks only: the counting is the primary's
+export function createRelayedAuthFailureGuard(report: (source: string) => void) {
+  const blocks = createBlockList();
   const guard: AuthFailureGuard = {
-    blockedFor: (source, now) => secondsUntil(blocks.blockedUntil(source, now.getTime()), now),
+    blockedFor: (source, now) => secondsUntil(blocks.until(source, now.getTime()), now),
     recordFailure: (source) => report(source),
   };
   return { guard, block: blocks.block };

@@ -14,7 +14,7 @@ import type { ClusterMessage } from './worker.js';
 
 /** The worker's guard: reports to the primary, enforces the blocks it announces. */
 export function joinClusterAuthFailures(config: AuthFailureConfig, alerts: AlertSink): AuthFailureGuard {
-  const { guard, block } = createRelayedAuthFailureGuard(config, (source) => {
+  const { guard, block } = createRelayedAuthFailureGuard((source) => {
     const message: ClusterMessage = { type: 'hallmark:auth-failure', source, config };
     process.send?.(message);
   });
