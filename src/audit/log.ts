@@ -147,10 +147,10 @@ export function createAuditLog(db: Db, clock: Clock): AuditLog {
     record: (event) => db.transaction((trx) => recordIn(trx, event)),
     recordMany: (events) => db.transaction((trx) => recordManyIn(trx, events)),
     async prepareAppend(events) {
-      const from = knownHead ?? ((await db('audit_head').select('seq', 'hash').where({ id: 1 }).first()) as AuditHead);
+      const head = knownHead ?? ((await db('audit_head').select('seq', 'hash').where({ id: 1 }).first()) as AuditHead);
+      const from = { seq: Number(head.seq), hash: head.hash };
       const at = clock.now().getTime();
-      const { rows, to } = chain(events, { seq: Number(from.seq), hash: from.hash }, at);
-      return { events, rows, at, from: { seq: Number(from.seq), hash: from.hash }, to };
+      return { events, ...chain(events, from, at), at, from };
     },
     appended(append) {
       knownHead = append.to;
