@@ -48,7 +48,7 @@ for (const make of BACKENDS) {
         }
       }
       if (!isPostgres(db)) {
-        const q = deviceQuery(db, { limit: 100 }).where('devices.line', 'line-a').toSQL().toNative();
+        const q = deviceQuery(db, { line: 'line-a', limit: 100 }).toSQL().toNative();
         const plan = ((await db.raw(`EXPLAIN QUERY PLAN ${q.sql}`, q.bindings)) as { detail: string }[]).map((r) => r.detail).join('\n');
         assert.match(plan, /devices_line_provisioned_at_index/);
         // Ties in provisioned_at are ordered by serial group by group, never a sort of the whole line.

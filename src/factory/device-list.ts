@@ -23,16 +23,16 @@ export interface DeviceListFilter {
  */
 export async function newestDevices(db: Db, filter: DeviceListFilter): Promise<Record<string, unknown>[]> {
   // A lot or a serial prefix narrows the devices through its own index first: one query.
-  if (filter.lot || filter.serialPrefix) return deviceQuery(db, filter).modify((q) => void (filter.line && q.where('devices.line', filter.line)));
+  if (filter.lot || filter.serialPrefix) return deviceQuery(db, filter);
   const lines = filter.line ? [filter.line] : ((await db('stations').distinct('line')) as { line: string }[]).map((s) => s.line);
-  const perLine = await Promise.all(lines.map((line) => deviceQuery(db, filter).where('devices.line', line)));
+  const perLine = await Promise.all(lines.map((line) => deviceQuery(db, { ...filter, line })));
   return perLine
     .flat()
     .sort((a, b) => Number(b.provisioned_at) - Number(a.provisioned_at) || (a.serial < b.serial ? -1 : 1))
     .slice(0, filter.limit);
 }
 
-/** One line's newest devices (its plan is checked in tests: the (line, provisioned_at) index). */
+/** The newest devices the filter selects (for one line, its plan is checked in tests: the (line, provisioned_at) index). */
 export function deviceQuery(db: Db, filter: DeviceListFilter): Knex.QueryBuilder {
   const q = db('devices')
     .leftJoin('certificates', 'certificates.serial', 'devices.certificate_serial')
@@ -42,6 +42,7 @@ export function deviceQuery(db: Db, filter: DeviceListFilter): Knex.QueryBuilder
     .limit(filter.limit);
   if (filter.certificateStatus) q.where('certificates.status', filter.certificateStatus);
   if (filter.serialPrefix) q.where('devices.serial', 'like', `${filter.serialPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (filter.line) q.where('devices.line', filter.line);
   if (filter.lot) q.where('devices.lot', filter.lot);
   if (filter.state) q.where('devices.state', filter.state);
   return q;
