@@ -119,6 +119,34 @@ for (const makeBackend of BACKENDS) {
       assert.match(pem, /subject=CN ?= ?Hallmark Root CA/);
     });
 
+    test('cacerts is kept between requests, yet follows the links: one recorded elsewhere appears within the poll interval, and leaves when it expires', async () => {
+      await curl('cacerts');
+      // A link certificate written behind the server's back (another instance's root rollover), valid 6 s.
+      const key = path.join(dir, 'link.key');
+      const cert = path.join(dir, 'link.pem');
+      await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=Test Link Certificate', '-days', '1']);
+      const der = Buffer.from(fs.readFileSync(cert, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+      const notAfter = Date.now() + 6000;
+      await hm.ctx.db('certificates').insert({ serial: 'ee01', issuer: 'root', profile: 'link', identity: null, subject: 'CN=Test Link Certificate', status: 'active', not_before: Date.now() - 1000, not_after: notAfter, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), issued_at: Date.now(), der });
+      const pollMs = 2000; // the default status poll (revocation.ocsp.pollSeconds)
+      const written = Date.now();
+      let seenAfter = -1;
+      while (Date.now() - written < pollMs + 1500) {
+        if ((await certificatesIn((await curl('cacerts')).body)).includes('Test Link Certificate')) {
+          seenAfter = Date.now() - written;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(seenAfter >= 0, 'the link never appeared in cacerts');
+      // Once it has expired, the very next answer leaves it out (the kept answer lasts until its first link expires).
+      await new Promise((r) => setTimeout(r, Math.max(0, notAfter - Date.now()) + 50));
+      const after = await certificatesIn((await curl('cacerts')).body);
+      assert.doesNotMatch(after, /Test Link Certificate/);
+      assert.match(after, /subject=CN ?= ?Hallmark Root CA/);
+      await hm.ctx.db('certificates').where({ serial: 'ee01' }).del();
+    });
+
     test('simpleenroll with a one-time secret; the second use is refused', async () => {
       const secret = await newToken('dev-est-1');
       const request = await csr('/CN=dev-est-1');

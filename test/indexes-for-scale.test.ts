@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
-import { activeInternalCertificates, createCertificateQueries, activeLinkCertificates, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
+import { activeInternalCertificates, createCertificateQueries, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS } from './helpers/backends.js';
 import { actionCountQuery } from '../src/alerts/periodic.js';
 
@@ -66,8 +66,8 @@ for (const make of BACKENDS) {
         row('l-expired', 'link', 'active', NOW - 1),
         row('l-revoked', 'link', 'revoked', NOW + 1000),
       ]);
-      const links = await activeLinkCertificates(db, NOW);
-      assert.deepEqual(links.map((d) => Buffer.from(d).toString()), ['l-valid']);
+      const links = await activeInternalCertificates(db, 'link', NOW);
+      assert.deepEqual(links.map((r) => Buffer.from(r.der!).toString()), ['l-valid']);
       for (const profile of ['link', 'ocsp-signer', 'tls-server'] as const) assert.match(await plan(db, internalCertificatesQuery(db, profile)), /certificates_internal\b/);
       await db('certificates').insert([row('r-old', 'ocsp-signer', 'active', NOW + 10), row('r-new', 'ocsp-signer', 'active', NOW + 20), row('r-revoked', 'ocsp-signer', 'revoked', NOW + 30)]);
       assert.deepEqual((await activeInternalCertificates(db, 'ocsp-signer', NOW)).map((r) => r.serial), ['r-new', 'r-old']);

@@ -31,6 +31,8 @@ import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, type BenchServer } from './bench-server.js';
 import { readProcStat } from './proc-stat.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
+import { readTlsMaterial } from '../../src/http/tls-material.js';
+import { bareHttps, fetchOnce } from './bare-https.js';
 
 const { values } = parseArgs({
   options: {
@@ -186,10 +188,10 @@ function threadCpuSeconds(): Map<string, number> {
 }
 
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }): Promise<ClientResult> {
-  return profiled(`${backend}-${job.mode}`, () => runClientUnprofiled(backend, server, home, job));
+  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ""}`, () => runClientUnprofiled(backend, server, home, job));
 }
 
-function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: unknown): Promise<ClientResult> {
+function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
   const cpuBefore = server.cpuSeconds();
@@ -277,7 +279,7 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
     // The floor under EST: the same clients and connections, an answer of about the same size, nothing
     // checked, signed or stored. No enrollment can go faster than this through the same HTTPS server.
     log(`${backend}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${Math.min(5, EST_SECONDS)} s…`);
-    const floor = await runClientUnprofiled(backend, running, bench.home, {
+    const floor = await runClient(backend, running, bench.home, {
       mode: 'est',
       request: 'cacerts',
       port: running.https,
@@ -286,7 +288,28 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
       clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
     });
     if (floor.failures) throw new Error(`${backend} EST floor: ${floor.failures} failures, first: ${floor.firstFailure}`);
-    return { runs, estFloor: floor, serverRssMiB: running.peakRssMiB() };
+
+    // And Node's own share of that floor: a bare node:https server, the same TLS options, certificate
+    // and clients, the same answer bytes, nothing else.
+    const material = readTlsMaterial(bench.ctx.env.home, bench.ctx.config.tlsNames, running.issue);
+    if (!material) throw new Error('no HTTPS certificate to give the bare server');
+    const bare = await bareHttps(material, [rootPem, issuingPem, maker.caPem], await fetchOnce(running.https, '/.well-known/est/cacerts', rootPem));
+    let nodeFloor: ClientResult;
+    try {
+      log(`${backend}: Node's floor, a bare node:https server, ${EST_CLIENTS} clients for ${Math.min(5, EST_SECONDS)} s…`);
+      nodeFloor = await runClientUnprofiled(backend, bare, bench.home, {
+        mode: 'est',
+        request: 'cacerts',
+        port: bare.port,
+        ca: rootPem,
+        seconds: Math.min(5, EST_SECONDS),
+        clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
+      });
+    } finally {
+      await bare.close();
+    }
+    if (nodeFloor.failures) throw new Error(`${backend} Node floor: ${nodeFloor.failures} failures, first: ${nodeFloor.firstFailure}`);
+    return { runs, estFloor: floor, nodeFloor, serverRssMiB: running.peakRssMiB() };
   } finally {
     await running.close();
   }
@@ -353,6 +376,9 @@ function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureB
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 
+const floorText = (run: ClientResult, raw: number) =>
+  `${fmt(run.issued / run.seconds)} requests/s = ${fmt(run.issued / run.seconds / raw, 3)} of raw, ${fmt((run.serverCpuSeconds * 1e6) / run.issued)}+${fmt((run.cpuSeconds * 1e6) / run.issued)} µs CPU each (server+client)`;
+
 async function main() {
   const backends = values.db.split(',').map((b) => b.trim()) as ('sqlite' | 'postgres')[];
   if (values.child) return child(backends[0]!);
@@ -400,7 +426,8 @@ async function main() {
     const budget = (4 / raw - 1 / raw - 1 / r.csrChecks) * 1e6;
     console.log(
       `${r.backend}: CSR checks ${fmt(r.csrChecks)}/s on one thread; at 0.5 of raw, ${fmt(budget)} µs of CPU per certificate is left beyond its signature and CSR check for TLS, HTTP, database and client` +
-        (r.estFloor ? `; EST floor (GET cacerts ×${EST_CLIENTS}, nothing checked, signed or stored) ${fmt(r.estFloor.issued / r.estFloor.seconds)} requests/s = ${fmt(r.estFloor.issued / r.estFloor.seconds / raw, 3)} of raw, ${fmt((r.estFloor.serverCpuSeconds * 1e6) / r.estFloor.issued)}+${fmt((r.estFloor.cpuSeconds * 1e6) / r.estFloor.issued)} µs CPU each (server+client)` : ''),
+        (r.estFloor ? `; EST floor (GET cacerts ×${EST_CLIENTS}, nothing checked, signed or stored) ${floorText(r.estFloor, raw)}` : '') +
+        (r.nodeFloor ? `; Node's floor (a bare node:https server, same TLS, clients and answer) ${floorText(r.nodeFloor, raw)}` : ''),
     );
   }
   console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);

@@ -5,7 +5,8 @@ import type { CaConfig } from '../../config/ca-config.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
 import type { Db } from '../../store/db.js';
-import { activeLinkCertificates, type CertificateQueries } from '../../store/certificates.js';
+import type { CertificateQueries } from '../../store/certificates.js';
+import { createCaCertsAnswer } from './cacerts.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
 import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
 import { principalFromCertificate } from '../../auth/client-certificates.js';
@@ -72,14 +73,8 @@ const actorOf = (credential: EnrollmentCredential) => (credential.kind === 'toke
  * the security headers, the enrollment rate limit and the latency metric.
  */
 export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  // RFC 7030 §4.1.3: the current set — every generation of the issuing CA not retired (so devices
-  // learn a new CA before they need it), their chains, and the roots.
-  const issuerChain = (profileIssuer: string) => {
-    const generations = deps.issue.issuers.generations(deps.issue.issuers.get(profileIssuer).family);
-    const roots = deps.issue.issuers.list().filter((i) => i.isRoot).map((r) => r.certificate);
-    const all = [...generations.flatMap((g) => g.chain), ...roots];
-    return all.filter((c, i) => all.findIndex((o) => Buffer.from(o).equals(Buffer.from(c))) === i);
-  };
+  // RFC 7030 §4.1.3: the current set, kept between requests (cacerts.ts); as fresh as the status poll.
+  const caCerts = createCaCertsAnswer({ db: deps.db, issuers: deps.issue.issuers, clock: deps.clock, maxAgeMs: deps.config.revocation.ocsp.pollSeconds * 1000 });
 
   /** Consumes a token for exactly one issuance: given back if nothing was issued. */
   async function withCredential(credential: EnrollmentCredential, issue: () => Promise<IssuedCertificate>): Promise<IssuedCertificate> {
@@ -97,11 +92,8 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
 
   async function get(path: string, res: ServerResponse): Promise<void> {
     const { op, profile } = route(path, deps.config);
-    if (op === 'cacerts') {
-      // With the root key update certificates while two roots overlap (RFC 7030 §4.1.3).
-      const links = await activeLinkCertificates(deps.db, deps.clock.now().getTime());
-      return sendPkcs7(res, certsOnly([...issuerChain(profile.issuer), ...links]));
-    }
+    // With the root key update certificates while two roots overlap (RFC 7030 §4.1.3).
+    if (op === 'cacerts') return sendPkcs7(res, await caCerts(profile.issuer));
     if (op === 'csrattrs') {
       const attrs = csrAttributes(profile.keyTypes[0]);
       if (!attrs) return void res.writeHead(204).end();
