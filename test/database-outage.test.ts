@@ -51,6 +51,9 @@ test('the database goes away and comes back: 503 with a reason, status answers f
   await mustRun('openssl', ['ocsp', '-issuer', path.join(dir, 'i.pem'), '-cert', path.join(dir, 'c.pem'), '-no_nonce', '-reqout', path.join(dir, 'r.der')]);
   const ocsp = async () => (await fetch(`http://127.0.0.1:${hm!.running.http}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: fs.readFileSync(path.join(dir, 'r.der')) })).status;
   assert.equal(await ocsp(), 200);
+  fs.writeFileSync(path.join(dir, 'root.pem'), hm.rootPem);
+  const cacerts = () => mustRun('curl', ['-sS', '-f', '--cacert', path.join(dir, 'root.pem'), `https://localhost:${hm!.running.https}/.well-known/est/cacerts`]);
+  const caCertsBefore = await cacerts();
 
   pg('pg_ctlcluster', VERSION!, CLUSTER, 'stop', '--', '-m', 'fast');
   try {
@@ -60,6 +63,9 @@ test('the database goes away and comes back: 503 with a reason, status answers f
     assert.equal(await ocsp(), 200, 'cached OCSP answers keep flowing');
     assert.equal((await fetch(`http://127.0.0.1:${hm.running.http}/crl/issuing.crl`)).status, 200, 'the CRL keeps being served');
     assert.equal((await fetch(`http://127.0.0.1:${hm.running.http}/readyz`)).status, 503);
+    // Past the kept answer's age (the 2 s status poll), so that it is read again and the read fails.
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal(await cacerts(), caCertsBefore, 'EST cacerts keeps being served');
   } finally {
     pg('pg_ctlcluster', VERSION!, CLUSTER, 'start');
   }

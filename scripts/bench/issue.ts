@@ -188,7 +188,7 @@ function threadCpuSeconds(): Map<string, number> {
 }
 
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }): Promise<ClientResult> {
-  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ""}`, () => runClientUnprofiled(backend, server, home, job));
+  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ''}`, () => runClientUnprofiled(backend, server, home, job));
 }
 
 function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown): Promise<ClientResult> {

@@ -20,7 +20,9 @@ interface Made {
  * The set is the current one: made again as soon as the CA set changes (a rollover, seen through the
  * issuer registry's version: in this process at once, from the CLI or another instance at the next
  * status poll), when a link certificate in it expires, and at least every `maxAgeMs` (a link revoked
- * elsewhere). Concurrent requests for a stale answer wait for one read.
+ * elsewhere). Concurrent requests for a stale answer wait for one read. While the database cannot be
+ * read, the answer last made for the same CA set goes on being served, as the CRL and cached OCSP
+ * answers are: it is public CA material, and the CA certificates in it come from memory anyway.
  */
 export function createCaCertsAnswer(deps: { db: Db; issuers: IssuerRegistry; clock: Clock; maxAgeMs: number }): (profileIssuer: string) => Promise<Uint8Array> {
   const made = new Map<string, Made>();
@@ -48,7 +50,13 @@ export function createCaCertsAnswer(deps: { db: Db; issuers: IssuerRegistry; clo
       pending = make(profileIssuer).finally(() => making.delete(profileIssuer));
       making.set(profileIssuer, pending);
     }
-    const fresh = await pending;
+    let fresh: Made;
+    try {
+      fresh = await pending;
+    } catch (e) {
+      if (kept && kept.version === deps.issuers.version()) return kept.pkcs7;
+      throw e;
+    }
     made.set(profileIssuer, fresh);
     return fresh.pkcs7;
   };
