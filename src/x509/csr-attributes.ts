@@ -8,12 +8,21 @@ const ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3';
 const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 
+/** One encoding per key type: the answer never changes, and EST's csrattrs is public. */
+const encoded = new Map<KeyType, Uint8Array | undefined>();
+
 /**
  * CsrAttrs (RFC 7030 §4.5.2, RFC 8951 §3.4): the key the profile prefers, as an attribute naming the
- * curve (or RSA modulus size), and the signature algorithm to sign the CSR with.
+ * curve (or RSA modulus size), and the signature algorithm to sign the CSR with. Encoded once per key
+ * type (asn1js took 60–80 µs of server CPU per unauthenticated request: wrk against `serve`, 161–185 → 105 µs a request); callers must not modify it.
  */
 export function csrAttributes(preferred: KeyType | undefined): Uint8Array | undefined {
   if (!preferred) return undefined;
+  if (!encoded.has(preferred)) encoded.set(preferred, encode(preferred));
+  return encoded.get(preferred);
+}
+
+function encode(preferred: KeyType): Uint8Array | undefined {
   const oid = (value: string) => new asn1js.ObjectIdentifier({ value });
   let items: asn1js.AsnType[];
   if (preferred.startsWith('ec-') && CURVE_OIDS[preferred]) {
