@@ -181,7 +181,6 @@ export async function activeInternalCertificates(db: Db, profile: InternalProfil
   return rows.filter((r) => r.status === 'active' && Number(r.not_after) > now).sort((a, b) => Number(b.not_after) - Number(a.not_after));
 }
 
-
 /** A certificate of `issuer` revoked or released at or after `since`, if any (its plan is checked in tests). */
 export const statusChangedSinceQuery = (db: Db, issuer: string, since: number) => db('certificates').select('serial').where({ issuer }).where('status_changed_at', '>=', since).limit(1);
 
