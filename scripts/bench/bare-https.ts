@@ -7,6 +7,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { httpsOptions } from '../../src/http/tls-options.js';
+import { processCpuSeconds } from './proc-stat.js';
 
 export interface BareHttps {
   port: number;
@@ -24,10 +25,7 @@ export async function bareHttps(material: { key: string; cert: string }, trusted
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    cpuSeconds: () => {
-      const cpu = process.cpuUsage();
-      return (cpu.user + cpu.system) / 1e6;
-    },
+    cpuSeconds: processCpuSeconds,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

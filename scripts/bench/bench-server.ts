@@ -12,7 +12,7 @@ import { issuingDeps } from '../../src/context.js';
 import type { IssueDeps } from '../../src/ca/issue.js';
 import { startHallmark } from '../../src/server.js';
 import type { BenchCa } from './setup.js';
-import { readProcStat } from './proc-stat.js';
+import { processCpuSeconds, readProcStat } from './proc-stat.js';
 
 export interface BenchServer {
   https: number;
@@ -28,10 +28,7 @@ export async function inProcessServer(bench: BenchCa): Promise<BenchServer> {
   return {
     https: running.https,
     issue: running.issue,
-    cpuSeconds: () => {
-      const cpu = process.cpuUsage();
-      return (cpu.user + cpu.system) / 1e6;
-    },
+    cpuSeconds: processCpuSeconds,
     peakRssMiB: () => process.resourceUsage().maxRSS / 1024,
     close: () => running.close(),
   };

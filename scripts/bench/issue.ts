@@ -278,15 +278,17 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
 
     // The floor under EST: the same clients and connections, an answer of about the same size, nothing
     // checked, signed or stored. No enrollment can go faster than this through the same HTTPS server.
-    log(`${backend}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${Math.min(5, EST_SECONDS)} s…`);
-    const floor = await runClient(backend, running, bench.home, {
+    const floorSeconds = Math.min(5, EST_SECONDS);
+    const cacertsJob = (port: number) => ({
       mode: 'est',
       request: 'cacerts',
-      port: running.https,
+      port,
       ca: rootPem,
-      seconds: Math.min(5, EST_SECONDS),
+      seconds: floorSeconds,
       clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
     });
+    log(`${backend}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
+    const floor = await runClient(backend, running, bench.home, cacertsJob(running.https));
     if (floor.failures) throw new Error(`${backend} EST floor: ${floor.failures} failures, first: ${floor.firstFailure}`);
 
     // And Node's own share of that floor: a bare node:https server, the same TLS options, certificate
@@ -296,15 +298,8 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
     const bare = await bareHttps(material, [rootPem, issuingPem, maker.caPem], await fetchOnce(running.https, '/.well-known/est/cacerts', rootPem));
     let nodeFloor: ClientResult;
     try {
-      log(`${backend}: Node's floor, a bare node:https server, ${EST_CLIENTS} clients for ${Math.min(5, EST_SECONDS)} s…`);
-      nodeFloor = await runClientUnprofiled(backend, bare, bench.home, {
-        mode: 'est',
-        request: 'cacerts',
-        port: bare.port,
-        ca: rootPem,
-        seconds: Math.min(5, EST_SECONDS),
-        clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
-      });
+      log(`${backend}: Node's floor, a bare node:https server, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
+      nodeFloor = await runClientUnprofiled(backend, bare, bench.home, cacertsJob(bare.port));
     } finally {
       await bare.close();
     }

@@ -17,3 +17,9 @@ export function readProcStat(file: string): { name: string; cpuSeconds: number }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 };
 }
+
+/** CPU seconds (user + system) this process has used so far, every thread included. */
+export function processCpuSeconds(): number {
+  const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1e6;
+}
