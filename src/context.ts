@@ -44,7 +44,7 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
     const pin = readPin(env.pin);
     // SoftHSM reads its config location when the module initialises.
     if (env.softhsmConf) process.env.SOFTHSM2_CONF = env.softhsmConf;
-    keys = createPkcs11KeyStore({ modulePath: env.pkcs11Module, tokenLabel: env.tokenLabel, pin });
+    keys = createPkcs11KeyStore({ modulePath: env.pkcs11Module, tokenLabel: env.tokenLabel, pin, signingThreads: config.hsm.signingThreads });
   }
   let db: Db;
   try {

@@ -55,6 +55,7 @@ describe('configuration errors name the file, the field and the problem', () => 
     ['a profile naming an unknown issuer', 'profiles/station.yaml', 'issuer: issuing', 'issuer: nowhere', (f) => `${f}: issuer: unknown CA "nowhere"`],
     ['a CA with an unknown key type', 'hallmark.yaml', 'key: ec-p384', 'key: dsa-1024', (f) => `${f}: cas.0.key:`],
     ['a public base URL with a trailing slash', 'hallmark.yaml', 'http://localhost:8080', 'http://localhost:8080/', (f) => `${f}: publicBaseUrl: no trailing slash`],
+    ['no signing thread', 'hallmark.yaml', 'signingThreads: 1', 'signingThreads: 0', (f) => `${f}: hsm.signingThreads:`],
   ];
   for (const [what, file, from, to, expected] of cases) {
     test(what, async () => {

@@ -86,6 +86,22 @@ describe('PKCS#11 key store on SoftHSM', () => {
     signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, 'sha256'), `signature ${i}`));
   });
 
+  for (const signingThreads of [1, 3]) {
+    test(`a batch split over ${signingThreads} signing thread(s) comes back whole and in order`, async () => {
+      const threaded = createPkcs11KeyStore({ modulePath, tokenLabel: TOKEN, pin: home.pin, signingThreads });
+      try {
+        const uri = { token: TOKEN, object: `test-threads-${signingThreads}` };
+        const signer = await threaded.createKey(uri, 'ec-p256');
+        const inputs = Array.from({ length: 301 }, (_, i) => Buffer.from(`to be signed ${i}`));
+        const signatures = await signer.signMany(inputs);
+        assert.equal(signatures.length, inputs.length);
+        signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, 'sha256'), `signature ${i} is over input ${i}`));
+      } finally {
+        await threaded.close();
+      }
+    });
+  }
+
   test('a lost session is re-established on the next operation', async () => {
     const uri = { token: TOKEN, object: 'test-recover' };
     const signer = await store.createKey(uri, 'ec-p256');

@@ -115,6 +115,15 @@ const operationsSchema = z.strictObject({
     .default({ enabled: true, allowFrom: ['127.0.0.1', '::1', '::ffff:127.0.0.1'] }),
 });
 
+const hsmSchema = z.strictObject({
+  /**
+   * Threads signing large batches, each with its own session. SoftHSM signs barely faster on two
+   * threads than on one and burns twice the CPU per signature doing it (bench:issue); an HSM with
+   * its own crypto processors, reached over a network, signs in parallel: give it more.
+   */
+  signingThreads: z.number().int().min(1).max(64).default(1),
+});
+
 const configSchema = z.strictObject({
   publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
   tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
@@ -125,6 +134,7 @@ const configSchema = z.strictObject({
   est: estSchema.default(estSchema.parse({})),
   operations: operationsSchema.default(operationsSchema.parse({})),
   factory: factorySchema.default(factorySchema.parse({})),
+  hsm: hsmSchema.default(hsmSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -139,6 +149,7 @@ export interface CaConfig {
   est: EstConfig & { bootstrapCaCertificates: Uint8Array[] };
   operations: z.infer<typeof operationsSchema>;
   factory: z.infer<typeof factorySchema>;
+  hsm: z.infer<typeof hsmSchema>;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -195,6 +206,7 @@ export function loadCaConfig(file: string): CaConfig {
     est: { ...config.est, bootstrapCaCertificates },
     operations: config.operations,
     factory: config.factory,
+    hsm: config.hsm,
     files,
   };
 }

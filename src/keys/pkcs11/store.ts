@@ -23,6 +23,8 @@ import { hsmUnavailable } from './errors.js';
 export interface Pkcs11KeyStoreOptions extends TokenOptions {
   /** Sessions kept open for concurrent signing. */
   sessions?: number;
+  /** Threads that sign large batches, one session each (the CA configuration's hsm.signingThreads). */
+  signingThreads?: number;
 }
 
 function findKey(session: graphene.Session, uri: KeyUri, objectClass: graphene.ObjectClass): graphene.Key | undefined {
@@ -61,6 +63,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     script: new URL('./signing-worker.js', import.meta.url),
     workerData: { modulePath: options.modulePath, tokenLabel: options.tokenLabel, pin: options.pin },
     name: 'pkcs11-signing',
+    size: options.signingThreads ?? 1,
     codec: packedBytesCodec,
     // Small batches are signed on the main thread's sessions until the signing threads run.
     inlineBelow: 4,
