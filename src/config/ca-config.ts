@@ -117,9 +117,9 @@ const operationsSchema = z.strictObject({
 
 const hsmSchema = z.strictObject({
   /**
-   * Threads signing large batches, each with its own session. SoftHSM signs barely faster on two
-   * threads than on one and burns twice the CPU per signature doing it (bench:issue); an HSM with
-   * its own crypto processors, reached over a network, signs in parallel: give it more.
+   * Threads signing large batches, each with its own session. SoftHSM signs on the calling thread's
+   * CPU, and two threads sharing the cores with the service cost more CPU per signature than one
+   * (docs/issuance-performance.md); an HSM with its own crypto processors signs in parallel: give it more.
    */
   signingThreads: z.number().int().min(1).max(64).default(1),
 });

@@ -82,7 +82,7 @@ function requestedNames(san: x509.SubjectAlternativeNameExtension | undefined): 
 /**
  * CSRs are checked in worker threads when four or more arrive together; fewer are checked here: an
  * ECDSA check (~90 µs) costs about what handing it to a thread and back does, and under 32 EST clients
- * checking them here gave 5% more enrollments a second for 4% less CPU (README, Benchmarks).
+ * checking them here gave 5% more enrollments a second for 4% less CPU (docs/issuance-performance.md).
  */
 const pool = createWorkerPool<Uint8Array, ParsedCsr | CsrProblem>({
   script: new URL('./csr-worker.js', import.meta.url),

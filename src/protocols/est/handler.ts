@@ -69,8 +69,8 @@ const actorOf = (credential: EnrollmentCredential) => (credential.kind === 'toke
  *
  * A plain node:http handler in front of the Express application: devices enroll at thousands a second,
  * and Express's router, middleware chain and body parser cost a third of an enrollment's server CPU
- * (bench:issue, README). It keeps what the Express side gives every request: the request log line,
- * the security headers, the enrollment rate limit and the latency metric.
+ * (docs/issuance-performance.md). It keeps what the Express side gives every request: the request
+ * log line, the security headers, the enrollment rate limit and the latency metric.
  */
 export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: ServerResponse) => void {
   // RFC 7030 §4.1.3: the current set, kept between requests (cacerts.ts); as fresh as the status poll.
