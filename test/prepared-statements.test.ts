@@ -156,7 +156,9 @@ test('PostgreSQL: a full chunk of rows goes as a named statement, prepared once 
   });
 });
 
-test('PostgreSQL: recording signed certificates uses one named statement whatever their number, and stays all-or-none', async () => {
+// Planned for each batch, never prepared: a generic plan made while the table is small is a sequential
+// scan, kept as the table grows (src/store/certificates.ts, README Storage).
+test('PostgreSQL: recording signed certificates is one unprepared statement whatever their number, and stays all-or-none', async () => {
   const now = Date.now();
   await pgDb('cas').insert({ name: 'prep-ca', key_uri: 'pkcs11:object=x', key_type: 'ec-p256', certificate: Buffer.from([0]), serial: '01', subject: 'CN=prep', ski: '00', not_before: now, not_after: now + 1e9, created_at: now, family: 'prep-ca', active_from: now });
   const store = createIssuanceStore(pgDb);
@@ -168,14 +170,14 @@ test('PostgreSQL: recording signed certificates uses one named statement whateve
     await store.recordIntents(trx, [...first, ...second]);
     await store.recordIssued(first.map((c) => ({ serial: c.serial, der: new Uint8Array([4, 5]) })), now, trx);
     const prepared = await preparedInSession(trx);
-    assert.ok(prepared.includes('hm_certificates_issued'));
+    assert.ok(!prepared.some((name) => name.includes('certificates_issued')), `nothing prepared for it: ${prepared.join(', ')}`);
     assert.deepEqual(new Uint8Array((await trx('certificates').where({ serial: first[0]!.serial }).first()).der), new Uint8Array([4, 5]));
-    // A batch of another size: the same statement, nothing more prepared.
+    // A batch of another size: nothing more prepared.
     const small = batch('cc').slice(0, 3);
     await store.recordIntents(trx, small);
     await store.recordIssued(small.map((c) => ({ serial: c.serial, der: new Uint8Array([7]) })), now, trx);
     assert.deepEqual(await preparedInSession(trx), prepared);
-    // The prepared statement again, with one certificate that is no longer pending: nothing changes.
+    // The statement again, with one certificate that is no longer pending: nothing changes.
     await trx('certificates').where({ serial: second[5]!.serial }).update({ status: 'failed' });
     await assert.rejects(store.recordIssued(second.map((c) => ({ serial: c.serial, der: new Uint8Array([6]) })), now, trx), /1 of 400 certificates were not pending/);
   });
