@@ -168,9 +168,9 @@ test('PostgreSQL: recording signed certificates is one unprepared statement what
   const second = batch('bb');
   await pgDb.transaction(async (trx) => {
     await store.recordIntents(trx, [...first, ...second]);
-    await store.recordIssued(first.map((c) => ({ serial: c.serial, der: new Uint8Array([4, 5]) })), now, trx);
     const prepared = await preparedInSession(trx);
-    assert.ok(!prepared.some((name) => name.includes('certificates_issued')), `nothing prepared for it: ${prepared.join(', ')}`);
+    await store.recordIssued(first.map((c) => ({ serial: c.serial, der: new Uint8Array([4, 5]) })), now, trx);
+    assert.deepEqual(await preparedInSession(trx), prepared, 'recording prepared nothing');
     assert.deepEqual(new Uint8Array((await trx('certificates').where({ serial: first[0]!.serial }).first()).der), new Uint8Array([4, 5]));
     // A batch of another size: nothing more prepared.
     const small = batch('cc').slice(0, 3);

@@ -77,9 +77,10 @@ export interface CertificateQueries {
 
 /**
  * PostgreSQL: the outcomes as one statement whatever their number, rows as a JSON parameter made into
- * the table's row type, so the text is prepared once per connection (the CASE form below is a new text
- * for every batch size, parsed and planned each time: EST batches come in every size). The same
- * all-or-none condition: nothing changes unless every one of them is still pending.
+ * the table's row type: one short text with three parameters (the CASE form below is a new text for
+ * every batch size, with two bound values per certificate: EST batches come in every size). It is
+ * planned for each batch (below). The same all-or-none condition: nothing changes unless every one of
+ * them is still pending.
  *
  * The rows are found by serial, never through the status index: `(status = 'pending') IS TRUE` means
  * the same but no index can answer it. Written plainly, the planner takes the (status, not_after)
