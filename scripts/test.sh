@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 missing=()
-for tool in softhsm2-util:softhsm2 openssl:openssl curl:curl gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium make:make g++:g++; do
+for tool in softhsm2-util:softhsm2 openssl:openssl curl:curl gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium make:make g++:g++ strace:strace; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -20,6 +20,9 @@ export interface DatabaseOptions {
 
 export const isPostgres = (db: Db) => db.client.config.client === 'pg';
 
+/** Set on every SQLite connection (see the pool's afterCreate below). */
+const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;';
+
 /** Opens the database and brings its schema up to date (numbered migrations). */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   let db: Db;
@@ -42,8 +45,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
         min: 1,
         max: 1,
         // WAL lets the CLI read while `serve` writes; busy_timeout makes a second writer wait at BEGIN IMMEDIATE.
+        // synchronous = FULL: every COMMIT syncs the WAL before it returns. With NORMAL, WAL is synced only
+        // at checkpoints, and a commit "might roll back following a power loss or system crash" (SQLite,
+        // PRAGMA synchronous): a certificate already handed to a device would vanish from the CA's records.
         afterCreate: (conn: { exec(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) =>
-          conn.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;', (e) => done(e, conn)),
+          conn.exec(SQLITE_PRAGMAS, (e) => done(e, conn)),
       },
     });
   }
