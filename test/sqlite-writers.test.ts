@@ -38,29 +38,3 @@ test('processes appending to one SQLite audit log at once: none fails, the chain
     fs.rmSync(home, { recursive: true, force: true });
   }
 });
-
-/**
- * A certificate is recorded before it is returned, and recorded means on disk: every COMMIT syncs the
- * WAL (synchronous = FULL, src/store/db.ts). With NORMAL, WAL mode syncs only at checkpoints and a
- * commit can be rolled back by a power loss, which no test can cut; so the syncs are counted instead,
- * with strace, in a process that commits COMMITS transactions on a database already made.
- */
-test('every SQLite commit is synced to disk before it returns (synchronous = FULL)', async () => {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-durable-'));
-  const db = await openDatabase({ home });
-  try {
-    const [{ synchronous }] = (await db.raw('PRAGMA synchronous')) as { synchronous: number }[];
-    assert.equal(synchronous, 2, 'PRAGMA synchronous should be FULL (2)');
-    const COMMITS = 20;
-    const trace = path.join(home, 'syncs.trace');
-    const writer = path.join(import.meta.dirname, 'helpers', 'audit-writer.js');
-    await run('strace', ['-f', '-qq', '-e', 'trace=fsync,fdatasync', '-o', trace, process.execPath, writer, home, String(COMMITS)]);
-    const syncs = fs.readFileSync(trace, 'utf8').split('\n').filter((line) => /\b(fsync|fdatasync)\(/.test(line)).length;
-    // Under NORMAL these 20 small commits sync nothing (no checkpoint is due): 0 here, measured.
-    assert.ok(syncs >= COMMITS, `${syncs} syncs for ${COMMITS} commits`);
-  } finally {
-    await db.destroy();
-    fs.rmSync(home, { recursive: true, force: true });
-  }
-});
-

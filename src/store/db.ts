@@ -23,6 +23,24 @@ export const isPostgres = (db: Db) => db.client.config.client === 'pg';
 /** Set on every SQLite connection (see the pool's afterCreate below). */
 const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;';
 
+interface PgConnection {
+  query(sql: string, callback: (e: Error | null, result?: { rows: { setting: string }[] }) => void): void;
+}
+
+/**
+ * A certificate is on disk before it is returned: PostgreSQL's COMMIT waits for its WAL flush unless
+ * `synchronous_commit` is off, which a server (or a role, or the URL's `options`) may set for speed,
+ * losing the last commits to a crash of its machine. Hallmark's sessions then set it back to on. Other
+ * values (local, remote_write, on, remote_apply) all flush locally and are left as the operator chose.
+ */
+function commitDurably(conn: PgConnection, done: (e: Error | null, c: unknown) => void): void {
+  conn.query("SELECT current_setting('synchronous_commit') AS setting", (e, result) => {
+    if (e) return done(e, conn);
+    if (result?.rows[0]?.setting !== 'off') return done(null, conn);
+    conn.query('SET synchronous_commit = on', (setError) => done(setError, conn));
+  });
+}
+
 /** Opens the database and brings its schema up to date (numbered migrations). */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   let db: Db;
@@ -31,7 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
       client: 'pg',
       connection: options.url,
       searchPath: options.schema ? [options.schema] : undefined,
-      pool: { min: 0, max: 10 },
+      pool: { min: 0, max: 10, afterCreate: commitDurably },
     });
     if (options.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
   } else {
