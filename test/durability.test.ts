@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import knexFactory from 'knex';
 import { openDatabase } from '../src/store/db.js';
-import { postgresBackend } from './helpers/backends.js';
+import { postgresBackend, urlWithSchema } from './helpers/backends.js';
 
 const run = promisify(execFile);
 
@@ -42,11 +42,7 @@ test('every SQLite commit is synced to disk before it returns (synchronous = FUL
  */
 test('PostgreSQL: Hallmark commits with synchronous_commit on even where the server or URL says off', async () => {
   const backend = postgresBackend();
-  const urlWith = (value: string) => {
-    const url = new URL(backend.url!);
-    url.searchParams.set('options', `-c search_path=${backend.schema} -c synchronous_commit=${value}`);
-    return url.toString();
-  };
+  const urlWith = (value: string) => urlWithSchema(backend, { synchronous_commit: value })!;
   const setting = async (db: { raw(sql: string): Promise<{ rows: { synchronous_commit: string }[] }> }) => (await db.raw('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
   // The URL does turn it off for a plain connection (else this test could not fail).
   const plain = knexFactory({ client: 'pg', connection: urlWith('off') });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
-import { BACKENDS } from './helpers/backends.js';
+import { BACKENDS, postgresBackend } from './helpers/backends.js';
 import { actionCountQuery } from '../src/alerts/periodic.js';
 
 /**
@@ -118,42 +118,39 @@ for (const make of BACKENDS) {
  * rows by serial, or each batch walks every certificate recorded since the last vacuum (measured: 3×
  * PostgreSQL's CPU per EST enrollment after 20,000 factory certificates; docs/issuance-performance.md).
  */
-for (const make of BACKENDS) {
-  const backend = make();
-  if (!backend.url) continue;
-  test(`${backend.name}: recording issued certificates finds them by serial, not through the status index`, async () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-issued-'));
-    const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-    try {
-      await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
-      const store = createIssuanceStore(db);
-      const pending = (serial: string) => ({ ...row(serial, 'device', 'pending', NOW + 86_400_000), der: null, tbs: Buffer.from(`tbs ${serial}`) });
-      const earlier = Array.from({ length: 300 }, (_, i) => `e${i}`);
-      for (let i = 0; i < earlier.length; i += 100) await db('certificates').insert(earlier.slice(i, i + 100).map(pending));
-      await store.recordIssued(earlier.map((serial) => ({ serial, der: Buffer.from(`der ${serial}`) })), NOW);
-      await db('certificates').insert(['n1', 'n2'].map(pending));
+test('postgres: recording issued certificates finds them by serial, not through the status index', async () => {
+  const backend = postgresBackend();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-issued-'));
+  const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
+  try {
+    await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
+    const store = createIssuanceStore(db);
+    const pending = (serial: string) => ({ ...row(serial, 'device', 'pending', NOW + 86_400_000), der: null, tbs: Buffer.from(`tbs ${serial}`) });
+    const earlier = Array.from({ length: 300 }, (_, i) => `e${i}`);
+    for (let i = 0; i < earlier.length; i += 100) await db('certificates').insert(earlier.slice(i, i + 100).map(pending));
+    await store.recordIssued(earlier.map((serial) => ({ serial, der: Buffer.from(`der ${serial}`) })), NOW);
+    await db('certificates').insert(['n1', 'n2'].map(pending));
 
-      // The plan when only index paths are priced in: the primary key, never the status index.
-      const statement = await db.transaction(async (trx) => {
-        await trx.raw('SET LOCAL enable_seqscan = off');
-        const rows = JSON.stringify([{ serial: 'n1', der: '\\x01' }, { serial: 'n2', der: '\\x02' }]);
-        const { rows: plan } = (await trx.raw(`EXPLAIN ${ISSUED_PG}`, [rows, NOW, 2])) as { rows: { 'QUERY PLAN': string }[] };
-        return plan.map((r) => r['QUERY PLAN']).join('\n');
-      });
-      assert.match(statement, /certificates_pkey/);
-      assert.doesNotMatch(statement, /certificates_status_not_after_index/, statement);
+    // The plan when only index paths are priced in: the primary key, never the status index.
+    const statement = await db.transaction(async (trx) => {
+      await trx.raw('SET LOCAL enable_seqscan = off');
+      const rows = JSON.stringify([{ serial: 'n1', der: '\\x01' }, { serial: 'n2', der: '\\x02' }]);
+      const { rows: plan } = (await trx.raw(`EXPLAIN ${ISSUED_PG}`, [rows, NOW, 2])) as { rows: { 'QUERY PLAN': string }[] };
+      return plan.map((r) => r['QUERY PLAN']).join('\n');
+    });
+    assert.match(statement, /certificates_pkey/);
+    assert.doesNotMatch(statement, /certificates_status_not_after_index/, statement);
 
-      await store.recordIssued([{ serial: 'n1', der: Buffer.from('der n1') }, { serial: 'n2', der: Buffer.from('der n2') }], NOW);
-      const recorded = await db('certificates').whereIn('serial', ['n1', 'n2', 'e0']).orderBy('serial').select('serial', 'status', 'tbs');
-      assert.deepEqual(recorded.map((r) => [r.serial, r.status, r.tbs]), [['e0', 'active', null], ['n1', 'active', null], ['n2', 'active', null]]);
-      // All or none, as before: a batch with a certificate no longer pending records nothing.
-      await db('certificates').insert([pending('n3')]);
-      await assert.rejects(store.recordIssued([{ serial: 'n3', der: Buffer.from('x') }, { serial: 'n1', der: Buffer.from('x') }], NOW), /1 of 2 certificates were not pending/);
-      assert.equal((await db('certificates').where({ serial: 'n3' }).first()).status, 'pending');
-    } finally {
-      await db.destroy();
-      await backend.cleanup();
-      fs.rmSync(home, { recursive: true, force: true });
-    }
-  });
-}
+    await store.recordIssued([{ serial: 'n1', der: Buffer.from('der n1') }, { serial: 'n2', der: Buffer.from('der n2') }], NOW);
+    const recorded = await db('certificates').whereIn('serial', ['n1', 'n2', 'e0']).orderBy('serial').select('serial', 'status', 'tbs');
+    assert.deepEqual(recorded.map((r) => [r.serial, r.status, r.tbs]), [['e0', 'active', null], ['n1', 'active', null], ['n2', 'active', null]]);
+    // All or none, as before: a batch with a certificate no longer pending records nothing.
+    await db('certificates').insert([pending('n3')]);
+    await assert.rejects(store.recordIssued([{ serial: 'n3', der: Buffer.from('x') }, { serial: 'n1', der: Buffer.from('x') }], NOW), /1 of 2 certificates were not pending/);
+    assert.equal((await db('certificates').where({ serial: 'n3' }).first()).status, 'pending');
+  } finally {
+    await db.destroy();
+    await backend.cleanup();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -20,7 +20,13 @@ export interface DatabaseOptions {
 
 export const isPostgres = (db: Db) => db.client.config.client === 'pg';
 
-/** Set on every SQLite connection (see the pool's afterCreate below). */
+/**
+ * Set on every SQLite connection. WAL lets the CLI read while `serve` writes; busy_timeout makes a second
+ * writer wait at BEGIN IMMEDIATE. synchronous = FULL: every COMMIT syncs the WAL before it returns. With
+ * NORMAL, WAL is synced only at checkpoints, and a commit "might roll back following a power loss or
+ * system crash" (SQLite, PRAGMA synchronous): a certificate already handed to a device would vanish from
+ * the CA's records.
+ */
 const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;';
 
 interface PgConnection {
@@ -62,10 +68,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
       pool: {
         min: 1,
         max: 1,
-        // WAL lets the CLI read while `serve` writes; busy_timeout makes a second writer wait at BEGIN IMMEDIATE.
-        // synchronous = FULL: every COMMIT syncs the WAL before it returns. With NORMAL, WAL is synced only
-        // at checkpoints, and a commit "might roll back following a power loss or system crash" (SQLite,
-        // PRAGMA synchronous): a certificate already handed to a device would vanish from the CA's records.
         afterCreate: (conn: { exec(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) =>
           conn.exec(SQLITE_PRAGMAS, (e) => done(e, conn)),
       },

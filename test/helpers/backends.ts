@@ -37,10 +37,14 @@ export function postgresBackend(): Backend {
 
 export const BACKENDS = [sqliteBackend, postgresBackend];
 
-/** A DATABASE_URL that selects the schema for processes (CLI, serve) through libpq's options. */
-export function urlWithSchema(backend: Backend): string | undefined {
+/**
+ * A DATABASE_URL that selects the schema for processes (CLI, serve) through libpq's options, with any
+ * other session settings given (`{ synchronous_commit: 'off' }` becomes `-c synchronous_commit=off`).
+ */
+export function urlWithSchema(backend: Backend, settings: Record<string, string> = {}): string | undefined {
   if (!backend.url) return undefined;
   const url = new URL(backend.url);
-  url.searchParams.set('options', `-c search_path=${backend.schema}`);
+  const options = Object.entries({ search_path: backend.schema!, ...settings }).map(([name, value]) => `-c ${name}=${value}`);
+  url.searchParams.set('options', options.join(' '));
   return url.toString();
 }
