@@ -81,5 +81,6 @@ export async function issuingDeps(ctx: AppContext): Promise<IssueDeps> {
     audit: ctx.audit,
     clock: ctx.clock,
     publicBaseUrl: ctx.config.publicBaseUrl,
+    serviceNames: ctx.config.tlsNames,
   };
 }

@@ -169,6 +169,7 @@ for (const makeBackend of BACKENDS) {
         csr: i % 50 === 7 ? breakSignature(good.toString('pem')) : good.toString('pem'),
         profile: i % 50 === 9 ? 'no-such-profile' : 'device',
         identity: i % 50 === 11 ? 'bad identity with spaces' : `batch-${backend.name}-${i}`,
+        requester: { kind: 'cli' as const },
         actor: 'test',
       }));
       const results = await issueBatch(ca.issue, inputs);
@@ -245,7 +246,7 @@ for (const makeBackend of BACKENDS) {
 
     test('certificates issued by the signing workers carry signatures openssl accepts, with the CA key never read', async () => {
       const { csrPem } = await opensslCsr(dir, { key: 'ec-p256', subject: '/CN=w' });
-      const results = await issueBatch(ca.issue, Array.from({ length: 64 }, (_, i) => ({ csr: csrPem, profile: 'device', identity: `w-${backend.name}-${i}`, actor: 'test' })));
+      const results = await issueBatch(ca.issue, Array.from({ length: 64 }, (_, i) => ({ csr: csrPem, profile: 'device', identity: `w-${backend.name}-${i}`, requester: { kind: 'cli' as const }, actor: 'test' })));
       const file = path.join(dir, 'w.pem');
       fs.writeFileSync(file, results.map((r) => (r as { certificate: string }).certificate).join(''));
       await mustRun('openssl', ['verify', '-CAfile', ca.rootFile, '-untrusted', ca.issuingFile, file]);

@@ -48,7 +48,7 @@ for (const makeBackend of BACKENDS) {
 
     test('a CSR made by openssl req becomes a device certificate that openssl verify accepts for TLS clients', async () => {
       const { csrPem } = await opensslCsr(dir, { key: 'ec-p256', subject: '/CN=ignored/O=Evil Corp' });
-      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'device', identity: 'dev-0001', actor: 'test' });
+      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'device', identity: 'dev-0001', requester: { kind: 'cli' as const }, actor: 'test' });
       assert.match(issued.serial, /^[0-9a-f]{32}$/);
       assert.equal(issued.chain.length, 1, 'chain is the issuing CA, not the root');
       const certFile = path.join(dir, 'dev-0001.pem');
@@ -76,7 +76,7 @@ for (const makeBackend of BACKENDS) {
 
     test('the certificate is recorded before it is returned, with its audit event', async () => {
       const { csrPem } = await opensslCsr(dir);
-      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'device', identity: 'dev-0002', actor: 'test' });
+      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'device', identity: 'dev-0002', requester: { kind: 'cli' as const }, actor: 'test' });
       const row = await ca.ctx.certificates.get(issued.serial);
       assert.equal(row?.status, 'active');
       assert.deepEqual(new Uint8Array(row!.der!), issued.der);
@@ -90,13 +90,13 @@ for (const makeBackend of BACKENDS) {
     test('RSA and P-384 device keys and a tls-server certificate with DNS and IP names', async () => {
       for (const key of ['rsa-2048', 'ec-p384'] as const) {
         const { csrPem } = await opensslCsr(dir, { key });
-        const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'device', identity: `dev-${key}`, actor: 'test' });
+        const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'device', identity: `dev-${key}`, requester: { kind: 'cli' as const }, actor: 'test' });
         const file = path.join(dir, `${key}.pem`);
         fs.writeFileSync(file, issued.certificate);
         await mustRun('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', ca.rootFile, '-untrusted', ca.issuingFile, file]);
       }
       const { csrPem } = await opensslCsr(dir, { subject: '/CN=api.example.test', addext: ['subjectAltName=DNS:api.example.test,IP:127.0.0.1,IP:::1'] });
-      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'tls-server', actor: 'test' });
+      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: 'tls-server', requester: { kind: 'cli' as const }, actor: 'test' });
       const file = path.join(dir, 'server.pem');
       fs.writeFileSync(file, issued.certificate);
       await mustRun('openssl', ['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', ca.rootFile, '-untrusted', ca.issuingFile, file]);
@@ -128,7 +128,7 @@ for (const makeBackend of BACKENDS) {
           profile: input.profile ?? 'device',
           identity: 'identity' in input ? input.identity : 'dev-refused',
           validityDays: input.validityDays,
-          actor: 'test',
+          requester: { kind: 'cli' as const }, actor: 'test',
         }).then(
           () => assert.fail('issued'),
           (e: unknown) => e,
@@ -144,7 +144,7 @@ for (const makeBackend of BACKENDS) {
     test('200 concurrent issuances produce 200 distinct serials, all recorded', async () => {
       const csrs = await Promise.all(Array.from({ length: 4 }, () => opensslCsr(dir)));
       const issued = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => issueCertificate(ca.issue, { csr: csrs[i % 4]!.csrPem, profile: 'device', identity: `bulk-${i}`, actor: 'test' })),
+        Array.from({ length: 200 }, (_, i) => issueCertificate(ca.issue, { csr: csrs[i % 4]!.csrPem, profile: 'device', identity: `bulk-${i}`, requester: { kind: 'cli' as const }, actor: 'test' })),
       );
       const serials = new Set(issued.map((c) => c.serial));
       assert.equal(serials.size, 200);
@@ -185,10 +185,10 @@ for (const makeBackend of BACKENDS) {
       const issuer = ca.issue.issuers.get('issuing');
       const late = new Date(issuer.notAfter.getTime() - 10 * 86_400_000);
       const { csrPem } = await opensslCsr(dir);
-      const issued = await issueCertificate({ ...ca.issue, clock: { now: () => late } }, { csr: csrPem, profile: 'device', identity: 'dev-late', actor: 'test' });
+      const issued = await issueCertificate({ ...ca.issue, clock: { now: () => late } }, { csr: csrPem, profile: 'device', identity: 'dev-late', requester: { kind: 'cli' as const }, actor: 'test' });
       assert.equal(issued.notAfter.getTime(), issuer.notAfter.getTime());
       const expired = new Date(issuer.notAfter.getTime() + 1000);
-      await assert.rejects(issueCertificate({ ...ca.issue, clock: { now: () => expired } }, { csr: csrPem, profile: 'device', identity: 'dev-late', actor: 'test' }), /has expired/);
+      await assert.rejects(issueCertificate({ ...ca.issue, clock: { now: () => expired } }, { csr: csrPem, profile: 'device', identity: 'dev-late', requester: { kind: 'cli' as const }, actor: 'test' }), /has expired/);
     });
   });
 }

@@ -50,7 +50,7 @@ test('the OCSP signer renews itself with a fast clock, with no failed OCSP reque
   fs.writeFileSync(issuingFile, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
   const request = async (id: string) => {
     const { csrPem } = await opensslCsr(dir);
-    const issued = await issueCertificate(hm.running.issue, { csr: csrPem, profile: 'device', identity: id, actor: 'test' });
+    const issued = await issueCertificate(hm.running.issue, { csr: csrPem, profile: 'device', identity: id, requester: { kind: 'cli' as const }, actor: 'test' });
     const certFile = path.join(dir, `${id}.pem`);
     fs.writeFileSync(certFile, issued.certificate);
     const reqFile = path.join(dir, `${id}.req`);

@@ -172,7 +172,7 @@ describe('each deliberately broken template is caught by exactly its rule', () =
 
   async function ocsp(options: { nextUpdate?: Date; responderProfile?: string } = {}) {
     const signer = await ca.ctx.keys!.createKey({ token: 'lint', object: `lint-responder-${Math.random()}` }, 'ec-p256');
-    const responder = await issueCertificate(ca.issue, { csr: requestForOwnKey(signer.spki), profile: options.responderProfile ?? 'ocsp-signer', identity: 'issuing', issuer: 'issuing', actor: 'test' });
+    const responder = await issueCertificate(ca.issue, { csr: requestForOwnKey(signer.spki), profile: options.responderProfile ?? 'ocsp-signer', identity: 'issuing', issuer: 'issuing', requester: { kind: 'cli' as const }, actor: 'test' });
     const now = new Date();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000 - 1000);
     const tbs = encodeResponseData({
@@ -199,7 +199,7 @@ describe('what Hallmark signs lints clean', () => {
     for (const [name, profile] of ca.ctx.config.profiles) {
       const { csrPem } = await opensslCsr(dir, { subject: '/CN=lint.example.test', addext: name === 'tls-server' ? ['subjectAltName=DNS:lint.example.test'] : [] });
       const identity = profile.identity.required ? (name === 'ocsp-signer' ? 'issuing' : 'lint-subject') : undefined;
-      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: name, identity, actor: 'test' });
+      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: name, identity, requester: { kind: 'cli' as const }, actor: 'test' });
       assert.deepEqual(lintCertificate(tbsOf(issued.der), ca.issue.issuers.get(profile.issuer).lint), [], name);
     }
     const root = ca.issue.issuers.get('root');
@@ -215,7 +215,7 @@ describe('what Hallmark signs lints clean', () => {
     const count = async () => Number((await ca.ctx.db('certificates').count({ n: '*' }))[0]!.n);
     const before = await count();
     const signer = await ca.ctx.keys!.createKey({ token: 'lint', object: 'lint-refused' }, 'ec-p256');
-    await assert.rejects(issueCertificate(broken, { csr: requestForOwnKey(signer.spki), profile: 'device', identity: 'refused-1', actor: 'test' }), (e: Error & { code?: string }) => {
+    await assert.rejects(issueCertificate(broken, { csr: requestForOwnKey(signer.spki), profile: 'device', identity: 'refused-1', requester: { kind: 'cli' as const }, actor: 'test' }), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'lint_failed');
       assert.match(e.message, /authority-key-id \(RFC 5280 §4\.2\.1\.1\)/);
       return true;

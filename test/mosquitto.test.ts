@@ -83,14 +83,14 @@ test('Mosquitto accepts a device certificate, then refuses it after revocation a
   fs.writeFileSync(path.join(dir, 'chain.pem'), hm.rootPem + issuing);
   // The broker's own TLS certificate, from the tls-server profile.
   const server = await opensslCsr(dir, { subject: '/CN=localhost', addext: ['subjectAltName=DNS:localhost,IP:127.0.0.1'] });
-  const serverCert = await issueCertificate(hm.running.issue, { csr: server.csrPem, profile: 'tls-server', actor: 'test' });
+  const serverCert = await issueCertificate(hm.running.issue, { csr: server.csrPem, profile: 'tls-server', requester: { kind: 'cli' as const }, actor: 'test' });
   fs.writeFileSync(path.join(dir, 'broker.pem'), serverCert.certificate + issuing);
   fs.copyFileSync(server.keyFile, path.join(dir, 'broker.key'));
   const device = await opensslCsr(dir);
-  const deviceCert = await issueCertificate(hm.running.issue, { csr: device.csrPem, profile: 'device', identity: 'sensor-42', actor: 'test' });
+  const deviceCert = await issueCertificate(hm.running.issue, { csr: device.csrPem, profile: 'device', identity: 'sensor-42', requester: { kind: 'cli' as const }, actor: 'test' });
   fs.writeFileSync(path.join(dir, 'device.pem'), deviceCert.certificate);
   const neighbour = await opensslCsr(dir);
-  fs.writeFileSync(path.join(dir, 'neighbour.pem'), (await issueCertificate(hm.running.issue, { csr: neighbour.csrPem, profile: 'device', identity: 'sensor-43', actor: 'test' })).certificate);
+  fs.writeFileSync(path.join(dir, 'neighbour.pem'), (await issueCertificate(hm.running.issue, { csr: neighbour.csrPem, profile: 'device', identity: 'sensor-43', requester: { kind: 'cli' as const }, actor: 'test' })).certificate);
   const before = await fetchCrlPem(dir);
 
   const port = await freePort();

@@ -53,7 +53,7 @@ for (const makeBackend of BACKENDS) {
 
     async function device(id: string) {
       const { csrPem, keyFile } = await opensslCsr(dir);
-      const issued = await issueCertificate(hm.running.issue, { csr: csrPem, profile: 'device', identity: id, actor: 'test' });
+      const issued = await issueCertificate(hm.running.issue, { csr: csrPem, profile: 'device', identity: id, requester: { kind: 'cli' as const }, actor: 'test' });
       const file = path.join(dir, `${id}.pem`);
       fs.writeFileSync(file, issued.certificate);
       return { ...issued, file, keyFile };

@@ -120,7 +120,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const issueTo = async (profile: string, identity: string) => {
         const { csrPem, keyFile } = await opensslCsr(dir);
         // Issued on real time: the TLS stack checks validity against the real clock, not the test's.
-        const issued = await issueCertificate({ ...hm.running.issue, clock: systemClock }, { csr: csrPem, profile, identity, actor: 'test' });
+        const issued = await issueCertificate({ ...hm.running.issue, clock: systemClock }, { csr: csrPem, profile, identity, requester: { kind: 'cli' as const }, actor: 'test' });
         return { cert: issued.certificate + issued.chain.join(''), key: fs.readFileSync(keyFile, 'utf8'), serial: issued.serial };
       };
       const operator = await issueTo('operator', 'carol');

@@ -5,7 +5,7 @@
  *
  *   npm run build && node dist/scripts/bench/ocsp.js [--certs 1000] [--seconds 10]
  */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,10 +66,11 @@ async function main() {
     const raw = await rawSignRate(issuing.signer);
 
     log(`issuing ${CERTS} certificates…`);
-    const keySigner = await ca.ctx.keys!.createKey({ token: 'bench', object: 'bench-device-key' }, 'ec-p256');
     const serials: { serial: string; notAfter: Date; subject: string }[] = [];
     for (let i = 0; i < CERTS; i++) {
-      const c = await issueCertificate(running.issue, { csr: requestForOwnKey(keySigner.spki), profile: 'device', identity: `bench-${i}`, actor: 'bench' });
+      // A key of its own for each: one public key is bound to one identity.
+      const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }));
+      const c = await issueCertificate(running.issue, { csr: requestForOwnKey(spki), profile: 'device', identity: `bench-${i}`, requester: { kind: 'cli' }, actor: 'bench' });
       serials.push({ serial: c.serial, notAfter: c.notAfter, subject: c.subject });
     }
     const bodies = serials.map((s) => ocspRequest(issuing.certificate, s.serial));
@@ -92,7 +93,7 @@ async function main() {
     const dir = path.join(ca.home, 'openssl-ocsp');
     fs.mkdirSync(dir);
     execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'r.key'), '-subj', '/CN=ref', '-out', path.join(dir, 'r.csr')], { stdio: 'ignore' });
-    const responder = await issueCertificate(running.issue, { csr: fs.readFileSync(path.join(dir, 'r.csr'), 'utf8'), profile: 'ocsp-signer', identity: 'reference', actor: 'bench' });
+    const responder = await issueCertificate(running.issue, { csr: fs.readFileSync(path.join(dir, 'r.csr'), 'utf8'), profile: 'ocsp-signer', identity: 'reference', requester: { kind: 'cli' }, actor: 'bench' });
     fs.writeFileSync(path.join(dir, 'r.pem'), responder.certificate);
     fs.writeFileSync(path.join(dir, 'ca.pem'), toPem(issuing.certificate, 'CERTIFICATE'));
     const utc = (d: Date) => d.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');

@@ -22,5 +22,5 @@ export async function principalFromCertificate(socket: TLSSocket, certificates: 
   if (Number(row.not_after) <= now.getTime()) return { ok: false, reason: 'client certificate has expired', serial };
   const role = profiles.get(row.profile)?.role;
   if (!role) return { ok: false, reason: `certificates of profile ${row.profile} do not authenticate`, serial };
-  return { ok: true, principal: { kind: 'certificate', id: row.serial, name: row.identity ?? row.subject, role, scopes: null } };
+  return { ok: true, principal: { kind: 'certificate', id: row.serial, name: row.identity ?? row.subject, role, scopes: null, expiresAt: new Date(Number(row.not_after)) } };
 }

@@ -5,6 +5,8 @@ export const PERMISSIONS = [
   'ca.manage',
   'cert.read',
   'cert.issue',
+  /** Certificates of profiles that mint authority (responders, TLS servers, operator and station certificates). */
+  'cert.authority',
   'cert.revoke',
   'station.manage',
   'device.read',
@@ -27,6 +29,6 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 export const roleAllows = (role: Role, permission: Permission) => ROLE_PERMISSIONS[role].includes(permission);
 
 /** Operations that need an operator session (password + TOTP) or an API key scoped for them. */
-export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage']);
+export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'cert.authority']);
 
 export const isPermission = (value: string): value is Permission => (PERMISSIONS as readonly string[]).includes(value);

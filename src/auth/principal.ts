@@ -11,6 +11,8 @@ export interface Principal {
   role: Role;
   /** An API key's narrower scopes; null means everything the role allows. */
   scopes: readonly Permission[] | null;
+  /** When the credential stops working (key expiry, session end, certificate notAfter); null: never. */
+  expiresAt: Date | null;
 }
 
 export const actorName = (p: Principal) => `${p.kind}:${p.kind === 'session' ? p.name : p.id}`;

@@ -25,7 +25,7 @@ export async function openSession(db: Db, operator: string, policy: SessionPolic
   return { token: `hms_${id}_${secret}`, id, expiresAt, idleTimeoutSeconds: Math.round(policy.idleMs / 1000) };
 }
 
-export type SessionCheck = { ok: true; id: string; operator: OperatorRow } | { ok: false; reason: 'malformed' | 'unknown' | 'expired' | 'idle' | 'revoked' | 'disabled'; id?: string };
+export type SessionCheck = { ok: true; id: string; operator: OperatorRow; expiresAt: Date } | { ok: false; reason: 'malformed' | 'unknown' | 'expired' | 'idle' | 'revoked' | 'disabled'; id?: string };
 
 /** A valid session touches last_seen_at: the idle timeout counts from the last request. */
 export async function checkSession(db: Db, token: string, policy: SessionPolicy, now: Date): Promise<SessionCheck> {
@@ -41,7 +41,7 @@ export async function checkSession(db: Db, token: string, policy: SessionPolicy,
   const operator = (await db('operators').where({ name: row.operator }).first()) as OperatorRow | undefined;
   if (!operator || operator.disabled_at !== null) return { ok: false, reason: 'disabled', id };
   await db('sessions').where({ id }).update({ last_seen_at: now.getTime() });
-  return { ok: true, id, operator };
+  return { ok: true, id, operator, expiresAt: new Date(Number(row.expires_at)) };
 }
 
 /** Refresh rotates: the old token stops working, the new one keeps the absolute expiry. */

@@ -61,7 +61,7 @@ export async function reissueFrom(issue: IssueDeps, revocation: RevokeDeps, name
     if (!batch.length) break;
     for (const row of batch) {
       try {
-        const issued = await issueCertificate(issue, { csr: requestFromCertificate(new Uint8Array(row.der)), profile: row.profile, identity: row.identity ?? undefined, actor });
+        const issued = await issueCertificate(issue, { csr: requestFromCertificate(new Uint8Array(row.der)), profile: row.profile, identity: row.identity ?? undefined, requester: { kind: 'system' }, actor });
         await issue.db('certificates').where({ serial: row.serial }).update({ superseded_by: issued.serial, superseded_at: issue.clock.now().getTime() });
         await issue.audit.record({ actor, action: 'certificate.reissue', target: row.serial, outcome: 'success', details: { from: name, replacedBy: issued.serial } });
         await revokeCertificate(revocation, { serial: row.serial, reason: 'cACompromise', actor });

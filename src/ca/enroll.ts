@@ -45,7 +45,7 @@ export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCs
   const now = deps.clock.now();
   renewalWindow(input.current, input.policy, now);
   requireSameNames(input.csr, new Uint8Array(input.current.der!));
-  const issued = await issueCertificate(deps, { csr: input.csr, profile: input.current.profile, identity: input.current.identity ?? undefined, actor: input.actor, source: input.source });
+  const issued = await issueCertificate(deps, { csr: input.csr, profile: input.current.profile, identity: input.current.identity ?? undefined, requester: { kind: 'renewal' }, actor: input.actor, source: input.source });
   await deps.db.transaction(async (trx: Knex.Transaction) => {
     await trx('certificates').where({ serial: input.current.serial }).update({ superseded_by: issued.serial, superseded_at: now.getTime() });
     await deps.audit.recordIn(trx, {

@@ -4,6 +4,7 @@ import { toPem } from '../x509/pem.js';
 import { verifyCsr, type VerifiedCsr } from '../x509/csr.js';
 import { applyProfile, type Draft } from '../profiles/rules/index.js';
 import type { Profile } from '../profiles/schema.js';
+import type { Requester } from '../profiles/requester.js';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
@@ -17,6 +18,7 @@ import { buildLeafTbs, FULL_LINT_EVERY, leafTemplate, lintLeafFields, type LeafT
 import { assertLintClean, lintCertificate } from '../lint/index.js';
 import { createBatcher, type Batcher } from '../workers/batcher.js';
 import { metrics } from '../observability/metrics.js';
+import { publicKeyId } from '../x509/key-id.js';
 
 /** The slice of the application that issuance needs. */
 export interface IssueDeps {
@@ -27,6 +29,8 @@ export interface IssueDeps {
   audit: AuditLog;
   clock: Clock;
   publicBaseUrl: string;
+  /** The configuration's `tlsNames` (profiles with `fromCsr.serviceNames` accept these names). */
+  serviceNames: readonly string[];
 }
 
 export interface IssueInput {
@@ -37,6 +41,8 @@ export interface IssueInput {
   validityDays?: number;
   /** Internal issuance only (responder certificates): a CA other than the profile's issuer. */
   issuer?: string;
+  /** Who asks; the profile decides whether they may (no default: every path says who it speaks for). */
+  requester: Requester;
   actor: string;
   source?: string;
 }
@@ -79,6 +85,8 @@ interface Pending {
   template: LeafTemplate;
   draft: Draft;
   spkiDer: Uint8Array;
+  /** The key's identity (x509/key-id.ts), bound to this certificate's identity before anything is recorded. */
+  keyId: string;
   keyType: string;
   identity?: string;
   subjectText: string;
@@ -93,7 +101,7 @@ function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date
   // The profile names a CA family (its current generation issues); internal callers may name a generation.
   const issuer = input.issuer ? deps.issuers.exact(input.issuer) : deps.issuers.get(profile.issuer);
   const identity = input.identity || undefined;
-  const draft = applyProfile({ csr, profile, identity, validityDays: input.validityDays }, { now, issuer });
+  const draft = applyProfile({ csr, profile, identity, validityDays: input.validityDays, requester: input.requester }, { now, issuer, serviceNames: deps.serviceNames });
   const template = leafTemplate(issuer, profile, deps.publicBaseUrl);
   const serialBytes = randomSerial();
   const tbs = buildLeafTbs(template, draft, csr.spkiDer, serialBytes);
@@ -113,6 +121,7 @@ function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date
     template,
     draft,
     spkiDer: csr.spkiDer,
+    keyId: publicKeyId(csr.spkiDer),
     keyType: typeof csr.keyType === 'string' ? csr.keyType : 'unknown',
     identity,
     subjectText: subjectText(draft.subject),
@@ -156,6 +165,34 @@ const intentEvents = (pending: Pending[], lintFailures: AuditEvent[]): AuditEven
     details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
   })),
 ];
+
+/** What a certificate's key is bound to: its identity, or its subject when the profile has no identity. */
+const bindingOf = (p: Pending) => p.identity ?? `subject:${p.subjectText}`;
+
+/**
+ * One public key, one identity (README "Issuance policy"): a key already certified for another identity
+ * is refused, within this batch or before it, and so is a key revoked for keyCompromise. The renewal
+ * of the same identity with the same key passes.
+ */
+async function refuseKnownKeys(deps: IssueDeps, pending: Pending[], now: Date, refuse: (p: Pending, error: Error) => void): Promise<void> {
+  if (!pending.length) return;
+  const firstIdentity = new Map<string, string>();
+  for (const p of [...pending]) {
+    const bound = firstIdentity.get(p.keyId);
+    if (bound === undefined) firstIdentity.set(p.keyId, bindingOf(p));
+    else if (bound !== bindingOf(p)) refuse(p, keyInUse());
+  }
+  const refusals = await deps.store.bindKeys([...firstIdentity].map(([keyId, identity]) => ({ keyId, identity })), now.getTime());
+  if (!refusals.length) return;
+  const byKey = new Map(refusals.map((r) => [r.keyId, r]));
+  for (const p of [...pending]) {
+    const refusal = byKey.get(p.keyId);
+    if (!refusal) continue;
+    refuse(p, refusal.reason === 'compromised' ? new HallmarkError('key_compromised', `this public key belongs to a certificate revoked for keyCompromise${refusal.serial ? ` (${refusal.serial})` : ''}; it is never certified again: generate a new key`, 403) : keyInUse());
+  }
+}
+
+const keyInUse = () => new HallmarkError('key_in_use', 'this public key is already certified for another identity; every identity needs a key of its own (a renewal keeps its identity)', 409);
 
 /** Head moves tolerated before the one-statement path gives way to a transaction that locks the head. */
 const HEAD_MOVES = 5;
@@ -249,6 +286,10 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
       results[i] = toError(e);
     }
   }
+  await refuseKnownKeys(deps, pending, now, (p, error) => {
+    results[indexOf.get(p)!] = error;
+    pending.splice(pending.indexOf(p), 1);
+  });
   if (!pending.length) {
     if (lintFailures.length) await deps.audit.recordMany(lintFailures);
     return results;

@@ -56,7 +56,7 @@ async function load(deps: ResponderDeps, row: ResponderRow): Promise<Responder> 
 async function createResponder(deps: ResponderDeps, ca: string): Promise<ResponderRow> {
   const uri = { token: deps.tokenLabel, object: `hallmark-ocsp-${ca}-${randomBytes(4).toString('hex')}` };
   const signer = await deps.keys.createKey(uri, 'ec-p256');
-  const issued = await issueCertificate(deps.issue, { csr: requestForOwnKey(signer.spki), profile: 'ocsp-signer', identity: ca, issuer: ca, actor: 'system:ocsp' });
+  const issued = await issueCertificate(deps.issue, { csr: requestForOwnKey(signer.spki), profile: 'ocsp-signer', identity: ca, issuer: ca, requester: { kind: 'system' }, actor: 'system:ocsp' });
   const row: ResponderRow & { created_at: number } = {
     serial: issued.serial,
     ca,

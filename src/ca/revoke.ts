@@ -4,6 +4,9 @@ import type { Db } from '../store/db.js';
 import { HallmarkError } from '../errors.js';
 import type { ReasonName } from './revocation-reasons.js';
 import { metrics } from '../observability/metrics.js';
+import { markKeyCompromised } from '../store/public-keys.js';
+import { publicKeyId } from '../x509/key-id.js';
+import { x509 } from '../x509/crypto-provider.js';
 
 /** Told about every status change: the CRL updater and the OCSP cache listen. */
 export type RevocationListener = (change: { issuer: string; serial: string }) => void;
@@ -52,6 +55,11 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
         status_changed_at: deps.clock.now().getTime(),
       });
     if (updated !== 1) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
+    // A compromised key is refused for ever, under any identity (README "Issuance policy").
+    if (input.reason === 'keyCompromise' && current.der) {
+      const spki = new Uint8Array(new x509.X509Certificate(new Uint8Array(current.der)).publicKey.rawData);
+      await markKeyCompromised(trx, { keyId: publicKeyId(spki), identity: current.identity ?? `subject:${current.subject}` }, input.serial, now.getTime());
+    }
     await deps.audit.recordIn(trx, {
       actor: input.actor,
       action: 'certificate.revoke',

@@ -51,7 +51,7 @@ async function issueDirectory(flags: CertFlags): Promise<void> {
         const raw = fs.readFileSync(full);
         const text = raw.toString('latin1');
         const csr = await verifyCsr(text.includes('-----BEGIN') ? text : new Uint8Array(raw));
-        const issued = await issueCertificate(deps, { csr, profile: flags.profile!, identity: csr.commonName, validityDays: flags.days ? Number(flags.days) : undefined, actor: actor(), source: 'cli' });
+        const issued = await issueCertificate(deps, { csr, profile: flags.profile!, identity: csr.commonName, validityDays: flags.days ? Number(flags.days) : undefined, requester: { kind: 'cli' }, actor: actor(), source: 'cli' });
         fs.writeFileSync(full.replace(/\.(csr|pem|der|req)$/, '.crt'), issued.certificate + issued.chain.join(''));
         results.push({ file, serial: issued.serial });
       } catch (e) {
@@ -88,6 +88,7 @@ async function issue(flags: CertFlags): Promise<void> {
       profile,
       identity: flags.device,
       validityDays: days,
+      requester: { kind: 'cli' },
       actor: actor(),
       source: 'cli',
     });

@@ -186,6 +186,8 @@ export function loadCaConfig(file: string): CaConfig {
   const files = [file, ...fs.readdirSync(profilesDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(profilesDir, f))];
   for (const [label, est] of Object.entries(config.est.labels)) {
     if (!profiles.has(est.profile)) throw configError(`${file}: est.labels.${label}.profile: unknown profile "${est.profile}"`);
+    // A device-facing route never reaches a profile that does not accept device enrollment.
+    if (!profiles.get(est.profile)!.requesters.enrollment) throw configError(`${file}: est.labels.${label}.profile: profile "${est.profile}" does not accept device enrollment (requesters.enrollment)`);
   }
   const bootstrapCaCertificates = config.est.bootstrapCas.flatMap((p) => {
     const pemFile = path.resolve(path.dirname(file), p);

@@ -128,7 +128,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   try {
     issued = await issueBatch(
       deps.issue,
-      fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, actor, source })),
+      fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, requester: { kind: 'station' as const }, actor, source })),
       { withIntents: reserve, alongside: recordProvisioned },
     );
   } catch (e) {

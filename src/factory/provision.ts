@@ -225,7 +225,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
   let issued: IssuedCertificate;
   try {
     const adoptable = orphan && !item.keygen && sha256(new Uint8Array(new X509Certificate(orphan.der).publicKey.export({ format: 'der', type: 'spki' }))) === keyHash;
-    issued = adoptable ? await adopt(deps, orphan!.serial, profile) : await issueCertificate(deps.issue, { csr, profile, identity: item.deviceSerial, actor, source });
+    issued = adoptable ? await adopt(deps, orphan!.serial, profile) : await issueCertificate(deps.issue, { csr, profile, identity: item.deviceSerial, requester: { kind: 'station' }, actor, source });
     if (orphan && !adoptable) await revokeCertificate(deps.revocation, { serial: orphan.serial, reason: 'superseded', actor }).catch(() => undefined);
   } catch (e) {
     // Nothing was issued: undo the reservation, so the request can be corrected and repeated.

@@ -46,11 +46,16 @@ export async function addStation(
 ) {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.name)) throw new HallmarkError('invalid_name', 'station names are lowercase letters, digits and dashes', 400);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(options.line)) throw new HallmarkError('invalid_line', 'line names are letters, digits, dots, dashes and underscores', 400);
-  for (const p of options.profiles) if (!deps.issue.profiles.has(p)) throw new HallmarkError('unknown_profile', `no profile named "${p}"`, 400);
+  for (const p of options.profiles) {
+    const profile = deps.issue.profiles.get(p);
+    if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${p}"`, 400);
+    // A station-facing route never reaches a profile that stations may not request (an authority profile never does).
+    if (!profile.requesters.station) throw new HallmarkError('profile_not_allowed', `profile "${p}" does not accept provisioning stations (requesters.station)`, 400);
+  }
   if (await deps.db('stations').where({ name: options.name }).first()) throw new HallmarkError('exists', `station "${options.name}" exists already`, 409);
   const now = deps.issue.clock.now();
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = await issueCertificate(deps.issue, { csr: requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))), profile: 'station', identity: options.name, actor: options.actor });
+  const cert = await issueCertificate(deps.issue, { csr: requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))), profile: 'station', identity: options.name, requester: { kind: 'system' }, actor: options.actor });
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const certFile = path.join(options.dir, `${options.name}.pem`);
   const keyFile = path.join(options.dir, `${options.name}.key`);

@@ -74,14 +74,14 @@ export function authenticate(deps: AuthDeps): RequestHandler {
         await deps.audit.record({ actor: `session:${check.id}`, action: 'auth.csrf', target: target(req), outcome: 'failure', source: source(req) });
         return void sendError(res, 403, 'csrf', 'a state change from the console needs its X-CSRF-Token header');
       }
-      (req as WithPrincipal).principal = { kind: 'session', id: check.id, name: check.operator.name, role: check.operator.role, scopes: null };
+      (req as WithPrincipal).principal = { kind: 'session', id: check.id, name: check.operator.name, role: check.operator.role, scopes: null, expiresAt: check.expiresAt };
       (req as WithPrincipal).sessionId = check.id;
       return next();
     }
     if (bearer !== undefined) {
       const check = await checkApiKey(deps.db, bearer, now);
       if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous');
-      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key) };
+      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key), expiresAt: check.key.expires_at === null ? null : new Date(Number(check.key.expires_at)) };
       return next();
     }
     const cert = await principalFromCertificate(req.socket as TLSSocket, deps.certificates, deps.profiles, now);

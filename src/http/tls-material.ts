@@ -90,6 +90,7 @@ export async function ensureTlsMaterial(home: string, names: string[], issue: Is
   const issued = await issueCertificate(issue, {
     csr: new Uint8Array(csr.rawData),
     profile: 'tls-server',
+    requester: { kind: 'system' },
     actor: 'system:tls',
     source: 'serve',
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KEY_TYPES } from '../x509/key-types.js';
 import { ROLES } from '../auth/roles.js';
+import { mintsAuthority, REST_KINDS } from './requester.js';
 
 export const KEY_USAGES = [
   'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
@@ -49,16 +50,57 @@ export const profileSchema = z.strictObject({
       add: z.array(z.string().regex(/^(dns|uri|ip|email):.+$/, 'write as dns:…, uri:…, ip:… or email:…')).default([]),
       /** Names a CSR may request: a regex per type, or absent to refuse that type. */
       fromCsr: z
-        .strictObject({ dns: regex.optional(), uri: regex.optional(), ip: z.boolean().default(false), email: regex.optional() })
-        .default({ ip: false }),
+        .strictObject({
+          dns: regex.optional(),
+          uri: regex.optional(),
+          ip: z.boolean().default(false),
+          email: regex.optional(),
+          /** DNS names and addresses listed in the configuration's `tlsNames` are accepted (Hallmark's own service names). */
+          serviceNames: z.boolean().default(false),
+        })
+        .default({ ip: false, serviceNames: false }),
+      /** The most names a CSR may request (each type counted; the subject's CN of a server profile too). */
+      maxNames: z.number().int().min(0).max(100).default(8),
+      /** `*.` wildcard DNS names (and CN) are refused unless this is set. */
+      wildcards: z.boolean().default(false),
     })
-    .default({ add: [], fromCsr: { ip: false } }),
+    .default({ add: [], fromCsr: { ip: false, serviceNames: false }, maxNames: 8, wildcards: false }),
+  /**
+   * Who may ask for certificates of this profile (README "Issuance policy"): device enrollment (EST
+   * labels, /api/v1/enroll), a certificate renewing itself, provisioning stations, the local CLI, and
+   * REST principals by role and kind. Hallmark's own issuance (responders, its TLS) is always allowed.
+   */
+  requesters: z
+    .strictObject({
+      enrollment: z.boolean().default(false),
+      renewal: z.boolean().default(false),
+      station: z.boolean().default(false),
+      cli: z.boolean().default(true),
+      rest: z
+        .strictObject({ roles: z.array(z.enum(ROLES)).default([]), kinds: z.array(z.enum(REST_KINDS)).default([...REST_KINDS]) })
+        .default({ roles: ['admin'], kinds: [...REST_KINDS] }),
+    })
+    .default({ enrollment: false, renewal: false, station: false, cli: true, rest: { roles: ['admin'], kinds: [...REST_KINDS] } }),
+  /**
+   * Certificates of this profile act for Hallmark or carry authority (see requester.ts mintsAuthority,
+   * which also infers it from the role and usages). Only the CLI, Hallmark itself, and from REST an
+   * admin session or an admin API key scoped for cert.authority may obtain one.
+   */
+  authority: z.boolean().default(false),
   /** A TLS client certificate from this profile authenticates its holder in this role. */
   role: z.enum(ROLES).optional(),
   /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only. */
   ocspNoCheck: z.boolean().default(false),
   /** Leave CRL DP / AIA out (e.g. the OCSP responder's own certificate needs no AIA OCSP). */
   revocationPointers: z.boolean().default(true),
+}).superRefine((profile, ctx) => {
+  if (!mintsAuthority(profile)) return;
+  // Never reachable from a device-facing or station-facing route, and from REST by admins only.
+  for (const kind of ['enrollment', 'renewal', 'station'] as const) {
+    if (profile.requesters[kind]) ctx.addIssue({ code: 'custom', path: ['requesters', kind], message: `profile "${profile.name}" mints authority (role, server, responder or signing usage): ${kind} may not request it` });
+  }
+  const lesser = profile.requesters.rest.roles.filter((r) => r !== 'admin');
+  if (lesser.length) ctx.addIssue({ code: 'custom', path: ['requesters', 'rest', 'roles'], message: `profile "${profile.name}" mints authority: only admin may request it over REST, not ${lesser.join(', ')}` });
 });
 
 export type Profile = z.infer<typeof profileSchema>;

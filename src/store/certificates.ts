@@ -7,6 +7,7 @@ import { recordIntentsWithAuditSqlite } from './sqlite-intents.js';
 import type { PreparedAppend } from '../audit/log.js';
 import type { OneTripOutcome } from './intent-columns.js';
 import { byteaText } from './pg-prepared.js';
+import { bindKeys, type KeyBinding, type KeyRefusal } from './public-keys.js';
 
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'failed';
 
@@ -54,6 +55,8 @@ export interface IssuanceStore {
    * SQLite (sqlite-intents.ts).
    */
   recordIntentsWithAudit(intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome>;
+  /** Binds each public key to its identity (first come keeps it); the refused ones (store/public-keys.ts). */
+  bindKeys(bindings: KeyBinding[], now: number): Promise<KeyRefusal[]>;
 }
 
 const CHUNK = ROWS_PER_STATEMENT;
@@ -136,6 +139,7 @@ export function createIssuanceStore(db: Db): IssuanceStore {
       if (certificates.length <= CHUNK) return record(db, certificates);
       await db.transaction(chunks);
     },
+    bindKeys: (bindings, now) => bindKeys(db, bindings, now),
     recordIntentsWithAudit: (intents, append) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db, intents, append),
     async recordFailed(serials) {
       for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });

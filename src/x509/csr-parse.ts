@@ -49,14 +49,30 @@ const SHORT_NAMES: Record<string, string> = Object.fromEntries(Object.entries(AT
 /** Directory string types whose content is text (UTF8String, PrintableString, T61, IA5, BMPString). */
 const STRING_TAGS = new Set([0x0c, 0x13, 0x14, 0x16, 0x1e]);
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf16 = new TextDecoder('utf-16le', { fatal: true });
+/** X.680 §41.4 PrintableString: letters, digits, space and '()+,-./:=? */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/** A name's text, decoded strictly: a string its type cannot hold is refused, never replaced. */
 function directoryString(bytes: Uint8Array, tag: number): string {
-  if (tag === 0x1e) {
-    // BMPString is UTF-16BE.
-    const swapped = Buffer.from(bytes);
-    swapped.swap16();
-    return swapped.toString('utf16le');
+  try {
+    if (tag === 0x1e) {
+      // BMPString is UTF-16BE: two bytes a character.
+      if (bytes.length % 2) throw new DerError('BMPString of odd length');
+      const swapped = Buffer.from(bytes);
+      swapped.swap16();
+      return strictUtf16.decode(swapped);
+    }
+    if (tag === 0x0c) return strictUtf8.decode(bytes);
+  } catch (e) {
+    if (e instanceof DerError) throw e;
+    throw new DerError(`${tag === 0x0c ? 'UTF8String' : 'BMPString'} is not valid ${tag === 0x0c ? 'UTF-8' : 'UTF-16'}`);
   }
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(tag === 0x0c ? 'utf8' : 'latin1');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  if (tag === 0x13 && !PRINTABLE.test(text)) throw new DerError('PrintableString holds characters outside its set');
+  if (tag === 0x16 && /[^\x00-\x7f]/.test(text)) throw new DerError('IA5String holds bytes outside ASCII');
+  return text;
 }
 
 function readName(bytes: Uint8Array, name: ReturnType<typeof readTlv>): { text: string; commonName?: string } {
@@ -199,8 +215,8 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
     }
     return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, 'key' in requestKey ? requestKey.key : undefined), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes };
   } catch (e) {
-    if (e instanceof DerError) return { code: 'csr_invalid', message: `CSR is not a valid PKCS#10 request: ${e.message}` };
-    throw e;
+    // Whatever the parser cannot read is this request's 400, never an exception that fails its batch.
+    return { code: 'csr_invalid', message: `CSR is not a valid PKCS#10 request: ${e instanceof DerError ? e.message : (e as Error)?.message ?? String(e)}` };
   }
 }
 

@@ -106,7 +106,11 @@ const nothingRequested = (): VerifiedCsr['requested'] => ({ ca: false, keyUsage:
 function interpretExtensions(der: Uint8Array): VerifiedCsr['requested'] {
   const requested = nothingRequested();
   const extensions = AsnConvert.parse(der, Extensions);
+  // RFC 5280 §4.2: a certificate must not include more than one instance of an extension; nor may a request.
+  const seen = new Set<string>();
   for (const raw of extensions) {
+    if (seen.has(raw.extnID)) throw new Error(`extension ${raw.extnID} appears more than once`);
+    seen.add(raw.extnID);
     const ext = x509.ExtensionFactory.create(AsnConvert.serialize(raw));
     if (ext instanceof x509.BasicConstraintsExtension) requested.ca = ext.ca;
     else if (ext instanceof x509.KeyUsagesExtension) {

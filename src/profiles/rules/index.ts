@@ -1,8 +1,12 @@
 import { identityFormat } from './identity-format.js';
 import { keyTypeAllowed } from './key-type-allowed.js';
+import { keyQuality } from './key-quality.js';
 import { namesFromProfile } from './names-from-profile.js';
 import { namesWithinProfile } from './names-within-profile.js';
 import { noCaRequest } from './no-ca-request.js';
+import { namesCharacterSet } from './names-character-set.js';
+import { requesterAllowed } from './requester-allowed.js';
+import { validityWithinCredential } from './validity-within-credential.js';
 import { subjectFromProfile } from './subject-from-profile.js';
 import { usagesWithinProfile } from './usages-within-profile.js';
 import { validityFromProfile } from './validity-from-profile.js';
@@ -14,7 +18,9 @@ export type { Draft, IssuanceRequest, RuleContext } from './types.js';
 
 /** Order matters only within a kind; all csr rules run before any shape rule, then the final ones. */
 export const RULES: Rule[] = [
+  requesterAllowed,
   keyTypeAllowed,
+  keyQuality,
   noCaRequest,
   usagesWithinProfile,
   identityFormat,
@@ -23,7 +29,9 @@ export const RULES: Rule[] = [
   subjectFromProfile,
   namesFromProfile,
   validityFromProfile,
+  validityWithinCredential,
   validityInsideIssuer,
+  namesCharacterSet,
 ];
 
 /** Runs the profile policy over a request; returns the draft or throws the first violation. */

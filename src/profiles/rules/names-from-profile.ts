@@ -1,5 +1,7 @@
 import { fillTemplate } from './template.js';
+import { isIP } from 'node:net';
 import { policyViolation, type Rule } from './types.js';
+import { cnIsServerName } from './names-within-profile.js';
 
 /** Requested names (already checked) plus the profile's own `add` names, without duplicates. */
 export const namesFromProfile: Rule = {
@@ -11,6 +13,9 @@ export const namesFromProfile: Rule = {
       if (!draft.names[type].includes(value)) draft.names[type].push(value);
     };
     for (const type of ['dns', 'uri', 'ip', 'email'] as const) names[type].forEach((v) => add(type, v));
+    // A server's CN (already checked as a name it may have) is repeated in the SAN, where clients look.
+    const cn = request.csr.commonName;
+    if (cnIsServerName(request) && cn !== undefined) add(isIP(cn) ? 'ip' : 'dns', cn);
     for (const entry of request.profile.subjectAltName.add) {
       const colon = entry.indexOf(':');
       const type = entry.slice(0, colon) as keyof typeof draft.names;

@@ -3,6 +3,7 @@ import type { VerifiedCsr } from '../../x509/csr.js';
 import type { SubjectNames } from '../../x509/extensions.js';
 import type { AttributeName } from '../../x509/names.js';
 import { HallmarkError } from '../../errors.js';
+import type { Requester } from '../requester.js';
 
 export interface IssuanceRequest {
   csr: VerifiedCsr;
@@ -10,6 +11,8 @@ export interface IssuanceRequest {
   /** Device id, station name, …: what `{id}` in the profile stands for. */
   identity?: string;
   validityDays?: number;
+  /** Who asks: the profile decides whether they may (rules/requester-allowed.ts). */
+  requester: Requester;
 }
 
 /** The certificate as the rules shape it, before it becomes DER. */
@@ -23,6 +26,8 @@ export interface Draft {
 export interface RuleContext {
   now: Date;
   issuer: { name: string; notBefore: Date; notAfter: Date };
+  /** The configuration's `tlsNames`: the names a profile with `fromCsr.serviceNames` accepts. */
+  serviceNames: readonly string[];
 }
 
 /**

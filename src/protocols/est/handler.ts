@@ -128,7 +128,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     requireCsrIdentity(csr, credential.device);
 
     if (op === 'simpleenroll') {
-      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, actor: actorOf(credential), source }));
+      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }));
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
@@ -136,7 +136,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
     const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType: 'ec-p256' };
-    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, actor: actorOf(credential), source }));
+    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }));
     await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType: 'ec-p256', keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;

@@ -9,6 +9,7 @@ import { HallmarkError } from '../../errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
+import { refuseWiderGrant } from '../../auth/no-escalation.js';
 
 const createBody = z.strictObject({
   role: z.enum(ROLES),
@@ -52,12 +53,19 @@ export function apiKeyRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): R
         const body = parseOrThrow(createBody, req.body, 'body');
         const now = deps.clock.now();
         const actor = actorName(principalOf(req));
+        const expiresAt = body.expiresInDays ? new Date(now.getTime() + body.expiresInDays * 86_400_000) : undefined;
+        try {
+          refuseWiderGrant(principalOf(req), { role: body.role, scopes: body.scopes, expiresAt });
+        } catch (e) {
+          await deps.audit.record({ actor, action: 'apikey.create', target: body.role, outcome: 'failure', source: req.ip, details: { role: body.role, scopes: body.scopes, reason: (e as Error).message } });
+          throw e;
+        }
         const created = await deps.db.transaction(async (trx) => {
           const key = await createApiKey(trx, {
             role: body.role,
             label: body.label,
             scopes: body.scopes,
-            expiresAt: body.expiresInDays ? new Date(now.getTime() + body.expiresInDays * 86_400_000) : undefined,
+            expiresAt,
             createdBy: actor,
             now,
           });

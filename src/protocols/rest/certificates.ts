@@ -8,6 +8,7 @@ import { normalizeSerial } from '../../x509/serial.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
+import { requesterOf } from '../../profiles/requester.js';
 
 const issueBody = z.strictObject({
   csr: z.string().min(1).max(65536),
@@ -40,6 +41,7 @@ export function certificateRoutes(deps: { issue: IssueDeps; certificates: Certif
           profile: body.profile,
           identity: body.device,
           validityDays: body.validityDays,
+          requester: requesterOf(principalOf(req)),
           actor: actorName(principalOf(req)),
           source: req.ip,
         });

@@ -40,7 +40,7 @@ export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; 
         requireCsrIdentity(csr, body.device);
         if (!(await consumeEnrollmentToken(deps.db, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
         try {
-          const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, actor: `rest:token:${check.token.id}`, source: req.ip });
+          const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, requester: { kind: 'enrollment' }, actor: `rest:token:${check.token.id}`, source: req.ip });
           await recordTokenUse(deps.db, check.token.id, issued.serial);
           res.status(201).json(certificateResponse(issued));
         } catch (e) {

@@ -1,0 +1,42 @@
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+import { ROWS_PER_STATEMENT } from './insert-many.js';
+
+export interface KeyBinding {
+  keyId: string;
+  identity: string;
+}
+
+/** What a key is bound to already, when that forbids the binding asked for. */
+export type KeyRefusal = { keyId: string; reason: 'bound-elsewhere' } | { keyId: string; reason: 'compromised'; serial: string | null };
+
+/**
+ * Binds each key to its identity unless it is bound already; returns the keys whose binding is refused:
+ * bound to another identity, or compromised. One statement per 400 keys: the insert that loses the race
+ * to another binding of the same key turns into a no-op update that still returns the row as it stands.
+ */
+export async function bindKeys(db: Db, bindings: KeyBinding[], now: number): Promise<KeyRefusal[]> {
+  const wanted = new Map(bindings.map((b) => [b.keyId, b.identity]));
+  const refusals: KeyRefusal[] = [];
+  const rows = [...wanted].map(([key_id, identity]) => ({ key_id, identity, bound_at: now }));
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    const stored = (await db('public_keys')
+      .insert(rows.slice(i, i + ROWS_PER_STATEMENT))
+      .onConflict('key_id')
+      .merge(['key_id'])
+      .returning(['key_id', 'identity', 'compromised_at', 'compromised_serial'])) as { key_id: string; identity: string; compromised_at: number | null; compromised_serial: string | null }[];
+    for (const row of stored) {
+      if (row.compromised_at !== null) refusals.push({ keyId: row.key_id, reason: 'compromised', serial: row.compromised_serial });
+      else if (row.identity !== wanted.get(row.key_id)) refusals.push({ keyId: row.key_id, reason: 'bound-elsewhere' });
+    }
+  }
+  return refusals;
+}
+
+/** A key revoked for keyCompromise is refused for ever, whoever it was bound to. */
+export async function markKeyCompromised(db: Db | Knex.Transaction, key: KeyBinding, serial: string, now: number): Promise<void> {
+  await db('public_keys')
+    .insert({ key_id: key.keyId, identity: key.identity, bound_at: now, compromised_at: now, compromised_serial: serial })
+    .onConflict('key_id')
+    .merge({ compromised_at: now, compromised_serial: serial });
+}
