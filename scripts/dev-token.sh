@@ -18,6 +18,7 @@ if ! command -v softhsm2-util >/dev/null; then
 fi
 
 umask 077
+chmod 700 "$home"
 mkdir -p "$home/hsm/tokens"
 conf="$home/softhsm2.conf"
 sed "s|@TOKEN_DIR@|$home/hsm/tokens|" "$here/hsm/softhsm2.conf.template" > "$conf"
@@ -30,7 +31,14 @@ else
   if [ -s "$home/hsm/user.pin" ]; then pin="$(cat "$home/hsm/user.pin")"
   else pin="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; fi
   so_pin="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-  softhsm2-util --init-token --free --label "$label" --pin "$pin" --so-pin "$so_pin" >/dev/null
+  module="${HALLMARK_PKCS11_MODULE:-}"
+  if [ -z "$module" ]; then
+    for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
+      [ -f "$m" ] && { module="$m"; break; }
+    done
+  fi
+  # The PINs go through a pipe, never the command line (softhsm2-util would put them where ps shows them).
+  printf '%s\n%s\n' "$so_pin" "$pin" | node "$here/scripts/init-token.mjs" "$module" "$label"
   printf '%s\n' "$pin" > "$home/hsm/user.pin"
   echo "dev-token: created token \"$label\" in $home/hsm/tokens" >&2
 fi

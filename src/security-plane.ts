@@ -1,6 +1,8 @@
 import type { AppContext } from './context.js';
 import { createAlertSink, type AlertSink } from './alerts/sink.js';
-import { createAuthFailureGuard, type AuthFailureGuard } from './alerts/auth-failures.js';
+import { createAuthFailureGuard, type AuthFailureGuard, type BlockRecord } from './alerts/auth-failures.js';
+import { blockOf, saveBlock, unexpiredBlocks } from './store/auth-blocks.js';
+import { createDenialAudit, type DenialAudit } from './audit/denials.js';
 import { watchEventBursts } from './alerts/event-rules.js';
 import type { SecretSealer, Signer } from './keys/key-store.js';
 import type { SessionPolicy } from './auth/sessions.js';
@@ -19,6 +21,10 @@ const STATION_RATE: TallySpec = { rule: 'station-rate', factor: 5, minimum: 200 
 export interface SecurityPlane {
   alerts: AlertSink;
   guard: AuthFailureGuard;
+  /** Takes in blocks lifted by `hallmark security blocks lift` or raised by other instances (the status poll calls it). */
+  syncBlocks(): Promise<void>;
+  /** Denials audited with repeats folded (audit/denials.ts). */
+  denials: DenialAudit;
   sealer: SecretSealer;
   sessionPolicy: SessionPolicy;
   checkpointSigner(): Promise<Signer>;
@@ -34,9 +40,19 @@ export async function createSecurityPlane(ctx: AppContext, log: (line: string) =
   const tally = workerSlot() ? joinClusterTallies(alerts) : localTally(alerts, () => ctx.clock.now().getTime());
   watchEventBursts(ctx.audit, tally, security.alerts.revocationBurst);
   let signer: Promise<Signer> | undefined;
+  // Blocks are recorded in the database, where the CLI lists and lifts them and other instances find them.
+  const record: BlockRecord = { save: (block) => void saveBlock(ctx.db, block).catch((e: Error) => log(`cannot record an authentication block: ${e.message}`)) };
+  const { guard, blocks } = workerSlot() ? joinClusterAuthFailures(security.alerts.authFailures, alerts, record) : createAuthFailureGuard(security.alerts.authFailures, alerts, record);
   return {
     alerts,
-    guard: workerSlot() ? joinClusterAuthFailures(security.alerts.authFailures, alerts) : createAuthFailureGuard(security.alerts.authFailures, alerts),
+    guard,
+    denials: createDenialAudit(ctx.audit, () => ctx.clock.now().getTime()),
+    async syncBlocks() {
+      for (const row of await unexpiredBlocks(ctx.db, ctx.clock.now().getTime())) {
+        if (row.lifted_at !== null) blocks.lift(row.id);
+        else blocks.add(blockOf(row));
+      }
+    },
     sealer: await ctx.keys.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY }),
     sessionPolicy: { idleMs: security.sessions.idleMinutes * 60_000, maxMs: security.sessions.maxHours * 3_600_000 },
     checkpointSigner: () => (signer ??= auditSigner(ctx.keys!, ctx.env.tokenLabel)),

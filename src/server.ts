@@ -127,6 +127,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         responders = await ensureResponders(responderDeps, log);
       }
       await pollStatus();
+      await plane.syncBlocks();
+      await plane.denials.sweep();
       await crlUpdater.refreshDue();
       await crlCache.refresh();
     } catch (e) {
@@ -251,6 +253,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
             }),
         ),
       );
+      await plane.denials.sweep(true).catch(() => undefined);
       await plane.alerts.flush();
     },
   };

@@ -129,7 +129,9 @@ for (const makeBackend of BACKENDS) {
       assert.match(issued.certificate, /^-----BEGIN CERTIFICATE-----/);
       assert.equal(issued.chain.length, 1);
       const outFile = path.join(dir, 'out.pem');
-      const written = await hallmark(env, 'cert', 'issue', '--csr', csrFile, '--profile', 'device', '--device', 'cli-dev-2', '--days', '10', '--out', outFile);
+      // A key of its own: one public key is bound to one identity.
+      const second = await opensslCsr(dir);
+      const written = await hallmark(env, 'cert', 'issue', '--csr', second.csrFile, '--profile', 'device', '--device', 'cli-dev-2', '--days', '10', '--out', outFile);
       assert.equal(written.code, 0, written.stderr);
       assert.match(fs.readFileSync(outFile, 'utf8'), /BEGIN CERTIFICATE/);
 

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, webcrypto } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestCa, type TestCa } from './helpers/ca.js';
 import { opensslCsr, breakSignature } from './helpers/csr.js';
+import { craftEcCsr, cnName } from './helpers/crafted-csr.js';
 import { mustRun } from './helpers/run.js';
 import { issueBatch } from '../src/ca/issue.js';
 import { together } from '../src/store/together.js';
@@ -162,11 +163,11 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('a batch of 300: good requests are issued (worker-signed, openssl-verified, every one linted clean), bad ones fail alone, each audited', async () => {
-      const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-      const good = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=whatever', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } });
+      // A key for each identity: one public key is bound to one identity.
+      const good = Array.from({ length: 300 }, () => craftEcCsr({ subject: cnName('whatever') }));
       const auditBefore = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
       const inputs = Array.from({ length: 300 }, (_, i) => ({
-        csr: i % 50 === 7 ? breakSignature(good.toString('pem')) : good.toString('pem'),
+        csr: i % 50 === 7 ? breakSignature(good[i]!) : good[i]!,
         profile: i % 50 === 9 ? 'no-such-profile' : 'device',
         identity: i % 50 === 11 ? 'bad identity with spaces' : `batch-${backend.name}-${i}`,
         requester: { kind: 'cli' as const },
@@ -245,8 +246,8 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('certificates issued by the signing workers carry signatures openssl accepts, with the CA key never read', async () => {
-      const { csrPem } = await opensslCsr(dir, { key: 'ec-p256', subject: '/CN=w' });
-      const results = await issueBatch(ca.issue, Array.from({ length: 64 }, (_, i) => ({ csr: csrPem, profile: 'device', identity: `w-${backend.name}-${i}`, requester: { kind: 'cli' as const }, actor: 'test' })));
+      const results = await issueBatch(ca.issue, Array.from({ length: 64 }, (_, i) => ({ csr: craftEcCsr({ subject: cnName('w') }), profile: 'device', identity: `w-${backend.name}-${i}`, requester: { kind: 'cli' as const }, actor: 'test' })));
+      assert.ok(results.every((r) => !(r instanceof Error)), String(results.find((r) => r instanceof Error)));
       const file = path.join(dir, 'w.pem');
       fs.writeFileSync(file, results.map((r) => (r as { certificate: string }).certificate).join(''));
       await mustRun('openssl', ['verify', '-CAfile', ca.rootFile, '-untrusted', ca.issuingFile, file]);

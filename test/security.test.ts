@@ -99,15 +99,19 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const viaSession = await hm.request('POST', 'apikeys', { token: session, body: { role: 'read-only', label: 'dashboards', expiresInDays: 30 } });
       assert.equal(viaSession.status, 201, viaSession.body);
       assert.match(viaSession.json().apiKey, /^hmk_/);
-      const scoped = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['apikey.manage'], createdBy: 'test', now: clock.now() });
-      const viaScoped = await hm.request('POST', 'apikeys', { token: scoped.apiKey, body: { role: 'operator' } });
-      assert.equal(viaScoped.status, 201);
+      const scoped = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['apikey.manage', 'ca.read'], createdBy: 'test', now: clock.now() });
+      // No escalation: a key creates keys no wider than itself.
+      const wider = await hm.request('POST', 'apikeys', { token: scoped.apiKey, body: { role: 'operator' } });
+      assert.equal(wider.status, 403, wider.body);
+      assert.match(wider.json().error.message, /cannot grant more than it holds/);
+      const viaScoped = await hm.request('POST', 'apikeys', { token: scoped.apiKey, body: { role: 'read-only', scopes: ['ca.read'] } });
+      assert.equal(viaScoped.status, 201, viaScoped.body);
       const list = await hm.request('GET', 'apikeys', { token: scoped.apiKey });
       assert.ok(!list.body.includes('secret') && !list.body.includes(viaScoped.json().apiKey), 'listing never shows secrets or hashes');
       const id = viaSession.json().id;
       assert.equal((await hm.request('DELETE', `apikeys/${id}`, { token: scoped.apiKey })).status, 204);
       assert.equal((await hm.request('GET', 'cas', { token: viaSession.json().apiKey })).status, 401, 'a revoked key is refused');
-      const expiringKey = (await hm.request('POST', 'apikeys', { token: scoped.apiKey, body: { role: 'read-only', expiresInDays: 1 } })).json().apiKey;
+      const expiringKey = (await hm.request('POST', 'apikeys', { token: scoped.apiKey, body: { role: 'read-only', scopes: ['ca.read'], expiresInDays: 1 } })).json().apiKey;
       assert.equal((await hm.request('GET', 'cas', { token: expiringKey })).status, 200);
       clock.advance(86_400_000 + 1000);
       const expired = await hm.request('GET', 'cas', { token: expiringKey });
@@ -118,7 +122,8 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
     test('client certificates authenticate in the role their profile grants', async () => {
       const dir = fs.mkdtempSync(path.join(home.home, 'client-'));
       const issueTo = async (profile: string, identity: string) => {
-        const { csrPem, keyFile } = await opensslCsr(dir);
+        // A server certificate names a configured service name (the shipped tls-server profile's rule).
+        const { csrPem, keyFile } = await opensslCsr(dir, profile === 'tls-server' ? { subject: '/CN=localhost' } : {});
         // Issued on real time: the TLS stack checks validity against the real clock, not the test's.
         const issued = await issueCertificate({ ...hm.running.issue, clock: systemClock }, { csr: csrPem, profile, identity, requester: { kind: 'cli' as const }, actor: 'test' });
         return { cert: issued.certificate + issued.chain.join(''), key: fs.readFileSync(keyFile, 'utf8'), serial: issued.serial };
@@ -159,11 +164,13 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const alert = await webhook.waitFor((a) => a.rule === 'auth-failures' && a.details.source === '127.0.0.1');
       assert.equal(alert.type, 'hallmark.alert');
       assert.equal(alert.contentType, 'application/json');
-      assert.match(alert.message, /10 authentication failures from 127\.0\.0\.1/);
-      // Blocked means blocked: even a valid key from that address waits.
-      assert.equal((await hm.request('GET', 'cas', { token: adminKey })).status, 429);
+      assert.match(alert.message, /10 authentication failures for operator:olga from 127\.0\.0\.1/);
+      // The block is on that account from that address: other credentials from the same address (a
+      // factory's stations behind one NAT address) go on working.
+      assert.equal((await hm.request('GET', 'cas', { token: adminKey })).status, 200);
       clock.advance(901_000);
-      assert.equal((await hm.request('GET', 'cas', { token: adminKey })).status, 200, 'the block ends');
+      const after = await hm.request('POST', 'sessions', { body: { name: 'olga', password: 'still wrong', totp: '123456' } });
+      assert.equal(after.status, 401, 'the block ends');
       const audited = await hm.ctx.db('audit_events').where({ action: 'alert', target: 'auth-failures' }).first();
       assert.ok(audited, 'the alert is in the audit log too');
     });

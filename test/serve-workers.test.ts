@@ -5,7 +5,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
-import { opensslCsr } from './helpers/csr.js';
+import { craftEcCsr } from './helpers/crafted-csr.js';
 import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { startServer, type RunningServer } from './helpers/server.js';
@@ -88,9 +88,10 @@ for (const makeBackend of BACKENDS) {
 
     test('two workers serve one port: concurrent issuance through both, distinct serials, one intact audit chain, whole-cluster metrics', async () => {
       assert.equal((await workerPids(server.process.pid!)).length, 2);
-      const csrs = await Promise.all(Array.from({ length: 8 }, () => opensslCsr(dir)));
+      // A key for each device: one public key is bound to one identity.
+      const csrs = Array.from({ length: 40 }, () => ({ csrPem: craftEcCsr() }));
       // Each curl is a new connection; the primary hands connections to the workers in turn.
-      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => issue(csrs[i % csrs.length]!.csrPem, `worker-dev-${i}`)));
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => issue(csrs[i]!.csrPem, `worker-dev-${i}`)));
       for (const a of answers) assert.equal(a.status, 201, a.body);
       const serials = answers.map((a) => JSON.parse(a.body).serial as string);
       assert.equal(new Set(serials).size, 40);
@@ -115,27 +116,25 @@ for (const makeBackend of BACKENDS) {
     test('a worker that dies is started again; service goes on meanwhile', async () => {
       const [victim, survivor] = await workerPids(server.process.pid!);
       process.kill(victim!, 'SIGKILL');
-      const { csrPem } = await opensslCsr(dir);
       // The survivor serves throughout, once the primary has seen the death: node:cluster's round-robin
       // loses a connection it hands to a worker in the instant that worker dies (the handoff's reply
       // never comes; a clean-clone CI run hung on one for 300 s). README, HTTP: clients retry.
       await until('the primary to see the worker die', async () => /worker \d died \(SIGKILL\)/.test(server.log()));
-      for (let i = 0; i < 4; i++) assert.equal((await issue(csrPem, `after-kill-${i}`)).status, 201);
+      for (let i = 0; i < 4; i++) assert.equal((await issue(craftEcCsr(), `after-kill-${i}`)).status, 201);
       await until('the worker to be replaced', async () => {
         const pids = await workerPids(server.process.pid!);
         return pids.length === 2 && !pids.includes(victim!) && pids.includes(survivor!);
       });
       await until('the new worker to serve', async () => server.log().includes('serving again'));
       assert.match(server.log(), /worker \d died \(SIGKILL\); starting it again/);
-      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => issue(csrPem, `after-restart-${i}`)));
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => issue(craftEcCsr(), `after-restart-${i}`)));
       for (const a of answers) assert.equal(a.status, 201, a.body);
     });
 
     test('anomaly rules count for the whole cluster: six revocations spread over both workers raise the one revocation-burst alert', async () => {
-      const { csrPem } = await opensslCsr(dir);
       const serials = [];
       for (let i = 0; i < 6; i++) {
-        const a = await issue(csrPem, `burst-${i}`);
+        const a = await issue(craftEcCsr(), `burst-${i}`);
         assert.equal(a.status, 201, a.body);
         serials.push(JSON.parse(a.body).serial as string);
       }

@@ -47,7 +47,8 @@ export async function createApiKey(
   return { id, apiKey: `${PREFIX}${id}_${secret}`, row };
 }
 
-export type ApiKeyCheck = { ok: true; key: ApiKeyRow } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string };
+/** A refusal says whether the key it names exists (`known`): failures against a real key count against that key. */
+export type ApiKeyCheck = { ok: true; key: ApiKeyRow } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string; known?: boolean };
 
 export async function checkApiKey(db: Db, presented: string, now: Date): Promise<ApiKeyCheck> {
   const m = /^hmk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/.exec(presented);
@@ -57,9 +58,9 @@ export async function checkApiKey(db: Db, presented: string, now: Date): Promise
   // Hash even when the id is unknown, so timing does not tell which ids exist.
   const expected = Buffer.from(row?.secret_hash ?? hashSecret('absent'), 'hex');
   const matches = timingSafeEqual(expected, Buffer.from(hashSecret(secret), 'hex'));
-  if (!row || !matches) return { ok: false, reason: 'unknown', id };
-  if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id };
-  if (row.expires_at !== null && Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired', id };
+  if (!row || !matches) return { ok: false, reason: 'unknown', id, known: Boolean(row) };
+  if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id, known: true };
+  if (row.expires_at !== null && Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired', id, known: true };
   return { ok: true, key: row };
 }
 

@@ -4,7 +4,8 @@ import type { CertificateQueries } from '../store/certificates.js';
 import { normalizeSerial } from '../x509/serial.js';
 import type { Principal } from './principal.js';
 
-export type CertificateCheck = { ok: true; principal: Principal } | { ok: false; reason: string; serial?: string } | undefined;
+/** `known`: the certificate is one of ours (a failure then counts against it, not only its address). */
+export type CertificateCheck = { ok: true; principal: Principal } | { ok: false; reason: string; serial?: string; known?: boolean } | undefined;
 
 /**
  * A TLS client certificate that chains to one of our CAs (Node verified it against them) and is
@@ -18,9 +19,9 @@ export async function principalFromCertificate(socket: TLSSocket, certificates: 
   const serial = normalizeSerial(peer.serialNumber);
   const row = serial ? await certificates.get(serial) : undefined;
   if (!row || !row.der || !Buffer.from(row.der).equals(peer.raw)) return { ok: false, reason: 'client certificate was not issued here', serial };
-  if (row.status !== 'active') return { ok: false, reason: `client certificate is ${row.status}`, serial };
-  if (Number(row.not_after) <= now.getTime()) return { ok: false, reason: 'client certificate has expired', serial };
+  if (row.status !== 'active') return { ok: false, reason: `client certificate is ${row.status}`, serial, known: true };
+  if (Number(row.not_after) <= now.getTime()) return { ok: false, reason: 'client certificate has expired', serial, known: true };
   const role = profiles.get(row.profile)?.role;
-  if (!role) return { ok: false, reason: `certificates of profile ${row.profile} do not authenticate`, serial };
+  if (!role) return { ok: false, reason: `certificates of profile ${row.profile} do not authenticate`, serial, known: true };
   return { ok: true, principal: { kind: 'certificate', id: row.serial, name: row.identity ?? row.subject, role, scopes: null, expiresAt: new Date(Number(row.not_after)) } };
 }

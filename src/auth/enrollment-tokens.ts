@@ -35,17 +35,18 @@ export async function createEnrollmentToken(
   return { id, secret };
 }
 
-export type TokenCheck = { ok: true; token: EnrollmentToken } | { ok: false; reason: string };
+/** `known`: the secret names a token that exists (a failure then counts against the device it claims). */
+export type TokenCheck = { ok: true; token: EnrollmentToken } | { ok: false; reason: string; known: boolean };
 
 /** Valid for this device (and label, when bound to one), unexpired and unused. Does not consume. */
 export async function checkEnrollmentToken(db: Db, device: string, secret: string, label: string, now: Date): Promise<TokenCheck> {
   const id = /^([0-9a-f]{16})\.[A-Za-z0-9_-]{32}$/.exec(secret)?.[1];
   const row = id ? await db('enrollment_tokens').where({ id }).first() : undefined;
   const expected = Buffer.from(row?.secret_hash ?? hash('absent'), 'hex');
-  if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex')) || row.device !== device) return { ok: false, reason: 'enrollment secret not valid for this device' };
-  if (row.used_at !== null) return { ok: false, reason: 'enrollment secret was already used' };
-  if (Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'enrollment secret has expired' };
-  if (row.label && row.label !== label) return { ok: false, reason: `enrollment secret is for label "${row.label}"` };
+  if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex')) || row.device !== device) return { ok: false, reason: 'enrollment secret not valid for this device', known: Boolean(row) };
+  if (row.used_at !== null) return { ok: false, reason: 'enrollment secret was already used', known: true };
+  if (Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'enrollment secret has expired', known: true };
+  if (row.label && row.label !== label) return { ok: false, reason: `enrollment secret is for label "${row.label}"`, known: true };
   return { ok: true, token: row };
 }
 

@@ -25,7 +25,7 @@ export async function openSession(db: Db, operator: string, policy: SessionPolic
   return { token: `hms_${id}_${secret}`, id, expiresAt, idleTimeoutSeconds: Math.round(policy.idleMs / 1000) };
 }
 
-export type SessionCheck = { ok: true; id: string; operator: OperatorRow; expiresAt: Date } | { ok: false; reason: 'malformed' | 'unknown' | 'expired' | 'idle' | 'revoked' | 'disabled'; id?: string };
+export type SessionCheck = { ok: true; id: string; operator: OperatorRow; expiresAt: Date } | { ok: false; reason: 'malformed' | 'unknown' | 'expired' | 'idle' | 'revoked' | 'disabled'; id?: string; known?: boolean };
 
 /** A valid session touches last_seen_at: the idle timeout counts from the last request. */
 export async function checkSession(db: Db, token: string, policy: SessionPolicy, now: Date): Promise<SessionCheck> {
@@ -34,20 +34,23 @@ export async function checkSession(db: Db, token: string, policy: SessionPolicy,
   const [, id, secret] = m as unknown as [string, string, string];
   const row = await db('sessions').where({ id }).first();
   const expected = Buffer.from(row?.secret_hash ?? hash('absent'), 'hex');
-  if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex'))) return { ok: false, reason: 'unknown', id };
-  if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id };
-  if (Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired', id };
-  if (Number(row.last_seen_at) + policy.idleMs <= now.getTime()) return { ok: false, reason: 'idle', id };
+  if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex'))) return { ok: false, reason: 'unknown', id, known: Boolean(row) };
+  if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id, known: true };
+  if (Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired', id, known: true };
+  if (Number(row.last_seen_at) + policy.idleMs <= now.getTime()) return { ok: false, reason: 'idle', id, known: true };
   const operator = (await db('operators').where({ name: row.operator }).first()) as OperatorRow | undefined;
-  if (!operator || operator.disabled_at !== null) return { ok: false, reason: 'disabled', id };
+  if (!operator || operator.disabled_at !== null) return { ok: false, reason: 'disabled', id, known: true };
   await db('sessions').where({ id }).update({ last_seen_at: now.getTime() });
   return { ok: true, id, operator, expiresAt: new Date(Number(row.expires_at)) };
 }
 
-/** Refresh rotates: the old token stops working, the new one keeps the absolute expiry. */
-export async function rotateSession(db: Db, id: string, policy: SessionPolicy, now: Date): Promise<IssuedSession> {
+/**
+ * Refresh rotates: the old token stops working, the new one keeps the absolute expiry. A compare-and-set
+ * on the old session: of concurrent refreshes one wins, the others get undefined (the token is spent).
+ */
+export async function rotateSession(db: Db, id: string, policy: SessionPolicy, now: Date): Promise<IssuedSession | undefined> {
   const row = await db('sessions').where({ id }).first();
-  await db('sessions').where({ id }).update({ revoked_at: now.getTime() });
+  if (!row || (await db('sessions').where({ id }).whereNull('revoked_at').update({ revoked_at: now.getTime() })) !== 1) return undefined;
   const next = await openSession(db, row.operator, policy, now, row.source ?? undefined);
   await db('sessions').where({ id: next.id }).update({ expires_at: Number(row.expires_at) });
   return { ...next, expiresAt: new Date(Number(row.expires_at)) };

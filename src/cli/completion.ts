@@ -14,6 +14,7 @@ const COMMANDS: Record<string, string[]> = {
   apikey: ['create', 'list', 'revoke', '--role', '--label', '--scopes', '--expires', '--json'],
   operator: ['add', 'list', 'disable', '--name', '--role', '--password-file', '--json'],
   audit: ['verify', 'export', 'checkpoint', '--out', '--json'],
+  security: ['blocks', 'list', 'lift', '--json'],
   completion: ['bash'],
   help: [],
 };

@@ -15,6 +15,7 @@ import { stationCommand } from './station.js';
 import { deviceCommand } from './device.js';
 import { statusCommand } from './status.js';
 import { completionCommand } from './completion.js';
+import { securityCommand } from './security.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -39,6 +40,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark apikey create --role <role> [--label <text>] [--scopes a,b] [--expires 90d] | apikey list | apikey revoke <id>
   hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
   hallmark audit verify | audit export [--out <file>] | audit checkpoint
+  hallmark security blocks [list] | security blocks lift <id>   authentication-failure blocks
 
 Every command that prints data takes --json. Environment: HALLMARK_HOME, HALLMARK_CONFIG,
 HALLMARK_PKCS11_MODULE, HALLMARK_PKCS11_TOKEN, HALLMARK_PKCS11_PIN or HALLMARK_PKCS11_PIN_FILE,
@@ -137,6 +139,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'operator':
         await operatorCommand(verb, rest, flags);
+        return 0;
+      case 'security':
+        await securityCommand(verb, rest, flags);
         return 0;
       default:
         throw usageError(`unknown command "${group}"; see \`hallmark help\``);

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:cluster';
-import { createFailureCounter, createRelayedAuthFailureGuard, raiseAuthFailureAlert, type AuthFailureConfig, type AuthFailureGuard } from '../alerts/auth-failures.js';
+import { createFailureCounter, createRelayedAuthFailureGuard, raiseAuthFailureAlerts, type AuthFailureConfig, type AuthFailureGuard, type BlockRecord, type createBlockList } from '../alerts/auth-failures.js';
 import type { AlertSink } from '../alerts/sink.js';
 import type { ClusterMessage } from './worker.js';
 
@@ -7,23 +7,26 @@ import type { ClusterMessage } from './worker.js';
  * Authentication failures counted across the workers of `serve --workers`. Counted by each worker, a
  * client spreading its guesses over connections (the primary hands connections to the workers in
  * turn) had the threshold once per worker before any block. Workers report each failure to the
- * primary, which counts them, decides the block and tells every worker; the worker whose report
- * crossed the threshold raises the alert (one alert, as from one instance). Reports cross in flight
- * with the block, so a burst may pass the threshold by the few failures of one message round trip.
+ * primary, which counts them, decides the blocks and tells every worker; the worker whose report
+ * crossed a threshold raises the alert and records the block (one alert, one record, as from one
+ * instance). Reports cross in flight with the block, so a burst may pass the threshold by the few
+ * failures of one message round trip.
  */
 
 /** The worker's guard: reports to the primary, enforces the blocks it announces. */
-export function joinClusterAuthFailures(config: AuthFailureConfig, alerts: AlertSink): AuthFailureGuard {
-  const { guard, block } = createRelayedAuthFailureGuard((source) => {
-    const message: ClusterMessage = { type: 'hallmark:auth-failure', source, config };
+export function joinClusterAuthFailures(config: AuthFailureConfig, alerts: AlertSink, record?: BlockRecord): { guard: AuthFailureGuard; blocks: ReturnType<typeof createBlockList> } {
+  const { guard, blocks } = createRelayedAuthFailureGuard((subject) => {
+    const message: ClusterMessage = { type: 'hallmark:auth-failure', subject, config };
     process.send?.(message);
   });
   process.on('message', (message: ClusterMessage) => {
     if (message?.type !== 'hallmark:auth-blocked') return;
-    block(message.source, message.until);
-    if (message.raise) raiseAuthFailureAlert(alerts, config, message.source, message.failures);
+    for (const block of message.blocks) blocks.add(block);
+    if (!message.crossing) return;
+    for (const block of message.crossing.blocks) record?.save(block);
+    raiseAuthFailureAlerts(alerts, config, message.crossing);
   });
-  return guard;
+  return { guard, blocks };
 }
 
 /** The primary's side: one count for the cluster (in the primary's clock). */
@@ -39,13 +42,14 @@ export function createAuthFailureRelay(workers: () => Iterable<Worker>) {
       // The workers share one configuration; it travels with the reports since the primary reads none.
       const settings = JSON.stringify(message.config);
       if (settings !== counting) [counter, counting] = [createFailureCounter(message.config), settings];
-      const crossed = counter!.record(message.source, Date.now());
-      if (!crossed) return;
-      for (const worker of workers()) send(worker, { type: 'hallmark:auth-blocked', source: message.source, until: crossed.blockedUntil, failures: crossed.failures, raise: worker === from });
+      const crossing = counter!.record(message.subject, Date.now());
+      if (!crossing.blocks.length && !crossing.distributed) return;
+      for (const worker of workers()) send(worker, { type: 'hallmark:auth-blocked', blocks: crossing.blocks, crossing: worker === from ? crossing : undefined });
     },
     /** A worker (re)started: the blocks in force apply to it too. */
     ready(worker: Worker): void {
-      for (const { source, until } of counter?.active(Date.now()) ?? []) send(worker, { type: 'hallmark:auth-blocked', source, until, failures: 0, raise: false });
+      const blocks = counter?.blocks.active(Date.now()) ?? [];
+      if (blocks.length) send(worker, { type: 'hallmark:auth-blocked', blocks });
     },
   };
 }

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { registry } from '../observability/metrics.js';
-import type { AuthFailureConfig } from '../alerts/auth-failures.js';
+import type { AuthBlock, AuthFailureConfig, Crossing, FailureSubject } from '../alerts/auth-failures.js';
 import type { TallySpec } from '../alerts/tallies.js';
 import type { Alert } from '../alerts/sink.js';
 
@@ -15,8 +15,9 @@ export type ClusterMessage =
   | { type: 'hallmark:ready'; https: number; http: number; tlsNotAfter: string }
   | { type: 'hallmark:metrics-request'; id: number }
   | { type: 'hallmark:metrics'; id: number; text?: string; error?: string }
-  | { type: 'hallmark:auth-failure'; source: string; config: AuthFailureConfig }
-  | { type: 'hallmark:auth-blocked'; source: string; until: number; failures: number; raise: boolean }
+  | { type: 'hallmark:auth-failure'; subject: FailureSubject; config: AuthFailureConfig }
+  /** Blocks decided by the primary; `crossing` only to the worker whose report crossed (it alerts and records). */
+  | { type: 'hallmark:auth-blocked'; blocks: AuthBlock[]; crossing?: Crossing }
   | { type: 'hallmark:tally'; spec: TallySpec; key: string; count: number }
   | { type: 'hallmark:alert'; alert: Alert };
 

@@ -32,8 +32,15 @@ const securitySchema = z.strictObject({
     .strictObject({
       webhookUrl: z.url().nullable().default(null),
       authFailures: z
-        .strictObject({ threshold: z.number().int().positive(), windowSeconds: z.number().int().positive(), blockSeconds: z.number().int().min(0) })
-        .default({ threshold: 10, windowSeconds: 300, blockSeconds: 900 }),
+        .strictObject({
+          /** Failures of one credential from one address (or, naming no known credential, of one address) that block it. */
+          threshold: z.number().int().positive(),
+          /** Failures of one credential from any addresses that block the credential everywhere. */
+          credentialThreshold: z.number().int().positive().default(30),
+          windowSeconds: z.number().int().positive(),
+          blockSeconds: z.number().int().min(0),
+        })
+        .default({ threshold: 10, credentialThreshold: 30, windowSeconds: 300, blockSeconds: 900 }),
       revocationBurst: z.strictObject({ threshold: z.number().int().positive(), windowSeconds: z.number().int().positive() }).default({ threshold: 100, windowSeconds: 300 }),
       expiryWarningDays: z.number().int().positive().default(30),
       /** Seconds between periodic checks (expiry, CRL freshness) and the hourly/daily summaries. */
@@ -42,7 +49,7 @@ const securitySchema = z.strictObject({
     })
     .default({
       webhookUrl: null,
-      authFailures: { threshold: 10, windowSeconds: 300, blockSeconds: 900 },
+      authFailures: { threshold: 10, credentialThreshold: 30, windowSeconds: 300, blockSeconds: 900 },
       revocationBurst: { threshold: 100, windowSeconds: 300 },
       expiryWarningDays: 30,
       checkIntervalSeconds: 300,

@@ -59,7 +59,7 @@ export async function addStation(
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const certFile = path.join(options.dir, `${options.name}.pem`);
   const keyFile = path.join(options.dir, `${options.name}.key`);
-  fs.writeFileSync(certFile, cert.certificate + cert.chain.join(''));
+  fs.writeFileSync(certFile, cert.certificate + cert.chain.join(''), { mode: 0o600 });
   fs.writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const key = await deps.db.transaction(async (trx: Knex.Transaction) => {
     const apiKey = await createApiKey(trx, { role: 'station', label: `station ${options.name}`, createdBy: options.actor, now });

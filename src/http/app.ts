@@ -31,11 +31,11 @@ const OPENAPI_ROUTE: RouteSpec = { method: 'get', path: '/openapi.json', permiss
 export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {
   const { db, audit, clock } = ctx;
   return [
-    ...sessionRoutes({ db, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy }),
+    ...sessionRoutes({ db, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy, denials: plane.denials }),
     ...casRoutes(ctx.cas),
     ...certificateRoutes({ issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
-    ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config }),
+    ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config, guard: plane.guard, denials: plane.denials }),
     ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000 }),
     ...apiKeyRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
@@ -79,6 +79,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
       profiles: ctx.config.profiles,
       guard: plane.guard,
       sessionPolicy: plane.sessionPolicy,
+      denials: plane.denials,
     }),
     refuseBlocked: refuseBlockedSources({ guard: plane.guard, clock: ctx.clock }),
     rateLimiters: {
@@ -86,7 +87,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
       enrollment: rateLimit('enrollment', rateLimits.enrollment, ctx.clock),
       provisioning: rateLimit('provisioning', rateLimits.provisioning, ctx.clock),
     },
-    audit: ctx.audit,
+    audit: plane.denials,
   });
   app.use('/api/v1', api);
   app.api = api;
@@ -99,6 +100,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
       sealer: plane.sealer,
       guard: plane.guard,
       policy: plane.sessionPolicy,
+      denials: plane.denials,
       loginGuards: [rateLimit('authentication', rateLimits.auth, ctx.clock), refuseBlockedSources({ guard: plane.guard, clock: ctx.clock })],
     }),
   );
@@ -123,6 +125,8 @@ export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: Se
     certificates: ctx.certificates,
     config: ctx.config,
     enrollmentLimit: createRateLimiter('enrollment', ctx.config.security.rateLimits.enrollment, ctx.clock),
+    guard: plane.guard,
+    denials: plane.denials,
     // EST's credentials are per request (a secret or a bootstrap certificate), not a principal.
     logRequest: (req, res) => logRequest(req, res, () => undefined),
     log: (line) => logger.info(line),

@@ -16,6 +16,7 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
   return (err, _req, res, _next) => {
     if (isHallmarkError(err)) {
       const status = err.status >= 400 && err.status < 600 ? err.status : 400;
+      if (typeof err.details?.retryAfter === 'number') res.set('Retry-After', String(err.details.retryAfter));
       return sendError(res, status, err.code, err.message, err.details ? { details: err.details } : undefined);
     }
     if (isDatabaseUnavailable(err)) return sendError(res, DATABASE_UNAVAILABLE.status, DATABASE_UNAVAILABLE.code, DATABASE_UNAVAILABLE.message);

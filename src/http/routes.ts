@@ -27,7 +27,8 @@ export interface MountDeps {
   authenticate: RequestHandler;
   refuseBlocked: RequestHandler;
   rateLimiters: Record<RateGroup, RequestHandler>;
-  audit: AuditLog;
+  /** Where refusals are audited (the security plane's denial audit, which folds repeats). */
+  audit: Pick<AuditLog, 'record'>;
 }
 
 export const requireJson: RequestHandler = (req, _res, next) => {

@@ -98,6 +98,6 @@ export async function ensureTlsMaterial(home: string, names: string[], issue: Is
   // Each file replaced whole (rename), so a reader never sees half of one; a reader between the two
   // renames sees a key and certificate that do not match, and readTlsMaterial refuses that pair.
   writeWhole(keyFile, keyPem, 0o600);
-  writeWhole(certFile, certPem, 0o644);
+  writeWhole(certFile, certPem, 0o600);
   return { key: keyPem, cert: certPem, notAfter: issued.notAfter };
 }

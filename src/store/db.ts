@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import path from 'node:path';
+import { createPrivateDatabaseFile, keepHomePrivate } from './private-home.js';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.js';
@@ -51,6 +51,8 @@ function commitDurably(conn: PgConnection, done: (e: Error | null, c: unknown) =
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   let db: Db;
   if (options.url) {
+    // The database is elsewhere; the home still holds the TLS key and the token.
+    if (fs.existsSync(options.home)) keepHomePrivate(options.home);
     db = knexFactory({
       client: 'pg',
       connection: options.url,
@@ -59,11 +61,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
     });
     if (options.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
   } else {
-    fs.mkdirSync(options.home, { recursive: true, mode: 0o700 });
+    keepHomePrivate(options.home);
+    const filename = createPrivateDatabaseFile(options.home);
     db = knexFactory({
       // knex's sqlite3 client, keeping each statement prepared and beginning transactions IMMEDIATE (sqlite-client.ts).
       client: HallmarkSqliteClient as unknown as typeof Knex.Client,
-      connection: { filename: path.join(options.home, 'hallmark.sqlite') },
+      connection: { filename },
       useNullAsDefault: true,
       pool: {
         min: 1,

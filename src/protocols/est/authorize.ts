@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { checkEnrollmentToken, type EnrollmentToken } from '../../auth/enrollment-tokens.js';
+import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
+import type { DenialAudit } from '../../audit/denials.js';
 import type { Db } from '../../store/db.js';
 import { HallmarkError } from '../../errors.js';
 
@@ -32,11 +34,36 @@ function readChain(socket: TLSSocket): DetailedPeerCertificate[] {
   return chain;
 }
 
+/** What checking an enrollment secret needs beyond the database: failures are counted and audited. */
+export interface AttemptDeps {
+  db: Db;
+  guard: AuthFailureGuard;
+  denials: Pick<DenialAudit, 'record'>;
+}
+
+/**
+ * A device's one-time secret, checked as every credential is (README "Authentication failures"): a
+ * device blocked from this address (or everywhere) is refused with 429 before its secret is read; a
+ * wrong secret counts against the device when it names a real token, else against the address, and is
+ * audited (repeats folded).
+ */
+export async function checkSecretAttempt(deps: AttemptDeps, attempt: { device: string; secret: string; label: string; source: string; now: Date; target: string }): Promise<EnrollmentToken> {
+  const subject = { source: attempt.source, credential: `est:${attempt.device}` };
+  const wait = deps.guard.blockedFor(subject, attempt.now);
+  if (wait) throw new HallmarkError('blocked', 'too many failed enrollments for this device; retry later, or ask an operator to lift the block (hallmark security blocks)', 429, { retryAfter: wait });
+  const check = await checkEnrollmentToken(deps.db, attempt.device, attempt.secret, attempt.label, attempt.now);
+  if (check.ok) return check.token;
+  deps.guard.recordFailure(check.known ? subject : { source: attempt.source }, attempt.now);
+  await deps.denials.record({ actor: `est:${attempt.device}`, action: 'auth.failure', target: attempt.target, outcome: 'failure', source: attempt.source, details: { reason: check.reason } });
+  const notValid = check.reason.includes('not valid');
+  throw new HallmarkError('enrollment_refused', check.reason, notValid ? 401 : 403, notValid ? { challenge: 'Basic realm="hallmark-est"' } : undefined);
+}
+
 /**
  * Who may enroll on this label: a one-time secret presented as HTTP Basic, or a TLS client
  * certificate that chains to a configured bootstrap (manufacturer) CA, whose CN is the device id.
  */
-export async function enrollmentCredential(req: IncomingMessage, options: { db: Db; label: string; allowed: ('token' | 'bootstrap')[]; bootstrapCas: Uint8Array[]; now: Date }): Promise<EnrollmentCredential> {
+export async function enrollmentCredential(req: IncomingMessage, options: AttemptDeps & { label: string; allowed: ('token' | 'bootstrap')[]; bootstrapCas: Uint8Array[]; now: Date }): Promise<EnrollmentCredential> {
   const header = req.headers.authorization;
   if (header) {
     const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
@@ -45,9 +72,8 @@ export async function enrollmentCredential(req: IncomingMessage, options: { db: 
     const colon = decoded.indexOf(':');
     if (colon < 1) throw challenge();
     const device = decoded.slice(0, colon);
-    const check = await checkEnrollmentToken(options.db, device, decoded.slice(colon + 1), options.label, options.now);
-    if (!check.ok) throw new HallmarkError('enrollment_refused', check.reason, check.reason.includes('not valid') ? 401 : 403, check.reason.includes('not valid') ? { challenge: 'Basic realm="hallmark-est"' } : undefined);
-    return { kind: 'token', device, token: check.token };
+    const token = await checkSecretAttempt(options, { device, secret: decoded.slice(colon + 1), label: options.label, source: req.socket.remoteAddress ?? 'unknown', now: options.now, target: `EST ${options.label}` });
+    return { kind: 'token', device, token };
   }
   const socket = req.socket as TLSSocket;
   const chain = chainOf(socket);

@@ -20,6 +20,8 @@ import { enrollmentCredential, type EnrollmentCredential } from './authorize.js'
 import { base64Lines, decodeBase64Body, sendAsIs, sendBase64, sendPkcs7 } from './encoding.js';
 import { metrics } from '../../observability/metrics.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
+import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
+import type { DenialAudit } from '../../audit/denials.js';
 import { readBody } from '../../http/read-body.js';
 import { DATABASE_UNAVAILABLE, isDatabaseUnavailable } from '../../http/errors.js';
 import { setSecurityHeaders } from '../../http/security-headers.js';
@@ -32,6 +34,9 @@ export interface EstDeps {
   certificates: CertificateQueries;
   config: CaConfig;
   enrollmentLimit: RateLimiter;
+  /** Failed secrets are counted (blocks) and audited (repeats folded). */
+  guard: AuthFailureGuard;
+  denials: Pick<DenialAudit, 'record'>;
   /** Writes the request's log line when its response finishes (http/request-log.ts). */
   logRequest: (req: IncomingMessage, res: ServerResponse) => void;
   log: (line: string) => void;
@@ -123,7 +128,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
-    const credential = await enrollmentCredential(req, { db: deps.db, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
+    const credential = await enrollmentCredential(req, { db: deps.db, guard: deps.guard, denials: deps.denials, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
     const csr = await verifyCsr(decodeBase64Body(body));
     requireCsrIdentity(csr, credential.device);
 

@@ -7,7 +7,10 @@ import type { CertificateQueries } from '../../store/certificates.js';
 import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
 import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
 import { certificateResponse } from '../../ca/certificate-response.js';
-import { checkEnrollmentToken, consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
+import { consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
+import { checkSecretAttempt } from '../est/authorize.js';
+import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
+import type { DenialAudit } from '../../audit/denials.js';
 import { verifyCsr } from '../../x509/csr.js';
 import { HallmarkError } from '../../errors.js';
 import { principalOf } from '../../http/authenticate.js';
@@ -18,7 +21,7 @@ const enrollBody = z.strictObject({ device: z.string().min(1).max(128), secret: 
 const renewBody = z.strictObject({ csr: z.string().min(1).max(65536) });
 
 /** EST's enroll and renew for clients that speak JSON: same policy, same credentials. */
-export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; issue: IssueDeps; certificates: CertificateQueries; config: CaConfig }): RouteSpec[] {
+export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; issue: IssueDeps; certificates: CertificateQueries; config: CaConfig; guard: AuthFailureGuard; denials: Pick<DenialAudit, 'record'> }): RouteSpec[] {
   return [
     {
       method: 'post',
@@ -34,8 +37,8 @@ export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; 
         if (!settings) throw new HallmarkError('not_found', `no enrollment label "${label}"`, 404);
         if (!settings.enroll.includes('token')) throw new HallmarkError('enrollment_refused', `label "${label}" does not enroll with secrets`, 403);
         const now = deps.clock.now();
-        const check = await checkEnrollmentToken(deps.db, body.device, body.secret, label, now);
-        if (!check.ok) throw new HallmarkError('enrollment_refused', check.reason, check.reason.includes('not valid') ? 401 : 403);
+        const token = await checkSecretAttempt(deps, { device: body.device, secret: body.secret, label, source: req.ip ?? 'unknown', now, target: 'POST /api/v1/enroll' });
+        const check = { token };
         const csr = await verifyCsr(body.csr);
         requireCsrIdentity(csr, body.device);
         if (!(await consumeEnrollmentToken(deps.db, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);

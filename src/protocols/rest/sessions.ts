@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checkOperatorLogin } from '../../auth/operators.js';
 import { closeSession, openSession, rotateSession, type SessionPolicy } from '../../auth/sessions.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
+import type { DenialAudit } from '../../audit/denials.js';
 import type { SecretSealer } from '../../keys/key-store.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
@@ -22,6 +23,7 @@ export interface SessionDeps {
   sealer: SecretSealer;
   guard: AuthFailureGuard;
   policy: SessionPolicy;
+  denials: Pick<DenialAudit, 'record'>;
 }
 
 function requireSession(req: Request, what: string): string {
@@ -33,13 +35,22 @@ function requireSession(req: Request, what: string): string {
 export type LoginBody = z.infer<typeof loginBody>;
 export const parseLogin = (body: unknown) => parseOrThrow(loginBody, body, 'body');
 
-/** Password + TOTP → a new session, audited either way; undefined (and a counted failure) when refused. */
+/**
+ * Password + TOTP → a new session, audited either way; undefined (and a counted failure) when refused.
+ * Failures count per account and address; an account blocked (from this address, or everywhere after
+ * failures from many) is refused with 429 before its password is even checked.
+ */
 export async function operatorLogin(deps: SessionDeps, body: LoginBody, source: string | undefined, target: string) {
   const now = deps.clock.now();
+  const subject = { source: source ?? 'unknown', credential: `operator:${body.name}` };
+  const wait = deps.guard.blockedFor(subject, now);
+  if (wait) throw new HallmarkError('blocked', 'too many failed sign-ins for this account; retry later, or ask an operator to lift the block (hallmark security blocks)', 429, { retryAfter: wait });
   const operator = await checkOperatorLogin(deps.db, deps.sealer, body, now);
   if (!operator) {
-    deps.guard.recordFailure(source ?? 'unknown', now);
-    await deps.audit.record({ actor: `operator:${body.name}`, action: 'auth.failure', target, outcome: 'failure', source, details: { reason: 'login refused' } });
+    // An unknown name counts against the address (guessing names), a known one against the account.
+    const known = Boolean(await deps.db('operators').where({ name: body.name }).first('name'));
+    deps.guard.recordFailure(known ? subject : { source: subject.source }, now);
+    await deps.denials.record({ actor: `operator:${body.name}`, action: 'auth.failure', target, outcome: 'failure', source, details: { reason: 'login refused' } });
     return undefined;
   }
   const session = await openSession(deps.db, operator.name, deps.policy, now, source);
@@ -71,6 +82,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       handler: async (req, res) => {
         const id = requireSession(req, 'refreshed');
         const next = await rotateSession(deps.db, id, deps.policy, deps.clock.now());
+        if (!next) return sendError(res, 401, 'unauthenticated', 'this session was already refreshed or closed; sign in again');
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.rotate', target: next.id, outcome: 'success', source: req.ip, details: { previous: id } });
         res.status(201).json({ token: next.token, expiresAt: next.expiresAt.toISOString(), idleTimeoutSeconds: next.idleTimeoutSeconds });
       },

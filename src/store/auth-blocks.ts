@@ -1,0 +1,43 @@
+import type { AuthBlock, BlockScope } from '../alerts/auth-failures.js';
+import type { Db } from './db.js';
+
+export interface AuthBlockRow {
+  id: string;
+  scope: BlockScope;
+  source: string | null;
+  credential: string | null;
+  failures: number;
+  created_at: number;
+  until: number;
+  lifted_at: number | null;
+  lifted_by: string | null;
+}
+
+export const blockOf = (row: AuthBlockRow): AuthBlock => ({
+  id: row.id,
+  scope: row.scope,
+  source: row.source,
+  credential: row.credential,
+  failures: Number(row.failures),
+  createdAt: Number(row.created_at),
+  until: Number(row.until),
+});
+
+export async function saveBlock(db: Db, block: AuthBlock): Promise<void> {
+  await db('auth_blocks').insert({ id: block.id, scope: block.scope, source: block.source, credential: block.credential, failures: block.failures, created_at: block.createdAt, until: block.until, lifted_at: null, lifted_by: null });
+}
+
+/** Blocks not yet over, lifted or not (every instance polls this to enforce them and to forget lifted ones). */
+export async function unexpiredBlocks(db: Db, now: number): Promise<AuthBlockRow[]> {
+  return db('auth_blocks').where('until', '>', now).orderBy('created_at');
+}
+
+/** Lifts a block in force; false when there is no such block, or it is over or lifted already. */
+export async function liftBlock(db: Db, id: string, by: string, now: number): Promise<AuthBlockRow | undefined> {
+  return db.transaction(async (trx) => {
+    const row = (await trx('auth_blocks').where({ id }).where('until', '>', now).whereNull('lifted_at').first()) as AuthBlockRow | undefined;
+    if (!row) return undefined;
+    await trx('auth_blocks').where({ id }).whereNull('lifted_at').update({ lifted_at: now, lifted_by: by });
+    return row;
+  });
+}
