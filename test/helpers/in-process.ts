@@ -41,7 +41,7 @@ export interface InProcessHallmark {
   init: InitResult;
   rootPem: string;
   log: string[];
-  request(method: string, apiPath: string, options?: { token?: string; body?: unknown; rawBody?: string; contentType?: string; cert?: string; key?: string; host?: string; headers?: Record<string, string> }): Promise<Response>;
+  request(method: string, apiPath: string, options?: { token?: string; body?: unknown; rawBody?: string; contentType?: string; cert?: string; key?: string; host?: string; headers?: Record<string, string>; localAddress?: string }): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function startInProcess(home: TestHome, backend: Backend, tokenLabe
         headers['content-length'] = String(Buffer.byteLength(body));
       }
       const req = https.request(
-        { host: '127.0.0.1', servername: o.host ?? 'localhost', port: running.https, method, path: apiPath.startsWith('/') ? apiPath : `/api/v1/${apiPath}`, headers, ca: rootPem, cert: o.cert, key: o.key, agent: false },
+        { host: '127.0.0.1', servername: o.host ?? 'localhost', port: running.https, method, path: apiPath.startsWith('/') ? apiPath : `/api/v1/${apiPath}`, headers, ca: rootPem, cert: o.cert, key: o.key, agent: false, localAddress: o.localAddress },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

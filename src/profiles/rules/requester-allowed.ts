@@ -1,6 +1,7 @@
 import { decide } from '../../auth/principal.js';
 import { AUTHORITY_PERMISSION, describeRequester, mintsAuthority } from '../requester.js';
-import { policyViolation, type Rule } from './types.js';
+import { HallmarkError } from '../../errors.js';
+import type { Rule } from './types.js';
 
 /**
  * Who may ask for this profile is the profile's own data (`requesters`); a profile that mints authority
@@ -10,7 +11,7 @@ export const requesterAllowed: Rule = {
   name: 'requester-allowed',
   kind: 'csr',
   check({ requester, profile }) {
-    const refuse = (why: string) => policyViolation(this.name, profile, `${describeRequester(requester)} may not request it: ${why}`);
+    const refuse = (why: string) => new HallmarkError('profile_not_allowed', `profile "${profile.name}" refuses this request: ${describeRequester(requester)} may not request it: ${why}`, 403, { rule: this.name });
     const { requesters } = profile;
     switch (requester.kind) {
       case 'system':

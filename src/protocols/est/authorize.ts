@@ -48,13 +48,15 @@ export interface AttemptDeps {
  * audited (repeats folded).
  */
 export async function checkSecretAttempt(deps: AttemptDeps, attempt: { device: string; secret: string; label: string; source: string; now: Date; target: string }): Promise<EnrollmentToken> {
-  const subject = { source: attempt.source, credential: `est:${attempt.device}` };
+  // The device id is whatever the client wrote before the colon: bounded before it names anything.
+  const actor = `est:${attempt.device.slice(0, 100)}`;
+  const subject = { source: attempt.source, credential: actor };
   const wait = deps.guard.blockedFor(subject, attempt.now);
   if (wait) throw new HallmarkError('blocked', 'too many failed enrollments for this device; retry later, or ask an operator to lift the block (hallmark security blocks)', 429, { retryAfter: wait });
   const check = await checkEnrollmentToken(deps.db, attempt.device, attempt.secret, attempt.label, attempt.now);
   if (check.ok) return check.token;
   deps.guard.recordFailure(check.known ? subject : { source: attempt.source }, attempt.now);
-  await deps.denials.record({ actor: `est:${attempt.device}`, action: 'auth.failure', target: attempt.target, outcome: 'failure', source: attempt.source, details: { reason: check.reason } });
+  await deps.denials.record({ actor, action: 'auth.failure', target: attempt.target, outcome: 'failure', source: attempt.source, details: { reason: check.reason } });
   const notValid = check.reason.includes('not valid');
   throw new HallmarkError('enrollment_refused', check.reason, notValid ? 401 : 403, notValid ? { challenge: 'Basic realm="hallmark-est"' } : undefined);
 }
