@@ -62,7 +62,7 @@ for (const makeBackend of BACKENDS) {
     const password = 'lantern orchard 7 violet';
     const operators: Record<string, Uint8Array> = {};
 
-    const login = (name: string, from?: string, pw = password) => hm.request('POST', 'sessions', { body: { name, password: pw, totp: totpCode(operators[name]!, clock.now()) }, localAddress: from });
+    const login = (name: string, from?: string, pw = password, route = 'sessions') => hm.request('POST', route, { body: { name, password: pw, totp: totpCode(operators[name]!, clock.now()) }, localAddress: from });
     const issue = (who: { token?: string; cert?: string; key?: string }, body: Record<string, unknown>) => hm.request('POST', 'certificates', { ...who, body });
     const count = async (table: string) => Number((await hm.ctx.db(table).count({ n: '*' }))[0]!.n);
 
@@ -128,6 +128,11 @@ for (const makeBackend of BACKENDS) {
         assert.equal(r.status, 403, r.body);
         assert.match(r.json().error.message, /mints authority|only from role admin/);
       }
+      // What an admin obtains is marked high-impact in the audit log.
+      const granted = await issue(credentials.adminSession, { csr: craftEcCsr(), profile: 'station', device: 'granted-station' });
+      assert.equal(granted.status, 201, granted.body);
+      const event = await hm.ctx.db('audit_events').where({ action: 'certificate.issue', target: granted.json().serial }).first();
+      assert.equal(JSON.parse(event.details).highImpact, true);
     });
 
     test('finding 1: tls-server names are service names or an admin pattern, without wildcards or control characters, always in the SAN', async () => {
@@ -246,6 +251,11 @@ for (const makeBackend of BACKENDS) {
         assert.match(r.json().error.message, message, what);
         assert.equal(await count('certificates'), before, `${what}: nothing written`);
       }
+      // 2,000 names through the CLI's path (no HTTP body limit in the way): refused by the profile's bound.
+      await assert.rejects(
+        issueCertificate(hm.running.issue, { csr: craftEcCsr({ subject: cnName('localhost'), extensions: [sanDns(Array.from({ length: 2000 }, (_, i) => `n${i}.svc.example.test`))] }), profile: 'tls-server', requester: { kind: 'cli' }, actor: 'test' }),
+        /2001 names requested; this profile accepts at most 16/,
+      );
       // The same odd BMPString over EST: 400 with the reason, the process unharmed.
       const secret = (await createEnrollmentToken(hm.ctx.db, { device: 'hostile-est', expiresAt: new Date(clock.now().getTime() + DAY), createdBy: 'test', now: clock.now() })).secret;
       const est = await hm.request('POST', '/.well-known/est/simpleenroll', { rawBody: Buffer.from(derBody(oddBmp)).toString('base64'), contentType: 'application/pkcs10', headers: { authorization: basic('hostile-est', secret) } });
@@ -282,7 +292,8 @@ for (const makeBackend of BACKENDS) {
     test('finding 5: an account attacked from many addresses raises an alert and is blocked everywhere; the CLI lists and lifts the block', async () => {
       clock.advance(TOTP_STEP_SECONDS * 1000);
       const statuses: number[] = [];
-      for (let i = 0; i < 36; i++) statuses.push((await login('victim', `127.0.0.${3 + (i % 4)}`, `guess ${i}`)).status);
+      // The console's sign-in, as reported.
+      for (let i = 0; i < 36; i++) statuses.push((await login('victim', `127.0.0.${3 + (i % 4)}`, `guess ${i}`, '/console/session')).status);
       assert.deepEqual(statuses.slice(0, 30), Array(30).fill(401), 'nine from each address: no pair reaches its threshold');
       assert.deepEqual(statuses.slice(30), Array(6).fill(429), 'thirty for the account: blocked from any address');
       const alert = await webhook.waitFor((x) => x.rule === 'account-under-attack' && x.details.credential === 'operator:victim');

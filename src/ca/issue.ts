@@ -4,7 +4,7 @@ import { toPem } from '../x509/pem.js';
 import { verifyCsr, type VerifiedCsr } from '../x509/csr.js';
 import { applyProfile, type Draft } from '../profiles/rules/index.js';
 import type { Profile } from '../profiles/schema.js';
-import type { Requester } from '../profiles/requester.js';
+import { mintsAuthority, type Requester } from '../profiles/requester.js';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
@@ -162,7 +162,8 @@ const intentEvents = (pending: Pending[], lintFailures: AuditEvent[]): AuditEven
     target: p.serial,
     outcome: 'pending' as const,
     source: p.input.source,
-    details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText },
+    // A certificate that acts for Hallmark or carries a role is marked high-impact in the log (README "Issuance policy").
+    details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText, ...(mintsAuthority(p.profile) ? { highImpact: true, requester: p.input.requester.kind } : {}) },
   })),
 ];
 
