@@ -9,7 +9,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { configCopy, manualClock, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { startWebhookReceiver } from './helpers/webhook.js';
 import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
-import { cnName, craftEcCsr, craftRsaCsr, extension, nameDer, sanDns } from './helpers/crafted-csr.js';
+import { cnName, craftEcCsr, craftRsaCsr, extension, nameDer, rsaPrimes, sanDns } from './helpers/crafted-csr.js';
 import { createApiKey } from '../src/auth/api-keys.js';
 import { createOperator } from '../src/auth/operators.js';
 import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
@@ -414,6 +414,27 @@ describe('profiles and routes that could reach authority', () => {
     const config = loadCaConfig(configCopy(fs.mkdtempSync(path.join(home.home, 'st-')), () => {}));
     const deps = { db: undefined, audit: undefined, issue: { profiles: config.profiles } } as never;
     await assert.rejects(add(deps, { name: 'st-x', line: 'l', profiles: ['ocsp-signer'], quotaPerHour: 1, actor: 'test', dir: home.home }), /does not accept provisioning stations/);
+  });
+
+  test('a key is the same key however it is encoded: EC compressed or not, RSA with another exponent', async () => {
+    const { publicKeyId } = await import('../src/x509/key-id.js');
+    const { createPublicKey } = await import('node:crypto');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const uncompressed = ec.publicKey.export({ format: 'der', type: 'spki' });
+    const point = uncompressed.subarray(uncompressed.length - 65);
+    const algorithm = uncompressed.subarray(2, uncompressed.length - 68);
+    const bits = Buffer.concat([Buffer.of(0x03, 34, 0x00, point[64]! & 1 ? 0x03 : 0x02), point.subarray(1, 33)]);
+    const compressed = Buffer.concat([Buffer.of(0x30, algorithm.length + bits.length), algorithm, bits]);
+    assert.ok(createPublicKey({ key: compressed, format: 'der', type: 'spki' }), 'OpenSSL reads the compressed form');
+    assert.equal(publicKeyId(new Uint8Array(compressed)), publicKeyId(new Uint8Array(uncompressed)));
+    assert.notEqual(publicKeyId(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }))), publicKeyId(new Uint8Array(uncompressed)));
+    const { verifyCsr } = await import('../src/x509/csr.js');
+    // Two requests on one modulus with different exponents: one key to the binding.
+    const primes = rsaPrimes([65537n, 65539n]);
+    const first = await verifyCsr(craftRsaCsr({ e: 65537n, primes }));
+    const again = await verifyCsr(craftRsaCsr({ e: 65539n, primes }));
+    assert.notDeepEqual(Buffer.from(first.spkiDer), Buffer.from(again.spkiDer));
+    assert.equal(publicKeyId(first.spkiDer), publicKeyId(again.spkiDer));
   });
 
   test('scripts/dev-token.sh never puts a PIN on a command line', async () => {

@@ -74,21 +74,29 @@ function modInverse(a: bigint, m: bigint): bigint {
   return ((s0 % m) + m) % m;
 }
 
+const gcd = (a: bigint, b: bigint): bigint => (b ? gcd(b, a % b) : a);
+
+/**
+ * Two primes whose product has exactly 2048 bits (that of two 1024-bit primes may have 2047) and for
+ * which every exponent given has an inverse modulo φ(n) (e = 3 has none when 3 divides p − 1 or q − 1);
+ * `close`: q is the next prime after p.
+ */
+export function rsaPrimes(exponents: bigint[], close = false): [bigint, bigint] {
+  for (;;) {
+    const p = generatePrimeSync(1024, { bigint: true });
+    let q = generatePrimeSync(1024, { bigint: true });
+    if (close) for (q = p + 2n; !checkPrimeSync(q); q += 2n);
+    const phi = (p - 1n) * (q - 1n);
+    if ((p * q).toString(2).length === 2048 && exponents.every((e) => gcd(e, phi) === 1n)) return [p, q];
+  }
+}
+
 /**
  * An RSA request signed by hand (PKCS#1 v1.5, SHA-256) with the key n = p·q and exponent e. `close`
  * makes q the next prime after p (Fermat factors such an n at once); e = 1 signs with d = 1.
  */
-export function craftRsaCsr(options: { e: bigint; close?: boolean; cn?: string }): string {
-  // Primes until n has exactly 2048 bits (the product of two 1024-bit primes may have 2047) and e has
-  // an inverse modulo φ(n) (e = 3 has none when 3 divides p − 1 or q − 1).
-  const gcd = (a: bigint, b: bigint): bigint => (b ? gcd(b, a % b) : a);
-  let p: bigint;
-  let q: bigint;
-  do {
-    p = generatePrimeSync(1024, { bigint: true });
-    q = generatePrimeSync(1024, { bigint: true });
-    if (options.close) for (q = p + 2n; !checkPrimeSync(q); q += 2n);
-  } while ((p * q).toString(2).length !== 2048 || gcd(options.e, (p - 1n) * (q - 1n)) !== 1n);
+export function craftRsaCsr(options: { e: bigint; close?: boolean; cn?: string; primes?: [bigint, bigint] }): string {
+  const [p, q] = options.primes ?? rsaPrimes([options.e], options.close);
   const n = p * q;
   const phi = (p - 1n) * (q - 1n);
   const d = options.e === 1n ? 1n : modInverse(options.e, phi);
