@@ -3,4 +3,11 @@
 import { main } from '../dist/src/cli/main.js';
 
 const code = await main(process.argv.slice(2));
-if (code >= 0) process.exitCode = code;
+if (code >= 0) {
+  process.exitCode = code;
+  // A command that is done never hangs on a handle left open (a pool, a timer): it exits anyway.
+  setTimeout(() => {
+    process.stderr.write('hallmark: exiting; something held the process open after the command finished\n');
+    process.exit(code);
+  }, 10_000).unref();
+}

@@ -12,6 +12,10 @@ import { createPublicHandler } from './protocols/public/handler.js';
 import { auditConfigChanges } from './config/change-detection.js';
 import { createSecurityPlane, type SecurityPlane } from './security-plane.js';
 import { runPeriodicChecks } from './alerts/periodic.js';
+import { createStorageProbe, forgetInstance, heartbeat } from './store/health.js';
+import { sweepAbandonedIntents } from './ca/abandoned-intents.js';
+import { INSTANCE } from './instance.js';
+import { databaseFileGuard } from './store/db.js';
 import { writeCheckpoint } from './audit/checkpoint.js';
 import { HallmarkError } from './errors.js';
 import { toPem } from './x509/pem.js';
@@ -127,6 +131,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         responders = await ensureResponders(responderDeps, log);
       }
       await pollStatus();
+      await heartbeat(ctx.db, INSTANCE.id, ctx.clock.now().getTime());
       await plane.syncBlocks();
       await plane.denials.sweep();
       await crlUpdater.refreshDue();
@@ -147,14 +152,15 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
   httpsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   const caNames = () => issue.issuers.list().map((i) => i.name);
+  const storage = createStorageProbe(ctx.db, INSTANCE.id, () => ctx.clock.now().getTime());
+  // The SQLite file removed or replaced while serving: every request that needs it is refused from now on.
+  databaseFileGuard(ctx.db)?.onLost((reason) => {
+    log(`database lost: ${reason}; requests that need the database get 503 until it is restored and Hallmark restarted`);
+    plane.alerts.raise({ rule: 'database-lost', severity: 'critical', message: `the database file is gone: ${reason}`, details: { reason } });
+  });
   const ready = async () => {
-    const checks: Record<string, string> = {};
-    try {
-      await ctx.db.raw('select 1');
-      checks.database = 'ok';
-    } catch (e) {
-      checks.database = `unreachable: ${(e as Error).message}`;
-    }
+    // Which check failed is in the answer: the database file, reads, the schema, a write, the token, the CRLs.
+    const checks: Record<string, string> = { ...(await storage()) };
     try {
       checks.token = (await ctx.keys!.hasKey(parseKeyUri(cas.find((c) => c.parent)!.key_uri))) ? 'ok' : 'issuing CA key missing';
     } catch (e) {
@@ -215,6 +221,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       ]);
       await checkCrlFreshness(crlCache, caNames(), ctx.clock, plane.alerts);
       await revokeSuperseded(revocation, ctx.config.est.renewal);
+      const swept = await sweepAbandonedIntents({ db: ctx.db, audit: ctx.audit }, ctx.clock.now().getTime() - ctx.config.factory.abandonedIntentSeconds * 1000);
+      if (swept) log(`marked ${swept} abandoned intents failed (requests that died before their certificates were recorded)`);
       const retired = await retireSpentGenerations({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, issuers: issue.issuers });
       if (retired.length) log(`retired CA generations with no live certificate left: ${retired.join(', ')}`);
       await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
@@ -254,6 +262,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         ),
       );
       await plane.denials.sweep(true).catch(() => undefined);
+      await forgetInstance(ctx.db, INSTANCE.id).catch(() => undefined);
       await plane.alerts.flush();
     },
   };

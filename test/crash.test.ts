@@ -20,7 +20,11 @@ before(async () => {
   home = await makeTestHome(['crash']);
   env = await cliEnv(home, sqliteBackend(), 'crash');
   env.HALLMARK_CONFIG = configCopy(path.join(home.home, 'config'), (c) => {
-    c.factory = { staleReservationSeconds: 1 };
+    // The fixed staleness stays at its default (120 s): the killed instance's reservations must be taken
+    // over because it is known dead, at once. Intents pending for a second are abandoned, and the
+    // periodic checks (which sweep them) run every second.
+    c.factory = { abandonedIntentSeconds: 1 };
+    c.security.alerts.checkIntervalSeconds = 1;
   });
 });
 after(async () => {
@@ -73,8 +77,12 @@ test('SIGKILL in the middle of a 1,000-device batch: after restart nothing is lo
   }
   assert.equal(new Set(devices.map((d) => d.certificate_serial)).size, devices.length);
 
-  // Restart and retry the whole batch, as a station would.
-  await new Promise((r) => setTimeout(r, 1100)); // past staleReservationSeconds
+  const pending = async () => Number((await db('certificates').where({ status: 'pending' }).count({ n: '*' }))[0]!.n);
+  const orphaned = await pending();
+  assert.ok(orphaned > 0, 'the killed batch left intents that were never recorded as issued');
+
+  // Restart and retry the whole batch at once, as a station would: the reservations of the killed
+  // process (same host, its pid gone) are released without waiting out the 120 s staleness.
   server = await startServer(env);
   const retried = await postJson(server.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items });
   assert.equal(retried.status, 200);
@@ -89,6 +97,13 @@ test('SIGKILL in the middle of a 1,000-device batch: after restart nothing is lo
   assert.equal(active.length, 1000, 'one active identity per device');
   assert.equal(new Set(active.map((a) => a.identity)).size, 1000);
   assert.equal(Number((await db('devices').where({ state: 'provisioned' }).count({ n: '*' }))[0]!.n), 1000);
+  // The dead batch's intents are swept: failed, each audited, none left pending.
+  for (const deadline = Date.now() + 60_000; (await pending()) > 0; ) {
+    assert.ok(Date.now() < deadline, `${await pending()} intents still pending after a minute`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const swept = await db('audit_events').where({ actor: 'system:sweeper', action: 'certificate.issue', outcome: 'failure' });
+  assert.ok(swept.length >= orphaned, `${swept.length} sweeps audited for ${orphaned} abandoned intents`);
   assert.equal(await server.stop(), 0, 'SIGTERM shuts down cleanly');
   server = undefined;
   fs.rmSync(path.join(env.HALLMARK_HOME!, 'tls'), { recursive: true, force: true });

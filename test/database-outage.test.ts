@@ -60,9 +60,13 @@ test('the database goes away and comes back: 503 with a reason, status answers f
     const refused = await issue('outage-2');
     assert.equal(refused.status, 503, refused.body);
     assert.equal(refused.json().error.code, 'database_unavailable');
+    assert.match(refused.json().error.message, /the database is unavailable \((connection lost|server shutting down|no database connection within the timeout)\)/);
+    assert.equal(refused.headers['retry-after'], '5');
     assert.equal(await ocsp(), 200, 'cached OCSP answers keep flowing');
     assert.equal((await fetch(`http://127.0.0.1:${hm.running.http}/crl/issuing.crl`)).status, 200, 'the CRL keeps being served');
-    assert.equal((await fetch(`http://127.0.0.1:${hm.running.http}/readyz`)).status, 503);
+    const ready = await fetch(`http://127.0.0.1:${hm.running.http}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(((await ready.json()) as { checks: { database: string } }).checks.database, /^unavailable: /, 'readiness says which check failed');
     // Past the kept answer's age (the 2 s status poll), so that it is read again and the read fails.
     await new Promise((r) => setTimeout(r, 2100));
     assert.equal(await cacerts(), caCertsBefore, 'EST cacerts keeps being served');
@@ -76,4 +80,23 @@ test('the database goes away and comes back: 503 with a reason, status answers f
   }
   assert.equal(back.status, 201, back.body);
   assert.equal((await fetch(`http://127.0.0.1:${hm.running.http}/readyz`)).status, 200);
+
+  // Read-only (a standby, or an operator's emergency switch): writes refused with the reason, reads go on.
+  // The setting reaches new sessions: Hallmark's are ended, and its pool opens new ones (the first
+  // requests may see the ended sessions: 503 too, "server shutting down" or "connection lost").
+  const switchTo = (mode: 'on' | 'off') =>
+    pg('su', 'postgres', '-c', `psql -p ${PORT} -c "ALTER DATABASE hallmark SET default_transaction_read_only = ${mode}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'hallmark' AND pid <> pg_backend_pid()"`);
+  switchTo('on');
+  try {
+    let readOnly = await issue('outage-ro');
+    for (let i = 0; i < 10 && !/read-only/.test(readOnly.body); i++) readOnly = await issue(`outage-ro-${i}`);
+    assert.equal(readOnly.status, 503, readOnly.body);
+    assert.match(readOnly.json().error.message, /the database is unavailable \(read-only\)/);
+    assert.equal((await hm.request('GET', 'certificates?limit=1', { token: hm.init.admin.apiKey })).status, 200, 'reads still answer');
+  } finally {
+    switchTo('off');
+  }
+  let writable = await issue('outage-rw');
+  for (let i = 0; i < 10 && writable.status !== 201; i++) writable = await issue(`outage-rw-${i}`);
+  assert.equal(writable.status, 201, writable.body);
 });

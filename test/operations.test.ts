@@ -77,7 +77,9 @@ describe('health, logs, API description', () => {
     assert.equal((await fetch(`http://127.0.0.1:${hm.running.http}/healthz`)).status, 200);
     const ready = await fetch(`http://127.0.0.1:${hm.running.http}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { database: 'ok', token: 'ok', crl: 'ok' });
+    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { database: 'ok', 'database write': 'ok', schema: 'ok', token: 'ok', crl: 'ok' });
+    // The write check really wrote: this instance's heartbeat row.
+    assert.ok(await hm.ctx.db('health').first(), 'the readiness write is in the health table');
   });
 
   test('one JSON line per request with a request id and the principal, and no secret', async () => {

@@ -113,6 +113,10 @@ export type EstConfig = z.infer<typeof estSchema>;
 const factorySchema = z.strictObject({
   /** A device reservation older than this was left by a request that died; the next request takes it over. */
   staleReservationSeconds: z.number().positive().default(120),
+  /** An instance that missed its heartbeat (status poll) this long is dead: its reservations are taken over. */
+  reservationLeaseSeconds: z.number().positive().default(15),
+  /** Intents still pending after this long belong to requests that died: marked failed and audited. */
+  abandonedIntentSeconds: z.number().positive().default(600),
 });
 
 const operationsSchema = z.strictObject({

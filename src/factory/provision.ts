@@ -7,6 +7,8 @@ import { requestForOwnKey, verifyCsr, type VerifiedCsr } from '../x509/csr.js';
 import { toPem } from '../x509/pem.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { HallmarkError } from '../errors.js';
+import { INSTANCE } from '../instance.js';
+import { reservationAbandoned } from './reservations.js';
 import { stationProfiles, type StationRow } from './stations.js';
 
 export interface ProvisionItem {
@@ -34,6 +36,11 @@ export interface ProvisionDeps {
    * next request for the serial takes it over. Default two minutes.
    */
   staleReservationMs?: number;
+  /**
+   * How long an instance may miss its heartbeat (the status poll writes it) before the reservations
+   * its requests hold are taken over. Default 15 s.
+   */
+  reservationLeaseMs?: number;
 }
 
 export interface Provisioned {
@@ -56,6 +63,7 @@ export interface DeviceRow {
   certificate_serial: string | null;
   reprovision_allowed_at: number | null;
   provisioned_at: number;
+  reserved_by?: string | null;
 }
 
 /** What a provisioning writes about the device, whether it reserves a new row or re-provisions one. */
@@ -69,6 +77,7 @@ export const deviceFields = (station: StationRow, item: ProvisionItem, profile: 
   server_keygen: Boolean(item.keygen),
   provisioned_at: now.getTime(),
   reprovision_allowed_at: null,
+  reserved_by: INSTANCE.id,
 });
 
 /** A certificate a dead request had issued for the same device and key: it becomes the device's identity. */
@@ -202,10 +211,10 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
     }
     if (device.line !== station.line) throw new HallmarkError('other_line', `device ${item.deviceSerial} belongs to line ${device.line}`, 403);
     if (device.state === 'provisioning') {
-      const abandoned = Number(device.provisioned_at) < now.getTime() - (deps.staleReservationMs ?? 120_000);
+      const abandoned = await reservationAbandoned(deps.db, device, now.getTime(), { staleMs: deps.staleReservationMs ?? 120_000, leaseMs: deps.reservationLeaseMs ?? 15_000 });
       if (!abandoned) throw new HallmarkError('in_progress', `device ${item.deviceSerial} is being provisioned by another request; retry`, 409);
       // Take the abandoned reservation over (compare-and-set on its time: one taker wins).
-      const taken = await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioning', provisioned_at: device.provisioned_at }).update({ provisioned_at: now.getTime(), key_sha256: keyHash });
+      const taken = await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioning', provisioned_at: device.provisioned_at }).update({ provisioned_at: now.getTime(), key_sha256: keyHash, reserved_by: INSTANCE.id });
       if (taken !== 1) continue;
       if (device.certificate_serial) replacing = device;
       // The dead request may have got as far as an issued certificate: never leave a second identity.

@@ -36,7 +36,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...certificateRoutes({ issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
     ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config, guard: plane.guard, denials: plane.denials }),
-    ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000 }),
+    ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
     ...apiKeyRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
     ...consoleDataRoutes(ctx, issue, revocation),

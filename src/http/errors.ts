@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { isHallmarkError } from '../errors.js';
+import { STORAGE_RETRY_AFTER_SECONDS, storageFault } from '../store/faults.js';
 
 /** What a request gets when the database is unreachable, whatever the protocol (REST: JSON, EST: text). */
 export const DATABASE_UNAVAILABLE = { status: 503, code: 'database_unavailable', message: 'the database cannot be reached; retry shortly' } as const;
@@ -19,7 +20,13 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
       if (typeof err.details?.retryAfter === 'number') res.set('Retry-After', String(err.details.retryAfter));
       return sendError(res, status, err.code, err.message, err.details ? { details: err.details } : undefined);
     }
-    if (isDatabaseUnavailable(err)) return sendError(res, DATABASE_UNAVAILABLE.status, DATABASE_UNAVAILABLE.code, DATABASE_UNAVAILABLE.message);
+    if (isDatabaseUnavailable(err)) {
+      // Every storage fault (busy, full, read-only, I/O, corrupt, gone) is the server's, for now: 503.
+      const fault = databaseUnavailable(err);
+      log(`storage fault: ${fault.message}: ${(err as Error)?.message ?? err}`);
+      res.set('Retry-After', String(STORAGE_RETRY_AFTER_SECONDS));
+      return sendError(res, fault.status, fault.code, fault.message);
+    }
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', 'request body is larger than this route accepts');
     if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
@@ -30,12 +37,8 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
   };
 }
 
-/** The database went away (refused, reset, shut down, or the pool timed out waiting for it). */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; message?: string };
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(e?.code ?? '') ||
-    e?.name === 'KnexTimeoutError' ||
-    /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/.test(e?.message ?? '')
-  );
-}
+/** A storage fault of any kind (store/faults.ts): a 503, never a 500. */
+export const isDatabaseUnavailable = (err: unknown): boolean => storageFault(err) !== undefined;
+
+/** The 503 a storage fault gets, with its reason. */
+export const databaseUnavailable = (err: unknown) => ({ status: 503, code: DATABASE_UNAVAILABLE.code, message: `the database is unavailable (${storageFault(err)}); retry shortly` });

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
-import { createPrivateDatabaseFile, keepHomePrivate } from './private-home.js';
+import path from 'node:path';
+import { createPrivateDatabaseFile, keepHomePrivate, SQLITE_FILE } from './private-home.js';
+import { guardDatabaseFile, type FileGuard } from './file-guard.js';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.js';
@@ -82,5 +84,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
     await db.destroy();
     throw new Error(`cannot prepare the database (${options.url ? 'PostgreSQL' : 'SQLite'}): ${(e as Error).message}`);
   }
+  if (!options.url) {
+    // From here on, the file at the path must stay the one opened (file-guard.ts).
+    const guard = guardDatabaseFile(path.join(options.home, SQLITE_FILE));
+    (db.client as HallmarkSqliteClient).fileGuard = guard;
+  }
   return db;
 }
+
+/** The SQLite file's guard (undefined on PostgreSQL): readiness and the lost-database alert read it. */
+export const databaseFileGuard = (db: Db): FileGuard | undefined => (db.client as Partial<HallmarkSqliteClient>).fileGuard;

@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
  */
 const require = createRequire(import.meta.url);
 // knex has no exports map; its SQLite dialect is a CommonJS class.
-const KnexSqlite3 = require('knex/lib/dialects/sqlite3/index.js') as new (config: unknown) => { destroyRawConnection(connection: unknown): Promise<void> };
+const KnexSqlite3 = require('knex/lib/dialects/sqlite3/index.js') as new (config: unknown) => { destroyRawConnection(connection: unknown): Promise<void>; acquireRawConnection(): Promise<unknown>; destroy(callback?: unknown): Promise<unknown> };
 
 interface Statement {
   run(bindings: unknown, callback: (this: { lastID: number; changes: number }, err: Error | null) => void): void;

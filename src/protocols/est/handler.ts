@@ -23,7 +23,8 @@ import type { RateLimiter } from '../../http/rate-limit.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { DenialAudit } from '../../audit/denials.js';
 import { readBody } from '../../http/read-body.js';
-import { DATABASE_UNAVAILABLE, isDatabaseUnavailable } from '../../http/errors.js';
+import { databaseUnavailable, isDatabaseUnavailable } from '../../http/errors.js';
+import { STORAGE_RETRY_AFTER_SECONDS } from '../../store/faults.js';
 import { setSecurityHeaders } from '../../http/security-headers.js';
 
 export interface EstDeps {
@@ -154,7 +155,9 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
 
   function fail(err: unknown, res: ServerResponse): void {
     if (res.headersSent) return void res.destroy();
-    const { status, message } = isHallmarkError(err) ? err : isDatabaseUnavailable(err) ? DATABASE_UNAVAILABLE : { status: 500, message: 'internal error' };
+    const fault = !isHallmarkError(err) && isDatabaseUnavailable(err);
+    const { status, message } = isHallmarkError(err) ? err : fault ? databaseUnavailable(err) : { status: 500, message: 'internal error' };
+    if (fault) res.setHeader('Retry-After', String(STORAGE_RETRY_AFTER_SECONDS));
     if (isHallmarkError(err) && typeof err.details?.challenge === 'string') res.setHeader('WWW-Authenticate', err.details.challenge);
     if (isHallmarkError(err) && typeof err.details?.retryAfter === 'number') res.setHeader('Retry-After', String(err.details.retryAfter));
     // A body refused part-way is not read to its end: the connection closes after the answer.

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../../http/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../clock.js';
 import { OCSP_STATUS, ocspErrorResponse } from '../../x509/ocsp.js';
@@ -97,7 +98,8 @@ export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8A
       answer = await deps.answer(bytes);
     } catch (e) {
       deps.log(`OCSP request failed: ${(e as Error).message}`);
-      answer = { der: ocspErrorResponse(OCSP_STATUS.internalError), subjects: [], cacheable: false };
+      // RFC 6960 §4.2.1: tryLater when the responder cannot answer for now (its database), internalError else.
+      answer = { der: ocspErrorResponse(isDatabaseUnavailable(e) ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError), subjects: [], cacheable: false };
     }
     deps.cache.set(key, answer, epoch);
     metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../clock.js';
 import type { CrlCache } from '../crl/cache.js';
 import { registry } from '../../observability/metrics.js';
+import { databaseUnavailable, isDatabaseUnavailable } from '../../http/errors.js';
+import { STORAGE_RETRY_AFTER_SECONDS } from '../../store/faults.js';
 
 export interface PublicDeps {
   /** The DER certificate of a CA generation by name, or undefined. */
@@ -77,8 +79,10 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
   return (req, res) => {
     route(req, res).catch((e: Error) => {
       deps.log(`public listener error: ${e.message}`);
-      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
-      else res.destroy();
+      if (res.headersSent) return void res.destroy();
+      // What needs the database and is not in memory waits for it: 503 with the reason, not a 500.
+      if (isDatabaseUnavailable(e)) send(res, 503, 'text/plain', `${databaseUnavailable(e).message}\n`, { 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) });
+      else send(res, 500, 'text/plain', 'internal error\n');
     });
   };
 }
