@@ -17,5 +17,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 npm run --silent build
-# Each file runs in its own process: SoftHSM reads its configuration once per process.
-exec node --test --test-concurrency=2 "$@" dist/test/*.test.js
+# Each file runs in its own process: SoftHSM reads its configuration once per process. No test runs
+# longer than 5 minutes (a hang fails it), and a file whose tests are done exits even if something it
+# started still holds it open (its children are killed on exit: test/helpers/server.ts).
+exec node --test --test-concurrency=2 --test-timeout=300000 --test-force-exit "$@" dist/test/*.test.js

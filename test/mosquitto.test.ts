@@ -55,7 +55,9 @@ async function startBroker(dir: string, port: number): Promise<ChildProcess> {
     ].join('\n'),
   );
   const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  for (let i = 0; i < 50; i++) {
+  process.on('exit', () => child.kill('SIGKILL'));
+  // Waits on the broker's port (readiness), up to a minute on a loaded machine.
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
     const up = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.destroy();

@@ -85,6 +85,7 @@ describe('storage faults on SQLite', () => {
         process.stdin.on('end', () => db.exec('ROLLBACK', () => db.close(() => process.exit(0))));
         process.stdin.resume();
       `], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
+      process.on('exit', () => holder.kill('SIGKILL'));
       try {
         await new Promise<void>((resolve, reject) => {
           holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
