@@ -6,6 +6,7 @@ import type { EstConfig } from '../config/ca-config.js';
 import { HallmarkError } from '../errors.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from './issue.js';
 import { revokeCertificate, type RevokeDeps } from './revoke.js';
+import { renewalGranted, spendRenewalGrant } from './renewal-grants.js';
 
 /** The enrollment identity must be the one the CSR names (RFC 7030 §3.5: the server binds the two). */
 export function requireCsrIdentity(csr: VerifiedCsr, device: string): void {
@@ -15,14 +16,20 @@ export function requireCsrIdentity(csr: VerifiedCsr, device: string): void {
 }
 
 /** Renewal opens once `fromFraction` of the lifetime has passed; expired or revoked never renew. */
-export function renewalWindow(row: CertificateRow, policy: EstConfig['renewal'], now: Date): void {
+export function renewalWindow(row: CertificateRow, policy: EstConfig['renewal'], now: Date, granted = false): void {
   const notBefore = Number(row.not_before);
   const notAfter = Number(row.not_after);
   if (row.status !== 'active') throw new HallmarkError('not_renewable', `certificate ${row.serial} is ${row.status}; it cannot renew itself`, 403);
   if (notAfter <= now.getTime()) throw new HallmarkError('not_renewable', `certificate ${row.serial} has expired; enroll again`, 403);
   if (row.superseded_by) throw new HallmarkError('not_renewable', `certificate ${row.serial} was already renewed (by ${row.superseded_by})`, 403);
   const opens = notBefore + (notAfter - notBefore) * policy.fromFraction;
-  if (now.getTime() < opens) throw new HallmarkError('too_early', `renewal opens at ${new Date(opens).toISOString()}`, 403);
+  if (now.getTime() < opens && !granted) {
+    throw new HallmarkError(
+      'too_early',
+      `renewal of ${row.serial} opens at ${new Date(opens).toISOString()} (after ${Math.round(policy.fromFraction * 100)}% of its lifetime: est.renewal.fromFraction in the CA configuration); an operator can let it renew now with: hallmark cert allow-renewal ${row.serial}`,
+      403,
+    );
+  }
 }
 
 const canonicalSubject = (der: Uint8Array) => new x509.Name(der).toString();
@@ -43,11 +50,13 @@ export function requireSameNames(csr: VerifiedCsr, current: Uint8Array): void {
 /** Issues the replacement and marks the old certificate superseded, in that order (nothing lost on a crash). */
 export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCsr; current: CertificateRow; policy: EstConfig['renewal']; actor: string; source?: string }): Promise<IssuedCertificate> {
   const now = deps.clock.now();
-  renewalWindow(input.current, input.policy, now);
+  const granted = await renewalGranted(deps.db, input.current.serial);
+  renewalWindow(input.current, input.policy, now, granted);
   requireSameNames(input.csr, new Uint8Array(input.current.der!));
   const issued = await issueCertificate(deps, { csr: input.csr, profile: input.current.profile, identity: input.current.identity ?? undefined, requester: { kind: 'renewal' }, actor: input.actor, source: input.source });
   await deps.db.transaction(async (trx: Knex.Transaction) => {
     await trx('certificates').where({ serial: input.current.serial }).update({ superseded_by: issued.serial, superseded_at: now.getTime() });
+    if (granted) await spendRenewalGrant(trx, input.current.serial);
     await deps.audit.recordIn(trx, {
       actor: input.actor,
       action: 'certificate.renew',

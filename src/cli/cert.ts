@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { openContext, issuingDeps } from '../context.js';
 import { issueCertificate } from '../ca/issue.js';
+import { allowRenewal } from '../ca/renewal-grants.js';
 import { certificateResponse } from '../ca/certificate-response.js';
 import { certificateView } from '../ca/certificate-view.js';
 import { HallmarkError } from '../errors.js';
@@ -161,10 +162,22 @@ async function changeStatus(verb: 'revoke' | 'release', serialArg: string | unde
   });
 }
 
+/** `cert allow-renewal <serial>`: this certificate may renew now, before its window opens (once). */
+async function allowRenewalOf(serialArg: string | undefined, flags: CertFlags): Promise<void> {
+  const serial = serialArg ? normalizeSerial(serialArg) : undefined;
+  if (!serial) throw usageError('usage: hallmark cert allow-renewal <serial>');
+  await withContext({ withKeys: false }, async (ctx) => {
+    await allowRenewal({ db: ctx.db, audit: ctx.audit }, { serial, actor: actor(), source: 'cli', now: ctx.clock.now() });
+    if (flags.json) printJson({ serial, renewalAllowed: true });
+    else process.stderr.write(`${serial} may renew now (once), over EST simplereenroll or /api/v1/renew\n`);
+  });
+}
+
 export async function certCommand(verb: string | undefined, args: string[], flags: CertFlags): Promise<void> {
   if (verb === 'issue') return issue(flags);
   if (verb === 'revoke' || verb === 'release') return changeStatus(verb, args[0], flags);
   if (verb === 'list') return list(flags);
   if (verb === 'show') return show(args[0], flags);
-  throw usageError('usage: hallmark cert issue|list|show|revoke|release … (see `hallmark help`)');
+  if (verb === 'allow-renewal') return allowRenewalOf(args[0], flags);
+  throw usageError('usage: hallmark cert issue|list|show|revoke|release|allow-renewal … (see `hallmark help`)');
 }

@@ -5,7 +5,7 @@ const COMMANDS: Record<string, string[]> = {
   serve: ['--https-port', '--http-port', '--host', '--workers', '--json'],
   status: ['--json'],
   ca: ['list', 'show', 'export', '--chain', '--out', '--json'],
-  cert: ['issue', 'list', 'show', 'revoke', 'release', '--csr', '--dir', '--profile', '--device', '--days', '--out', '--status', '--expiring', '--reason', '--invalidity-date', '--json'],
+  cert: ['issue', 'list', 'show', 'revoke', 'release', 'allow-renewal', '--csr', '--dir', '--profile', '--device', '--days', '--out', '--status', '--expiring', '--reason', '--invalidity-date', '--json'],
   crl: ['generate', '--ca', '--out', '--json'],
   lint: ['--issuer', '--json'],
   token: ['create', '--device', '--label', '--expires', '--json'],

@@ -30,6 +30,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark cert list [--status active|revoked|expired] [--device <id>] [--issuer <ca>] [--expiring <days>]
   hallmark cert show <serial>
   hallmark cert revoke <serial> --reason <rfc5280 reason> [--invalidity-date <ISO 8601>] | cert release <serial>
+  hallmark cert allow-renewal <serial>             let one certificate renew now, before its window opens
   hallmark crl generate [--ca <ca>] [--out <file>]
   hallmark station add --line <line> --name <name> [--profiles device] [--quota <per hour>] | station list | station disable <name>
   hallmark device list [--line] [--lot] | device show <serial> | device export [--format csv|jsonl] [--out <file>]

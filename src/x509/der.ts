@@ -64,3 +64,20 @@ export function derTime(date: Date): Uint8Array {
   out[at] = 0x5a; // 'Z'
   return out;
 }
+
+/**
+ * X.690 §11.6: the encodings of a SET OF's components appear in ascending order, compared as octet
+ * strings, the shorter padded with trailing zero octets.
+ */
+export function compareDerSetComponents(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
+/** The components of a SET OF in DER order (a sorted copy). */
+export const derSetOrder = (components: Uint8Array[]) => [...components].sort(compareDerSetComponents);

@@ -1,5 +1,5 @@
 import * as pkijs from 'pkijs';
-import { concatBytes, tlv } from './der.js';
+import { concatBytes, derSetOrder, tlv } from './der.js';
 
 const ID_DATA = '1.2.840.113549.1.7.1';
 const ID_SIGNED_DATA = '1.2.840.113549.1.7.2';
@@ -12,12 +12,13 @@ const ENCAP_DATA = Uint8Array.of(0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
 
 /**
  * A degenerate, certs-only CMS SignedData (RFC 5652 §5, RFC 7030 §4.1.3): no signers, no content,
- * just the certificates, in the order given. Spliced from the certificates' own bytes (every EST
+ * just the certificates. `certificates` is a SET OF, so DER (RFC 8951 §3) puts them in the order of
+ * their encodings (X.690 §11.6), not the order given. Spliced from the certificates' own bytes (every EST
  * enrollment answers with one; building it through pkijs parsed and re-encoded each certificate and
  * cost a millisecond a response). test/fast-issuance.test.ts compares it with pkijs's encoding.
  */
 export function certsOnly(certificates: Uint8Array[]): Uint8Array {
-  const signedData = tlv(0x30, concatBytes([VERSION_1, EMPTY_SET, ENCAP_DATA, tlv(0xa0, concatBytes(certificates)), EMPTY_SET]));
+  const signedData = tlv(0x30, concatBytes([VERSION_1, EMPTY_SET, ENCAP_DATA, tlv(0xa0, concatBytes(derSetOrder(certificates))), EMPTY_SET]));
   return tlv(0x30, concatBytes([OID_SIGNED_DATA, tlv(0xa0, signedData)]));
 }
 
@@ -26,7 +27,8 @@ export function certsOnlyReference(certificates: Uint8Array[]): Uint8Array {
   const signedData = new pkijs.SignedData({
     version: 1,
     encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: ID_DATA }),
-    certificates: certificates.map((der) => pkijs.Certificate.fromBER(new Uint8Array(der))),
+    // pkijs keeps the order given: sorted here, as DER wants the SET.
+    certificates: derSetOrder(certificates).map((der) => pkijs.Certificate.fromBER(new Uint8Array(der))),
     signerInfos: [],
   });
   const contentInfo = new pkijs.ContentInfo({ contentType: ID_SIGNED_DATA, content: signedData.toSchema(true) });

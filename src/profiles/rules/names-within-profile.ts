@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { policyViolation, type Rule } from './types.js';
 import type { IssuanceRequest, RuleContext } from './types.js';
+import { fillTemplate } from './template.js';
 
 /** A profile whose subject CN is the CSR's and whose certificates serve TLS: the CN is a name it serves. */
 export const cnIsServerName = (request: IssuanceRequest) =>
@@ -36,9 +37,17 @@ export const namesWithinProfile: Rule = {
     if (names.other.length) throw policyViolation(this.name, profile, `name types not accepted from a CSR: ${names.other.join(', ')}`);
     const asked = [...names.dns.map((v) => ['dns', v] as const), ...names.uri.map((v) => ['uri', v] as const), ...names.email.map((v) => ['email', v] as const), ...names.ip.map((v) => ['ip', v] as const)];
     if (cnIsServerName(request) && csr.commonName !== undefined) asked.push([isIP(csr.commonName) ? 'ip' : 'dns', csr.commonName]);
-    const distinct = new Set(asked.map(([t, v]) => `${t}:${v}`)).size;
+    // The names the profile adds itself (`subjectAltName.add`, filled for this identity) are no request:
+    // a renewal repeats them, as RFC 7030 §4.2.2 asks, and the reference EST client copies every
+    // extension of the certificate it renews into its CSR.
+    const own = new Set(profile.subjectAltName.add.map((entry) => {
+      const colon = entry.indexOf(':');
+      return `${entry.slice(0, colon)}:${fillTemplate(entry.slice(colon + 1), request) ?? ''}`;
+    }));
+    const requested = asked.filter(([t, v]) => !own.has(`${t}:${v}`));
+    const distinct = new Set(requested.map(([t, v]) => `${t}:${v}`)).size;
     if (distinct > profile.subjectAltName.maxNames) throw policyViolation(this.name, profile, `${distinct} names requested; this profile accepts at most ${profile.subjectAltName.maxNames}`);
-    for (const [type, value] of asked) {
+    for (const [type, value] of requested) {
       const why = refusal(type, value, request, context);
       if (why) throw policyViolation(this.name, profile, why);
     }

@@ -46,6 +46,10 @@ export interface EstDeps {
 /** Where EST lives on the HTTPS listener (RFC 7030 §3.2.2). */
 export const EST_PREFIX = '/.well-known/est';
 const OPERATIONS = new Set(['cacerts', 'simpleenroll', 'simplereenroll', 'csrattrs', 'serverkeygen']);
+/** The methods each operation takes (RFC 7030 §3.2.2; GET answers HEAD too), for 405's Allow (RFC 9110 §15.5.6). */
+const allowFor = (op: string) => (op === 'cacerts' || op === 'csrattrs' ? 'GET, HEAD' : 'POST');
+const methodNotAllowed = (op: string, method: string) =>
+  new HallmarkError('method_not_allowed', `${op} takes ${allowFor(op).replace(', ', ' or ')}, not ${method}`, 405, { allow: allowFor(op) });
 /** A base64 PKCS#10 request is a few KiB at most. */
 const BODY_LIMIT = 64 * 1024;
 
@@ -105,7 +109,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       if (!attrs) return void res.writeHead(204).end();
       return sendBase64(res, 'application/csrattrs', attrs);
     }
-    throw new HallmarkError('method_not_allowed', `${op} takes POST`, 405);
+    throw methodNotAllowed(op, 'GET');
   }
 
   async function post(req: IncomingMessage, path: string, res: ServerResponse): Promise<void> {
@@ -114,7 +118,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     if (retryAfter !== undefined) throw new HallmarkError('rate_limited', 'too many enrollment requests from this address; retry later', 429, { retryAfter });
     const body = await readBody(req, BODY_LIMIT);
     const { label, op, settings, profile } = route(path, deps.config);
-    if (op === 'cacerts' || op === 'csrattrs') throw new HallmarkError('method_not_allowed', `${op} takes GET`, 405);
+    if (op === 'cacerts' || op === 'csrattrs') throw methodNotAllowed(op, 'POST');
     requireContentType(req, 'application/pkcs10');
     const now = deps.clock.now();
 
@@ -160,6 +164,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     if (fault) res.setHeader('Retry-After', String(STORAGE_RETRY_AFTER_SECONDS));
     if (isHallmarkError(err) && typeof err.details?.challenge === 'string') res.setHeader('WWW-Authenticate', err.details.challenge);
     if (isHallmarkError(err) && typeof err.details?.retryAfter === 'number') res.setHeader('Retry-After', String(err.details.retryAfter));
+    if (isHallmarkError(err) && typeof err.details?.allow === 'string') res.setHeader('Allow', err.details.allow);
     // A body refused part-way is not read to its end: the connection closes after the answer.
     if (status === 413) res.shouldKeepAlive = false;
     if (status === 500) deps.log(`EST error: ${(err as Error)?.stack ?? err}`);
@@ -182,8 +187,8 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       res.on('finish', () => stop({ operation: `est:${OPERATIONS.has(op) ? op : 'unknown'}`, status: String(res.statusCode) }));
       answer = post(req, path, res);
     } else {
-      res.setHeader('Allow', 'GET, POST');
-      answer = Promise.reject(new HallmarkError('method_not_allowed', `EST takes GET and POST, not ${req.method}`, 405));
+      // 404 for a path that is no operation; 405 with the operation's own methods otherwise.
+      answer = new Promise<void>((_, reject) => reject(methodNotAllowed(route(path, deps.config).op, req.method ?? '?')));
     }
     answer.catch((err: unknown) => fail(err, res));
   };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDatabaseUnavailable } from '../../http/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../clock.js';
@@ -60,11 +61,19 @@ export function sendOcsp(req: IncomingMessage, res: ServerResponse, answer: Ocsp
   const headers: Record<string, string | number> = { 'Content-Type': 'application/ocsp-response', 'Content-Length': answer.der.length };
   if (req.method === 'GET' && answer.cacheable && answer.thisUpdate && answer.nextUpdate) {
     const maxAge = Math.max(0, Math.floor((answer.nextUpdate.getTime() - clock.now().getTime()) / 1000));
+    // RFC 5019 §6.2: the caching headers, ETag among them (a hash of the response, as it suggests).
+    const etag = `"${createHash('sha1').update(answer.der).digest('base64url')}"`;
     Object.assign(headers, {
       'Cache-Control': `max-age=${maxAge}, public, no-transform, must-revalidate`,
       'Last-Modified': answer.thisUpdate.toUTCString(),
       Expires: answer.nextUpdate.toUTCString(),
+      ETag: etag,
     });
+    if (req.headers['if-none-match'] === etag) {
+      delete headers['Content-Length'];
+      res.writeHead(304, headers);
+      return void res.end();
+    }
   } else headers['Cache-Control'] = 'no-store';
   res.writeHead(200, headers);
   res.end(req.method === 'HEAD' ? undefined : answer.der);

@@ -63,6 +63,11 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
         // Cacheable until nextUpdate, no longer (RFC 5280 §5.1.2.5).
         const maxAge = Math.max(0, Math.floor((served.nextUpdate.getTime() - deps.clock.now().getTime()) / 1000));
         if (req.headers['if-none-match'] === served.etag) return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag }, true);
+        // RFC 9110 §13.1.3: not modified since a date at or after this CRL's (whole seconds, as HTTP dates are).
+        const since = Date.parse(req.headers['if-modified-since'] ?? '');
+        if (req.headers['if-none-match'] === undefined && !Number.isNaN(since) && since >= Math.floor(served.thisUpdate.getTime() / 1000) * 1000) {
+          return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag, 'Last-Modified': served.thisUpdate.toUTCString() }, true);
+        }
         return send(
           res,
           200,

@@ -9,6 +9,7 @@ import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
 import { requesterOf } from '../../profiles/requester.js';
+import { allowRenewal } from '../../ca/renewal-grants.js';
 
 const issueBody = z.strictObject({
   csr: z.string().min(1).max(65536),
@@ -58,6 +59,18 @@ export function certificateRoutes(deps: { issue: IssueDeps; certificates: Certif
         const filter: CertificateFilter = { status: q.status, identity: q.device, issuer: q.issuer, expiringWithinDays: q.expiring, limit: q.limit, offset: q.offset };
         const now = deps.issue.clock.now();
         res.json({ certificates: (await deps.certificates.list(filter, now)).map((r) => certificateView(r, now)) });
+      },
+    },
+    {
+      method: 'post',
+      path: '/certificates/:serial/allow-renewal',
+      permission: 'cert.issue',
+      summary: 'Let this certificate renew now, before its renewal window opens (once)',
+      handler: async (req, res) => {
+        const serial = normalizeSerial(String(req.params.serial));
+        if (!serial) throw new HallmarkError('invalid_serial', 'serial must be hex (colons allowed)', 400);
+        await allowRenewal(deps.issue, { serial, actor: actorName(principalOf(req)), source: req.ip, now: deps.issue.clock.now() });
+        res.json({ serial, renewalAllowed: true });
       },
     },
     {

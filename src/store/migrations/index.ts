@@ -8,6 +8,7 @@ import * as m006 from './006_ca_generations.js';
 import * as m007 from './007_indexes_for_scale.js';
 import * as m008 from './008_issuance_policy.js';
 import * as m009 from './009_health.js';
+import * as m010 from './010_renewal_grants.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -19,6 +20,7 @@ const migrations: Record<string, Knex.Migration> = {
   '007_indexes_for_scale': m007,
   '008_issuance_policy': m008,
   '009_health': m009,
+  '010_renewal_grants': m010,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,0 +1,188 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { sqliteBackend } from './helpers/backends.js';
+import { startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { mustRun, run } from './helpers/run.js';
+import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
+import { children, readTlv, type Tlv } from '../src/x509/der-reader.js';
+import { compareDerSetComponents } from '../src/x509/der.js';
+import { toPem } from '../src/x509/pem.js';
+
+/**
+ * Conformance with clients nobody here wrote (openssl, curl), each assertion naming the section it
+ * checks: EST (RFC 7030, RFC 8951), HTTP (RFC 9110), CRL and OCSP over HTTP (RFC 5280, RFC 5019).
+ */
+
+let home: TestHome;
+let hm: InProcessHallmark;
+let dir: string;
+let rootFile: string;
+before(async () => {
+  home = await makeTestHome(['conformance']);
+  hm = await startInProcess(home, sqliteBackend(), 'conformance');
+  dir = fs.mkdtempSync(path.join(home.home, 'c-'));
+  rootFile = path.join(dir, 'root.pem');
+  fs.writeFileSync(rootFile, hm.rootPem);
+});
+after(async () => {
+  await hm?.close();
+  home?.cleanup();
+});
+
+const est = (op: string) => `https://localhost:${hm.running.https}/.well-known/est/${op}`;
+const plain = (p: string) => `http://127.0.0.1:${hm.running.http}${p}`;
+/** curl's answer: status, headers (lower-case names) and body. */
+async function curl(args: string[]): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const headersFile = path.join(dir, `h-${Math.random().toString(36).slice(2)}`);
+  const out = await run('curl', ['-sS', '--cacert', rootFile, '-D', headersFile, ...args]);
+  assert.equal(out.code, 0, out.stderr);
+  const lines = fs.readFileSync(headersFile, 'utf8').split('\r\n');
+  const status = Number(lines[0]!.split(' ')[1]);
+  const headers = Object.fromEntries(lines.slice(1).filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status, headers, body: out.stdout };
+}
+
+/** X.690 §10.1 and §11.6: definite minimal lengths throughout, and every SET OF in ascending order. */
+function assertDer(bytes: Uint8Array, what: string, tlv: Tlv = readTlv(bytes, 0)): void {
+  if (!(tlv.tag & 0x20)) return;
+  const kids = children(bytes, tlv);
+  if (tlv.tag === 0x31) {
+    for (let i = 1; i < kids.length; i++) {
+      const a = bytes.subarray(kids[i - 1]!.start, kids[i - 1]!.end);
+      const b = bytes.subarray(kids[i]!.start, kids[i]!.end);
+      assert.ok(compareDerSetComponents(a, b) <= 0, `${what}: a SET OF at offset ${tlv.start} is not in DER order (X.690 §11.6)`);
+    }
+  }
+  for (const kid of kids) assertDer(bytes, what, kid);
+}
+
+/** The certificates [0] IMPLICIT SET OF of a certs-only SignedData (RFC 5652 §5.1), as its encodings. */
+function certificateSet(pkcs7: Uint8Array): Uint8Array[] {
+  const [, explicit] = children(pkcs7, readTlv(pkcs7, 0));
+  const [signedData] = children(pkcs7, explicit!);
+  const certificates = children(pkcs7, signedData!).find((t) => t.tag === 0xa0)!;
+  return children(pkcs7, certificates).map((c) => pkcs7.subarray(c.start, c.end));
+}
+
+const base64Der = (text: string) => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'base64'));
+
+async function enrollByEst(device: string): Promise<{ certFile: string; keyFile: string; serial: string; certificate: string }> {
+  const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+  const keyFile = path.join(dir, `${device}.key`);
+  await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+  const csr = await csrBase64(keyFile, `/CN=${device}`);
+  const r = await curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', csr, est('simpleenroll')]);
+  assert.equal(r.status, 200, r.body);
+  return { keyFile, ...(await certificateFrom(r.body, device)) };
+}
+
+async function csrBase64(keyFile: string, subject: string, addext: string[] = []): Promise<string> {
+  const der = path.join(dir, `r-${Math.random().toString(36).slice(2)}.der`);
+  await mustRun('openssl', ['req', '-new', '-key', keyFile, '-subj', subject, ...addext.flatMap((e) => ['-addext', e]), '-outform', 'DER', '-out', der]);
+  return fs.readFileSync(der).toString('base64');
+}
+
+async function certificateFrom(pkcs7Base64: string, name: string) {
+  const p7 = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.p7`);
+  fs.writeFileSync(p7, Buffer.from(pkcs7Base64.replace(/\s+/g, ''), 'base64'));
+  const certFile = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.pem`);
+  await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', p7, '-print_certs', '-out', certFile]);
+  const certificate = fs.readFileSync(certFile, 'utf8');
+  const serial = (await mustRun('openssl', ['x509', '-in', certFile, '-noout', '-serial'])).trim().split('=')[1]!.toLowerCase();
+  return { certFile, serial, certificate };
+}
+
+const sanOf = async (certFile: string) => (await mustRun('openssl', ['x509', '-in', certFile, '-noout', '-ext', 'subjectAltName'])).split('\n').slice(1).join('').trim();
+
+describe('EST (RFC 7030, RFC 8951)', () => {
+  test('RFC 8951 §3, X.690 §11.6: cacerts, enrollment answers, CRLs, OCSP answers, csrattrs and certificates are DER, every SET OF in order', async () => {
+    const cacerts = await curl([est('cacerts')]);
+    assert.equal(cacerts.status, 200);
+    const p7 = base64Der(cacerts.body);
+    assertDer(p7, 'cacerts');
+    const set = certificateSet(p7);
+    assert.ok(set.length >= 2, 'the issuing CA and the root');
+    for (let i = 1; i < set.length; i++) assert.ok(compareDerSetComponents(set[i - 1]!, set[i]!) < 0, 'cacerts certificates in DER SET order');
+    const device = await enrollByEst('conf-der');
+    // openssl pkcs7 -print_certs writes subject= and issuer= lines before the PEM block.
+    const certDer = base64Der(/-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(device.certificate)![1]!);
+    assertDer(certDer, 'issued certificate');
+    const csrattrs = await curl([est('csrattrs')]);
+    assert.equal(csrattrs.status, 200);
+    assertDer(base64Der(csrattrs.body), 'csrattrs');
+    const crl = await fetch(plain('/crl/issuing.crl'));
+    assertDer(new Uint8Array(await crl.arrayBuffer()), 'CRL');
+    const issuingFile = path.join(dir, 'issuing.pem');
+    fs.writeFileSync(issuingFile, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
+    const respout = path.join(dir, 'ocsp.der');
+    await mustRun('openssl', ['ocsp', '-issuer', issuingFile, '-cert', device.certFile, '-url', plain('/ocsp'), '-no_nonce', '-CAfile', rootFile, '-respout', respout]);
+    assertDer(new Uint8Array(fs.readFileSync(respout)), 'OCSP response');
+  });
+
+  test('RFC 7030 §4.2.2: renewal with a CSR that repeats the subject and the SAN, as the reference client sends it, over EST and REST', async () => {
+    const id = 'conf-renew';
+    const first = await enrollByEst(id);
+    const renewCsr = () => csrBase64(first.keyFile, `/CN=${id}/O=Hallmark Devices`, [`subjectAltName=URI:urn:dev:hallmark:${id}`]);
+    // Too early by default: the 403 says when renewal opens, and how an operator lets it renew now.
+    const early = await curl(['--cert', first.certFile, '--key', first.keyFile, '-H', 'Content-Type: application/pkcs10', '--data-binary', await renewCsr(), est('simplereenroll')]);
+    assert.equal(early.status, 403, early.body);
+    assert.match(early.body, /opens at .*est\.renewal\.fromFraction.*hallmark cert allow-renewal /);
+    const allowed = await hm.request('POST', `certificates/${first.serial}/allow-renewal`, { token: hm.init.admin.apiKey });
+    assert.equal(allowed.status, 200, allowed.body);
+    const renewed = await curl(['--cert', first.certFile, '--key', first.keyFile, '-H', 'Content-Type: application/pkcs10', '--data-binary', await renewCsr(), est('simplereenroll')]);
+    assert.equal(renewed.status, 200, renewed.body);
+    const second = await certificateFrom(renewed.body, id);
+    assert.notEqual(second.serial, first.serial);
+    assert.equal(await sanOf(second.certFile), await sanOf(first.certFile), 'the same SAN as the certificate renewed');
+
+    // The JSON twin, with the CLI granting the early renewal this time.
+    const env = await cliEnv(home, sqliteBackend(), 'conformance');
+    assert.deepEqual(await hallmarkJson(env, 'cert', 'allow-renewal', second.serial), { serial: second.serial, renewalAllowed: true });
+    const pem = path.join(dir, 'renew-csr.pem');
+    await mustRun('openssl', ['req', '-new', '-key', first.keyFile, '-subj', `/CN=${id}/O=Hallmark Devices`, '-addext', `subjectAltName=URI:urn:dev:hallmark:${id}`, '-out', pem]);
+    const rest = await curl(['--cert', second.certFile, '--key', first.keyFile, '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ csr: fs.readFileSync(pem, 'utf8') }), `https://localhost:${hm.running.https}/api/v1/renew`]);
+    assert.equal(rest.status, 201, rest.body);
+    assert.ok(await hm.ctx.db('audit_events').where({ action: 'certificate.allow-renewal', target: second.serial }).first(), 'the grant is audited');
+    assert.equal(await hm.ctx.db('renewal_grants').where({ serial: second.serial }).first(), undefined, 'a grant is used once');
+  });
+
+  test('RFC 9110 §15.5.6: a 405 names the methods the operation takes in Allow', async () => {
+    for (const [method, op, allow] of [['PUT', 'cacerts', 'GET, HEAD'], ['POST', 'cacerts', 'GET, HEAD'], ['DELETE', 'csrattrs', 'GET, HEAD'], ['GET', 'simpleenroll', 'POST'], ['PUT', 'simplereenroll', 'POST']] as const) {
+      const r = await curl(['-X', method, ...(method === 'POST' || method === 'PUT' ? ['-H', 'Content-Type: application/pkcs10', '--data-binary', 'AAAA'] : []), est(op)]);
+      assert.equal(r.status, 405, `${method} ${op}: ${r.body}`);
+      assert.equal(r.headers.allow, allow, `${method} ${op}`);
+    }
+  });
+});
+
+describe('CRL and OCSP over HTTP (RFC 5280, RFC 5019)', () => {
+  test('RFC 9110 §13.1.3: a CRL not modified since its Last-Modified is a 304', async () => {
+    const first = await curl([plain('/crl/issuing.crl'), '-o', path.join(dir, 'crl.der')]);
+    assert.equal(first.status, 200);
+    assert.ok(first.headers['last-modified']);
+    const again = await curl(['-H', `If-Modified-Since: ${first.headers['last-modified']}`, plain('/crl/issuing.crl')]);
+    assert.equal(again.status, 304);
+    const older = await curl(['-H', `If-Modified-Since: ${new Date(Date.parse(first.headers['last-modified']!) - 60_000).toUTCString()}`, plain('/crl/issuing.crl'), '-o', '/dev/null']);
+    assert.equal(older.status, 200, 'modified since a minute before');
+  });
+
+  test('RFC 5019 §6.2: an OCSP GET answer carries ETag (and a 304 for If-None-Match), Last-Modified, Expires and max-age', async () => {
+    const device = await enrollByEst('conf-ocsp');
+    const issuingFile = path.join(dir, 'issuing.pem');
+    fs.writeFileSync(issuingFile, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
+    const reqout = path.join(dir, 'ocsp-req.der');
+    await mustRun('openssl', ['ocsp', '-issuer', issuingFile, '-cert', device.certFile, '-no_nonce', '-reqout', reqout]);
+    const url = plain(`/ocsp/${encodeURIComponent(fs.readFileSync(reqout).toString('base64'))}`);
+    const r = await curl([url, '-o', '/dev/null']);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.etag ?? '', /^"[A-Za-z0-9_-]+"$/);
+    assert.ok(r.headers['last-modified'] && r.headers.expires);
+    assert.match(r.headers['cache-control']!, /max-age=\d+/);
+    const cached = await curl(['-H', `If-None-Match: ${r.headers.etag}`, url, '-o', '/dev/null']);
+    assert.equal(cached.status, 304);
+  });
+});
