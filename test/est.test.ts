@@ -20,7 +20,8 @@ test('renewal window: too early, expired, revoked and already renewed certificat
   const day = 86_400_000;
   const row = { serial: 'ab', status: 'active', not_before: 0, not_after: 90 * day, superseded_by: null } as unknown as CertificateRow;
   const policy = { fromFraction: 0.66, revokeSupersededAfterHours: 24 };
-  assert.throws(() => renewalWindow(row, policy, new Date(10 * day)), /renewal opens at/);
+  assert.throws(() => renewalWindow(row, policy, new Date(10 * day)), /renewal of ab opens at .* hallmark cert allow-renewal ab/);
+  assert.doesNotThrow(() => renewalWindow(row, policy, new Date(10 * day), true), 'an operator allowed it');
   assert.doesNotThrow(() => renewalWindow(row, policy, new Date(70 * day)));
   assert.throws(() => renewalWindow(row, policy, new Date(91 * day)), /has expired/);
   assert.throws(() => renewalWindow({ ...row, status: 'revoked' }, policy, new Date(70 * day)), /is revoked/);
@@ -225,13 +226,15 @@ for (const makeBackend of BACKENDS) {
       assert.match(oversize.body, /larger than this route accepts/);
       const put = await curl('simpleenroll', { method: 'PUT' });
       assert.equal(put.status, 405);
-      assert.match(put.headers, /allow: GET, POST/i);
+      // RFC 9110 §15.5.6: the methods this operation takes.
+      assert.match(put.headers, /allow: POST\r?\n/i);
       assert.equal((await curl('cacerts', { body: big, method: 'POST' })).status, 413, 'the body limit comes first');
       const small = path.join(dir, 'small.b64');
       fs.writeFileSync(small, 'AAAA');
       const postCacerts = await curl('cacerts', { body: small });
       assert.equal(postCacerts.status, 405);
-      assert.match(postCacerts.body, /cacerts takes GET/);
+      assert.match(postCacerts.body, /cacerts takes GET or HEAD/);
+      assert.match(postCacerts.headers, /allow: GET, HEAD/i);
       assert.equal((await curl('made-up-op', { body: small })).status, 404);
       assert.equal(await count(), before);
       // The latency metric names known operations only: made-up paths share one label.
