@@ -150,6 +150,26 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     assert.equal(await hm.ctx.db('renewal_grants').where({ serial: second.serial }).first(), undefined, 'a grant is used once');
   });
 
+  test('RFC 7030 §4.4.1: serverkeygen makes the key type the CSR asks for, when the profile allows it', async () => {
+    for (const [algorithm, options, expected] of [
+      ['RSA', ['-pkeyopt', 'rsa_keygen_bits:2048'], /RSA Private-Key: \(2048 bit|Private-Key: \(2048 bit/],
+      ['EC', ['-pkeyopt', 'ec_paramgen_curve:P-384'], /Private-Key: \(384 bit\)/],
+      ['EC', ['-pkeyopt', 'ec_paramgen_curve:P-521'], /Private-Key: \(256 bit\)/], // P-521 not in the profile: its first type
+    ] as const) {
+      const device = `conf-keygen-${algorithm.toLowerCase()}-${options[1].split(':')[1]}`;
+      const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+      const keyFile = path.join(dir, `${device}.csr-key`);
+      await mustRun('openssl', ['genpkey', '-algorithm', algorithm, ...options, '-out', keyFile]);
+      const r = await curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', await csrBase64(keyFile, `/CN=${device}`), est('serverkeygen')]);
+      assert.equal(r.status, 200, r.body);
+      const boundary = /boundary=([^\s;]+)/.exec(r.headers['content-type']!)![1]!;
+      const keyPart = r.body.split(`--${boundary}`)[1]!.split('\r\n\r\n')[1]!;
+      const der = path.join(dir, `${device}.key.der`);
+      fs.writeFileSync(der, Buffer.from(keyPart.replace(/\s+/g, ''), 'base64'));
+      assert.match(await mustRun('openssl', ['pkey', '-inform', 'DER', '-in', der, '-noout', '-text']), expected, device);
+    }
+  });
+
   test('RFC 9110 §15.5.6: a 405 names the methods the operation takes in Allow', async () => {
     for (const [method, op, allow] of [['PUT', 'cacerts', 'GET, HEAD'], ['POST', 'cacerts', 'GET, HEAD'], ['DELETE', 'csrattrs', 'GET, HEAD'], ['GET', 'simpleenroll', 'POST'], ['PUT', 'simplereenroll', 'POST']] as const) {
       const r = await curl(['-X', method, ...(method === 'POST' || method === 'PUT' ? ['-H', 'Content-Type: application/pkcs10', '--data-binary', 'AAAA'] : []), est(op)]);

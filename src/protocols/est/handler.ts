@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { CaConfig } from '../../config/ca-config.js';
 import type { AuditLog } from '../../audit/log.js';
@@ -13,6 +12,7 @@ import { principalFromCertificate } from '../../auth/client-certificates.js';
 import { consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
 import { verifyCsr, type VerifiedCsr } from '../../x509/csr.js';
 import { certsOnly } from '../../x509/pkcs7.js';
+import { generateServerKey, serverKeyType } from '../../x509/server-keys.js';
 import { csrAttributes } from '../../x509/csr-attributes.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
@@ -142,12 +142,14 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
-    // serverkeygen (RFC 7030 §4.4): the key is made here, returned once over TLS, and never stored.
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    // serverkeygen (RFC 7030 §4.4): the key is made here, of the type the CSR's key has when the
+    // profile allows it, returned once over TLS, and never stored.
+    const keyType = serverKeyType(csr, profile.keyTypes);
+    const { privateKey, publicKey } = await generateServerKey(keyType);
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
-    const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType: 'ec-p256' };
+    const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType };
     const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }));
-    await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType: 'ec-p256', keyStored: false } });
+    await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType, keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;
     sendAsIs(
