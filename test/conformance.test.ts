@@ -4,7 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { sqliteBackend } from './helpers/backends.js';
-import { startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { cnName, craftEcCsr } from './helpers/crafted-csr.js';
+import http from 'node:http';
+import tls from 'node:tls';
+import { once } from 'node:events';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
@@ -23,8 +27,12 @@ let dir: string;
 let rootFile: string;
 before(async () => {
   home = await makeTestHome(['conformance']);
-  hm = await startInProcess(home, sqliteBackend(), 'conformance');
   dir = fs.mkdtempSync(path.join(home.home, 'c-'));
+  // A second label that requires channel binding (RFC 7030 §3.5).
+  const configFile = configCopy(path.join(dir, 'config'), (c) => {
+    c.est = { labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, bound: { profile: 'device', enroll: ['token'], channelBinding: true } } };
+  });
+  hm = await startInProcess(home, sqliteBackend(), 'conformance', { configFile });
   rootFile = path.join(dir, 'root.pem');
   fs.writeFileSync(rootFile, hm.rootPem);
 });
@@ -168,6 +176,44 @@ describe('EST (RFC 7030, RFC 8951)', () => {
       fs.writeFileSync(der, Buffer.from(keyPart.replace(/\s+/g, ''), 'base64'));
       assert.match(await mustRun('openssl', ['pkey', '-inform', 'DER', '-in', der, '-noout', '-text']), expected, device);
     }
+  });
+
+  test('RFC 7030 §3.5: a CSR carrying its connection\'s channel binding enrolls; another connection\'s is refused; a label can require it', async () => {
+    /** One TLS connection: its binding (TLS 1.3 tls-exporter, or TLS 1.2 tls-unique), then one EST request on it. */
+    const enrollOn = async (version: 'TLSv1.3' | 'TLSv1.2', label: string, device: string, password: (binding: Buffer) => string | undefined) => {
+      const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+      const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: hm.running.https, ca: hm.rootPem, minVersion: version, maxVersion: version });
+      await once(socket, 'secureConnect');
+      // RFC 9266 (TLS 1.3) / RFC 5929 §3.1: the client's own Finished opens a full TLS 1.2 handshake.
+      const binding = version === 'TLSv1.3' ? socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)) : socket.getFinished()!;
+      const csr = craftEcCsr({ subject: cnName(device), challengePassword: password(binding) });
+      const body = Buffer.from(csr.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64').toString('base64');
+      const path = `/.well-known/est/${label === 'default' ? '' : `${label}/`}simpleenroll`;
+      return new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request({ createConnection: () => socket, method: 'POST', path, headers: { host: 'localhost', authorization: `Basic ${Buffer.from(`${device}:${secret}`).toString('base64')}`, 'content-type': 'application/pkcs10', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d));
+          res.on('end', () => {
+            socket.destroy();
+            resolve({ status: res.statusCode!, body: text });
+          });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    };
+    for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+      const v = version.slice(-3);
+      assert.equal((await enrollOn(version, 'bound', `cb-good-${v}`, (b) => b.toString('base64'))).status, 200, `${version}: its own binding`);
+      const stranger = await enrollOn(version, 'default', `cb-other-${v}`, (b) => Buffer.alloc(b.length, 7).toString('base64'));
+      assert.equal(stranger.status, 403, `${version}: another connection's binding`);
+      assert.match(stranger.body, /not this TLS connection's channel binding/);
+    }
+    const missing = await enrollOn('TLSv1.3', 'bound', 'cb-missing', () => undefined);
+    assert.equal(missing.status, 403);
+    assert.match(missing.body, /requires channel binding/);
+    assert.equal((await enrollOn('TLSv1.3', 'default', 'cb-optional', () => undefined)).status, 200, 'not required on the default label');
+    assert.equal((await enrollOn('TLSv1.3', 'default', 'cb-password', () => 'a plain password')).status, 200, 'a challengePassword that is no binding is ignored there');
   });
 
   test('RFC 9110 §15.5.6: a 405 names the methods the operation takes in Allow', async () => {

@@ -90,11 +90,13 @@ const estLabelSchema = z.strictObject({
   profile: z.string(),
   /** Who may enroll: a one-time secret (HTTP Basic), and/or a certificate from a bootstrap CA. */
   enroll: z.array(z.enum(['token', 'bootstrap'])).min(1),
+  /** Require the TLS channel binding in every CSR's challengePassword (RFC 7030 §3.5); checked whenever present. */
+  channelBinding: z.boolean().default(false),
 });
 
 const estSchema = z.strictObject({
   /** `default` serves /.well-known/est/<op>; others /.well-known/est/<label>/<op>. */
-  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'] } }),
+  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'], channelBinding: false } }),
   /** PEM files of manufacturer CAs whose device certificates (IDevID) may enroll; relative to this file. */
   bootstrapCas: z.array(z.string()).default([]),
   renewal: z

@@ -22,8 +22,10 @@ export interface ParsedCsr {
   commonName?: string;
   /** DER of the extensionRequest attribute's Extensions (PKCS#9, RFC 2985 §5.4.2), when present. */
   extensionRequest?: Uint8Array;
-  /** Attribute OIDs other than extensionRequest (challengePassword, …), which Hallmark ignores. */
+  /** Attribute OIDs other than extensionRequest and challengePassword, which Hallmark ignores. */
   otherAttributes: string[];
+  /** PKCS#9 challengePassword (RFC 2985 §5.4.1): where EST clients put their channel binding (RFC 7030 §3.5). */
+  challengePassword?: string;
 }
 
 export type CsrProblem = { code: 'csr_invalid' | 'csr_signature'; message: string };
@@ -33,6 +35,7 @@ const ID_RSA = '1.2.840.113549.1.1.1';
 const ID_ED25519 = '1.3.101.112';
 const ID_RSASSA_PSS = '1.2.840.113549.1.1.10';
 const ID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+const ID_CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
 
 /** Signature algorithms a CSR may use; SHA-1 is refused (RFC 5758 / RFC 8017 hashes only). */
 const SIGNATURES: Record<string, { hash: string | null; kind: 'ecdsa' | 'rsa' | 'ed25519' }> = {
@@ -202,10 +205,18 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
     if (problem) return 'point' in requestKey ? (unusableEcKey(der, spki!, spkiDer) ?? problem) : problem;
 
     let extensionRequest: Uint8Array | undefined;
+    let challengePassword: string | undefined;
     const otherAttributes: string[] = [];
     for (const attribute of children(der, attributes!)) {
       const [typeTlv, values] = children(der, expectTag(attribute, 0x30, 'Attribute'));
       const oid = oidText(content(der, expectTag(typeTlv, 0x06, 'attribute type')));
+      if (oid === ID_CHALLENGE_PASSWORD) {
+        // SET SIZE (1) OF DirectoryString (RFC 2985 §5.4.1).
+        const [value, extra] = children(der, expectTag(values, 0x31, 'challengePassword values'));
+        if (!value || extra || !STRING_TAGS.has(value.tag)) throw new DerError('challengePassword is not one DirectoryString');
+        challengePassword = directoryString(content(der, value), value.tag);
+        continue;
+      }
       if (oid !== ID_EXTENSION_REQUEST) {
         otherAttributes.push(oid);
         continue;
@@ -213,7 +224,7 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
       const [extensions] = children(der, expectTag(values, 0x31, 'extensionRequest values'));
       if (extensions) extensionRequest = der.slice(extensions.start, extensions.end);
     }
-    return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, 'key' in requestKey ? requestKey.key : undefined), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes };
+    return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, 'key' in requestKey ? requestKey.key : undefined), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes, challengePassword };
   } catch (e) {
     // Whatever the parser cannot read is this request's 400, never an exception that fails its batch.
     return { code: 'csr_invalid', message: `CSR is not a valid PKCS#10 request: ${e instanceof DerError ? e.message : (e as Error)?.message ?? String(e)}` };

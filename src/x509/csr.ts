@@ -37,6 +37,8 @@ export interface VerifiedCsr {
   keyType: KeyType | { unsupported: string };
   subject: string;
   commonName?: string;
+  /** The challengePassword attribute, when the request carries one (EST channel binding, RFC 7030 §3.5). */
+  challengePassword?: string;
   requested: {
     ca: boolean;
     keyUsage: string[];
@@ -133,7 +135,7 @@ export function toVerifiedCsr(parsed: ParsedCsr): VerifiedCsr {
       throw invalid(`CSR carries a malformed extension request: ${(e as Error).message}`);
     }
   }
-  return { der: parsed.der, spkiDer: parsed.spkiDer, keyType: parsed.keyType, subject: parsed.subject, commonName: parsed.commonName, requested };
+  return { der: parsed.der, spkiDer: parsed.spkiDer, keyType: parsed.keyType, subject: parsed.subject, commonName: parsed.commonName, challengePassword: parsed.challengePassword, requested };
 }
 
 /** Parses a CSR and verifies its self-signature; anything malformed is a 400 that names the problem. */

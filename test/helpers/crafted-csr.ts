@@ -36,16 +36,19 @@ export const sanDns = (names: string[]) => extension('2.5.29.17', derSequence(..
 const ecdsaWithSha256 = derSequence(oid('1.2.840.10045.4.3.2'));
 const sha256WithRsa = derSequence(oid('1.2.840.113549.1.1.11'), Uint8Array.of(0x05, 0x00));
 
-function infoDer(subject: Uint8Array, spki: Uint8Array, extensions: Uint8Array[]): Uint8Array {
-  const attributes = extensions.length ? derSequence(oid('1.2.840.113549.1.9.14'), tlv(0x31, derSequence(...extensions))) : new Uint8Array();
-  return derSequence(tlv(0x02, Uint8Array.of(0)), subject, spki, tlv(0xa0, attributes));
+function infoDer(subject: Uint8Array, spki: Uint8Array, extensions: Uint8Array[], challengePassword?: string): Uint8Array {
+  const attributes = [
+    ...(challengePassword !== undefined ? [derSequence(oid('1.2.840.113549.1.9.7'), tlv(0x31, tlv(0x0c, utf8(challengePassword))))] : []),
+    ...(extensions.length ? [derSequence(oid('1.2.840.113549.1.9.14'), tlv(0x31, derSequence(...extensions)))] : []),
+  ];
+  return derSequence(tlv(0x02, Uint8Array.of(0)), subject, spki, tlv(0xa0, concatBytes(attributes)));
 }
 
 /** A request on a fresh P-256 key (or the one given), signed with it. */
-export function craftEcCsr(options: { subject?: Uint8Array; extensions?: Uint8Array[]; key?: { privateKey: KeyObject; publicKey: KeyObject } } = {}): string {
+export function craftEcCsr(options: { subject?: Uint8Array; extensions?: Uint8Array[]; key?: { privateKey: KeyObject; publicKey: KeyObject }; challengePassword?: string } = {}): string {
   const key = options.key ?? generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
-  const info = infoDer(options.subject ?? cnName('device'), spki, options.extensions ?? []);
+  const info = infoDer(options.subject ?? cnName('device'), spki, options.extensions ?? [], options.challengePassword);
   const signature = new Uint8Array(sign('sha256', info, key.privateKey));
   return toPem(derSequence(info, ecdsaWithSha256, derBitString(signature)), 'CERTIFICATE REQUEST');
 }

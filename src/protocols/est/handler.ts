@@ -17,6 +17,7 @@ import { csrAttributes } from '../../x509/csr-attributes.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
+import { checkChannelBinding } from './channel-binding.js';
 import { base64Lines, decodeBase64Body, sendAsIs, sendBase64, sendPkcs7 } from './encoding.js';
 import { metrics } from '../../observability/metrics.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
@@ -129,12 +130,14 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       if (!check.ok) throw new HallmarkError('renewal_refused', check.reason, 403);
       const current = await deps.certificates.get(normalizeSerial(check.principal.id)!);
       const csr = await verifyCsr(decodeBase64Body(body));
+      checkChannelBinding(csr, req.socket as TLSSocket, settings.channelBinding);
       const issued = await renewCertificate(deps.issue, { csr, current: current!, policy: deps.config.est.renewal, actor: `est:certificate:${current!.serial}`, source });
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
     const credential = await enrollmentCredential(req, { db: deps.db, guard: deps.guard, denials: deps.denials, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
     const csr = await verifyCsr(decodeBase64Body(body));
+    checkChannelBinding(csr, req.socket as TLSSocket, settings.channelBinding);
     requireCsrIdentity(csr, credential.device);
 
     if (op === 'simpleenroll') {
