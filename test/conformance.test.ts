@@ -30,7 +30,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(home.home, 'c-'));
   // A second label that requires channel binding (RFC 7030 §3.5).
   const configFile = configCopy(path.join(dir, 'config'), (c) => {
-    c.est = { labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, bound: { profile: 'device', enroll: ['token'], channelBinding: true } } };
+    c.est = { labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, bound: { profile: 'device', enroll: ['token'], channelBinding: true }, held: { profile: 'device', enroll: ['token'], manualApproval: true, retryAfterSeconds: 30 } } };
   });
   hm = await startInProcess(home, sqliteBackend(), 'conformance', { configFile });
   rootFile = path.join(dir, 'root.pem');
@@ -214,6 +214,55 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     assert.match(missing.body, /requires channel binding/);
     assert.equal((await enrollOn('TLSv1.3', 'default', 'cb-optional', () => undefined)).status, 200, 'not required on the default label');
     assert.equal((await enrollOn('TLSv1.3', 'default', 'cb-password', () => 'a plain password')).status, 200, 'a challengePassword that is no binding is ignored there');
+  });
+
+  test('RFC 7030 §4.2.3: a label with manual approval answers 202 with Retry-After until an operator decides (CLI or REST)', async () => {
+    const token = async (device: string) => (await createEnrollmentToken(hm.ctx.db, { device, label: 'held', expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+    const keyFor = async (device: string) => {
+      const keyFile = path.join(dir, `${device}.key`);
+      await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+      return keyFile;
+    };
+    const enroll = async (device: string, secret: string, keyFile: string) =>
+      curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', await csrBase64(keyFile, `/CN=${device}`), est('held/simpleenroll')]);
+
+    const approvedKey = await keyFor('held-1');
+    const approvedSecret = await token('held-1');
+    const first = await enroll('held-1', approvedSecret, approvedKey);
+    assert.equal(first.status, 202, first.body);
+    assert.equal(first.headers['retry-after'], '30');
+    const id = /enrollment request ([0-9a-f]+)/.exec(first.body)![1]!;
+    const again = await enroll('held-1', approvedSecret, approvedKey);
+    assert.equal(again.status, 202, 'still held');
+    assert.match(again.body, new RegExp(id));
+    const pending = await hm.request('GET', 'enrollments?status=pending', { token: hm.init.admin.apiKey });
+    assert.ok(pending.json().enrollments.some((e: { id: string; device: string }) => e.id === id && e.device === 'held-1'));
+    const env = await cliEnv(home, sqliteBackend(), 'conformance');
+    assert.equal((await hallmarkJson(env, 'enrollment', 'approve', id)).status, 'approved');
+    const issued = await enroll('held-1', approvedSecret, approvedKey);
+    assert.equal(issued.status, 200, issued.body);
+    const certificate = await certificateFrom(issued.body, 'held-1');
+    assert.equal((await hm.ctx.db('enrollment_requests').where({ id }).first()).certificate_serial, certificate.serial);
+
+    const rejectedKey = await keyFor('held-2');
+    const rejectedSecret = await token('held-2');
+    const held = await enroll('held-2', rejectedSecret, rejectedKey);
+    assert.equal(held.status, 202);
+    const heldId = /enrollment request ([0-9a-f]+)/.exec(held.body)![1]!;
+    const rejected = await hm.request('POST', `enrollments/${heldId}/reject`, { token: hm.init.admin.apiKey, body: { reason: 'not one of ours' } });
+    assert.equal(rejected.status, 200, rejected.body);
+    const refused = await enroll('held-2', rejectedSecret, rejectedKey);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /rejected by apikey:.*not one of ours/);
+    assert.ok(await hm.ctx.db('audit_events').where({ action: 'enrollment.reject', target: heldId }).first());
+
+    // The JSON twin is held the same way.
+    const restKey = await keyFor('held-3');
+    const pem = path.join(dir, 'held-3.csr');
+    await mustRun('openssl', ['req', '-new', '-key', restKey, '-subj', '/CN=held-3', '-out', pem]);
+    const rest = await hm.request('POST', 'enroll', { body: { device: 'held-3', secret: await token('held-3'), label: 'held', csr: fs.readFileSync(pem, 'utf8') } });
+    assert.equal(rest.status, 202, rest.body);
+    assert.equal(rest.json().status, 'pending');
   });
 
   test('RFC 9110 §15.5.6: a 405 names the methods the operation takes in Allow', async () => {

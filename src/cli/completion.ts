@@ -15,6 +15,7 @@ const COMMANDS: Record<string, string[]> = {
   operator: ['add', 'list', 'disable', '--name', '--role', '--password-file', '--json'],
   audit: ['verify', 'export', 'checkpoint', '--out', '--json'],
   security: ['blocks', 'list', 'lift', '--json'],
+  enrollment: ['list', 'approve', 'reject', '--status', '--reason', '--json'],
   completion: ['bash'],
   help: [],
 };

@@ -16,6 +16,7 @@ import { deviceCommand } from './device.js';
 import { statusCommand } from './status.js';
 import { completionCommand } from './completion.js';
 import { securityCommand } from './security.js';
+import { enrollmentCommand } from './enrollment.js';
 
 const HELP = `hallmark — private PKI and device provisioning, CA keys in an HSM
 
@@ -42,6 +43,7 @@ const HELP = `hallmark — private PKI and device provisioning, CA keys in an HS
   hallmark operator add --name <name> --role <role> --password-file <file|-> | operator list | operator disable <name>
   hallmark audit verify | audit export [--out <file>] | audit checkpoint
   hallmark security blocks [list] | security blocks lift <id>   authentication-failure blocks
+  hallmark enrollment list [--status <s>] | enrollment approve <id> | enrollment reject <id> [--reason <text>]
 
 Every command that prints data takes --json. Environment: HALLMARK_HOME, HALLMARK_CONFIG,
 HALLMARK_PKCS11_MODULE, HALLMARK_PKCS11_TOKEN, HALLMARK_PKCS11_PIN or HALLMARK_PKCS11_PIN_FILE,
@@ -143,6 +145,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'security':
         await securityCommand(verb, rest, flags);
+        return 0;
+      case 'enrollment':
+        await enrollmentCommand(verb, rest, flags);
         return 0;
       default:
         throw usageError(`unknown command "${group}"; see \`hallmark help\``);

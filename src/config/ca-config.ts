@@ -92,11 +92,15 @@ const estLabelSchema = z.strictObject({
   enroll: z.array(z.enum(['token', 'bootstrap'])).min(1),
   /** Require the TLS channel binding in every CSR's challengePassword (RFC 7030 §3.5); checked whenever present. */
   channelBinding: z.boolean().default(false),
+  /** Hold every enrollment for an operator's approval (RFC 7030 §4.2.3: 202 with Retry-After until decided). */
+  manualApproval: z.boolean().default(false),
+  /** Seconds the client is told to wait before repeating a held request. */
+  retryAfterSeconds: z.number().int().positive().max(86_400).default(60),
 });
 
 const estSchema = z.strictObject({
   /** `default` serves /.well-known/est/<op>; others /.well-known/est/<label>/<op>. */
-  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'], channelBinding: false } }),
+  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'], channelBinding: false, manualApproval: false, retryAfterSeconds: 60 } }),
   /** PEM files of manufacturer CAs whose device certificates (IDevID) may enroll; relative to this file. */
   bootstrapCas: z.array(z.string()).default([]),
   renewal: z

@@ -19,6 +19,7 @@ import { auditRoutes } from '../protocols/rest/audit.js';
 import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
+import { enrollmentRequestRoutes } from '../protocols/rest/enrollment-requests.js';
 import { consoleDataRoutes } from '../protocols/rest/console-data.js';
 import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
 import { createConsoleRouter } from '../console/router.js';
@@ -38,6 +39,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config, guard: plane.guard, denials: plane.denials }),
     ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
     ...apiKeyRoutes({ db, audit, clock }),
+    ...enrollmentRequestRoutes({ db, audit, clock }),
     ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
     ...consoleDataRoutes(ctx, issue, revocation),
   ];

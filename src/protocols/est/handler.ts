@@ -18,6 +18,15 @@ import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
 import { checkChannelBinding } from './channel-binding.js';
+import { enrollmentDecision, markEnrollmentIssued, type EnrollmentRequestRow } from '../../ca/enrollment-approval.js';
+import { publicKeyId } from '../../x509/key-id.js';
+
+/** 202 Accepted with Retry-After (RFC 7030 §4.2.3): the request is held for an operator's approval. */
+function sendHeld(res: ServerResponse, held: EnrollmentRequestRow, retryAfterSeconds: number): void {
+  const text = Buffer.from(`enrollment request ${held.id} awaits an operator's approval; repeat it after ${retryAfterSeconds} s\n`, 'utf8');
+  res.writeHead(202, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': text.length, 'Retry-After': String(retryAfterSeconds) });
+  res.end(text);
+}
 import { base64Lines, decodeBase64Body, sendAsIs, sendBase64, sendPkcs7 } from './encoding.js';
 import { metrics } from '../../observability/metrics.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
@@ -140,8 +149,26 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     checkChannelBinding(csr, req.socket as TLSSocket, settings.channelBinding);
     requireCsrIdentity(csr, credential.device);
 
+    // RFC 7030 §4.2.3: a label with manual approval holds the request (202, Retry-After) until an
+    // operator decides; the device repeats it and gets its certificate once approved.
+    let held: EnrollmentRequestRow | undefined;
+    if (settings.manualApproval) {
+      held = await enrollmentDecision(deps, { label, device: credential.device, keyId: publicKeyId(csr.spkiDer), subject: csr.subject, actor: actorOf(credential), source, now });
+      if (held.status === 'pending') return sendHeld(res, held, settings.retryAfterSeconds);
+      if (held.status === 'rejected') throw new HallmarkError('enrollment_rejected', `enrollment request ${held.id} was rejected by ${held.decided_by}${held.reason ? `: ${held.reason}` : ''}`, 403);
+      if (held.status === 'issued' && held.certificate_serial) {
+        const row = await deps.certificates.get(held.certificate_serial);
+        if (row?.der && op === 'simpleenroll') return sendPkcs7(res, certsOnly([new Uint8Array(row.der)]));
+        throw new HallmarkError('already_issued', `enrollment request ${held.id} was issued already (${held.certificate_serial})`, 409);
+      }
+    }
+    const issuedFor = async (issued: IssuedCertificate) => {
+      if (held) await markEnrollmentIssued(deps.db, held.id, issued.serial);
+      return issued;
+    };
+
     if (op === 'simpleenroll') {
-      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }));
+      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }).then(issuedFor));
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
@@ -151,7 +178,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     const { privateKey, publicKey } = await generateServerKey(keyType);
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
     const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType };
-    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }));
+    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }).then(issuedFor));
     await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType, keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;

@@ -16,6 +16,8 @@ import { HallmarkError } from '../../errors.js';
 import { principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
+import { enrollmentDecision, markEnrollmentIssued, type EnrollmentRequestRow } from '../../ca/enrollment-approval.js';
+import { publicKeyId } from '../../x509/key-id.js';
 
 const enrollBody = z.strictObject({ device: z.string().min(1).max(128), secret: z.string().min(1).max(128), csr: z.string().min(1).max(65536), label: z.string().max(63).optional() });
 const renewBody = z.strictObject({ csr: z.string().min(1).max(65536) });
@@ -41,10 +43,22 @@ export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; 
         const check = { token };
         const csr = await verifyCsr(body.csr);
         requireCsrIdentity(csr, body.device);
+        // The label's manual approval holds this route's requests too (RFC 7030 §4.2.3's 202).
+        let held: EnrollmentRequestRow | undefined;
+        if (settings.manualApproval) {
+          held = await enrollmentDecision(deps, { label, device: body.device, keyId: publicKeyId(csr.spkiDer), subject: csr.subject, actor: `rest:token:${check.token.id}`, source: req.ip, now });
+          if (held.status === 'pending') {
+            res.set('Retry-After', String(settings.retryAfterSeconds));
+            return void res.status(202).json({ status: 'pending', id: held.id, retryAfterSeconds: settings.retryAfterSeconds });
+          }
+          if (held.status === 'rejected') throw new HallmarkError('enrollment_rejected', `enrollment request ${held.id} was rejected by ${held.decided_by}${held.reason ? `: ${held.reason}` : ''}`, 403);
+          if (held.status === 'issued') throw new HallmarkError('already_issued', `enrollment request ${held.id} was issued already (${held.certificate_serial})`, 409);
+        }
         if (!(await consumeEnrollmentToken(deps.db, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
         try {
           const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, requester: { kind: 'enrollment' }, actor: `rest:token:${check.token.id}`, source: req.ip });
           await recordTokenUse(deps.db, check.token.id, issued.serial);
+          if (held) await markEnrollmentIssued(deps.db, held.id, issued.serial);
           res.status(201).json(certificateResponse(issued));
         } catch (e) {
           await releaseEnrollmentToken(deps.db, check.token.id);

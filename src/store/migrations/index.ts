@@ -9,6 +9,7 @@ import * as m007 from './007_indexes_for_scale.js';
 import * as m008 from './008_issuance_policy.js';
 import * as m009 from './009_health.js';
 import * as m010 from './010_renewal_grants.js';
+import * as m011 from './011_enrollment_requests.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '008_issuance_policy': m008,
   '009_health': m009,
   '010_renewal_grants': m010,
+  '011_enrollment_requests': m011,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
