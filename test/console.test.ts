@@ -7,6 +7,7 @@ import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { configCopy } from './helpers/in-process.js';
 import { postJson } from './helpers/post-json.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
 import { mustRun, run } from './helpers/run.js';
@@ -61,8 +62,13 @@ for (const makeBackend of BACKENDS) {
 
     before(async () => {
       env = await cliEnv(home, backend, `console-${backend.name}`);
+      // A label whose enrollments wait for an operator (RFC 7030 §4.2.3).
+      env.HALLMARK_CONFIG = configCopy(path.join(home.home, `console-config-${backend.name}`), (c) => {
+        c.est = { labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, held: { profile: 'device', enroll: ['token'], manualApproval: true } } };
+      });
       adminKey = (await hallmarkJson(env, 'init')).admin.apiKey;
-      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only']] as const) {
+      // Each test signs in as an operator of its own: a TOTP code is accepted once.
+      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator']] as const) {
         const password = `${name} has a long passphrase`;
         const file = path.join(home.home, `${name}-${backend.name}.pw`);
         fs.writeFileSync(file, password, { mode: 0o600 });
@@ -168,6 +174,27 @@ for (const makeBackend of BACKENDS) {
       await page.click('#sign-out');
       await page.waitForSelector('#sign-in');
       assert.equal(await page.evaluate(async () => (await fetch('/api/v1/overview')).status), 401, 'signed out: the cookie no longer works');
+      await page.context().close();
+    });
+
+    test('an enrollment held for approval is approved from the console; the device then gets its certificate', async () => {
+      const device = `held-${backend.name}`;
+      const { secret } = await hallmarkJson(env, 'token', 'create', '--device', device, '--label', 'held');
+      const dir = fs.mkdtempSync(path.join(home.home, 'held-'));
+      fs.writeFileSync(path.join(dir, 'root.pem'), rootPem);
+      await mustRun('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-subj', `/CN=${device}`, '-outform', 'DER', '-out', path.join(dir, 'r.der')]);
+      fs.writeFileSync(path.join(dir, 'r.b64'), fs.readFileSync(path.join(dir, 'r.der')).toString('base64'));
+      const enroll = () => run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(dir, 'root.pem'), '-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${path.join(dir, 'r.b64')}`, `https://localhost:${server.https}/.well-known/est/held/simpleenroll`]);
+      assert.equal((await enroll()).stdout, '202');
+      const page = await signIn('opal');
+      await page.click('nav a[href="#/enrollments"]');
+      await page.waitForSelector('[data-testid=enrollments]');
+      const id = (await hallmarkJson(env, 'enrollment', 'list', '--status', 'pending')).find((e: { device: string }) => e.device === device).id;
+      await page.click(`[data-testid=approve-${id}]`);
+      assert.match(await page.textContent('#confirm-text') ?? '', new RegExp(`device ${device}`));
+      await page.click('#confirm-ok');
+      await page.waitForSelector(`[data-testid=enrollment-state-${id}]:has-text("approved")`);
+      assert.equal((await enroll()).stdout, '200', 'the repeated request gets its certificate');
       await page.context().close();
     });
 

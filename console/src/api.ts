@@ -29,4 +29,4 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 }
 
 /** What each role may do, mirroring the server's table (the server still decides). */
-export const may = (permission: 'cert.revoke' | 'station.manage') => me !== undefined && (me.role === 'admin' || me.role === 'operator') && permission !== undefined;
+export const may = (permission: 'cert.issue' | 'cert.revoke' | 'station.manage') => me !== undefined && (me.role === 'admin' || me.role === 'operator') && permission !== undefined;

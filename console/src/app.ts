@@ -294,6 +294,59 @@ async function stationsView(): Promise<void> {
   );
 }
 
+// ---- enrollments held for approval ---------------------------------------------------------------
+
+interface EnrollmentRequest {
+  id: string;
+  label: string;
+  device: string;
+  subject: string;
+  status: string;
+  requestedAt: string;
+  decidedBy: string | null;
+}
+
+/** Enrollments on labels with manual approval (RFC 7030 §4.2.3): approve or reject the pending ones. */
+async function enrollmentsView(): Promise<void> {
+  const render = showForThisView();
+  const { enrollments } = await api<{ enrollments: EnrollmentRequest[] }>('GET', '/api/v1/enrollments');
+  const decide = (e: EnrollmentRequest, verdict: 'approve' | 'reject') =>
+    h(
+      'button',
+      {
+        class: verdict === 'reject' ? 'danger' : 'primary',
+        'data-testid': `${verdict}-${e.id}`,
+        onclick: async () => {
+          if (!(await confirmAction(`${verdict === 'approve' ? 'Approve' : 'Reject'} the enrollment of device ${e.device} (${e.subject}) on label ${e.label}?`))) return;
+          await api('POST', `/api/v1/enrollments/${e.id}/${verdict}`, {}).catch((err) => main.append(failure(err)));
+          await enrollmentsView();
+        },
+      },
+      verdict === 'approve' ? 'Approve…' : 'Reject…',
+    );
+  render(
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Enrollments held for approval'),
+      enrollments.length
+        ? table(
+            ['device', 'label', 'subject', 'requested', 'state', ''],
+            enrollments.map((e) => [
+              e.device,
+              e.label,
+              e.subject,
+              date(e.requestedAt),
+              h('span', { 'data-testid': `enrollment-state-${e.id}` }, e.status + (e.decidedBy ? ` (${e.decidedBy})` : '')),
+              e.status === 'pending' && may('cert.issue') ? h('span', { class: 'inline' }, decide(e, 'approve'), ' ', decide(e, 'reject')) : '',
+            ]),
+            'enrollments',
+          )
+        : h('p', { class: 'muted', 'data-testid': 'enrollments' }, 'No enrollment is waiting (labels with manualApproval hold them here).'),
+    ),
+  );
+}
+
 // ---- audit ---------------------------------------------------------------------------------------
 
 interface AuditEntry {
@@ -332,7 +385,7 @@ async function auditView(): Promise<void> {
 
 // ---- routing -------------------------------------------------------------------------------------
 
-const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, certificates: certificatesView, stations: stationsView, audit: auditView };
+const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, certificates: certificatesView, stations: stationsView, enrollments: enrollmentsView, audit: auditView };
 
 async function route(): Promise<void> {
   if (!currentUser()) return;
