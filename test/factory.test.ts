@@ -243,6 +243,9 @@ for (const makeBackend of BACKENDS) {
       assert.equal((await provision(device('DEV-Q-1', csrs[1]!.csr), { token: q.apiKey })).status, 201);
       const third = await provision(device('DEV-Q-2', csrs[2]!.csr), { token: q.apiKey });
       assert.equal(third.status, 429);
+      // RFC 6585 §4: when to come back — when the oldest of the hour's provisionings leaves the window.
+      const retryAfter = Number(third.headers['retry-after']);
+      assert.ok(retryAfter > 3000 && retryAfter <= 3600, `Retry-After ${third.headers['retry-after']}`);
       assert.ok(await hm.ctx.db('audit_events').where({ action: 'factory.quota', target: 'st-q' }).first());
     });
 

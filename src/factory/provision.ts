@@ -119,7 +119,14 @@ export async function provisionedLastHour(db: Db, station: StationRow, now: Date
   return Number((await db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
 }
 
-export const quotaExceeded = (station: StationRow) => new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429);
+export const quotaExceeded = (station: StationRow, retryAfter?: number) =>
+  new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429, retryAfter === undefined ? undefined : { retryAfter });
+
+/** Seconds until the oldest provisioning of the last hour leaves the window (RFC 6585 §4: 429 says when to retry). */
+export async function quotaRetryAfter(db: Db, station: StationRow, now: Date): Promise<number> {
+  const [{ oldest }] = await db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).min({ oldest: 'at' });
+  return Math.max(1, Math.ceil((Number(oldest ?? now.getTime()) + 3_600_000 - now.getTime()) / 1000));
+}
 export const quotaEvent = (station: StationRow, item: ProvisionItem, actor: string, source?: string): AuditEvent => ({
   actor,
   action: 'factory.quota',
@@ -188,7 +195,7 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
 
   if ((await provisionedLastHour(deps.db, station, now)) >= Number(station.quota_per_hour)) {
     await deps.audit.record(quotaEvent(station, item, actor, source));
-    throw quotaExceeded(station);
+    throw quotaExceeded(station, await quotaRetryAfter(deps.db, station, now));
   }
 
   const { csr, privateKeyPem, passphrase } = await prepareKey(item);
