@@ -37,6 +37,7 @@ export const namesWithinProfile: Rule = {
     if (names.other.length) throw policyViolation(this.name, profile, `name types not accepted from a CSR: ${names.other.join(', ')}`);
     const asked = [...names.dns.map((v) => ['dns', v] as const), ...names.uri.map((v) => ['uri', v] as const), ...names.email.map((v) => ['email', v] as const), ...names.ip.map((v) => ['ip', v] as const)];
     if (cnIsServerName(request) && csr.commonName !== undefined) asked.push([isIP(csr.commonName) ? 'ip' : 'dns', csr.commonName]);
+    if (!asked.length) return;
     // The names the profile adds itself (`subjectAltName.add`, filled for this identity) are no request:
     // a renewal repeats them, as RFC 7030 §4.2.2 asks, and the reference EST client copies every
     // extension of the certificate it renews into its CSR.
