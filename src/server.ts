@@ -6,7 +6,8 @@ import type { AppContext } from './context.js';
 import { issuingDeps } from './context.js';
 import type { IssueDeps } from './ca/issue.js';
 import { createHttpsListener } from './http/app.js';
-import { ensureTlsMaterial, readTlsMaterial } from './http/tls-material.js';
+import { ensureTlsMaterial, readTlsMaterial, tlsSigner, type TlsMaterial } from './http/tls-material.js';
+import type { KeyPackageSigner } from './protocols/est/encrypted-key.js';
 import { httpsOptions } from './http/tls-options.js';
 import { createPublicHandler } from './protocols/public/handler.js';
 import { auditConfigChanges } from './config/change-detection.js';
@@ -146,7 +147,10 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // Client certificates are verified against our CAs and the manufacturers' bootstrap CAs (EST).
   const trusted = [...cas.map((c) => new Uint8Array(c.certificate)), ...ctx.config.est.bootstrapCaCertificates].map((der) => toPem(der, 'CERTIFICATE'));
   const logger = options.logger ?? createLogger({ pretty: false, destination: new Writable({ write: (chunk: Buffer, _e, done) => (log(chunk.toString('utf8').trimEnd()), done()) }) });
-  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger);
+  // Server-generated keys returned encrypted are signed with the HTTPS key (RFC 7030 §4.4.2), parsed once per certificate.
+  let signerOf: { material: TlsMaterial; signer: KeyPackageSigner } | undefined;
+  const keyPackageSigner = () => (signerOf?.material === material ? signerOf : (signerOf = { material, signer: tlsSigner(material) })).signer;
+  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger, keyPackageSigner);
   const httpsServer = https.createServer(httpsOptions(material, trusted), listener);
   // A connection's client certificate is its identity for the connection's life (and is read once per
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { sqliteBackend } from './helpers/backends.js';
 import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
-import { cnName, craftEcCsr } from './helpers/crafted-csr.js';
+import { cnName, craftEcCsr, csrAttribute, oid } from './helpers/crafted-csr.js';
+import { derSequence, tlv } from '../src/x509/der.js';
 import http from 'node:http';
 import tls from 'node:tls';
 import { once } from 'node:events';
@@ -25,12 +26,17 @@ let home: TestHome;
 let hm: InProcessHallmark;
 let dir: string;
 let rootFile: string;
+const manufacturer = { key: '', cert: '' };
 before(async () => {
   home = await makeTestHome(['conformance']);
   dir = fs.mkdtempSync(path.join(home.home, 'c-'));
+  manufacturer.key = path.join(dir, 'mfr.key');
+  manufacturer.cert = path.join(dir, 'mfr.pem');
+  // A manufacturer CA whose device certificates enroll on the default label (bootstrap, RFC 7030 §3.3.2).
+  await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', manufacturer.key, '-out', manufacturer.cert, '-subj', '/CN=Conformance Manufacturing CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   // A second label that requires channel binding (RFC 7030 §3.5).
   const configFile = configCopy(path.join(dir, 'config'), (c) => {
-    c.est = { labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, bound: { profile: 'device', enroll: ['token'], channelBinding: true }, held: { profile: 'device', enroll: ['token'], manualApproval: true, retryAfterSeconds: 30 } } };
+    c.est = { bootstrapCas: [manufacturer.cert], labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, bound: { profile: 'device', enroll: ['token'], channelBinding: true }, held: { profile: 'device', enroll: ['token'], manualApproval: true, retryAfterSeconds: 30 } } };
   });
   hm = await startInProcess(home, sqliteBackend(), 'conformance', { configFile });
   rootFile = path.join(dir, 'root.pem');
@@ -66,6 +72,12 @@ function assertDer(bytes: Uint8Array, what: string, tlv: Tlv = readTlv(bytes, 0)
     }
   }
   for (const kid of kids) assertDer(bytes, what, kid);
+}
+
+/** X.690 §10.2: DER strings are primitive; pkijs writes constructed OCTET STRINGs unless told not to. */
+function assertNoConstructedStrings(bytes: Uint8Array, what: string, tlv: Tlv = readTlv(bytes, 0)): void {
+  assert.ok(![0x23, 0x24, 0x2c].includes(tlv.tag), `${what}: a constructed string at offset ${tlv.start} (DER forbids it, X.690 §10.2)`);
+  if (tlv.tag & 0x20) for (const kid of children(bytes, tlv)) assertNoConstructedStrings(bytes, what, kid);
 }
 
 /** The certificates [0] IMPLICIT SET OF of a certs-only SignedData (RFC 5652 §5.1), as its encodings. */
@@ -176,6 +188,79 @@ describe('EST (RFC 7030, RFC 8951)', () => {
       fs.writeFileSync(der, Buffer.from(keyPart.replace(/\s+/g, ''), 'base64'));
       assert.match(await mustRun('openssl', ['pkey', '-inform', 'DER', '-in', der, '-noout', '-text']), expected, device);
     }
+  });
+
+  test('RFC 7030 §4.4.2: serverkeygen encrypts the key to the client certificate the request names; openssl cms decrypts and verifies it', async () => {
+    const csrNaming = (device: string, attributes: Uint8Array[]) => Buffer.from(craftEcCsr({ subject: cnName(device), attributes }).replace(/-----[A-Z ]+-----|\s/g, ''), 'base64').toString('base64');
+    const octets = (hex: string) => tlv(0x04, Uint8Array.from(Buffer.from(hex, 'hex')));
+    const ASYMMETRIC = '1.2.840.113549.1.9.16.2.54';
+    for (const [algorithm, options, recipientKind] of [
+      ['EC', ['-pkeyopt', 'ec_paramgen_curve:P-256'], 'kari'],
+      ['RSA', ['-pkeyopt', 'rsa_keygen_bits:2048'], 'ktri'],
+    ] as const) {
+      // A device's manufacturer (IDevID) certificate with a subjectKeyIdentifier (RFC 5280 §4.2.1.2).
+      const device = `conf-wrapped-${algorithm.toLowerCase()}`;
+      const idevid = { key: path.join(dir, `${device}.idevid.key`), csr: path.join(dir, `${device}.idevid.csr`), cert: path.join(dir, `${device}.idevid.pem`), ext: path.join(dir, `${device}.ext`) };
+      await mustRun('openssl', ['req', '-new', '-newkey', algorithm.toLowerCase() === 'ec' ? 'ec' : 'rsa', ...options, '-nodes', '-keyout', idevid.key, '-out', idevid.csr, '-subj', `/CN=${device}`]);
+      fs.writeFileSync(idevid.ext, 'subjectKeyIdentifier=hash\n');
+      await mustRun('openssl', ['x509', '-req', '-in', idevid.csr, '-CA', manufacturer.cert, '-CAkey', manufacturer.key, '-CAcreateserial', '-extfile', idevid.ext, '-out', idevid.cert, '-days', '30']);
+      const ski = (await mustRun('openssl', ['x509', '-in', idevid.cert, '-noout', '-ext', 'subjectKeyIdentifier'])).split('\n')[1]!.trim().replace(/:/g, '').toLowerCase();
+      const withIdevid = ['--cert', idevid.cert, '--key', idevid.key, '-H', 'Content-Type: application/pkcs10'];
+
+      // §4.4.1.2: an identifier that is not this connection's certificate's key is refused, and nothing is issued.
+      const wrong = await curl([...withIdevid, '--data-binary', csrNaming(device, [csrAttribute(ASYMMETRIC, octets('00'.repeat(20)))]), est('serverkeygen')]);
+      assert.equal(wrong.status, 400, wrong.body);
+      assert.match(wrong.body, new RegExp(`subjectKeyIdentifier ${ski}`));
+      // §4.4.1.1: Hallmark provisions no symmetric key-encryption keys; the answer says what to use.
+      const symmetric = await curl([...withIdevid, '--data-binary', csrNaming(device, [csrAttribute('1.2.840.113549.1.9.16.2.37', octets('01'))]), est('serverkeygen')]);
+      assert.equal(symmetric.status, 400, symmetric.body);
+      assert.match(symmetric.body, /AsymmetricDecryptKeyIdentifier/);
+      assert.equal((await hm.ctx.db('certificates').where({ identity: device }).count({ n: '*' }))[0]!.n, 0, 'a refused request issues nothing');
+
+      const r = await curl([...withIdevid, '--data-binary', csrNaming(device, [csrAttribute(ASYMMETRIC, octets(ski))]), est('serverkeygen')]);
+      assert.equal(r.status, 200, r.body);
+      const boundary = /boundary=([^\s;]+)/.exec(r.headers['content-type']!)![1]!;
+      const parts = r.body.split(`--${boundary}`).slice(1, -1).map((p) => ({ headers: p.split('\r\n\r\n')[0]!, body: p.split('\r\n\r\n')[1]! }));
+      // §4.4.2: the key part is application/pkcs7-mime with smime-type server-generated-key, base64.
+      assert.match(parts[0]!.headers, /Content-Type: application\/pkcs7-mime; smime-type=server-generated-key/);
+      assert.match(parts[0]!.headers, /Content-Transfer-Encoding: base64/);
+      const enveloped = base64Der(parts[0]!.body);
+      assertDer(enveloped, `${device} EnvelopedData`);
+      assertNoConstructedStrings(enveloped, `${device} EnvelopedData`);
+      const envelopedFile = path.join(dir, `${device}.p7m`);
+      fs.writeFileSync(envelopedFile, enveloped);
+      assert.match(await mustRun('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', envelopedFile]), recipientKind === 'kari' ? /d.kari:/ : /d.ktri:/);
+
+      // RFC 5652 §6: the device decrypts with its own key; the content is a SignedData (RFC 5958 §4).
+      const signedFile = path.join(dir, `${device}.signed`);
+      await mustRun('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', envelopedFile, '-recip', idevid.cert, '-inkey', idevid.key, '-binary', '-out', signedFile]);
+      const signedData = new Uint8Array(fs.readFileSync(signedFile));
+      assertDer(signedData, `${device} SignedData`);
+      assertNoConstructedStrings(signedData, `${device} SignedData`);
+      const contentInfoFile = path.join(dir, `${device}.signed.p7`);
+      fs.writeFileSync(contentInfoFile, derSequence(oid('1.2.840.113549.1.7.2'), tlv(0xa0, signedData)));
+      // Signed by the EST server (its HTTPS certificate, chained to the root the device trusts).
+      const keyPackageFile = path.join(dir, `${device}.keypackage`);
+      await mustRun('openssl', ['cms', '-verify', '-inform', 'DER', '-in', contentInfoFile, '-CAfile', rootFile, '-purpose', 'any', '-binary', '-out', keyPackageFile]);
+      assert.match(await mustRun('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', contentInfoFile]), /eContentType: .*\(?2\.16\.840\.1\.101\.2\.1\.2\.78\.5\)?/);
+      // RFC 5958 §2: AsymmetricKeyPackage ::= SEQUENCE OF OneAsymmetricKey; its one key belongs to the certificate.
+      const keyPackage = new Uint8Array(fs.readFileSync(keyPackageFile));
+      const [oneKey, more] = children(keyPackage, readTlv(keyPackage, 0));
+      assert.ok(oneKey && !more, 'one key in the package');
+      const keyFile = path.join(dir, `${device}.key.der`);
+      fs.writeFileSync(keyFile, keyPackage.subarray(oneKey.start, oneKey.end));
+      const { certFile } = await certificateFrom(parts[1]!.body, device);
+      assert.equal(await mustRun('openssl', ['pkey', '-inform', 'DER', '-in', keyFile, '-pubout']), await mustRun('openssl', ['x509', '-in', certFile, '-noout', '-pubkey']));
+    }
+
+    // A secret-only request has no certificate to encrypt to: 400 that says so, and the secret stays unused.
+    const device = 'conf-wrapped-token';
+    const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+    const refused = await curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', csrNaming(device, [csrAttribute(ASYMMETRIC, octets('ab'.repeat(20)))]), est('serverkeygen')]);
+    assert.equal(refused.status, 400, refused.body);
+    assert.match(refused.body, /no client certificate on this connection/);
+    const plainKey = await curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', csrNaming(device, []), est('serverkeygen')]);
+    assert.equal(plainKey.status, 200, 'the secret still works after the refusal');
   });
 
   test('RFC 7030 §3.5: a CSR carrying its connection\'s channel binding enrolls; another connection\'s is refused; a label can require it', async () => {

@@ -22,6 +22,7 @@ import { factoryRoutes } from '../protocols/rest/factory.js';
 import { enrollmentRequestRoutes } from '../protocols/rest/enrollment-requests.js';
 import { consoleDataRoutes } from '../protocols/rest/console-data.js';
 import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
+import type { KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 import { createConsoleRouter } from '../console/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
@@ -116,7 +117,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
  * The HTTPS listener's request handler: EST (`/.well-known/est/…`) on its own node:http handler (see
  * protocols/est/handler.ts), everything else through the Express application.
  */
-export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger) {
+export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger, keyPackageSigner: () => KeyPackageSigner) {
   const app = createHttpsApp(ctx, issue, plane, revocation, logger);
   const logRequest = createRequestLog(logger);
   const est = createEstHandler({
@@ -132,6 +133,7 @@ export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: Se
     // EST's credentials are per request (a secret or a bootstrap certificate), not a principal.
     logRequest: (req, res) => logRequest(req, res, () => undefined),
     log: (line) => logger.info(line),
+    keyPackageSigner,
   });
   const listener = (req: IncomingMessage, res: ServerResponse) => (isEstPath(req.url) ? est(req, res) : app(req, res));
   return { app, listener };

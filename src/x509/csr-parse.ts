@@ -26,6 +26,11 @@ export interface ParsedCsr {
   otherAttributes: string[];
   /** PKCS#9 challengePassword (RFC 2985 §5.4.1): where EST clients put their channel binding (RFC 7030 §3.5). */
   challengePassword?: string;
+  /**
+   * The key the client asks a server-generated private key to be encrypted to (RFC 7030 §4.4.1.1
+   * DecryptKeyIdentifier, §4.4.1.2 AsymmetricDecryptKeyIdentifier), when the request names one.
+   */
+  decryptKey?: { kind: 'symmetric' | 'asymmetric'; id: Uint8Array };
 }
 
 export type CsrProblem = { code: 'csr_invalid' | 'csr_signature'; message: string };
@@ -36,6 +41,8 @@ const ID_ED25519 = '1.3.101.112';
 const ID_RSASSA_PSS = '1.2.840.113549.1.1.10';
 const ID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const ID_CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
+/** id-aa-decryptKeyID and id-aa-asymmDecryptKeyID (RFC 7030 §4.4.1.1, §4.4.1.2). */
+const DECRYPT_KEY_ATTRIBUTES: Record<string, 'symmetric' | 'asymmetric'> = { '1.2.840.113549.1.9.16.2.37': 'symmetric', '1.2.840.113549.1.9.16.2.54': 'asymmetric' };
 
 /** Signature algorithms a CSR may use; SHA-1 is refused (RFC 5758 / RFC 8017 hashes only). */
 const SIGNATURES: Record<string, { hash: string | null; kind: 'ecdsa' | 'rsa' | 'ed25519' }> = {
@@ -206,6 +213,7 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
 
     let extensionRequest: Uint8Array | undefined;
     let challengePassword: string | undefined;
+    let decryptKey: ParsedCsr['decryptKey'];
     const otherAttributes: string[] = [];
     for (const attribute of children(der, attributes!)) {
       const [typeTlv, values] = children(der, expectTag(attribute, 0x30, 'Attribute'));
@@ -217,6 +225,14 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
         challengePassword = directoryString(content(der, value), value.tag);
         continue;
       }
+      const decryptKind = DECRYPT_KEY_ATTRIBUTES[oid];
+      if (decryptKind) {
+        // SET SIZE (1) OF OCTET STRING, and one such attribute in a request.
+        const [value, extra] = children(der, expectTag(values, 0x31, 'decrypt key identifier values'));
+        if (!value || extra || value.tag !== 0x04 || decryptKey) throw new DerError('a decrypt key identifier attribute is not one OCTET STRING, or is repeated');
+        decryptKey = { kind: decryptKind, id: der.slice(value.contentStart, value.end) };
+        continue;
+      }
       if (oid !== ID_EXTENSION_REQUEST) {
         otherAttributes.push(oid);
         continue;
@@ -224,7 +240,7 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
       const [extensions] = children(der, expectTag(values, 0x31, 'extensionRequest values'));
       if (extensions) extensionRequest = der.slice(extensions.start, extensions.end);
     }
-    return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, 'key' in requestKey ? requestKey.key : undefined), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes, challengePassword };
+    return { der, spkiDer, keyType: keyTypeOfSpki(der, spki!, 'key' in requestKey ? requestKey.key : undefined), subject: name.text, commonName: name.commonName, extensionRequest, otherAttributes, challengePassword, decryptKey };
   } catch (e) {
     // Whatever the parser cannot read is this request's 400, never an exception that fails its batch.
     return { code: 'csr_invalid', message: `CSR is not a valid PKCS#10 request: ${e instanceof DerError ? e.message : (e as Error)?.message ?? String(e)}` };

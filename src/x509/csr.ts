@@ -39,6 +39,8 @@ export interface VerifiedCsr {
   commonName?: string;
   /** The challengePassword attribute, when the request carries one (EST channel binding, RFC 7030 §3.5). */
   challengePassword?: string;
+  /** The key a server-generated private key is to be encrypted to (RFC 7030 §4.4.1), when named. */
+  decryptKey?: { kind: 'symmetric' | 'asymmetric'; id: Uint8Array };
   requested: {
     ca: boolean;
     keyUsage: string[];
@@ -135,7 +137,7 @@ export function toVerifiedCsr(parsed: ParsedCsr): VerifiedCsr {
       throw invalid(`CSR carries a malformed extension request: ${(e as Error).message}`);
     }
   }
-  return { der: parsed.der, spkiDer: parsed.spkiDer, keyType: parsed.keyType, subject: parsed.subject, commonName: parsed.commonName, challengePassword: parsed.challengePassword, requested };
+  return { der: parsed.der, spkiDer: parsed.spkiDer, keyType: parsed.keyType, subject: parsed.subject, commonName: parsed.commonName, challengePassword: parsed.challengePassword, decryptKey: parsed.decryptKey, requested };
 }
 
 /** Parses a CSR and verifies its self-signature; anything malformed is a 400 that names the problem. */

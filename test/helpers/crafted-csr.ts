@@ -30,14 +30,17 @@ export const cnName = (cn: string) => nameDer([[CN, 0x0c, utf8(cn)]]);
 
 /** Extension ::= SEQUENCE { extnID, extnValue OCTET STRING } (not critical). */
 export const extension = (id: string, value: Uint8Array) => derSequence(oid(id), tlv(0x04, value));
+/** Attribute ::= SEQUENCE { type, values SET OF ANY } with one value (PKCS#10 attributes, RFC 2986). */
+export const csrAttribute = (id: string, value: Uint8Array) => derSequence(oid(id), tlv(0x31, value));
 /** subjectAltName with dNSName entries. */
 export const sanDns = (names: string[]) => extension('2.5.29.17', derSequence(...names.map((n) => tlv(0x82, utf8(n)))));
 
 const ecdsaWithSha256 = derSequence(oid('1.2.840.10045.4.3.2'));
 const sha256WithRsa = derSequence(oid('1.2.840.113549.1.1.11'), Uint8Array.of(0x05, 0x00));
 
-function infoDer(subject: Uint8Array, spki: Uint8Array, extensions: Uint8Array[], challengePassword?: string): Uint8Array {
+function infoDer(subject: Uint8Array, spki: Uint8Array, extensions: Uint8Array[], challengePassword?: string, more: Uint8Array[] = []): Uint8Array {
   const attributes = [
+    ...more,
     ...(challengePassword !== undefined ? [derSequence(oid('1.2.840.113549.1.9.7'), tlv(0x31, tlv(0x0c, utf8(challengePassword))))] : []),
     ...(extensions.length ? [derSequence(oid('1.2.840.113549.1.9.14'), tlv(0x31, derSequence(...extensions)))] : []),
   ];
@@ -45,10 +48,10 @@ function infoDer(subject: Uint8Array, spki: Uint8Array, extensions: Uint8Array[]
 }
 
 /** A request on a fresh P-256 key (or the one given), signed with it. */
-export function craftEcCsr(options: { subject?: Uint8Array; extensions?: Uint8Array[]; key?: { privateKey: KeyObject; publicKey: KeyObject }; challengePassword?: string } = {}): string {
+export function craftEcCsr(options: { subject?: Uint8Array; extensions?: Uint8Array[]; key?: { privateKey: KeyObject; publicKey: KeyObject }; challengePassword?: string; attributes?: Uint8Array[] } = {}): string {
   const key = options.key ?? generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
-  const info = infoDer(options.subject ?? cnName('device'), spki, options.extensions ?? [], options.challengePassword);
+  const info = infoDer(options.subject ?? cnName('device'), spki, options.extensions ?? [], options.challengePassword, options.attributes);
   const signature = new Uint8Array(sign('sha256', info, key.privateKey));
   return toPem(derSequence(info, ecdsaWithSha256, derBitString(signature)), 'CERTIFICATE REQUEST');
 }

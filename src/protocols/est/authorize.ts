@@ -6,7 +6,7 @@ import type { DenialAudit } from '../../audit/denials.js';
 import type { Db } from '../../store/db.js';
 import { HallmarkError } from '../../errors.js';
 
-export type EnrollmentCredential = { kind: 'token'; device: string; token: EnrollmentToken } | { kind: 'bootstrap'; device: string; serial: string };
+export type EnrollmentCredential = { kind: 'token'; device: string; token: EnrollmentToken } | { kind: 'bootstrap'; device: string; serial: string; certificate: Uint8Array };
 
 const challenge = () => new HallmarkError('unauthenticated', 'EST enrollment needs HTTP Basic <device id>:<enrollment secret> or a manufacturer (bootstrap) client certificate', 401, { challenge: 'Basic realm="hallmark-est"' });
 
@@ -85,7 +85,7 @@ export async function enrollmentCredential(req: IncomingMessage, options: Attemp
       const cn = chain[0]!.subject?.CN;
       const device = Array.isArray(cn) ? cn[0] : cn;
       if (!device) throw new HallmarkError('enrollment_refused', 'the bootstrap certificate has no CN to name the device', 403);
-      return { kind: 'bootstrap', device, serial: chain[0]!.serialNumber.toLowerCase() };
+      return { kind: 'bootstrap', device, serial: chain[0]!.serialNumber.toLowerCase(), certificate: new Uint8Array(chain[0]!.raw) };
     }
     throw new HallmarkError('enrollment_refused', 'this client certificate is not from a bootstrap CA; renew with simplereenroll instead', 403);
   }

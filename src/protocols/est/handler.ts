@@ -20,6 +20,7 @@ import { enrollmentCredential, type EnrollmentCredential } from './authorize.js'
 import { checkChannelBinding } from './channel-binding.js';
 import { enrollmentDecision, markEnrollmentIssued, type EnrollmentRequestRow } from '../../ca/enrollment-approval.js';
 import { publicKeyId } from '../../x509/key-id.js';
+import { encryptedKeyPackage, recipientProblem, type KeyPackageSigner } from './encrypted-key.js';
 
 /** 202 Accepted with Retry-After (RFC 7030 §4.2.3): the request is held for an operator's approval. */
 function sendHeld(res: ServerResponse, held: EnrollmentRequestRow, retryAfterSeconds: number): void {
@@ -51,6 +52,22 @@ export interface EstDeps {
   /** Writes the request's log line when its response finishes (http/request-log.ts). */
   logRequest: (req: IncomingMessage, res: ServerResponse) => void;
   log: (line: string) => void;
+  /** Signs server-generated keys returned encrypted (RFC 7030 §4.4.2): the HTTPS key and chain. */
+  keyPackageSigner: () => KeyPackageSigner;
+}
+
+/**
+ * The certificate a server-generated key is encrypted to (RFC 7030 §4.4.1): only asymmetric
+ * identifiers, naming the client certificate this request authenticated with; Hallmark holds no
+ * symmetric key-encryption keys for devices.
+ */
+function keyRecipient(decryptKey: NonNullable<VerifiedCsr['decryptKey']>, credential: EnrollmentCredential): Uint8Array {
+  if (decryptKey.kind === 'symmetric')
+    throw new HallmarkError('decrypt_key_unknown', 'no symmetric key is provisioned for DecryptKeyIdentifier (RFC 7030 §4.4.1.1); name your client certificate\'s key with AsymmetricDecryptKeyIdentifier (§4.4.1.2), or leave both out to receive the key protected by TLS alone', 400);
+  const certificate = credential.kind === 'bootstrap' ? credential.certificate : undefined;
+  const problem = recipientProblem(certificate, decryptKey.id);
+  if (problem) throw new HallmarkError('decrypt_key_unknown', problem, 400);
+  return certificate!;
 }
 
 /** Where EST lives on the HTTPS listener (RFC 7030 §3.2.2). */
@@ -173,7 +190,9 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     }
 
     // serverkeygen (RFC 7030 §4.4): the key is made here, of the type the CSR's key has when the
-    // profile allows it, returned once over TLS, and never stored.
+    // profile allows it, returned once over TLS (and, when the request names a key, encrypted to it
+    // too), and never stored. Whom to encrypt to is settled before anything is issued.
+    const encryptTo = csr.decryptKey && keyRecipient(csr.decryptKey, credential);
     const keyType = serverKeyType(csr, profile.keyTypes);
     const { privateKey, publicKey } = await generateServerKey(keyType);
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
@@ -182,11 +201,13 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType, keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;
-    sendAsIs(
-      res,
-      { 'Content-Type': `multipart/mixed; boundary=${boundary}` },
-      part('application/pkcs8', new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))) + part('application/pkcs7-mime; smime-type=certs-only', certsOnly([issued.der])) + `--${boundary}--\r\n`,
-    );
+    const pkcs8 = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }));
+    // RFC 7030 §4.4.2: the plain key as application/pkcs8, or the signed and enveloped key package as
+    // application/pkcs7-mime with smime-type server-generated-key.
+    const keyPart = encryptTo
+      ? part('application/pkcs7-mime; smime-type=server-generated-key', await encryptedKeyPackage(pkcs8, deps.keyPackageSigner(), encryptTo, now))
+      : part('application/pkcs8', pkcs8);
+    sendAsIs(res, { 'Content-Type': `multipart/mixed; boundary=${boundary}` }, keyPart + part('application/pkcs7-mime; smime-type=certs-only', certsOnly([issued.der])) + `--${boundary}--\r\n`);
   }
 
   function fail(err: unknown, res: ServerResponse): void {
