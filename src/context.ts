@@ -3,7 +3,8 @@ import { readPin } from './config/secrets.js';
 import { loadCaConfig, type CaConfig } from './config/ca-config.js';
 import { createPkcs11KeyStore } from './keys/pkcs11/store.js';
 import type { KeyStore } from './keys/key-store.js';
-import { openDatabase, type Db } from './store/db.js';
+import { openStore } from './store/db.js';
+import { closeStore, type Store } from './store/handle.js';
 import { createCaStore, type CaStore } from './store/cas.js';
 import { createCertificateQueries, createIssuanceStore, type CertificateQueries, type IssuanceStore } from './store/certificates.js';
 import { createAuditLog, type AuditLog } from './audit/log.js';
@@ -16,7 +17,7 @@ export interface AppContext {
   env: Environment;
   config: CaConfig;
   clock: Clock;
-  db: Db;
+  store: Store;
   cas: CaStore;
   certificates: CertificateQueries;
   issuance: IssuanceStore;
@@ -46,9 +47,9 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
     if (env.softhsmConf) process.env.SOFTHSM2_CONF = env.softhsmConf;
     keys = createPkcs11KeyStore({ modulePath: env.pkcs11Module, tokenLabel: env.tokenLabel, pin, signingThreads: config.hsm.signingThreads });
   }
-  let db: Db;
+  let store: Store;
   try {
-    db = await openDatabase({ url: env.databaseUrl, home: env.home, schema: options.schema });
+    store = await openStore({ url: env.databaseUrl, home: env.home, schema: options.schema });
   } catch (e) {
     await keys?.close();
     throw e;
@@ -57,14 +58,14 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
     env,
     config,
     clock,
-    db,
-    cas: createCaStore(db),
-    certificates: createCertificateQueries(db),
-    issuance: createIssuanceStore(db),
-    audit: createAuditLog(db, clock),
+    store,
+    cas: createCaStore(store),
+    certificates: createCertificateQueries(store),
+    issuance: createIssuanceStore(store),
+    audit: createAuditLog(store, clock),
     keys,
     async close() {
-      await db.destroy();
+      await closeStore(store);
       await keys?.close();
     },
   };
@@ -74,7 +75,6 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
 export async function issuingDeps(ctx: AppContext): Promise<IssueDeps> {
   if (!ctx.keys) throw new Error('this context was opened without keys');
   return {
-    db: ctx.db,
     issuers: await loadIssuers(ctx.cas, ctx.keys, ctx.clock),
     profiles: ctx.config.profiles,
     store: ctx.issuance,

@@ -41,14 +41,14 @@ export async function createSecurityPlane(ctx: AppContext, log: (line: string) =
   watchEventBursts(ctx.audit, tally, security.alerts.revocationBurst);
   let signer: Promise<Signer> | undefined;
   // Blocks are recorded in the database, where the CLI lists and lifts them and other instances find them.
-  const record: BlockRecord = { save: (block) => void saveBlock(ctx.db, block).catch((e: Error) => log(`cannot record an authentication block: ${e.message}`)) };
+  const record: BlockRecord = { save: (block) => void saveBlock(ctx.store, block).catch((e: Error) => log(`cannot record an authentication block: ${e.message}`)) };
   const { guard, blocks } = workerSlot() ? joinClusterAuthFailures(security.alerts.authFailures, alerts, record) : createAuthFailureGuard(security.alerts.authFailures, alerts, record);
   return {
     alerts,
     guard,
     denials: createDenialAudit(ctx.audit, () => ctx.clock.now().getTime()),
     async syncBlocks() {
-      for (const row of await unexpiredBlocks(ctx.db, ctx.clock.now().getTime())) {
+      for (const row of await unexpiredBlocks(ctx.store, ctx.clock.now().getTime())) {
         if (row.lifted_at !== null) blocks.lift(row.id);
         else blocks.add(blockOf(row));
       }

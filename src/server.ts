@@ -16,7 +16,7 @@ import { runPeriodicChecks } from './alerts/periodic.js';
 import { createStorageProbe, forgetInstance, heartbeat } from './store/health.js';
 import { sweepAbandonedIntents } from './ca/abandoned-intents.js';
 import { INSTANCE } from './instance.js';
-import { databaseFileGuard } from './store/db.js';
+import { databaseFileGuard } from './store/health.js';
 import { writeCheckpoint } from './audit/checkpoint.js';
 import { HallmarkError } from './errors.js';
 import { toPem } from './x509/pem.js';
@@ -87,7 +87,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const cas = await ctx.cas.list();
   if (!cas.length) throw new HallmarkError('no_ca', 'no CA yet: run `hallmark init` first', 1);
   const issue = await issuingDeps(ctx);
-  const changed = await auditConfigChanges(ctx.db, ctx.audit, ctx.config, 'system:serve');
+  const changed = await auditConfigChanges(ctx.store, ctx.audit, ctx.config, 'system:serve');
   if (changed.length) log(`configuration changed since the last start: ${changed.join(', ')} (audited)`);
   const plane = await createSecurityPlane(ctx, log);
   // In a cluster only one worker issues the shared HTTPS certificate; the others read what it wrote.
@@ -97,16 +97,16 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   let material = found;
 
   // Revocation: CRLs signed by an updater and served from memory; OCSP through filter → cache → live.
-  const crlStore = createCrlStore(ctx.db);
+  const crlStore = createCrlStore(ctx.store);
   const crlCache = createCrlCache(crlStore);
   const crlUpdater = createCrlUpdater(
-    { db: ctx.db, issuers: issue.issuers, crls: crlStore, audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl },
+    { issuers: issue.issuers, crls: crlStore, audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl },
     (row) => crlCache.put(row),
     log,
   );
   await crlUpdater.refreshDue();
   await crlCache.refresh();
-  const responderDeps = { db: ctx.db, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel };
+  const responderDeps = { store: ctx.store, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel };
   let responders = await ensureResponders(responderDeps, log);
   const ocspConfig = ctx.config.revocation.ocsp;
   const ocspCache = createOcspCache(ctx.clock, { refreshBeforeMs: ocspConfig.refreshBeforeMinutes * 60_000, maxEntries: 500_000 });
@@ -117,13 +117,13 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     log,
   });
   const revocation: RevokeDeps = {
-    db: ctx.db,
+    store: ctx.store,
     audit: ctx.audit,
     clock: ctx.clock,
     listeners: [(change) => ocspCache.invalidate(change.issuer, change.serial), (change) => crlUpdater.revoked(change.issuer)],
   };
   // Changes made elsewhere (CLI, other instances) reach this instance's caches within pollSeconds.
-  const pollStatus = createStatusWatcher(ctx.db, ctx.clock, (change) => ocspCache.invalidate(change.issuer, change.serial));
+  const pollStatus = createStatusWatcher(ctx.store, ctx.clock, (change) => ocspCache.invalidate(change.issuer, change.serial));
   const poll = async () => {
     try {
       // A rollover made by the CLI or another instance: load the new CA and give it a responder.
@@ -132,7 +132,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         responders = await ensureResponders(responderDeps, log);
       }
       await pollStatus();
-      await heartbeat(ctx.db, INSTANCE.id, ctx.clock.now().getTime());
+      await heartbeat(ctx.store, INSTANCE.id, ctx.clock.now().getTime());
       await plane.syncBlocks();
       await plane.denials.sweep();
       await crlUpdater.refreshDue();
@@ -156,9 +156,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
   httpsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   const caNames = () => issue.issuers.list().map((i) => i.name);
-  const storage = createStorageProbe(ctx.db, INSTANCE.id, () => ctx.clock.now().getTime());
+  const storage = createStorageProbe(ctx.store, INSTANCE.id, () => ctx.clock.now().getTime());
   // The SQLite file removed or replaced while serving: every request that needs it is refused from now on.
-  databaseFileGuard(ctx.db)?.onLost((reason) => {
+  databaseFileGuard(ctx.store)?.onLost((reason) => {
     log(`database lost: ${reason}; requests that need the database get 503 until it is restored and Hallmark restarted`);
     plane.alerts.raise({ rule: 'database-lost', severity: 'critical', message: `the database file is gone: ${reason}`, details: { reason } });
   });
@@ -215,7 +215,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         material = current;
         log(`HTTPS certificate renewed, valid until ${current.notAfter.toISOString()}`);
       }
-      await runPeriodicChecks({ db: ctx.db, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
+      await runPeriodicChecks({ store: ctx.store, clock: ctx.clock, alerts: plane.alerts, config: ctx.config.security.alerts }, async () => [
         ...issue.issuers.list().map((c) => ({ what: `CA ${c.name}`, notAfter: c.notAfter })),
         // Responders renew at a third of their life left; one past a quarter means renewal is failing.
         ...[...responders.values()]
@@ -225,11 +225,11 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       ]);
       await checkCrlFreshness(crlCache, caNames(), ctx.clock, plane.alerts);
       await revokeSuperseded(revocation, ctx.config.est.renewal);
-      const swept = await sweepAbandonedIntents({ db: ctx.db, audit: ctx.audit }, ctx.clock.now().getTime() - ctx.config.factory.abandonedIntentSeconds * 1000);
+      const swept = await sweepAbandonedIntents({ store: ctx.store, audit: ctx.audit }, ctx.clock.now().getTime() - ctx.config.factory.abandonedIntentSeconds * 1000);
       if (swept) log(`marked ${swept} abandoned intents failed (requests that died before their certificates were recorded)`);
-      const retired = await retireSpentGenerations({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, issuers: issue.issuers });
+      const retired = await retireSpentGenerations({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, issuers: issue.issuers });
       if (retired.length) log(`retired CA generations with no live certificate left: ${retired.join(', ')}`);
-      await writeCheckpoint(ctx.db, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
+      await writeCheckpoint(ctx.store, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
     } catch (e) {
       log(`periodic checks failed: ${(e as Error).message}`);
     }
@@ -266,7 +266,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         ),
       );
       await plane.denials.sweep(true).catch(() => undefined);
-      await forgetInstance(ctx.db, INSTANCE.id).catch(() => undefined);
+      await forgetInstance(ctx.store, INSTANCE.id).catch(() => undefined);
       await plane.alerts.flush();
     },
   };

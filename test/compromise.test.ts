@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -80,10 +81,10 @@ test('compromise drill: revoking the only issuer is refused; after a rollover th
 
   const newIssuing = write('issuing-2.pem', toPem(hm.running.issue.issuers.exact('issuing-2').certificate, 'CERTIFICATE'));
   for (const d of devices) {
-    const old = await hm.ctx.db('certificates').where({ serial: d.serial }).first();
+    const old = await sql(hm.ctx.store)('certificates').where({ serial: d.serial }).first();
     assert.equal(old.status, 'revoked');
     assert.equal(old.revocation_reason, 'cACompromise');
-    const fresh = await hm.ctx.db('certificates').where({ serial: old.superseded_by }).first();
+    const fresh = await sql(hm.ctx.store)('certificates').where({ serial: old.superseded_by }).first();
     assert.equal(fresh.issuer, 'issuing-2');
     assert.equal(fresh.identity, d.identity);
     const file = write(`${d.identity}-new.pem`, toPem(new Uint8Array(fresh.der), 'CERTIFICATE'));
@@ -91,6 +92,6 @@ test('compromise drill: revoking the only issuer is refused; after a rollover th
     assert.equal(await mustRun('openssl', ['x509', '-in', file, '-noout', '-pubkey']), await mustRun('openssl', ['x509', '-in', write(`${d.identity}-old.pem`, d.certificate), '-noout', '-pubkey']), 'same device key');
   }
   assert.equal(hm.running.issue.issuers.get('issuing').name, 'issuing-2');
-  assert.ok(await hm.ctx.db('audit_events').where({ action: 'ca.revoke', target: 'issuing' }).first());
-  assert.equal(Number((await hm.ctx.db('audit_events').where({ action: 'certificate.reissue' }).count({ n: '*' }))[0]!.n), 6);
+  assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.revoke', target: 'issuing' }).first());
+  assert.equal(Number((await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.reissue' }).count({ n: '*' }))[0]!.n), 6);
 });

@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -91,7 +92,7 @@ function certificateSet(pkcs7: Uint8Array): Uint8Array[] {
 const base64Der = (text: string) => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'base64'));
 
 async function enrollByEst(device: string): Promise<{ certFile: string; keyFile: string; serial: string; certificate: string }> {
-  const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+  const secret = (await createEnrollmentToken(hm.ctx.store, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
   const keyFile = path.join(dir, `${device}.key`);
   await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
   const csr = await csrBase64(keyFile, `/CN=${device}`);
@@ -166,8 +167,8 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     await mustRun('openssl', ['req', '-new', '-key', first.keyFile, '-subj', `/CN=${id}/O=Hallmark Devices`, '-addext', `subjectAltName=URI:urn:dev:hallmark:${id}`, '-out', pem]);
     const rest = await curl(['--cert', second.certFile, '--key', first.keyFile, '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ csr: fs.readFileSync(pem, 'utf8') }), `https://localhost:${hm.running.https}/api/v1/renew`]);
     assert.equal(rest.status, 201, rest.body);
-    assert.ok(await hm.ctx.db('audit_events').where({ action: 'certificate.allow-renewal', target: second.serial }).first(), 'the grant is audited');
-    assert.equal(await hm.ctx.db('renewal_grants').where({ serial: second.serial }).first(), undefined, 'a grant is used once');
+    assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.allow-renewal', target: second.serial }).first(), 'the grant is audited');
+    assert.equal(await sql(hm.ctx.store)('renewal_grants').where({ serial: second.serial }).first(), undefined, 'a grant is used once');
   });
 
   test('RFC 7030 §4.4.1: serverkeygen makes the key type the CSR asks for, when the profile allows it', async () => {
@@ -177,7 +178,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
       ['EC', ['-pkeyopt', 'ec_paramgen_curve:P-521'], /Private-Key: \(256 bit\)/], // P-521 not in the profile: its first type
     ] as const) {
       const device = `conf-keygen-${algorithm.toLowerCase()}-${options[1].split(':')[1]}`;
-      const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+      const secret = (await createEnrollmentToken(hm.ctx.store, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
       const keyFile = path.join(dir, `${device}.csr-key`);
       await mustRun('openssl', ['genpkey', '-algorithm', algorithm, ...options, '-out', keyFile]);
       const r = await curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', await csrBase64(keyFile, `/CN=${device}`), est('serverkeygen')]);
@@ -215,7 +216,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
       const symmetric = await curl([...withIdevid, '--data-binary', csrNaming(device, [csrAttribute('1.2.840.113549.1.9.16.2.37', octets('01'))]), est('serverkeygen')]);
       assert.equal(symmetric.status, 400, symmetric.body);
       assert.match(symmetric.body, /AsymmetricDecryptKeyIdentifier/);
-      assert.equal((await hm.ctx.db('certificates').where({ identity: device }).count({ n: '*' }))[0]!.n, 0, 'a refused request issues nothing');
+      assert.equal((await sql(hm.ctx.store)('certificates').where({ identity: device }).count({ n: '*' }))[0]!.n, 0, 'a refused request issues nothing');
 
       const r = await curl([...withIdevid, '--data-binary', csrNaming(device, [csrAttribute(ASYMMETRIC, octets(ski))]), est('serverkeygen')]);
       assert.equal(r.status, 200, r.body);
@@ -255,7 +256,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
 
     // A secret-only request has no certificate to encrypt to: 400 that says so, and the secret stays unused.
     const device = 'conf-wrapped-token';
-    const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+    const secret = (await createEnrollmentToken(hm.ctx.store, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
     const refused = await curl(['-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', csrNaming(device, [csrAttribute(ASYMMETRIC, octets('ab'.repeat(20)))]), est('serverkeygen')]);
     assert.equal(refused.status, 400, refused.body);
     assert.match(refused.body, /no client certificate on this connection/);
@@ -266,7 +267,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
   test('RFC 7030 §3.5: a CSR carrying its connection\'s channel binding enrolls; another connection\'s is refused; a label can require it', async () => {
     /** One TLS connection: its binding (TLS 1.3 tls-exporter, or TLS 1.2 tls-unique), then one EST request on it. */
     const enrollOn = async (version: 'TLSv1.3' | 'TLSv1.2', label: string, device: string, password: (binding: Buffer) => string | undefined) => {
-      const secret = (await createEnrollmentToken(hm.ctx.db, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+      const secret = (await createEnrollmentToken(hm.ctx.store, { device, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
       const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: hm.running.https, ca: hm.rootPem, minVersion: version, maxVersion: version });
       await once(socket, 'secureConnect');
       // RFC 9266 (TLS 1.3) / RFC 5929 §3.1: the client's own Finished opens a full TLS 1.2 handshake.
@@ -302,7 +303,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
   });
 
   test('RFC 7030 §4.2.3: a label with manual approval answers 202 with Retry-After until an operator decides (CLI or REST)', async () => {
-    const token = async (device: string) => (await createEnrollmentToken(hm.ctx.db, { device, label: 'held', expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+    const token = async (device: string) => (await createEnrollmentToken(hm.ctx.store, { device, label: 'held', expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
     const keyFor = async (device: string) => {
       const keyFile = path.join(dir, `${device}.key`);
       await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
@@ -327,7 +328,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     const issued = await enroll('held-1', approvedSecret, approvedKey);
     assert.equal(issued.status, 200, issued.body);
     const certificate = await certificateFrom(issued.body, 'held-1');
-    assert.equal((await hm.ctx.db('enrollment_requests').where({ id }).first()).certificate_serial, certificate.serial);
+    assert.equal((await sql(hm.ctx.store)('enrollment_requests').where({ id }).first()).certificate_serial, certificate.serial);
 
     const rejectedKey = await keyFor('held-2');
     const rejectedSecret = await token('held-2');
@@ -339,7 +340,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     const refused = await enroll('held-2', rejectedSecret, rejectedKey);
     assert.equal(refused.status, 403);
     assert.match(refused.body, /rejected by apikey:.*not one of ours/);
-    assert.ok(await hm.ctx.db('audit_events').where({ action: 'enrollment.reject', target: heldId }).first());
+    assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'enrollment.reject', target: heldId }).first());
 
     // The JSON twin is held the same way.
     const restKey = await keyFor('held-3');

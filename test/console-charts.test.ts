@@ -1,10 +1,11 @@
+import { asStore } from '../src/store/handle.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../src/store/db.js';
-import { chartSeries } from '../src/protocols/rest/console-charts.js';
+import { chartSeries } from '../src/store/reports.js';
 import { BACKENDS } from './helpers/backends.js';
 
 /** The console's chart series, counted by each database, against the same counts made here by hand. */
@@ -60,7 +61,7 @@ for (const make of BACKENDS) {
         certificate('revoked', NOW + 4, null),
       ]);
 
-      const series = await chartSeries(db, NOW);
+      const series = await chartSeries(asStore(db), NOW);
       const hours = (entries: [number, number][]) => {
         const counts = new Array<number>(168).fill(0);
         for (const [hour, count] of entries) counts[hour] = count;

@@ -1,10 +1,11 @@
+import { asStore } from '../src/store/handle.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isPostgres, openDatabase } from '../src/store/db.js';
-import { deviceQuery, newestDevices, type DeviceListFilter } from '../src/factory/device-list.js';
+import { deviceQuery, newestDevices, type DeviceListFilter } from '../src/store/factory.js';
 import { BACKENDS } from './helpers/backends.js';
 
 /**
@@ -43,7 +44,7 @@ for (const make of BACKENDS) {
           .map((d) => d.serial);
       for (const filter of [{}, { state: 'provisioning' }, { line: 'line-b' }, { lot: 'lot-3' }, { serialPrefix: 'D01' }, { lot: 'lot-2', line: 'line-a' }]) {
         for (const limit of [1, 10, 100, 1000]) {
-          const got = (await newestDevices(db, { ...filter, limit })).map((d) => d.serial);
+          const got = (await newestDevices(asStore(db), { ...filter, limit })).map((d) => d.serial);
           assert.deepEqual(got, expected(filter, limit), `${JSON.stringify(filter)} limit ${limit}`);
         }
       }

@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -107,7 +108,7 @@ for (const makeBackend of BACKENDS) {
       return out.secret as string;
     }
 
-    const count = async () => Number((await hm.ctx.db('certificates').count({ n: '*' }))[0]!.n);
+    const count = async () => Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
 
     test('cacerts: no authentication, base64 certs-only PKCS#7 with the chain', async () => {
       const r = await curl('cacerts');
@@ -128,7 +129,7 @@ for (const makeBackend of BACKENDS) {
       await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=Test Link Certificate', '-days', '1']);
       const der = Buffer.from(fs.readFileSync(cert, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
       const notAfter = Date.now() + 6000;
-      await hm.ctx.db('certificates').insert({ serial: 'ee01', issuer: 'root', profile: 'link', identity: null, subject: 'CN=Test Link Certificate', status: 'active', not_before: Date.now() - 1000, not_after: notAfter, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), issued_at: Date.now(), der });
+      await sql(hm.ctx.store)('certificates').insert({ serial: 'ee01', issuer: 'root', profile: 'link', identity: null, subject: 'CN=Test Link Certificate', status: 'active', not_before: Date.now() - 1000, not_after: notAfter, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), issued_at: Date.now(), der });
       const pollMs = 2000; // the default status poll (revocation.ocsp.pollSeconds)
       const written = Date.now();
       let seenAfter = -1;
@@ -145,7 +146,7 @@ for (const makeBackend of BACKENDS) {
       const after = await certificatesIn((await curl('cacerts')).body);
       assert.doesNotMatch(after, /Test Link Certificate/);
       assert.match(after, /subject=CN ?= ?Hallmark Root CA/);
-      await hm.ctx.db('certificates').where({ serial: 'ee01' }).del();
+      await sql(hm.ctx.store)('certificates').where({ serial: 'ee01' }).del();
     });
 
     test('simpleenroll with a one-time secret; the second use is refused', async () => {
@@ -275,7 +276,7 @@ for (const makeBackend of BACKENDS) {
       const secondFile = path.join(dir, 'renew-2.pem');
       fs.writeFileSync(secondFile, await certificatesIn(sameKey.body));
       const oldSerial = (await mustRun('openssl', ['x509', '-in', certFile, '-noout', '-serial'])).split('=')[1]!.trim().toLowerCase();
-      const old = await hm.ctx.db('certificates').where({ serial: oldSerial }).first();
+      const old = await sql(hm.ctx.store)('certificates').where({ serial: oldSerial }).first();
       assert.ok(old.superseded_by, 'the old certificate is marked superseded');
       assert.equal((await curl('simplereenroll', { body: (await csr(subject, first.keyFile)).b64, cert: certFile, key: first.keyFile })).status, 403, 'a superseded certificate cannot renew again');
 
@@ -294,7 +295,7 @@ for (const makeBackend of BACKENDS) {
       // Policy: superseded certificates are revoked after the grace period.
       const later = { ...hm.running.revocation, clock: { now: () => new Date(Date.now() + 25 * 3_600_000) } };
       assert.ok((await revokeSuperseded(later, { fromFraction: 0, revokeSupersededAfterHours: 24 })) >= 1);
-      assert.equal((await hm.ctx.db('certificates').where({ serial: oldSerial }).first()).revocation_reason, 'superseded');
+      assert.equal((await sql(hm.ctx.store)('certificates').where({ serial: oldSerial }).first()).revocation_reason, 'superseded');
 
       const thirdSerial = (await mustRun('openssl', ['x509', '-in', thirdFile, '-noout', '-serial'])).split('=')[1]!.trim().toLowerCase();
       assert.equal((await hm.request('POST', `certificates/${thirdSerial}/revoke`, { token: hm.init.admin.apiKey, body: { reason: 'keyCompromise' } })).status, 200);
@@ -318,7 +319,7 @@ for (const makeBackend of BACKENDS) {
 
     test('serverkeygen: multipart key + certificate; the key matches and is stored nowhere', async () => {
       const secret = await newToken('dev-keygen');
-      const before = JSON.stringify(await hm.ctx.db('certificates').select('*'));
+      const before = JSON.stringify(await sql(hm.ctx.store)('certificates').select('*'));
       const r = await curl('serverkeygen', { body: (await csr('/CN=dev-keygen')).b64, user: `dev-keygen:${secret}` });
       assert.equal(r.status, 200, r.body);
       assert.match(r.headers, /content-type: multipart\/mixed; boundary=[^\s;]+\r?\n/i);
@@ -340,15 +341,15 @@ for (const makeBackend of BACKENDS) {
       assert.equal(scalar.length, 32);
       const forms = [scalar.toString('hex'), scalar.toString('base64').slice(0, 40)];
       for (const table of ['certificates', 'audit_events', 'enrollment_tokens', 'settings']) {
-        for (const row of await hm.ctx.db(table).select('*')) {
+        for (const row of await sql(hm.ctx.store)(table).select('*')) {
           for (const value of Object.values(row)) {
             if (Buffer.isBuffer(value)) assert.equal(value.indexOf(scalar), -1, `${table} holds the private key`);
             else if (typeof value === 'string') assert.ok(forms.every((f) => !value.includes(f)), `${table} holds the private key`);
           }
         }
       }
-      assert.notEqual(before, JSON.stringify(await hm.ctx.db('certificates').select('*')));
-      assert.ok(await hm.ctx.db('audit_events').where({ action: 'certificate.serverkeygen' }).first());
+      assert.notEqual(before, JSON.stringify(await sql(hm.ctx.store)('certificates').select('*')));
+      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.serverkeygen' }).first());
     });
 
     test('REST twins: POST /api/v1/enroll with a secret, POST /api/v1/renew with the client certificate', async () => {

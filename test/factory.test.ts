@@ -1,3 +1,4 @@
+import { asStore, sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -50,7 +51,7 @@ for (const makeBackend of BACKENDS) {
 
     const provision = (body: unknown, tokenOrCert: { token?: string; cert?: string; key?: string } = { token: station.apiKey }) => hm.request('POST', 'factory/provision', { ...tokenOrCert, body });
     const device = (serial: string, csr: string) => ({ deviceSerial: serial, model: 'M-1', lot: 'LOT-7', firmwareVersion: '1.0.3', csr });
-    const count = async (table: string) => Number((await hm.ctx.db(table).count({ n: '*' }))[0]!.n);
+    const count = async (table: string) => Number((await sql(hm.ctx.store)(table).count({ n: '*' }))[0]!.n);
 
     test('station add prints its credentials (CONTRACT.md); station list shows it', async () => {
       assert.equal(station.name, 'st-a1');
@@ -84,7 +85,7 @@ for (const makeBackend of BACKENDS) {
         assert.ok(cert.publicKey.export({ format: 'der', type: 'spki' }).equals(csrs[i]!.spki), 'each certificate carries its device key');
         assert.match(cert.subject, new RegExp(`CN=FAB-${backend.name}-${i}\\b`));
       }
-      assert.equal(Number((await hm.ctx.db('devices').where({ line: 'line-a' }).count({ n: '*' }))[0]!.n), 1000);
+      assert.equal(Number((await sql(hm.ctx.store)('devices').where({ line: 'line-a' }).count({ n: '*' }))[0]!.n), 1000);
       console.log(`1,000 devices in ${Date.now() - started} ms (${backend.name})`);
     });
 
@@ -95,8 +96,8 @@ for (const makeBackend of BACKENDS) {
       const sharedItems = shared.map((c, i) => item(`RACE-${backend.name}-S${i}`, c.csr));
       const batchA = [...sharedItems, ...own.slice(0, 20).map((c, i) => item(`RACE-${backend.name}-A${i}`, c.csr))];
       const batchB = [...own.slice(20).map((c, i) => item(`RACE-${backend.name}-B${i + 20}`, c.csr)), ...sharedItems];
-      const row = (await hm.ctx.db('stations').where({ name: 'st-a1' }).first()) as StationRow;
-      const deps = { db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue, revocation: hm.running.revocation };
+      const row = (await sql(hm.ctx.store)('stations').where({ name: 'st-a1' }).first()) as StationRow;
+      const deps = { store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue, revocation: hm.running.revocation };
       // B reads which devices are known, then A runs from start to end, then B goes on: B's reservation
       // is refused by the unique key, rolled back with its intents, and its devices take the one-by-one path.
       let bHasLooked!: () => void;
@@ -104,7 +105,7 @@ for (const makeBackend of BACKENDS) {
       const looked = new Promise<void>((resolve) => (bHasLooked = resolve));
       const done = new Promise<void>((resolve) => (aIsDone = resolve));
       let gated = false;
-      const gatedDb = new Proxy(hm.ctx.db, {
+      const gatedDb = new Proxy(sql(hm.ctx.store), {
         apply(target, thisArg, args) {
           const query = Reflect.apply(target, thisArg, args);
           if (args[0] === 'devices' && !gated) {
@@ -119,7 +120,7 @@ for (const makeBackend of BACKENDS) {
           return query;
         },
       });
-      const pendingB = provisionBatch({ ...deps, db: gatedDb }, row, batchB, 'test-b');
+      const pendingB = provisionBatch({ ...deps, store: asStore(gatedDb) }, row, batchB, 'test-b');
       await looked;
       const a = await provisionBatch(deps, row, batchA, 'test-a');
       aIsDone();
@@ -133,15 +134,15 @@ for (const makeBackend of BACKENDS) {
       }
       assert.equal(bySerial.size, 60);
       const identities = [...bySerial.keys()];
-      const certificates = await hm.ctx.db('certificates').whereIn('identity', identities);
+      const certificates = await sql(hm.ctx.store)('certificates').whereIn('identity', identities);
       assert.deepEqual(
         certificates.map((c) => c.status),
         identities.map(() => 'active'),
         'one certificate per device, none pending or failed',
       );
-      const devices = await hm.ctx.db('devices').whereIn('serial', identities);
+      const devices = await sql(hm.ctx.store)('devices').whereIn('serial', identities);
       assert.ok(devices.every((d) => d.state === 'provisioned' && d.certificate_serial === bySerial.get(d.serial)));
-      assert.equal(Number((await hm.ctx.db('manufacturing_records').whereIn('device_serial', identities).count({ n: '*' }))[0]!.n), 60);
+      assert.equal(Number((await sql(hm.ctx.store)('manufacturing_records').whereIn('device_serial', identities).count({ n: '*' }))[0]!.n), 60);
     });
 
     test('a retried request returns the identical certificate; a second key for the serial is refused until reprovision, which revokes the old identity', async () => {
@@ -161,7 +162,7 @@ for (const makeBackend of BACKENDS) {
       assert.equal(allowed.code, 0, allowed.stderr);
       const c = await provision(device('DEV-RETRY', third!.csr));
       assert.equal(c.status, 201, c.body);
-      const old = await hm.ctx.db('certificates').where({ serial: a.json().serial }).first();
+      const old = await sql(hm.ctx.store)('certificates').where({ serial: a.json().serial }).first();
       assert.equal(old.status, 'revoked');
       assert.equal(old.revocation_reason, 'superseded');
       const shown = await hallmarkJson(env, 'device', 'show', 'DEV-RETRY');
@@ -175,7 +176,7 @@ for (const makeBackend of BACKENDS) {
       const devices = await count('devices');
       const profile = await provision({ ...device('DEV-X', csr!.csr), profile: 'tls-server' });
       assert.equal(profile.status, 403);
-      const b = await addStation({ db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'st-b1', line: 'line-b', profiles: ['device'], quotaPerHour: 100, actor: 'test', dir });
+      const b = await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'st-b1', line: 'line-b', profiles: ['device'], quotaPerHour: 100, actor: 'test', dir });
       const [retryCsr] = await deviceCsrs(1, () => 'DEV-RETRY');
       const otherLine = await provision(device('DEV-RETRY', retryCsr!.csr), { token: b.apiKey });
       assert.equal(otherLine.status, 403);
@@ -208,7 +209,7 @@ for (const makeBackend of BACKENDS) {
       assert.equal(await mustRun('openssl', ['pkey', '-in', `${keyFile}.clear`, '-pubout']), await mustRun('openssl', ['x509', '-in', certFile, '-noout', '-pubkey']));
       const scalar = Buffer.from((await mustRun('openssl', ['pkey', '-in', `${keyFile}.clear`, '-noout', '-text'])).split('pub:')[0]!.split('priv:')[1]!.replace(/[\s:]/g, ''), 'hex');
       for (const table of ['certificates', 'devices', 'manufacturing_records', 'audit_events']) {
-        for (const row of await hm.ctx.db(table).select('*')) {
+        for (const row of await sql(hm.ctx.store)(table).select('*')) {
           for (const value of Object.values(row)) {
             if (Buffer.isBuffer(value)) assert.equal(value.indexOf(scalar), -1, `${table} holds the key`);
             else if (typeof value === 'string') assert.ok(!value.includes(scalar.toString('hex')) && !value.includes(keyPassphrase), `${table} holds the key or its secret`);
@@ -237,7 +238,7 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('quota: over its hourly quota a station gets 429 and the refusal is audited', async () => {
-      const q = await addStation({ db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'st-q', line: 'line-q', profiles: ['device'], quotaPerHour: 2, actor: 'test', dir });
+      const q = await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'st-q', line: 'line-q', profiles: ['device'], quotaPerHour: 2, actor: 'test', dir });
       const csrs = await deviceCsrs(3, (i) => `DEV-Q-${i}`);
       assert.equal((await provision(device('DEV-Q-0', csrs[0]!.csr), { token: q.apiKey })).status, 201);
       assert.equal((await provision(device('DEV-Q-1', csrs[1]!.csr), { token: q.apiKey })).status, 201);
@@ -246,7 +247,7 @@ for (const makeBackend of BACKENDS) {
       // RFC 6585 §4: when to come back — when the oldest of the hour's provisionings leaves the window.
       const retryAfter = Number(third.headers['retry-after']);
       assert.ok(retryAfter > 3000 && retryAfter <= 3600, `Retry-After ${third.headers['retry-after']}`);
-      assert.ok(await hm.ctx.db('audit_events').where({ action: 'factory.quota', target: 'st-q' }).first());
+      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'factory.quota', target: 'st-q' }).first());
     });
 
     test('inventory: device list, export as CSV and JSON lines, report per lot and line', async () => {

@@ -1,3 +1,5 @@
+import { asTx } from '../src/store/handle.js';
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -165,7 +167,7 @@ for (const makeBackend of BACKENDS) {
     test('a batch of 300: good requests are issued (worker-signed, openssl-verified, every one linted clean), bad ones fail alone, each audited', async () => {
       // A key for each identity: one public key is bound to one identity.
       const good = Array.from({ length: 300 }, () => craftEcCsr({ subject: cnName('whatever') }));
-      const auditBefore = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
+      const auditBefore = Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n);
       const inputs = Array.from({ length: 300 }, (_, i) => ({
         csr: i % 50 === 7 ? breakSignature(good[i]!) : good[i]!,
         profile: i % 50 === 9 ? 'no-such-profile' : 'device',
@@ -188,7 +190,7 @@ for (const makeBackend of BACKENDS) {
         fs.writeFileSync(path.join(dir, 'one.pem'), r.certificate);
         await mustRun('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', ca.rootFile, '-untrusted', ca.issuingFile, path.join(dir, 'one.pem')]);
       }
-      const rows = await ca.ctx.db('certificates').whereIn('serial', issued.map((r) => r.serial));
+      const rows = await sql(ca.ctx.store)('certificates').whereIn('serial', issued.map((r) => r.serial));
       assert.equal(rows.length, 282);
       for (const row of rows) {
         assert.equal(row.status, 'active');
@@ -196,42 +198,42 @@ for (const makeBackend of BACKENDS) {
         assert.deepEqual(Buffer.from(row.der), Buffer.from(issued.find((r) => r.serial === row.serial)!.der));
       }
       // One pending audit event per intent, in the same chain; refused requests wrote no certificate row.
-      const auditAfter = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
+      const auditAfter = Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n);
       assert.equal(auditAfter - auditBefore, 282);
     });
 
     test('outcomes are recorded all or none: one intent no longer pending and none of the batch becomes active', async () => {
       const intent = (serial: string) => ({ serial, issuer: 'issuing', profile: 'device', identity: null, subject: 'CN=x', not_before: 0, not_after: 1, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), tbs: Uint8Array.of(1, 2, 3) });
       const serials = [1, 2, 3].map((i) => `7e57${backend.name.length}${i}`.padEnd(32, '0'));
-      await ca.ctx.db.transaction((trx) => ca.issue.store.recordIntents(trx, serials.map(intent)));
-      await ca.ctx.db('certificates').where({ serial: serials[1] }).update({ status: 'failed' });
+      await sql(ca.ctx.store).transaction((trx) => ca.issue.store.recordIntents(asTx(trx), serials.map(intent)));
+      await sql(ca.ctx.store)('certificates').where({ serial: serials[1] }).update({ status: 'failed' });
       await assert.rejects(ca.issue.store.recordIssued(serials.map((serial) => ({ serial, der: Uint8Array.of(9) })), Date.now()), /1 of 3 certificates were not pending/);
-      const rows = await ca.ctx.db('certificates').whereIn('serial', serials).orderBy('serial');
+      const rows = await sql(ca.ctx.store)('certificates').whereIn('serial', serials).orderBy('serial');
       assert.deepEqual(rows.map((r) => r.status), ['pending', 'failed', 'pending']);
       assert.ok(rows.every((r) => r.der === null));
       await ca.issue.store.recordIssued([serials[0]!, serials[2]!].map((serial) => ({ serial, der: Uint8Array.of(9) })), Date.now());
-      assert.deepEqual((await ca.ctx.db('certificates').whereIn('serial', serials).orderBy('serial')).map((r) => r.status), ['active', 'failed', 'active']);
+      assert.deepEqual((await sql(ca.ctx.store)('certificates').whereIn('serial', serials).orderBy('serial')).map((r) => r.status), ['active', 'failed', 'active']);
     });
 
     test('a serial collision rolls back the intents and their audit events sent together with them', async () => {
       const intent = (serial: string) => ({ serial, issuer: 'issuing', profile: 'device', identity: null, subject: 'CN=x', not_before: 0, not_after: 1, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), tbs: Uint8Array.of(1) });
       const taken = `c011${backend.name.length}`.padEnd(32, '0');
-      await ca.ctx.db.transaction((trx) => ca.issue.store.recordIntents(trx, [intent(taken)]));
-      const head = await ca.ctx.db('audit_head').first();
-      const events = Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n);
+      await sql(ca.ctx.store).transaction((trx) => ca.issue.store.recordIntents(asTx(trx), [intent(taken)]));
+      const head = await sql(ca.ctx.store)('audit_head').first();
+      const events = Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n);
       const fresh = Array.from({ length: 50 }, (_, i) => `c012${backend.name.length}${String(i).padStart(3, '0')}`.padEnd(32, '0'));
       await assert.rejects(
-        ca.ctx.db.transaction((trx) =>
+        sql(ca.ctx.store).transaction((trx) =>
           together(trx, [
-            () => ca.issue.store.recordIntents(trx, [...fresh, taken].map(intent)),
-            () => ca.issue.audit.recordManyIn(trx, fresh.map((serial) => ({ actor: 'test', action: 'certificate.issue', target: serial, outcome: 'pending' as const }))),
+            () => ca.issue.store.recordIntents(asTx(trx), [...fresh, taken].map(intent)),
+            () => ca.issue.audit.recordManyIn(asTx(trx), fresh.map((serial) => ({ actor: 'test', action: 'certificate.issue', target: serial, outcome: 'pending' as const }))),
           ]),
         ),
         (e: unknown) => isUniqueViolation(e),
       );
-      assert.deepEqual(await ca.ctx.db('audit_head').first(), head, 'audit head unchanged');
-      assert.equal(Number((await ca.ctx.db('audit_events').count({ n: '*' }))[0]!.n), events, 'no audit event kept');
-      assert.equal((await ca.ctx.db('certificates').whereIn('serial', fresh)).length, 0, 'no intent kept');
+      assert.deepEqual(await sql(ca.ctx.store)('audit_head').first(), head, 'audit head unchanged');
+      assert.equal(Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n), events, 'no audit event kept');
+      assert.equal((await sql(ca.ctx.store)('certificates').whereIn('serial', fresh)).length, 0, 'no intent kept');
     });
 
     test('the spliced certs-only PKCS#7 is byte for byte what pkijs encodes, and openssl reads it', async () => {

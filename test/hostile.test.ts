@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,8 +37,8 @@ before(async () => {
     c.security.rateLimits = { auth: 0, enrollment: 0, provisioning: 0 };
   });
   hm = await startInProcess(home, sqliteBackend(), 'hostile', { configFile });
-  keys.scopedAdmin = (await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['apikey.manage'], createdBy: 'test', now: new Date() })).apiKey;
-  keys.station = (await addStation({ db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'fuzz-station', line: 'fuzz', profiles: ['device'], quotaPerHour: 1_000_000, actor: 'test', dir: home.home })).apiKey;
+  keys.scopedAdmin = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['apikey.manage'], createdBy: 'test', now: new Date() })).apiKey;
+  keys.station = (await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'fuzz-station', line: 'fuzz', profiles: ['device'], quotaPerHour: 1_000_000, actor: 'test', dir: home.home })).apiKey;
   const dir = fs.mkdtempSync(path.join(home.home, 'h-'));
   const csr = await opensslCsr(dir, { subject: '/CN=fuzz-device' });
   goodCsrPem = csr.csrPem;
@@ -55,7 +56,7 @@ after(async () => {
   home?.cleanup();
 });
 
-const count = async () => Number((await hm.ctx.db('certificates').count({ n: '*' }))[0]!.n);
+const count = async () => Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
 
 function send(options: { listener: 'https' | 'http'; method: string; path: string; body?: Uint8Array; type?: string; token?: string; user?: string }): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { asStore } from '../src/store/handle.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -7,7 +8,7 @@ import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS, postgresBackend } from './helpers/backends.js';
-import { actionCountQuery } from '../src/alerts/periodic.js';
+import { actionCountQuery } from '../src/store/audit.js';
 
 /**
  * Questions asked often whose answers are a handful of rows among millions, through the indexes of
@@ -66,32 +67,32 @@ for (const make of BACKENDS) {
         row('l-expired', 'link', 'active', NOW - 1),
         row('l-revoked', 'link', 'revoked', NOW + 1000),
       ]);
-      const links = await activeInternalCertificates(db, 'link', NOW);
+      const links = await activeInternalCertificates(asStore(db), 'link', NOW);
       assert.deepEqual(links.map((r) => Buffer.from(r.der!).toString()), ['l-valid']);
-      for (const profile of ['link', 'ocsp-signer', 'tls-server'] as const) assert.match(await plan(db, internalCertificatesQuery(db, profile)), /certificates_internal\b/);
+      for (const profile of ['link', 'ocsp-signer', 'tls-server'] as const) assert.match(await plan(db, internalCertificatesQuery(asStore(db), profile)), /certificates_internal\b/);
       await db('certificates').insert([row('r-old', 'ocsp-signer', 'active', NOW + 10), row('r-new', 'ocsp-signer', 'active', NOW + 20), row('r-revoked', 'ocsp-signer', 'revoked', NOW + 30)]);
-      assert.deepEqual((await activeInternalCertificates(db, 'ocsp-signer', NOW)).map((r) => r.serial), ['r-new', 'r-old']);
+      assert.deepEqual((await activeInternalCertificates(asStore(db), 'ocsp-signer', NOW)).map((r) => r.serial), ['r-new', 'r-old']);
 
       // Status changes: a revocation at NOW - 10, then the question asked before and after it.
       await db('certificates').where({ serial: 'd7' }).update({ status: 'revoked', status_changed_at: NOW - 10 });
-      assert.equal(await statusChangedSince(db, 'root', NOW - 20), true);
-      assert.equal(await statusChangedSince(db, 'root', NOW - 10), true);
-      assert.equal(await statusChangedSince(db, 'root', NOW - 9), false);
-      assert.equal(await statusChangedSince(db, 'other', NOW - 20), false);
-      assert.match(await plan(db, statusChangedSinceQuery(db, 'root', NOW - 20)), /certificates_status_changes\b/);
+      assert.equal(await statusChangedSince(asStore(db), 'root', NOW - 20), true);
+      assert.equal(await statusChangedSince(asStore(db), 'root', NOW - 10), true);
+      assert.equal(await statusChangedSince(asStore(db), 'root', NOW - 9), false);
+      assert.equal(await statusChangedSince(asStore(db), 'other', NOW - 20), false);
+      assert.match(await plan(db, statusChangedSinceQuery(asStore(db), 'root', NOW - 20)), /certificates_status_changes\b/);
 
       // Renewed certificates still active, due for revocation once their grace period is over.
       await db('certificates').where({ serial: 'd8' }).update({ superseded_by: 'd9', superseded_at: NOW - 100 });
       await db('certificates').where({ serial: 'd7' }).update({ superseded_by: 'd6', superseded_at: NOW - 100 }); // revoked already
-      assert.deepEqual(await supersededDueQuery(db, NOW), [{ serial: 'd8' }]);
-      assert.deepEqual(await supersededDueQuery(db, NOW - 101), []);
-      assert.match(await plan(db, supersededDueQuery(db, NOW)), /certificates_superseded\b/);
+      assert.deepEqual(await supersededDueQuery(asStore(db), NOW), [{ serial: 'd8' }]);
+      assert.deepEqual(await supersededDueQuery(asStore(db), NOW - 101), []);
+      assert.match(await plan(db, supersededDueQuery(asStore(db), NOW)), /certificates_superseded\b/);
 
       // Certificate lists, newest first, read through the (created_at DESC, serial) index whatever the
       // common filters; the plan of the list as the REST API and the CLI run it. On SQLite, whose
       // planner goes by rules here; PostgreSQL's goes by statistics, which a table this small does not
       // have (with a million rows, analysed, it read each of these lists in 2–3 ms: README, Storage).
-      const queries = createCertificateQueries(db);
+      const queries = createCertificateQueries(asStore(db));
       if (!isPostgres(db)) {
         for (const filter of [{ limit: 100 }, { status: 'active' as const, limit: 100 }, { issuer: 'root', limit: 100 }]) {
           assert.match(await plan(db, queries.listQuery(filter, new Date(NOW))), /certificates_newest\b/, JSON.stringify(filter));
@@ -102,8 +103,8 @@ for (const make of BACKENDS) {
       assert.deepEqual((await queries.list({ limit: 2 }, new Date(NOW))).map((r) => r.serial), ['new-4', 'new-3']);
 
       // The hourly summary's counts of recent audit events, by action and time.
-      assert.match(await plan(db, actionCountQuery(db, NOW - 3_600_000, ['certificate.issue'], 'pending')), /audit_events_action_at_index/);
-      assert.match(await plan(db, actionCountQuery(db, NOW - 3_600_000, ['auth.failure', 'auth.denied'])), /audit_events_action_at_index/);
+      assert.match(await plan(db, actionCountQuery(asStore(db), NOW - 3_600_000, ['certificate.issue'], 'pending')), /audit_events_action_at_index/);
+      assert.match(await plan(db, actionCountQuery(asStore(db), NOW - 3_600_000, ['auth.failure', 'auth.denied'])), /audit_events_action_at_index/);
     } finally {
       await db.destroy();
       await backend.cleanup();
@@ -124,7 +125,7 @@ test('postgres: recording issued certificates finds them by serial, not through 
   const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
   try {
     await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
-    const store = createIssuanceStore(db);
+    const store = createIssuanceStore(asStore(db));
     const pending = (serial: string) => ({ ...row(serial, 'device', 'pending', NOW + 86_400_000), der: null, tbs: Buffer.from(`tbs ${serial}`) });
     const earlier = Array.from({ length: 300 }, (_, i) => `e${i}`);
     for (let i = 0; i < earlier.length; i += 100) await db('certificates').insert(earlier.slice(i, i + 100).map(pending));

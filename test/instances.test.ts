@@ -1,3 +1,4 @@
+import { asStore } from '../src/store/handle.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -47,7 +48,7 @@ test('three instances on one PostgreSQL: concurrent provisioning and enrollment 
   const { createEnrollmentToken } = await import('../src/auth/enrollment-tokens.js');
   const db = await openDatabase({ url: backend.url, home: home.home, schema: backend.schema });
   const secrets: string[] = [];
-  for (let i = half; i < DEVICES; i++) secrets.push((await createEnrollmentToken(db, { device: `M-${i}`, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret);
+  for (let i = half; i < DEVICES; i++) secrets.push((await createEnrollmentToken(asStore(db), { device: `M-${i}`, expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret);
   const work: Promise<{ status: number; json: any }>[] = [];
   for (let b = 0; b < items.length; b += 50) work.push(postJson(servers[b % 3]!.https, rootPem, { authorization: `Bearer ${station.apiKey}` }, 'factory/provision/batch', { devices: items.slice(b, b + 50) }));
   for (let i = half; i < DEVICES; i++) work.push(postJson(servers[i % 3]!.https, rootPem, {}, 'enroll', { device: `M-${i}`, secret: secrets[i - half], csr: csrs[i]!.csr }));

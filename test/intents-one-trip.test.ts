@@ -1,3 +1,4 @@
+import { asStore } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -27,12 +28,12 @@ for (const makeBackend of BACKENDS) {
     let db: Db;
     let audit: AuditLog;
     // Through the store's seam, which picks the statement or the script by database.
-    const recordIntents = (intents: CertificateIntent[], append: PreparedAppend) => createIssuanceStore(db).recordIntentsWithAudit(intents, append);
+    const recordIntents = (intents: CertificateIntent[], append: PreparedAppend) => createIssuanceStore(asStore(db)).recordIntentsWithAudit(intents, append);
 
     before(async () => {
       home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-intents-'));
       db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-      audit = createAuditLog(db, { now: () => new Date() });
+      audit = createAuditLog(asStore(db), { now: () => new Date() });
       await db('cas').insert({ name: 'issuing', key_uri: 'pkcs11:object=i', key_type: 'ec-p256', certificate: Buffer.from('i'), serial: '01', subject: 'CN=i', ski: '00', not_before: 0, not_after: 9e12, created_at: 0 });
     });
     after(async () => {
@@ -87,7 +88,7 @@ for (const makeBackend of BACKENDS) {
       }
       const entries = await db('audit_events').whereIn('target', intents.map((i) => i.serial));
       assert.equal(entries.length, 3);
-      assert.equal((await verifyAuditChain(db)).ok, true);
+      assert.equal((await verifyAuditChain(asStore(db))).ok, true);
     });
 
     test('a head moved by another writer: nothing is written, and the retry chains on from the new head', async () => {
@@ -98,7 +99,7 @@ for (const makeBackend of BACKENDS) {
       assert.deepEqual(await counts(), { certificates: before.certificates, events: before.events + 1 });
       audit.headMoved();
       assert.equal(await record([intent('moved-1')]), 0);
-      assert.equal((await verifyAuditChain(db)).ok, true);
+      assert.equal((await verifyAuditChain(asStore(db))).ok, true);
     });
 
     test('a serial already taken fails the statement, and nothing of it is written', async () => {
@@ -125,7 +126,7 @@ for (const makeBackend of BACKENDS) {
       const { stdout } = await other;
       assert.deepEqual(JSON.parse(stdout), { failures: 0, first: null });
       assert.deepEqual(await counts(), { certificates: before.certificates + recorded, events: before.events + recorded + 300 });
-      const chain = await verifyAuditChain(db);
+      const chain = await verifyAuditChain(asStore(db));
       assert.equal(chain.ok, true, JSON.stringify(chain.problems));
       // The two writers really did overlap (else this test proves little).
       assert.ok(moves > 0, 'the head never moved under the one-statement writer');
@@ -141,7 +142,7 @@ for (const makeBackend of BACKENDS) {
       assert.equal(row.subject, strange.subject);
       assert.equal(row.identity, "o'brien");
       assert.deepEqual(new Uint8Array(row.tbs), strange.tbs);
-      assert.equal((await verifyAuditChain(db)).ok, true);
+      assert.equal((await verifyAuditChain(asStore(db))).ok, true);
     });
   });
 }

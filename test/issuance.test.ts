@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -28,7 +29,7 @@ function tbsField(der: Uint8Array, index: number): Buffer {
 }
 
 async function rowCounts(ca: TestCa) {
-  const count = async (table: string) => Number((await ca.ctx.db(table).count({ n: '*' }))[0]!.n);
+  const count = async (table: string) => Number((await sql(ca.ctx.store)(table).count({ n: '*' }))[0]!.n);
   return { certificates: await count('certificates'), audit: await count('audit_events') };
 }
 
@@ -83,7 +84,7 @@ for (const makeBackend of BACKENDS) {
       assert.deepEqual(new Uint8Array(row!.der!), issued.der);
       assert.equal(row?.tbs, null);
       assert.equal(row?.identity, 'dev-0002');
-      const event = await ca.ctx.db('audit_events').where({ action: 'certificate.issue', target: issued.serial }).first();
+      const event = await sql(ca.ctx.store)('audit_events').where({ action: 'certificate.issue', target: issued.serial }).first();
       assert.equal(event?.outcome, 'pending');
       assert.match(event?.details, /dev-0002/);
     });
@@ -151,7 +152,7 @@ for (const makeBackend of BACKENDS) {
       );
       const serials = new Set(issued.map((c) => c.serial));
       assert.equal(serials.size, 200);
-      const rows = await ca.ctx.db('certificates').whereIn('serial', [...serials]).select('serial', 'status', 'der');
+      const rows = await sql(ca.ctx.store)('certificates').whereIn('serial', [...serials]).select('serial', 'status', 'der');
       assert.equal(rows.length, 200);
       assert.ok(rows.every((r) => r.status === 'active' && r.der), 'every one is active with its DER');
       const file = path.join(dir, 'bulk.pem');
@@ -178,7 +179,7 @@ for (const makeBackend of BACKENDS) {
     test('init refuses to overwrite an existing CA', async () => {
       const before = await rowCounts(ca);
       await assert.rejects(
-        initializeCa({ db: ca.ctx.db, keys: ca.ctx.keys!, cas: ca.ctx.cas, audit: ca.ctx.audit, clock: ca.ctx.clock, config: ca.ctx.config, tokenLabel: `hallmark-${backend.name}` }),
+        initializeCa({ store: ca.ctx.store, keys: ca.ctx.keys!, cas: ca.ctx.cas, audit: ca.ctx.audit, clock: ca.ctx.clock, config: ca.ctx.config, tokenLabel: `hallmark-${backend.name}` }),
         /already exists.*refusing to overwrite/,
       );
       assert.deepEqual(await rowCounts(ca), before);

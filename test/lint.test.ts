@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -213,7 +214,7 @@ describe('what Hallmark signs lints clean', () => {
     // An issuer record whose lint view disagrees with the certificate it signs (wrong SKI).
     const wrong = { ...issuing, lint: { ...issuing.lint, ski: new Uint8Array(20) } };
     const broken = { ...ca.issue, issuers: { ...ca.issue.issuers, get: () => wrong, exact: () => wrong } };
-    const count = async () => Number((await ca.ctx.db('certificates').count({ n: '*' }))[0]!.n);
+    const count = async () => Number((await sql(ca.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
     const before = await count();
     const signer = await ca.ctx.keys!.createKey({ token: 'lint', object: 'lint-refused' }, 'ec-p256');
     await assert.rejects(issueCertificate(broken, { csr: requestForOwnKey(signer.spki), profile: 'device', identity: 'refused-1', requester: { kind: 'cli' as const }, actor: 'test' }), (e: Error & { code?: string }) => {
@@ -222,7 +223,7 @@ describe('what Hallmark signs lints clean', () => {
       return true;
     });
     assert.equal(await count(), before);
-    assert.ok(await ca.ctx.db('audit_events').where({ action: 'certificate.lint', outcome: 'failure' }).first());
+    assert.ok(await sql(ca.ctx.store)('audit_events').where({ action: 'certificate.lint', outcome: 'failure' }).first());
   });
 });
 
@@ -249,7 +250,7 @@ describe('hallmark lint on certificates made by openssl req -x509', () => {
     const dir = fs.mkdtempSync(path.join(home.home, 'crl-'));
     const { generateCrl } = await import('../src/ca/crl.js');
     const { createCrlStore } = await import('../src/store/crls.js');
-    const row = await generateCrl({ issuers: ca.issue.issuers, crls: createCrlStore(ca.ctx.db), audit: ca.ctx.audit, clock: ca.ctx.clock, config: ca.ctx.config.revocation.crl }, 'issuing', 'test');
+    const row = await generateCrl({ issuers: ca.issue.issuers, crls: createCrlStore(ca.ctx.store), audit: ca.ctx.audit, clock: ca.ctx.clock, config: ca.ctx.config.revocation.crl }, 'issuing', 'test');
     fs.writeFileSync(path.join(dir, 'issuing.crl'), row.der);
     const result = await hallmark(home.env, 'lint', path.join(dir, 'issuing.crl'), '--issuer', ca.issuingFile, '--json');
     assert.equal(result.code, 0, result.stdout + result.stderr);

@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -79,7 +80,7 @@ describe('health, logs, API description', () => {
     assert.equal(ready.status, 200);
     assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { database: 'ok', 'database write': 'ok', schema: 'ok', token: 'ok', crl: 'ok' });
     // The write check really wrote: this instance's heartbeat row.
-    assert.ok(await hm.ctx.db('health').first(), 'the readiness write is in the health table');
+    assert.ok(await sql(hm.ctx.store)('health').first(), 'the readiness write is in the health table');
   });
 
   test('one JSON line per request with a request id and the principal, and no secret', async () => {

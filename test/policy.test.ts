@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -64,7 +65,7 @@ for (const makeBackend of BACKENDS) {
 
     const login = (name: string, from?: string, pw = password, route = 'sessions') => hm.request('POST', route, { body: { name, password: pw, totp: totpCode(operators[name]!, clock.now()) }, localAddress: from });
     const issue = (who: { token?: string; cert?: string; key?: string }, body: Record<string, unknown>) => hm.request('POST', 'certificates', { ...who, body });
-    const count = async (table: string) => Number((await hm.ctx.db(table).count({ n: '*' }))[0]!.n);
+    const count = async (table: string) => Number((await sql(hm.ctx.store)(table).count({ n: '*' }))[0]!.n);
 
     before(async () => {
       webhook = await startWebhookReceiver();
@@ -83,15 +84,15 @@ for (const makeBackend of BACKENDS) {
 
       const now = clock.now();
       for (const [name, role] of [['ada', 'admin'], ['otto', 'operator'], ['victim', 'operator']] as const) {
-        operators[name] = (await createOperator(hm.ctx.db, hm.running.plane.sealer, { name, role, password, createdBy: 'test', now })).totpSecret;
+        operators[name] = (await createOperator(hm.ctx.store, hm.running.plane.sealer, { name, role, password, createdBy: 'test', now })).totpSecret;
       }
       credentials.adminSession = { token: (await login('ada')).json().token };
       credentials.operatorSession = { token: (await login('otto')).json().token };
-      credentials.adminKey = { token: (await createApiKey(hm.ctx.db, { role: 'admin', createdBy: 'test', now })).apiKey };
-      credentials.authorityKey = { token: (await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['cert.issue', 'cert.authority'], expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now })).apiKey };
-      credentials.operatorKey = { token: (await createApiKey(hm.ctx.db, { role: 'operator', createdBy: 'test', now })).apiKey };
-      credentials.readOnlyKey = { token: (await createApiKey(hm.ctx.db, { role: 'read-only', createdBy: 'test', now })).apiKey };
-      credentials.stationKey = { token: (await createApiKey(hm.ctx.db, { role: 'station', createdBy: 'test', now })).apiKey };
+      credentials.adminKey = { token: (await createApiKey(hm.ctx.store, { role: 'admin', createdBy: 'test', now })).apiKey };
+      credentials.authorityKey = { token: (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['cert.issue', 'cert.authority'], expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now })).apiKey };
+      credentials.operatorKey = { token: (await createApiKey(hm.ctx.store, { role: 'operator', createdBy: 'test', now })).apiKey };
+      credentials.readOnlyKey = { token: (await createApiKey(hm.ctx.store, { role: 'read-only', createdBy: 'test', now })).apiKey };
+      credentials.stationKey = { token: (await createApiKey(hm.ctx.store, { role: 'station', createdBy: 'test', now })).apiKey };
       // Issued on real time: the TLS stack checks validity against the real clock.
       const deviceKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const device = await issueCertificate({ ...hm.running.issue, clock: systemClock }, { csr: craftEcCsr({ key: deviceKey }), profile: 'device', identity: 'matrix-device', requester: { kind: 'cli' }, actor: 'test' });
@@ -131,7 +132,7 @@ for (const makeBackend of BACKENDS) {
       // What an admin obtains is marked high-impact in the audit log.
       const granted = await issue(credentials.adminSession, { csr: craftEcCsr(), profile: 'station', device: 'granted-station' });
       assert.equal(granted.status, 201, granted.body);
-      const event = await hm.ctx.db('audit_events').where({ action: 'certificate.issue', target: granted.json().serial }).first();
+      const event = await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.issue', target: granted.json().serial }).first();
       assert.equal(JSON.parse(event.details).highImpact, true);
     });
 
@@ -163,31 +164,31 @@ for (const makeBackend of BACKENDS) {
 
     test('finding 2: a credential mints nothing wider or longer-lived than itself', async () => {
       const now = clock.now();
-      const dayKey = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['cert.issue'], expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
+      const dayKey = await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['cert.issue'], expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
       const operatorCert = await issue({ token: dayKey.apiKey }, { csr: craftEcCsr(), profile: 'operator', device: 'long-lived', validityDays: 397 });
       assert.equal(operatorCert.status, 403, operatorCert.body);
       // An admin key scoped for authority gets one, but no longer than the key itself lives.
       const capped = await issue(credentials.authorityKey, { csr: craftEcCsr(), profile: 'operator', device: 'capped', validityDays: 397 });
       assert.equal(capped.status, 201, capped.body);
       const notAfter = new x509.X509Certificate(capped.json().certificate).notAfter.getTime();
-      const keyRow = await hm.ctx.db('api_keys').where({ created_by: 'test', role: 'admin' }).whereNotNull('expires_at').whereNotNull('scopes').where('scopes', 'like', '%cert.authority%').first();
+      const keyRow = await sql(hm.ctx.store)('api_keys').where({ created_by: 'test', role: 'admin' }).whereNotNull('expires_at').whereNotNull('scopes').where('scopes', 'like', '%cert.authority%').first();
       assert.ok(notAfter <= Number(keyRow.expires_at), `the operator certificate (${new Date(notAfter).toISOString()}) outlives the key that asked for it`);
       // An admin session is a person with password and TOTP: it may give the profile's full validity.
       const full = await issue(credentials.adminSession, { csr: craftEcCsr(), profile: 'operator', device: 'full-term', validityDays: 397 });
       assert.equal(full.status, 201, full.body);
       assert.ok(new x509.X509Certificate(full.json().certificate).notAfter.getTime() > now.getTime() + 396 * DAY);
 
-      const keyManager = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['apikey.manage'], createdBy: 'test', now });
+      const keyManager = await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['apikey.manage'], createdBy: 'test', now });
       const unscoped = await hm.request('POST', 'apikeys', { token: keyManager.apiKey, body: { role: 'admin' } });
       assert.equal(unscoped.status, 403, unscoped.body);
       assert.equal(unscoped.json().error.code, 'escalation');
-      const shortManager = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['apikey.manage', 'ca.read'], expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
+      const shortManager = await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['apikey.manage', 'ca.read'], expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
       const forever = await hm.request('POST', 'apikeys', { token: shortManager.apiKey, body: { role: 'read-only', scopes: ['ca.read'] } });
       assert.equal(forever.status, 403, forever.body);
       assert.match(forever.json().error.message, /cannot outlive/);
       const within = await hm.request('POST', 'apikeys', { token: shortManager.apiKey, body: { role: 'read-only', scopes: ['ca.read'], expiresInDays: 0.5 } });
       assert.equal(within.status, 201, within.body);
-      const refusal = await hm.ctx.db('audit_events').where({ action: 'apikey.create', outcome: 'failure' }).first();
+      const refusal = await sql(hm.ctx.store)('audit_events').where({ action: 'apikey.create', outcome: 'failure' }).first();
       assert.ok(refusal, 'a refused grant is audited');
     });
 
@@ -224,7 +225,7 @@ for (const makeBackend of BACKENDS) {
 
     test('finding 4: a hostile CSR fails alone with 400, on every path', async () => {
       const stationDir = path.join(dir, 'stations');
-      const station = await addStation({ db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue }, { name: `st-${backend.name}`, line: 'line-p', profiles: ['device'], quotaPerHour: 100_000, actor: 'test', dir: stationDir });
+      const station = await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: `st-${backend.name}`, line: 'line-p', profiles: ['device'], quotaPerHour: 100_000, actor: 'test', dir: stationDir });
       // An odd-length BMPString in the CN of the eighth of twenty.
       const oddBmp = craftEcCsr({ subject: nameDer([['2.5.4.3', 0x1e, Uint8Array.of(0x00, 0x41, 0x00)]]) });
       const serial = (i: number) => `hb-${backend.name}-${i}`;
@@ -257,7 +258,7 @@ for (const makeBackend of BACKENDS) {
         /2001 names requested; this profile accepts at most 16/,
       );
       // The same odd BMPString over EST: 400 with the reason, the process unharmed.
-      const secret = (await createEnrollmentToken(hm.ctx.db, { device: 'hostile-est', expiresAt: new Date(clock.now().getTime() + DAY), createdBy: 'test', now: clock.now() })).secret;
+      const secret = (await createEnrollmentToken(hm.ctx.store, { device: 'hostile-est', expiresAt: new Date(clock.now().getTime() + DAY), createdBy: 'test', now: clock.now() })).secret;
       const est = await hm.request('POST', '/.well-known/est/simpleenroll', { rawBody: Buffer.from(derBody(oddBmp)).toString('base64'), contentType: 'application/pkcs10', headers: { authorization: basic('hostile-est', secret) } });
       assert.equal(est.status, 400, est.body);
       assert.match(est.body, /BMPString of odd length/);
@@ -265,8 +266,8 @@ for (const makeBackend of BACKENDS) {
 
     test('finding 5: EST secrets count per device and address; one failing device does not block the others behind its address', async () => {
       const now = clock.now();
-      const a = await createEnrollmentToken(hm.ctx.db, { device: 'nat-a', expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
-      const b = await createEnrollmentToken(hm.ctx.db, { device: 'nat-b', expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
+      const a = await createEnrollmentToken(hm.ctx.store, { device: 'nat-a', expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
+      const b = await createEnrollmentToken(hm.ctx.store, { device: 'nat-b', expiresAt: new Date(now.getTime() + DAY), createdBy: 'test', now });
       const enroll = (device: string, secret: string) =>
         hm.request('POST', '/.well-known/est/simpleenroll', { rawBody: Buffer.from(derBody(craftEcCsr({ subject: cnName(device) }))).toString('base64'), contentType: 'application/pkcs10', headers: { authorization: basic(device, secret) }, localAddress: '127.0.0.2' });
       const wrong = `${a.id}.${'x'.repeat(32)}`;
@@ -276,7 +277,7 @@ for (const makeBackend of BACKENDS) {
       assert.ok(Number(blocked.headers['retry-after']) > 0);
       assert.equal((await enroll('nat-b', b.secret)).status, 200, 'another device behind the same address enrolls');
       // Audited, the repeats folded into one row per minute.
-      const rows = () => hm.ctx.db('audit_events').where({ action: 'auth.failure', actor: 'est:nat-a' }).orderBy('seq');
+      const rows = () => sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure', actor: 'est:nat-a' }).orderBy('seq');
       assert.equal((await rows()).length, 1);
       clock.advance(61_000);
       await hm.running.plane.denials.sweep();
@@ -286,7 +287,7 @@ for (const makeBackend of BACKENDS) {
       // The JSON twin is counted and audited the same way.
       const rest = await hm.request('POST', 'enroll', { body: { device: 'nat-c', secret: 'not-a-secret', csr: craftEcCsr({ subject: cnName('nat-c') }) }, localAddress: '127.0.0.8' });
       assert.equal(rest.status, 401, rest.body);
-      assert.ok(await hm.ctx.db('audit_events').where({ action: 'auth.failure', actor: 'est:nat-c' }).first(), '/api/v1/enroll failures are audited');
+      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure', actor: 'est:nat-c' }).first(), '/api/v1/enroll failures are audited');
     });
 
     test('finding 5: an account attacked from many addresses raises an alert and is blocked everywhere; the CLI lists and lifts the block', async () => {
@@ -311,12 +312,12 @@ for (const makeBackend of BACKENDS) {
       await hm.running.poll();
       clock.advance(TOTP_STEP_SECONDS * 1000);
       assert.equal((await login('victim', '127.0.0.7')).status, 201, 'lifted: the operator signs in');
-      assert.ok(await hm.ctx.db('audit_events').where({ action: 'security.block.lift', target: block.id }).first(), 'the lift is audited');
+      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'security.block.lift', target: block.id }).first(), 'the lift is audited');
       assert.equal((await hallmark(env, 'security', 'blocks', 'lift', block.id)).code, 1, 'a block lifted is not lifted twice');
     });
 
     test('finding 5: 200 refusals from one certificate write one audit row and then one with the count', async () => {
-      const denied = () => hm.ctx.db('audit_events').where({ action: 'auth.denied' }).where('actor', 'like', 'certificate:%').orderBy('seq');
+      const denied = () => sql(hm.ctx.store)('audit_events').where({ action: 'auth.denied' }).where('actor', 'like', 'certificate:%').orderBy('seq');
       const before = (await denied()).length;
       for (let i = 0; i < 200; i++) assert.equal((await hm.request('GET', 'certificates', credentials.deviceCert)).status, 403);
       assert.equal((await denied()).length, before + 1);
@@ -334,7 +335,7 @@ for (const makeBackend of BACKENDS) {
       const session = (await login('ada', '127.0.0.9')).json().token;
       const refreshes = await Promise.all(Array.from({ length: 6 }, () => hm.request('POST', 'sessions/refresh', { token: session })));
       assert.deepEqual(refreshes.map((r) => r.status).sort(), [201, 401, 401, 401, 401, 401]);
-      const live = await hm.ctx.db('sessions').where({ operator: 'ada' }).whereNull('revoked_at');
+      const live = await sql(hm.ctx.store)('sessions').where({ operator: 'ada' }).whereNull('revoked_at');
       const winner = refreshes.find((r) => r.status === 201)!.json().token;
       assert.equal((await hm.request('GET', 'whoami', { token: winner })).status, 200);
       assert.ok(!live.some((s: { id: string }) => session.includes(s.id)), 'the refreshed session is closed');

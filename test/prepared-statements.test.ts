@@ -1,3 +1,5 @@
+import { asTx } from '../src/store/handle.js';
+import { asStore } from '../src/store/handle.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -161,25 +163,25 @@ test('PostgreSQL: a full chunk of rows goes as a named statement, prepared once 
 test('PostgreSQL: recording signed certificates is one unprepared statement whatever their number, and stays all-or-none', async () => {
   const now = Date.now();
   await pgDb('cas').insert({ name: 'prep-ca', key_uri: 'pkcs11:object=x', key_type: 'ec-p256', certificate: Buffer.from([0]), serial: '01', subject: 'CN=prep', ski: '00', not_before: now, not_after: now + 1e9, created_at: now, family: 'prep-ca', active_from: now });
-  const store = createIssuanceStore(pgDb);
+  const store = createIssuanceStore(asStore(pgDb));
   const batch = (tag: string) =>
     Array.from({ length: ROWS_PER_STATEMENT }, (_, i) => ({ serial: `${tag}${i.toString(16).padStart(8, '0')}`, issuer: 'prep-ca', profile: 'device', identity: null, subject: `CN=${tag}-${i}`, not_before: now, not_after: now + 1e6, key_type: 'ec-p256', requested_by: 'test', created_at: now, tbs: new Uint8Array([1, 2, 3]) }));
   const first = batch('aa');
   const second = batch('bb');
   await pgDb.transaction(async (trx) => {
-    await store.recordIntents(trx, [...first, ...second]);
+    await store.recordIntents(asTx(trx), [...first, ...second]);
     const prepared = await preparedInSession(trx);
-    await store.recordIssued(first.map((c) => ({ serial: c.serial, der: new Uint8Array([4, 5]) })), now, trx);
+    await store.recordIssued(first.map((c) => ({ serial: c.serial, der: new Uint8Array([4, 5]) })), now, asTx(trx));
     assert.deepEqual(await preparedInSession(trx), prepared, 'recording prepared nothing');
     assert.deepEqual(new Uint8Array((await trx('certificates').where({ serial: first[0]!.serial }).first()).der), new Uint8Array([4, 5]));
     // A batch of another size: nothing more prepared.
     const small = batch('cc').slice(0, 3);
-    await store.recordIntents(trx, small);
-    await store.recordIssued(small.map((c) => ({ serial: c.serial, der: new Uint8Array([7]) })), now, trx);
+    await store.recordIntents(asTx(trx), small);
+    await store.recordIssued(small.map((c) => ({ serial: c.serial, der: new Uint8Array([7]) })), now, asTx(trx));
     assert.deepEqual(await preparedInSession(trx), prepared);
     // The statement again, with one certificate that is no longer pending: nothing changes.
     await trx('certificates').where({ serial: second[5]!.serial }).update({ status: 'failed' });
-    await assert.rejects(store.recordIssued(second.map((c) => ({ serial: c.serial, der: new Uint8Array([6]) })), now, trx), /1 of 400 certificates were not pending/);
+    await assert.rejects(store.recordIssued(second.map((c) => ({ serial: c.serial, der: new Uint8Array([6]) })), now, asTx(trx)), /1 of 400 certificates were not pending/);
   });
   const counts = (await pgDb('certificates').where({ issuer: 'prep-ca' }).select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: string }[];
   assert.deepEqual(Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])), { active: 403, pending: 399, failed: 1 });

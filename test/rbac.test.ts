@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -50,21 +51,21 @@ for (const makeBackend of BACKENDS) {
       hm = await startInProcess(home, backend, `hallmark-${backend.name}`, { configFile });
       const now = hm.ctx.clock.now();
       for (const role of Object.keys(EXPECTED)) {
-        const key = await createApiKey(hm.ctx.db, { role: role as never, createdBy: 'test', now });
+        const key = await createApiKey(hm.ctx.store, { role: role as never, createdBy: 'test', now });
         principals.push({ name: `${role} API key`, token: key.apiKey, role });
       }
-      const scoped = await createApiKey(hm.ctx.db, { role: 'admin', scopes: [...PERMISSIONS], createdBy: 'test', now });
+      const scoped = await createApiKey(hm.ctx.store, { role: 'admin', scopes: [...PERMISSIONS], createdBy: 'test', now });
       principals.push({ name: 'admin API key scoped for everything', token: scoped.apiKey, role: 'admin', scoped: true });
-      const narrow = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['cert.read'], createdBy: 'test', now });
+      const narrow = await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['cert.read'], createdBy: 'test', now });
       principals.push({ name: 'admin API key scoped to cert.read', token: narrow.apiKey, role: 'narrow' });
-      const expired = await createApiKey(hm.ctx.db, { role: 'admin', expiresAt: new Date(now.getTime() - 1000), createdBy: 'test', now });
+      const expired = await createApiKey(hm.ctx.store, { role: 'admin', expiresAt: new Date(now.getTime() - 1000), createdBy: 'test', now });
       principals.push({ name: 'expired admin key', token: expired.apiKey, invalid: true });
-      const revoked = await createApiKey(hm.ctx.db, { role: 'admin', createdBy: 'test', now });
-      await revokeApiKey(hm.ctx.db, revoked.id, now);
+      const revoked = await createApiKey(hm.ctx.store, { role: 'admin', createdBy: 'test', now });
+      await revokeApiKey(hm.ctx.store, revoked.id, now);
       principals.push({ name: 'revoked admin key', token: revoked.apiKey, invalid: true });
       principals.push({ name: 'no credential' , invalid: true });
 
-      const op = await createOperator(hm.ctx.db, hm.running.plane.sealer, { name: 'alice', role: 'admin', password: 'correct horse battery staple', createdBy: 'test', now });
+      const op = await createOperator(hm.ctx.store, hm.running.plane.sealer, { name: 'alice', role: 'admin', password: 'correct horse battery staple', createdBy: 'test', now });
       const login = await hm.request('POST', 'sessions', { body: { name: 'alice', password: 'correct horse battery staple', totp: totpCode(op.totpSecret, now) } });
       assert.equal(login.status, 201, login.body);
       principals.push({ name: 'admin operator session', token: login.json().token, role: 'admin', session: true });
@@ -108,12 +109,12 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('denials and authentication failures are audited with the reason, never the secret', async () => {
-      const denied = await hm.ctx.db('audit_events').where({ action: 'auth.denied' }).count({ n: '*' });
-      const failed = await hm.ctx.db('audit_events').where({ action: 'auth.failure' }).select('actor', 'details');
+      const denied = await sql(hm.ctx.store)('audit_events').where({ action: 'auth.denied' }).count({ n: '*' });
+      const failed = await sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure' }).select('actor', 'details');
       assert.ok(Number(denied[0]!.n) > 0);
       assert.ok(failed.length > 0);
       assert.ok(failed.some((r) => /expired/.test(r.details)) && failed.some((r) => /revoked/.test(r.details)));
-      const everything = JSON.stringify(await hm.ctx.db('audit_events').select('*'));
+      const everything = JSON.stringify(await sql(hm.ctx.store)('audit_events').select('*'));
       for (const p of principals) {
         const secret = p.token && /^hm[ks]_[0-9a-f]+_(.+)$/.exec(p.token)![1]!;
         if (secret) assert.ok(!everything.includes(secret), `no secret of ${p.name} in the audit log`);

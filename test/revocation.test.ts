@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -115,7 +116,7 @@ for (const makeBackend of BACKENDS) {
       assert.match(text, /Issuer: CN\s?=\s?Hallmark Issuing CA 1/);
       const responder = hm.running.issue.issuers.get('issuing');
       assert.ok(responder);
-      const row = await hm.ctx.db('ocsp_responders').where({ ca: 'issuing' }).first();
+      const row = await sql(hm.ctx.store)('ocsp_responders').where({ ca: 'issuing' }).first();
       const protection = await hm.ctx.keys!.describeProtection((await import('../src/keys/key-uri.js')).parseKeyUri(row.key_uri));
       assert.equal(protection.extractable, false);
       assert.equal(protection.sensitive, true);
@@ -153,9 +154,9 @@ for (const makeBackend of BACKENDS) {
       const badReason = await hm.request('POST', `certificates/${other.serial}/revoke`, { token: admin, body: { reason: 'becauseISaidSo' } });
       assert.equal(badReason.status, 400);
       assert.match(badReason.body, /keyCompromise/);
-      const audit = await hm.ctx.db('audit_events').where({ action: 'certificate.revoke', target: dev.serial }).first();
+      const audit = await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.revoke', target: dev.serial }).first();
       assert.match(audit.details, /keyCompromise/);
-      assert.ok(await hm.ctx.db('audit_events').where({ action: 'crl.generate' }).first());
+      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'crl.generate' }).first());
     });
 
     test('certificateHold and its release', async () => {
@@ -257,15 +258,15 @@ for (const makeBackend of BACKENDS) {
       }));
       // An expired revoked certificate is left off the CRL (RFC 5280 §3.3).
       rows.push({ ...rows[0]!, serial: '2fffffffffffffff', identity: 'expired', not_after: now - 1000 });
-      await hm.ctx.db.batchInsert('certificates', rows, 400);
+      await sql(hm.ctx.store).batchInsert('certificates', rows, 400);
       const { generateCrl } = await import('../src/ca/crl.js');
       const { createCrlStore } = await import('../src/store/crls.js');
       const row = await generateCrl(
-        { issuers: hm.running.issue.issuers, crls: createCrlStore(hm.ctx.db), audit: hm.ctx.audit, clock: hm.ctx.clock, config: hm.ctx.config.revocation.crl },
+        { issuers: hm.running.issue.issuers, crls: createCrlStore(hm.ctx.store), audit: hm.ctx.audit, clock: hm.ctx.clock, config: hm.ctx.config.revocation.crl },
         'issuing',
         'test',
       );
-      const revokedBefore = Number((await hm.ctx.db('certificates').where({ issuer: 'issuing', status: 'revoked' }).where('not_after', '>', now).count({ n: '*' }))[0]!.n);
+      const revokedBefore = Number((await sql(hm.ctx.store)('certificates').where({ issuer: 'issuing', status: 'revoked' }).where('not_after', '>', now).count({ n: '*' }))[0]!.n);
       assert.equal(row.entries, revokedBefore);
       const file = path.join(dir, 'big.crl');
       fs.writeFileSync(file, row.der);

@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -92,16 +93,16 @@ test('issuing CA rollover without downtime: old certificates keep verifying and 
   const renewed = await hm.request('POST', 'renew', { body: { csr: renewCsr }, cert: before.certificate, key: fs.readFileSync(before.keyFile, 'utf8') });
   assert.equal(renewed.status, 201, renewed.body);
   assert.equal(renewed.json().issuer, 'issuing-2');
-  assert.ok(await hm.ctx.db('audit_events').where({ action: 'ca.rollover', target: 'issuing-2' }).first());
+  assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.rollover', target: 'issuing-2' }).first());
 });
 
 test('an old generation is retired once its last certificate has expired, never the current one', async () => {
   const far = { now: () => new Date(Date.now() + 3 * 365 * 86_400_000) };
-  const retired = await retireSpentGenerations({ db: hm.ctx.db, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers });
+  const retired = await retireSpentGenerations({ store: hm.ctx.store, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers });
   assert.deepEqual(retired, ['issuing']);
   assert.equal(hm.running.issue.issuers.get('issuing').name, 'issuing-2');
   assert.deepEqual(hm.running.issue.issuers.list().map((i) => i.name).sort(), ['issuing-2', 'root']);
-  assert.deepEqual(await retireSpentGenerations({ db: hm.ctx.db, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers }), []);
+  assert.deepEqual(await retireSpentGenerations({ store: hm.ctx.store, audit: hm.ctx.audit, clock: far, issuers: hm.running.issue.issuers }), []);
 });
 
 test('root rollover: link certificates let openssl build a path across the two roots in both directions', async () => {
@@ -116,14 +117,14 @@ test('root rollover: link certificates let openssl build a path across the two r
   assert.equal(fresh.issuer, underNewRoot.name);
 
   const pem = (der: Buffer) => toPem(new Uint8Array(der), 'CERTIFICATE');
-  const link = async (issuer: string) => pem((await hm.ctx.db('certificates').where({ profile: 'link', issuer }).first()).der);
+  const link = async (issuer: string) => pem((await sql(hm.ctx.store)('certificates').where({ profile: 'link', issuer }).first()).der);
   const newWithOld = write('new-with-old.pem', await link('root'));
   const oldWithNew = write('old-with-new.pem', await link('root-2'));
   const oldRoot = write('root-1.pem', hm.rootPem);
   const newRoot = write('root-2.pem', toPem(hm.running.issue.issuers.exact('root-2').certificate, 'CERTIFICATE'));
   const newIssuing = write('issuing-new.pem', toPem(hm.running.issue.issuers.exact(underNewRoot.name).certificate, 'CERTIFICATE'));
   const oldIssuing = write('issuing-old.pem', toPem(hm.running.issue.issuers.exact('issuing-2').certificate, 'CERTIFICATE'));
-  const oldDeviceRow = await hm.ctx.db('certificates').where({ identity: 'after-rollover', issuer: 'issuing-2' }).first();
+  const oldDeviceRow = await sql(hm.ctx.store)('certificates').where({ identity: 'after-rollover', issuer: 'issuing-2' }).first();
   const oldDevice = write('old-device.pem', pem(oldDeviceRow.der));
 
   // A device that only trusts the old root validates the new hierarchy through NewWithOld…
@@ -139,5 +140,5 @@ test('root rollover: link certificates let openssl build a path across the two r
   const inP7 = await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', `${p7}.der`, '-print_certs']);
   assert.match(inP7, /Hallmark Root CA G2/);
   assert.ok((inP7.match(/subject=CN ?= ?Hallmark Root CA G2/g) ?? []).length >= 2, 'the new root and NewWithOld');
-  assert.ok(await hm.ctx.db('audit_events').where({ action: 'ca.rollover', target: 'root-2' }).first());
+  assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.rollover', target: 'root-2' }).first());
 });

@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -49,7 +50,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       });
       hm = await startInProcess(home, backend, token, { configFile, clock });
       adminKey = hm.init.admin.apiKey;
-      totp = (await createOperator(hm.ctx.db, hm.running.plane.sealer, { name: 'olga', role: 'admin', password, createdBy: 'test', now: clock.now() })).totpSecret;
+      totp = (await createOperator(hm.ctx.store, hm.running.plane.sealer, { name: 'olga', role: 'admin', password, createdBy: 'test', now: clock.now() })).totpSecret;
     });
     after(async () => {
       await hm?.close();
@@ -99,7 +100,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const viaSession = await hm.request('POST', 'apikeys', { token: session, body: { role: 'read-only', label: 'dashboards', expiresInDays: 30 } });
       assert.equal(viaSession.status, 201, viaSession.body);
       assert.match(viaSession.json().apiKey, /^hmk_/);
-      const scoped = await createApiKey(hm.ctx.db, { role: 'admin', scopes: ['apikey.manage', 'ca.read'], createdBy: 'test', now: clock.now() });
+      const scoped = await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['apikey.manage', 'ca.read'], createdBy: 'test', now: clock.now() });
       // No escalation: a key creates keys no wider than itself.
       const wider = await hm.request('POST', 'apikeys', { token: scoped.apiKey, body: { role: 'operator' } });
       assert.equal(wider.status, 403, wider.body);
@@ -138,7 +139,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       assert.equal((await hm.request('GET', 'whoami', device)).json().role, 'device');
       assert.equal((await hm.request('GET', 'certificates', device)).status, 403);
       // A certificate whose record says it is no longer active is refused even though it chains.
-      await hm.ctx.db('certificates').where({ serial: device.serial }).update({ status: 'revoked' });
+      await sql(hm.ctx.store)('certificates').where({ serial: device.serial }).update({ status: 'revoked' });
       const refused = await hm.request('GET', 'whoami', device);
       assert.equal(refused.status, 401);
       assert.match(refused.body, /client certificate is revoked/);
@@ -171,7 +172,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       clock.advance(901_000);
       const after = await hm.request('POST', 'sessions', { body: { name: 'olga', password: 'still wrong', totp: '123456' } });
       assert.equal(after.status, 401, 'the block ends');
-      const audited = await hm.ctx.db('audit_events').where({ action: 'alert', target: 'auth-failures' }).first();
+      const audited = await sql(hm.ctx.store)('audit_events').where({ action: 'alert', target: 'auth-failures' }).first();
       assert.ok(audited, 'the alert is in the audit log too');
     });
 
@@ -195,7 +196,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       assert.equal(webhook.received.filter((a) => a.rule === 'revocation-burst').length, 1, 'one alert per window');
 
       // A new station with no history provisions 200 devices (the rule's minimum) in one batch.
-      const station = await addStation({ db: hm.ctx.db, audit: hm.ctx.audit, issue: hm.running.issue }, { name: `st-rate-${backend.name}`, line: 'line-r', profiles: ['device'], quotaPerHour: 10_000, actor: 'test', dir: home.home });
+      const station = await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: `st-rate-${backend.name}`, line: 'line-r', profiles: ['device'], quotaPerHour: 10_000, actor: 'test', dir: home.home });
       const ids = Array.from({ length: 200 }, (_, i) => `RATE-${backend.name}-${i}`);
       const csrs = await deviceCsrs(ids.length, (i) => ids[i]!);
       const batch = await hm.request('POST', 'factory/provision/batch', {
@@ -206,7 +207,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const rate = await webhook.waitFor((a) => a.rule === 'station-rate' && a.details.station === station.name);
       assert.equal(rate.details.last10Minutes, 200);
       await hm.running.plane.alerts.flush();
-      assert.ok(await hm.ctx.db('audit_events').where({ action: 'alert', target: 'station-rate' }).first(), 'audited');
+      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'alert', target: 'station-rate' }).first(), 'audited');
     });
 
     test('expiry warnings and hourly/daily summaries reach the webhook once, whichever instance runs them', async () => {

@@ -1,3 +1,4 @@
+import { asStore } from '../src/store/handle.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -21,7 +22,7 @@ test('processes appending to one SQLite audit log at once: none fails, the chain
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-writers-'));
   const db = await openDatabase({ home });
   try {
-    const audit = createAuditLog(db, { now: () => new Date() });
+    const audit = createAuditLog(asStore(db), { now: () => new Date() });
     const PER_WRITER = 400;
     const writer = path.join(import.meta.dirname, 'helpers', 'audit-writer.js');
     const children = [1, 2].map(() => run(process.execPath, [writer, home, String(PER_WRITER)]));
@@ -30,7 +31,7 @@ test('processes appending to one SQLite audit log at once: none fails, the chain
     const outcomes = (await Promise.all(children)).map((c) => JSON.parse(c.stdout) as { failures: number; first: string | null });
     assert.deepEqual(outcomes.map((o) => o.failures), [0, 0], `a second process failed: ${outcomes.map((o) => o.first).join('; ')}`);
     assert.equal(failedHere, 0);
-    const check = await verifyAuditChain(db);
+    const check = await verifyAuditChain(asStore(db));
     assert.equal(check.ok, true, check.problems.join('\n'));
     assert.equal(await db('audit_events').where({ action: 'test.append' }).count({ n: '*' }).then(([r]) => Number(r!.n)), 3 * PER_WRITER);
   } finally {

@@ -1,3 +1,4 @@
+import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -56,7 +57,7 @@ const readyz = async (hm: InProcessHallmark) => {
 /** Every certificate a client was given is in the database, active, byte for byte. */
 async function allRecorded(hm: InProcessHallmark, received: { serial: string; certificate: string }[]) {
   for (const r of received) {
-    const row = await hm.ctx.db('certificates').where({ serial: r.serial }).first();
+    const row = await sql(hm.ctx.store)('certificates').where({ serial: r.serial }).first();
     assert.equal(row?.status, 'active', r.serial);
     assert.equal(Buffer.from(row.der).toString('base64'), r.certificate.replace(/-----[A-Z ]+-----|\s/g, ''));
   }
@@ -91,10 +92,10 @@ describe('storage faults on SQLite', () => {
           holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
           holder.on('exit', (code) => reject(new Error(`the lock holder exited ${code}`)));
         });
-        const before = Number((await hm.ctx.db('certificates').count({ n: '*' }))[0]!.n);
+        const before = Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
         assertStorage503(await issue(hm, 'lock-2'), /locked by another process/);
         assert.equal((await cacerts(hm)).status, 200, 'EST cacerts comes from memory');
-        assert.equal(Number((await hm.ctx.db('certificates').count({ n: '*' }))[0]!.n), before, 'nothing written');
+        assert.equal(Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n), before, 'nothing written');
       } finally {
         holder.stdin.end();
         await new Promise((resolve) => holder.once('exit', resolve));
@@ -119,7 +120,7 @@ describe('storage faults on SQLite', () => {
       const received = [(await issue(hm, 'fs-1')).json()];
       assert.ok(received[0].serial);
       // The WAL emptied, so that the next write needs new space; then the file system filled.
-      await hm.ctx.db.raw('PRAGMA wal_checkpoint(TRUNCATE)');
+      await sql(hm.ctx.store).raw('PRAGMA wal_checkpoint(TRUNCATE)');
       const filler = path.join(dataHome, 'filler');
       const fd = fs.openSync(filler, 'w');
       try {
@@ -149,7 +150,7 @@ describe('storage faults on SQLite', () => {
       // Read-only: a file system cannot be remounted read-only under a file open for writing (EBUSY), so
       // SQLite itself is made read-only on the connection the server holds (SQLITE_READONLY, as for a
       // file it could only open read-only).
-      await hm.ctx.db.raw('PRAGMA query_only = ON');
+      await sql(hm.ctx.store).raw('PRAGMA query_only = ON');
       try {
         assertStorage503(await issue(hm, 'fs-4'), /read-only/);
         clock.advance(6000);
@@ -157,7 +158,7 @@ describe('storage faults on SQLite', () => {
         assert.equal(readOnly.status, 503);
         assert.match(readOnly.body.checks['database write']!, /refused: read-only/);
       } finally {
-        await hm.ctx.db.raw('PRAGMA query_only = OFF');
+        await sql(hm.ctx.store).raw('PRAGMA query_only = OFF');
       }
       const afterReadOnly = await issue(hm, 'fs-5');
       assert.equal(afterReadOnly.status, 201, afterReadOnly.body);

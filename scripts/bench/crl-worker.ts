@@ -11,7 +11,7 @@ const issue = await issuingDeps(ctx);
 const baselineRssMiB = process.resourceUsage().maxRSS / 1024;
 const started = performance.now();
 const row = await generateCrl(
-  { issuers: issue.issuers, crls: createCrlStore(ctx.db), audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl },
+  { issuers: issue.issuers, crls: createCrlStore(ctx.store), audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl },
   process.argv[2] ?? 'issuing',
   'bench',
 );

@@ -5,6 +5,7 @@
  *
  *   npm run build && node dist/scripts/bench/crl.js [--sizes 10000,100000,1000000]
  */
+import { sql } from '../../src/store/handle.js';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,7 +50,7 @@ async function main() {
       const lines: string[] = [];
       const flush = async () => {
         if (!batch.length) return;
-        await ca.ctx.db.batchInsert('certificates', batch.splice(0), 400);
+        await sql(ca.ctx.store).batchInsert('certificates', batch.splice(0), 400);
         fs.writeSync(index, lines.splice(0).join(''));
       };
       for (; inserted < size; inserted++) {

@@ -11,6 +11,7 @@
  *
  *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1]
  */
+import { sql } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
@@ -204,7 +205,7 @@ function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchS
 
 /** All certificates issued since `since`: parsed, serials distinct, a sample verified by openssl. */
 async function checkIssued(ctx: Awaited<ReturnType<typeof benchCa>>['ctx'], home: string, since: number, rootPem: string, issuingPem: string) {
-  const rows = (await ctx.db('certificates').select('serial', 'der', 'status').where('created_at', '>=', since).where({ profile: 'device' })) as { serial: string; der: Buffer | null; status: string }[];
+  const rows = (await sql(ctx.store)('certificates').select('serial', 'der', 'status').where('created_at', '>=', since).where({ profile: 'device' })) as { serial: string; der: Buffer | null; status: string }[];
   const active = rows.filter((r) => r.status === 'active');
   const serials = new Set<string>();
   for (const row of active) {
@@ -226,7 +227,7 @@ async function checkIssued(ctx: Awaited<ReturnType<typeof benchCa>>['ctx'], home
     if (out.includes(': OK')) verified++;
   }
   // And the audit log the run appended to (one or two entries a certificate) is one intact chain.
-  const chain = await verifyAuditChain(ctx.db);
+  const chain = await verifyAuditChain(ctx.store);
   if (!chain.ok) throw new Error(`the audit chain is broken after the run: ${chain.problems.slice(0, 3).join('; ')}`);
   return { recorded: rows.length, active: active.length, distinct: serials.size, sampled: sample.length, verified, auditEntries: chain.entries };
 }
@@ -239,7 +240,7 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
     const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
     const stations = [];
     for (let s = 0; s < 2; s++) {
-      stations.push(await addStation({ db: bench.ctx.db, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
+      stations.push(await addStation({ store: bench.ctx.store, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
     }
     const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
 

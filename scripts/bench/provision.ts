@@ -5,6 +5,7 @@
  *
  *   npm run build && node dist/scripts/bench/provision.js [--devices 2000] [--batch 100]
  */
+import { sql } from '../../src/store/handle.js';
 import { httpsPost } from './https-post.js';
 import { parseArgs } from 'node:util';
 import { webcrypto } from 'node:crypto';
@@ -36,7 +37,7 @@ async function main() {
       run++;
       const creds = [];
       for (let s = 0; s < stations; s++) {
-        creds.push(await addStation({ db: ca.ctx.db, audit: ca.ctx.audit, issue: running.issue }, { name: `bench-${run}-${s}`, line: `line-${run}`, profiles: ['device'], quotaPerHour: 1_000_000, actor: 'bench', dir: `${ca.home}/stations` }));
+        creds.push(await addStation({ store: ca.ctx.store, audit: ca.ctx.audit, issue: running.issue }, { name: `bench-${run}-${s}`, line: `line-${run}`, profiles: ['device'], quotaPerHour: 1_000_000, actor: 'bench', dir: `${ca.home}/stations` }));
       }
       const items = [];
       for (let i = 0; i < DEVICES; i++) {
@@ -63,7 +64,7 @@ async function main() {
       last = DEVICES / seconds / raw;
       rows.push([stations, DEVICES, fmt(seconds, 2), fmt(DEVICES / seconds), fmt(last, 3)]);
     }
-    const distinct = Number((await ca.ctx.db('certificates').where({ profile: 'device' }).countDistinct({ n: 'serial' }))[0]!.n);
+    const distinct = Number((await sql(ca.ctx.store)('certificates').where({ profile: 'device' }).countDistinct({ n: 'serial' }))[0]!.n);
     console.log(table(rows));
     console.log(`raw PKCS#11 ECDSA P-256 signatures/s: ${fmt(raw)}; device certificates recorded: ${distinct}`);
     console.log(`provision-16/raw-sign: ${last.toFixed(3)}`);

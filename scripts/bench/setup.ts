@@ -1,3 +1,4 @@
+import { sql } from '../../src/store/handle.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +33,7 @@ export async function benchCa(options: { configFile?: string; databaseUrl?: stri
   env.HALLMARK_PKCS11_PIN_FILE = path.join(home, 'hsm', 'user.pin');
   const schema = env.DATABASE_URL ? `bench_${process.pid}_${Date.now()}` : undefined;
   const ctx = await openContext({ env: readEnvironment(env), withKeys: true, schema });
-  const init = await initializeCa({ db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: 'bench' });
+  const init = await initializeCa({ store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: 'bench' });
   return {
     home,
     ctx,
@@ -40,7 +41,7 @@ export async function benchCa(options: { configFile?: string; databaseUrl?: stri
     adminKey: init.admin.apiKey,
     schema,
     async cleanup() {
-      if (schema) await ctx.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+      if (schema) await sql(ctx.store).raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
       await ctx.close();
       fs.rmSync(home, { recursive: true, force: true });
     },

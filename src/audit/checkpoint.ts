@@ -1,15 +1,10 @@
 import type { KeyStore, Signer } from '../keys/key-store.js';
 import { formatKeyUri, type KeyUri } from '../keys/key-uri.js';
-import type { Db } from '../store/db.js';
+import { hasCheckpointAt, readAuditHead, saveCheckpoint, type CheckpointRow } from '../store/audit.js';
+import type { Handle } from '../store/handle.js';
 import type { Clock } from '../clock.js';
 
-export interface CheckpointRow {
-  seq: number;
-  hash: string;
-  at: number;
-  key_uri: string;
-  signature: Buffer;
-}
+export type { CheckpointRow } from '../store/audit.js';
 
 export const auditKeyUri = (token: string): KeyUri => ({ token, object: 'hallmark-audit' });
 
@@ -30,13 +25,13 @@ export async function auditSigner(keys: KeyStore, token: string): Promise<Signer
 }
 
 /** Signs the current chain head with the HSM; a no-op when the head is already checkpointed. */
-export async function writeCheckpoint(db: Db, signer: Signer, token: string, clock: Clock): Promise<CheckpointRow | undefined> {
-  const head = await db('audit_head').where({ id: 1 }).first();
-  const seq = Number(head.seq);
-  if (seq === 0 || (await db('audit_checkpoints').where({ seq }).first())) return undefined;
+export async function writeCheckpoint(store: Handle, signer: Signer, token: string, clock: Clock): Promise<CheckpointRow | undefined> {
+  const head = await readAuditHead(store);
+  const seq = head.seq;
+  if (seq === 0 || (await hasCheckpointAt(store, seq))) return undefined;
   const at = clock.now().getTime();
   const signature = await signer.sign(checkpointMessage(seq, head.hash, at));
   const row: CheckpointRow = { seq, hash: head.hash, at, key_uri: formatKeyUri(auditKeyUri(token)), signature: Buffer.from(signature) };
-  await db('audit_checkpoints').insert(row).onConflict('seq').ignore();
+  await saveCheckpoint(store, row);
   return row;
 }

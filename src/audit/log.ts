@@ -1,9 +1,9 @@
 import { hash } from 'node:crypto';
-import type { Knex } from 'knex';
-import { isPostgres, type Db } from '../store/db.js';
-import { insertMany } from '../store/insert-many.js';
-import { together } from '../store/together.js';
 import type { Clock } from '../clock.js';
+import { appendAuditRows, lockAuditHead, readAuditHead, type AuditAppend, type AuditHead, type AuditRow } from '../store/audit.js';
+import { inTransaction, type Store, type StoreTx } from '../store/handle.js';
+
+export type { AuditHead, AuditRow } from '../store/audit.js';
 
 /** Who did what to which object, from where, and how it went. Never carries a secret. */
 export interface AuditEvent {
@@ -21,9 +21,9 @@ export interface AuditLog {
   /** Appends several events in order, in a transaction of their own. */
   recordMany(events: AuditEvent[]): Promise<void>;
   /** Appends inside the caller's transaction, so the event and the state change land together. */
-  recordIn(trx: Knex.Transaction, event: AuditEvent): Promise<void>;
+  recordIn(tx: StoreTx, event: AuditEvent): Promise<void>;
   /** Appends several events in order inside the caller's transaction, taking the head lock once. */
-  recordManyIn(trx: Knex.Transaction, events: AuditEvent[]): Promise<void>;
+  recordManyIn(tx: StoreTx, events: AuditEvent[]): Promise<void>;
   /** In-process observers (alert rules) see every event as it is appended. */
   observe(observer: (event: AuditEvent, at: Date) => void): void;
   /**
@@ -36,17 +36,9 @@ export interface AuditLog {
   headMoved(): void;
 }
 
-export interface AuditHead {
-  seq: number;
-  hash: string;
-}
-
-export interface PreparedAppend {
+export interface PreparedAppend extends AuditAppend {
   events: AuditEvent[];
-  rows: AuditRow[];
   at: number;
-  from: AuditHead;
-  to: AuditHead;
 }
 
 /** JSON with object keys sorted and undefined members left out: the form entries are hashed in. */
@@ -55,19 +47,6 @@ export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-}
-
-export interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  source: string | null;
-  details: string | null;
-  prev_hash: string;
-  hash: string;
 }
 
 /** The entry's fields in canonical (sorted) order: every entry has exactly these. */
@@ -118,37 +97,33 @@ function chain(events: AuditEvent[], head: AuditHead, at: number): { rows: Audit
   return { rows, to: { seq, hash: prev } };
 }
 
-export function createAuditLog(db: Db, clock: Clock): AuditLog {
+export function createAuditLog(store: Store, clock: Clock): AuditLog {
   const observers: ((event: AuditEvent, at: Date) => void)[] = [];
   const notify = (events: AuditEvent[], at: number) => {
     for (const event of events) for (const observe of observers) observe(event, new Date(at));
   };
   // The head as this process last wrote it through prepareAppend (others may have moved it since).
   let knownHead: AuditHead | undefined;
-  async function recordManyIn(trx: Knex.Transaction, events: AuditEvent[]): Promise<void> {
+  async function recordManyIn(tx: StoreTx, events: AuditEvent[]): Promise<void> {
     if (!events.length) return;
-    // Lock the head row: concurrent appenders (other instances too) queue here, keeping one chain.
-    const headQuery = trx('audit_head').where({ id: 1 }).first();
-    const head = (await (isPostgres(db) ? headQuery.forUpdate() : headQuery)) as AuditHead;
+    const head = await lockAuditHead(tx);
     const at = clock.now().getTime();
     const { rows, to } = chain(events, head, at);
     // This moves the head (once the caller commits): the next prepareAppend reads it rather than
     // trying from a head known to be stale.
     knownHead = undefined;
-    // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
-    await together(trx, [() => insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), () => trx('audit_head').where({ id: 1 }).update(to)]);
+    await appendAuditRows(tx, rows, to);
     notify(events, at);
   }
-  const recordIn = (trx: Knex.Transaction, event: AuditEvent) => recordManyIn(trx, [event]);
+  const recordIn = (tx: StoreTx, event: AuditEvent) => recordManyIn(tx, [event]);
   return {
     recordIn,
     recordManyIn,
     observe: (observer) => void observers.push(observer),
-    record: (event) => db.transaction((trx) => recordIn(trx, event)),
-    recordMany: (events) => db.transaction((trx) => recordManyIn(trx, events)),
+    record: (event) => inTransaction(store, (tx) => recordIn(tx, event)),
+    recordMany: (events) => inTransaction(store, (tx) => recordManyIn(tx, events)),
     async prepareAppend(events) {
-      const head = knownHead ?? ((await db('audit_head').select('seq', 'hash').where({ id: 1 }).first()) as AuditHead);
-      const from = { seq: Number(head.seq), hash: head.hash };
+      const from = knownHead ?? (await readAuditHead(store));
       const at = clock.now().getTime();
       return { events, ...chain(events, from, at), at, from };
     },

@@ -1,8 +1,9 @@
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import { auditCheckpoints, auditPage, readAuditHead } from '../store/audit.js';
+import type { Handle } from '../store/handle.js';
 import type { Signer } from '../keys/key-store.js';
-import { entryHash, type AuditRow } from './log.js';
-import { checkpointMessage, type CheckpointRow } from './checkpoint.js';
+import { entryHash } from './log.js';
+import { checkpointMessage } from './checkpoint.js';
 
 export interface AuditVerification {
   ok: boolean;
@@ -21,17 +22,17 @@ const PAGE = 5000;
  * (seq is hashed) or its link; truncation shows against the head row; a rewrite of the whole chain
  * shows against the signed checkpoints.
  */
-export async function verifyAuditChain(db: Db, checkpointSigner?: Signer): Promise<AuditVerification> {
+export async function verifyAuditChain(store: Handle, checkpointSigner?: Signer): Promise<AuditVerification> {
   const problems: string[] = [];
   const hashAt = new Map<number, string>();
-  const checkpoints = (await db('audit_checkpoints').select('*').orderBy('seq')) as CheckpointRow[];
+  const checkpoints = await auditCheckpoints(store);
   const wanted = new Set(checkpoints.map((c) => Number(c.seq)));
   let expectedSeq = 1;
   let prevHash = ZERO;
   let entries = 0;
   let lastSeq = 0;
   for (let after = 0; ; ) {
-    const rows = (await db('audit_events').where('seq', '>', after).orderBy('seq').limit(PAGE)) as AuditRow[];
+    const rows = await auditPage(store, after, PAGE);
     if (!rows.length) break;
     for (const row of rows) {
       const seq = Number(row.seq);
@@ -48,7 +49,7 @@ export async function verifyAuditChain(db: Db, checkpointSigner?: Signer): Promi
     }
     after = lastSeq;
   }
-  const head = await db('audit_head').where({ id: 1 }).first();
+  const head = await readAuditHead(store);
   if (head && Number(head.seq) !== lastSeq) problems.push(`the log ends at entry ${lastSeq} but its head says ${head.seq}: entries were deleted from the end`);
   else if (head && head.hash !== prevHash && lastSeq > 0) problems.push(`the last entry does not match the head hash`);
 

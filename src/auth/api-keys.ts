@@ -1,22 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Knex } from 'knex';
-import type { Db } from '../store/db.js';
+import { findApiKey, insertApiKey, listApiKeys as storedApiKeys, revokeApiKey as revokeStoredApiKey, type ApiKeyRow as StoredApiKey } from '../store/credentials.js';
+import type { Handle } from '../store/handle.js';
 
 import { isPermission, type Permission } from './permissions.js';
 import type { Role } from './roles.js';
 
-export interface ApiKeyRow {
-  id: string;
-  role: Role;
-  scopes: string | null;
-  secret_hash: string;
-  label: string | null;
-  created_by: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-  last_used_at: number | null;
-}
+export type ApiKeyRow = Omit<StoredApiKey, 'role'> & { role: Role };
 
 const PREFIX = 'hmk_';
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
@@ -26,7 +15,7 @@ const hashSecret = (secret: string) => createHash('sha256').update(secret).diges
  * slow hash adds nothing at that entropy) and compared in constant time.
  */
 export async function createApiKey(
-  db: Db | Knex.Transaction,
+  store: Handle,
   options: { role: Role; label?: string; scopes?: string[]; expiresAt?: Date; createdBy: string; now: Date },
 ): Promise<{ id: string; apiKey: string; row: ApiKeyRow }> {
   const id = randomBytes(8).toString('hex');
@@ -43,18 +32,18 @@ export async function createApiKey(
     revoked_at: null,
     last_used_at: null,
   };
-  await db('api_keys').insert(row);
+  await insertApiKey(store, row);
   return { id, apiKey: `${PREFIX}${id}_${secret}`, row };
 }
 
 /** A refusal says whether the key it names exists (`known`): failures against a real key count against that key. */
 export type ApiKeyCheck = { ok: true; key: ApiKeyRow } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired'; id?: string; known?: boolean };
 
-export async function checkApiKey(db: Db, presented: string, now: Date): Promise<ApiKeyCheck> {
+export async function checkApiKey(store: Handle, presented: string, now: Date): Promise<ApiKeyCheck> {
   const m = /^hmk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/.exec(presented);
   if (!m) return { ok: false, reason: 'malformed' };
   const [, id, secret] = m as unknown as [string, string, string];
-  const row = (await db('api_keys').where({ id }).first()) as ApiKeyRow | undefined;
+  const row = (await findApiKey(store, id)) as ApiKeyRow | undefined;
   // Hash even when the id is unknown, so timing does not tell which ids exist.
   const expected = Buffer.from(row?.secret_hash ?? hashSecret('absent'), 'hex');
   const matches = timingSafeEqual(expected, Buffer.from(hashSecret(secret), 'hex'));
@@ -66,11 +55,9 @@ export async function checkApiKey(db: Db, presented: string, now: Date): Promise
 
 export const keyScopes = (row: ApiKeyRow): Permission[] | null => (row.scopes ? (JSON.parse(row.scopes) as string[]).filter(isPermission) : null);
 
-export async function listApiKeys(db: Db): Promise<ApiKeyRow[]> {
-  return db('api_keys').select('*').orderBy('created_at');
+export async function listApiKeys(store: Handle): Promise<ApiKeyRow[]> {
+  return (await storedApiKeys(store)) as ApiKeyRow[];
 }
 
 /** Revoked keys stay listed (and audited); they just stop working. */
-export async function revokeApiKey(db: Db | Knex.Transaction, id: string, now: Date): Promise<boolean> {
-  return (await db('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: now.getTime() })) === 1;
-}
+export const revokeApiKey = (store: Handle, id: string, now: Date): Promise<boolean> => revokeStoredApiKey(store, id, now.getTime());

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Knex } from 'knex';
-import type { Db } from '../store/db.js';
+import * as tokens from '../store/credentials.js';
+import type { Handle } from '../store/handle.js';
 
 const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
@@ -17,12 +17,12 @@ export interface EnrollmentToken {
  * `<device id>:<secret>`). The secret carries its id (`<id>.<random>`), so lookup needs no scan.
  */
 export async function createEnrollmentToken(
-  db: Db | Knex.Transaction,
+  store: Handle,
   options: { device: string; label?: string; expiresAt: Date; createdBy: string; now: Date },
 ): Promise<{ id: string; secret: string }> {
   const id = randomBytes(8).toString('hex');
   const secret = `${id}.${randomBytes(24).toString('base64url')}`;
-  await db('enrollment_tokens').insert({
+  await tokens.insertEnrollmentToken(store, {
     id,
     device: options.device,
     label: options.label ?? null,
@@ -39,9 +39,9 @@ export async function createEnrollmentToken(
 export type TokenCheck = { ok: true; token: EnrollmentToken } | { ok: false; reason: string; known: boolean };
 
 /** Valid for this device (and label, when bound to one), unexpired and unused. Does not consume. */
-export async function checkEnrollmentToken(db: Db, device: string, secret: string, label: string, now: Date): Promise<TokenCheck> {
+export async function checkEnrollmentToken(store: Handle, device: string, secret: string, label: string, now: Date): Promise<TokenCheck> {
   const id = /^([0-9a-f]{16})\.[A-Za-z0-9_-]{32}$/.exec(secret)?.[1];
-  const row = id ? await db('enrollment_tokens').where({ id }).first() : undefined;
+  const row = id ? await tokens.findEnrollmentToken(store, id) : undefined;
   const expected = Buffer.from(row?.secret_hash ?? hash('absent'), 'hex');
   if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex')) || row.device !== device) return { ok: false, reason: 'enrollment secret not valid for this device', known: Boolean(row) };
   if (row.used_at !== null) return { ok: false, reason: 'enrollment secret was already used', known: true };
@@ -51,15 +51,9 @@ export async function checkEnrollmentToken(db: Db, device: string, secret: strin
 }
 
 /** Compare-and-set: of two enrollments racing with one secret, one wins. */
-export async function consumeEnrollmentToken(db: Db, id: string, now: Date): Promise<boolean> {
-  return (await db('enrollment_tokens').where({ id }).whereNull('used_at').update({ used_at: now.getTime() })) === 1;
-}
+export const consumeEnrollmentToken = (store: Handle, id: string, now: Date): Promise<boolean> => tokens.consumeEnrollmentToken(store, id, now.getTime());
 
 /** An enrollment that failed after consuming its secret gives it back (nothing was issued). */
-export async function releaseEnrollmentToken(db: Db, id: string): Promise<void> {
-  await db('enrollment_tokens').where({ id }).whereNull('used_for').update({ used_at: null });
-}
+export const releaseEnrollmentToken = (store: Handle, id: string): Promise<void> => tokens.releaseEnrollmentToken(store, id);
 
-export async function recordTokenUse(db: Db, id: string, serial: string): Promise<void> {
-  await db('enrollment_tokens').where({ id }).update({ used_for: serial });
-}
+export const recordTokenUse = (store: Handle, id: string, serial: string): Promise<void> => tokens.recordTokenUse(store, id, serial);

@@ -1,35 +1,26 @@
-import type { Knex } from 'knex';
 import type { SecretSealer } from '../keys/key-store.js';
-import type { Db } from '../store/db.js';
+import { advanceTotpStep, findOperator, insertOperator, type OperatorRow as StoredOperator } from '../store/credentials.js';
+import type { Handle } from '../store/handle.js';
 import { HallmarkError } from '../errors.js';
 import type { Role } from './roles.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { matchTotp, newTotpSecret, otpauthUri } from './totp.js';
 
-export interface OperatorRow {
-  name: string;
-  role: Role;
-  password_hash: string;
-  totp_sealed: Buffer;
-  totp_last_step: number;
-  created_by: string;
-  created_at: number;
-  disabled_at: number | null;
-}
+export type OperatorRow = Omit<StoredOperator, 'role'> & { role: Role };
 
 const totpContext = (name: string) => `hallmark/totp/${name}`;
 
 export async function createOperator(
-  db: Db | Knex.Transaction,
+  store: Handle,
   sealer: SecretSealer,
   options: { name: string; role: Role; password: string; createdBy: string; now: Date },
 ): Promise<{ otpauth: string; totpSecret: Uint8Array }> {
   if (!/^[a-z][a-z0-9._-]{1,63}$/.test(options.name)) throw new HallmarkError('invalid_name', 'operator names are 2–64 lowercase letters, digits, dots, dashes or underscores', 400);
   const problem = passwordProblem(options.password);
   if (problem) throw new HallmarkError('weak_password', `password refused: ${problem}`, 400);
-  if (await db('operators').where({ name: options.name }).first()) throw new HallmarkError('exists', `operator "${options.name}" exists already`, 409);
+  if (await findOperator(store, options.name)) throw new HallmarkError('exists', `operator "${options.name}" exists already`, 409);
   const secret = newTotpSecret();
-  await db('operators').insert({
+  await insertOperator(store, {
     name: options.name,
     role: options.role,
     password_hash: await hashPassword(options.password),
@@ -47,18 +38,17 @@ export async function createOperator(
  * guesser which was wrong). A TOTP step is accepted once: replaying a code fails.
  */
 export async function checkOperatorLogin(
-  db: Db,
+  store: Handle,
   sealer: SecretSealer,
   login: { name: string; password: string; totp: string },
   now: Date,
 ): Promise<OperatorRow | undefined> {
-  const row = (await db('operators').where({ name: login.name }).first()) as OperatorRow | undefined;
+  const row = (await findOperator(store, login.name)) as OperatorRow | undefined;
   const passwordOk = await verifyPassword(login.password, row?.password_hash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
   if (!row || row.disabled_at !== null) return undefined;
   const secret = await sealer.open(row.totp_sealed, totpContext(row.name));
   const step = matchTotp(secret, login.totp, now);
   if (!passwordOk || step === undefined || step <= Number(row.totp_last_step)) return undefined;
   // Compare-and-set: two logins racing with the same code cannot both win.
-  const updated = await db('operators').where({ name: row.name }).where('totp_last_step', '<', step).update({ totp_last_step: step });
-  return updated === 1 ? row : undefined;
+  return (await advanceTotpStep(store, row.name, step)) ? row : undefined;
 }

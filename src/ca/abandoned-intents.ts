@@ -1,5 +1,7 @@
+import { inTransaction } from '../store/handle.js';
 import type { AuditLog } from '../audit/log.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
+import { failPendingIntents, pendingIntentsBefore } from '../store/certificates.js';
 
 const CHUNK = 400;
 
@@ -9,16 +11,14 @@ const CHUNK = 400;
  * thousand signs in about a second): each is marked failed and audited. None was returned to anyone
  * (a certificate is returned only once recorded), so nothing a client holds is touched.
  */
-export async function sweepAbandonedIntents(deps: { db: Db; audit: AuditLog }, cutoff: number): Promise<number> {
+export async function sweepAbandonedIntents(deps: { store: Store; audit: AuditLog }, cutoff: number): Promise<number> {
   let swept = 0;
   for (;;) {
-    const rows = (await deps.db('certificates').select('serial', 'issuer', 'profile', 'identity', 'created_at').where({ status: 'pending' }).where('created_at', '<', cutoff).limit(CHUNK)) as { serial: string; issuer: string; profile: string; identity: string | null; created_at: number }[];
+    const rows = await pendingIntentsBefore(deps.store, cutoff, CHUNK);
     if (!rows.length) return swept;
-    await deps.db.transaction(async (trx) => {
-      const serials = rows.map((r) => r.serial);
+    await inTransaction(deps.store, async (trx) => {
       // Compare-and-set: an intent recorded meanwhile (it was not dead after all) is left as it is.
-      const stillPending = (await trx('certificates').select('serial').whereIn('serial', serials).where({ status: 'pending' })).map((r: { serial: string }) => r.serial);
-      await trx('certificates').whereIn('serial', stillPending).where({ status: 'pending' }).update({ status: 'failed' });
+      const stillPending = await failPendingIntents(trx, rows.map((r) => r.serial));
       const sweptNow = rows.filter((r) => stillPending.includes(r.serial));
       await deps.audit.recordManyIn(
         trx,

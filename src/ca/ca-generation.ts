@@ -1,11 +1,10 @@
-import type { Knex } from 'knex';
 import type { Name } from '@peculiar/asn1-x509';
 import type { Signer } from '../keys/key-store.js';
 import { formatKeyUri, type KeyUri } from '../keys/key-uri.js';
 import type { CaKeyType } from '../x509/key-types.js';
 import { nameToText } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
-import type { CaRow, CaStore } from '../store/cas.js';
+import type { CaRow } from '../store/cas.js';
 import { buildCaCertificate } from './ca-certificate.js';
 
 const DAY = 86_400_000;
@@ -70,23 +69,3 @@ export async function certifyCa(input: {
   };
 }
 
-/** Records a CA; a subordinate is also a certificate its parent issued, so it can be listed and revoked. */
-export async function recordCa(trx: Knex.Transaction, cas: CaStore, row: CaRow, requestedBy: string): Promise<void> {
-  await cas.insert(trx, row);
-  if (!row.parent) return;
-  await trx('certificates').insert({
-    serial: row.serial,
-    issuer: row.parent,
-    profile: 'ca',
-    identity: row.name,
-    subject: row.subject,
-    status: 'active',
-    not_before: row.not_before,
-    not_after: row.not_after,
-    der: row.certificate,
-    key_type: row.key_type,
-    requested_by: requestedBy,
-    created_at: row.created_at,
-    issued_at: row.created_at,
-  });
-}

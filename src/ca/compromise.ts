@@ -1,4 +1,6 @@
-import type { Knex } from 'knex';
+import { inTransaction } from '../store/handle.js';
+import { createCaStore } from '../store/cas.js';
+import { countToReissue, markSuperseded, nextToReissue } from '../store/certificates.js';
 import { x509 } from '../x509/crypto-provider.js';
 import { requestForOwnKey, type VerifiedCsr } from '../x509/csr.js';
 import { HallmarkError } from '../errors.js';
@@ -16,19 +18,16 @@ export async function revokeCa(issue: IssueDeps, revocation: RevokeDeps, name: s
   if (ca.isRoot) throw new HallmarkError('unsupported', 'a root cannot be revoked by a parent; roll the root over and withdraw it from trust stores', 400);
   const successors = issue.issuers.generations(ca.family).filter((g) => g.name !== name);
   if (!successors.length) throw new HallmarkError('last_issuer', `${name} is the only CA of "${ca.family}"; roll over first (hallmark ca rollover ${ca.family}) so that devices keep an issuer`, 409);
-  const row = await issue.db('cas').where({ name }).first();
+  const row = (await createCaStore(revocation.store).get(name))!;
   await revokeCertificate(revocation, { serial: row.serial, reason, actor });
-  await issue.db.transaction(async (trx: Knex.Transaction) => {
-    await trx('cas').where({ name }).update({ status: 'revoked', retired_at: issue.clock.now().getTime() });
+  await inTransaction(revocation.store, async (trx) => {
+    await createCaStore(revocation.store).setStatus(trx, name, 'revoked', issue.clock.now().getTime());
     await issue.audit.recordIn(trx, { actor, action: 'ca.revoke', target: name, outcome: 'success', details: { reason, family: ca.family, successor: successors[0]!.name } });
   });
   await issue.issuers.refresh();
   return { name, family: ca.family, successor: issue.issuers.get(ca.family).name, reason };
 }
 
-/** Live certificates of a CA still to re-issue (its OCSP responders and link certificates go with it). */
-export const toReissue = (db: IssueDeps['db'], name: string, now: Date) =>
-  db('certificates').where({ issuer: name, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now.getTime()).whereNotIn('profile', ['ocsp-signer', 'link']);
 
 /** A request for a certificate's own key, names and identity, to issue it again from another CA. */
 function requestFromCertificate(der: Uint8Array): VerifiedCsr {
@@ -49,20 +48,19 @@ function requestFromCertificate(der: Uint8Array): VerifiedCsr {
  * a certificate done is superseded and revoked, so a second run only sees what is left.
  */
 export async function reissueFrom(issue: IssueDeps, revocation: RevokeDeps, name: string, actor: string, onProgress: (done: number, total: number) => void = () => {}) {
-  const status = await issue.db('cas').where({ name }).first();
+  const status = await createCaStore(revocation.store).get(name);
   if (!status) throw new HallmarkError('unknown_ca', `no CA named "${name}"`, 404);
   if (status.status !== 'revoked') throw new HallmarkError('not_revoked', `${name} is not revoked; re-issue is the second step of \`hallmark ca revoke\``, 409);
-  const pending = () => toReissue(issue.db, name, issue.clock.now());
-  const total = Number((await pending().clone().count({ n: '*' }))[0]!.n);
+  const total = await countToReissue(revocation.store, name, issue.clock.now().getTime());
   let done = 0;
   const failures: { serial: string; error: string }[] = [];
   for (;;) {
-    const batch = await pending().clone().select('serial', 'der', 'profile', 'identity').whereNotIn('serial', failures.map((f) => f.serial)).orderBy('serial').limit(100);
+    const batch = await nextToReissue(revocation.store, name, issue.clock.now().getTime(), failures.map((f) => f.serial), 100);
     if (!batch.length) break;
     for (const row of batch) {
       try {
-        const issued = await issueCertificate(issue, { csr: requestFromCertificate(new Uint8Array(row.der)), profile: row.profile, identity: row.identity ?? undefined, requester: { kind: 'system' }, actor });
-        await issue.db('certificates').where({ serial: row.serial }).update({ superseded_by: issued.serial, superseded_at: issue.clock.now().getTime() });
+        const issued = await issueCertificate(issue, { csr: requestFromCertificate(new Uint8Array(row.der!)), profile: row.profile, identity: row.identity ?? undefined, requester: { kind: 'system' }, actor });
+        await markSuperseded(revocation.store, row.serial, issued.serial, issue.clock.now().getTime());
         await issue.audit.record({ actor, action: 'certificate.reissue', target: row.serial, outcome: 'success', details: { from: name, replacedBy: issued.serial } });
         await revokeCertificate(revocation, { serial: row.serial, reason: 'cACompromise', actor });
       } catch (e) {

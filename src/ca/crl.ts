@@ -3,8 +3,6 @@ import type { Clock } from '../clock.js';
 import type { RevocationConfig } from '../config/ca-config.js';
 import type { CrlRow, CrlStore } from '../store/crls.js';
 import { buildCrl } from '../x509/crl-builder.js';
-import type { Db } from '../store/db.js';
-import { statusChangedSince } from '../store/certificates.js';
 import { assertLintClean, lintCrl } from '../lint/index.js';
 import { rawSubject } from '../x509/certificate-fields.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
@@ -76,7 +74,7 @@ export interface CrlUpdater {
  * Keeps CRLs fresh for `serve`: coalesced regeneration after revocations, and a refresh well before
  * nextUpdate. Instances sharing a database claim each regeneration first, so one of them signs it.
  */
-export function createCrlUpdater(deps: CrlDeps & { db: Db }, onGenerated: (row: CrlRow) => void, log: (line: string) => void): CrlUpdater {
+export function createCrlUpdater(deps: CrlDeps, onGenerated: (row: CrlRow) => void, log: (line: string) => void): CrlUpdater {
   const timers = new Map<string, NodeJS.Timeout>();
   const running = new Map<string, Promise<void>>();
 
@@ -84,7 +82,7 @@ export function createCrlUpdater(deps: CrlDeps & { db: Db }, onGenerated: (row: 
     const previous = running.get(ca) ?? Promise.resolve();
     const next = previous
       .then(async () => {
-        if (!(await claimGeneration(deps.db, ca, deps.clock.now().getTime()))) return;
+        if (!(await deps.crls.claimGeneration(ca, deps.clock.now().getTime()))) return;
         onGenerated(await generateCrl(deps, ca, actor));
       })
       .catch((e: Error) => log(`CRL generation for ${ca} failed: ${e.message}`))
@@ -111,7 +109,7 @@ export function createCrlUpdater(deps: CrlDeps & { db: Db }, onGenerated: (row: 
       for (const issuer of deps.issuers.list()) {
         const latest = await deps.crls.latest(issuer.name);
         const stale =
-          !latest || Number(latest.this_update) + deps.config.refreshAfterHours * HOUR <= now || (await statusChangedSince(deps.db, issuer.name, Number(latest.created_at)));
+          !latest || Number(latest.this_update) + deps.config.refreshAfterHours * HOUR <= now || (await deps.crls.changedSince(issuer.name, Number(latest.created_at)));
         if (stale) await run(issuer.name, 'system:crl');
       }
     },
@@ -128,17 +126,3 @@ export function createCrlUpdater(deps: CrlDeps & { db: Db }, onGenerated: (row: 
   };
 }
 
-/**
- * One instance signs a given regeneration: a compare-and-set on a per-CA row that stays claimed for
- * a few seconds (long enough to sign, short enough that a crashed claimer does not block for long).
- */
-async function claimGeneration(db: Db, ca: string, now: number): Promise<boolean> {
-  const name = `crl.claim.${ca}`;
-  const row = await db('settings').where({ name }).first();
-  if (!row) {
-    await db('settings').insert({ name, value: String(now) }).onConflict('name').ignore();
-    return (await db('settings').where({ name }).first())?.value === String(now);
-  }
-  if (Number(row.value) > now - 500 && Number(row.value) <= now) return false;
-  return (await db('settings').where({ name, value: row.value }).update({ value: String(now) })) === 1;
-}

@@ -1,10 +1,10 @@
-import type { Knex } from 'knex';
+import type { StoreTx } from '../store/handle.js';
 import { x509 } from '../x509/crypto-provider.js';
 import type { VerifiedCsr } from '../x509/csr.js';
-import { supersededDueQuery, type CertificateRow } from '../store/certificates.js';
+import { markSuperseded, supersededDueQuery, type CertificateRow } from '../store/certificates.js';
 import type { EstConfig } from '../config/ca-config.js';
 import { HallmarkError } from '../errors.js';
-import { issueCertificate, type IssueDeps, type IssuedCertificate } from './issue.js';
+import { issueBatch, type IssueDeps, type IssuedCertificate } from './issue.js';
 import { revokeCertificate, type RevokeDeps } from './revoke.js';
 import { renewalGranted, spendRenewalGrant } from './renewal-grants.js';
 
@@ -47,17 +47,21 @@ export function requireSameNames(csr: VerifiedCsr, current: Uint8Array): void {
   if (requested.join('\n') !== existing.join('\n')) throw new HallmarkError('subject_mismatch', 'a renewal must keep the subject alternative names of the certificate renewed', 400);
 }
 
-/** Issues the replacement and marks the old certificate superseded, in that order (nothing lost on a crash). */
+/**
+ * Issues the replacement; the old certificate is marked superseded (and an early-renewal grant spent)
+ * in the transaction that records the new one, so both happen or neither does.
+ */
 export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCsr; current: CertificateRow; policy: EstConfig['renewal']; actor: string; source?: string }): Promise<IssuedCertificate> {
   const now = deps.clock.now();
-  const granted = await renewalGranted(deps.db, input.current.serial);
+  const granted = await deps.store.transaction((tx) => renewalGranted(tx, input.current.serial));
   renewalWindow(input.current, input.policy, now, granted);
   requireSameNames(input.csr, new Uint8Array(input.current.der!));
-  const issued = await issueCertificate(deps, { csr: input.csr, profile: input.current.profile, identity: input.current.identity ?? undefined, requester: { kind: 'renewal' }, actor: input.actor, source: input.source });
-  await deps.db.transaction(async (trx: Knex.Transaction) => {
-    await trx('certificates').where({ serial: input.current.serial }).update({ superseded_by: issued.serial, superseded_at: now.getTime() });
-    if (granted) await spendRenewalGrant(trx, input.current.serial);
-    await deps.audit.recordIn(trx, {
+  const supersede = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {
+    const issued = outcomes[0]!;
+    if (issued instanceof Error) return;
+    await markSuperseded(tx, input.current.serial, issued.serial, now.getTime());
+    if (granted) await spendRenewalGrant(tx, input.current.serial);
+    await deps.audit.recordIn(tx, {
       actor: input.actor,
       action: 'certificate.renew',
       target: input.current.serial,
@@ -65,15 +69,17 @@ export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCs
       source: input.source,
       details: { replacedBy: issued.serial, rekey: Buffer.compare(Buffer.from(input.csr.spkiDer), Buffer.from(new x509.X509Certificate(input.current.der!).publicKey.rawData)) !== 0 },
     });
-  });
-  return issued;
+  };
+  const [issued] = await issueBatch(deps, [{ csr: input.csr, profile: input.current.profile, identity: input.current.identity ?? undefined, requester: { kind: 'renewal' }, actor: input.actor, source: input.source }], { alongside: supersede });
+  if (issued instanceof Error) throw issued;
+  return issued!;
 }
 
 /** Policy: a renewed certificate is revoked (reason superseded) once its grace period is over. */
 export async function revokeSuperseded(deps: RevokeDeps, policy: EstConfig['renewal']): Promise<number> {
   if (policy.revokeSupersededAfterHours === null) return 0;
   const cutoff = deps.clock.now().getTime() - policy.revokeSupersededAfterHours * 3_600_000;
-  const due = (await supersededDueQuery(deps.db, cutoff)) as { serial: string }[];
+  const due = (await supersededDueQuery(deps.store, cutoff)) as { serial: string }[];
   for (const { serial } of due) await revokeCertificate(deps, { serial, reason: 'superseded', actor: 'system:renewal' }).catch(() => undefined);
   return due.length;
 }

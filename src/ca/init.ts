@@ -1,21 +1,22 @@
+import { inTransaction } from '../store/handle.js';
 import { randomBytes } from 'node:crypto';
 import type { CaConfig } from '../config/ca-config.js';
 import type { KeyStore, Signer } from '../keys/key-store.js';
 import type { KeyUri } from '../keys/key-uri.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
 import type { CaStore } from '../store/cas.js';
 import { createApiKey } from '../auth/api-keys.js';
 import { HallmarkError } from '../errors.js';
 import { buildName, type AttributeName } from '../x509/names.js';
-import { certifyCa, recordCa } from './ca-generation.js';
+import { certifyCa } from './ca-generation.js';
 import { auditSigner } from '../audit/checkpoint.js';
 import { SECRETS_KEY } from '../security-plane.js';
 import type { Name } from '@peculiar/asn1-x509';
 
 export interface InitDeps {
-  db: Db;
+  store: Store;
   keys: KeyStore;
   cas: CaStore;
   audit: AuditLog;
@@ -71,8 +72,8 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
     const parent = ca.parent ? { name: ca.parent, ...made.get(ca.parent)! } : undefined;
     const row = await certifyCa({ name: ca.name, family: ca.name, subject, signer, uri, keyType: ca.key, validityDays: ca.validityDays, pathLength: ca.pathLength, parent, now, activeFrom: now, publicBaseUrl: deps.config.publicBaseUrl });
     const notAfter = new Date(row.not_after);
-    await deps.db.transaction(async (trx) => {
-      await recordCa(trx, deps.cas, row, 'ceremony');
+    await inTransaction(deps.store, async (trx) => {
+      await deps.cas.insert(trx, row, 'ceremony');
       await deps.audit.recordIn(trx, {
         actor: 'ceremony',
         action: 'ca.create',
@@ -92,7 +93,7 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
   const sealer = await deps.keys.getSealer({ token: deps.tokenLabel, object: SECRETS_KEY });
   await sealer.seal(new Uint8Array(1), 'hallmark/init');
 
-  const admin = await deps.db.transaction(async (trx) => {
+  const admin = await inTransaction(deps.store, async (trx) => {
     const key = await createApiKey(trx, { role: 'admin', label: 'bootstrap admin', createdBy: 'ceremony', now });
     await deps.audit.recordIn(trx, { actor: 'ceremony', action: 'apikey.create', target: key.id, outcome: 'success', details: { role: 'admin', label: 'bootstrap admin' } });
     return key;

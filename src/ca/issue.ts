@@ -6,9 +6,8 @@ import { applyProfile, type Draft } from '../profiles/rules/index.js';
 import type { Profile } from '../profiles/schema.js';
 import { mintsAuthority, type Requester } from '../profiles/requester.js';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
-import type { Knex } from 'knex';
+import type { StoreTx } from '../store/handle.js';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
 import type { CertificateIntent, IssuanceStore } from '../store/certificates.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
@@ -22,7 +21,6 @@ import { publicKeyId } from '../x509/key-id.js';
 
 /** The slice of the application that issuance needs. */
 export interface IssueDeps {
-  db: Db;
   issuers: IssuerRegistry;
   profiles: Map<string, Profile>;
   store: IssuanceStore;
@@ -211,12 +209,12 @@ async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: 
         moves++;
         continue;
       }
-      await deps.db.transaction(async (trx) => {
+      await deps.store.transaction(async (tx) => {
         // The intents and their audit events go together (see together.ts); a serial collision fails
         // the whole, which is rolled back and retried with new serials.
-        const intents = () => deps.store.recordIntents(trx, intentRows(pending));
-        const events = () => deps.audit.recordManyIn(trx, intentEvents(pending, lintFailures));
-        await together(trx, withIntents ? [() => withIntents(trx), intents, events] : [intents, events]);
+        const intents = () => deps.store.recordIntents(tx, intentRows(pending));
+        const events = () => deps.audit.recordManyIn(tx, intentEvents(pending, lintFailures));
+        await together(tx, withIntents ? [() => withIntents(tx), intents, events] : [intents, events]);
       });
       return;
     } catch (e) {
@@ -247,13 +245,13 @@ export interface IssueBatchOptions {
    * called when no request got as far as an intent. Its failure fails the batch; it must not throw a
    * unique violation of its own (that would be taken for a serial collision and retried).
    */
-  withIntents?: (trx: Knex.Transaction) => Promise<unknown>;
+  withIntents?: (tx: StoreTx) => Promise<unknown>;
   /**
    * Records what the caller keeps about the certificates (a device's identity, its manufacturing
    * record) inside the transaction that records them, so both land or neither does. Gets every
    * input's outcome: its certificate, or its error. Not called when nothing was signed.
    */
-  alongside?: (trx: Knex.Transaction, outcomes: (IssuedCertificate | Error)[]) => Promise<void>;
+  alongside?: (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => Promise<void>;
 }
 
 /**
@@ -332,7 +330,7 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
   const certificates = signed.map(({ p, der }) => ({ serial: p.serial, der }));
   const issuedAt = deps.clock.now().getTime();
   const { alongside } = options;
-  if (alongside) await deps.db.transaction((trx) => together(trx, [() => deps.store.recordIssued(certificates, issuedAt, trx), () => alongside(trx, results)]));
+  if (alongside) await deps.store.transaction((tx) => together(tx, [() => deps.store.recordIssued(certificates, issuedAt, tx), () => alongside(tx, results)]));
   else await deps.store.recordIssued(certificates, issuedAt);
   for (const { p } of signed) metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'issued' });
   return results;

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyStore, Signer } from '../keys/key-store.js';
 import { formatKeyUri, parseKeyUri } from '../keys/key-uri.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
 import { requestForOwnKey } from '../x509/csr.js';
 import { subjectPublicKeyBits } from '../x509/certificate-fields.js';
 import { responderKeyHash } from '../x509/ocsp.js';
-import { issueCertificate, type IssueDeps } from './issue.js';
+import { issueBatch, type IssueDeps, type IssuedCertificate } from './issue.js';
+import { insertResponder, newestResponder, type ResponderRow } from '../store/responders.js';
+import type { StoreTx } from '../store/handle.js';
 
 /** A delegated OCSP responder of one CA: its certificate and its key on the token. */
 export interface Responder {
@@ -19,20 +21,12 @@ export interface Responder {
 }
 
 export interface ResponderDeps {
-  db: Db;
+  store: Store;
   keys: KeyStore;
   issue: IssueDeps;
   tokenLabel: string;
 }
 
-interface ResponderRow {
-  serial: string;
-  ca: string;
-  key_uri: string;
-  certificate: Buffer;
-  not_before: number;
-  not_after: number;
-}
 
 const dueForRenewal = (row: ResponderRow, now: number) => now >= Number(row.not_after) - (Number(row.not_after) - Number(row.not_before)) / 3;
 
@@ -56,18 +50,25 @@ async function load(deps: ResponderDeps, row: ResponderRow): Promise<Responder> 
 async function createResponder(deps: ResponderDeps, ca: string): Promise<ResponderRow> {
   const uri = { token: deps.tokenLabel, object: `hallmark-ocsp-${ca}-${randomBytes(4).toString('hex')}` };
   const signer = await deps.keys.createKey(uri, 'ec-p256');
-  const issued = await issueCertificate(deps.issue, { csr: requestForOwnKey(signer.spki), profile: 'ocsp-signer', identity: ca, issuer: ca, requester: { kind: 'system' }, actor: 'system:ocsp' });
-  const row: ResponderRow & { created_at: number } = {
-    serial: issued.serial,
-    ca,
-    key_uri: formatKeyUri(uri),
-    certificate: Buffer.from(issued.der),
-    not_before: issued.notBefore.getTime(),
-    not_after: issued.notAfter.getTime(),
-    created_at: deps.issue.clock.now().getTime(),
+  // The responder is recorded in the transaction that records its certificate.
+  let row: ResponderRow | undefined;
+  const record = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {
+    const issued = outcomes[0]!;
+    if (issued instanceof Error) return;
+    row = {
+      serial: issued.serial,
+      ca,
+      key_uri: formatKeyUri(uri),
+      certificate: Buffer.from(issued.der),
+      not_before: issued.notBefore.getTime(),
+      not_after: issued.notAfter.getTime(),
+      created_at: deps.issue.clock.now().getTime(),
+    };
+    await insertResponder(tx, row);
   };
-  await deps.db('ocsp_responders').insert(row);
-  return row;
+  const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(signer.spki), profile: 'ocsp-signer', identity: ca, issuer: ca, requester: { kind: 'system' }, actor: 'system:ocsp' }], { alongside: record });
+  if (issued instanceof Error) throw issued;
+  return row!;
 }
 
 /**
@@ -79,7 +80,7 @@ export async function ensureResponders(deps: ResponderDeps, log: (line: string) 
   const now = deps.issue.clock.now().getTime();
   const result = new Map<string, Responder>();
   for (const issuer of deps.issue.issuers.list()) {
-    let row = (await deps.db('ocsp_responders').where({ ca: issuer.name }).orderBy('not_after', 'desc').first()) as ResponderRow | undefined;
+    let row = await newestResponder(deps.store, issuer.name);
     if (!row || dueForRenewal(row, now)) {
       row = await createResponder(deps, issuer.name);
       log(`OCSP responder for CA ${issuer.name}: new certificate ${row.serial}, valid until ${new Date(Number(row.not_after)).toISOString()}`);

@@ -1,10 +1,12 @@
+import { inTransaction } from '../store/handle.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
 import { HallmarkError } from '../errors.js';
 import type { ReasonName } from './revocation-reasons.js';
 import { metrics } from '../observability/metrics.js';
 import { markKeyCompromised } from '../store/public-keys.js';
+import { findCertificate, releaseFromHold, revokeIfStatus } from '../store/certificates.js';
 import { publicKeyId } from '../x509/key-id.js';
 import { x509 } from '../x509/crypto-provider.js';
 
@@ -12,7 +14,7 @@ import { x509 } from '../x509/crypto-provider.js';
 export type RevocationListener = (change: { issuer: string; serial: string }) => void;
 
 export interface RevokeDeps {
-  db: Db;
+  store: Store;
   audit: AuditLog;
   clock: Clock;
   listeners: RevocationListener[];
@@ -36,8 +38,8 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
   // Whole seconds: CRL and OCSP times carry no fractions (RFC 5280 §5.1.2.4, §4.1.2.5.2).
   const now = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
   if (input.invalidityDate && input.invalidityDate > now) throw new HallmarkError('invalid_request', 'the invalidity date cannot be in the future', 400);
-  const row = await deps.db.transaction(async (trx) => {
-    const current = await trx('certificates').where({ serial: input.serial }).first();
+  const row = await inTransaction(deps.store, async (trx) => {
+    const current = await findCertificate(trx, input.serial);
     if (!current) throw new HallmarkError('not_found', `no certificate with serial ${input.serial}`, 404);
     if (current.status === 'pending' || current.status === 'failed') throw new HallmarkError('not_issued', `certificate ${input.serial} was never issued (status ${current.status})`, 409);
     const onHold = current.status === 'revoked' && current.revocation_reason === 'certificateHold';
@@ -45,16 +47,13 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
       throw new HallmarkError('already_revoked', `certificate ${input.serial} is already revoked (${current.revocation_reason})`, 409);
     }
     // Compare-and-set on the status seen above: two revocations racing cannot both succeed.
-    const updated = await trx('certificates')
-      .where({ serial: input.serial, status: current.status })
-      .update({
-        status: 'revoked',
-        revoked_at: onHold ? current.revoked_at : now.getTime(),
-        revocation_reason: input.reason,
-        invalidity_date: input.invalidityDate ? Math.floor(input.invalidityDate.getTime() / 1000) * 1000 : null,
-        status_changed_at: deps.clock.now().getTime(),
-      });
-    if (updated !== 1) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
+    const updated = await revokeIfStatus(trx, input.serial, current.status, {
+      revoked_at: onHold ? current.revoked_at : now.getTime(),
+      revocation_reason: input.reason,
+      invalidity_date: input.invalidityDate ? Math.floor(input.invalidityDate.getTime() / 1000) * 1000 : null,
+      status_changed_at: deps.clock.now().getTime(),
+    });
+    if (!updated) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
     // A compromised key is refused for ever, under any identity (README "Issuance policy").
     if (input.reason === 'keyCompromise' && current.der) {
       const spki = new Uint8Array(new x509.X509Certificate(new Uint8Array(current.der)).publicKey.rawData);
@@ -77,15 +76,13 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
 
 /** Releases a certificateHold: the certificate is good again (RFC 5280 §5.3.1; absent from the next CRL). */
 export async function releaseHold(deps: RevokeDeps, input: { serial: string; actor: string; source?: string }) {
-  const issuer = await deps.db.transaction(async (trx) => {
-    const current = await trx('certificates').where({ serial: input.serial }).first();
+  const issuer = await inTransaction(deps.store, async (trx) => {
+    const current = await findCertificate(trx, input.serial);
     if (!current) throw new HallmarkError('not_found', `no certificate with serial ${input.serial}`, 404);
     if (current.status !== 'revoked' || current.revocation_reason !== 'certificateHold') {
       throw new HallmarkError('not_on_hold', `certificate ${input.serial} is not on hold`, 409);
     }
-    await trx('certificates')
-      .where({ serial: input.serial, status: 'revoked' })
-      .update({ status: 'active', revoked_at: null, revocation_reason: null, invalidity_date: null, status_changed_at: deps.clock.now().getTime() });
+    await releaseFromHold(trx, input.serial, deps.clock.now().getTime());
     await deps.audit.recordIn(trx, { actor: input.actor, action: 'certificate.release', target: input.serial, outcome: 'success', source: input.source, details: { issuer: current.issuer } });
     return current.issuer as string;
   });

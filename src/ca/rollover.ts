@@ -1,12 +1,15 @@
+import { inTransaction } from '../store/handle.js';
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
+import { createCaStore } from '../store/cas.js';
 import { HallmarkError } from '../errors.js';
 import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import { buildCaCertificate } from './ca-certificate.js';
-import { certifyCa, recordCa } from './ca-generation.js';
+import { certifyCa } from './ca-generation.js';
+import { hasLiveCertificates, insertIssuedCertificates } from '../store/certificates.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import type { Name } from '@peculiar/asn1-x509';
 import type { Signer } from '../keys/key-store.js';
@@ -46,9 +49,9 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
     // old root) and OldWithNew (the old key certified by the new root), so that a device trusting
     // either root can validate chains under the other during the overlap.
     const links = parent ? [] : await linkCertificates(generations[0]!, { name, subject, signer, ski: Buffer.from(row.ski, 'hex'), notAfter, certificate: new Uint8Array(row.certificate) }, deps.config.publicBaseUrl, now);
-    await deps.db.transaction(async (trx) => {
-      await recordCa(trx, deps.cas, row, options.actor);
-      for (const link of links) await trx('certificates').insert({ ...link, created_at: row.created_at, issued_at: row.created_at, requested_by: options.actor });
+    await inTransaction(deps.store, async (trx) => {
+      await deps.cas.insert(trx, row, options.actor);
+      await insertIssuedCertificates(trx, links.map((link) => ({ ...link, created_at: row.created_at, issued_at: row.created_at, requested_by: options.actor })));
       await deps.audit.recordIn(trx, {
         actor: options.actor,
         action: 'ca.rollover',
@@ -68,7 +71,7 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
  * An older generation whose last certificate has expired has nothing left to vouch for: it is
  * retired (no more CRLs or OCSP). The current generation of a family is never retired.
  */
-export async function retireSpentGenerations(deps: { db: Db; audit: AuditLog; clock: Clock; issuers: IssuerRegistry }): Promise<string[]> {
+export async function retireSpentGenerations(deps: { store: Store; audit: AuditLog; clock: Clock; issuers: IssuerRegistry }): Promise<string[]> {
   const now = deps.clock.now().getTime();
   const retired: string[] = [];
   const families = new Set(deps.issuers.list().map((i) => i.family));
@@ -76,10 +79,9 @@ export async function retireSpentGenerations(deps: { db: Db; audit: AuditLog; cl
     const current = deps.issuers.get(family).name;
     for (const generation of deps.issuers.generations(family)) {
       if (generation.name === current || generation.activeFrom.getTime() > now) continue;
-      const live = await deps.db('certificates').where({ issuer: generation.name, status: 'active' }).where('not_after', '>', now).first();
-      if (live) continue;
-      await deps.db.transaction(async (trx) => {
-        await trx('cas').where({ name: generation.name }).update({ retired_at: now, status: 'retired' });
+      if (await hasLiveCertificates(deps.store, generation.name, now)) continue;
+      await inTransaction(deps.store, async (trx) => {
+        await createCaStore(deps.store).setStatus(trx, generation.name, 'retired', now);
         await deps.audit.recordIn(trx, { actor: 'system:lifecycle', action: 'ca.retire', target: generation.name, outcome: 'success', details: { family, successor: current } });
       });
       retired.push(generation.name);

@@ -1,21 +1,18 @@
-import type { Db } from '../store/db.js';
 import type { Clock } from '../clock.js';
+import type { Store } from '../store/handle.js';
+import { statusChangesAfter } from '../store/certificates.js';
 
 /**
  * Finds certificates whose status changed since the last look, wherever the change was made (this
  * instance, another one, the CLI), so caches can drop what they hold about them.
  */
-export function createStatusWatcher(db: Db, clock: Clock, onChange: (change: { issuer: string; serial: string }) => void) {
+export function createStatusWatcher(store: Store, clock: Clock, onChange: (change: { issuer: string; serial: string }) => void) {
   // Look a little behind the newest change seen: clocks of instances differ slightly.
   const OVERLAP = 5_000;
   let since = clock.now().getTime() - OVERLAP;
   let seen = new Map<string, number>();
   return async function poll(): Promise<void> {
-    const rows = (await db('certificates').select('serial', 'issuer', 'status_changed_at').where('status_changed_at', '>', since - OVERLAP).orderBy('status_changed_at').limit(10_000)) as {
-      serial: string;
-      issuer: string;
-      status_changed_at: number;
-    }[];
+    const rows = await statusChangesAfter(store, since - OVERLAP, 10_000);
     const next = new Map<string, number>();
     for (const row of rows) {
       const at = Number(row.status_changed_at);

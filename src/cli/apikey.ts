@@ -1,3 +1,4 @@
+import { inTransaction } from '../store/handle.js';
 import os from 'node:os';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
 import { isPermission } from '../auth/permissions.js';
@@ -29,7 +30,7 @@ export async function apikeyCommand(verb: string | undefined, args: string[], fl
       const unknown = scopes?.filter((s) => !isPermission(s));
       if (unknown?.length) throw usageError(`unknown scope ${unknown.join(', ')}; scopes are permission names (see README)`);
       const expiresAt = flags.expires ? new Date(now.getTime() + parseDuration(flags.expires)) : undefined;
-      const created = await ctx.db.transaction(async (trx) => {
+      const created = await inTransaction(ctx.store, async (trx) => {
         const key = await createApiKey(trx, { role: flags.role as Role, label: flags.label, scopes, expiresAt, createdBy: actor, now });
         await ctx.audit.recordIn(trx, { actor, action: 'apikey.create', target: key.id, outcome: 'success', source: 'cli', details: { role: flags.role, label: flags.label, scopes } });
         return key;
@@ -38,13 +39,13 @@ export async function apikeyCommand(verb: string | undefined, args: string[], fl
       if (flags.json) printJson(view);
       else process.stdout.write(`API key ${view.id} (${view.role}${view.expiresAt ? `, expires ${view.expiresAt}` : ''}), shown once:\n\n    ${created.apiKey}\n\n`);
     } else if (verb === 'list') {
-      const keys = (await listApiKeys(ctx.db)).map((k) => apiKeyView(k, now));
+      const keys = (await listApiKeys(ctx.store)).map((k) => apiKeyView(k, now));
       if (flags.json) printJson(keys);
       else printTable(keys.map((k) => ({ ...k, scopes: k.scopes?.join(',') ?? 'all of role' })), ['id', 'role', 'state', 'label', 'scopes', 'expiresAt', 'createdBy']);
     } else {
       const id = args[0];
       if (!id) throw usageError('usage: hallmark apikey revoke <id>');
-      const done = await ctx.db.transaction(async (trx) => {
+      const done = await inTransaction(ctx.store, async (trx) => {
         const revoked = await revokeApiKey(trx, id, now);
         if (revoked) await ctx.audit.recordIn(trx, { actor, action: 'apikey.revoke', target: id, outcome: 'success', source: 'cli' });
         return revoked;

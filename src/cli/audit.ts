@@ -3,7 +3,7 @@ import os from 'node:os';
 import { verifyAuditChain } from '../audit/verify.js';
 import { auditSigner, writeCheckpoint } from '../audit/checkpoint.js';
 import { auditEntryView } from '../audit/view.js';
-import type { AuditRow } from '../audit/log.js';
+import { auditPage } from '../store/audit.js';
 import { HallmarkError } from '../errors.js';
 import { note, printJson } from './output.js';
 import { usageError } from './usage-error.js';
@@ -21,7 +21,7 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
     // With the PIN, checkpoint signatures are checked against the audit key on the token.
     await withContext({ withKeys: hasPin() }, async (ctx) => {
       const signer = ctx.keys ? await auditSigner(ctx.keys, ctx.env.tokenLabel) : undefined;
-      const result = await verifyAuditChain(ctx.db, signer);
+      const result = await verifyAuditChain(ctx.store, signer);
       if (flags.json) printJson(result);
       else {
         process.stdout.write(`${result.entries} entries; checkpoints: ${result.checkpoints.verified} verified, ${result.checkpoints.failed} failed, ${result.checkpoints.skipped} not checked${signer ? '' : ' (no PIN: signatures not checked)'}\n`);
@@ -35,7 +35,7 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
       const out = flags.out ? fs.createWriteStream(flags.out) : process.stdout;
       let count = 0;
       for (let after = 0; ; ) {
-        const rows = (await ctx.db('audit_events').where('seq', '>', after).orderBy('seq').limit(5000)) as AuditRow[];
+        const rows = await auditPage(ctx.store, after, 5000);
         if (!rows.length) break;
         for (const row of rows) out.write(JSON.stringify(auditEntryView(row)) + '\n');
         after = Number(rows.at(-1)!.seq);
@@ -46,7 +46,7 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
     });
   } else if (verb === 'checkpoint') {
     await withContext({ withKeys: true }, async (ctx) => {
-      const row = await writeCheckpoint(ctx.db, await auditSigner(ctx.keys!, ctx.env.tokenLabel), ctx.env.tokenLabel, ctx.clock);
+      const row = await writeCheckpoint(ctx.store, await auditSigner(ctx.keys!, ctx.env.tokenLabel), ctx.env.tokenLabel, ctx.clock);
       if (row) await ctx.audit.record({ actor: `cli:${os.userInfo().username}`, action: 'audit.checkpoint', target: String(row.seq), outcome: 'success', source: 'cli' });
       const view = row ? { seq: Number(row.seq), hash: row.hash, at: new Date(Number(row.at)).toISOString() } : { unchanged: true };
       if (flags.json) printJson(view);

@@ -9,7 +9,8 @@ import { caView } from '../ca/ca-view.js';
 import os from 'node:os';
 import { issuingDeps } from '../context.js';
 import { rolloverCa } from '../ca/rollover.js';
-import { reissueFrom, revokeCa, toReissue } from '../ca/compromise.js';
+import { reissueFrom, revokeCa } from '../ca/compromise.js';
+import { countToReissue } from '../store/certificates.js';
 import { parseReason } from '../ca/revocation-reasons.js';
 import { progress } from './progress.js';
 import { withContext } from './with-context.js';
@@ -29,7 +30,7 @@ async function rollover(args: string[], flags: { json: boolean; at?: string }): 
   await withContext({ withKeys: true }, async (ctx) => {
     const issue = await issuingDeps(ctx);
     const result = await rolloverCa(
-      { db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel, issuers: issue.issuers },
+      { store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel, issuers: issue.issuers },
       family,
       { activeFrom, actor: `cli:${os.userInfo().username}` },
     );
@@ -50,11 +51,11 @@ async function compromise(verb: 'revoke' | 'reissue', args: string[], flags: { j
   if (verb === 'revoke' && !reason) throw usageError(`unknown reason "${flags.reason}"`);
   await withContext({ withKeys: true }, async (ctx) => {
     const issue = await issuingDeps(ctx);
-    const revocation = { db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] };
+    const revocation = { store: ctx.store, audit: ctx.audit, clock: ctx.clock, listeners: [] };
     const actor = `cli:${os.userInfo().username}`;
     if (verb === 'revoke') {
       const result = await revokeCa(issue, revocation, name, reason!, actor);
-      const due = Number((await toReissue(ctx.db, name, ctx.clock.now()).count({ n: '*' }))[0]!.n);
+      const due = await countToReissue(ctx.store, name, ctx.clock.now().getTime());
       if (flags.json) printJson({ ...result, certificatesToReissue: due });
       else process.stdout.write(`${name} revoked (${reason}); ${result.successor} issues for "${result.family}". ${due} certificate(s) to re-issue: run \`hallmark ca reissue ${name}\`\n`);
     } else {

@@ -152,7 +152,7 @@ async function changeStatus(verb: 'revoke' | 'release', serialArg: string | unde
   }
   await withContext({ withKeys: false }, async (ctx) => {
     // No listeners here: running instances see the change through their status poll and publish a new CRL.
-    const deps = { db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] };
+    const deps = { store: ctx.store, audit: ctx.audit, clock: ctx.clock, listeners: [] };
     const result =
       verb === 'revoke'
         ? await revokeCertificate(deps, { serial, reason: reason!, invalidityDate, actor: actor(), source: 'cli' })
@@ -167,7 +167,7 @@ async function allowRenewalOf(serialArg: string | undefined, flags: CertFlags): 
   const serial = serialArg ? normalizeSerial(serialArg) : undefined;
   if (!serial) throw usageError('usage: hallmark cert allow-renewal <serial>');
   await withContext({ withKeys: false }, async (ctx) => {
-    await allowRenewal({ db: ctx.db, audit: ctx.audit }, { serial, actor: actor(), source: 'cli', now: ctx.clock.now() });
+    await allowRenewal({ store: ctx.store, audit: ctx.audit }, { serial, actor: actor(), source: 'cli', now: ctx.clock.now() });
     if (flags.json) printJson({ serial, renewalAllowed: true });
     else process.stderr.write(`${serial} may renew now (once), over EST simplereenroll or /api/v1/renew\n`);
   });

@@ -21,7 +21,7 @@ export async function crlCommand(verb: string | undefined, flags: CrlFlags): Pro
     const issue = await issuingDeps(ctx);
     const names = flags.ca ? [issue.issuers.exact(flags.ca).name] : issue.issuers.list().map((i) => i.name);
     if (flags.out && names.length !== 1) throw usageError('--out needs --ca: one file holds one CRL');
-    const deps = { issuers: issue.issuers, crls: createCrlStore(ctx.db), audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl };
+    const deps = { issuers: issue.issuers, crls: createCrlStore(ctx.store), audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl };
     const results = [];
     for (const name of names) {
       if (!flags.json) note(`signing the CRL of ${name}…`);

@@ -1,10 +1,11 @@
+import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { HallmarkError } from '../errors.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
-import { newestDevices } from '../factory/device-list.js';
+import { allowReprovisioning, devicesAfter, devicesPerLot, findDevice, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
 
 export interface DeviceFlags {
   json: boolean;
@@ -15,7 +16,7 @@ export interface DeviceFlags {
   limit?: string;
 }
 
-const view = (r: Record<string, unknown>) => ({
+const view = (r: DeviceRow | Record<string, unknown>) => ({
   serial: r.serial,
   state: r.state,
   line: r.line,
@@ -39,15 +40,15 @@ const csvCell = (v: unknown) => {
 export async function deviceCommand(verb: string | undefined, args: string[], flags: DeviceFlags): Promise<void> {
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
-      const rows = (await newestDevices(ctx.db, { line: flags.line, lot: flags.lot, limit: Number(flags.limit ?? 1000) })).map(view);
+      const rows = (await newestDevices(ctx.store, { line: flags.line, lot: flags.lot, limit: Number(flags.limit ?? 1000) })).map(view);
       if (flags.json) printJson(rows);
       else printTable(rows, ['serial', 'state', 'line', 'station', 'lot', 'model', 'certificateSerial', 'provisionedAt']);
     } else if (verb === 'show') {
       const serial = args[0];
       if (!serial) throw usageError('usage: hallmark device show <device serial>');
-      const row = await ctx.db('devices').where({ serial }).first();
+      const row = await findDevice(ctx.store, serial);
       if (!row) throw new HallmarkError('not_found', `no device ${serial}; see \`hallmark device list\``, 404);
-      const records = (await ctx.db('manufacturing_records').where({ device_serial: serial }).orderBy('id')).map((r) => ({ ...r, at: new Date(Number(r.at)).toISOString() }));
+      const records = (await manufacturingRecordsOf(ctx.store, serial)).map((r) => ({ ...r, at: new Date(Number(r.at)).toISOString() }));
       const out = { ...view(row), records };
       if (flags.json) printJson(out);
       else {
@@ -63,7 +64,7 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
       if (format === 'csv') out.write(columns.join(',') + '\n');
       let count = 0;
       for (let after = ''; ; ) {
-        const rows = await ctx.db('devices').where('serial', '>', after).orderBy('serial').limit(5000);
+        const rows = await devicesAfter(ctx.store, after, 5000);
         if (!rows.length) break;
         for (const r of rows.map(view)) out.write(format === 'csv' ? columns.map((c) => csvCell((r as Record<string, unknown>)[c])).join(',') + '\n' : JSON.stringify(r) + '\n');
         count += rows.length;
@@ -72,18 +73,17 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
       }
       if (flags.out) await new Promise((r) => (out as fs.WriteStream).end(r));
     } else if (verb === 'report') {
-      const grouped = (await ctx.db('devices').select('line', 'lot').count({ devices: '*' }).groupBy('line', 'lot').orderBy('line').orderBy('lot')) as { line: string; lot: string; devices: number | string }[];
-      const rows = grouped.map((r) => ({ line: r.line, lot: r.lot, devices: Number(r.devices) }));
+      const rows = await devicesPerLot(ctx.store);
       if (flags.json) printJson(rows);
       else printTable(rows, ['line', 'lot', 'devices']);
     } else if (verb === 'reprovision') {
       const serial = args[0];
       if (!serial) throw usageError('usage: hallmark device reprovision <device serial>');
       const actor = `cli:${os.userInfo().username}`;
-      const done = await ctx.db.transaction(async (trx) => {
-        const n = await trx('devices').where({ serial, state: 'provisioned' }).update({ reprovision_allowed_at: ctx.clock.now().getTime() });
-        if (n) await ctx.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source: 'cli' });
-        return n === 1;
+      const done = await inTransaction(ctx.store, async (trx) => {
+        const allowed = await allowReprovisioning(trx, serial, ctx.clock.now().getTime());
+        if (allowed) await ctx.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source: 'cli' });
+        return allowed;
       });
       if (!done) throw new HallmarkError('not_found', `no provisioned device ${serial}`, 404);
       if (flags.json) printJson({ serial, reprovisionAllowed: true });

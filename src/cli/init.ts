@@ -5,7 +5,7 @@ import { withContext } from './with-context.js';
 export async function initCommand(flags: { json: boolean }): Promise<void> {
   await withContext({ withKeys: true }, async (ctx) => {
     const result = await initializeCa(
-      { db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel },
+      { store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel },
       flags.json ? () => {} : note,
     );
     if (flags.json) {

@@ -1,6 +1,8 @@
+import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { createOperator, type OperatorRow } from '../auth/operators.js';
+import { disableOperator, listOperators } from '../store/credentials.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { base32 } from '../auth/totp.js';
 import { SECRETS_KEY } from '../security-plane.js';
@@ -43,7 +45,7 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
     await withContext({ withKeys: true }, async (ctx) => {
       const sealer = await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY });
       const now = ctx.clock.now();
-      const created = await ctx.db.transaction(async (trx) => {
+      const created = await inTransaction(ctx.store, async (trx) => {
         const op = await createOperator(trx, sealer, { name: flags.name!, role: flags.role as Role, password, createdBy: actor, now });
         await ctx.audit.recordIn(trx, { actor, action: 'operator.create', target: flags.name, outcome: 'success', source: 'cli', details: { role: flags.role } });
         return op;
@@ -56,21 +58,18 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
   }
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
-      const rows = ((await ctx.db('operators').select('*').orderBy('name')) as OperatorRow[]).map(view);
+      const rows = ((await listOperators(ctx.store)) as OperatorRow[]).map(view);
       if (flags.json) printJson(rows);
       else printTable(rows, ['name', 'role', 'state', 'createdBy', 'createdAt']);
     } else if (verb === 'disable') {
       const name = args[0];
       if (!name) throw usageError('usage: hallmark operator disable <name>');
       const now = ctx.clock.now().getTime();
-      const done = await ctx.db.transaction(async (trx) => {
-        const n = await trx('operators').where({ name }).whereNull('disabled_at').update({ disabled_at: now });
-        if (n) {
-          // Disabling ends the operator's sessions at once.
-          await trx('sessions').where({ operator: name }).whereNull('revoked_at').update({ revoked_at: now });
-          await ctx.audit.recordIn(trx, { actor, action: 'operator.disable', target: name, outcome: 'success', source: 'cli' });
-        }
-        return n === 1;
+      const done = await inTransaction(ctx.store, async (trx) => {
+        // Disabling ends the operator's sessions at once.
+        const disabled = await disableOperator(trx, name, now);
+        if (disabled) await ctx.audit.recordIn(trx, { actor, action: 'operator.disable', target: name, outcome: 'success', source: 'cli' });
+        return disabled;
       });
       if (!done) throw new HallmarkError('not_found', `no active operator "${name}"; see \`hallmark operator list\``, 404);
       if (flags.json) printJson({ name, disabled: true });

@@ -30,7 +30,7 @@ export async function securityCommand(verb: string | undefined, rest: string[], 
   await withContext({ withKeys: false }, async (ctx) => {
     const now = ctx.clock.now().getTime();
     if (action === 'list') {
-      const rows = (await unexpiredBlocks(ctx.db, now)).filter((r) => r.lifted_at === null);
+      const rows = (await unexpiredBlocks(ctx.store, now)).filter((r) => r.lifted_at === null);
       if (flags.json) return printJson(rows.map(blockView));
       if (!rows.length) return void process.stdout.write('no authentication blocks in force\n');
       for (const row of rows) process.stdout.write(`${row.id}  ${what(row)}  ${row.failures} failures  until ${new Date(Number(row.until)).toISOString()}\n`);
@@ -39,7 +39,7 @@ export async function securityCommand(verb: string | undefined, rest: string[], 
     }
     if (action !== 'lift' || !id) throw usageError(USAGE);
     const actor = `cli:${os.userInfo().username}`;
-    const row = await liftBlock(ctx.db, id, actor, now);
+    const row = await liftBlock(ctx.store, id, actor, now);
     if (!row) throw new HallmarkError('not_found', `no block ${id} in force; list them with: hallmark security blocks list`, 1);
     await ctx.audit.record({ actor, action: 'security.block.lift', target: id, outcome: 'success', source: 'cli', details: { scope: row.scope, source: row.source, credential: row.credential } });
     if (flags.json) printJson({ ...blockView(row), lifted: true });

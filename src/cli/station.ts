@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { issuingDeps } from '../context.js';
-import { addStation, disableStation, stationView, type StationRow } from '../factory/stations.js';
+import { addStation, disableStation, stationView } from '../factory/stations.js';
+import { listStations } from '../store/factory.js';
 import { printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
@@ -23,7 +24,7 @@ export async function stationCommand(verb: string | undefined, args: string[], f
     if (!Number.isInteger(quota) || quota < 1) throw usageError(`--quota takes a whole number of devices per hour, got "${flags.quota}"`);
     await withContext({ withKeys: true }, async (ctx) => {
       const station = await addStation(
-        { db: ctx.db, audit: ctx.audit, issue: await issuingDeps(ctx) },
+        { store: ctx.store, audit: ctx.audit, issue: await issuingDeps(ctx) },
         { name, line, profiles: flags.profiles?.split(',').map((p) => p.trim()).filter(Boolean) ?? ['device'], quotaPerHour: quota, actor, dir: path.join(ctx.env.home, 'stations') },
       );
       if (flags.json) printJson(station);
@@ -36,13 +37,13 @@ export async function stationCommand(verb: string | undefined, args: string[], f
   }
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
-      const rows = ((await ctx.db('stations').select('*').orderBy('name')) as StationRow[]).map(stationView);
+      const rows = (await listStations(ctx.store)).map(stationView);
       if (flags.json) printJson(rows);
       else printTable(rows.map((r) => ({ ...r, profiles: r.profiles.join(',') })), ['name', 'line', 'state', 'profiles', 'quotaPerHour', 'createdAt']);
     } else if (verb === 'disable') {
       const name = args[0];
       if (!name) throw usageError('usage: hallmark station disable <name>');
-      await disableStation({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, listeners: [] }, name, actor);
+      await disableStation({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, listeners: [] }, name, actor);
       if (flags.json) printJson({ name, disabled: true });
       else process.stderr.write(`station ${name} disabled: its API key and certificate are revoked\n`);
     } else throw usageError('usage: hallmark station add|list|disable …');

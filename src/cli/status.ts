@@ -1,6 +1,8 @@
 import { parseKeyUri } from '../keys/key-uri.js';
 import { printJson, printTable } from './output.js';
 import { withContext } from './with-context.js';
+import { activeStationCount, certificateCounts, deviceCount } from '../store/reports.js';
+import { createCrlStore } from '../store/crls.js';
 
 const DAY = 86_400_000;
 
@@ -10,14 +12,11 @@ export async function statusCommand(flags: { json: boolean }): Promise<void> {
   await withContext({ withKeys }, async (ctx) => {
     const now = ctx.clock.now().getTime();
     const cas = await ctx.cas.list();
-    const counts = Object.fromEntries(
-      ((await ctx.db('certificates').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[]).map((r) => [r.status, Number(r.n)]),
-    );
-    const expired = Number((await ctx.db('certificates').where({ status: 'active' }).where('not_after', '<=', now).count({ n: '*' }))[0]!.n);
-    const expiring = Number((await ctx.db('certificates').where({ status: 'active' }).where('not_after', '>', now).where('not_after', '<=', now + 30 * DAY).count({ n: '*' }))[0]!.n);
+    const { byStatus: counts, expired, expiringSoon: expiring } = await certificateCounts(ctx.store, now, 30 * DAY);
     const crls = [];
+    const crlRows = createCrlStore(ctx.store);
     for (const ca of cas) {
-      const latest = await ctx.db('crls').where({ issuer: ca.name }).orderBy('number', 'desc').first();
+      const latest = await crlRows.latest(ca.name);
       crls.push({
         ca: ca.name,
         number: latest ? Number(latest.number) : null,
@@ -39,8 +38,8 @@ export async function statusCommand(flags: { json: boolean }): Promise<void> {
       initialised: cas.length > 0,
       cas: cas.map((c) => ({ name: c.name, parent: c.parent, subject: c.subject, keyType: c.key_type, notAfter: new Date(Number(c.not_after)).toISOString(), daysLeft: Math.floor((Number(c.not_after) - now) / DAY) })),
       certificates: { active: (counts.active ?? 0) - expired, expired, revoked: counts.revoked ?? 0, pending: counts.pending ?? 0, failed: counts.failed ?? 0, expiringIn30Days: expiring },
-      devices: Number((await ctx.db('devices').count({ n: '*' }))[0]!.n),
-      stations: Number((await ctx.db('stations').whereNull('disabled_at').count({ n: '*' }))[0]!.n),
+      devices: await deviceCount(ctx.store),
+      stations: await activeStationCount(ctx.store),
       crls,
       token,
     };

@@ -1,3 +1,4 @@
+import { inTransaction } from '../store/handle.js';
 import os from 'node:os';
 import { createEnrollmentToken } from '../auth/enrollment-tokens.js';
 import { printJson } from './output.js';
@@ -20,7 +21,7 @@ export async function tokenCommand(verb: string | undefined, flags: TokenFlags):
     const now = ctx.clock.now();
     const expiresAt = new Date(now.getTime() + (flags.expires ? parseDuration(flags.expires) : ctx.config.est.tokenExpiryHours * 3_600_000));
     const actor = `cli:${os.userInfo().username}`;
-    const token = await ctx.db.transaction(async (trx) => {
+    const token = await inTransaction(ctx.store, async (trx) => {
       const created = await createEnrollmentToken(trx, { device: flags.device!, label, expiresAt, createdBy: actor, now });
       await ctx.audit.recordIn(trx, { actor, action: 'token.create', target: flags.device, outcome: 'success', source: 'cli', details: { id: created.id, label, expiresAt: expiresAt.toISOString() } });
       return created;

@@ -1,11 +1,8 @@
-import type { Knex } from 'knex';
 import { issueBatch, type IssuedCertificate } from '../ca/issue.js';
-import { together } from '../store/together.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { HallmarkError, toError } from '../errors.js';
-import { isPostgres } from '../store/db.js';
-import { insertMany, ROWS_PER_STATEMENT } from '../store/insert-many.js';
-import { namedWhenFull } from '../store/pg-prepared.js';
+import { toError } from '../errors.js';
+import { knownDeviceSerials, recordProvisioned, releaseReservations, reserveNewDevices } from '../store/factory.js';
+import type { StoreTx } from '../store/handle.js';
 import type { AuditEvent } from '../audit/log.js';
 import type { StationRow } from './stations.js';
 import {
@@ -16,6 +13,7 @@ import {
   provisionedLastHour,
   provisionDevice,
   provisionEvent,
+  reservationRace,
   quotaEvent,
   quotaExceeded,
   sha256,
@@ -24,8 +22,6 @@ import {
   type Provisioned,
   type ProvisionItem,
 } from './provision.js';
-
-const CHUNK = ROWS_PER_STATEMENT;
 
 interface Candidate {
   index: number;
@@ -49,7 +45,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   const now = deps.issue.clock.now();
   const audit: AuditEvent[] = [];
 
-  let allowance = Number(station.quota_per_hour) - (await provisionedLastHour(deps.db, station, now));
+  let allowance = Number(station.quota_per_hour) - (await provisionedLastHour(deps.store, station, now));
   const accepted: { index: number; item: ProvisionItem; profile: string }[] = [];
   items.forEach((item, index) => {
     try {
@@ -77,24 +73,17 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   });
 
   // Devices already known take the careful path (a repeat, a re-provisioning, a stale reservation).
-  const known = new Set<string>();
-  for (let i = 0; i < fresh.length; i += CHUNK) {
-    const serials = fresh.slice(i, i + CHUNK).map((c) => c.item.deviceSerial);
-    for (const row of await deps.db('devices').select('serial').whereIn('serial', serials)) known.add(row.serial);
-  }
+  const known = await knownDeviceSerials(deps.store, fresh.map((c) => c.item.deviceSerial));
   for (const c of fresh) if (known.has(c.item.deviceSerial)) oneByOne.push(c.index);
   fresh = fresh.filter((c) => !known.has(c.item.deviceSerial));
 
   // The others are reserved in the transaction that records their certificates' intents (nothing is
   // signed before). A reservation the unique key refuses means another request took that device
   // meanwhile: the whole is rolled back, and every device takes the careful path.
-  const reservationRace = new HallmarkError('reservation_race', 'another request reserved one of these devices meanwhile', 409);
-  const reserve = (trx: Knex.Transaction) =>
-    insertMany(
-      trx,
-      'devices',
-      fresh.map((c) => ({ serial: c.item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, c.item, c.profile, c.keyHash, now), certificate_serial: null })),
-      CHUNK,
+  const reserve = (tx: StoreTx) =>
+    reserveNewDevices(
+      tx,
+      fresh.map((c) => ({ serial: c.item.deviceSerial, line: station.line, ...deviceFields(station, c.item, c.profile, c.keyHash, now) })),
     ).catch((e: unknown) => {
       throw isUniqueViolation(e) ? reservationRace : e;
     });
@@ -102,34 +91,24 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   // The devices' identities, manufacturing records and audit events are recorded in the transaction
   // that records their certificates: a device is provisioned exactly when its certificate is issued.
   const done: { c: Candidate; serial: string }[] = [];
-  const recordProvisioned = async (trx: Knex.Transaction, issued: (IssuedCertificate | Error)[]) => {
+  const record = async (tx: StoreTx, issued: (IssuedCertificate | Error)[]) => {
     fresh.forEach((c, i) => {
       const outcome = issued[i]!;
       if (!(outcome instanceof Error)) done.push({ c, serial: outcome.serial });
     });
-    const text = isPostgres(deps.db) ? '?::text' : '?';
-    const deviceUpdates = [];
-    for (let i = 0; i < done.length; i += CHUNK) {
-      const chunk = done.slice(i, i + CHUNK);
-      const update = () =>
-        trx('devices')
-          .whereIn('serial', chunk.map((d) => d.c.item.deviceSerial))
-          .update({ state: 'provisioned', certificate_serial: trx.raw(`CASE serial ${chunk.map(() => `WHEN ? THEN ${text}`).join(' ')} END`, chunk.flatMap((d) => [d.c.item.deviceSerial, d.serial])) });
-      // Its text depends only on the number of rows: a full chunk is prepared once (pg-prepared.ts).
-      deviceUpdates.push(() => namedWhenFull(trx, update(), chunk.length, CHUNK, () => `hm_devices_provisioned_${CHUNK}`));
-    }
-    await together(trx, [
-      ...deviceUpdates,
-      () => insertMany(trx, 'manufacturing_records', done.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)), CHUNK),
-      () => deps.audit.recordManyIn(trx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]),
-    ]);
+    await recordProvisioned(
+      tx,
+      done.map((d) => ({ device: d.c.item.deviceSerial, certificate: d.serial })),
+      done.map((d) => manufacturingRecord(station, d.c.item, d.serial, now)),
+      () => deps.audit.recordManyIn(tx, [...audit, ...done.map((d) => provisionEvent(station, d.c.item, d.serial, actor, source))]),
+    );
   };
   let issued: (IssuedCertificate | Error)[];
   try {
     issued = await issueBatch(
       deps.issue,
       fresh.map((c) => ({ csr: c.key.csr, profile: c.profile, identity: c.item.deviceSerial, requester: { kind: 'station' as const }, actor, source })),
-      { withIntents: reserve, alongside: recordProvisioned },
+      { withIntents: reserve, alongside: record },
     );
   } catch (e) {
     if (e !== reservationRace) throw e;
@@ -156,7 +135,7 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
   });
 
   // Nothing was issued for these: release their reservations so the requests can be corrected and repeated.
-  for (let i = 0; i < undo.length; i += CHUNK) await deps.db('devices').whereIn('serial', undo.slice(i, i + CHUNK)).where({ state: 'provisioning' }).del();
+  await releaseReservations(deps.store, undo.map((serial) => ({ serial, wasProvisioned: false })));
   // Refusals (quota) when no certificate was recorded to carry them (`done` is filled exactly when
   // the outcome transaction, which records them, ran).
   if (!done.length && audit.length) await deps.audit.recordMany(audit);

@@ -1,11 +1,13 @@
-import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { AuditEvent, AuditLog } from '../audit/log.js';
-import type { Db } from '../store/db.js';
-import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../ca/issue.js';
+import type { Store, StoreTx } from '../store/handle.js';
+import { issueBatch, type IssueDeps, type IssuedCertificate } from '../ca/issue.js';
 import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
 import { requestForOwnKey, verifyCsr, type VerifiedCsr } from '../x509/csr.js';
 import { toPem } from '../x509/pem.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
+import { claimForReprovisioning, findDevice, recordProvisioned, releaseReservations, reserveNewDevices, stationOutputSince, takeOverReservation, type DeviceFields, type DeviceRow, type ManufacturingRecord } from '../store/factory.js';
+import { findCertificate } from '../store/certificates.js';
 import { HallmarkError } from '../errors.js';
 import { INSTANCE } from '../instance.js';
 import { reservationAbandoned } from './reservations.js';
@@ -24,7 +26,7 @@ export interface ProvisionItem {
 }
 
 export interface ProvisionDeps {
-  db: Db;
+  store: Store;
   audit: AuditLog;
   issue: IssueDeps;
   revocation: RevokeDeps;
@@ -54,20 +56,10 @@ export interface Provisioned {
   keyPassphrase?: string;
 }
 
-export interface DeviceRow {
-  serial: string;
-  state: 'provisioning' | 'provisioned';
-  line: string;
-  key_sha256: string;
-  server_keygen: boolean | number;
-  certificate_serial: string | null;
-  reprovision_allowed_at: number | null;
-  provisioned_at: number;
-  reserved_by?: string | null;
-}
+export type { DeviceRow } from '../store/factory.js';
 
 /** What a provisioning writes about the device, whether it reserves a new row or re-provisions one. */
-export const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date) => ({
+export const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date): DeviceFields => ({
   station: station.name,
   model: item.model,
   lot: item.lot,
@@ -80,29 +72,11 @@ export const deviceFields = (station: StationRow, item: ProvisionItem, profile: 
   reserved_by: INSTANCE.id,
 });
 
-/** A certificate a dead request had issued for the same device and key: it becomes the device's identity. */
-async function adopt(deps: ProvisionDeps, serial: string, profile: string): Promise<IssuedCertificate> {
-  const row = await deps.db('certificates').where({ serial }).first();
-  const issuer = deps.issue.issuers.exact(row.issuer);
-  return {
-    serial,
-    der: new Uint8Array(row.der),
-    certificate: toPem(row.der, 'CERTIFICATE'),
-    chain: issuer.chain.map((c) => toPem(c, 'CERTIFICATE')),
-    issuer: row.issuer,
-    profile,
-    identity: row.identity,
-    subject: row.subject,
-    notBefore: new Date(Number(row.not_before)),
-    notAfter: new Date(Number(row.not_after)),
-  };
-}
-
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 async function existingIdentity(deps: ProvisionDeps, device: DeviceRow, issuerChain: string[]): Promise<Provisioned> {
-  const row = await deps.issue.db('certificates').where({ serial: device.certificate_serial }).first();
-  return { deviceSerial: device.serial, serial: row.serial, certificate: toPem(row.der, 'CERTIFICATE'), chain: issuerChain, repeated: true };
+  const row = (await findCertificate(deps.store, device.certificate_serial!))!;
+  return { deviceSerial: device.serial, serial: row.serial, certificate: toPem(row.der!, 'CERTIFICATE'), chain: issuerChain, repeated: true };
 }
 
 /** The profile a provisioning item asks for, once the station may use it and the item is well formed. */
@@ -115,17 +89,17 @@ export function checkItem(station: StationRow, item: ProvisionItem): string {
 }
 
 /** Devices a station provisioned in the hour before `now` (what its hourly quota counts). */
-export async function provisionedLastHour(db: Db, station: StationRow, now: Date): Promise<number> {
-  return Number((await db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).count({ n: '*' }))[0]!.n);
+export async function provisionedLastHour(store: Store, station: StationRow, now: Date): Promise<number> {
+  return (await stationOutputSince(store, station.name, now.getTime() - 3_600_000)).count;
 }
 
 export const quotaExceeded = (station: StationRow, retryAfter?: number) =>
   new HallmarkError('quota_exceeded', `station ${station.name} reached its quota of ${station.quota_per_hour} devices per hour`, 429, retryAfter === undefined ? undefined : { retryAfter });
 
 /** Seconds until the oldest provisioning of the last hour leaves the window (RFC 6585 §4: 429 says when to retry). */
-export async function quotaRetryAfter(db: Db, station: StationRow, now: Date): Promise<number> {
-  const [{ oldest }] = await db('manufacturing_records').where({ station: station.name }).where('at', '>', now.getTime() - 3_600_000).min({ oldest: 'at' });
-  return Math.max(1, Math.ceil((Number(oldest ?? now.getTime()) + 3_600_000 - now.getTime()) / 1000));
+export async function quotaRetryAfter(store: Store, station: StationRow, now: Date): Promise<number> {
+  const { oldest } = await stationOutputSince(store, station.name, now.getTime() - 3_600_000);
+  return Math.max(1, Math.ceil(((oldest ?? now.getTime()) + 3_600_000 - now.getTime()) / 1000));
 }
 export const quotaEvent = (station: StationRow, item: ProvisionItem, actor: string, source?: string): AuditEvent => ({
   actor,
@@ -163,7 +137,7 @@ export async function prepareKey(item: ProvisionItem): Promise<DeviceKey> {
 }
 
 /** The manufacturing record and audit event of a device that received its identity. */
-export const manufacturingRecord = (station: StationRow, item: ProvisionItem, certificateSerial: string, now: Date) => ({
+export const manufacturingRecord = (station: StationRow, item: ProvisionItem, certificateSerial: string, now: Date): ManufacturingRecord => ({
   device_serial: item.deviceSerial,
   line: station.line,
   station: station.name,
@@ -193,78 +167,87 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
   const now = deps.issue.clock.now();
   const profile = checkItem(station, item);
 
-  if ((await provisionedLastHour(deps.db, station, now)) >= Number(station.quota_per_hour)) {
+  if ((await provisionedLastHour(deps.store, station, now)) >= Number(station.quota_per_hour)) {
     await deps.audit.record(quotaEvent(station, item, actor, source));
-    throw quotaExceeded(station, await quotaRetryAfter(deps.db, station, now));
+    throw quotaExceeded(station, await quotaRetryAfter(deps.store, station, now));
   }
 
   const { csr, privateKeyPem, passphrase } = await prepareKey(item);
   const keyHash = sha256(csr.spkiDer);
   const issuerChain = deps.issue.issuers.get(deps.issue.profiles.get(profile)?.issuer ?? 'issuing').chain.map((c) => toPem(c, 'CERTIFICATE'));
+  const fields = deviceFields(station, item, profile, keyHash, now);
 
-  // Reserve (or re-reserve) the device serial before signing anything.
-  let replacing: DeviceRow | undefined;
-  let orphan: { serial: string; der: Buffer } | undefined;
   for (let attempt = 0; ; attempt++) {
-    const device = (await deps.db('devices').where({ serial: item.deviceSerial }).first()) as DeviceRow | undefined;
-    if (!device) {
-      try {
-        await deps.db('devices').insert({ serial: item.deviceSerial, state: 'provisioning', line: station.line, ...deviceFields(station, item, profile, keyHash, now), certificate_serial: null });
-        break;
-      } catch (e) {
-        if (isUniqueViolation(e) && attempt < 2) continue; // another request reserved it first: look again
-        throw e;
-      }
+    const device = await findDevice(deps.store, item.deviceSerial);
+    const plan = await reservationPlan(deps, station, item, device, keyHash, now);
+    if ('repeat' in plan) return existingIdentity(deps, plan.repeat, issuerChain);
+    // The reservation is made in the transaction that records the certificate's intent, and the device
+    // is provisioned in the one that records the certificate (the batch hooks of ca/issue.ts): a device
+    // is provisioned exactly when its certificate is issued, whatever stops in between.
+    let reserved = false;
+    const reserve = async (tx: StoreTx) => {
+      await plan.reserve(tx, fields).catch((e: unknown) => {
+        throw isUniqueViolation(e) ? reservationRace : e;
+      });
+      reserved = true;
+    };
+    const replaces = plan.replacing?.certificate_serial ?? undefined;
+    const record = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {
+      const issued = outcomes[0]!;
+      if (issued instanceof Error) return;
+      await recordProvisioned(tx, [{ device: item.deviceSerial, certificate: issued.serial, fields }], [manufacturingRecord(station, item, issued.serial, now)], () =>
+        deps.audit.recordIn(tx, provisionEvent(station, item, issued.serial, actor, source, replaces)),
+      );
+    };
+    let issued: IssuedCertificate | Error;
+    try {
+      [issued] = (await issueBatch(deps.issue, [{ csr, profile, identity: item.deviceSerial, requester: { kind: 'station' }, actor, source }], { withIntents: reserve, alongside: record })) as [IssuedCertificate | Error];
+    } catch (e) {
+      if (e === reservationRace && attempt < 2) continue; // another request reserved it first: look again
+      throw e;
     }
-    if (device.line !== station.line) throw new HallmarkError('other_line', `device ${item.deviceSerial} belongs to line ${device.line}`, 403);
-    if (device.state === 'provisioning') {
-      const abandoned = await reservationAbandoned(deps.db, device, now.getTime(), { staleMs: deps.staleReservationMs ?? 120_000, leaseMs: deps.reservationLeaseMs ?? 15_000 });
-      if (!abandoned) throw new HallmarkError('in_progress', `device ${item.deviceSerial} is being provisioned by another request; retry`, 409);
-      // Take the abandoned reservation over (compare-and-set on its time: one taker wins).
-      const taken = await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioning', provisioned_at: device.provisioned_at }).update({ provisioned_at: now.getTime(), key_sha256: keyHash, reserved_by: INSTANCE.id });
-      if (taken !== 1) continue;
-      if (device.certificate_serial) replacing = device;
-      // The dead request may have got as far as an issued certificate: never leave a second identity.
-      orphan = await deps.db('certificates').where({ identity: item.deviceSerial, status: 'active', profile }).where('created_at', '>=', Number(device.provisioned_at)).whereNull('superseded_by').first();
-      break;
+    if (issued instanceof Error) {
+      // Nothing was issued: undo the reservation, so the request can be corrected and repeated.
+      if (reserved) await releaseReservations(deps.store, [{ serial: item.deviceSerial, wasProvisioned: Boolean(plan.replacing) }]);
+      throw issued;
     }
-    if (!item.keygen && !device.server_keygen && device.key_sha256 === keyHash && device.reprovision_allowed_at === null) return existingIdentity(deps, device, issuerChain);
-    if (device.reprovision_allowed_at === null) {
-      throw new HallmarkError('already_provisioned', `device ${item.deviceSerial} already has a factory identity (${device.certificate_serial}); an operator must allow re-provisioning (hallmark device reprovision)`, 409);
-    }
-    const claimed = await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioned' }).whereNotNull('reprovision_allowed_at').update({ state: 'provisioning' });
-    if (claimed !== 1) continue;
-    replacing = device;
-    break;
+    if (replaces) await revokeCertificate(deps.revocation, { serial: replaces, reason: 'superseded', actor }).catch(() => undefined);
+    deps.onProvisioned?.(station, 1);
+    return {
+      deviceSerial: item.deviceSerial,
+      serial: issued.serial,
+      certificate: issued.certificate,
+      chain: issued.chain,
+      repeated: false,
+      ...(privateKeyPem ? { encryptedKey: privateKeyPem, keyPassphrase: item.keyPassphrase ? undefined : passphrase } : {}),
+    };
   }
+}
 
-  let issued: IssuedCertificate;
-  try {
-    const adoptable = orphan && !item.keygen && sha256(new Uint8Array(new X509Certificate(orphan.der).publicKey.export({ format: 'der', type: 'spki' }))) === keyHash;
-    issued = adoptable ? await adopt(deps, orphan!.serial, profile) : await issueCertificate(deps.issue, { csr, profile, identity: item.deviceSerial, requester: { kind: 'station' }, actor, source });
-    if (orphan && !adoptable) await revokeCertificate(deps.revocation, { serial: orphan.serial, reason: 'superseded', actor }).catch(() => undefined);
-  } catch (e) {
-    // Nothing was issued: undo the reservation, so the request can be corrected and repeated.
-    if (replacing) await deps.db('devices').where({ serial: item.deviceSerial }).update({ state: 'provisioned' });
-    else await deps.db('devices').where({ serial: item.deviceSerial, state: 'provisioning' }).del();
-    throw e;
-  }
+/** A reservation the database refused: another request took the device meanwhile. */
+export const reservationRace = new HallmarkError('reservation_race', 'another request reserved this device meanwhile', 409);
 
-  await deps.db.transaction(async (trx) => {
-    await trx('devices').where({ serial: item.deviceSerial }).update({ state: 'provisioned', ...deviceFields(station, item, profile, keyHash, now), certificate_serial: issued.serial });
-    await trx('manufacturing_records').insert(manufacturingRecord(station, item, issued.serial, now));
-    await deps.audit.recordIn(trx, provisionEvent(station, item, issued.serial, actor, source, replacing?.certificate_serial ?? undefined));
-  });
-  if (replacing?.certificate_serial) {
-    await revokeCertificate(deps.revocation, { serial: replacing.certificate_serial, reason: 'superseded', actor }).catch(() => undefined);
-  }
-  deps.onProvisioned?.(station, 1);
-  return {
-    deviceSerial: item.deviceSerial,
-    serial: issued.serial,
-    certificate: issued.certificate,
-    chain: issued.chain,
-    repeated: false,
-    ...(privateKeyPem ? { encryptedKey: privateKeyPem, keyPassphrase: item.keyPassphrase ? undefined : passphrase } : {}),
+type ReservationPlan = { repeat: DeviceRow } | { reserve: (tx: StoreTx, fields: DeviceFields) => Promise<void>; replacing?: DeviceRow };
+
+/**
+ * What provisioning this serial means now: a new device is reserved; an abandoned reservation is taken
+ * over; the same key again is the identity it already has; a provisioned device takes another only when
+ * an operator allowed it. Each reservation is a compare-and-set: of two requests, one wins.
+ */
+async function reservationPlan(deps: ProvisionDeps, station: StationRow, item: ProvisionItem, device: DeviceRow | undefined, keyHash: string, now: Date): Promise<ReservationPlan> {
+  const won = (ok: boolean) => {
+    if (!ok) throw reservationRace;
   };
+  if (!device) return { reserve: (tx, fields) => reserveNewDevices(tx, [{ serial: item.deviceSerial, line: station.line, ...fields }]) };
+  if (device.line !== station.line) throw new HallmarkError('other_line', `device ${item.deviceSerial} belongs to line ${device.line}`, 403);
+  if (device.state === 'provisioning') {
+    const abandoned = await reservationAbandoned(deps.store, device, now.getTime(), { staleMs: deps.staleReservationMs ?? 120_000, leaseMs: deps.reservationLeaseMs ?? 15_000 });
+    if (!abandoned) throw new HallmarkError('in_progress', `device ${item.deviceSerial} is being provisioned by another request; retry`, 409);
+    return { reserve: async (tx, fields) => won(await takeOverReservation(tx, item.deviceSerial, Number(device.provisioned_at), fields)), replacing: device.certificate_serial ? device : undefined };
+  }
+  if (!item.keygen && !device.server_keygen && device.key_sha256 === keyHash && device.reprovision_allowed_at === null) return { repeat: device };
+  if (device.reprovision_allowed_at === null) {
+    throw new HallmarkError('already_provisioned', `device ${item.deviceSerial} already has a factory identity (${device.certificate_serial}); an operator must allow re-provisioning (hallmark device reprovision)`, 409);
+  }
+  return { reserve: async (tx, fields) => won(await claimForReprovisioning(tx, item.deviceSerial, fields)), replacing: device };
 }

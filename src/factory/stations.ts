@@ -1,8 +1,9 @@
+import { inTransaction } from '../store/handle.js';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Knex } from 'knex';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
+import { disableStationRow, findStation, insertStation, stationByCredential, type StationRow } from '../store/factory.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Principal } from '../auth/principal.js';
 import { createApiKey, revokeApiKey } from '../auth/api-keys.js';
@@ -11,17 +12,7 @@ import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
 import { requestForOwnKey } from '../x509/csr.js';
 import { HallmarkError } from '../errors.js';
 
-export interface StationRow {
-  name: string;
-  line: string;
-  profiles: string;
-  quota_per_hour: number;
-  api_key_id: string | null;
-  cert_serial: string | null;
-  created_by: string;
-  created_at: number;
-  disabled_at: number | null;
-}
+export type { StationRow } from '../store/factory.js';
 
 export const stationProfiles = (row: StationRow): string[] => JSON.parse(row.profiles);
 
@@ -41,7 +32,7 @@ export const stationView = (row: StationRow) => ({
  * certificate under the `station` profile, written (key 0600) to `dir`. Both end when it is disabled.
  */
 export async function addStation(
-  deps: { db: Db; audit: AuditLog; issue: IssueDeps },
+  deps: { store: Store; audit: AuditLog; issue: IssueDeps },
   options: { name: string; line: string; profiles: string[]; quotaPerHour: number; actor: string; dir: string },
 ) {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.name)) throw new HallmarkError('invalid_name', 'station names are lowercase letters, digits and dashes', 400);
@@ -52,7 +43,7 @@ export async function addStation(
     // A station-facing route never reaches a profile that stations may not request (an authority profile never does).
     if (!profile.requesters.station) throw new HallmarkError('profile_not_allowed', `profile "${p}" does not accept provisioning stations (requesters.station)`, 400);
   }
-  if (await deps.db('stations').where({ name: options.name }).first()) throw new HallmarkError('exists', `station "${options.name}" exists already`, 409);
+  if (await findStation(deps.store, options.name)) throw new HallmarkError('exists', `station "${options.name}" exists already`, 409);
   const now = deps.issue.clock.now();
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const cert = await issueCertificate(deps.issue, { csr: requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))), profile: 'station', identity: options.name, requester: { kind: 'system' }, actor: options.actor });
@@ -61,9 +52,9 @@ export async function addStation(
   const keyFile = path.join(options.dir, `${options.name}.key`);
   fs.writeFileSync(certFile, cert.certificate + cert.chain.join(''), { mode: 0o600 });
   fs.writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  const key = await deps.db.transaction(async (trx: Knex.Transaction) => {
+  const key = await inTransaction(deps.store, async (trx) => {
     const apiKey = await createApiKey(trx, { role: 'station', label: `station ${options.name}`, createdBy: options.actor, now });
-    await trx('stations').insert({
+    await insertStation(trx, {
       name: options.name,
       line: options.line,
       profiles: JSON.stringify(options.profiles),
@@ -82,11 +73,11 @@ export async function addStation(
 
 /** Takes effect at once for both credentials: the API key is revoked and so is the certificate. */
 export async function disableStation(deps: RevokeDeps, name: string, actor: string): Promise<void> {
-  const row = (await deps.db('stations').where({ name }).first()) as StationRow | undefined;
+  const row = await findStation(deps.store, name);
   if (!row || row.disabled_at !== null) throw new HallmarkError('not_found', `no active station "${name}"`, 404);
   const now = deps.clock.now();
-  await deps.db.transaction(async (trx) => {
-    await trx('stations').where({ name }).update({ disabled_at: now.getTime() });
+  await inTransaction(deps.store, async (trx) => {
+    await disableStationRow(trx, name, now.getTime());
     if (row.api_key_id) await revokeApiKey(trx, row.api_key_id, now);
     await deps.audit.recordIn(trx, { actor, action: 'station.disable', target: name, outcome: 'success' });
   });
@@ -94,9 +85,9 @@ export async function disableStation(deps: RevokeDeps, name: string, actor: stri
 }
 
 /** The station a principal speaks for: by its API key or by its client certificate. */
-export async function stationOf(db: Db, principal: Principal): Promise<StationRow | undefined> {
+export async function stationOf(store: Store, principal: Principal): Promise<StationRow | undefined> {
   if (principal.role !== 'station') return undefined;
-  if (principal.kind === 'apikey') return db('stations').where({ api_key_id: principal.id }).first();
-  if (principal.kind === 'certificate') return db('stations').where({ cert_serial: principal.id }).first();
+  if (principal.kind === 'apikey') return stationByCredential(store, { apiKeyId: principal.id });
+  if (principal.kind === 'certificate') return stationByCredential(store, { certificateSerial: principal.id });
   return undefined;
 }

@@ -31,17 +31,17 @@ const OPENAPI_ROUTE: RouteSpec = { method: 'get', path: '/openapi.json', permiss
 
 /** Every REST route under /api/v1, as data (tests and the API description read this list). */
 export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {
-  const { db, audit, clock } = ctx;
+  const { store, audit, clock } = ctx;
   return [
-    ...sessionRoutes({ db, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy, denials: plane.denials }),
+    ...sessionRoutes({ store, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy, denials: plane.denials }),
     ...casRoutes(ctx.cas),
-    ...certificateRoutes({ issue, certificates: ctx.certificates }),
+    ...certificateRoutes({ store, issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
-    ...enrollmentRoutes({ db, audit, clock, issue, certificates: ctx.certificates, config: ctx.config, guard: plane.guard, denials: plane.denials }),
-    ...factoryRoutes({ db, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
-    ...apiKeyRoutes({ db, audit, clock }),
-    ...enrollmentRequestRoutes({ db, audit, clock }),
-    ...auditRoutes({ db, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
+    ...enrollmentRoutes({ store, audit, clock, issue, certificates: ctx.certificates, config: ctx.config, guard: plane.guard, denials: plane.denials }),
+    ...factoryRoutes({ store, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
+    ...apiKeyRoutes({ store, audit, clock }),
+    ...enrollmentRequestRoutes({ store, audit, clock }),
+    ...auditRoutes({ store, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
     ...consoleDataRoutes(ctx, issue, revocation),
   ];
 }
@@ -75,7 +75,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   routes.push({ ...OPENAPI_ROUTE, handler: (_req, res) => void res.json(description) });
   mountRoutes(api, routes, {
     authenticate: authenticate({
-      db: ctx.db,
+      store: ctx.store,
       audit: ctx.audit,
       clock: ctx.clock,
       certificates: ctx.certificates,
@@ -97,7 +97,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   app.use(
     '/console',
     createConsoleRouter({
-      db: ctx.db,
+      store: ctx.store,
       audit: ctx.audit,
       clock: ctx.clock,
       sealer: plane.sealer,
@@ -121,7 +121,7 @@ export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: Se
   const app = createHttpsApp(ctx, issue, plane, revocation, logger);
   const logRequest = createRequestLog(logger);
   const est = createEstHandler({
-    db: ctx.db,
+    store: ctx.store,
     audit: ctx.audit,
     clock: ctx.clock,
     issue,

@@ -11,7 +11,7 @@ import type { DenialAudit } from '../audit/denials.js';
 import { normalizeSerial } from '../x509/serial.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/handle.js';
 import type { CertificateQueries } from '../store/certificates.js';
 import type { Profile } from '../profiles/schema.js';
 import { sendError } from './errors.js';
@@ -21,7 +21,7 @@ export type { Principal } from '../auth/principal.js';
 export { actorName } from '../auth/principal.js';
 
 export interface AuthDeps {
-  db: Db;
+  store: Store;
   audit: AuditLog;
   clock: Clock;
   certificates: CertificateQueries;
@@ -93,7 +93,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     const cookie = bearer === undefined ? sessionCookieOf(req) : undefined;
     const sessionToken = bearer?.startsWith('hms_') ? bearer : cookie;
     if (sessionToken !== undefined) {
-      const check = await checkSession(deps.db, sessionToken, deps.sessionPolicy, now);
+      const check = await checkSession(deps.store, sessionToken, deps.sessionPolicy, now);
       if (!check.ok) return fail(`session is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `session:${check.id}` : 'anonymous', check.known);
       // A state change made with the cookie must carry the CSRF token the console got at sign-in.
       if (cookie !== undefined && !isSafeMethod(req.method) && !csrfMatches(cookie, req.get('x-csrf-token'))) {
@@ -105,7 +105,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       return next();
     }
     if (bearer !== undefined) {
-      const check = await checkApiKey(deps.db, bearer, now);
+      const check = await checkApiKey(deps.store, bearer, now);
       if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous', check.known);
       (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key), expiresAt: check.key.expires_at === null ? null : new Date(Number(check.key.expires_at)) };
       return next();

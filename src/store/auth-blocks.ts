@@ -1,5 +1,5 @@
+import { sql, type Handle } from './handle.js';
 import type { AuthBlock, BlockScope } from '../alerts/auth-failures.js';
-import type { Db } from './db.js';
 
 export interface AuthBlockRow {
   id: string;
@@ -23,17 +23,20 @@ export const blockOf = (row: AuthBlockRow): AuthBlock => ({
   until: Number(row.until),
 });
 
-export async function saveBlock(db: Db, block: AuthBlock): Promise<void> {
+export async function saveBlock(db_: Handle, block: AuthBlock): Promise<void> {
+  const db = sql(db_);
   await db('auth_blocks').insert({ id: block.id, scope: block.scope, source: block.source, credential: block.credential, failures: block.failures, created_at: block.createdAt, until: block.until, lifted_at: null, lifted_by: null });
 }
 
 /** Blocks not yet over, lifted or not (every instance polls this to enforce them and to forget lifted ones). */
-export async function unexpiredBlocks(db: Db, now: number): Promise<AuthBlockRow[]> {
+export async function unexpiredBlocks(db_: Handle, now: number): Promise<AuthBlockRow[]> {
+  const db = sql(db_);
   return db('auth_blocks').where('until', '>', now).orderBy('created_at');
 }
 
 /** Lifts a block in force; false when there is no such block, or it is over or lifted already. */
-export async function liftBlock(db: Db, id: string, by: string, now: number): Promise<AuthBlockRow | undefined> {
+export async function liftBlock(db_: Handle, id: string, by: string, now: number): Promise<AuthBlockRow | undefined> {
+  const db = sql(db_);
   return db.transaction(async (trx) => {
     const row = (await trx('auth_blocks').where({ id }).where('until', '>', now).whereNull('lifted_at').first()) as AuthBlockRow | undefined;
     if (!row) return undefined;

@@ -1,10 +1,11 @@
+import { asTx, sql, sqlTx, type Handle, type StoreTx } from './handle.js';
 import type { Knex } from 'knex';
-import { isPostgres, type Db } from './db.js';
+import { isPostgres } from './db.js';
 import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
 import { together } from './together.js';
 import { recordIntentsWithAudit as recordIntentsWithAuditPg } from './pg-intents.js';
 import { recordIntentsWithAuditSqlite } from './sqlite-intents.js';
-import type { PreparedAppend } from '../audit/log.js';
+import type { AuditAppend as PreparedAppend } from './audit.js';
 import type { OneTripOutcome } from './intent-columns.js';
 import { byteaText } from './pg-prepared.js';
 import { bindKeys, type KeyBinding, type KeyRefusal } from './public-keys.js';
@@ -42,12 +43,12 @@ export type CertificateIntent = Pick<
 /** What issuance needs from storage: reserve + record the intents, then record the outcomes. */
 export interface IssuanceStore {
   /** Inserts the pending rows; a serial already taken throws (the caller draws others). */
-  recordIntents(trx: Knex.Transaction, intents: CertificateIntent[]): Promise<void>;
+  recordIntents(tx: StoreTx, intents: CertificateIntent[]): Promise<void>;
   /**
    * Every one must have been pending; otherwise nothing is recorded and it throws. Inside `trx` when
    * given (the caller records more with them), else atomically on its own.
    */
-  recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number, trx?: Knex.Transaction): Promise<void>;
+  recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number, tx?: StoreTx): Promise<void>;
   recordFailed(serials: string[]): Promise<void>;
   /**
    * The intents with their audit entries in one round trip, if the audit head is still where `append`
@@ -57,6 +58,8 @@ export interface IssuanceStore {
   recordIntentsWithAudit(intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome>;
   /** Binds each public key to its identity (first come keeps it); the refused ones (store/public-keys.ts). */
   bindKeys(bindings: KeyBinding[], now: number): Promise<KeyRefusal[]>;
+  /** One transaction for what must land together with the certificates' rows. */
+  transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T>;
 }
 
 const CHUNK = ROWS_PER_STATEMENT;
@@ -97,7 +100,8 @@ UPDATE certificates AS c SET status = 'active', der = v.der, tbs = NULL, issued_
 FROM v WHERE c.serial = v.serial AND (c.status = 'pending') IS TRUE
 AND (SELECT count(*) FROM certificates AS p JOIN v USING (serial) WHERE (p.status = 'pending') IS TRUE) = ?`;
 
-export function createIssuanceStore(db: Db): IssuanceStore {
+export function createIssuanceStore(db_: Handle): IssuanceStore {
+  const db = sql(db_);
   // node-postgres sends a Buffer untyped: inside CASE it must be told it is bytea.
   const blob = isPostgres(db) ? '?::bytea' : '?';
   const updateIssued = async (q: Knex | Knex.Transaction, chunk: { serial: string; der: Uint8Array }[], issuedAt: number): Promise<number> => {
@@ -120,11 +124,12 @@ export function createIssuanceStore(db: Db): IssuanceStore {
       .update({ status: 'active', der: q.raw(`CASE serial ${cases} END`, bindings), tbs: null, issued_at: issuedAt });
   };
   return {
-    async recordIntents(trx, intents) {
+    async recordIntents(tx, intents) {
       const rows = intents.map((intent) => ({ ...intent, tbs: Buffer.from(intent.tbs), status: 'pending' }));
-      await insertMany(trx, 'certificates', rows, CHUNK);
+      await insertMany(sqlTx(tx), 'certificates', rows, CHUNK);
     },
-    async recordIssued(certificates, issuedAt, trx) {
+    async recordIssued(certificates, issuedAt, tx) {
+      const trx = tx && sqlTx(tx);
       const record = async (q: Knex | Knex.Transaction, chunk: typeof certificates) => {
         const updated = await updateIssued(q, chunk, issuedAt);
         if (updated !== chunk.length) {
@@ -139,15 +144,17 @@ export function createIssuanceStore(db: Db): IssuanceStore {
       if (certificates.length <= CHUNK) return record(db, certificates);
       await db.transaction(chunks);
     },
-    bindKeys: (bindings, now) => bindKeys(db, bindings, now),
-    recordIntentsWithAudit: (intents, append) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db, intents, append),
+    bindKeys: (bindings, now) => bindKeys(db_, bindings, now),
+    transaction: (work) => db.transaction((trx) => work(asTx(trx))),
+    recordIntentsWithAudit: (intents, append) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db_, intents, append),
     async recordFailed(serials) {
       for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });
     },
   };
 }
 
-export function createCertificateQueries(db: Db): CertificateQueries {
+export function createCertificateQueries(db_: Handle): CertificateQueries {
+  const db = sql(db_);
   return {
     async get(serial) {
       return db('certificates').where({ serial }).first();
@@ -187,24 +194,26 @@ const INTERNAL_PROFILES = `profile IN ('link', 'ocsp-signer', 'tls-server')`;
  * the database: given status and notAfter too, SQLite's planner would rather walk the (status,
  * not_after) index, i.e. every active certificate.
  */
-export const internalCertificatesQuery = (db: Db, profile: InternalProfile) => db('certificates').select('*').whereRaw(INTERNAL_PROFILES).where({ profile });
+export const internalCertificatesQuery = (handle: Handle, profile: InternalProfile) => sql(handle)('certificates').select('*').whereRaw(INTERNAL_PROFILES).where({ profile });
+
+export const findCertificate = (handle: Handle, serial: string): Promise<CertificateRow | undefined> => sql(handle)('certificates').where({ serial }).first();
 
 /** The certificates of an internal profile valid at `now`, latest notAfter first. */
-export async function activeInternalCertificates(db: Db, profile: InternalProfile, now: number): Promise<CertificateRow[]> {
-  const rows = (await internalCertificatesQuery(db, profile)) as CertificateRow[];
+export async function activeInternalCertificates(db_: Handle, profile: InternalProfile, now: number): Promise<CertificateRow[]> {
+  const rows = (await internalCertificatesQuery(db_, profile)) as CertificateRow[];
   return rows.filter((r) => r.status === 'active' && Number(r.not_after) > now).sort((a, b) => Number(b.not_after) - Number(a.not_after));
 }
 
 /** A certificate of `issuer` revoked or released at or after `since`, if any (its plan is checked in tests). */
-export const statusChangedSinceQuery = (db: Db, issuer: string, since: number) => db('certificates').select('serial').where({ issuer }).where('status_changed_at', '>=', since).limit(1);
+export const statusChangedSinceQuery = (handle: Handle, issuer: string, since: number) => sql(handle)('certificates').select('serial').where({ issuer }).where('status_changed_at', '>=', since).limit(1);
 
 /**
  * Whether a certificate of `issuer` changed status at or after `since` (a CRL made before then is
  * stale). Asked every poll, so through migration 007's partial index of status changes: a lookup, not
  * a read of every certificate the CA issued.
  */
-export async function statusChangedSince(db: Db, issuer: string, since: number): Promise<boolean> {
-  return (await statusChangedSinceQuery(db, issuer, since)).length > 0;
+export async function statusChangedSince(db_: Handle, issuer: string, since: number): Promise<boolean> {
+  return (await statusChangedSinceQuery(db_, issuer, since)).length > 0;
 }
 
 /**
@@ -212,5 +221,66 @@ export async function statusChangedSince(db: Db, issuer: string, since: number):
  * plan is checked in tests). `superseded_by IS NOT NULL` is word for word the WHERE of migration 007's
  * partial index of renewed certificates: SQLite's planner matches the query's text.
  */
-export const supersededDueQuery = (db: Db, cutoff: number) =>
-  db('certificates').select('serial').whereRaw('superseded_by IS NOT NULL').where({ status: 'active' }).where('superseded_at', '<=', cutoff).limit(1000);
+export const supersededDueQuery = (handle: Handle, cutoff: number) => sql(handle)('certificates').select('serial').whereRaw('superseded_by IS NOT NULL').where({ status: 'active' }).where('superseded_at', '<=', cutoff).limit(1000);
+
+/** Marks a certificate replaced by another (renewal, re-issue). */
+export const markSuperseded = async (handle: Handle, serial: string, by: string, at: number): Promise<void> =>
+  void (await sql(handle)('certificates').where({ serial }).update({ superseded_by: by, superseded_at: at }));
+
+/** Certificates recorded as a whole, signed elsewhere: link certificates between root generations. */
+export const insertIssuedCertificates = async (tx: StoreTx, rows: Record<string, unknown>[]): Promise<void> => {
+  for (const row of rows) await sqlTx(tx)('certificates').insert(row);
+};
+
+export interface Revocation {
+  revoked_at: number | null;
+  revocation_reason: string;
+  invalidity_date: number | null;
+  status_changed_at: number;
+}
+
+/** Revokes a certificate still in the status the caller saw (compare-and-set: of two revocations, one wins). */
+export const revokeIfStatus = async (tx: StoreTx, serial: string, seen: string, revocation: Revocation): Promise<boolean> =>
+  (await sqlTx(tx)('certificates').where({ serial, status: seen }).update({ status: 'revoked', ...revocation })) === 1;
+
+/** A certificate on hold becomes active again (RFC 5280 §5.3.1, removeFromCRL). */
+export const releaseFromHold = async (tx: StoreTx, serial: string, at: number): Promise<void> =>
+  void (await sqlTx(tx)('certificates').where({ serial, status: 'revoked' }).update({ status: 'active', revoked_at: null, revocation_reason: null, invalidity_date: null, status_changed_at: at }));
+
+/** Whether `issuer` has an active certificate that has not expired. */
+export const hasLiveCertificates = async (handle: Handle, issuer: string, now: number): Promise<boolean> =>
+  Boolean(await sql(handle)('certificates').where({ issuer, status: 'active' }).where('not_after', '>', now).first('serial'));
+
+/** Status changes after `since`, oldest first, at most `limit` (what caches must forget). */
+export const statusChangesAfter = (handle: Handle, since: number, limit: number): Promise<{ serial: string; issuer: string; status_changed_at: number }[]> =>
+  sql(handle)('certificates').select('serial', 'issuer', 'status_changed_at').where('status_changed_at', '>', since).orderBy('status_changed_at').limit(limit);
+
+export interface PendingIntent {
+  serial: string;
+  issuer: string;
+  profile: string;
+  identity: string | null;
+  created_at: number;
+}
+
+/** Intents recorded before `cutoff` that never became certificates, at most `limit`. */
+export const pendingIntentsBefore = (handle: Handle, cutoff: number, limit: number): Promise<PendingIntent[]> =>
+  sql(handle)('certificates').select('serial', 'issuer', 'profile', 'identity', 'created_at').where({ status: 'pending' }).where('created_at', '<', cutoff).limit(limit);
+
+/** Marks these intents failed if they are still pending (compare-and-set); returns those it marked. */
+export async function failPendingIntents(tx: StoreTx, serials: string[]): Promise<string[]> {
+  const trx = sqlTx(tx);
+  const still = ((await trx('certificates').select('serial').whereIn('serial', serials).where({ status: 'pending' })) as { serial: string }[]).map((r) => r.serial);
+  if (still.length) await trx('certificates').whereIn('serial', still).where({ status: 'pending' }).update({ status: 'failed' });
+  return still;
+}
+
+/** Certificates of a revoked CA that still need a replacement (not internal ones: responders and links are made anew). */
+const toReissue = (handle: Handle, issuer: string, now: number) =>
+  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link']);
+
+export const countToReissue = async (handle: Handle, issuer: string, now: number): Promise<number> => Number((await toReissue(handle, issuer, now).count({ n: '*' }))[0]!.n);
+
+/** The next certificates to re-issue in serial order, skipping those that failed. */
+export const nextToReissue = (handle: Handle, issuer: string, now: number, skip: string[], limit: number): Promise<Pick<CertificateRow, 'serial' | 'der' | 'profile' | 'identity'>[]> =>
+  toReissue(handle, issuer, now).select('serial', 'der', 'profile', 'identity').whereNotIn('serial', skip).orderBy('serial').limit(limit);

@@ -1,4 +1,5 @@
-import type { Db } from './db.js';
+import { statusChangedSince } from './certificates.js';
+import { sql, type Handle } from './handle.js';
 import type { CrlEntry } from '../x509/crl-builder.js';
 import { REASON_CODES, type ReasonName } from '../ca/revocation-reasons.js';
 
@@ -14,7 +15,8 @@ export interface CrlRow {
 
 const PAGE = 10_000;
 
-export function createCrlStore(db: Db) {
+export function createCrlStore(db_: Handle) {
+  const db = sql(db_);
   return {
     /** Next CRL number for `issuer`: an increment in its own transaction, so numbers only grow. */
     async reserveNumber(issuer: string): Promise<bigint> {
@@ -62,6 +64,25 @@ export function createCrlStore(db: Db) {
     },
 
     latest: (issuer: string): Promise<CrlRow | undefined> => db('crls').where({ issuer }).orderBy('number', 'desc').first(),
+
+    /**
+     * Whether this instance signs the next regeneration of `ca`'s CRL: a compare-and-set on a per-CA
+     * row that stays claimed for a moment (long enough to sign, short enough that a crashed claimer
+     * does not block for long).
+     */
+    async claimGeneration(ca: string, now: number): Promise<boolean> {
+      const name = `crl.claim.${ca}`;
+      const row = await db('settings').where({ name }).first();
+      if (!row) {
+        await db('settings').insert({ name, value: String(now) }).onConflict('name').ignore();
+        return (await db('settings').where({ name }).first())?.value === String(now);
+      }
+      if (Number(row.value) > now - 500 && Number(row.value) <= now) return false;
+      return (await db('settings').where({ name, value: row.value }).update({ value: String(now) })) === 1;
+    },
+
+    /** Whether a certificate of `issuer` changed status at or after `since` (a CRL made before then is stale). */
+    changedSince: (issuer: string, since: number): Promise<boolean> => statusChangedSince(db_, issuer, since),
 
     /** issuer → newest number, one cheap query for instances polling for CRLs others signed. */
     async latestNumbers(): Promise<Map<string, number>> {

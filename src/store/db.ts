@@ -6,6 +6,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.js';
 import { HallmarkSqliteClient } from './sqlite-client.js';
+import { asStore, sql, type Handle, type Store } from './handle.js';
 
 // BIGINT columns hold epoch milliseconds, well inside Number's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
@@ -92,5 +93,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   return db;
 }
 
+/** The database as the rest of Hallmark holds it (handle.ts). */
+export const openStore = async (options: DatabaseOptions): Promise<Store> => asStore(await openDatabase(options));
+
 /** The SQLite file's guard (undefined on PostgreSQL): readiness and the lost-database alert read it. */
-export const databaseFileGuard = (db: Db): FileGuard | undefined => (db.client as Partial<HallmarkSqliteClient>).fileGuard;
+export const databaseFileGuard = (handle: Handle): FileGuard | undefined => (sql(handle).client as Partial<HallmarkSqliteClient>).fileGuard;

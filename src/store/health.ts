@@ -1,7 +1,9 @@
+import { sql, type Handle } from './handle.js';
 import { migrationSource } from './migrations/index.js';
 import { storageFault } from './faults.js';
-import type { Db } from './db.js';
 import { databaseFileGuard } from './db.js';
+
+export { databaseFileGuard } from './db.js';
 
 /** Readiness of the database, each check 'ok' or what is wrong. */
 export interface StorageChecks {
@@ -17,12 +19,13 @@ const describe = (e: unknown) => storageFault(e) ?? (e as Error)?.message ?? Str
  * this build's, and it takes a write (a row of the health table, at most once per `writeEveryMs`; the
  * answer in between is the last one).
  */
-export function createStorageProbe(db: Db, instance: string, now: () => number, writeEveryMs = 5000) {
+export function createStorageProbe(db_: Handle, instance: string, now: () => number, writeEveryMs = 5000) {
+  const db = sql(db_);
   let lastWrite = { at: -Infinity, result: 'ok' };
   let latest: string | undefined;
   return async (): Promise<StorageChecks> => {
     const checks: StorageChecks = { database: 'ok', 'database write': 'ok', schema: 'ok' };
-    const lost = databaseFileGuard(db)?.lost();
+    const lost = databaseFileGuard(db_)?.lost();
     if (lost) return { database: `lost: ${lost}`, 'database write': 'not tried', schema: 'not tried' };
     try {
       latest ??= (await migrationSource.getMigrations([])).at(-1);
@@ -35,7 +38,7 @@ export function createStorageProbe(db: Db, instance: string, now: () => number, 
     const at = now();
     if (at - lastWrite.at >= writeEveryMs) {
       try {
-        await heartbeat(db, instance, at);
+        await heartbeat(db_, instance, at);
         lastWrite = { at, result: 'ok' };
       } catch (e) {
         lastWrite = { at, result: `refused: ${describe(e)}` };
@@ -47,7 +50,13 @@ export function createStorageProbe(db: Db, instance: string, now: () => number, 
 }
 
 /** This instance is alive at `at` (the status poll writes it; reservations of instances that stop are taken over). */
-export const heartbeat = (db: Db, instance: string, at: number) => db('health').insert({ instance, checked_at: at }).onConflict('instance').merge();
+export const heartbeat = (handle: Handle, instance: string, at: number) => sql(handle)('health').insert({ instance, checked_at: at }).onConflict('instance').merge();
 
 /** A clean stop: this instance holds nothing any more. */
-export const forgetInstance = (db: Db, instance: string) => db('health').where({ instance }).del();
+export const forgetInstance = (handle: Handle, instance: string) => sql(handle)('health').where({ instance }).del();
+
+/** When an instance last wrote its heartbeat, if it ever did. */
+export async function lastHeartbeat(handle: Handle, instance: string): Promise<number | undefined> {
+  const beat = (await sql(handle)('health').where({ instance }).first('checked_at')) as { checked_at: number } | undefined;
+  return beat ? Number(beat.checked_at) : undefined;
+}

@@ -1,6 +1,6 @@
-import type { Db } from './db.js';
+import { sql, type Handle } from './handle.js';
 import type { CertificateIntent } from './certificates.js';
-import type { PreparedAppend } from '../audit/log.js';
+import type { AuditAppend as PreparedAppend } from './audit.js';
 import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns, type OneTripOutcome } from './intent-columns.js';
 import { byteaText } from './pg-prepared.js';
 
@@ -33,7 +33,8 @@ const STATEMENT = `WITH head AS (
 )
 SELECT (SELECT count(*) FROM head) AS head, (SELECT count(*) FROM intents) AS intents, (SELECT count(*) FROM entries) AS entries`;
 
-export async function recordIntentsWithAudit(db: Db, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
+export async function recordIntentsWithAudit(db_: Handle, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
+  const db = sql(db_);
   const rows = intents.map((i) => ({ ...i, tbs: byteaText(i.tbs), status: 'pending' }));
   const bindings = [append.to.seq, append.to.hash, append.from.seq, append.from.hash, JSON.stringify(rows), JSON.stringify(append.rows)];
   const result = (await db.raw(STATEMENT, bindings).options({ name: 'hm_intents_with_audit' })) as { rows: { head: string; intents: string; entries: string }[] };

@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { Db } from './db.js';
+import { sql, type Handle } from './handle.js';
 import { ROWS_PER_STATEMENT } from './insert-many.js';
 
 export interface KeyBinding {
@@ -15,7 +14,8 @@ export type KeyRefusal = { keyId: string; reason: 'bound-elsewhere' } | { keyId:
  * bound to another identity, or compromised. One statement per 400 keys: the insert that loses the race
  * to another binding of the same key turns into a no-op update that still returns the row as it stands.
  */
-export async function bindKeys(db: Db, bindings: KeyBinding[], now: number): Promise<KeyRefusal[]> {
+export async function bindKeys(db_: Handle, bindings: KeyBinding[], now: number): Promise<KeyRefusal[]> {
+  const db = sql(db_);
   const wanted = new Map(bindings.map((b) => [b.keyId, b.identity]));
   const refusals: KeyRefusal[] = [];
   const rows = [...wanted].map(([key_id, identity]) => ({ key_id, identity, bound_at: now }));
@@ -34,7 +34,8 @@ export async function bindKeys(db: Db, bindings: KeyBinding[], now: number): Pro
 }
 
 /** A key revoked for keyCompromise is refused for ever, whoever it was bound to. */
-export async function markKeyCompromised(db: Db | Knex.Transaction, key: KeyBinding, serial: string, now: number): Promise<void> {
+export async function markKeyCompromised(db_: Handle, key: KeyBinding, serial: string, now: number): Promise<void> {
+  const db = sql(db_);
   await db('public_keys')
     .insert({ key_id: key.keyId, identity: key.identity, bound_at: now, compromised_at: now, compromised_serial: serial })
     .onConflict('key_id')

@@ -1,6 +1,6 @@
-import type { Db } from './db.js';
+import { sql, type Handle } from './handle.js';
 import type { CertificateIntent } from './certificates.js';
-import type { PreparedAppend } from '../audit/log.js';
+import type { AuditAppend as PreparedAppend } from './audit.js';
 import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns, type OneTripOutcome } from './intent-columns.js';
 
 /**
@@ -40,7 +40,8 @@ interface RawConnection {
 
 const exec = (connection: RawConnection, sql: string) => new Promise<void>((resolve, reject) => connection.exec(sql, (err) => (err ? reject(err) : resolve())));
 
-export async function recordIntentsWithAuditSqlite(db: Db, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
+export async function recordIntentsWithAuditSqlite(db_: Handle, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
+  const db = sql(db_);
   const script =
     'BEGIN IMMEDIATE;' +
     `INSERT INTO "certificates" (${quotedColumns(CERTIFICATE_INTENT_COLUMNS)}) VALUES ${values(

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isPostgres } from './db.js';
+import type { Handle } from './handle.js';
 
 /**
  * Independent statements of one transaction. On SQLite they are sent at once, so that they cost one
@@ -10,8 +11,8 @@ import { isPostgres } from './db.js';
  * another: node-postgres answers one query at a time per connection anyway, and queueing a second
  * while one runs is deprecated (it warns, and pg 9 refuses).
  */
-export async function together(db: Knex | Knex.Transaction, statements: (() => PromiseLike<unknown>)[]): Promise<void> {
-  if (isPostgres(db)) {
+export async function together(db: Knex | Knex.Transaction | Handle, statements: (() => PromiseLike<unknown>)[]): Promise<void> {
+  if (isPostgres(db as Knex)) {
     for (const statement of statements) await statement();
     return;
   }

@@ -3,12 +3,13 @@
  * `count` audit events one transaction each (argv: home, count, and for PostgreSQL url and schema)
  * and prints how many failed.
  */
+import { asStore } from '../../src/store/handle.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createAuditLog } from '../../src/audit/log.js';
 
 const [home, count, url, schema] = process.argv.slice(2);
 const db = await openDatabase({ home: home!, url, schema });
-const audit = createAuditLog(db, { now: () => new Date() });
+const audit = createAuditLog(asStore(db), { now: () => new Date() });
 const failures: string[] = [];
 for (let i = 0; i < Number(count); i++) {
   try {

@@ -23,7 +23,7 @@ export interface TestCa {
 export async function startTestCa(home: TestHome, backend: Backend, tokenLabel: string, clock?: Clock): Promise<TestCa> {
   const env = readEnvironment({ ...home.env, HALLMARK_PKCS11_TOKEN: tokenLabel, DATABASE_URL: backend.url });
   const ctx = await openContext({ env, withKeys: true, schema: backend.schema, clock });
-  const init = await initializeCa({ db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel });
+  const init = await initializeCa({ store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel });
   const issue = await issuingDeps(ctx);
   const dir = path.join(home.home, `${backend.name}-${tokenLabel}`);
   fs.mkdirSync(dir, { recursive: true });

@@ -50,7 +50,7 @@ export async function startInProcess(home: TestHome, backend: Backend, tokenLabe
   const dataHome = path.join(home.home, `data-${tokenLabel}`);
   const env = readEnvironment({ ...home.env, HALLMARK_HOME: dataHome, HALLMARK_PKCS11_TOKEN: tokenLabel, DATABASE_URL: backend.url, HALLMARK_CONFIG: options.configFile });
   const ctx = await openContext({ env, withKeys: true, schema: backend.schema, clock: options.clock });
-  const init = await initializeCa({ db: ctx.db, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel });
+  const init = await initializeCa({ store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel });
   const log: string[] = [];
   const running = await startHallmark(ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: (line) => log.push(line) });
   const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');

@@ -1,5 +1,5 @@
 import type { Clock } from '../../clock.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/handle.js';
 import type { IssuerRegistry } from '../../ca/issuer.js';
 import { activeInternalCertificates } from '../../store/certificates.js';
 import { certsOnly } from '../../x509/pkcs7.js';
@@ -24,7 +24,7 @@ interface Made {
  * read, the answer last made for the same CA set goes on being served, as the CRL and cached OCSP
  * answers are: it is public CA material, and the CA certificates in it come from memory anyway.
  */
-export function createCaCertsAnswer(deps: { db: Db; issuers: IssuerRegistry; clock: Clock; maxAgeMs: number }): (profileIssuer: string) => Promise<Uint8Array> {
+export function createCaCertsAnswer(deps: { store: Store; issuers: IssuerRegistry; clock: Clock; maxAgeMs: number }): (profileIssuer: string) => Promise<Uint8Array> {
   const made = new Map<string, Made>();
   const making = new Map<string, Promise<Made>>();
 
@@ -37,7 +37,7 @@ export function createCaCertsAnswer(deps: { db: Db; issuers: IssuerRegistry; clo
     const roots = deps.issuers.list().filter((i) => i.isRoot).map((r) => r.certificate);
     const chain = [...generations.flatMap((g) => g.chain), ...roots];
     const unique = chain.filter((c, i) => chain.findIndex((o) => Buffer.from(o).equals(Buffer.from(c))) === i);
-    const links = (await activeInternalCertificates(deps.db, 'link', now)).filter((r) => r.der);
+    const links = (await activeInternalCertificates(deps.store, 'link', now)).filter((r) => r.der);
     const until = Math.min(now + deps.maxAgeMs, ...links.map((r) => Number(r.not_after)));
     return { pkcs7: certsOnly([...unique, ...links.map((r) => new Uint8Array(r.der!))]), version, until };
   }

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { CaConfig } from '../../config/ca-config.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/handle.js';
 import type { CertificateQueries } from '../../store/certificates.js';
 import { createCaCertsAnswer } from './cacerts.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
@@ -39,7 +39,7 @@ import { STORAGE_RETRY_AFTER_SECONDS } from '../../store/faults.js';
 import { setSecurityHeaders } from '../../http/security-headers.js';
 
 export interface EstDeps {
-  db: Db;
+  store: Store;
   audit: AuditLog;
   clock: Clock;
   issue: IssueDeps;
@@ -111,18 +111,18 @@ const actorOf = (credential: EnrollmentCredential) => (credential.kind === 'toke
  */
 export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: ServerResponse) => void {
   // RFC 7030 §4.1.3: the current set, kept between requests (cacerts.ts); as fresh as the status poll.
-  const caCerts = createCaCertsAnswer({ db: deps.db, issuers: deps.issue.issuers, clock: deps.clock, maxAgeMs: deps.config.revocation.ocsp.pollSeconds * 1000 });
+  const caCerts = createCaCertsAnswer({ store: deps.store, issuers: deps.issue.issuers, clock: deps.clock, maxAgeMs: deps.config.revocation.ocsp.pollSeconds * 1000 });
 
   /** Consumes a token for exactly one issuance: given back if nothing was issued. */
   async function withCredential(credential: EnrollmentCredential, issue: () => Promise<IssuedCertificate>): Promise<IssuedCertificate> {
     if (credential.kind !== 'token') return issue();
-    if (!(await consumeEnrollmentToken(deps.db, credential.token.id, deps.clock.now()))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
+    if (!(await consumeEnrollmentToken(deps.store, credential.token.id, deps.clock.now()))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
     try {
       const issued = await issue();
-      await recordTokenUse(deps.db, credential.token.id, issued.serial);
+      await recordTokenUse(deps.store, credential.token.id, issued.serial);
       return issued;
     } catch (e) {
-      await releaseEnrollmentToken(deps.db, credential.token.id);
+      await releaseEnrollmentToken(deps.store, credential.token.id);
       throw e;
     }
   }
@@ -161,7 +161,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
-    const credential = await enrollmentCredential(req, { db: deps.db, guard: deps.guard, denials: deps.denials, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
+    const credential = await enrollmentCredential(req, { store: deps.store, guard: deps.guard, denials: deps.denials, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
     const csr = await verifyCsr(decodeBase64Body(body));
     checkChannelBinding(csr, req.socket as TLSSocket, settings.channelBinding);
     requireCsrIdentity(csr, credential.device);
@@ -180,7 +180,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
       }
     }
     const issuedFor = async (issued: IssuedCertificate) => {
-      if (held) await markEnrollmentIssued(deps.db, held.id, issued.serial);
+      if (held) await markEnrollmentIssued(deps.store, held.id, issued.serial);
       return issued;
     };
 

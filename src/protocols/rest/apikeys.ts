@@ -1,10 +1,11 @@
+import { inTransaction } from '../../store/handle.js';
 import { z } from 'zod';
 import { createApiKey, keyScopes, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../auth/api-keys.js';
 import { PERMISSIONS } from '../../auth/permissions.js';
 import { ROLES } from '../../auth/roles.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/handle.js';
 import { HallmarkError } from '../../errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
@@ -31,7 +32,7 @@ export const apiKeyView = (row: ApiKeyRow, now: Date) => ({
   state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && Number(row.expires_at) <= now.getTime() ? 'expired' : 'active',
 });
 
-export function apiKeyRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): RouteSpec[] {
+export function apiKeyRoutes(deps: { store: Store; audit: AuditLog; clock: Clock }): RouteSpec[] {
   return [
     {
       method: 'get',
@@ -40,7 +41,7 @@ export function apiKeyRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): R
       summary: 'List API keys (never their secrets)',
       handler: async (_req, res) => {
         const now = deps.clock.now();
-        res.json({ apiKeys: (await listApiKeys(deps.db)).map((k) => apiKeyView(k, now)) });
+        res.json({ apiKeys: (await listApiKeys(deps.store)).map((k) => apiKeyView(k, now)) });
       },
     },
     {
@@ -60,7 +61,7 @@ export function apiKeyRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): R
           await deps.audit.record({ actor, action: 'apikey.create', target: body.role, outcome: 'failure', source: req.ip, details: { role: body.role, scopes: body.scopes, reason: (e as Error).message } });
           throw e;
         }
-        const created = await deps.db.transaction(async (trx) => {
+        const created = await inTransaction(deps.store, async (trx) => {
           const key = await createApiKey(trx, {
             role: body.role,
             label: body.label,
@@ -82,7 +83,7 @@ export function apiKeyRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): R
       summary: 'Revoke an API key',
       handler: async (req, res) => {
         const id = String(req.params.id);
-        const revoked = await deps.db.transaction(async (trx) => {
+        const revoked = await inTransaction(deps.store, async (trx) => {
           const done = await revokeApiKey(trx, id, deps.clock.now());
           if (done) await deps.audit.recordIn(trx, { actor: actorName(principalOf(req)), action: 'apikey.revoke', target: id, outcome: 'success', source: req.ip });
           return done;

@@ -5,7 +5,8 @@ import { verifyAuditChain } from '../../audit/verify.js';
 import { writeCheckpoint } from '../../audit/checkpoint.js';
 import { auditEntryView } from '../../audit/view.js';
 import type { Clock } from '../../clock.js';
-import type { Db } from '../../store/db.js';
+import { listAuditEntries } from '../../store/audit.js';
+import type { Store } from '../../store/handle.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
@@ -19,7 +20,7 @@ const listQuery = z.strictObject({
   newest: z.enum(['true', 'false']).optional(),
 });
 
-export function auditRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; checkpointSigner: () => Promise<Signer>; token: string }): RouteSpec[] {
+export function auditRoutes(deps: { store: Store; audit: AuditLog; clock: Clock; checkpointSigner: () => Promise<Signer>; token: string }): RouteSpec[] {
   return [
     {
       method: 'get',
@@ -28,10 +29,8 @@ export function auditRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; check
       summary: 'Audit entries in order after a sequence number, or newest first; optionally one action or actor',
       handler: async (req, res) => {
         const q = parseOrThrow(listQuery, req.query, 'query');
-        const rows = deps.db('audit_events').where('seq', '>', q.after ?? 0).orderBy('seq', q.newest === 'true' ? 'desc' : 'asc').limit(q.limit ?? 100);
-        if (q.action) rows.where({ action: q.action });
-        if (q.actor) rows.where({ actor: q.actor });
-        res.json({ entries: (await rows).map(auditEntryView) });
+        const rows = await listAuditEntries(deps.store, { after: q.after, newest: q.newest === 'true', limit: q.limit ?? 100, action: q.action, actor: q.actor });
+        res.json({ entries: rows.map(auditEntryView) });
       },
     },
     {
@@ -40,7 +39,7 @@ export function auditRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; check
       permission: 'audit.read',
       summary: 'Verify the hash chain and the signed checkpoints',
       handler: async (_req, res) => {
-        res.json(await verifyAuditChain(deps.db, await deps.checkpointSigner()));
+        res.json(await verifyAuditChain(deps.store, await deps.checkpointSigner()));
       },
     },
     {
@@ -49,7 +48,7 @@ export function auditRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; check
       permission: 'ca.manage',
       summary: 'Sign the current chain head with the HSM audit key',
       handler: async (req, res) => {
-        const row = await writeCheckpoint(deps.db, await deps.checkpointSigner(), deps.token, deps.clock);
+        const row = await writeCheckpoint(deps.store, await deps.checkpointSigner(), deps.token, deps.clock);
         if (row) await deps.audit.record({ actor: actorName(principalOf(req)), action: 'audit.checkpoint', target: String(row.seq), outcome: 'success', source: req.ip });
         res.status(row ? 201 : 200).json(row ? { seq: Number(row.seq), hash: row.hash, at: new Date(Number(row.at)).toISOString() } : { unchanged: true });
       },

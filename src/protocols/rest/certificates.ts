@@ -1,3 +1,4 @@
+import type { Store } from '../../store/handle.js';
 import { z } from 'zod';
 import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
 import { certificateResponse } from '../../ca/certificate-response.js';
@@ -27,7 +28,7 @@ const listQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).optional(),
 });
 
-export function certificateRoutes(deps: { issue: IssueDeps; certificates: CertificateQueries }): RouteSpec[] {
+export function certificateRoutes(deps: { store: Store; issue: IssueDeps; certificates: CertificateQueries }): RouteSpec[] {
   return [
     {
       method: 'post',
@@ -69,7 +70,7 @@ export function certificateRoutes(deps: { issue: IssueDeps; certificates: Certif
       handler: async (req, res) => {
         const serial = normalizeSerial(String(req.params.serial));
         if (!serial) throw new HallmarkError('invalid_serial', 'serial must be hex (colons allowed)', 400);
-        await allowRenewal(deps.issue, { serial, actor: actorName(principalOf(req)), source: req.ip, now: deps.issue.clock.now() });
+        await allowRenewal({ store: deps.store, audit: deps.issue.audit }, { serial, actor: actorName(principalOf(req)), source: req.ip, now: deps.issue.clock.now() });
         res.json({ serial, renewalAllowed: true });
       },
     },

@@ -4,14 +4,16 @@ import type { AppContext } from '../../context.js';
 import type { IssueDeps } from '../../ca/issue.js';
 import type { RevokeDeps } from '../../ca/revoke.js';
 import { parseKeyUri } from '../../keys/key-uri.js';
-import { disableStation, stationView, type StationRow } from '../../factory/stations.js';
+import { disableStation, stationView } from '../../factory/stations.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { auditEntryView } from '../../audit/view.js';
 import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
 import { parseOrThrow } from './validation.js';
-import { chartSeries } from './console-charts.js';
-import { newestDevices } from '../../factory/device-list.js';
+import { chartSeries, recentAlerts } from '../../store/reports.js';
+import { createCrlStore } from '../../store/crls.js';
+import { listStations, outputPerStation } from '../../store/factory.js';
+import { newestDevices } from '../../store/factory.js';
 
 const HOUR = 3_600_000;
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
@@ -31,7 +33,8 @@ const deviceQuery = z.strictObject({
  * station needs station.manage, like the CLI.
  */
 export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
-  const { db, clock } = ctx;
+  const { store, clock } = ctx;
+  const crlRows = createCrlStore(store);
   return [
     {
       method: 'get',
@@ -44,13 +47,13 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
           const cert = new X509Certificate(Buffer.from(ca.certificate));
           return { name: ca.name, family: ca.family, isRoot: ca.isRoot, subject: cert.subject.replace(/\n/g, ', '), notBefore: ca.notBefore.toISOString(), notAfter: ca.notAfter.toISOString(), activeFrom: ca.activeFrom.toISOString() };
         });
-        const latest = (profile: InternalProfile) => activeInternalCertificates(db, profile, now);
+        const latest = (profile: InternalProfile) => activeInternalCertificates(store, profile, now);
         const responders = new Map<string, { serial: string; notAfter: string | null }>();
         for (const r of await latest('ocsp-signer')) if (!responders.has(r.issuer)) responders.set(r.issuer, { serial: r.serial, notAfter: iso(r.not_after) });
         const tls = (await latest('tls-server'))[0];
         const crls = [];
         for (const ca of cas) {
-          const row = await db('crls').select('number', 'this_update', 'next_update', 'entries').where({ issuer: ca.name }).orderBy('number', 'desc').first();
+          const row = await crlRows.latest(ca.name);
           crls.push({ issuer: ca.name, number: row ? String(row.number) : null, thisUpdate: iso(row?.this_update), nextUpdate: iso(row?.next_update), entries: row ? Number(row.entries) : null, ageSeconds: row ? Math.round((now - Number(row.this_update)) / 1000) : null });
         }
         let hsm: { token: string; reachable: boolean; detail: string };
@@ -61,7 +64,7 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
         } catch (e) {
           hsm = { token: ctx.env.tokenLabel, reachable: false, detail: (e as Error).message };
         }
-        const alerts = (await db('audit_events').where({ action: 'alert' }).where('at', '>', now - 24 * HOUR).orderBy('seq', 'desc').limit(50)).map(auditEntryView);
+        const alerts = (await recentAlerts(store, now - 24 * HOUR, 50)).map(auditEntryView);
         res.json({
           now: iso(now),
           cas,
@@ -79,7 +82,7 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
       permission: 'device.read',
       summary: 'Devices provisioned per hour by line (7 days), certificates expiring per week (26 weeks), revocations by reason',
       handler: async (_req, res) => {
-        res.json(await chartSeries(db, clock.now().getTime()));
+        res.json(await chartSeries(store, clock.now().getTime()));
       },
     },
     {
@@ -89,7 +92,7 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
       summary: 'Devices by serial (prefix), lot, line, state or certificate status, with their certificates',
       handler: async (req, res) => {
         const q = parseOrThrow(deviceQuery, req.query, 'query');
-        const rows = (await newestDevices(db, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus, limit: q.limit ?? 100 })) as Record<string, any>[];
+        const rows = (await newestDevices(store, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus, limit: q.limit ?? 100 })) as Record<string, any>[];
         res.json({
           devices: rows.map((d) => ({
             serial: d.serial,
@@ -113,8 +116,8 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
       summary: 'Stations with their use of the hourly quota',
       handler: async (_req, res) => {
         const since = clock.now().getTime() - HOUR;
-        const used = new Map(((await db('manufacturing_records').select('station').count({ n: '*' }).where('at', '>', since).groupBy('station')) as { station: string; n: number | string }[]).map((r) => [r.station, Number(r.n)]));
-        const rows = (await db('stations').select('*').orderBy('name')) as StationRow[];
+        const used = await outputPerStation(store, since);
+        const rows = await listStations(store);
         res.json({ stations: rows.map((r) => ({ ...stationView(r), lastHour: used.get(r.name) ?? 0 })) });
       },
     },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
 import type { CaConfig } from '../../config/ca-config.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/handle.js';
 import type { CertificateQueries } from '../../store/certificates.js';
 import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
 import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
@@ -23,7 +23,7 @@ const enrollBody = z.strictObject({ device: z.string().min(1).max(128), secret: 
 const renewBody = z.strictObject({ csr: z.string().min(1).max(65536) });
 
 /** EST's enroll and renew for clients that speak JSON: same policy, same credentials. */
-export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; issue: IssueDeps; certificates: CertificateQueries; config: CaConfig; guard: AuthFailureGuard; denials: Pick<DenialAudit, 'record'> }): RouteSpec[] {
+export function enrollmentRoutes(deps: { store: Store; audit: AuditLog; clock: Clock; issue: IssueDeps; certificates: CertificateQueries; config: CaConfig; guard: AuthFailureGuard; denials: Pick<DenialAudit, 'record'> }): RouteSpec[] {
   return [
     {
       method: 'post',
@@ -54,14 +54,14 @@ export function enrollmentRoutes(deps: { db: Db; audit: AuditLog; clock: Clock; 
           if (held.status === 'rejected') throw new HallmarkError('enrollment_rejected', `enrollment request ${held.id} was rejected by ${held.decided_by}${held.reason ? `: ${held.reason}` : ''}`, 403);
           if (held.status === 'issued') throw new HallmarkError('already_issued', `enrollment request ${held.id} was issued already (${held.certificate_serial})`, 409);
         }
-        if (!(await consumeEnrollmentToken(deps.db, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
+        if (!(await consumeEnrollmentToken(deps.store, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
         try {
           const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, requester: { kind: 'enrollment' }, actor: `rest:token:${check.token.id}`, source: req.ip });
-          await recordTokenUse(deps.db, check.token.id, issued.serial);
-          if (held) await markEnrollmentIssued(deps.db, held.id, issued.serial);
+          await recordTokenUse(deps.store, check.token.id, issued.serial);
+          if (held) await markEnrollmentIssued(deps.store, held.id, issued.serial);
           res.status(201).json(certificateResponse(issued));
         } catch (e) {
-          await releaseEnrollmentToken(deps.db, check.token.id);
+          await releaseEnrollmentToken(deps.store, check.token.id);
           throw e;
         }
       },

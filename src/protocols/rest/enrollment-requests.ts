@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/handle.js';
 import { decideEnrollment, enrollmentRequestView, listEnrollmentRequests } from '../../ca/enrollment-approval.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
@@ -11,7 +11,7 @@ const listQuery = z.strictObject({ status: z.enum(['pending', 'approved', 'rejec
 const decisionBody = z.strictObject({ reason: z.string().max(512).optional() });
 
 /** Enrollments held for approval (RFC 7030 §4.2.3): the operators' side. */
-export function enrollmentRequestRoutes(deps: { db: Db; audit: AuditLog; clock: Clock }): RouteSpec[] {
+export function enrollmentRequestRoutes(deps: { store: Store; audit: AuditLog; clock: Clock }): RouteSpec[] {
   const decide = (approve: boolean): RouteSpec => ({
     method: 'post',
     path: `/enrollments/:id/${approve ? 'approve' : 'reject'}`,
@@ -32,7 +32,7 @@ export function enrollmentRequestRoutes(deps: { db: Db; audit: AuditLog; clock: 
       summary: 'Enrollments held for approval (status pending, approved, rejected, issued)',
       handler: async (req, res) => {
         const q = parseOrThrow(listQuery, req.query, 'query');
-        res.json({ enrollments: (await listEnrollmentRequests(deps.db, q.status)).map(enrollmentRequestView) });
+        res.json({ enrollments: (await listEnrollmentRequests(deps.store, q.status)).map(enrollmentRequestView) });
       },
     },
     decide(true),

@@ -22,7 +22,7 @@ export const MAX_BATCH = 1000;
 const batch = z.strictObject({ devices: z.array(z.unknown()).min(1).max(MAX_BATCH, `at most ${MAX_BATCH} devices per batch`) });
 
 async function callingStation(deps: ProvisionDeps, req: Request): Promise<StationRow> {
-  const station = await stationOf(deps.db, principalOf(req));
+  const station = await stationOf(deps.store, principalOf(req));
   if (!station) throw new HallmarkError('not_a_station', 'provisioning is done by a station, with its API key or client certificate', 400);
   if (station.disabled_at !== null) throw new HallmarkError('station_disabled', `station ${station.name} is disabled`, 403);
   return station;

@@ -7,7 +7,8 @@ import type { DenialAudit } from '../../audit/denials.js';
 import type { SecretSealer } from '../../keys/key-store.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../clock.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/handle.js';
+import { findOperator } from '../../store/credentials.js';
 import { HallmarkError } from '../../errors.js';
 import { principalOf, sessionIdOf } from '../../http/authenticate.js';
 import { sendError } from '../../http/errors.js';
@@ -17,7 +18,7 @@ import { parseOrThrow } from './validation.js';
 const loginBody = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1024), totp: z.string().min(1).max(10) });
 
 export interface SessionDeps {
-  db: Db;
+  store: Store;
   audit: AuditLog;
   clock: Clock;
   sealer: SecretSealer;
@@ -45,15 +46,15 @@ export async function operatorLogin(deps: SessionDeps, body: LoginBody, source: 
   const subject = { source: source ?? 'unknown', credential: `operator:${body.name}` };
   const wait = deps.guard.blockedFor(subject, now);
   if (wait) throw new HallmarkError('blocked', 'too many failed sign-ins for this account; retry later, or ask an operator to lift the block (hallmark security blocks)', 429, { retryAfter: wait });
-  const operator = await checkOperatorLogin(deps.db, deps.sealer, body, now);
+  const operator = await checkOperatorLogin(deps.store, deps.sealer, body, now);
   if (!operator) {
     // An unknown name counts against the address (guessing names), a known one against the account.
-    const known = Boolean(await deps.db('operators').where({ name: body.name }).first('name'));
+    const known = Boolean(await findOperator(deps.store, body.name));
     deps.guard.recordFailure(known ? subject : { source: subject.source }, now);
     await deps.denials.record({ actor: `operator:${body.name}`, action: 'auth.failure', target, outcome: 'failure', source, details: { reason: 'login refused' } });
     return undefined;
   }
-  const session = await openSession(deps.db, operator.name, deps.policy, now, source);
+  const session = await openSession(deps.store, operator.name, deps.policy, now, source);
   await deps.audit.record({ actor: `operator:${operator.name}`, action: 'session.open', target: session.id, outcome: 'success', source });
   return { session, operator };
 }
@@ -81,7 +82,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       summary: 'Rotate the session token (the old one stops working)',
       handler: async (req, res) => {
         const id = requireSession(req, 'refreshed');
-        const next = await rotateSession(deps.db, id, deps.policy, deps.clock.now());
+        const next = await rotateSession(deps.store, id, deps.policy, deps.clock.now());
         if (!next) return sendError(res, 401, 'unauthenticated', 'this session was already refreshed or closed; sign in again');
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.rotate', target: next.id, outcome: 'success', source: req.ip, details: { previous: id } });
         res.status(201).json({ token: next.token, expiresAt: next.expiresAt.toISOString(), idleTimeoutSeconds: next.idleTimeoutSeconds });
@@ -94,7 +95,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       summary: 'Log out',
       handler: async (req, res) => {
         const id = requireSession(req, 'closed');
-        await closeSession(deps.db, id, deps.clock.now());
+        await closeSession(deps.store, id, deps.clock.now());
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.close', target: id, outcome: 'success', source: req.ip });
         res.status(204).end();
       },

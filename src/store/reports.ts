@@ -1,4 +1,26 @@
-import type { Db } from '../../store/db.js';
+import { sql, type Handle } from './handle.js';
+import type { AuditRow } from './audit.js';
+
+/** Counts for people: the status command, the console's overview and charts. Counted by the database. */
+
+const DAY = 86_400_000;
+
+/** Certificates by status, with the active ones already expired and those expiring within `soonMs`. */
+export async function certificateCounts(handle: Handle, now: number, soonMs = 30 * DAY): Promise<{ byStatus: Record<string, number>; expired: number; expiringSoon: number }> {
+  const db = sql(handle);
+  const rows = (await db('certificates').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[];
+  const expired = Number((await db('certificates').where({ status: 'active' }).where('not_after', '<=', now).count({ n: '*' }))[0]!.n);
+  const expiringSoon = Number((await db('certificates').where({ status: 'active' }).where('not_after', '>', now).where('not_after', '<=', now + soonMs).count({ n: '*' }))[0]!.n);
+  return { byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])), expired, expiringSoon };
+}
+
+export const deviceCount = async (handle: Handle): Promise<number> => Number((await sql(handle)('devices').count({ n: '*' }))[0]!.n);
+
+export const activeStationCount = async (handle: Handle): Promise<number> => Number((await sql(handle)('stations').whereNull('disabled_at').count({ n: '*' }))[0]!.n);
+
+/** Alerts raised since `since`, newest first. */
+export const recentAlerts = (handle: Handle, since: number, limit: number): Promise<AuditRow[]> =>
+  sql(handle)('audit_events').where({ action: 'alert' }).where('at', '>', since).orderBy('seq', 'desc').limit(limit);
 
 const HOUR = 3_600_000;
 const WEEK = 7 * 24 * HOUR;
@@ -18,7 +40,8 @@ export interface ChartSeries {
  * WHERE keeps both differences positive). Manufacturing records are found through their (station, at)
  * index, one range per station.
  */
-export async function chartSeries(db: Db, now: number): Promise<ChartSeries> {
+export async function chartSeries(handle: Handle, now: number): Promise<ChartSeries> {
+  const db = sql(handle);
   const firstHour = Math.floor(now / HOUR) * HOUR - (HOURS - 1) * HOUR;
   const stations = ((await db('stations').select('name')) as { name: string }[]).map((s) => s.name);
   const provisioned = stations.length

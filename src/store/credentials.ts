@@ -1,0 +1,105 @@
+import { sql, type Handle } from './handle.js';
+
+/**
+ * Who may act, as stored: operators and their sessions, API keys, and devices' one-time enrollment
+ * secrets. Secrets are stored hashed (or sealed, for TOTP seeds) by the callers in auth/.
+ */
+
+export interface OperatorRow {
+  name: string;
+  role: string;
+  password_hash: string;
+  totp_sealed: Buffer;
+  totp_last_step: number;
+  created_by: string;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export const findOperator = (handle: Handle, name: string): Promise<OperatorRow | undefined> => sql(handle)('operators').where({ name }).first();
+
+export const listOperators = (handle: Handle): Promise<OperatorRow[]> => sql(handle)('operators').select('*').orderBy('name');
+
+export const insertOperator = async (handle: Handle, row: OperatorRow): Promise<void> => void (await sql(handle)('operators').insert(row));
+
+/** Moves the operator's last used TOTP step forward; false when another login used this step (or a later one) first. */
+export const advanceTotpStep = async (handle: Handle, name: string, step: number): Promise<boolean> =>
+  (await sql(handle)('operators').where({ name }).where('totp_last_step', '<', step).update({ totp_last_step: step })) === 1;
+
+/** Disables an active operator and closes their open sessions; false when there was none to disable. */
+export async function disableOperator(handle: Handle, name: string, now: number): Promise<boolean> {
+  const db = sql(handle);
+  if ((await db('operators').where({ name }).whereNull('disabled_at').update({ disabled_at: now })) !== 1) return false;
+  await db('sessions').where({ operator: name }).whereNull('revoked_at').update({ revoked_at: now });
+  return true;
+}
+
+export interface SessionRow {
+  id: string;
+  operator: string;
+  secret_hash: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  source: string | null;
+}
+
+export const insertSession = async (handle: Handle, row: SessionRow): Promise<void> => void (await sql(handle)('sessions').insert(row));
+
+export const findSession = (handle: Handle, id: string): Promise<SessionRow | undefined> => sql(handle)('sessions').where({ id }).first();
+
+export const touchSession = async (handle: Handle, id: string, at: number): Promise<void> => void (await sql(handle)('sessions').where({ id }).update({ last_seen_at: at }));
+
+/** Closes an open session; false when it was closed already (compare-and-set: one refresh wins). */
+export const revokeSession = async (handle: Handle, id: string, at: number): Promise<boolean> =>
+  (await sql(handle)('sessions').where({ id }).whereNull('revoked_at').update({ revoked_at: at })) === 1;
+
+export const setSessionExpiry = async (handle: Handle, id: string, expiresAt: number): Promise<void> => void (await sql(handle)('sessions').where({ id }).update({ expires_at: expiresAt }));
+
+export interface ApiKeyRow {
+  id: string;
+  role: string;
+  scopes: string | null;
+  secret_hash: string;
+  label: string | null;
+  created_by: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export const insertApiKey = async (handle: Handle, row: ApiKeyRow): Promise<void> => void (await sql(handle)('api_keys').insert(row));
+
+export const findApiKey = (handle: Handle, id: string): Promise<ApiKeyRow | undefined> => sql(handle)('api_keys').where({ id }).first();
+
+export const listApiKeys = (handle: Handle): Promise<ApiKeyRow[]> => sql(handle)('api_keys').select('*').orderBy('created_at');
+
+export const revokeApiKey = async (handle: Handle, id: string, at: number): Promise<boolean> =>
+  (await sql(handle)('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: at })) === 1;
+
+export interface EnrollmentTokenRow {
+  id: string;
+  device: string;
+  label: string | null;
+  secret_hash: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_for?: string | null;
+}
+
+export const insertEnrollmentToken = async (handle: Handle, row: EnrollmentTokenRow): Promise<void> => void (await sql(handle)('enrollment_tokens').insert(row));
+
+export const findEnrollmentToken = (handle: Handle, id: string): Promise<EnrollmentTokenRow | undefined> => sql(handle)('enrollment_tokens').where({ id }).first();
+
+/** Marks the secret used; false when it was used already (one enrollment wins). */
+export const consumeEnrollmentToken = async (handle: Handle, id: string, at: number): Promise<boolean> =>
+  (await sql(handle)('enrollment_tokens').where({ id }).whereNull('used_at').update({ used_at: at })) === 1;
+
+/** Gives an unused-for-anything secret back (its enrollment failed before a certificate was recorded). */
+export const releaseEnrollmentToken = async (handle: Handle, id: string): Promise<void> => void (await sql(handle)('enrollment_tokens').where({ id }).whereNull('used_for').update({ used_at: null }));
+
+export const recordTokenUse = async (handle: Handle, id: string, serial: string): Promise<void> => void (await sql(handle)('enrollment_tokens').where({ id }).update({ used_for: serial }));
