@@ -15,7 +15,7 @@ import { opensslCsr } from './helpers/csr.js';
 import { mustRun } from './helpers/run.js';
 import { damagedDer, damagedText, hostileJson } from './helpers/hostile.js';
 import { verifyCsr } from '../src/x509/csr.js';
-import { isHallmarkError } from '../src/errors.js';
+import { isHallmarkError } from '../src/base/errors.js';
 import { parseOcspRequest, MalformedOcspRequest } from '../src/x509/ocsp.js';
 import { toPem } from '../src/x509/pem.js';
 

@@ -13,7 +13,7 @@ import { mustRun, run } from './helpers/run.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { initializeCa } from '../src/ca/init.js';
 import { parseKeyUri } from '../src/keys/key-uri.js';
-import { HallmarkError } from '../src/errors.js';
+import { HallmarkError } from '../src/base/errors.js';
 
 let home: TestHome;
 before(async () => {

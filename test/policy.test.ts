@@ -17,7 +17,7 @@ import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
 import { totpCode, TOTP_STEP_SECONDS } from '../src/auth/totp.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { addStation } from '../src/factory/stations.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/base/clock.js';
 import { x509 } from '../src/x509/crypto-provider.js';
 import { fromPemBlocks } from '../src/x509/pem.js';
 import { SQLITE_FILE } from '../src/store/private-home.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
 import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
-import { restRoutes } from '../src/http/app.js';
+import { restRoutes } from '../src/app/https-app.js';
 import { createApiKey, revokeApiKey } from '../src/auth/api-keys.js';
 import { createOperator } from '../src/auth/operators.js';
 import { totpCode } from '../src/auth/totp.js';

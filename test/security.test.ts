@@ -12,7 +12,7 @@ import { createApiKey } from '../src/auth/api-keys.js';
 import { createOperator } from '../src/auth/operators.js';
 import { totpCode, TOTP_STEP_SECONDS, hotp } from '../src/auth/totp.js';
 import { issueCertificate } from '../src/ca/issue.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/base/clock.js';
 import { addStation } from '../src/factory/stations.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
 

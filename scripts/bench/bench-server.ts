@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { projectRoot } from '../../src/config/env.js';
-import { issuingDeps } from '../../src/context.js';
+import { issuingDeps } from '../../src/app/context.js';
 import type { IssueDeps } from '../../src/ca/issue.js';
-import { startHallmark } from '../../src/server.js';
+import { startHallmark } from '../../src/app/server.js';
 import type { BenchCa } from './setup.js';
 import { processCpuSeconds, readProcStat } from './proc-stat.js';
 

@@ -2,7 +2,7 @@
  * One CRL generation in a process of its own, so that its peak memory can be read: prints
  * {"ms", "maxRssMiB", "baselineRssMiB", "entries", "bytes"}. Environment as for `hallmark`.
  */
-import { openContext, issuingDeps } from '../../src/context.js';
+import { openContext, issuingDeps } from '../../src/app/context.js';
 import { generateCrl } from '../../src/ca/crl.js';
 import { createCrlStore } from '../../src/store/crls.js';
 

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCa, fmt, rawSignRate, runBench, table } from './setup.js';
-import { issuingDeps } from '../../src/context.js';
+import { issuingDeps } from '../../src/app/context.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10000,100000,1000000' } } });
 const SIZES = values.sizes!.split(',').map(Number);

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { CertID, OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
-import { startHallmark } from '../../src/server.js';
+import { startHallmark } from '../../src/app/server.js';
 import { issueCertificate } from '../../src/ca/issue.js';
 import { requestForOwnKey } from '../../src/x509/csr.js';
 import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fields.js';

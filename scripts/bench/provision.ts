@@ -9,7 +9,7 @@ import { sql } from '../../src/store/handle.js';
 import { httpsPost } from './https-post.js';
 import { parseArgs } from 'node:util';
 import { webcrypto } from 'node:crypto';
-import { startHallmark } from '../../src/server.js';
+import { startHallmark } from '../../src/app/server.js';
 import { addStation } from '../../src/factory/stations.js';
 import { x509 } from '../../src/x509/crypto-provider.js';
 import { toPem } from '../../src/x509/pem.js';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readEnvironment, projectRoot } from '../../src/config/env.js';
-import { openContext, type AppContext } from '../../src/context.js';
+import { openContext, type AppContext } from '../../src/app/context.js';
 import { initializeCa } from '../../src/ca/init.js';
 import type { Signer } from '../../src/keys/key-store.js';
 

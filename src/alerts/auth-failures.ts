@@ -1,3 +1,5 @@
+import type { AuthBlock, BlockScope } from '../store/auth-blocks.js';
+export type { AuthBlock, BlockScope } from '../store/auth-blocks.js';
 import { randomBytes } from 'node:crypto';
 import type { SecurityConfig } from '../config/ca-config.js';
 import type { AlertSink } from './sink.js';
@@ -15,18 +17,7 @@ export interface FailureSubject {
   credential?: string;
 }
 
-export type BlockScope = 'pair' | 'credential' | 'address';
 
-/** A block in force: what it refuses, until when (epoch ms), and why. */
-export interface AuthBlock {
-  id: string;
-  scope: BlockScope;
-  source: string | null;
-  credential: string | null;
-  failures: number;
-  createdAt: number;
-  until: number;
-}
 
 export interface AuthFailureGuard {
   /** Seconds until this address and credential may try again, or 0. */

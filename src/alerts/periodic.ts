@@ -1,5 +1,5 @@
 import type { Store } from '../store/handle.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import type { SecurityConfig } from '../config/ca-config.js';
 import type { AlertSink } from './sink.js';
 import { claimPeriod as claim } from '../store/settings.js';

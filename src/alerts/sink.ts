@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 
 export interface Alert {
   rule: string;

@@ -2,7 +2,7 @@ import type { KeyStore, Signer } from '../keys/key-store.js';
 import { formatKeyUri, type KeyUri } from '../keys/key-uri.js';
 import { hasCheckpointAt, readAuditHead, saveCheckpoint, type CheckpointRow } from '../store/audit.js';
 import type { Handle } from '../store/handle.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 
 export type { CheckpointRow } from '../store/audit.js';
 

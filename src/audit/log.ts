@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import { appendAuditRows, lockAuditHead, readAuditHead, type AuditAppend, type AuditHead, type AuditRow } from '../store/audit.js';
 import { inTransaction, type Store, type StoreTx } from '../store/handle.js';
 

@@ -1,7 +1,7 @@
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
 import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 
 /** What a credential may do: its role's permissions, narrowed by its scopes when it has any. */
 export function effectivePermissions(role: Role, scopes: readonly Permission[] | null | undefined): Set<Permission> {

@@ -1,7 +1,7 @@
 import type { SecretSealer } from '../keys/key-store.js';
 import { advanceTotpStep, findOperator, insertOperator, type OperatorRow as StoredOperator } from '../store/credentials.js';
 import type { Handle } from '../store/handle.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import type { Role } from './roles.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { matchTotp, newTotpSecret, otpauthUri } from './totp.js';

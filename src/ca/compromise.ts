@@ -3,10 +3,10 @@ import { createCaStore } from '../store/cas.js';
 import { countToReissue, markSuperseded, nextToReissue } from '../store/certificates.js';
 import { x509 } from '../x509/crypto-provider.js';
 import { requestForOwnKey, type VerifiedCsr } from '../x509/csr.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { issueCertificate, type IssueDeps } from './issue.js';
 import { revokeCertificate, type RevokeDeps } from './revoke.js';
-import type { ReasonName } from './revocation-reasons.js';
+import type { ReasonName } from '../x509/revocation-reasons.js';
 
 /**
  * Revokes a CA generation (its parent revokes its certificate: the parent's CRL and OCSP say so) and

@@ -1,8 +1,8 @@
 import type { AuditLog } from '../audit/log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import type { RevocationConfig } from '../config/ca-config.js';
 import type { CrlRow, CrlStore } from '../store/crls.js';
-import { buildCrl } from '../x509/crl-builder.js';
+import { encodeCrl } from '../x509/crl-builder.js';
 import { assertLintClean, lintCrl } from '../lint/index.js';
 import { rawSubject } from '../x509/certificate-fields.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
@@ -31,12 +31,14 @@ export async function generateCrl(deps: CrlDeps, caName: string, actor: string):
   const thisUpdate = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
   const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityHours * HOUR);
   const started = Date.now();
-  const built = await buildCrl(
+  const unsigned = await encodeCrl(
     { issuer: rawSubject(issuer.certificate), issuerKeyId: issuer.ski, thisUpdate, nextUpdate, number, signature: algorithmIdentifier(issuer.signer.algorithm) },
     deps.crls.revokedEntries(caName, thisUpdate),
-    issuer.signer,
-    (tbs) => assertLintClean(lintCrl(tbs, issuer.lint, deps.clock.now(), previous ? BigInt(previous.number) : undefined), `the CRL of ${caName}`),
+    issuer.signer.algorithm.hash,
   );
+  // Linted before the HSM signs anything (lint/).
+  assertLintClean(lintCrl(unsigned.tbsWithoutEntries, issuer.lint, deps.clock.now(), previous ? BigInt(previous.number) : undefined), `the CRL of ${caName}`);
+  const built = { der: unsigned.withSignature(await issuer.signer.signDigest(unsigned.digest)), entries: unsigned.entries };
   const row: CrlRow = {
     issuer: caName,
     number: Number(number),

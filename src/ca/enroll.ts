@@ -3,7 +3,7 @@ import { x509 } from '../x509/crypto-provider.js';
 import type { VerifiedCsr } from '../x509/csr.js';
 import { markSuperseded, supersededDueQuery, type CertificateRow } from '../store/certificates.js';
 import type { EstConfig } from '../config/ca-config.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { issueBatch, type IssueDeps, type IssuedCertificate } from './issue.js';
 import { revokeCertificate, type RevokeDeps } from './revoke.js';
 import { renewalGranted, spendRenewalGrant } from './renewal-grants.js';

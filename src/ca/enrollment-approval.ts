@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { Store } from '../store/handle.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { decideEnrollmentRequest, findEnrollmentRequest, insertEnrollmentRequest, type EnrollmentRequestRow } from '../store/enrollments.js';
 
 export { listEnrollmentRequests, markEnrollmentIssued, type EnrollmentRequestRow, type EnrollmentRequestStatus } from '../store/enrollments.js';

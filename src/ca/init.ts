@@ -4,15 +4,15 @@ import type { CaConfig } from '../config/ca-config.js';
 import type { KeyStore, Signer } from '../keys/key-store.js';
 import type { KeyUri } from '../keys/key-uri.js';
 import type { AuditLog } from '../audit/log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import type { Store } from '../store/handle.js';
 import type { CaStore } from '../store/cas.js';
 import { createApiKey } from '../auth/api-keys.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { buildName, type AttributeName } from '../x509/names.js';
 import { certifyCa } from './ca-generation.js';
 import { auditSigner } from '../audit/checkpoint.js';
-import { SECRETS_KEY } from '../security-plane.js';
+import { SECRETS_KEY } from '../keys/key-store.js';
 import type { Name } from '@peculiar/asn1-x509';
 
 export interface InitDeps {

@@ -3,9 +3,9 @@ import { Certificate, Name } from '@peculiar/asn1-x509';
 import type { Signer, KeyStore } from '../keys/key-store.js';
 import { parseKeyUri } from '../keys/key-uri.js';
 import type { CaRow, CaStore } from '../store/cas.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { lintIssuerFromCertificate, type LintIssuer } from '../lint/index.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 
 /** A CA that can sign: its certificate, its key on the token, and its chain up to (not incl.) the root. */
 export interface IssuerCa {

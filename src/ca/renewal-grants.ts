@@ -1,7 +1,7 @@
 import { inTransaction } from '../store/handle.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Store } from '../store/handle.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { grantRenewal } from '../store/enrollments.js';
 import { findCertificate } from '../store/certificates.js';
 

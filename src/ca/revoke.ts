@@ -1,9 +1,9 @@
 import { inTransaction } from '../store/handle.js';
 import type { AuditLog } from '../audit/log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import type { Store } from '../store/handle.js';
-import { HallmarkError } from '../errors.js';
-import type { ReasonName } from './revocation-reasons.js';
+import { HallmarkError } from '../base/errors.js';
+import type { ReasonName } from '../x509/revocation-reasons.js';
 import { metrics } from '../observability/metrics.js';
 import { markKeyCompromised } from '../store/public-keys.js';
 import { findCertificate, releaseFromHold, revokeIfStatus } from '../store/certificates.js';

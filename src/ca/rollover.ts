@@ -1,10 +1,10 @@
 import { inTransaction } from '../store/handle.js';
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import type { Store } from '../store/handle.js';
 import { createCaStore } from '../store/cas.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import { buildCaCertificate } from './ca-certificate.js';

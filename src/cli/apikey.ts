@@ -4,7 +4,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
 import { isPermission } from '../auth/permissions.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { apiKeyView } from '../protocols/rest/apikeys.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { printJson, printTable } from './output.js';
 import { parseDuration, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';

@@ -4,7 +4,7 @@ import { verifyAuditChain } from '../audit/verify.js';
 import { auditSigner, writeCheckpoint } from '../audit/checkpoint.js';
 import { auditEntryView } from '../audit/view.js';
 import { auditPage } from '../store/audit.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { note, printJson } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';

@@ -1,17 +1,17 @@
 import fs from 'node:fs';
-import type { AppContext } from '../context.js';
-import { HallmarkError } from '../errors.js';
+import type { AppContext } from '../app/context.js';
+import { HallmarkError } from '../base/errors.js';
 import { toPem } from '../x509/pem.js';
 import type { CaRow } from '../store/cas.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { caView } from '../ca/ca-view.js';
 import os from 'node:os';
-import { issuingDeps } from '../context.js';
+import { issuingDeps } from '../app/context.js';
 import { rolloverCa } from '../ca/rollover.js';
 import { reissueFrom, revokeCa } from '../ca/compromise.js';
 import { countToReissue } from '../store/certificates.js';
-import { parseReason } from '../ca/revocation-reasons.js';
+import { parseReason } from '../x509/revocation-reasons.js';
 import { progress } from './progress.js';
 import { withContext } from './with-context.js';
 

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import { openContext, issuingDeps } from '../context.js';
+import { openContext, issuingDeps } from '../app/context.js';
 import { issueCertificate } from '../ca/issue.js';
 import { allowRenewal } from '../ca/renewal-grants.js';
 import { certificateResponse } from '../ca/certificate-response.js';
 import { certificateView } from '../ca/certificate-view.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { normalizeSerial } from '../x509/serial.js';
 import type { CertificateFilter } from '../store/certificates.js';
 import { printJson, printTable } from './output.js';
@@ -13,7 +13,7 @@ import os from 'node:os';
 import { progress } from './progress.js';
 import { verifyCsr } from '../x509/csr.js';
 import { releaseHold, revokeCertificate } from '../ca/revoke.js';
-import { REASON_NAMES, parseReason } from '../ca/revocation-reasons.js';
+import { REASON_NAMES, parseReason } from '../x509/revocation-reasons.js';
 import { withContext } from './with-context.js';
 
 export interface CertFlags {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { issuingDeps } from '../context.js';
+import { issuingDeps } from '../app/context.js';
 import { generateCrl } from '../ca/crl.js';
 import { createCrlStore } from '../store/crls.js';
 import { toPem } from '../x509/pem.js';

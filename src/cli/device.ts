@@ -1,7 +1,7 @@
 import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { note, printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { isCrl, lintCertificate, lintCrl, lintIssuerFromCertificate, tbsOf, type Finding, type LintIssuer } from '../lint/index.js';
 import { fromPemBlocks } from '../x509/pem.js';
 import { rawIssuer, rawSubject } from '../x509/certificate-fields.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { printJson } from './output.js';
 import { usageError } from './usage-error.js';
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isHallmarkError } from '../errors.js';
+import { isHallmarkError } from '../base/errors.js';
 import { initCommand } from './init.js';
 import { caCommand } from './ca.js';
 import { certCommand } from './cert.js';

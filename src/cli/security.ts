@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { liftBlock, unexpiredBlocks, type AuthBlockRow } from '../store/auth-blocks.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { printJson } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';

@@ -1,8 +1,8 @@
 import os from 'node:os';
-import { openContext } from '../context.js';
+import { openContext } from '../app/context.js';
 import { runPrimary } from '../cluster/primary.js';
 import { announceReady, clusterMetricsText, joinClusterMetrics, workerSlot } from '../cluster/worker.js';
-import { startHallmark } from '../server.js';
+import { startHallmark } from '../app/server.js';
 import { usageError } from './usage-error.js';
 import { createLogger } from '../observability/logger.js';
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { issuingDeps } from '../context.js';
+import { issuingDeps } from '../app/context.js';
 import { addStation, disableStation, stationView } from '../factory/stations.js';
 import { listStations } from '../store/factory.js';
 import { printJson, printTable } from './output.js';

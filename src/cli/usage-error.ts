@@ -1,4 +1,4 @@
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 
 export const usageError = (message: string) => new HallmarkError('usage', message, 2);
 

@@ -1,4 +1,4 @@
-import { openContext, type AppContext, type ContextOptions } from '../context.js';
+import { openContext, type AppContext, type ContextOptions } from '../app/context.js';
 
 /** Opens the context a command needs, runs it, and always closes the database and the token. */
 export async function withContext<T>(options: ContextOptions, work: (ctx: AppContext) => Promise<T>): Promise<T> {

@@ -3,8 +3,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { CA_KEY_TYPES } from '../x509/key-types.js';
-import { configError } from '../errors.js';
-import { describeZodError } from './schema-errors.js';
+import { configError } from '../base/errors.js';
+import { describeZodError } from '../base/schema-errors.js';
 import { loadProfiles, type Profile } from '../profiles/load.js';
 import { fromPemBlocks } from '../x509/pem.js';
 

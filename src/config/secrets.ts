@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import type { Environment } from './env.js';
 
 /**

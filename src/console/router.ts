@@ -5,7 +5,7 @@ import { checkSession, closeSession } from '../auth/sessions.js';
 import { operatorLogin, parseLogin, type SessionDeps } from '../protocols/rest/sessions.js';
 import { sendError } from '../http/errors.js';
 import { requireJson } from '../http/routes.js';
-import { clearSessionCookie, csrfMatches, csrfTokenFor, sessionCookieOf, setSessionCookie } from './cookie.js';
+import { clearSessionCookie, csrfMatches, csrfTokenFor, sessionCookieOf, setSessionCookie } from '../http/session-cookie.js';
 
 /**
  * Only this origin's files, no inline script or style, no framing, no plugins; data only from the

@@ -1,6 +1,6 @@
 import { issueBatch, type IssuedCertificate } from '../ca/issue.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { toError } from '../errors.js';
+import { toError } from '../base/errors.js';
 import { knownDeviceSerials, recordProvisioned, releaseReservations, reserveNewDevices } from '../store/factory.js';
 import type { StoreTx } from '../store/handle.js';
 import type { AuditEvent } from '../audit/log.js';

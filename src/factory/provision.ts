@@ -8,8 +8,8 @@ import { toPem } from '../x509/pem.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { claimForReprovisioning, findDevice, recordProvisioned, releaseReservations, reserveNewDevices, stationOutputSince, takeOverReservation, type DeviceFields, type DeviceRow, type ManufacturingRecord } from '../store/factory.js';
 import { findCertificate } from '../store/certificates.js';
-import { HallmarkError } from '../errors.js';
-import { INSTANCE } from '../instance.js';
+import { HallmarkError } from '../base/errors.js';
+import { INSTANCE } from '../base/instance.js';
 import { reservationAbandoned } from './reservations.js';
 import { stationProfiles, type StationRow } from './stations.js';
 

@@ -1,4 +1,4 @@
-import { knownDead } from '../instance.js';
+import { knownDead } from '../base/instance.js';
 import type { Store } from '../store/handle.js';
 import type { DeviceRow } from '../store/factory.js';
 import { lastHeartbeat } from '../store/health.js';

@@ -10,7 +10,7 @@ import { createApiKey, revokeApiKey } from '../auth/api-keys.js';
 import { issueCertificate, type IssueDeps } from '../ca/issue.js';
 import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
 import { requestForOwnKey } from '../x509/csr.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 
 export type { StationRow } from '../store/factory.js';
 

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { isHallmarkError } from '../errors.js';
+import { isHallmarkError } from '../base/errors.js';
 import { STORAGE_RETRY_AFTER_SECONDS, storageFault } from '../store/faults.js';
 
 /** What a request gets when the database is unreachable, whatever the protocol (REST: JSON, EST: text). */

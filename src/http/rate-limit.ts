@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../base/clock.js';
 import { sendError } from './errors.js';
 import { metrics } from '../observability/metrics.js';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 
 const tooLarge = (limit: number) => new HallmarkError('body_too_large', `the request body is larger than this route accepts (${limit} bytes)`, 413);
 

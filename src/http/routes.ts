@@ -1,7 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { Permission } from '../auth/permissions.js';
 import type { AuditLog } from '../audit/log.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { requirePermission } from './authenticate.js';
 
 export type RateGroup = 'auth' | 'enrollment' | 'provisioning';

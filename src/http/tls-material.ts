@@ -4,8 +4,6 @@ import { createPrivateKey, generateKeyPairSync, webcrypto, X509Certificate } fro
 import { isIP } from 'node:net';
 import { x509 } from '../x509/crypto-provider.js';
 import { issueCertificate, type IssueDeps } from '../ca/issue.js';
-import { fromPemBlocks } from '../x509/pem.js';
-import type { KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 
 export interface TlsMaterial {
   key: string;
@@ -25,11 +23,6 @@ function coversNames(cert: X509Certificate, names: string[]): boolean {
       .map((entry) => (entry.startsWith('DNS:') ? canonicalName(entry.slice(4)) : entry.startsWith('IP Address:') ? canonicalName(entry.slice(11)) : entry)),
   );
   return names.every((n) => present.has(canonicalName(n)));
-}
-
-/** The HTTPS key and chain as a signer of what the server itself makes (EST server-generated keys). */
-export function tlsSigner(material: TlsMaterial): KeyPackageSigner {
-  return { key: createPrivateKey(material.key), chain: fromPemBlocks(material.cert, ['CERTIFICATE']) };
 }
 
 const tlsFiles = (home: string) => {

@@ -50,3 +50,6 @@ export interface KeyStore {
   describeProtection(uri: KeyUri): Promise<KeyProtection>;
   close(): Promise<void>;
 }
+
+/** The token object that seals Hallmark's stored secrets (TOTP seeds). */
+export const SECRETS_KEY = 'hallmark-secrets';

@@ -1,7 +1,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { ResponseData } from '@peculiar/asn1-ocsp';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { certificateSubject, crlSubject } from './parse.js';
 import type { CertificateSubject, CrlSubject, Finding, LintIssuer, LintRule, LintSubject, OcspSubject } from './types.js';
 import { serialNumber } from './rules/serial-number.js';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { configError } from '../errors.js';
-import { describeZodError } from '../config/schema-errors.js';
+import { configError } from '../base/errors.js';
+import { describeZodError } from '../base/schema-errors.js';
 import { profileSchema, type Profile } from './schema.js';
 
 export type { Profile } from './schema.js';

@@ -1,5 +1,17 @@
 import { sql, type Handle } from './handle.js';
-import type { AuthBlock, BlockScope } from '../alerts/auth-failures.js';
+
+export type BlockScope = 'pair' | 'credential' | 'address';
+
+/** A block in force: what it refuses, until when (epoch ms), and why. */
+export interface AuthBlock {
+  id: string;
+  scope: BlockScope;
+  source: string | null;
+  credential: string | null;
+  failures: number;
+  createdAt: number;
+  until: number;
+}
 
 export interface AuthBlockRow {
   id: string;

@@ -1,7 +1,7 @@
 import { statusChangedSince } from './certificates.js';
 import { sql, type Handle } from './handle.js';
 import type { CrlEntry } from '../x509/crl-builder.js';
-import { REASON_CODES, type ReasonName } from '../ca/revocation-reasons.js';
+import { REASON_CODES, type ReasonName } from '../x509/revocation-reasons.js';
 
 export interface CrlRow {
   issuer: string;

@@ -14,7 +14,6 @@ import {
   id_ce_invalidityDate,
   type AlgorithmIdentifier,
 } from '@peculiar/asn1-x509';
-import type { Signer } from '../keys/key-store.js';
 import { exactBuffer } from './bytes.js';
 import { concatBytes, derBitString, derSequence, derTime, derUnsignedInteger, tlv, tlvHeader } from './der.js';
 
@@ -58,17 +57,23 @@ export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
   return derSequence(...parts);
 }
 
+/** A TBSCertList encoded and hashed, waiting for its signature. */
+export interface UnsignedCrl {
+  /** The digest of the TBSCertList with `hash`, which is what the CA key signs. */
+  digest: Uint8Array;
+  entries: number;
+  /** The TBSCertList minus its entries (which this module encodes itself), for the linter. */
+  tbsWithoutEntries: Uint8Array;
+  /** The whole CertificateList with this signature (the signature algorithm is the header's). */
+  withSignature(signature: Uint8Array): Uint8Array;
+}
+
 /**
- * A v2 CRL (RFC 5280 §5.1) built from a stream of entries: each entry becomes DER bytes as it arrives
- * (no row objects are kept), the TBSCertList is hashed as one stream, and the HSM signs the digest.
+ * A v2 CRL (RFC 5280 §5.1) encoded from a stream of entries: each entry becomes DER bytes as it arrives
+ * (no row objects are kept), and the TBSCertList is hashed as one stream with `hash` (a node:crypto
+ * name). Signing is the caller's (ca/crl.ts): this module only encodes.
  */
-export async function buildCrl(
-  header: CrlHeader,
-  entries: AsyncIterable<CrlEntry>,
-  signer: Signer,
-  /** Called with the TBSCertList minus its entries (which this module encodes itself) before signing. */
-  check: (tbsWithoutEntries: Uint8Array) => void = () => {},
-): Promise<{ der: Uint8Array; entries: number }> {
+export async function encodeCrl(header: CrlHeader, entries: AsyncIterable<CrlEntry>, hash: string): Promise<UnsignedCrl> {
   const sink = createByteSink();
   let count = 0;
   for await (const entry of entries) {
@@ -94,26 +99,31 @@ export async function buildCrl(
     derTime(header.thisUpdate),
     derTime(header.nextUpdate),
   ]);
-  check(derSequence(prefix, crlExtensions));
+  const tbsWithoutEntries = derSequence(prefix, crlExtensions);
   // revokedCertificates is absent, not empty, when there are no entries (§5.1.2.6).
   const revokedHeader = count ? tlvHeader(0x30, entriesLength) : new Uint8Array();
   const tbsContentLength = prefix.length + revokedHeader.length + entriesLength + crlExtensions.length;
   const tbsHeader = tlvHeader(0x30, tbsContentLength);
 
-  const hash = createHash(signer.algorithm.hash);
-  for (const part of [tbsHeader, prefix, revokedHeader, ...chunks, crlExtensions]) hash.update(part);
-  const signature = await signer.signDigest(hash.digest());
-
-  const tail = concatBytes([signatureAlgorithm, derBitString(signature)]);
-  const total = tbsHeader.length + tbsContentLength + tail.length;
-  const out = Buffer.alloc(total + 6);
-  const outer = tlvHeader(0x30, total);
-  let offset = 0;
-  for (const part of [outer, tbsHeader, prefix, revokedHeader, ...chunks, crlExtensions, tail]) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return { der: out.subarray(0, offset), entries: count };
+  const hasher = createHash(hash);
+  for (const part of [tbsHeader, prefix, revokedHeader, ...chunks, crlExtensions]) hasher.update(part);
+  return {
+    digest: new Uint8Array(hasher.digest()),
+    entries: count,
+    tbsWithoutEntries,
+    withSignature(signature) {
+      const tail = concatBytes([signatureAlgorithm, derBitString(signature)]);
+      const total = tbsHeader.length + tbsContentLength + tail.length;
+      const out = Buffer.alloc(total + 6);
+      const outer = tlvHeader(0x30, total);
+      let offset = 0;
+      for (const part of [outer, tbsHeader, prefix, revokedHeader, ...chunks, crlExtensions, tail]) {
+        out.set(part, offset);
+        offset += part.length;
+      }
+      return out.subarray(0, offset);
+    },
+  };
 }
 
 /** Appends bytes into 1 MiB blocks: a million entries make ~40 objects, not a million. */

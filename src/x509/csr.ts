@@ -4,7 +4,7 @@ import { createWorkerPool } from '../workers/pool.js';
 import { createBatcher } from '../workers/batcher.js';
 import { packedBytesCodec } from '../workers/packed-bytes.js';
 import { isCsrProblem, parseAndVerifyCsr, type CsrProblem, type ParsedCsr } from './csr-parse.js';
-import { HallmarkError } from '../errors.js';
+import { HallmarkError } from '../base/errors.js';
 import { x509 } from './crypto-provider.js';
 import { keyTypeOf } from './spki.js';
 import { fromPemBlocks } from './pem.js';

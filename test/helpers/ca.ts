@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readEnvironment } from '../../src/config/env.js';
-import { issuingDeps, openContext, type AppContext } from '../../src/context.js';
+import { issuingDeps, openContext, type AppContext } from '../../src/app/context.js';
 import { initializeCa, type InitResult } from '../../src/ca/init.js';
 import type { IssueDeps } from '../../src/ca/issue.js';
-import type { Clock } from '../../src/clock.js';
+import type { Clock } from '../../src/base/clock.js';
 import { toPem } from '../../src/x509/pem.js';
 import type { Backend } from './backends.js';
 import type { TestHome } from './hsm.js';

@@ -1,4 +1,4 @@
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 
 /** PKCS#11 return values after which the session (or the whole module) must be opened again. */
 const RECOVERABLE = new Map<number, 'session' | 'module'>([

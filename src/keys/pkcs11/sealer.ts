@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as graphene from 'graphene-pk11';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import type { SecretSealer } from '../key-store.js';
 import type { KeyUri } from '../key-uri.js';
 import type { SessionPool } from './session-pool.js';

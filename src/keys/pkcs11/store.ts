@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as graphene from 'graphene-pk11';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import type { CaKeyType } from '../../x509/key-types.js';
 import { signatureAlgorithmFor } from '../../x509/signature-algorithms.js';
 import { ecKeyType, ecSpki, keyTypeOf, rsaSpki, unwrapEcPoint } from '../../x509/spki.js';

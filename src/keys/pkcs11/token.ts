@@ -1,6 +1,6 @@
 import * as graphene from 'graphene-pk11';
 import pkcs11js from 'pkcs11js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import { pkcs11Code } from './errors.js';
 
 export interface TokenOptions {

@@ -1,6 +1,6 @@
 import { decide } from '../../auth/principal.js';
 import { AUTHORITY_PERMISSION, describeRequester, mintsAuthority } from '../requester.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import type { Rule } from './types.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Profile } from '../schema.js';
 import type { VerifiedCsr } from '../../x509/csr.js';
 import type { SubjectNames } from '../../x509/extensions.js';
 import type { AttributeName } from '../../x509/names.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import type { Requester } from '../requester.js';
 
 export interface IssuanceRequest {

@@ -4,7 +4,7 @@ import { checkEnrollmentToken, type EnrollmentToken } from '../../auth/enrollmen
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { DenialAudit } from '../../audit/denials.js';
 import type { Store } from '../../store/handle.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 
 export type EnrollmentCredential = { kind: 'token'; device: string; token: EnrollmentToken } | { kind: 'bootstrap'; device: string; serial: string; certificate: Uint8Array };
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import type { Store } from '../../store/handle.js';
 import type { IssuerRegistry } from '../../ca/issuer.js';
 import { activeInternalCertificates } from '../../store/certificates.js';

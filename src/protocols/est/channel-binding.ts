@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { VerifiedCsr } from '../../x509/csr.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 
 /**
  * The channel bindings of a TLS connection, as an EST client puts them in its CSR's challengePassword

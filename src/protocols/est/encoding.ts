@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import { base64InLines } from '../../x509/pem.js';
 
 /** RFC 8951 §3.1: base64 with any line breaks and whitespace; Content-Transfer-Encoding is ignored. */

@@ -1,8 +1,9 @@
-import { createHash, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { derSequence, derSetOrder } from '../../x509/der.js';
 import { x509 } from '../../x509/crypto-provider.js';
+import { fromPemBlocks } from '../../x509/pem.js';
 
 const ID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 const ID_ENVELOPED_DATA = '1.2.840.113549.1.7.3';
@@ -19,6 +20,11 @@ const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 export interface KeyPackageSigner {
   key: KeyObject;
   chain: Uint8Array[];
+}
+
+/** The server's HTTPS key and chain (PEM, leaf first) as the signer of what it generates. */
+export function keyPackageSignerOf(material: { key: string; cert: string }): KeyPackageSigner {
+  return { key: createPrivateKey(material.key), chain: fromPemBlocks(material.cert, ['CERTIFICATE']) };
 }
 
 const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;

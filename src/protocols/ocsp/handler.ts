@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isDatabaseUnavailable } from '../../http/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import { OCSP_STATUS, ocspErrorResponse } from '../../x509/ocsp.js';
 import type { OcspCache } from './cache.js';
 import type { OcspAnswer } from './responder.js';

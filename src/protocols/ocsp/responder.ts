@@ -1,7 +1,7 @@
 import type { Responder } from '../../ca/ocsp-responders.js';
 import type { IssuerRegistry } from '../../ca/issuer.js';
-import { REASON_CODES, type ReasonName } from '../../ca/revocation-reasons.js';
-import type { Clock } from '../../clock.js';
+import { REASON_CODES, type ReasonName } from '../../x509/revocation-reasons.js';
+import type { Clock } from '../../base/clock.js';
 import type { RevocationConfig } from '../../config/ca-config.js';
 import type { CertificateQueries } from '../../store/certificates.js';
 import { algorithmIdentifier } from '../../x509/signature-algorithms.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import type { CrlCache } from '../crl/cache.js';
 import { registry } from '../../observability/metrics.js';
 import { databaseUnavailable, isDatabaseUnavailable } from '../../http/errors.js';

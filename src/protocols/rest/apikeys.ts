@@ -4,9 +4,9 @@ import { createApiKey, keyScopes, listApiKeys, revokeApiKey, type ApiKeyRow } fr
 import { PERMISSIONS } from '../../auth/permissions.js';
 import { ROLES } from '../../auth/roles.js';
 import type { AuditLog } from '../../audit/log.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import type { Store } from '../../store/handle.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';

@@ -4,7 +4,7 @@ import type { AuditLog } from '../../audit/log.js';
 import { verifyAuditChain } from '../../audit/verify.js';
 import { writeCheckpoint } from '../../audit/checkpoint.js';
 import { auditEntryView } from '../../audit/view.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import { listAuditEntries } from '../../store/audit.js';
 import type { Store } from '../../store/handle.js';
 import { actorName, principalOf } from '../../http/authenticate.js';

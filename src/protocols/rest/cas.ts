@@ -1,5 +1,5 @@
 import type { CaStore } from '../../store/cas.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import { caView } from '../../ca/ca-view.js';
 import type { RouteSpec } from '../../http/routes.js';
 

@@ -4,7 +4,7 @@ import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
 import { certificateResponse } from '../../ca/certificate-response.js';
 import { certificateView } from '../../ca/certificate-view.js';
 import type { CertificateFilter, CertificateQueries } from '../../store/certificates.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';

@@ -1,6 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import type { AppContext } from '../../context.js';
+import type { Store } from '../../store/handle.js';
+import type { Clock } from '../../base/clock.js';
+import type { CaStore } from '../../store/cas.js';
+import type { KeyStore } from '../../keys/key-store.js';
 import type { IssueDeps } from '../../ca/issue.js';
 import type { RevokeDeps } from '../../ca/revoke.js';
 import { parseKeyUri } from '../../keys/key-uri.js';
@@ -32,7 +35,16 @@ const deviceQuery = z.strictObject({
  * devices and stations. Read routes need the read permissions every operator role has; disabling a
  * station needs station.manage, like the CLI.
  */
-export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
+/** What the console's data routes read: the store, the CA rows and the token (for the HSM's state). */
+export interface ConsoleDataDeps {
+  store: Store;
+  clock: Clock;
+  cas: CaStore;
+  keys?: KeyStore;
+  tokenLabel: string;
+}
+
+export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
   const { store, clock } = ctx;
   const crlRows = createCrlStore(store);
   return [
@@ -60,9 +72,9 @@ export function consoleDataRoutes(ctx: AppContext, issue: IssueDeps, revocation:
         try {
           const issuing = await ctx.cas.get(issue.issuers.get('issuing').name);
           const protection = await ctx.keys!.describeProtection(parseKeyUri(issuing!.key_uri));
-          hsm = { token: ctx.env.tokenLabel, reachable: true, detail: protection.sensitive && !protection.extractable ? 'issuing key present, sensitive, not extractable' : 'issuing key present but extractable' };
+          hsm = { token: ctx.tokenLabel, reachable: true, detail: protection.sensitive && !protection.extractable ? 'issuing key present, sensitive, not extractable' : 'issuing key present but extractable' };
         } catch (e) {
-          hsm = { token: ctx.env.tokenLabel, reachable: false, detail: (e as Error).message };
+          hsm = { token: ctx.tokenLabel, reachable: false, detail: (e as Error).message };
         }
         const alerts = (await recentAlerts(store, now - 24 * HOUR, 50)).map(auditEntryView);
         res.json({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/log.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import type { CaConfig } from '../../config/ca-config.js';
 import type { Store } from '../../store/handle.js';
 import type { CertificateQueries } from '../../store/certificates.js';
@@ -12,7 +12,7 @@ import { checkSecretAttempt } from '../est/authorize.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { DenialAudit } from '../../audit/denials.js';
 import { verifyCsr } from '../../x509/csr.js';
-import { HallmarkError } from '../../errors.js';
+import { HallmarkError } from '../../base/errors.js';
 import { principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';

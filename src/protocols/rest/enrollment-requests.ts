@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/log.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../base/clock.js';
 import type { Store } from '../../store/handle.js';
 import { decideEnrollment, enrollmentRequestView, listEnrollmentRequests } from '../../ca/enrollment-approval.js';
 import { actorName, principalOf } from '../../http/authenticate.js';

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { provisionDevice, type ProvisionDeps, type ProvisionItem } from '../../factory/provision.js';
 import { provisionBatch } from '../../factory/provision-batch.js';
 import { stationOf, type StationRow } from '../../factory/stations.js';
-import { HallmarkError, isHallmarkError } from '../../errors.js';
+import { HallmarkError, isHallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';

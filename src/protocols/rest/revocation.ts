@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { releaseHold, revokeCertificate, type RevokeDeps } from '../../ca/revoke.js';
-import { REASON_NAMES, parseReason } from '../../ca/revocation-reasons.js';
-import { HallmarkError } from '../../errors.js';
+import { REASON_NAMES, parseReason } from '../../x509/revocation-reasons.js';
+import { HallmarkError } from '../../base/errors.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { HallmarkError } from '../../errors.js';
-import { describeZodError } from '../../config/schema-errors.js';
+import { HallmarkError } from '../../base/errors.js';
+import { describeZodError } from '../../base/schema-errors.js';
 
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const parsed = schema.safeParse(value);

@@ -1,16 +1,16 @@
-import { readEnvironment, type Environment } from './config/env.js';
-import { readPin } from './config/secrets.js';
-import { loadCaConfig, type CaConfig } from './config/ca-config.js';
-import { createPkcs11KeyStore } from './keys/pkcs11/store.js';
-import type { KeyStore } from './keys/key-store.js';
-import { openStore } from './store/db.js';
-import { closeStore, type Store } from './store/handle.js';
-import { createCaStore, type CaStore } from './store/cas.js';
-import { createCertificateQueries, createIssuanceStore, type CertificateQueries, type IssuanceStore } from './store/certificates.js';
-import { createAuditLog, type AuditLog } from './audit/log.js';
-import { loadIssuers } from './ca/issuer.js';
-import { systemClock, type Clock } from './clock.js';
-import type { IssueDeps } from './ca/issue.js';
+import { readEnvironment, type Environment } from '../config/env.js';
+import { readPin } from '../config/secrets.js';
+import { loadCaConfig, type CaConfig } from '../config/ca-config.js';
+import { createPkcs11KeyStore } from '../keys/pkcs11/store.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { openStore } from '../store/db.js';
+import { closeStore, type Store } from '../store/handle.js';
+import { createCaStore, type CaStore } from '../store/cas.js';
+import { createCertificateQueries, createIssuanceStore, type CertificateQueries, type IssuanceStore } from '../store/certificates.js';
+import { createAuditLog, type AuditLog } from '../audit/log.js';
+import { loadIssuers } from '../ca/issuer.js';
+import { systemClock, type Clock } from '../base/clock.js';
+import type { IssueDeps } from '../ca/issue.js';
 
 /** Built once, handed to commands and routers; each takes the slice it needs. */
 export interface AppContext {

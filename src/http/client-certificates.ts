@@ -2,7 +2,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Profile } from '../profiles/schema.js';
 import type { CertificateQueries } from '../store/certificates.js';
 import { normalizeSerial } from '../x509/serial.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../auth/principal.js';
 
 /** `known`: the certificate is one of ours (a failure then counts against it, not only its address). */
 export type CertificateCheck = { ok: true; principal: Principal } | { ok: false; reason: string; serial?: string; known?: boolean } | undefined;

@@ -1,6 +1,6 @@
-import type { Clock } from '../clock.js';
-import type { CrlCache } from '../protocols/crl/cache.js';
-import type { AlertSink } from './sink.js';
+import type { Clock } from '../../base/clock.js';
+import type { CrlCache } from './cache.js';
+import type { AlertSink } from '../../alerts/sink.js';
 
 /** A CRL past its nextUpdate (or none at all) means relying parties are failing closed, or open. */
 export async function checkCrlFreshness(crls: CrlCache, cas: string[], clock: Clock, alerts: AlertSink): Promise<void> {

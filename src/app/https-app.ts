@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Express, type RequestHandler } from 'express';
-import type { AppContext } from '../context.js';
+import type { AppContext } from './context.js';
 import type { IssueDeps } from '../ca/issue.js';
-import type { SecurityPlane } from '../security-plane.js';
-import { authenticate, refuseBlockedSources } from './authenticate.js';
-import { errorHandler, sendError } from './errors.js';
-import { securityHeaders } from './security-headers.js';
-import { createRateLimiter, rateLimit } from './rate-limit.js';
-import { mountRoutes, type RouteSpec } from './routes.js';
-import { openApiDocument } from './openapi.js';
-import { createRequestLog, requestLog } from './request-log.js';
+import type { SecurityPlane } from './security-plane.js';
+import { authenticate, refuseBlockedSources } from '../http/authenticate.js';
+import { errorHandler, sendError } from '../http/errors.js';
+import { securityHeaders } from '../http/security-headers.js';
+import { createRateLimiter, rateLimit } from '../http/rate-limit.js';
+import { mountRoutes, type RouteSpec } from '../http/routes.js';
+import { openApiDocument } from '../http/openapi.js';
+import { createRequestLog, requestLog } from '../http/request-log.js';
 import type { Logger } from '../observability/logger.js';
 import { certificateRoutes } from '../protocols/rest/certificates.js';
 import { casRoutes } from '../protocols/rest/cas.js';
@@ -42,7 +42,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...apiKeyRoutes({ store, audit, clock }),
     ...enrollmentRequestRoutes({ store, audit, clock }),
     ...auditRoutes({ store, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
-    ...consoleDataRoutes(ctx, issue, revocation),
+    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue, revocation),
   ];
 }
 

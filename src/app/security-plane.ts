@@ -1,18 +1,20 @@
 import type { AppContext } from './context.js';
-import { createAlertSink, type AlertSink } from './alerts/sink.js';
-import { createAuthFailureGuard, type AuthFailureGuard, type BlockRecord } from './alerts/auth-failures.js';
-import { blockOf, saveBlock, unexpiredBlocks } from './store/auth-blocks.js';
-import { createDenialAudit, type DenialAudit } from './audit/denials.js';
-import { watchEventBursts } from './alerts/event-rules.js';
-import type { SecretSealer, Signer } from './keys/key-store.js';
-import type { SessionPolicy } from './auth/sessions.js';
-import { auditSigner } from './audit/checkpoint.js';
-import { localTally, type TallySpec } from './alerts/tallies.js';
-import { joinClusterTallies } from './cluster/tallies.js';
-import { workerSlot } from './cluster/worker.js';
-import { joinClusterAuthFailures } from './cluster/auth-failures.js';
+import { createAlertSink, type AlertSink } from '../alerts/sink.js';
+import { createAuthFailureGuard, type AuthFailureGuard, type BlockRecord } from '../alerts/auth-failures.js';
+import { blockOf, saveBlock, unexpiredBlocks } from '../store/auth-blocks.js';
+import { createDenialAudit, type DenialAudit } from '../audit/denials.js';
+import { watchEventBursts } from '../alerts/event-rules.js';
+import type { SecretSealer, Signer } from '../keys/key-store.js';
+import type { SessionPolicy } from '../auth/sessions.js';
+import { auditSigner } from '../audit/checkpoint.js';
+import { localTally, type TallySpec } from '../alerts/tallies.js';
+import { joinClusterTallies } from '../cluster/tallies.js';
+import { workerSlot } from '../cluster/worker.js';
+import { joinClusterAuthFailures } from '../cluster/auth-failures.js';
 
-export const SECRETS_KEY = 'hallmark-secrets';
+import { SECRETS_KEY } from '../keys/key-store.js';
+
+export { SECRETS_KEY };
 
 /** More than 5 times a station's usual rate, and at least 200 devices in 10 minutes. */
 const STATION_RATE: TallySpec = { rule: 'station-rate', factor: 5, minimum: 200 };
