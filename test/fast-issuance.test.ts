@@ -19,7 +19,7 @@ import { issueBatch } from '../src/ca/issue.js';
 import { together } from '../src/store/together.js';
 import { isUniqueViolation } from '../src/store/unique-violation.js';
 import { buildLeafTbs, leafTemplate } from '../src/ca/leaf-template.js';
-import { leafExtensions } from '../src/ca/leaf-extensions.js';
+import { certsOnlyReference, leafExtensions } from './helpers/reference-encoders.js';
 import { encodeTbsCertificate } from '../src/x509/certificate-builder.js';
 import { keyIdentifier, keyIdOfSpki } from '../src/x509/extensions.js';
 import { buildName } from '../src/x509/names.js';
@@ -32,7 +32,7 @@ import { verifyCsr, decodeCsr } from '../src/x509/csr.js';
 import { x509 } from '../src/x509/crypto-provider.js';
 import { ecdsaRawToDer } from '../src/keys/ecdsa-signature.js';
 import { parseKeyUri } from '../src/keys/key-uri.js';
-import { certsOnly, certsOnlyReference } from '../src/x509/pkcs7.js';
+import { certsOnly } from '../src/x509/pkcs7.js';
 import { lintCertificate, tbsOf } from '../src/lint/index.js';
 import type { Draft } from '../src/profiles/rules/index.js';
 

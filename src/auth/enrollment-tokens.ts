@@ -13,7 +13,7 @@ export interface EnrollmentToken {
 }
 
 /**
- * A one-time EST enrollment secret for one device (CONTRACT.md: presented as HTTP Basic
+ * A one-time EST enrollment secret for one device (README "EST for devices": presented as HTTP Basic
  * `<device id>:<secret>`). The secret carries its id (`<id>.<random>`), so lookup needs no scan.
  */
 export async function createEnrollmentToken(

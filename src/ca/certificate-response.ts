@@ -1,6 +1,6 @@
 import type { IssuedCertificate } from './issue.js';
 
-/** The JSON every route and `--json` command answers with when it hands out a certificate (CONTRACT.md). */
+/** The JSON every route and `--json` command answers with when it hands out a certificate (README "HTTP"). */
 export const certificateResponse = (issued: IssuedCertificate) => ({
   serial: issued.serial,
   certificate: issued.certificate,

@@ -255,7 +255,7 @@ export interface IssueBatchOptions {
 }
 
 /**
- * CSRs → certificates, recorded before they are signed (DESIGN.md, after Boulder), many at a time:
+ * CSRs → certificates, recorded before they are signed (as Boulder does), many at a time:
  * one transaction reserves the serials with their exact TBSCertificates and writes the audit events;
  * then the HSM signs (in worker threads for large batches); then the certificates are recorded in
  * one statement per 400, and only then returned. A request that fails (policy, lint, HSM) fails

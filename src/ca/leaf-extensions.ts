@@ -9,8 +9,6 @@ import {
   extendedKeyUsage,
   keyUsage,
   ocspNoCheck,
-  subjectAltName,
-  subjectKeyIdentifier,
 } from '../x509/extensions.js';
 import { caIssuersUrl, crlUrl, ocspUrl } from './urls.js';
 
@@ -40,15 +38,4 @@ export function constantLeafExtensions(input: Omit<LeafExtensionInput, 'draft' |
   }
   if (profile.ocspNoCheck) tail.push(ocspNoCheck());
   return { head, authorityKeyId: authorityKeyIdentifier(input.issuerKeyId), tail };
-}
-
-/**
- * The extensions of an end-entity certificate, all from the profile; nothing is copied from a CSR.
- * Issuance splices them (leaf-template.ts); this schema-object form is what the splice is tested against.
- */
-export function leafExtensions(input: LeafExtensionInput): Extension[] {
-  const { head, authorityKeyId, tail } = constantLeafExtensions(input);
-  const { dns, uri, ip, email } = input.draft.names;
-  const san = dns.length + uri.length + ip.length + email.length > 0 ? [subjectAltName(input.draft.names, input.draft.subject.length === 0)] : [];
-  return [...head, subjectKeyIdentifier(input.subjectKeyId), authorityKeyId, ...san, ...tail];
 }

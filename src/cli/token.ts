@@ -12,7 +12,7 @@ export interface TokenFlags {
   expires?: string;
 }
 
-/** `hallmark token create`: a one-time EST enrollment secret for one device (CONTRACT.md). */
+/** `hallmark token create`: a one-time EST enrollment secret for one device (README "EST for devices"). */
 export async function tokenCommand(verb: string | undefined, flags: TokenFlags): Promise<void> {
   if (verb !== 'create' || !flags.device) throw usageError('usage: hallmark token create --device <id> [--label <label>] [--expires <duration, e.g. 24h>]');
   await withContext({ withKeys: false }, async (ctx) => {

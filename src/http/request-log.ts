@@ -10,7 +10,8 @@ import { actorName, type Principal } from '../auth/principal.js';
  */
 export function createRequestLog(logger: Logger): (req: IncomingMessage, res: ServerResponse, principal: () => Principal | undefined) => void {
   // The line's fields are fixed below and none can hold a secret, so it skips the wildcard redaction
-  // the logger applies to everything else (it cost 15 µs a line, a fifth of an EST request's logging).
+  // the logger applies to everything else (a large share of a request's logging cost; see
+  // docs/issuance-performance.md).
   const lines = logger.child({}, { redact: { paths: [] } });
   return (req, res, principal) => {
     const supplied = req.headers['x-request-id'];

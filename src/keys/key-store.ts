@@ -36,7 +36,7 @@ export interface SecretSealer {
   open(sealed: Uint8Array, context: string): Promise<Uint8Array>;
 }
 
-/** The seam between the CA and wherever its keys live (DESIGN.md: four methods plus inspection). */
+/** The seam between the CA and wherever its keys live (four methods plus inspection). */
 export interface KeyStore {
   /** Generates a key pair on the token; refuses if a key with that name already exists. */
   createKey(uri: KeyUri, keyType: CaKeyType): Promise<Signer>;

@@ -10,7 +10,8 @@ import { DatabaseLostError } from './faults.js';
  *
  * Checked after every write (a stat: microseconds, next to a commit's fsync) and every second while
  * idle. Not through inotify on the directory: SQLite writes its WAL there on every commit, and the
- * events alone cost about 40 µs of the main thread per certificate on the factory path (bench A/B).
+ * events alone were a measurable share of the main thread's time per certificate on the factory path
+ * (docs/issuance-performance.md).
  */
 export interface FileGuard {
   /** Why the database is gone, or undefined while it is the file opened. */

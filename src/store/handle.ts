@@ -26,8 +26,6 @@ export const asTx = (trx: Knex.Transaction): StoreTx => trx as unknown as StoreT
 /** Runs `work` in one transaction, committed when it resolves and rolled back when it throws. */
 export const inTransaction = <T>(store: Store, work: (tx: StoreTx) => Promise<T>): Promise<T> => sql(store).transaction((trx) => work(asTx(trx)));
 
-/** Which database is behind the handle (for messages and metrics; SQL differences stay in src/store). */
-export const storeKind = (handle: Handle): 'sqlite' | 'postgres' => (sql(handle).client.config.client === 'pg' ? 'postgres' : 'sqlite');
 
 /** Closes the store's connections. */
 export const closeStore = (store: Store): Promise<void> => sql(store).destroy();

@@ -14,8 +14,8 @@ const encoded = new Map<KeyType, Uint8Array | undefined>();
 /**
  * CsrAttrs (RFC 7030 §4.5.2, RFC 8951 §3.4): the key the profile prefers, as an attribute naming the
  * curve (or RSA modulus size), and the signature algorithm to sign the CSR with. Encoded once per key
- * type: asn1js took 60–80 µs of server CPU per unauthenticated request (wrk against `serve`: 161–185 →
- * 105 µs a request). Callers must not modify the bytes.
+ * type: encoding it per request was most of the server CPU an unauthenticated request costs
+ * (docs/issuance-performance.md). Callers must not modify the bytes.
  */
 export function csrAttributes(preferred: KeyType | undefined): Uint8Array | undefined {
   if (!preferred) return undefined;

@@ -84,9 +84,9 @@ function requestedNames(san: x509.SubjectAlternativeNameExtension | undefined): 
 }
 
 /**
- * CSRs are checked in worker threads when four or more arrive together; fewer are checked here: an
- * ECDSA check (~90 µs) costs about what handing it to a thread and back does, and under 32 EST clients
- * checking them here gave 5% more enrollments a second for 4% less CPU (docs/issuance-performance.md).
+ * CSRs are checked in worker threads when four or more arrive together; fewer are checked here: one
+ * ECDSA check costs about what handing it to a thread and back does (measurements in
+ * docs/issuance-performance.md).
  */
 const pool = createWorkerPool<Uint8Array, ParsedCsr | CsrProblem>({
   script: new URL('./csr-worker.js', import.meta.url),
@@ -101,8 +101,6 @@ const checker = createBatcher<Uint8Array, ParsedCsr | CsrProblem>((ders) =>
   pool.inline(ders.length) ? Promise.resolve(ders.map(parseAndVerifyCsr)) : inWorkers(ders),
 );
 
-/** Stops the CSR worker threads (a process that issued many certificates and is about to exit). */
-export const closeCsrWorkers = () => pool.close();
 
 /** A request that asks for nothing beyond its subject and key (a fresh object each time: callers fill it). */
 const nothingRequested = (): VerifiedCsr['requested'] => ({ ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] });

@@ -15,7 +15,7 @@ const withoutLeadingZeros = (bytes: Uint8Array) => {
  * is its modulus (another exponent on the same modulus is the same factorization); an EC key its curve,
  * X coordinate and the parity of Y, so that the same point sent compressed or uncompressed is the same
  * key; any other key its whole SubjectPublicKeyInfo. Read with the DER walker: this runs for every
- * certificate issued (a JWK export through OpenSSL cost ~200 µs).
+ * certificate issued, where a JWK export through OpenSSL is far slower.
  */
 export function publicKeyId(spkiDer: Uint8Array): string {
   const spki = expectTag(readTlv(spkiDer, 0), 0x30, 'SubjectPublicKeyInfo');

@@ -9,4 +9,3 @@ export type KeyType = (typeof KEY_TYPES)[number];
 export const CA_KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-3072', 'rsa-4096'] as const;
 export type CaKeyType = (typeof CA_KEY_TYPES)[number];
 
-export const isEcKeyType = (t: KeyType) => t.startsWith('ec-');

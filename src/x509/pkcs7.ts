@@ -1,8 +1,5 @@
-import * as pkijs from 'pkijs';
 import { concatBytes, derSetOrder, tlv } from './der.js';
 
-const ID_DATA = '1.2.840.113549.1.7.1';
-const ID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 
 // DER of the fixed parts: OIDs id-signedData and id-data, version 1, empty digestAlgorithms and signerInfos.
 const OID_SIGNED_DATA = Uint8Array.of(0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02);
@@ -15,30 +12,10 @@ const ENCAP_DATA = Uint8Array.of(0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
  * just the certificates. `certificates` is a SET OF, so DER (RFC 8951 §3) puts them in the order of
  * their encodings (X.690 §11.6), not the order given. Spliced from the certificates' own bytes (every EST
  * enrollment answers with one; building it through pkijs parsed and re-encoded each certificate and
- * cost a millisecond a response). test/fast-issuance.test.ts compares it with pkijs's encoding.
+ * cost a millisecond a response). test/fast-issuance.test.ts compares it with pkijs's encoding
+ * (test/helpers/reference-encoders.ts).
  */
 export function certsOnly(certificates: Uint8Array[]): Uint8Array {
   const signedData = tlv(0x30, concatBytes([VERSION_1, EMPTY_SET, ENCAP_DATA, tlv(0xa0, concatBytes(derSetOrder(certificates))), EMPTY_SET]));
   return tlv(0x30, concatBytes([OID_SIGNED_DATA, tlv(0xa0, signedData)]));
 }
-
-/** The same through pkijs, kept as the reference the spliced encoding is tested against. */
-export function certsOnlyReference(certificates: Uint8Array[]): Uint8Array {
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: ID_DATA }),
-    // pkijs keeps the order given: sorted here, as DER wants the SET.
-    certificates: derSetOrder(certificates).map((der) => pkijs.Certificate.fromBER(new Uint8Array(der))),
-    signerInfos: [],
-  });
-  const contentInfo = new pkijs.ContentInfo({ contentType: ID_SIGNED_DATA, content: signedData.toSchema(true) });
-  return new Uint8Array(contentInfo.toSchema().toBER(false));
-}
-
-/** The certificates inside a certs-only SignedData (for tests and clients of our own). */
-export function certificatesOf(pkcs7: Uint8Array): Uint8Array[] {
-  const info = pkijs.ContentInfo.fromBER(new Uint8Array(pkcs7));
-  const signed = new pkijs.SignedData({ schema: info.content });
-  return (signed.certificates ?? []).map((c) => new Uint8Array((c as pkijs.Certificate).toSchema().toBER(false)));
-}
-

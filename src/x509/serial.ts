@@ -26,7 +26,7 @@ export function randomSerial(): Uint8Array {
 
 export const serialToHex = (serial: Uint8Array) => Buffer.from(serial).toString('hex');
 
-/** Accepts any case, with or without colons (CONTRACT.md); returns canonical lowercase hex. */
+/** Accepts any case, with or without colons, as the CLI and REST API accept them; returns canonical lowercase hex. */
 export function normalizeSerial(text: string): string | undefined {
   let hex = text.trim().replace(/:/g, '').toLowerCase();
   if (!/^[0-9a-f]+$/.test(hex) || hex.length > 42) return undefined;

@@ -31,7 +31,7 @@ export interface RuleContext {
 }
 
 /**
- * Profile policy as a list of small rules (DESIGN.md): `csr` rules refuse what a request may not ask
+ * Profile policy as a list of small rules: `csr` rules refuse what a request may not ask
  * for, `shape` rules fill the draft from the profile, `final` rules check the result.
  */
 export type Rule =

@@ -14,8 +14,8 @@ interface Made {
 /**
  * The cacerts answer (RFC 7030 §4.1.3), kept in memory between requests. It is public (no
  * authentication) and every device asks for it: reading the link certificates from the database for
- * each request cost ~220 µs of server CPU (bench:issue's EST floor: 3,083 → 10,960 requests/s with the
- * answer kept), and an unauthenticated client could make the database do that work at will.
+ * each request was most of its cost (docs/issuance-performance.md), and an unauthenticated client
+ * could make the database do that work at will.
  *
  * The set is the current one: made again as soon as the CA set changes (a rollover, seen through the
  * issuer registry's version: in this process at once, from the CLI or another instance at the next

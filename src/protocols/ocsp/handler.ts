@@ -79,7 +79,7 @@ export function sendOcsp(req: IncomingMessage, res: ServerResponse, answer: Ocsp
   res.end(req.method === 'HEAD' ? undefined : answer.der);
 }
 
-/** filter → cache → live (DESIGN.md): the whole OCSP path of the public listener. */
+/** filter → cache → live: the whole OCSP path of the public listener. */
 export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8Array) => Promise<OcspAnswer>; clock: Clock; log: (line: string) => void }) {
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const started = performance.now();

@@ -37,7 +37,7 @@ const answer = (p: Awaited<ReturnType<typeof provisionDevice>>) => ({
   ...(p.encryptedKey ? { encryptedKey: p.encryptedKey, keyPassphrase: p.keyPassphrase } : {}),
 });
 
-/** The factory line (CONTRACT.md "Factory provisioning"). */
+/** The factory line (README "Factory line"). */
 export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
   return [
     {
