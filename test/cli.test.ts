@@ -73,12 +73,39 @@ describe('configuration errors name the file, the field and the problem', () => 
   test('usage errors exit 2 and say what to do', async () => {
     const unknown = await hallmark(home.env, 'frobnicate');
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown command "frobnicate"; see `hallmark help`/);
+    assert.match(unknown.stderr, /unknown command "frobnicate"; the commands are init, serve, .*\(see `hallmark help`\)/);
     const missing = await hallmark(home.env, 'cert', 'issue');
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /usage: hallmark cert issue --csr/);
+    assert.match(missing.stderr, /`hallmark cert issue` needs --profile \(see `hallmark cert issue --help`\)/);
     const flag = await hallmark(home.env, 'cert', 'list', '--bogus');
     assert.equal(flag.code, 2);
+    // A mistyped option is named with the one meant; an option of another verb is pointed out.
+    const typo = await hallmark(home.env, 'cert', 'issue', '--profle', 'device');
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown option --profle; did you mean --profile\?/);
+    const foreign = await hallmark(home.env, 'cert', 'list', '--csr', 'x.csr');
+    assert.equal(foreign.code, 2);
+    assert.match(foreign.stderr, /--csr is not an option of `hallmark cert list` \(see `hallmark cert list --help`\)/);
+    const verb = await hallmark(home.env, 'cert', 'lsit');
+    assert.equal(verb.code, 2);
+    assert.match(verb.stderr, /"lsit" is not a verb of `hallmark cert`: issue, list, show, revoke, release, allow-renewal/);
+  });
+
+  test('help comes from the command table: the global page, a command, one verb with every option explained', async () => {
+    const global = await hallmark(home.env, 'help');
+    assert.equal(global.code, 0);
+    for (const line of ['hallmark ca rollover <ca> [--at <ISO 8601>]', 'hallmark ca revoke <ca> --reason <reason>', 'hallmark cert list [--status <status>] [--device <id>] [--issuer <ca|file>] [--expiring <days>] [--limit <n>]']) {
+      assert.ok(global.stdout.includes(line), `help shows: ${line}`);
+    }
+    const verb = await hallmark(home.env, 'cert', 'issue', '--help');
+    assert.equal(verb.code, 0);
+    assert.match(verb.stdout, /^hallmark cert — issue, inspect and revoke certificates/);
+    assert.match(verb.stdout, /hallmark cert issue \[--csr <file>\] \[--dir <directory>\] --profile <name>/);
+    assert.match(verb.stdout, /--days <n>\s+validity in days/);
+    assert.doesNotMatch(verb.stdout, /--expiring/, 'one verb: its own options only');
+    const command = await hallmark(home.env, 'help', 'device');
+    assert.match(command.stdout, /hallmark device export \[--format <csv\|jsonl>\] \[--out <file>\]/);
+    assert.match(command.stdout, /hallmark device reprovision <serial>/);
   });
 });
 

@@ -149,5 +149,14 @@ describe('CLI experience', () => {
     const file = path.join(home.home, 'completion.bash');
     fs.writeFileSync(file, r.stdout);
     await mustRun('bash', ['-n', file]);
+    // What bash offers, asked the way bash asks: every command, a command's verbs, a verb's options.
+    const offered = async (...words: string[]) =>
+      (await mustRun('bash', ['-c', `source ${file}; COMP_WORDS=(hallmark ${words.join(' ')}); COMP_CWORD=${words.length}; _hallmark; printf '%s\\n' "\${COMPREPLY[@]}"`])).trim().split('\n');
+    const commands = await offered('');
+    for (const c of ['init', 'serve', 'status', 'ca', 'cert', 'crl', 'station', 'device', 'token', 'enrollment', 'apikey', 'operator', 'audit', 'security', 'lint', 'completion', 'help']) assert.ok(commands.includes(c), `completes ${c}`);
+    const caVerbs = await offered('ca', '');
+    for (const v of ['list', 'show', 'export', 'rollover', 'revoke', 'reissue']) assert.ok(caVerbs.includes(v), `completes ca ${v}`);
+    assert.deepEqual((await offered('ca', 'rollover', '--')).sort(), ['--at', '--help', '--json']);
+    assert.ok((await offered('cert', 'list', '--')).includes('--issuer'));
   });
 });

@@ -43,6 +43,12 @@ export interface IssueInput {
   requester: Requester;
   actor: string;
   source?: string;
+  /**
+   * Records what this request's caller keeps about its certificate (the enrollment secret it used,
+   * the approved request it answers) in the transaction that records the certificate: both land, or
+   * neither. Its failure fails the batch's recording, so it must be a plain write.
+   */
+  recordWith?: (tx: StoreTx, issued: IssuedCertificate) => Promise<void>;
 }
 
 export interface IssuedCertificate {
@@ -330,8 +336,20 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
   const certificates = signed.map(({ p, der }) => ({ serial: p.serial, der }));
   const issuedAt = deps.clock.now().getTime();
   const { alongside } = options;
-  if (alongside) await deps.store.transaction((tx) => together(tx, [() => deps.store.recordIssued(certificates, issuedAt, tx), () => alongside(tx, results)]));
-  else await deps.store.recordIssued(certificates, issuedAt);
+  const own = signed.flatMap(({ p }) => {
+    const index = indexOf.get(p)!;
+    const record = inputs[index]!.recordWith;
+    return record ? [{ record, issued: results[index] as IssuedCertificate }] : [];
+  });
+  if (alongside || own.length) {
+    await deps.store.transaction((tx) =>
+      together(tx, [
+        () => deps.store.recordIssued(certificates, issuedAt, tx),
+        ...(alongside ? [() => alongside(tx, results)] : []),
+        ...own.map(({ record, issued }) => () => record(tx, issued)),
+      ]),
+    );
+  } else await deps.store.recordIssued(certificates, issuedAt);
   for (const { p } of signed) metrics.certificatesIssued.inc({ profile: p.profile.name, outcome: 'issued' });
   return results;
 }

@@ -1,39 +1,36 @@
 import { usageError } from './usage-error.js';
+import { optionsOf, type CommandSpec } from './commands.js';
 
-const COMMANDS: Record<string, string[]> = {
-  init: [],
-  serve: ['--https-port', '--http-port', '--host', '--workers', '--json'],
-  status: ['--json'],
-  ca: ['list', 'show', 'export', '--chain', '--out', '--json'],
-  cert: ['issue', 'list', 'show', 'revoke', 'release', 'allow-renewal', '--csr', '--dir', '--profile', '--device', '--days', '--out', '--status', '--expiring', '--reason', '--invalidity-date', '--json'],
-  crl: ['generate', '--ca', '--out', '--json'],
-  lint: ['--issuer', '--json'],
-  token: ['create', '--device', '--label', '--expires', '--json'],
-  station: ['add', 'list', 'disable', '--line', '--name', '--profiles', '--quota', '--json'],
-  device: ['list', 'show', 'export', 'report', 'reprovision', '--line', '--lot', '--format', '--out', '--json'],
-  apikey: ['create', 'list', 'revoke', '--role', '--label', '--scopes', '--expires', '--json'],
-  operator: ['add', 'list', 'disable', '--name', '--role', '--password-file', '--json'],
-  audit: ['verify', 'export', 'checkpoint', '--out', '--json'],
-  security: ['blocks', 'list', 'lift', '--json'],
-  enrollment: ['list', 'approve', 'reject', '--status', '--reason', '--json'],
-  completion: ['bash'],
-  help: [],
-};
-
-/** `hallmark completion bash` — source its output (e.g. from ~/.bashrc) to complete commands and flags. */
-export function completionCommand(shell: string | undefined): void {
+/**
+ * `hallmark completion bash` — source its output (e.g. from ~/.bashrc) to complete commands, verbs
+ * and options. Made from the command table (commands.ts), so it names what the parser accepts.
+ */
+export function completionCommand(shell: string | undefined, commands: CommandSpec[]): void {
   if (shell !== 'bash') throw usageError('usage: hallmark completion bash   (then: source <(hallmark completion bash))');
-  const cases = Object.entries(COMMANDS)
-    .map(([cmd, words]) => `    ${cmd}) COMPREPLY=( $(compgen -W "${words.join(' ')}" -- "$cur") ) ;;`)
-    .join('\n');
+  const words = (list: string[]) => [...new Set(list)].join(' ');
+  const dashed = (options: string[]) => options.map((o) => `--${o}`);
+  const second = commands.map((c) => `    ${c.name}) COMPREPLY=( $(compgen -W "${words([...c.verbs.flatMap((v) => (v.verb ? [v.verb] : [])), ...dashed(optionsOf(c))])}" -- "$cur") ) ;;`);
+  const third = commands.flatMap((c) =>
+    c.verbs.filter((v) => v.verb).map((v) => `    "${c.name} ${v.verb}") COMPREPLY=( $(compgen -W "${words(dashed(optionsOf(c, v.verb)))}" -- "$cur") ) ;;`),
+  );
   process.stdout.write(`# bash completion for hallmark
 _hallmark() {
   local cur="\${COMP_WORDS[COMP_CWORD]}"
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${Object.keys(COMMANDS).join(' ')}" -- "$cur") ); return
+    COMPREPLY=( $(compgen -W "${words([...commands.map((c) => c.name), 'help'])}" -- "$cur") ); return
   fi
-  case "\${COMP_WORDS[1]}" in
-${cases}
+  if [ "$COMP_CWORD" -eq 2 ]; then
+    case "\${COMP_WORDS[1]}" in
+${second.map((l) => `  ${l}`).join('\n')}
+      help) COMPREPLY=( $(compgen -W "${words(commands.map((c) => c.name))}" -- "$cur") ) ;;
+    esac
+    return
+  fi
+  case "\${COMP_WORDS[1]} \${COMP_WORDS[2]}" in
+${third.join('\n')}
+    *) case "\${COMP_WORDS[1]}" in
+${second.map((l) => `      ${l.trimStart()}`).join('\n')}
+       esac ;;
   esac
 }
 complete -o default -F _hallmark hallmark

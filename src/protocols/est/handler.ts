@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { CaConfig } from '../../config/ca-config.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
-import type { Store } from '../../store/handle.js';
+import type { Store, StoreTx } from '../../store/handle.js';
 import type { CertificateQueries } from '../../store/certificates.js';
 import { createCaCertsAnswer } from './cacerts.js';
 import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
@@ -113,14 +113,19 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
   // RFC 7030 §4.1.3: the current set, kept between requests (cacerts.ts); as fresh as the status poll.
   const caCerts = createCaCertsAnswer({ store: deps.store, issuers: deps.issue.issuers, clock: deps.clock, maxAgeMs: deps.config.revocation.ocsp.pollSeconds * 1000 });
 
-  /** Consumes a token for exactly one issuance: given back if nothing was issued. */
-  async function withCredential(credential: EnrollmentCredential, issue: () => Promise<IssuedCertificate>): Promise<IssuedCertificate> {
-    if (credential.kind !== 'token') return issue();
+  /**
+   * Consumes a token for exactly one issuance: taken before (one request wins it), tied to the
+   * certificate in the transaction that records it, given back if nothing was issued.
+   */
+  async function withCredential(credential: EnrollmentCredential, issue: (recordWith: (tx: StoreTx, issued: IssuedCertificate) => Promise<void>) => Promise<IssuedCertificate>, also?: (tx: StoreTx, issued: IssuedCertificate) => Promise<void>): Promise<IssuedCertificate> {
+    const alsoRecord = async (tx: StoreTx, issued: IssuedCertificate) => void (await also?.(tx, issued));
+    if (credential.kind !== 'token') return issue(alsoRecord);
     if (!(await consumeEnrollmentToken(deps.store, credential.token.id, deps.clock.now()))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
     try {
-      const issued = await issue();
-      await recordTokenUse(deps.store, credential.token.id, issued.serial);
-      return issued;
+      return await issue(async (tx, issued) => {
+        await recordTokenUse(tx, credential.token.id, issued.serial);
+        await alsoRecord(tx, issued);
+      });
     } catch (e) {
       await releaseEnrollmentToken(deps.store, credential.token.id);
       throw e;
@@ -179,13 +184,10 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
         throw new HallmarkError('already_issued', `enrollment request ${held.id} was issued already (${held.certificate_serial})`, 409);
       }
     }
-    const issuedFor = async (issued: IssuedCertificate) => {
-      if (held) await markEnrollmentIssued(deps.store, held.id, issued.serial);
-      return issued;
-    };
+    const answersHeld = held && (async (tx: StoreTx, issued: IssuedCertificate) => markEnrollmentIssued(tx, held.id, issued.serial));
 
     if (op === 'simpleenroll') {
-      const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }).then(issuedFor));
+      const issued = await withCredential(credential, (recordWith) => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source, recordWith }), answersHeld);
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
@@ -197,7 +199,7 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     const { privateKey, publicKey } = await generateServerKey(keyType);
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
     const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType };
-    const issued = await withCredential(credential, () => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source }).then(issuedFor));
+    const issued = await withCredential(credential, (recordWith) => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source, recordWith }), answersHeld);
     await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType, keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;

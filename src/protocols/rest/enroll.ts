@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
 import type { CaConfig } from '../../config/ca-config.js';
-import type { Store } from '../../store/handle.js';
+import type { Store, StoreTx } from '../../store/handle.js';
 import type { CertificateQueries } from '../../store/certificates.js';
-import { issueCertificate, type IssueDeps } from '../../ca/issue.js';
+import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
 import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
 import { certificateResponse } from '../../ca/certificate-response.js';
 import { consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
@@ -56,9 +56,12 @@ export function enrollmentRoutes(deps: { store: Store; audit: AuditLog; clock: C
         }
         if (!(await consumeEnrollmentToken(deps.store, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
         try {
-          const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, requester: { kind: 'enrollment' }, actor: `rest:token:${check.token.id}`, source: req.ip });
-          await recordTokenUse(deps.store, check.token.id, issued.serial);
-          if (held) await markEnrollmentIssued(deps.store, held.id, issued.serial);
+          // The secret's use and the held request's answer land with the certificate.
+          const recordWith = async (tx: StoreTx, issued: IssuedCertificate) => {
+            await recordTokenUse(tx, check.token.id, issued.serial);
+            if (held) await markEnrollmentIssued(tx, held.id, issued.serial);
+          };
+          const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, requester: { kind: 'enrollment' }, actor: `rest:token:${check.token.id}`, source: req.ip, recordWith });
           res.status(201).json(certificateResponse(issued));
         } catch (e) {
           await releaseEnrollmentToken(deps.store, check.token.id);
