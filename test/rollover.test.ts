@@ -142,3 +142,32 @@ test('root rollover: link certificates let openssl build a path across the two r
   assert.ok((inP7.match(/subject=CN ?= ?Hallmark Root CA G2/g) ?? []).length >= 2, 'the new root and NewWithOld');
   assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.rollover', target: 'root-2' }).first());
 });
+
+test('a CA certificate is recorded before its issuer signs it, and recorded issued with the CA', async () => {
+  const registry = hm.running.issue.issuers;
+  const seen: string[] = [];
+  // The parent's key, watched: when it is asked to sign, the TBSCertificate must already be a pending record.
+  const watched = new Proxy(registry, {
+    get(target, prop, receiver) {
+      if (prop !== 'get') return Reflect.get(target, prop, receiver);
+      return (name: string) => {
+        const ca = target.get(name);
+        const signer = Object.assign(Object.create(Object.getPrototypeOf(ca.signer)), ca.signer, {
+          sign: async (tbs: Uint8Array) => {
+            const pending = await sql(hm.ctx.store)('certificates').where({ issuer: ca.name, status: 'pending', profile: 'ca' });
+            seen.push(pending.some((r: { tbs: Buffer }) => Buffer.from(r.tbs).equals(Buffer.from(tbs))) ? 'recorded first' : 'signed unrecorded');
+            return ca.signer.sign(tbs);
+          },
+        });
+        return { ...ca, signer };
+      };
+    },
+  });
+  const { rolloverCa } = await import('../src/ca/rollover.js');
+  const rolled = await rolloverCa({ store: hm.ctx.store, keys: hm.ctx.keys!, cas: hm.ctx.cas, audit: hm.ctx.audit, clock: hm.ctx.clock, config: hm.ctx.config, tokenLabel: 'roll', issuers: watched }, 'issuing', { actor: 'test' });
+  assert.deepEqual(seen, ['recorded first']);
+  const row = await sql(hm.ctx.store)('certificates').where({ serial: rolled.serial }).first();
+  assert.equal(row.status, 'active');
+  assert.equal(row.tbs, null, 'the TBS is dropped once the certificate is recorded');
+  assert.ok(Buffer.from(row.der).equals(Buffer.from((await hm.ctx.cas.get(rolled.name))!.certificate)), 'the recorded certificate is the CA certificate');
+});

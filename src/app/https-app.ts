@@ -18,6 +18,11 @@ import { sessionRoutes } from '../protocols/rest/sessions.js';
 import { auditRoutes } from '../protocols/rest/audit.js';
 import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
+import { enrollmentPorts } from './enrollment-ports.js';
+import { operatorSessions } from './operator-sessions.js';
+import { listAuditEntries } from '../store/audit.js';
+import { verifyAuditChain } from '../audit/verify.js';
+import { writeCheckpoint } from '../audit/checkpoint.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
 import { enrollmentRequestRoutes } from '../protocols/rest/enrollment-requests.js';
 import { consoleDataRoutes } from '../protocols/rest/console-data.js';
@@ -33,15 +38,22 @@ const OPENAPI_ROUTE: RouteSpec = { method: 'get', path: '/openapi.json', permiss
 export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {
   const { store, audit, clock } = ctx;
   return [
-    ...sessionRoutes({ store, audit, clock, sealer: plane.sealer, guard: plane.guard, policy: plane.sessionPolicy, denials: plane.denials }),
+    ...sessionRoutes({ sessions: operatorSessions(store, plane.sealer, plane.sessionPolicy), audit, clock, guard: plane.guard, policy: plane.sessionPolicy, denials: plane.denials }),
     ...casRoutes(ctx.cas),
     ...certificateRoutes({ store, issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
-    ...enrollmentRoutes({ store, audit, clock, issue, certificates: ctx.certificates, config: ctx.config, guard: plane.guard, denials: plane.denials }),
+    ...enrollmentRoutes({ ports: enrollmentPorts(ctx, issue), clock, config: ctx.config, guard: plane.guard, denials: plane.denials }),
     ...factoryRoutes({ store, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
     ...apiKeyRoutes({ store, audit, clock }),
     ...enrollmentRequestRoutes({ store, audit, clock }),
-    ...auditRoutes({ store, audit, clock, checkpointSigner: plane.checkpointSigner, token: ctx.env.tokenLabel }),
+    ...auditRoutes({
+      audit,
+      log: {
+        entries: (query) => listAuditEntries(store, query),
+        verify: async () => verifyAuditChain(store, await plane.checkpointSigner()),
+        checkpoint: async () => writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock),
+      },
+    }),
     ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue, revocation),
   ];
 }
@@ -97,10 +109,9 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
   app.use(
     '/console',
     createConsoleRouter({
-      store: ctx.store,
+      sessions: operatorSessions(ctx.store, plane.sealer, plane.sessionPolicy),
       audit: ctx.audit,
       clock: ctx.clock,
-      sealer: plane.sealer,
       guard: plane.guard,
       policy: plane.sessionPolicy,
       denials: plane.denials,
@@ -121,11 +132,8 @@ export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: Se
   const app = createHttpsApp(ctx, issue, plane, revocation, logger);
   const logRequest = createRequestLog(logger);
   const est = createEstHandler({
-    store: ctx.store,
-    audit: ctx.audit,
+    ports: enrollmentPorts(ctx, issue),
     clock: ctx.clock,
-    issue,
-    certificates: ctx.certificates,
     config: ctx.config,
     enrollmentLimit: createRateLimiter('enrollment', ctx.config.security.rateLimits.enrollment, ctx.clock),
     guard: plane.guard,

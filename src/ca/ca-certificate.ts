@@ -27,6 +27,8 @@ export interface CaCertificateInput {
   /** Absent for a self-signed root. */
   parent?: { name: string; subject: Name; ski: Uint8Array; signer: Signer; certificate: Uint8Array };
   publicBaseUrl: string;
+  /** Records the linted TBSCertificate before the key signs it (record-before-sign, as for every certificate). */
+  beforeSigning?: (tbs: Uint8Array) => Promise<void>;
 }
 
 /**
@@ -74,5 +76,6 @@ export async function buildCaCertificate(input: CaCertificateInput): Promise<{ d
         expectedSignature: { oid: signer.algorithm.oid, nullParameters: signer.algorithm.family === 'rsa-pkcs1' },
       };
   assertLintClean(lintCertificate(tbs, issuer, { selfIssued: !input.parent }), `the CA certificate "${nameToText(input.subject)}"`);
+  await input.beforeSigning?.(tbs);
   return { der: assembleSigned(tbs, signatureAlgorithm, await signer.sign(tbs)), ski, tbs };
 }

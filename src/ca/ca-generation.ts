@@ -5,6 +5,7 @@ import type { CaKeyType } from '../x509/key-types.js';
 import { nameToText } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import type { CaRow } from '../store/cas.js';
+import type { CertificateIntent } from '../store/certificates.js';
 import { buildCaCertificate } from './ca-certificate.js';
 
 const DAY = 86_400_000;
@@ -35,6 +36,8 @@ export async function certifyCa(input: {
   now: Date;
   activeFrom: Date;
   publicBaseUrl: string;
+  /** A subordinate's certificate is recorded as its parent's intent before the parent signs it. */
+  recordIntent?: (intent: CertificateIntent) => Promise<void>;
 }): Promise<CaRow> {
   const notBefore = new Date(Math.floor(input.now.getTime() / 1000) * 1000 - 60_000);
   let notAfter = new Date(notBefore.getTime() + input.validityDays * DAY);
@@ -49,6 +52,23 @@ export async function certifyCa(input: {
     pathLength: input.pathLength,
     parent: input.parent,
     publicBaseUrl: input.publicBaseUrl,
+    beforeSigning:
+      input.parent && input.recordIntent
+        ? (tbs) =>
+            input.recordIntent!({
+              serial: serialToHex(serial),
+              issuer: input.parent!.name,
+              profile: 'ca',
+              identity: input.name,
+              subject: nameToText(input.subject),
+              not_before: notBefore.getTime(),
+              not_after: notAfter.getTime(),
+              key_type: input.keyType,
+              requested_by: 'ceremony',
+              created_at: input.now.getTime(),
+              tbs,
+            })
+        : undefined,
   });
   return {
     name: input.name,

@@ -11,6 +11,7 @@ import { createApiKey } from '../auth/api-keys.js';
 import { HallmarkError } from '../base/errors.js';
 import { buildName, type AttributeName } from '../x509/names.js';
 import { certifyCa } from './ca-generation.js';
+import { caRecords } from './ca-records.js';
 import { auditSigner } from '../audit/checkpoint.js';
 import { SECRETS_KEY } from '../keys/key-store.js';
 import type { Name } from '@peculiar/asn1-x509';
@@ -63,6 +64,7 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
   const now = deps.clock.now();
   const made = new Map<string, { subject: Name; ski: Uint8Array; signer: Signer; notAfter: Date; certificate: Uint8Array }>();
   const result: InitResult['cas'] = [];
+  const records = caRecords(deps.store, 'ceremony');
   for (const ca of deps.config.cas) {
     const uri = keyUriFor(deps.tokenLabel, ca.name);
     progress(`generating ${ca.key} key for CA "${ca.name}" on token "${deps.tokenLabel}"`);
@@ -70,10 +72,10 @@ async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: s
     created.push(uri);
     const subject = buildName(Object.entries(ca.subject) as [AttributeName, string][]);
     const parent = ca.parent ? { name: ca.parent, ...made.get(ca.parent)! } : undefined;
-    const row = await certifyCa({ name: ca.name, family: ca.name, subject, signer, uri, keyType: ca.key, validityDays: ca.validityDays, pathLength: ca.pathLength, parent, now, activeFrom: now, publicBaseUrl: deps.config.publicBaseUrl });
+    const row = await certifyCa({ name: ca.name, family: ca.name, subject, signer, uri, keyType: ca.key, validityDays: ca.validityDays, pathLength: ca.pathLength, parent, now, activeFrom: now, publicBaseUrl: deps.config.publicBaseUrl, recordIntent: records.recordIntent });
     const notAfter = new Date(row.not_after);
     await inTransaction(deps.store, async (trx) => {
-      await deps.cas.insert(trx, row, 'ceremony');
+      await records.recordCa(trx, deps.cas, row);
       await deps.audit.recordIn(trx, {
         actor: 'ceremony',
         action: 'ca.create',

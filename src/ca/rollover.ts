@@ -9,6 +9,8 @@ import { buildName, nameToText, type AttributeName } from '../x509/names.js';
 import { randomSerial, serialToHex } from '../x509/serial.js';
 import { buildCaCertificate } from './ca-certificate.js';
 import { certifyCa } from './ca-generation.js';
+import { caRecords } from './ca-records.js';
+import type { CertificateIntent } from '../store/certificates.js';
 import { hasLiveCertificates, insertIssuedCertificates } from '../store/certificates.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import type { Name } from '@peculiar/asn1-x509';
@@ -43,15 +45,19 @@ export async function rolloverCa(deps: RolloverDeps, family: string, options: { 
     const attributes = Object.entries(definition.subject).map(([k, v]) => [k, k === 'CN' ? `${v} G${number}` : v]) as [AttributeName, string][];
     const subject = buildName(attributes);
     const activeFrom = options.activeFrom ?? now;
-    const row = await certifyCa({ name, family, subject, signer, uri, keyType: definition.key, validityDays: definition.validityDays, pathLength: definition.pathLength, parent, now, activeFrom, publicBaseUrl: deps.config.publicBaseUrl });
+    const records = caRecords(deps.store, options.actor);
+    const row = await certifyCa({ name, family, subject, signer, uri, keyType: definition.key, validityDays: definition.validityDays, pathLength: definition.pathLength, parent, now, activeFrom, publicBaseUrl: deps.config.publicBaseUrl, recordIntent: records.recordIntent });
     const notAfter = new Date(row.not_after);
     // A new root comes with link certificates (RFC 4210 §4.4): NewWithOld (the new key certified by the
     // old root) and OldWithNew (the old key certified by the new root), so that a device trusting
     // either root can validate chains under the other during the overlap.
-    const links = parent ? [] : await linkCertificates(generations[0]!, { name, subject, signer, ski: Buffer.from(row.ski, 'hex'), notAfter, certificate: new Uint8Array(row.certificate) }, deps.config.publicBaseUrl, now);
+    // NewWithOld is recorded before the old root signs it; OldWithNew's issuer, the new root, has no
+    // record until this rollover's transaction, which records that link whole.
+    const links = parent ? [] : await linkCertificates(generations[0]!, { name, subject, signer, ski: Buffer.from(row.ski, 'hex'), notAfter, certificate: new Uint8Array(row.certificate) }, deps.config.publicBaseUrl, now, records.recordIntent);
     await inTransaction(deps.store, async (trx) => {
-      await deps.cas.insert(trx, row, options.actor);
-      await insertIssuedCertificates(trx, links.map((link) => ({ ...link, created_at: row.created_at, issued_at: row.created_at, requested_by: options.actor })));
+      await records.recordCa(trx, deps.cas, row);
+      await records.recordIssued(trx, links.filter((l) => records.isRecorded(l.serial)).map((l) => ({ serial: l.serial, der: new Uint8Array(l.der) })), row.created_at);
+      await insertIssuedCertificates(trx, links.filter((l) => !records.isRecorded(l.serial)).map((link) => ({ ...link, created_at: row.created_at, issued_at: row.created_at, requested_by: options.actor })));
       await deps.audit.recordIn(trx, {
         actor: options.actor,
         action: 'ca.rollover',
@@ -97,25 +103,18 @@ async function linkCertificates(
   next: { name: string; subject: Name; signer: Signer; ski: Uint8Array; notAfter: Date; certificate: Uint8Array },
   publicBaseUrl: string,
   now: Date,
+  recordIntent: (intent: CertificateIntent) => Promise<void>,
 ) {
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
   // Links are only needed while both roots are in use: they end with the old root.
   const notAfter = old.notAfter < next.notAfter ? old.notAfter : next.notAfter;
   const make = async (subject: Name, subjectSigner: Signer, issuer: { name: string; subject: Name; ski: Uint8Array; signer: Signer; certificate: Uint8Array }) => {
     const serial = randomSerial();
-    const built = await buildCaCertificate({ serial, subject, subjectSigner, notBefore, notAfter, parent: issuer, publicBaseUrl });
-    return {
-      serial: serialToHex(serial),
-      issuer: issuer.name,
-      profile: 'link',
-      identity: `${nameToText(subject)} by ${issuer.name}`,
-      subject: nameToText(subject),
-      status: 'active',
-      not_before: notBefore.getTime(),
-      not_after: notAfter.getTime(),
-      der: Buffer.from(built.der),
-      key_type: subjectSigner.keyType,
-    };
+    const fields = { serial: serialToHex(serial), issuer: issuer.name, profile: 'link', identity: `${nameToText(subject)} by ${issuer.name}`, subject: nameToText(subject), not_before: notBefore.getTime(), not_after: notAfter.getTime(), key_type: subjectSigner.keyType };
+    // Only an issuer already recorded can have an intent against it (the certificates table refers to it).
+    const recorded = issuer.name === old.name;
+    const built = await buildCaCertificate({ serial, subject, subjectSigner, notBefore, notAfter, parent: issuer, publicBaseUrl, beforeSigning: recorded ? (tbs) => recordIntent({ ...fields, requested_by: '', created_at: now.getTime(), tbs }) : undefined });
+    return { ...fields, status: 'active', der: Buffer.from(built.der) };
   };
   const newWithOld = await make(next.subject, next.signer, { name: old.name, subject: old.subject, ski: old.ski, signer: old.signer, certificate: old.certificate });
   const oldWithNew = await make(old.subject, old.signer, { name: next.name, subject: next.subject, ski: next.ski, signer: next.signer, certificate: next.certificate });

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { projectRoot } from '../config/env.js';
-import { checkSession, closeSession } from '../auth/sessions.js';
 import { operatorLogin, parseLogin, type SessionDeps } from '../protocols/rest/sessions.js';
 import { sendError } from '../http/errors.js';
 import { requireJson } from '../http/routes.js';
@@ -37,7 +36,7 @@ export function createConsoleRouter(deps: SessionDeps & { loginGuards: RequestHa
   /** The live session the request's cookie carries, if any. */
   async function cookieSession(req: Request) {
     const token = sessionCookieOf(req);
-    const check = token ? await checkSession(deps.store, token, deps.policy, deps.clock.now()) : undefined;
+    const check = token ? await deps.sessions.check(token, deps.clock.now()) : undefined;
     return token && check?.ok ? { token, id: check.id, operator: check.operator } : undefined;
   }
 
@@ -52,7 +51,7 @@ export function createConsoleRouter(deps: SessionDeps & { loginGuards: RequestHa
     clearSessionCookie(res);
     if (!check) return void res.status(204).end();
     if (!csrfMatches(check.token, req.get('x-csrf-token'))) return sendError(res, 403, 'csrf', 'sign-out needs the X-CSRF-Token header');
-    await closeSession(deps.store, check.id, deps.clock.now());
+    await deps.sessions.close(check.id, deps.clock.now());
     await deps.audit.record({ actor: `operator:${check.operator.name}`, action: 'session.close', target: check.id, outcome: 'success', source: req.ip });
     res.status(204).end();
   });

@@ -12,7 +12,7 @@ export type CertificateCheck = { ok: true; principal: Principal } | { ok: false;
  * recorded as active and unexpired authenticates in the role its profile grants. Undefined when
  * the client sent none.
  */
-export async function principalFromCertificate(socket: TLSSocket, certificates: CertificateQueries, profiles: Map<string, Profile>, now: Date): Promise<CertificateCheck> {
+export async function principalFromCertificate(socket: TLSSocket, certificates: Pick<CertificateQueries, 'get'>, profiles: Map<string, Profile>, now: Date): Promise<CertificateCheck> {
   const peer = socket.getPeerCertificate?.() as PeerCertificate | undefined;
   if (!peer || !peer.serialNumber) return undefined;
   if (!socket.authorized) return { ok: false, reason: `client certificate not trusted (${socket.authorizationError})` };

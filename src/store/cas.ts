@@ -23,11 +23,8 @@ export interface CaRow {
 export interface CaStore {
   list(): Promise<CaRow[]>;
   get(name: string): Promise<CaRow | undefined>;
-  /**
-   * Records a CA; a subordinate (or a link certificate's CA) is also a certificate its parent issued,
-   * recorded with it so it can be listed and revoked.
-   */
-  insert(tx: StoreTx, row: CaRow, requestedBy: string): Promise<void>;
+  /** Records a CA (a subordinate's certificate is also recorded as its parent's: ca/ca-records.ts). */
+  insert(tx: StoreTx, row: CaRow): Promise<void>;
   /** Marks a CA retired (nothing left to vouch for) or revoked. */
   setStatus(handle: Handle, name: string, status: 'retired' | 'revoked', at: number): Promise<void>;
 }
@@ -37,25 +34,8 @@ export function createCaStore(db_: Handle): CaStore {
   return {
     list: () => db('cas').select('*').orderBy('created_at').orderBy('name'),
     get: (name) => db('cas').where({ name }).first(),
-    insert: async (tx, row, requestedBy) => {
-      const trx = sqlTx(tx);
-      await trx('cas').insert(row);
-      if (!row.parent) return;
-      await trx('certificates').insert({
-        serial: row.serial,
-        issuer: row.parent,
-        profile: 'ca',
-        identity: row.name,
-        subject: row.subject,
-        status: 'active',
-        not_before: row.not_before,
-        not_after: row.not_after,
-        der: row.certificate,
-        key_type: row.key_type,
-        requested_by: requestedBy,
-        created_at: row.created_at,
-        issued_at: row.created_at,
-      });
+    insert: async (tx, row) => {
+      await sqlTx(tx)('cas').insert(row);
     },
     setStatus: async (handle, name, status, at) => void (await sql(handle)('cas').where({ name }).update({ status, retired_at: at })),
   };

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import { checkEnrollmentToken, type EnrollmentToken } from '../../auth/enrollment-tokens.js';
+import type { EnrollmentToken } from '../../auth/enrollment-tokens.js';
+import type { EnrollmentPorts } from './ports.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { DenialAudit } from '../../audit/denials.js';
-import type { Store } from '../../store/handle.js';
 import { HallmarkError } from '../../base/errors.js';
 
 export type EnrollmentCredential = { kind: 'token'; device: string; token: EnrollmentToken } | { kind: 'bootstrap'; device: string; serial: string; certificate: Uint8Array };
@@ -36,7 +36,7 @@ function readChain(socket: TLSSocket): DetailedPeerCertificate[] {
 
 /** What checking an enrollment secret needs beyond the database: failures are counted and audited. */
 export interface AttemptDeps {
-  store: Store;
+  checkSecret: EnrollmentPorts['checkSecret'];
   guard: AuthFailureGuard;
   denials: Pick<DenialAudit, 'record'>;
 }
@@ -53,7 +53,7 @@ export async function checkSecretAttempt(deps: AttemptDeps, attempt: { device: s
   const subject = { source: attempt.source, credential: actor };
   const wait = deps.guard.blockedFor(subject, attempt.now);
   if (wait) throw new HallmarkError('blocked', 'too many failed enrollments for this device; retry later, or ask an operator to lift the block (hallmark security blocks)', 429, { retryAfter: wait });
-  const check = await checkEnrollmentToken(deps.store, attempt.device, attempt.secret, attempt.label, attempt.now);
+  const check = await deps.checkSecret(attempt.device, attempt.secret, attempt.label, attempt.now);
   if (check.ok) return check.token;
   deps.guard.recordFailure(check.known ? subject : { source: attempt.source }, attempt.now);
   await deps.denials.record({ actor, action: 'auth.failure', target: attempt.target, outcome: 'failure', source: attempt.source, details: { reason: check.reason } });

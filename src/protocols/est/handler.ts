@@ -1,15 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { CaConfig } from '../../config/ca-config.js';
-import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
-import type { Store, StoreTx } from '../../store/handle.js';
-import type { CertificateQueries } from '../../store/certificates.js';
-import { createCaCertsAnswer } from './cacerts.js';
-import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
-import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
+import { requireCsrIdentity } from '../../ca/enroll.js';
+import type { Enroller } from '../../ca/enrollment.js';
+import type { EnrollmentPorts } from './ports.js';
 import { principalFromCertificate } from '../../http/client-certificates.js';
-import { consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
 import { verifyCsr, type VerifiedCsr } from '../../x509/csr.js';
 import { certsOnly } from '../../x509/pkcs7.js';
 import { generateServerKey, serverKeyType } from '../../x509/server-keys.js';
@@ -18,7 +14,7 @@ import { normalizeSerial } from '../../x509/serial.js';
 import { HallmarkError, isHallmarkError } from '../../base/errors.js';
 import { enrollmentCredential, type EnrollmentCredential } from './authorize.js';
 import { checkChannelBinding } from './channel-binding.js';
-import { enrollmentDecision, markEnrollmentIssued, type EnrollmentRequestRow } from '../../ca/enrollment-approval.js';
+import type { EnrollmentRequestRow } from '../../store/enrollments.js';
 import { publicKeyId } from '../../x509/key-id.js';
 import { encryptedKeyPackage, recipientProblem, type KeyPackageSigner } from './encrypted-key.js';
 
@@ -39,12 +35,11 @@ import { STORAGE_RETRY_AFTER_SECONDS } from '../../store/faults.js';
 import { setSecurityHeaders } from '../../http/security-headers.js';
 
 export interface EstDeps {
-  store: Store;
-  audit: AuditLog;
+  /** What enrollment needs from the CA (ports.ts), built by the composition root. */
+  ports: EnrollmentPorts;
   clock: Clock;
-  issue: IssueDeps;
-  certificates: CertificateQueries;
-  config: CaConfig;
+  /** The EST labels, bootstrap CAs and renewal policy, and the profiles the labels name. */
+  config: Pick<CaConfig, 'est' | 'profiles'>;
   enrollmentLimit: RateLimiter;
   /** Failed secrets are counted (blocks) and audited (repeats folded). */
   guard: AuthFailureGuard;
@@ -83,7 +78,7 @@ const BODY_LIMIT = 64 * 1024;
 export const isEstPath = (url: string | undefined) => url !== undefined && url.startsWith(EST_PREFIX) && (url.length === EST_PREFIX.length || url[EST_PREFIX.length] === '/' || url[EST_PREFIX.length] === '?');
 
 /** `/.well-known/est/<op>` is label `default`; `/.well-known/est/<label>/<op>` any configured label (RFC 7030 §3.2.2). */
-function route(path: string, config: CaConfig) {
+function route(path: string, config: Pick<CaConfig, 'est' | 'profiles'>) {
   const parts = path.slice(EST_PREFIX.length).split('/').filter(Boolean);
   const [label, op] = parts.length === 1 ? ['default', parts[0]!] : parts.length === 2 ? [parts[0]!, parts[1]!] : ['', ''];
   if (!OPERATIONS.has(op)) throw new HallmarkError('not_found', `no EST operation ${path.slice(EST_PREFIX.length) || '/'}`, 404);
@@ -111,31 +106,11 @@ const actorOf = (credential: EnrollmentCredential) => (credential.kind === 'toke
  */
 export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: ServerResponse) => void {
   // RFC 7030 §4.1.3: the current set, kept between requests (cacerts.ts); as fresh as the status poll.
-  const caCerts = createCaCertsAnswer({ store: deps.store, issuers: deps.issue.issuers, clock: deps.clock, maxAgeMs: deps.config.revocation.ocsp.pollSeconds * 1000 });
-
-  /**
-   * Consumes a token for exactly one issuance: taken before (one request wins it), tied to the
-   * certificate in the transaction that records it, given back if nothing was issued.
-   */
-  async function withCredential(credential: EnrollmentCredential, issue: (recordWith: (tx: StoreTx, issued: IssuedCertificate) => Promise<void>) => Promise<IssuedCertificate>, also?: (tx: StoreTx, issued: IssuedCertificate) => Promise<void>): Promise<IssuedCertificate> {
-    const alsoRecord = async (tx: StoreTx, issued: IssuedCertificate) => void (await also?.(tx, issued));
-    if (credential.kind !== 'token') return issue(alsoRecord);
-    if (!(await consumeEnrollmentToken(deps.store, credential.token.id, deps.clock.now()))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
-    try {
-      return await issue(async (tx, issued) => {
-        await recordTokenUse(tx, credential.token.id, issued.serial);
-        await alsoRecord(tx, issued);
-      });
-    } catch (e) {
-      await releaseEnrollmentToken(deps.store, credential.token.id);
-      throw e;
-    }
-  }
-
+  
   async function get(path: string, res: ServerResponse): Promise<void> {
     const { op, profile } = route(path, deps.config);
     // With the root key update certificates while two roots overlap (RFC 7030 §4.1.3).
-    if (op === 'cacerts') return sendPkcs7(res, await caCerts(profile.issuer));
+    if (op === 'cacerts') return sendPkcs7(res, await deps.ports.cacerts(profile.issuer));
     if (op === 'csrattrs') {
       const attrs = csrAttributes(profile.keyTypes[0]);
       if (!attrs) return void res.writeHead(204).end();
@@ -156,17 +131,17 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
 
     if (op === 'simplereenroll') {
       // RFC 7030 §4.2.2: the client authenticates with the certificate it renews.
-      const check = await principalFromCertificate(req.socket as TLSSocket, deps.certificates, deps.config.profiles, now);
+      const check = await principalFromCertificate(req.socket as TLSSocket, { get: deps.ports.certificate }, deps.config.profiles, now);
       if (!check) throw new HallmarkError('unauthenticated', 'simplereenroll needs the current certificate as the TLS client certificate', 401, { challenge: 'Basic realm="hallmark-est"' });
       if (!check.ok) throw new HallmarkError('renewal_refused', check.reason, 403);
-      const current = await deps.certificates.get(normalizeSerial(check.principal.id)!);
+      const current = await deps.ports.certificate(normalizeSerial(check.principal.id)!);
       const csr = await verifyCsr(decodeBase64Body(body));
       checkChannelBinding(csr, req.socket as TLSSocket, settings.channelBinding);
-      const issued = await renewCertificate(deps.issue, { csr, current: current!, policy: deps.config.est.renewal, actor: `est:certificate:${current!.serial}`, source });
+      const issued = await deps.ports.renew({ csr, current: current!, actor: `est:certificate:${current!.serial}`, source });
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
-    const credential = await enrollmentCredential(req, { store: deps.store, guard: deps.guard, denials: deps.denials, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
+    const credential = await enrollmentCredential(req, { checkSecret: deps.ports.checkSecret, guard: deps.guard, denials: deps.denials, label, allowed: settings.enroll, bootstrapCas: deps.config.est.bootstrapCaCertificates, now });
     const csr = await verifyCsr(decodeBase64Body(body));
     checkChannelBinding(csr, req.socket as TLSSocket, settings.channelBinding);
     requireCsrIdentity(csr, credential.device);
@@ -175,19 +150,20 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     // operator decides; the device repeats it and gets its certificate once approved.
     let held: EnrollmentRequestRow | undefined;
     if (settings.manualApproval) {
-      held = await enrollmentDecision(deps, { label, device: credential.device, keyId: publicKeyId(csr.spkiDer), subject: csr.subject, actor: actorOf(credential), source, now });
+      held = await deps.ports.hold({ label, device: credential.device, keyId: publicKeyId(csr.spkiDer), subject: csr.subject, actor: actorOf(credential), source, now });
       if (held.status === 'pending') return sendHeld(res, held, settings.retryAfterSeconds);
       if (held.status === 'rejected') throw new HallmarkError('enrollment_rejected', `enrollment request ${held.id} was rejected by ${held.decided_by}${held.reason ? `: ${held.reason}` : ''}`, 403);
       if (held.status === 'issued' && held.certificate_serial) {
-        const row = await deps.certificates.get(held.certificate_serial);
+        const row = await deps.ports.certificate(held.certificate_serial);
         if (row?.der && op === 'simpleenroll') return sendPkcs7(res, certsOnly([new Uint8Array(row.der)]));
         throw new HallmarkError('already_issued', `enrollment request ${held.id} was issued already (${held.certificate_serial})`, 409);
       }
     }
-    const answersHeld = held && (async (tx: StoreTx, issued: IssuedCertificate) => markEnrollmentIssued(tx, held.id, issued.serial));
+    const enroller: Enroller = credential.kind === 'token' ? { device: credential.device, secretId: credential.token.id } : { device: credential.device };
+    const enroll = (forCsr: VerifiedCsr) => deps.ports.enroll({ enroller, csr: forCsr, profile: profile.name, actor: actorOf(credential), source, heldRequest: held?.id });
 
     if (op === 'simpleenroll') {
-      const issued = await withCredential(credential, (recordWith) => issueCertificate(deps.issue, { csr, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source, recordWith }), answersHeld);
+      const issued = await enroll(csr);
       return sendPkcs7(res, certsOnly([issued.der]));
     }
 
@@ -199,8 +175,8 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     const { privateKey, publicKey } = await generateServerKey(keyType);
     const spkiDer = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
     const forServerKey: VerifiedCsr = { ...csr, spkiDer, keyType };
-    const issued = await withCredential(credential, (recordWith) => issueCertificate(deps.issue, { csr: forServerKey, profile: profile.name, identity: credential.device, requester: { kind: 'enrollment' }, actor: actorOf(credential), source, recordWith }), answersHeld);
-    await deps.audit.record({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType, keyStored: false } });
+    const issued = await enroll(forServerKey);
+    await deps.ports.audit({ actor: actorOf(credential), action: 'certificate.serverkeygen', target: issued.serial, outcome: 'success', source, details: { device: credential.device, keyType, keyStored: false } });
     const boundary = `hallmark-est-${issued.serial}`;
     const part = (type: string, der: Uint8Array) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(der)}`;
     const pkcs8 = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }));

@@ -1,12 +1,10 @@
-import type { Responder } from '../../ca/ocsp-responders.js';
+import { OcspLintRefusal, type OcspResponseSigner } from '../../ca/ocsp-signing.js';
 import type { IssuerRegistry } from '../../ca/issuer.js';
 import { REASON_CODES, type ReasonName } from '../../x509/revocation-reasons.js';
 import type { Clock } from '../../base/clock.js';
 import type { RevocationConfig } from '../../config/ca-config.js';
 import type { CertificateQueries } from '../../store/certificates.js';
-import { algorithmIdentifier } from '../../x509/signature-algorithms.js';
 import {
-  assembleOcspResponse,
   encodeResponseData,
   MalformedOcspRequest,
   OCSP_STATUS,
@@ -16,7 +14,6 @@ import {
   type SingleAnswer,
 } from '../../x509/ocsp.js';
 import { buildIssuerIndex } from './issuer-index.js';
-import { lintOcspResponse } from '../../lint/index.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -32,7 +29,8 @@ export interface OcspAnswer {
 export interface OcspDeps {
   issuers: IssuerRegistry;
   certificates: CertificateQueries;
-  responders: () => Map<string, Responder>;
+  /** Each CA's response signer (ca/ocsp-signing.ts): its responder's key hash, and linted signing. */
+  signerFor: (ca: string) => OcspResponseSigner | undefined;
   clock: Clock;
   config: RevocationConfig['ocsp'];
   log: (line: string) => void;
@@ -76,8 +74,8 @@ export function createOcspResponder(deps: OcspDeps) {
     // RFC 6960 §2.3: unauthorized when we cannot answer for this issuer; one response has one signer.
     if (ours.length !== 1) return error(OCSP_STATUS.unauthorized);
     const ca = ours[0]!;
-    const responder = deps.responders().get(ca);
-    if (!responder) return error(OCSP_STATUS.tryLater);
+    const signer = deps.signerFor(ca);
+    if (!signer) return error(OCSP_STATUS.tryLater);
 
     const answers: SingleAnswer[] = await Promise.all(
       located.map(async (l) => ({ certId: l.id.certId, status: l.ca ? await statusOf(ca, l.id.serial) : ({ status: 'unknown' } as const) })),
@@ -85,22 +83,20 @@ export function createOcspResponder(deps: OcspDeps) {
     const now = deps.clock.now();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
-    const tbs = encodeResponseData({ responderKeyHash: responder.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers, nonce: parsed.nonce });
-    const findings = lintOcspResponse(tbs, responder.certificate, now);
-    if (findings.length) {
-      deps.log(`OCSP response refused by lint: ${findings.map((f) => `${f.rule}: ${f.message}`).join('; ')}`);
-      return error(OCSP_STATUS.internalError);
-    }
+    const tbs = encodeResponseData({ responderKeyHash: signer.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers, nonce: parsed.nonce });
     try {
-      const signature = await responder.signer.sign(tbs);
       return {
-        der: assembleOcspResponse(tbs, algorithmIdentifier(responder.signer.algorithm), signature, responder.certificate),
+        der: await signer.sign(tbs, now),
         thisUpdate,
         nextUpdate,
         subjects: located.map((l) => `${ca}:${l.id.serial}`),
         cacheable: !parsed.nonce,
       };
     } catch (e) {
+      if (e instanceof OcspLintRefusal) {
+        deps.log(`OCSP response refused by lint: ${e.message}`);
+        return error(OCSP_STATUS.internalError);
+      }
       deps.log(`OCSP signing failed: ${(e as Error).message}`);
       return error(OCSP_STATUS.tryLater);
     }

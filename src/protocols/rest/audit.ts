@@ -1,12 +1,9 @@
 import { z } from 'zod';
-import type { Signer } from '../../keys/key-store.js';
 import type { AuditLog } from '../../audit/log.js';
-import { verifyAuditChain } from '../../audit/verify.js';
-import { writeCheckpoint } from '../../audit/checkpoint.js';
+import type { AuditVerification } from '../../audit/verify.js';
+import type { CheckpointRow } from '../../audit/checkpoint.js';
 import { auditEntryView } from '../../audit/view.js';
-import type { Clock } from '../../base/clock.js';
-import { listAuditEntries } from '../../store/audit.js';
-import type { Store } from '../../store/handle.js';
+import type { AuditQuery, AuditRow } from '../../store/audit.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
@@ -20,7 +17,16 @@ const listQuery = z.strictObject({
   newest: z.enum(['true', 'false']).optional(),
 });
 
-export function auditRoutes(deps: { store: Store; audit: AuditLog; clock: Clock; checkpointSigner: () => Promise<Signer>; token: string }): RouteSpec[] {
+/** The audit log as its routes read it (built by the composition root, which holds the audit key). */
+export interface AuditReading {
+  entries(query: AuditQuery): Promise<AuditRow[]>;
+  /** The chain and its checkpoints, checked against the audit key. */
+  verify(): Promise<AuditVerification>;
+  /** Signs the head with the audit key on the token; undefined when the head has a checkpoint already. */
+  checkpoint(): Promise<CheckpointRow | undefined>;
+}
+
+export function auditRoutes(deps: { log: AuditReading; audit: AuditLog }): RouteSpec[] {
   return [
     {
       method: 'get',
@@ -29,7 +35,7 @@ export function auditRoutes(deps: { store: Store; audit: AuditLog; clock: Clock;
       summary: 'Audit entries in order after a sequence number, or newest first; optionally one action or actor',
       handler: async (req, res) => {
         const q = parseOrThrow(listQuery, req.query, 'query');
-        const rows = await listAuditEntries(deps.store, { after: q.after, newest: q.newest === 'true', limit: q.limit ?? 100, action: q.action, actor: q.actor });
+        const rows = await deps.log.entries({ after: q.after, newest: q.newest === 'true', limit: q.limit ?? 100, action: q.action, actor: q.actor });
         res.json({ entries: rows.map(auditEntryView) });
       },
     },
@@ -39,7 +45,7 @@ export function auditRoutes(deps: { store: Store; audit: AuditLog; clock: Clock;
       permission: 'audit.read',
       summary: 'Verify the hash chain and the signed checkpoints',
       handler: async (_req, res) => {
-        res.json(await verifyAuditChain(deps.store, await deps.checkpointSigner()));
+        res.json(await deps.log.verify());
       },
     },
     {
@@ -48,7 +54,7 @@ export function auditRoutes(deps: { store: Store; audit: AuditLog; clock: Clock;
       permission: 'ca.manage',
       summary: 'Sign the current chain head with the HSM audit key',
       handler: async (req, res) => {
-        const row = await writeCheckpoint(deps.store, await deps.checkpointSigner(), deps.token, deps.clock);
+        const row = await deps.log.checkpoint();
         if (row) await deps.audit.record({ actor: actorName(principalOf(req)), action: 'audit.checkpoint', target: String(row.seq), outcome: 'success', source: req.ip });
         res.status(row ? 201 : 200).json(row ? { seq: Number(row.seq), hash: row.hash, at: new Date(Number(row.at)).toISOString() } : { unchanged: true });
       },

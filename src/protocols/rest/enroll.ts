@@ -1,14 +1,10 @@
 import { z } from 'zod';
-import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
 import type { CaConfig } from '../../config/ca-config.js';
-import type { Store, StoreTx } from '../../store/handle.js';
-import type { CertificateQueries } from '../../store/certificates.js';
-import { issueCertificate, type IssueDeps, type IssuedCertificate } from '../../ca/issue.js';
-import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
+import { requireCsrIdentity } from '../../ca/enroll.js';
 import { certificateResponse } from '../../ca/certificate-response.js';
-import { consumeEnrollmentToken, recordTokenUse, releaseEnrollmentToken } from '../../auth/enrollment-tokens.js';
 import { checkSecretAttempt } from '../est/authorize.js';
+import type { EnrollmentPorts } from '../est/ports.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { DenialAudit } from '../../audit/denials.js';
 import { verifyCsr } from '../../x509/csr.js';
@@ -16,14 +12,14 @@ import { HallmarkError } from '../../base/errors.js';
 import { principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
-import { enrollmentDecision, markEnrollmentIssued, type EnrollmentRequestRow } from '../../ca/enrollment-approval.js';
+import type { EnrollmentRequestRow } from '../../store/enrollments.js';
 import { publicKeyId } from '../../x509/key-id.js';
 
 const enrollBody = z.strictObject({ device: z.string().min(1).max(128), secret: z.string().min(1).max(128), csr: z.string().min(1).max(65536), label: z.string().max(63).optional() });
 const renewBody = z.strictObject({ csr: z.string().min(1).max(65536) });
 
 /** EST's enroll and renew for clients that speak JSON: same policy, same credentials. */
-export function enrollmentRoutes(deps: { store: Store; audit: AuditLog; clock: Clock; issue: IssueDeps; certificates: CertificateQueries; config: CaConfig; guard: AuthFailureGuard; denials: Pick<DenialAudit, 'record'> }): RouteSpec[] {
+export function enrollmentRoutes(deps: { ports: EnrollmentPorts; clock: Clock; config: Pick<CaConfig, 'est'>; guard: AuthFailureGuard; denials: Pick<DenialAudit, 'record'> }): RouteSpec[] {
   return [
     {
       method: 'post',
@@ -39,14 +35,14 @@ export function enrollmentRoutes(deps: { store: Store; audit: AuditLog; clock: C
         if (!settings) throw new HallmarkError('not_found', `no enrollment label "${label}"`, 404);
         if (!settings.enroll.includes('token')) throw new HallmarkError('enrollment_refused', `label "${label}" does not enroll with secrets`, 403);
         const now = deps.clock.now();
-        const token = await checkSecretAttempt(deps, { device: body.device, secret: body.secret, label, source: req.ip ?? 'unknown', now, target: 'POST /api/v1/enroll' });
+        const token = await checkSecretAttempt({ checkSecret: deps.ports.checkSecret, guard: deps.guard, denials: deps.denials }, { device: body.device, secret: body.secret, label, source: req.ip ?? 'unknown', now, target: 'POST /api/v1/enroll' });
         const check = { token };
         const csr = await verifyCsr(body.csr);
         requireCsrIdentity(csr, body.device);
         // The label's manual approval holds this route's requests too (RFC 7030 §4.2.3's 202).
         let held: EnrollmentRequestRow | undefined;
         if (settings.manualApproval) {
-          held = await enrollmentDecision(deps, { label, device: body.device, keyId: publicKeyId(csr.spkiDer), subject: csr.subject, actor: `rest:token:${check.token.id}`, source: req.ip, now });
+          held = await deps.ports.hold({ label, device: body.device, keyId: publicKeyId(csr.spkiDer), subject: csr.subject, actor: `rest:token:${check.token.id}`, source: req.ip, now });
           if (held.status === 'pending') {
             res.set('Retry-After', String(settings.retryAfterSeconds));
             return void res.status(202).json({ status: 'pending', id: held.id, retryAfterSeconds: settings.retryAfterSeconds });
@@ -54,19 +50,8 @@ export function enrollmentRoutes(deps: { store: Store; audit: AuditLog; clock: C
           if (held.status === 'rejected') throw new HallmarkError('enrollment_rejected', `enrollment request ${held.id} was rejected by ${held.decided_by}${held.reason ? `: ${held.reason}` : ''}`, 403);
           if (held.status === 'issued') throw new HallmarkError('already_issued', `enrollment request ${held.id} was issued already (${held.certificate_serial})`, 409);
         }
-        if (!(await consumeEnrollmentToken(deps.store, check.token.id, now))) throw new HallmarkError('enrollment_refused', 'enrollment secret was already used', 403);
-        try {
-          // The secret's use and the held request's answer land with the certificate.
-          const recordWith = async (tx: StoreTx, issued: IssuedCertificate) => {
-            await recordTokenUse(tx, check.token.id, issued.serial);
-            if (held) await markEnrollmentIssued(tx, held.id, issued.serial);
-          };
-          const issued = await issueCertificate(deps.issue, { csr, profile: settings.profile, identity: body.device, requester: { kind: 'enrollment' }, actor: `rest:token:${check.token.id}`, source: req.ip, recordWith });
-          res.status(201).json(certificateResponse(issued));
-        } catch (e) {
-          await releaseEnrollmentToken(deps.store, check.token.id);
-          throw e;
-        }
+        const issued = await deps.ports.enroll({ enroller: { device: body.device, secretId: check.token.id }, csr, profile: settings.profile, actor: `rest:token:${check.token.id}`, source: req.ip, heldRequest: held?.id });
+        res.status(201).json(certificateResponse(issued));
       },
     },
     {
@@ -79,8 +64,8 @@ export function enrollmentRoutes(deps: { store: Store; audit: AuditLog; clock: C
         const principal = principalOf(req);
         if (principal.kind !== 'certificate') throw new HallmarkError('not_a_certificate', 'renew authenticates with the certificate it renews (TLS client certificate)', 400);
         const body = parseOrThrow(renewBody, req.body, 'body');
-        const current = await deps.certificates.get(principal.id);
-        const issued = await renewCertificate(deps.issue, { csr: await verifyCsr(body.csr), current: current!, policy: deps.config.est.renewal, actor: `rest:certificate:${principal.id}`, source: req.ip });
+        const current = await deps.ports.certificate(principal.id);
+        const issued = await deps.ports.renew({ csr: await verifyCsr(body.csr), current: current!, actor: `rest:certificate:${principal.id}`, source: req.ip });
         res.status(201).json(certificateResponse(issued));
       },
     },

@@ -1,14 +1,11 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { checkOperatorLogin } from '../../auth/operators.js';
-import { closeSession, openSession, rotateSession, type SessionPolicy } from '../../auth/sessions.js';
+import type { OperatorRow } from '../../auth/operators.js';
+import type { IssuedSession, SessionCheck, SessionPolicy } from '../../auth/sessions.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { DenialAudit } from '../../audit/denials.js';
-import type { SecretSealer } from '../../keys/key-store.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
-import type { Store } from '../../store/handle.js';
-import { findOperator } from '../../store/credentials.js';
 import { HallmarkError } from '../../base/errors.js';
 import { principalOf, sessionIdOf } from '../../http/authenticate.js';
 import { sendError } from '../../http/errors.js';
@@ -17,11 +14,21 @@ import { parseOrThrow } from './validation.js';
 
 const loginBody = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1024), totp: z.string().min(1).max(10) });
 
+/** Operators' credentials and sessions as the login routes use them; built by the composition root. */
+export interface OperatorSessions {
+  /** The operator when name, password and TOTP code are right (the code is then used up), else undefined. */
+  checkLogin(login: LoginBody, now: Date): Promise<OperatorRow | undefined>;
+  isOperator(name: string): Promise<boolean>;
+  open(operator: string, now: Date, source?: string): Promise<IssuedSession>;
+  check(token: string, now: Date): Promise<SessionCheck>;
+  rotate(id: string, now: Date): Promise<IssuedSession | undefined>;
+  close(id: string, now: Date): Promise<void>;
+}
+
 export interface SessionDeps {
-  store: Store;
+  sessions: OperatorSessions;
   audit: AuditLog;
   clock: Clock;
-  sealer: SecretSealer;
   guard: AuthFailureGuard;
   policy: SessionPolicy;
   denials: Pick<DenialAudit, 'record'>;
@@ -46,15 +53,15 @@ export async function operatorLogin(deps: SessionDeps, body: LoginBody, source: 
   const subject = { source: source ?? 'unknown', credential: `operator:${body.name}` };
   const wait = deps.guard.blockedFor(subject, now);
   if (wait) throw new HallmarkError('blocked', 'too many failed sign-ins for this account; retry later, or ask an operator to lift the block (hallmark security blocks)', 429, { retryAfter: wait });
-  const operator = await checkOperatorLogin(deps.store, deps.sealer, body, now);
+  const operator = await deps.sessions.checkLogin(body, now);
   if (!operator) {
     // An unknown name counts against the address (guessing names), a known one against the account.
-    const known = Boolean(await findOperator(deps.store, body.name));
+    const known = await deps.sessions.isOperator(body.name);
     deps.guard.recordFailure(known ? subject : { source: subject.source }, now);
     await deps.denials.record({ actor: `operator:${body.name}`, action: 'auth.failure', target, outcome: 'failure', source, details: { reason: 'login refused' } });
     return undefined;
   }
-  const session = await openSession(deps.store, operator.name, deps.policy, now, source);
+  const session = await deps.sessions.open(operator.name, now, source);
   await deps.audit.record({ actor: `operator:${operator.name}`, action: 'session.open', target: session.id, outcome: 'success', source });
   return { session, operator };
 }
@@ -82,7 +89,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       summary: 'Rotate the session token (the old one stops working)',
       handler: async (req, res) => {
         const id = requireSession(req, 'refreshed');
-        const next = await rotateSession(deps.store, id, deps.policy, deps.clock.now());
+        const next = await deps.sessions.rotate(id, deps.clock.now());
         if (!next) return sendError(res, 401, 'unauthenticated', 'this session was already refreshed or closed; sign in again');
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.rotate', target: next.id, outcome: 'success', source: req.ip, details: { previous: id } });
         res.status(201).json({ token: next.token, expiresAt: next.expiresAt.toISOString(), idleTimeoutSeconds: next.idleTimeoutSeconds });
@@ -95,7 +102,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       summary: 'Log out',
       handler: async (req, res) => {
         const id = requireSession(req, 'closed');
-        await closeSession(deps.store, id, deps.clock.now());
+        await deps.sessions.close(id, deps.clock.now());
         await deps.audit.record({ actor: `operator:${principalOf(req).name}`, action: 'session.close', target: id, outcome: 'success', source: req.ip });
         res.status(204).end();
       },
