@@ -2,6 +2,12 @@
 // Runs the compiled CLI (npm run build). Exit codes: 0 ok, 1 refused/failed, 2 usage.
 import { main } from '../dist/src/cli/main.js';
 
+// `hallmark cert list | head`: the reader has gone, so stop quietly, as other Unix tools do.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const code = await main(process.argv.slice(2));
 if (code >= 0) {
   process.exitCode = code;

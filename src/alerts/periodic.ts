@@ -56,7 +56,7 @@ export async function runPeriodicChecks(
       message: 'daily summary',
       details: {
         certificatesExpiringIn30Days: expiringSoon,
-        policyAndConfigurationChanges: await countActions(deps.store, now - DAY, ['config.change', 'apikey.create', 'apikey.revoke', 'operator.create', 'operator.disable', 'ca.create']),
+        policyAndConfigurationChanges: await countActions(deps.store, now - DAY, ['config.change', 'apikey.create', 'apikey.revoke', 'operator.create', 'operator.disable', 'operator.password', 'operator.totp-reset', 'ca.create']),
       },
     });
   }

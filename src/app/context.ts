@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { readEnvironment, type Environment } from '../config/env.js';
+import { HallmarkError } from '../base/errors.js';
+import { SQLITE_FILE } from '../store/private-home.js';
 import { readPin } from '../config/secrets.js';
 import { loadCaConfig, type CaConfig } from '../config/ca-config.js';
 import { createPkcs11KeyStore } from '../keys/pkcs11/store.js';
@@ -34,10 +38,28 @@ export interface ContextOptions {
   clock?: Clock;
   /** PostgreSQL schema (tests). */
   schema?: string;
+  /**
+   * Make the SQLite database when the home has none (`hallmark init`). Every other command refuses
+   * instead: a home that is not there is a mistyped or unset HALLMARK_HOME, and creating an empty CA
+   * database in it is the road to a second CA.
+   */
+  create?: boolean;
+}
+
+/** The refusal when the home holds no database: where was looked, and how to point at the right one. */
+function requireExistingHome(env: Environment): void {
+  if (env.databaseUrl || fs.existsSync(path.join(env.home, SQLITE_FILE))) return;
+  const where = env.homeFromEnv ? `HALLMARK_HOME=${env.home}` : `${env.home} (HALLMARK_HOME is not set, so ./data)`;
+  throw new HallmarkError(
+    'no_home',
+    `no Hallmark CA in ${where}: nothing was created. Point HALLMARK_HOME at your CA's home (the dev setup writes \`source <home>/env.sh\`), set DATABASE_URL for PostgreSQL, or run \`hallmark init\` to make a CA here`,
+    503,
+  );
 }
 
 export async function openContext(options: ContextOptions): Promise<AppContext> {
   const env = options.env ?? readEnvironment();
+  if (!options.create) requireExistingHome(env);
   const config = loadCaConfig(env.configFile);
   const clock = options.clock ?? systemClock;
   let keys: KeyStore | undefined;

@@ -1,5 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import http from 'node:http';
+import { probePublicUrl, type PublicUrlCheck } from '../http/public-url-probe.js';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AppContext } from './context.js';
@@ -31,6 +32,7 @@ import { createCrlUpdater, type CrlUpdater } from '../ca/crl.js';
 import { ensureResponders, type Responder } from '../ca/ocsp-responders.js';
 import { createOcspCache } from '../protocols/ocsp/cache.js';
 import { createOcspHandler } from '../protocols/ocsp/handler.js';
+import { ocspResponseSigners } from '../ca/ocsp-signing.js';
 import { createOcspResponder } from '../protocols/ocsp/responder.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 import { createStatusWatcher } from '../ca/status-watcher.js';
@@ -112,7 +114,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const ocspCache = createOcspCache(ctx.clock, { refreshBeforeMs: ocspConfig.refreshBeforeMinutes * 60_000, maxEntries: 500_000 });
   const ocsp = createOcspHandler({
     cache: ocspCache,
-    answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, responders: () => responders, clock: ctx.clock, config: ocspConfig, log }),
+    answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, signerFor: ocspResponseSigners(() => responders), clock: ctx.clock, config: ocspConfig, log }),
     clock: ctx.clock,
     log,
   });
@@ -162,6 +164,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     log(`database lost: ${reason}; requests that need the database get 503 until it is restored and Hallmark restarted`);
     plane.alerts.raise({ rule: 'database-lost', severity: 'critical', message: `the database file is gone: ${reason}`, details: { reason } });
   });
+  let publicUrl: PublicUrlCheck = { ok: true, detail: 'not checked yet' };
   const ready = async () => {
     // Which check failed is in the answer: the database file, reads, the schema, a write, the token, the CRLs.
     const checks: Record<string, string> = { ...(await storage()) };
@@ -173,7 +176,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     const now = ctx.clock.now().getTime();
     const stale = caNames().filter((ca) => (crlCache.get(ca)?.nextUpdate.getTime() ?? 0) <= now);
     checks.crl = stale.length ? `stale: ${stale.join(', ')}` : 'ok';
-    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+    // A public URL that does not lead here is a warning, not unreadiness: a proxy may be on its way.
+    const warnings = publicUrl.ok ? undefined : { publicUrl: publicUrl.detail };
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks, warnings };
   };
   measureCrlAgesWith(() => {
     const now = ctx.clock.now().getTime();
@@ -203,6 +208,17 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const httpsPort = await listen(httpsServer, options.httpsPort, options.host);
   const httpPort = await listen(httpServer, options.httpPort, options.host);
 
+  // Does publicBaseUrl lead here? Said loudly at start and whenever the answer changes; /readyz and
+  // `hallmark status` carry it too.
+  const checkPublicUrl = async () => {
+    const probed = issue.issuers.list()[0];
+    if (!probed) return;
+    const found = await probePublicUrl(ctx.config.publicBaseUrl, probed, { httpPort, configFile: ctx.env.configFile });
+    if (found.ok !== publicUrl.ok || found.detail !== publicUrl.detail) log(found.ok ? found.detail : `WARNING: ${found.detail}`);
+    publicUrl = found;
+  };
+  await checkPublicUrl();
+
   // Expiry warnings, summaries, and a signed audit checkpoint whenever the log moved.
   const periodic = async () => {
     try {
@@ -224,6 +240,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         { what: 'HTTPS listener certificate', notAfter: material.notAfter },
       ]);
       await checkCrlFreshness(crlCache, caNames(), ctx.clock, plane.alerts);
+      await checkPublicUrl();
       await revokeSuperseded(revocation, ctx.config.est.renewal);
       const swept = await sweepAbandonedIntents({ store: ctx.store, audit: ctx.audit }, ctx.clock.now().getTime() - ctx.config.factory.abandonedIntentSeconds * 1000);
       if (swept) log(`marked ${swept} abandoned intents failed (requests that died before their certificates were recorded)`);

@@ -12,27 +12,45 @@ export interface EnrollmentToken {
   used_at: number | null;
 }
 
+const newSecret = () => {
+  const id = randomBytes(8).toString('hex');
+  return { id, secret: `${id}.${randomBytes(24).toString('base64url')}` };
+};
+
 /**
- * A one-time EST enrollment secret for one device (README "EST for devices": presented as HTTP Basic
- * `<device id>:<secret>`). The secret carries its id (`<id>.<random>`), so lookup needs no scan.
+ * One-time EST enrollment secrets, one per device (README "EST for devices": presented as HTTP Basic
+ * `<device id>:<secret>`), written together. The secret carries its id (`<id>.<random>`), so lookup
+ * needs no scan; only its hash is stored.
  */
+export async function createEnrollmentTokens(
+  store: Handle,
+  options: { devices: string[]; label?: string; lot?: string; expiresAt: Date; createdBy: string; now: Date },
+): Promise<{ id: string; device: string; secret: string }[]> {
+  const made = options.devices.map((device) => ({ device, ...newSecret() }));
+  await tokens.insertEnrollmentTokens(
+    store,
+    made.map(({ id, device, secret }) => ({
+      id,
+      device,
+      label: options.label ?? null,
+      lot: options.lot ?? null,
+      secret_hash: hash(secret),
+      created_by: options.createdBy,
+      created_at: options.now.getTime(),
+      expires_at: options.expiresAt.getTime(),
+      used_at: null,
+    })),
+  );
+  return made;
+}
+
+/** One device's secret. */
 export async function createEnrollmentToken(
   store: Handle,
   options: { device: string; label?: string; expiresAt: Date; createdBy: string; now: Date },
 ): Promise<{ id: string; secret: string }> {
-  const id = randomBytes(8).toString('hex');
-  const secret = `${id}.${randomBytes(24).toString('base64url')}`;
-  await tokens.insertEnrollmentToken(store, {
-    id,
-    device: options.device,
-    label: options.label ?? null,
-    secret_hash: hash(secret),
-    created_by: options.createdBy,
-    created_at: options.now.getTime(),
-    expires_at: options.expiresAt.getTime(),
-    used_at: null,
-  });
-  return { id, secret };
+  const [made] = await createEnrollmentTokens(store, { ...options, devices: [options.device] });
+  return made!;
 }
 
 /** `known`: the secret names a token that exists (a failure then counts against the device it claims). */
@@ -44,6 +62,7 @@ export async function checkEnrollmentToken(store: Handle, device: string, secret
   const row = id ? await tokens.findEnrollmentToken(store, id) : undefined;
   const expected = Buffer.from(row?.secret_hash ?? hash('absent'), 'hex');
   if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex')) || row.device !== device) return { ok: false, reason: 'enrollment secret not valid for this device', known: Boolean(row) };
+  if (row.revoked_at) return { ok: false, reason: 'enrollment secret was revoked', known: true };
   if (row.used_at !== null) return { ok: false, reason: 'enrollment secret was already used', known: true };
   if (Number(row.expires_at) <= now.getTime()) return { ok: false, reason: 'enrollment secret has expired', known: true };
   if (row.label && row.label !== label) return { ok: false, reason: `enrollment secret is for label "${row.label}"`, known: true };

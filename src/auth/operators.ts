@@ -1,5 +1,5 @@
 import type { SecretSealer } from '../keys/key-store.js';
-import { advanceTotpStep, findOperator, insertOperator, type OperatorRow as StoredOperator } from '../store/credentials.js';
+import { advanceTotpStep, findOperator, insertOperator, replaceOperatorCredential, type OperatorRow as StoredOperator } from '../store/credentials.js';
 import type { Handle } from '../store/handle.js';
 import { HallmarkError } from '../base/errors.js';
 import type { Role } from './roles.js';
@@ -9,6 +9,26 @@ import { matchTotp, newTotpSecret, otpauthUri } from './totp.js';
 export type OperatorRow = Omit<StoredOperator, 'role'> & { role: Role };
 
 const totpContext = (name: string) => `hallmark/totp/${name}`;
+
+const notFound = (name: string) => new HallmarkError('not_found', `no active operator "${name}"; see \`hallmark operator list\``, 404);
+
+/** A new password for an operator (same strength rules as at creation); their sessions are closed. */
+export async function setOperatorPassword(store: Handle, name: string, password: string, now: Date): Promise<void> {
+  const problem = passwordProblem(password);
+  if (problem) throw new HallmarkError('weak_password', `password refused: ${problem}`, 400);
+  if (!(await replaceOperatorCredential(store, name, { password_hash: await hashPassword(password) }, now.getTime()))) throw notFound(name);
+}
+
+/**
+ * A new TOTP seed for an operator who lost their authenticator; the old one stops working at once
+ * and their sessions are closed. Returns the enrolment URI, to be shown once.
+ */
+export async function resetOperatorTotp(store: Handle, sealer: SecretSealer, name: string, now: Date): Promise<{ otpauth: string; totpSecret: Uint8Array }> {
+  const secret = newTotpSecret();
+  const sealed = Buffer.from(await sealer.seal(secret, totpContext(name)));
+  if (!(await replaceOperatorCredential(store, name, { totp_sealed: sealed, totp_last_step: 0 }, now.getTime()))) throw notFound(name);
+  return { otpauth: otpauthUri('Hallmark', name, secret), totpSecret: secret };
+}
 
 export async function createOperator(
   store: Handle,

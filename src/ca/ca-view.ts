@@ -2,6 +2,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import type { CaRow } from '../store/cas.js';
 import { toPem } from '../x509/pem.js';
+import { signatureAlgorithmName } from '../x509/algorithm-names.js';
 
 /** A CA as the CLI and the REST API show it; the PEM certificate only where asked for. */
 export const caView = (row: CaRow, withPem = false) => ({
@@ -14,6 +15,6 @@ export const caView = (row: CaRow, withPem = false) => ({
   notBefore: new Date(Number(row.not_before)).toISOString(),
   notAfter: new Date(Number(row.not_after)).toISOString(),
   status: row.status,
-  signatureAlgorithm: AsnConvert.parse(row.certificate, Certificate).signatureAlgorithm.algorithm,
+  signatureAlgorithm: signatureAlgorithmName(AsnConvert.parse(row.certificate, Certificate).signatureAlgorithm.algorithm),
   ...(withPem ? { certificate: toPem(row.certificate, 'CERTIFICATE') } : {}),
 });

@@ -8,7 +8,7 @@ import { HallmarkError } from '../base/errors.js';
 import { normalizeSerial } from '../x509/serial.js';
 import type { CertificateFilter } from '../store/certificates.js';
 import { printJson, printTable } from './output.js';
-import { usageError } from './usage-error.js';
+import { parseLimit, usageError } from './usage-error.js';
 import os from 'node:os';
 import { progress } from './progress.js';
 import { verifyCsr } from '../x509/csr.js';
@@ -112,7 +112,7 @@ async function list(flags: CertFlags): Promise<void> {
     if (!Number.isInteger(days) || days < 0) throw usageError(`--expiring takes a number of days, got "${flags.expiring}"`);
     filter.expiringWithinDays = days;
   }
-  if (flags.limit) filter.limit = Number(flags.limit);
+  filter.limit = parseLimit(flags.limit);
   await withContext({ withKeys: false }, async (ctx) => {
     const now = ctx.clock.now();
     const rows = (await ctx.certificates.list(filter, now)).map((r) => certificateView(r, now));

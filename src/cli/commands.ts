@@ -14,89 +14,26 @@ import { statusCommand } from './status.js';
 import { completionCommand } from './completion.js';
 import { securityCommand } from './security.js';
 import { enrollmentCommand } from './enrollment.js';
+import { OPTIONS, type CommandSpec, type OptionName, type OptionSpec, type VerbSpec } from './command-spec.js';
 
 /**
  * Every command, its verbs, their arguments and options, in one table: the parser, the help pages
- * (`hallmark help`, `hallmark <command> --help`, `hallmark <command> <verb> --help`) and bash
+ * (`hallmark help`, `hallmark <command> --help`, `hallmark <command> <verb> --help`) and bash/zsh
  * completion are all made from it.
  */
-
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  /** What the value is, as help shows it (`--out <file>`). */
-  value?: string;
-  help: string;
-  short?: string;
-}
-
-export const OPTIONS = {
-  json: { type: 'boolean', help: 'print JSON for scripts instead of text for people' },
-  help: { type: 'boolean', short: 'h', help: 'this help' },
-  chain: { type: 'boolean', help: 'the chain up to the root, not only the CA certificate' },
-  out: { type: 'string', value: 'file', help: 'write to this file instead of standard output' },
-  csr: { type: 'string', value: 'file', help: 'PKCS#10 request, PEM or DER' },
-  profile: { type: 'string', value: 'name', help: 'certificate profile (ca-config/profiles)' },
-  device: { type: 'string', value: 'id', help: 'device identity' },
-  days: { type: 'string', value: 'n', help: 'validity in days (capped by the profile)' },
-  status: { type: 'string', value: 'status', help: 'only this status' },
-  expiring: { type: 'string', value: 'days', help: 'only active certificates that expire within this many days' },
-  limit: { type: 'string', value: 'n', help: 'at most this many rows (default 1000)' },
-  host: { type: 'string', value: 'address', help: 'address to listen on (default ::)' },
-  role: { type: 'string', value: 'role', help: 'admin, operator, read-only, station or device' },
-  reason: { type: 'string', value: 'reason', help: 'RFC 5280 reason: keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn' },
-  'invalidity-date': { type: 'string', value: 'ISO 8601', help: 'when the key is known or suspected to have been compromised' },
-  ca: { type: 'string', value: 'ca', help: 'only this CA (default: every CA)' },
-  issuer: { type: 'string', value: 'ca|file', help: 'issuing CA (a name, or for lint a certificate file)' },
-  line: { type: 'string', value: 'line', help: 'factory line' },
-  lot: { type: 'string', value: 'lot', help: 'production lot' },
-  profiles: { type: 'string', value: 'a,b', help: 'profiles the station may request (default device)' },
-  quota: { type: 'string', value: 'per hour', help: 'devices the station may provision per hour' },
-  format: { type: 'string', value: 'csv|jsonl', help: 'output format (default jsonl)' },
-  dir: { type: 'string', value: 'directory', help: 'a directory of CSR files (*.csr, *.pem, *.der, *.req)' },
-  at: { type: 'string', value: 'ISO 8601', help: 'when the new generation starts issuing (default now)' },
-  label: { type: 'string', value: 'text', help: 'a label (EST label for tokens; a note for API keys)' },
-  scopes: { type: 'string', value: 'a,b', help: 'permissions the key is limited to (default: all of its role)' },
-  expires: { type: 'string', value: 'duration', help: 'lifetime such as 24h, 90d' },
-  name: { type: 'string', value: 'name', help: 'name (lowercase letters, digits, dashes; operators also dots and underscores)' },
-  'password-file': { type: 'string', value: 'file|-', help: 'file holding the password, or - for standard input' },
-  'https-port': { type: 'string', value: 'port', help: 'HTTPS listener (default 8443)' },
-  'http-port': { type: 'string', value: 'port', help: 'plain-HTTP listener for CA certificates, CRLs and OCSP (default 8080)' },
-  workers: { type: 'string', value: 'n|auto', help: 'serve with several processes on the same ports' },
-} as const satisfies Record<string, OptionSpec>;
-
-export type OptionName = keyof typeof OPTIONS;
-export type Flags = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string } & { json: boolean; help: boolean; chain: boolean };
-
-export interface VerbSpec {
-  /** Absent for a command that has no verbs (`hallmark init`). */
-  verb?: string;
-  /** Positional arguments as help shows them. */
-  args?: string;
-  /** Options this verb takes; --json and --help go with every verb. */
-  options: OptionName[];
-  /** Options it cannot do without. */
-  required?: OptionName[];
-  summary: string;
-}
-
-export interface CommandSpec {
-  name: string;
-  summary: string;
-  verbs: VerbSpec[];
-  /** Resolves to false for a command that keeps running (serve). */
-  run(verb: string | undefined, args: string[], flags: Flags): Promise<unknown>;
-}
 
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'init',
     summary: 'create the CA keys on the token and the hierarchy',
+    examples: ['hallmark init', 'hallmark init --json > ceremony.json   # the bootstrap admin key is in it: keep the file safe'],
     verbs: [{ options: [], summary: 'CA ceremony: keys on the token, root and issuing CA, a bootstrap admin API key' }],
     run: (_verb, _args, flags) => initCommand(flags),
   },
   {
     name: 'serve',
     summary: 'run the HTTPS and HTTP listeners',
+    examples: ['hallmark serve', 'hallmark serve --https-port 9443 --http-port 9080   # and publicBaseUrl in hallmark.yaml to match', 'hallmark serve --workers auto'],
     verbs: [{ options: ['https-port', 'http-port', 'host', 'workers'], summary: 'serve EST, REST, the console, CRLs and OCSP' }],
     run: async (_verb, _args, flags) => {
       await serveCommand(flags);
@@ -106,12 +43,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'status',
     summary: 'the CA at a glance',
+    examples: ['hallmark status', 'hallmark status --json | jq .certificates'],
     verbs: [{ options: [], summary: 'hierarchy, certificate counts, CRL age, the token' }],
     run: (_verb, _args, flags) => statusCommand(flags),
   },
   {
     name: 'ca',
     summary: 'CA certificates and their lifecycle',
+    examples: ['hallmark ca list', 'hallmark ca show issuing', 'hallmark ca export root --out root.pem', 'hallmark ca export issuing --chain > chain.pem', 'hallmark ca rollover issuing --at 2027-01-01T00:00:00Z'],
     verbs: [
       { verb: 'list', options: [], summary: 'every CA with its validity' },
       { verb: 'show', args: '<ca>', options: [], summary: 'one CA in detail' },
@@ -125,6 +64,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'cert',
     summary: 'issue, inspect and revoke certificates',
+    examples: ['hallmark cert issue --csr dev.csr --profile device --device dev-0001 --out dev.pem', 'hallmark cert issue --dir csrs/ --profile device --json > issued.json', 'hallmark cert list --expiring 30 --limit 50', 'hallmark cert revoke 5F3A… --reason keyCompromise'],
     verbs: [
       { verb: 'issue', options: ['csr', 'dir', 'profile', 'device', 'days', 'out'], required: ['profile'], summary: 'issue from a CSR (--csr) or a directory of CSRs (--dir, progress on stderr)' },
       { verb: 'list', options: ['status', 'device', 'issuer', 'expiring', 'limit'], summary: 'certificates, newest first' },
@@ -138,12 +78,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'crl',
     summary: 'certificate revocation lists',
+    examples: ['hallmark crl generate', 'hallmark crl generate --ca issuing --out issuing.crl'],
     verbs: [{ verb: 'generate', options: ['ca', 'out'], summary: 'sign a new CRL now' }],
     run: (verb, _args, flags) => crlCommand(verb, flags),
   },
   {
     name: 'station',
     summary: 'factory provisioning stations',
+    examples: ['hallmark station add --name press-01 --line line-a --quota 5000', 'hallmark station list'],
     verbs: [
       { verb: 'add', options: ['name', 'line', 'profiles', 'quota'], required: ['name', 'line'], summary: 'a station with its API key and client certificate' },
       { verb: 'list', options: [], summary: 'stations and their state' },
@@ -154,6 +96,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'device',
     summary: 'the device inventory',
+    examples: ['hallmark device list --lot 2026-12-A --limit 20', 'hallmark device export --format csv --out devices.csv', 'hallmark device reprovision SN-000123'],
     verbs: [
       { verb: 'list', options: ['line', 'lot', 'limit'], summary: 'newest devices' },
       { verb: 'show', args: '<serial>', options: [], summary: 'one device and its manufacturing records' },
@@ -166,12 +109,20 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'token',
     summary: 'one-time EST enrollment secrets',
-    verbs: [{ verb: 'create', options: ['device', 'label', 'expires'], required: ['device'], summary: 'a secret for one device' }],
-    run: (verb, _args, flags) => tokenCommand(verb, flags),
+    examples: ['hallmark token create --device dev-0002', 'hallmark token create --lot LOT-7 --count 500 --out lot-7-secrets.csv', 'hallmark token list --lot LOT-7 --status unused', 'hallmark token revoke --lot LOT-7'],
+    verbs: [
+      { verb: 'create', options: ['device', 'label', 'expires'], required: ['device'], summary: 'a secret for one device, shown once' },
+      { verb: 'create', options: ['lot', 'count', 'label', 'expires', 'format', 'out'], required: ['lot', 'count'], summary: 'secrets for devices <lot>-0001 … <lot>-<n>, CSV (or JSON lines) shown once' },
+      { verb: 'list', options: ['device', 'lot', 'status', 'limit'], summary: 'secrets (never their values) and their state: unused, used, expired, revoked' },
+      { verb: 'revoke', args: '<id>', options: [], summary: 'an unused secret can no longer enroll' },
+      { verb: 'revoke', options: ['lot'], required: ['lot'], summary: 'every unused secret of a lot' },
+    ],
+    run: (verb, args, flags) => tokenCommand(verb, args, flags),
   },
   {
     name: 'enrollment',
     summary: 'enrollments held for an operator’s approval',
+    examples: ['hallmark enrollment list --status pending', 'hallmark enrollment approve 3f2a…'],
     verbs: [
       { verb: 'list', options: ['status'], summary: 'held requests (pending, approved, rejected, issued)' },
       { verb: 'approve', args: '<id>', options: [], summary: 'the device gets its certificate when it repeats its request' },
@@ -182,6 +133,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'apikey',
     summary: 'API keys',
+    examples: ['hallmark apikey create --role operator --label ci --expires 90d', 'hallmark apikey create --role read-only --scopes cert.read --expires 24h'],
     verbs: [
       { verb: 'create', options: ['role', 'label', 'scopes', 'expires'], required: ['role'], summary: 'a key, shown once' },
       { verb: 'list', options: [], summary: 'keys and their state' },
@@ -192,16 +144,20 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'operator',
     summary: 'console operators (password and TOTP)',
+    examples: ['hallmark operator add --name alice --role operator --password-file -', 'hallmark operator passwd alice --password-file alice.pw', 'hallmark operator reset-totp alice'],
     verbs: [
       { verb: 'add', options: ['name', 'role', 'password-file'], required: ['name', 'role', 'password-file'], summary: 'an operator; prints the TOTP enrolment URI once' },
       { verb: 'list', options: [], summary: 'operators and their state' },
       { verb: 'disable', args: '<name>', options: [], summary: 'disable an operator and close their sessions' },
+      { verb: 'passwd', args: '<name>', options: ['password-file'], required: ['password-file'], summary: 'set a new password; their sessions are closed' },
+      { verb: 'reset-totp', args: '<name>', options: [], summary: 'a new TOTP seed for a lost authenticator (shown once); their sessions are closed' },
     ],
     run: (verb, args, flags) => operatorCommand(verb, args, flags),
   },
   {
     name: 'audit',
     summary: 'the tamper-evident audit log',
+    examples: ['hallmark audit verify', 'hallmark audit export --out audit.jsonl'],
     verbs: [
       { verb: 'verify', options: [], summary: 'check the hash chain and the signed checkpoints' },
       { verb: 'export', options: ['out'], summary: 'every entry as JSON lines' },
@@ -212,6 +168,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'security',
     summary: 'authentication-failure blocks',
+    examples: ['hallmark security blocks', 'hallmark security blocks lift 12'],
     verbs: [
       { verb: 'blocks', args: '[list]', options: [], summary: 'blocks in force' },
       { verb: 'blocks', args: 'lift <id>', options: [], summary: 'lift a block' },
@@ -221,24 +178,23 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'lint',
     summary: 'lint a certificate or CRL from anywhere',
+    examples: ['hallmark lint cert.pem --issuer issuing'],
     verbs: [{ args: '<file>', options: ['issuer'], summary: 'the checks Hallmark runs before signing, on a file' }],
     run: (verb, args, flags) => lintCommand(verb ? [verb, ...args] : [], flags),
   },
   {
     name: 'completion',
-    summary: 'bash completion',
-    verbs: [{ verb: 'bash', options: [], summary: 'source <(hallmark completion bash)' }],
+    summary: 'shell completion for bash and zsh',
+    examples: ['source <(hallmark completion bash)', 'source <(hallmark completion zsh)'],
+    verbs: [
+      { verb: 'bash', options: [], summary: 'source <(hallmark completion bash), e.g. from ~/.bashrc' },
+      { verb: 'zsh', options: [], summary: 'source <(hallmark completion zsh), e.g. from ~/.zshrc' },
+    ],
     run: async (verb) => completionCommand(verb, COMMANDS),
   },
 ];
 
 export const commandNamed = (name: string): CommandSpec | undefined => COMMANDS.find((c) => c.name === name);
-
-/** The options a command (or one verb of it) takes, --json and --help included. */
-export function optionsOf(command: CommandSpec, verb?: string): OptionName[] {
-  const verbs = command.verbs.filter((v) => verb === undefined || v.verb === undefined || v.verb === verb);
-  return [...new Set<OptionName>([...verbs.flatMap((v) => v.options), 'json', 'help'])];
-}
 
 const usageLine = (command: CommandSpec, v: VerbSpec) =>
   [
@@ -275,6 +231,8 @@ export function commandHelp(command: CommandSpec, verb?: string): string {
   const shown = verbs.length ? verbs : command.verbs;
   const options = [...new Set<OptionName>([...shown.flatMap((v) => v.options), 'json', 'help'])];
   const width = Math.max(...options.map((o) => `--${o}`.length + (OPTIONS[o].type === 'string' ? ` <${(OPTIONS[o] as OptionSpec).value ?? 'value'}>`.length : 0)));
+  // One verb's page shows that verb's examples only.
+  const examples = (command.examples ?? []).filter((e) => !verb || e.startsWith(`hallmark ${command.name} ${verb} `) || e === `hallmark ${command.name} ${verb}`);
   const optionLines = options.map((o) => {
     const spec: OptionSpec = OPTIONS[o];
     const name = `--${o}${spec.type === 'string' ? ` <${spec.value ?? 'value'}>` : ''}`;
@@ -286,7 +244,7 @@ ${shown.map((v) => `  ${usageLine(command, v)}\n      ${v.summary}`).join('\n')}
 
 options:
 ${optionLines.join('\n')}
-`;
+${examples.length ? `\nexamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n` : ''}`;
 }
 
 /** The option nearest to a mistyped one (one edit or a swap away), to suggest it. */

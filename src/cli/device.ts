@@ -2,8 +2,8 @@ import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { HallmarkError } from '../base/errors.js';
-import { note, printJson, printTable } from './output.js';
-import { usageError } from './usage-error.js';
+import { csvLine, note, printJson, printTable } from './output.js';
+import { parseLimit, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
 import { allowReprovisioning, devicesAfter, devicesPerLot, findDevice, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
 
@@ -31,16 +31,11 @@ const view = (r: DeviceRow | Record<string, unknown>) => ({
   reprovisionAllowed: r.reprovision_allowed_at !== null,
 });
 
-const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
 /** The inventory the factory records make: list, show, export (CSV or JSON lines), report, reprovision. */
 export async function deviceCommand(verb: string | undefined, args: string[], flags: DeviceFlags): Promise<void> {
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
-      const rows = (await newestDevices(ctx.store, { line: flags.line, lot: flags.lot, limit: Number(flags.limit ?? 1000) })).map(view);
+      const rows = (await newestDevices(ctx.store, { line: flags.line, lot: flags.lot, limit: parseLimit(flags.limit) })).map(view);
       if (flags.json) printJson(rows);
       else printTable(rows, ['serial', 'state', 'line', 'station', 'lot', 'model', 'certificateSerial', 'provisionedAt']);
     } else if (verb === 'show') {
@@ -61,12 +56,12 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
       if (format !== 'csv' && format !== 'jsonl') throw usageError('--format is csv or jsonl');
       const out = flags.out ? fs.createWriteStream(flags.out) : process.stdout;
       const columns = ['serial', 'state', 'line', 'station', 'model', 'lot', 'firmwareVersion', 'profile', 'certificateSerial', 'serverKeygen', 'provisionedAt'];
-      if (format === 'csv') out.write(columns.join(',') + '\n');
+      if (format === 'csv') out.write(csvLine(columns));
       let count = 0;
       for (let after = ''; ; ) {
         const rows = await devicesAfter(ctx.store, after, 5000);
         if (!rows.length) break;
-        for (const r of rows.map(view)) out.write(format === 'csv' ? columns.map((c) => csvCell((r as Record<string, unknown>)[c])).join(',') + '\n' : JSON.stringify(r) + '\n');
+        for (const r of rows.map(view)) out.write(format === 'csv' ? csvLine(columns.map((c) => (r as Record<string, unknown>)[c])) : JSON.stringify(r) + '\n');
         count += rows.length;
         after = rows[rows.length - 1].serial;
         if (flags.out) note(`exported ${count} devices`);

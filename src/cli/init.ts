@@ -3,7 +3,7 @@ import { note, printJson } from './output.js';
 import { withContext } from './with-context.js';
 
 export async function initCommand(flags: { json: boolean }): Promise<void> {
-  await withContext({ withKeys: true }, async (ctx) => {
+  await withContext({ withKeys: true, create: true }, async (ctx) => {
     const result = await initializeCa(
       { store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: ctx.env.tokenLabel },
       flags.json ? () => {} : note,

@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isHallmarkError } from '../base/errors.js';
 import { usageError } from './usage-error.js';
-import { COMMANDS, OPTIONS, commandHelp, commandNamed, globalHelp, nearestOption, optionsOf, type Flags, type OptionName, type OptionSpec } from './commands.js';
+import { checkOutFile } from './out-file.js';
+import { COMMANDS, commandHelp, commandNamed, globalHelp, nearestOption } from './commands.js';
+import { OPTIONS, optionsOf, type Flags, type OptionName, type OptionSpec, type VerbSpec } from './command-spec.js';
 
 /** node:util's parser, configured from the command table. */
 const PARSER_OPTIONS: ParseArgsConfig['options'] = Object.fromEntries(
@@ -18,6 +20,13 @@ function parseProblem(e: Error): string {
   const missing = /Option '(?:-\w, )?--([^ ]+) <value>' argument missing/.exec(e.message);
   if (missing) return `--${missing[1]} needs a value`;
   return e.message.replace(/\. To specify a positional argument.*$/s, '');
+}
+
+/** A file-system error in words, with the path, instead of Node's code. */
+function systemProblem(e: unknown): string | undefined {
+  const err = e as NodeJS.ErrnoException;
+  const what: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOSPC: 'no space left on the device', EROFS: 'read-only file system' };
+  return err?.code && what[err.code] && err.path ? `${err.path}: ${what[err.code]}` : undefined;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,10 +61,16 @@ export async function main(argv: string[]): Promise<number> {
     const foreign = given.filter((o) => !allowed.includes(o));
     const here = `hallmark ${group}${verbs.length ? ` ${verb}` : ''}`;
     if (foreign.length) throw usageError(`${foreign.map((o) => `--${o}`).join(', ')} ${foreign.length === 1 ? 'is not an option' : 'are not options'} of \`${here}\` (see \`${here} --help\`)`);
-    const spec = command.verbs.find((v) => v.verb === (verbs.length ? verb : undefined));
-    const missing = (spec?.required ?? []).filter((o) => flags[o] === undefined);
+    // A verb may have several forms (`token create --device` or `--lot --count`): one must be complete.
+    const forms = command.verbs.filter((v) => v.verb === (verbs.length ? verb : undefined));
+    const missingOf = (form: VerbSpec) => (form.required ?? []).filter((o) => flags[o] === undefined);
+    const complete = forms.some((form) => !missingOf(form).length);
     // `cert issue` takes --csr or --dir; the command checks which.
-    if (missing.length) throw usageError(`\`${here}\` needs ${missing.map((o) => `--${o}`).join(', ')} (see \`${here} --help\`)`);
+    if (forms.length && !complete) {
+      const needs = forms.map((form) => missingOf(form).map((o) => `--${o}`).join(', ')).join(' or ');
+      throw usageError(`\`${here}\` needs ${needs} (see \`${here} --help\`)`);
+    }
+    if (flags.out) checkOutFile(flags.out);
     const outcome = await command.run(verb, rest, flags);
     return outcome === false ? -1 : 0; // serve keeps running
   } catch (e) {
@@ -63,7 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`hallmark: ${e.message}\n`);
       return e.code === 'usage' ? 2 : 1;
     }
-    process.stderr.write(`hallmark: unexpected error: ${(e as Error)?.message ?? e}\n`);
+    const system = systemProblem(e);
+    process.stderr.write(system ? `hallmark: ${system}\n` : `hallmark: unexpected error: ${(e as Error)?.message ?? e}\n`);
     if (process.env.HALLMARK_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
     return 1;
   }

@@ -1,7 +1,7 @@
 import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
-import { createOperator, type OperatorRow } from '../auth/operators.js';
+import { createOperator, resetOperatorTotp, setOperatorPassword, type OperatorRow } from '../auth/operators.js';
 import { disableOperator, listOperators } from '../store/credentials.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { base32 } from '../auth/totp.js';
@@ -56,6 +56,35 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
     });
     return;
   }
+  if (verb === 'passwd') {
+    const name = args[0];
+    if (!name) throw usageError('usage: hallmark operator passwd <name> --password-file <file|->');
+    const password = readPassword(flags['password-file']);
+    await withContext({ withKeys: false }, async (ctx) => {
+      await inTransaction(ctx.store, async (trx) => {
+        await setOperatorPassword(trx, name, password, ctx.clock.now());
+        await ctx.audit.recordIn(trx, { actor, action: 'operator.password', target: name, outcome: 'success', source: 'cli' });
+      });
+      if (flags.json) printJson({ name, passwordChanged: true, sessionsClosed: true });
+      else process.stderr.write(`operator ${name}: password changed; their sessions are closed\n`);
+    });
+    return;
+  }
+  if (verb === 'reset-totp') {
+    const name = args[0];
+    if (!name) throw usageError('usage: hallmark operator reset-totp <name>');
+    await withContext({ withKeys: true }, async (ctx) => {
+      const sealer = await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY });
+      const reset = await inTransaction(ctx.store, async (trx) => {
+        const done = await resetOperatorTotp(trx, sealer, name, ctx.clock.now());
+        await ctx.audit.recordIn(trx, { actor, action: 'operator.totp-reset', target: name, outcome: 'success', source: 'cli' });
+        return done;
+      });
+      if (flags.json) printJson({ name, otpauth: reset.otpauth, totpSecret: base32(reset.totpSecret) });
+      else process.stdout.write(`operator ${name}: new TOTP seed; the old authenticator no longer works and their sessions are closed. Add this to an authenticator app now (shown once):\n\n    ${reset.otpauth}\n\n`);
+    });
+    return;
+  }
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const rows = ((await listOperators(ctx.store)) as OperatorRow[]).map(view);
@@ -74,6 +103,6 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
       if (!done) throw new HallmarkError('not_found', `no active operator "${name}"; see \`hallmark operator list\``, 404);
       if (flags.json) printJson({ name, disabled: true });
       else process.stderr.write(`operator ${name} disabled; their sessions are closed\n`);
-    } else throw usageError('usage: hallmark operator add|list|disable …');
+    } else throw usageError('usage: hallmark operator add|list|disable|passwd|reset-totp …');
   });
 }

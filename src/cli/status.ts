@@ -3,6 +3,7 @@ import { printJson, printTable } from './output.js';
 import { withContext } from './with-context.js';
 import { activeStationCount, certificateCounts, deviceCount } from '../store/reports.js';
 import { createCrlStore } from '../store/crls.js';
+import { probePublicUrl } from '../http/public-url-probe.js';
 
 const DAY = 86_400_000;
 
@@ -12,7 +13,7 @@ export async function statusCommand(flags: { json: boolean }): Promise<void> {
   await withContext({ withKeys }, async (ctx) => {
     const now = ctx.clock.now().getTime();
     const cas = await ctx.cas.list();
-    const { byStatus: counts, expired, expiringSoon: expiring } = await certificateCounts(ctx.store, now, 30 * DAY);
+    const { byStatus: counts, expired, expiringSoon: expiring, selfRenewingExpiringSoon } = await certificateCounts(ctx.store, now, 30 * DAY);
     const crls = [];
     const crlRows = createCrlStore(ctx.store);
     for (const ca of cas) {
@@ -34,10 +35,14 @@ export async function statusCommand(flags: { json: boolean }): Promise<void> {
         token = { label: ctx.env.tokenLabel, state: `unavailable: ${(e as Error).message}` };
       }
     }
+    // Does the URL every certificate points relying parties at lead to this CA? (Needs a serving instance.)
+    const probed = cas.find((c) => c.status === 'active') ?? cas[0];
+    const publicUrl = probed ? await probePublicUrl(ctx.config.publicBaseUrl, { name: probed.name, certificate: probed.certificate }, { configFile: ctx.env.configFile }) : undefined;
     const status = {
       initialised: cas.length > 0,
+      publicUrl: publicUrl ? { url: ctx.config.publicBaseUrl, ok: publicUrl.ok, detail: publicUrl.detail } : null,
       cas: cas.map((c) => ({ name: c.name, parent: c.parent, subject: c.subject, keyType: c.key_type, notAfter: new Date(Number(c.not_after)).toISOString(), daysLeft: Math.floor((Number(c.not_after) - now) / DAY) })),
-      certificates: { active: (counts.active ?? 0) - expired, expired, revoked: counts.revoked ?? 0, pending: counts.pending ?? 0, failed: counts.failed ?? 0, expiringIn30Days: expiring },
+      certificates: { active: (counts.active ?? 0) - expired, expired, revoked: counts.revoked ?? 0, pending: counts.pending ?? 0, failed: counts.failed ?? 0, expiringIn30Days: expiring, selfRenewingExpiringIn30Days: selfRenewingExpiringSoon },
       devices: await deviceCount(ctx.store),
       stations: await activeStationCount(ctx.store),
       crls,
@@ -48,8 +53,11 @@ export async function statusCommand(flags: { json: boolean }): Promise<void> {
     printTable(status.cas, ['name', 'parent', 'keyType', 'notAfter', 'daysLeft']);
     const c = status.certificates;
     process.stdout.write(`\ncertificates: ${c.active} active, ${c.expiringIn30Days} expiring within 30 days, ${c.expired} expired, ${c.revoked} revoked, ${c.pending} pending\n`);
+    // OCSP responder and HTTPS certificates are short-lived on purpose and renewed by serve itself.
+    if (c.selfRenewingExpiringIn30Days) process.stdout.write(`  (and ${c.selfRenewingExpiringIn30Days} service certificate(s) expiring within 30 days that Hallmark renews by itself: nothing to do)\n`);
     process.stdout.write(`devices: ${status.devices} provisioned by ${status.stations} active station(s)\n\n`);
     printTable(crls, ['ca', 'number', 'ageMinutes', 'nextUpdate', 'fresh']);
     process.stdout.write(`\ntoken "${token.label}": ${token.state}\n`);
+    if (publicUrl) process.stdout.write(publicUrl.ok ? `${publicUrl.detail}\n` : `\nWARNING: ${publicUrl.detail} (or no instance is serving)\n`);
   });
 }

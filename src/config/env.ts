@@ -7,6 +7,8 @@ import fs from 'node:fs';
  */
 export interface Environment {
   home: string;
+  /** Whether HALLMARK_HOME named the home (otherwise ./data), to say so when it holds no CA. */
+  homeFromEnv: boolean;
   configFile: string;
   pkcs11Module: string;
   tokenLabel: string;
@@ -38,6 +40,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
   const devSofthsmConf = path.join(home, 'softhsm2.conf');
   return {
     home,
+    homeFromEnv: Boolean(env.HALLMARK_HOME),
     configFile: path.resolve(env.HALLMARK_CONFIG || path.join(projectRoot(), 'ca-config', 'hallmark.yaml')),
     pkcs11Module: env.HALLMARK_PKCS11_MODULE || DEFAULT_MODULES.find((m) => fs.existsSync(m)) || DEFAULT_MODULES[0]!,
     tokenLabel: env.HALLMARK_PKCS11_TOKEN || 'hallmark',

@@ -34,6 +34,22 @@ export async function disableOperator(handle: Handle, name: string, now: number)
   return true;
 }
 
+/**
+ * Replaces an active operator's password hash or TOTP seed and closes their open sessions (whoever
+ * held the old credential is signed out); false when there is no active operator of that name.
+ */
+export async function replaceOperatorCredential(
+  handle: Handle,
+  name: string,
+  credential: Pick<OperatorRow, 'password_hash'> | Pick<OperatorRow, 'totp_sealed' | 'totp_last_step'>,
+  now: number,
+): Promise<boolean> {
+  const db = sql(handle);
+  if ((await db('operators').where({ name }).whereNull('disabled_at').update(credential)) !== 1) return false;
+  await db('sessions').where({ operator: name }).whereNull('revoked_at').update({ revoked_at: now });
+  return true;
+}
+
 export interface SessionRow {
   id: string;
   operator: string;
@@ -89,15 +105,44 @@ export interface EnrollmentTokenRow {
   expires_at: number;
   used_at: number | null;
   used_for?: string | null;
+  revoked_at?: number | null;
+  revoked_by?: string | null;
+  lot?: string | null;
 }
 
-export const insertEnrollmentToken = async (handle: Handle, row: EnrollmentTokenRow): Promise<void> => void (await sql(handle)('enrollment_tokens').insert(row));
+export type EnrollmentTokenState = 'unused' | 'used' | 'expired' | 'revoked';
+
+export const insertEnrollmentTokens = async (handle: Handle, rows: EnrollmentTokenRow[]): Promise<void> => {
+  // In chunks: SQLite takes at most 32,766 bound values a statement.
+  for (let i = 0; i < rows.length; i += 500) await sql(handle)('enrollment_tokens').insert(rows.slice(i, i + 500));
+};
+
+/** Secrets newest first, without their hashes; `state` as of `now`. */
+export function listEnrollmentTokens(
+  handle: Handle,
+  filter: { device?: string; lot?: string; state?: EnrollmentTokenState; limit: number; offset?: number },
+  now: number,
+): Promise<Omit<EnrollmentTokenRow, 'secret_hash'>[]> {
+  const q = sql(handle)('enrollment_tokens').select('id', 'device', 'label', 'lot', 'created_by', 'created_at', 'expires_at', 'used_at', 'used_for', 'revoked_at', 'revoked_by');
+  if (filter.device) q.where({ device: filter.device });
+  if (filter.lot) q.where({ lot: filter.lot });
+  if (filter.state === 'revoked') q.whereNotNull('revoked_at');
+  else if (filter.state === 'used') q.whereNull('revoked_at').whereNotNull('used_at');
+  else if (filter.state === 'expired') q.whereNull('revoked_at').whereNull('used_at').where('expires_at', '<=', now);
+  else if (filter.state === 'unused') q.whereNull('revoked_at').whereNull('used_at').where('expires_at', '>', now);
+  return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }]).limit(filter.limit).offset(filter.offset ?? 0);
+}
+
+/** Revokes secrets not used yet (one by id, or every one of a lot); returns how many. */
+export async function revokeEnrollmentTokens(handle: Handle, which: { id: string } | { lot: string }, by: string, now: number): Promise<number> {
+  return sql(handle)('enrollment_tokens').where(which).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now, revoked_by: by });
+}
 
 export const findEnrollmentToken = (handle: Handle, id: string): Promise<EnrollmentTokenRow | undefined> => sql(handle)('enrollment_tokens').where({ id }).first();
 
 /** Marks the secret used; false when it was used already (one enrollment wins). */
 export const consumeEnrollmentToken = async (handle: Handle, id: string, at: number): Promise<boolean> =>
-  (await sql(handle)('enrollment_tokens').where({ id }).whereNull('used_at').update({ used_at: at })) === 1;
+  (await sql(handle)('enrollment_tokens').where({ id }).whereNull('used_at').whereNull('revoked_at').update({ used_at: at })) === 1;
 
 /** Gives an unused-for-anything secret back (its enrollment failed before a certificate was recorded). */
 export const releaseEnrollmentToken = async (handle: Handle, id: string): Promise<void> => void (await sql(handle)('enrollment_tokens').where({ id }).whereNull('used_for').update({ used_at: null }));

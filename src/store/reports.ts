@@ -5,13 +5,30 @@ import type { AuditRow } from './audit.js';
 
 const DAY = 86_400_000;
 
-/** Certificates by status, with the active ones already expired and those expiring within `soonMs`. */
-export async function certificateCounts(handle: Handle, now: number, soonMs = 30 * DAY): Promise<{ byStatus: Record<string, number>; expired: number; expiringSoon: number }> {
+/** Who issues the certificates Hallmark renews by itself: OCSP responders and its HTTPS server's. */
+const SELF_RENEWING = ['system:ocsp', 'system:tls'];
+
+/**
+ * Certificates by status, with the active ones already expired and those expiring within `soonMs`:
+ * those an operator must act on apart from the service certificates that renew themselves.
+ */
+export async function certificateCounts(
+  handle: Handle,
+  now: number,
+  soonMs = 30 * DAY,
+): Promise<{ byStatus: Record<string, number>; expired: number; expiringSoon: number; selfRenewingExpiringSoon: number }> {
   const db = sql(handle);
   const rows = (await db('certificates').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[];
   const expired = Number((await db('certificates').where({ status: 'active' }).where('not_after', '<=', now).count({ n: '*' }))[0]!.n);
-  const expiringSoon = Number((await db('certificates').where({ status: 'active' }).where('not_after', '>', now).where('not_after', '<=', now + soonMs).count({ n: '*' }))[0]!.n);
-  return { byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])), expired, expiringSoon };
+  const soon = (await db('certificates')
+    .where({ status: 'active' })
+    .where('not_after', '>', now)
+    .where('not_after', '<=', now + soonMs)
+    .select(db.raw('CASE WHEN requested_by IN (?, ?) THEN 1 ELSE 0 END AS self_renewing', SELF_RENEWING))
+    .count({ n: '*' })
+    .groupBy('self_renewing')) as { self_renewing: number | string; n: number | string }[];
+  const soonOf = (selfRenewing: boolean) => Number(soon.find((r) => Number(r.self_renewing) === (selfRenewing ? 1 : 0))?.n ?? 0);
+  return { byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])), expired, expiringSoon: soonOf(false), selfRenewingExpiringSoon: soonOf(true) };
 }
 
 export const deviceCount = async (handle: Handle): Promise<number> => Number((await sql(handle)('devices').count({ n: '*' }))[0]!.n);

@@ -22,7 +22,7 @@ export interface TestCa {
 /** An initialised CA on `backend`, with its keys on token `tokenLabel` of the test home. */
 export async function startTestCa(home: TestHome, backend: Backend, tokenLabel: string, clock?: Clock): Promise<TestCa> {
   const env = readEnvironment({ ...home.env, HALLMARK_PKCS11_TOKEN: tokenLabel, DATABASE_URL: backend.url });
-  const ctx = await openContext({ env, withKeys: true, schema: backend.schema, clock });
+  const ctx = await openContext({ env, withKeys: true, create: true, schema: backend.schema, clock });
   const init = await initializeCa({ store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel });
   const issue = await issuingDeps(ctx);
   const dir = path.join(home.home, `${backend.name}-${tokenLabel}`);

@@ -46,13 +46,13 @@ export interface InProcessHallmark {
 }
 
 /** `hallmark serve`'s own start-up, in this process, on free loopback ports: a real HTTPS server. */
-export async function startInProcess(home: TestHome, backend: Backend, tokenLabel: string, options: { configFile?: string; clock?: Clock } = {}): Promise<InProcessHallmark> {
+export async function startInProcess(home: TestHome, backend: Backend, tokenLabel: string, options: { configFile?: string; clock?: Clock; httpPort?: number } = {}): Promise<InProcessHallmark> {
   const dataHome = path.join(home.home, `data-${tokenLabel}`);
   const env = readEnvironment({ ...home.env, HALLMARK_HOME: dataHome, HALLMARK_PKCS11_TOKEN: tokenLabel, DATABASE_URL: backend.url, HALLMARK_CONFIG: options.configFile });
-  const ctx = await openContext({ env, withKeys: true, schema: backend.schema, clock: options.clock });
+  const ctx = await openContext({ env, withKeys: true, create: true, schema: backend.schema, clock: options.clock });
   const init = await initializeCa({ store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel });
   const log: string[] = [];
-  const running = await startHallmark(ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: (line) => log.push(line) });
+  const running = await startHallmark(ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: options.httpPort ?? 0, log: (line) => log.push(line) });
   const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
 
   const request: InProcessHallmark['request'] = (method, apiPath, o = {}) =>

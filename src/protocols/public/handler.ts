@@ -12,8 +12,8 @@ export interface PublicDeps {
   ocsp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   clock: Clock;
   log: (line: string) => void;
-  /** /readyz: database reachable, token logged in, CRLs fresh. */
-  ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  /** /readyz: database reachable, token logged in, CRLs fresh; warnings (the public URL) do not make it unready. */
+  ready: () => Promise<{ ready: boolean; checks: Record<string, string>; warnings?: Record<string, string> }>;
   metrics: { enabled: boolean; allowFrom: string[] };
   /** The text /metrics answers with: this process's registry unless given (`serve --workers`: the whole cluster's). */
   metricsText?: () => Promise<string>;
@@ -43,7 +43,7 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
     if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' }, head);
     if (path === '/readyz') {
       const state = await deps.ready();
-      return send(res, state.ready ? 200 : 503, 'application/json', JSON.stringify({ status: state.ready ? 'ready' : 'not ready', checks: state.checks }) + '\n', { 'Cache-Control': 'no-store' }, head);
+      return send(res, state.ready ? 200 : 503, 'application/json', JSON.stringify({ status: state.ready ? 'ready' : 'not ready', checks: state.checks, ...(state.warnings ? { warnings: state.warnings } : {}) }) + '\n', { 'Cache-Control': 'no-store' }, head);
     }
     if (path === '/metrics' && deps.metrics.enabled) {
       // Off the public internet by default: only the configured (loopback) addresses get an answer.

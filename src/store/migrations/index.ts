@@ -10,6 +10,7 @@ import * as m008 from './008_issuance_policy.js';
 import * as m009 from './009_health.js';
 import * as m010 from './010_renewal_grants.js';
 import * as m011 from './011_enrollment_requests.js';
+import * as m012 from './012_token_revocation.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '009_health': m009,
   '010_renewal_grants': m010,
   '011_enrollment_requests': m011,
+  '012_token_revocation': m012,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
