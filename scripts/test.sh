@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite (README Quick start, second command; .ci/run runs it too).
-# Real parts only: SoftHSM2, SQLite, PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`,
-# or HALLMARK_TEST_DATABASE_URL), and openssl, curl and gnutls-cli as independent clients.
+# The whole test suite (README, second command; .ci/run runs it too). It sets up what it needs:
+# the Debian tools the tests talk to (scripts/install-tools.sh), a PostgreSQL (scripts/test-database.sh:
+# 127.0.0.1:5432 with trust auth and database `test`, HALLMARK_TEST_DATABASE_URL, or one it installs),
+# the npm dependencies, and the build. Real parts only: SoftHSM2, SQLite, PostgreSQL, and openssl,
+# curl, GnuTLS, Mosquitto and Chromium as independent clients.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-missing=()
-for tool in softhsm2-util:softhsm2 openssl:openssl curl:curl gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium make:make g++:g++ strace:strace; do
-  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test: missing tools; install them with: apt-get install -y ${missing[*]}" >&2
-  exit 1
-fi
+bash scripts/install-tools.sh test
+HALLMARK_TEST_DATABASE_URL="$(bash scripts/test-database.sh)"
+export HALLMARK_TEST_DATABASE_URL
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

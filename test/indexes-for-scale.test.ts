@@ -91,7 +91,7 @@ for (const make of BACKENDS) {
       // Certificate lists, newest first, read through the (created_at DESC, serial) index whatever the
       // common filters; the plan of the list as the REST API and the CLI run it. On SQLite, whose
       // planner goes by rules here; PostgreSQL's goes by statistics, which a table this small does not
-      // have (with a million rows, analysed, it read each of these lists in 2–3 ms: README, Storage).
+      // have (with a million rows, analysed, it read each of these lists in 2–3 ms: docs/operators.md, "Storage").
       const queries = createCertificateQueries(asStore(db));
       if (!isPostgres(db)) {
         for (const filter of [{ limit: 100 }, { status: 'active' as const, limit: 100 }, { issuer: 'root', limit: 100 }]) {

@@ -159,7 +159,7 @@ test('PostgreSQL: a full chunk of rows goes as a named statement, prepared once 
 });
 
 // Planned for each batch, never prepared: a generic plan made while the table is small is a sequential
-// scan, kept as the table grows (src/store/certificates.ts, README Storage).
+// scan, kept as the table grows (src/store/certificates.ts, docs/operators.md, "Storage").
 test('PostgreSQL: recording signed certificates is one unprepared statement whatever their number, and stays all-or-none', async () => {
   const now = Date.now();
   await pgDb('cas').insert({ name: 'prep-ca', key_uri: 'pkcs11:object=x', key_type: 'ec-p256', certificate: Buffer.from([0]), serial: '01', subject: 'CN=prep', ski: '00', not_before: now, not_after: now + 1e9, created_at: now, family: 'prep-ca', active_from: now });

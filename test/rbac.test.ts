@@ -12,7 +12,7 @@ import { totpCode } from '../src/auth/totp.js';
 import { PERMISSIONS, ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import type { RouteSpec } from '../src/http/routes.js';
 
-/** The permission table as the README states it, written out independently of the code. */
+/** The permission table as docs/security-model.md states it, written out independently of the code. */
 const EXPECTED: Record<string, string[]> = {
   admin: [...PERMISSIONS],
   operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'device.read', 'audit.read'],
@@ -28,7 +28,7 @@ before(async () => {
 });
 after(() => home?.cleanup());
 
-test('the permission table in code is the one the README documents', () => {
+test('the permission table in code is the one docs/security-model.md documents', () => {
   assert.deepEqual(
     Object.fromEntries(Object.entries(ROLE_PERMISSIONS).map(([role, perms]) => [role, [...perms].sort()])),
     Object.fromEntries(Object.entries(EXPECTED).map(([role, perms]) => [role, [...perms].sort()])),

@@ -118,7 +118,7 @@ for (const makeBackend of BACKENDS) {
       process.kill(victim!, 'SIGKILL');
       // The survivor serves throughout, once the primary has seen the death: node:cluster's round-robin
       // loses a connection it hands to a worker in the instant that worker dies (the handoff's reply
-      // never comes; a clean-clone CI run hung on one for 300 s). README, HTTP: clients retry.
+      // never comes; a clean-clone CI run hung on one for 300 s). docs/http-api.md: clients retry.
       await until('the primary to see the worker die', async () => /worker \d died \(SIGKILL\)/.test(server.log()));
       for (let i = 0; i < 4; i++) assert.equal((await issue(craftEcCsr(), `after-kill-${i}`)).status, 201);
       await until('the worker to be replaced', async () => {

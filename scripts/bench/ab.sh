@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Old code against new on this machine, for bench:issue (README, Benchmarks): `bash scripts/bench/ab.sh
+# Old code against new on this machine, for bench:issue (docs/performance.md): `bash scripts/bench/ab.sh
 # <old-rev> <sqlite|postgres> <batch|est> [pairs]`. The old revision is built in a worktree beside this
 # checkout; this checkout must be built (`npm run build`). Runs alternate which side goes first (ABBA):
 # on this shared VM the second of two back-to-back runs tends to be the slower one, so a fixed order

@@ -7,7 +7,7 @@ const ECDSA_WITH_SHA256 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48
 /**
  * PKCS#10 requests as a device would send them (CN = device id, P-256, ecdsa-with-SHA256), made
  * quickly with node:crypto so that tens of thousands are ready before the clock starts. A key pair of
- * its own for each device: Hallmark binds one public key to one identity (README "Issuance policy").
+ * its own for each device: Hallmark binds one public key to one identity (docs/security-model.md, "Issuance policy").
  */
 export function deviceCsrs(ids: string[], keysEvery = 1): Uint8Array[] {
   let key = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -63,7 +63,7 @@ export function createBlockList() {
 }
 
 /**
- * Failures counted three ways within the window (README "Authentication failures"):
+ * Failures counted three ways within the window (docs/security-model.md, "Authentication failures"):
  * - per address and credential: `threshold` blocks that pair (a station with a wrong key blocks itself,
  *   not the factory's other stations behind the same NAT address);
  * - per credential, from any address: `credentialThreshold` blocks the credential everywhere, and

@@ -16,7 +16,7 @@ export interface DenialAudit {
  * Denials (authentication failures, refused permissions) are audited, but a client repeating one
  * cannot fill the log: the first of identical ones (same actor, action, source and reason; the target
  * may vary) in a minute is written at once, the rest become one row with `repeated: n` when the
- * minute is over (README "Authentication failures").
+ * minute is over (docs/security-model.md, "Authentication failures").
  */
 export function createDenialAudit(audit: AuditLog, now: () => number): DenialAudit {
   const windows = new Map<string, { event: AuditEvent; start: number; repeated: number; targets: Set<string> }>();

@@ -18,7 +18,7 @@ const newSecret = () => {
 };
 
 /**
- * One-time EST enrollment secrets, one per device (README "EST for devices": presented as HTTP Basic
+ * One-time EST enrollment secrets, one per device (docs/device-developers.md: presented as HTTP Basic
  * `<device id>:<secret>`), written together. The secret carries its id (`<id>.<random>`), so lookup
  * needs no scan; only its hash is stored.
  */

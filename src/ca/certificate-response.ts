@@ -1,6 +1,6 @@
 import type { IssuedCertificate } from './issue.js';
 
-/** The JSON every route and `--json` command answers with when it hands out a certificate (README "HTTP"). */
+/** The JSON every route and `--json` command answers with when it hands out a certificate (docs/http-api.md). */
 export const certificateResponse = (issued: IssuedCertificate) => ({
   serial: issued.serial,
   certificate: issued.certificate,

@@ -166,7 +166,7 @@ const intentEvents = (pending: Pending[], lintFailures: AuditEvent[]): AuditEven
     target: p.serial,
     outcome: 'pending' as const,
     source: p.input.source,
-    // A certificate that acts for Hallmark or carries a role is marked high-impact in the log (README "Issuance policy").
+    // A certificate that acts for Hallmark or carries a role is marked high-impact in the log (docs/security-model.md, "Issuance policy").
     details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText, ...(mintsAuthority(p.profile) ? { highImpact: true, requester: p.input.requester.kind } : {}) },
   })),
 ];
@@ -175,7 +175,7 @@ const intentEvents = (pending: Pending[], lintFailures: AuditEvent[]): AuditEven
 const bindingOf = (p: Pending) => p.identity ?? `subject:${p.subjectText}`;
 
 /**
- * One public key, one identity (README "Issuance policy"): a key already certified for another identity
+ * One public key, one identity (docs/security-model.md, "Issuance policy"): a key already certified for another identity
  * is refused, within this batch or before it, and so is a key revoked for keyCompromise. The renewal
  * of the same identity with the same key passes.
  */

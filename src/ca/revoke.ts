@@ -54,7 +54,7 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
       status_changed_at: deps.clock.now().getTime(),
     });
     if (!updated) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
-    // A compromised key is refused for ever, under any identity (README "Issuance policy").
+    // A compromised key is refused for ever, under any identity (docs/security-model.md, "Issuance policy").
     if (input.reason === 'keyCompromise' && current.der) {
       const spki = new Uint8Array(new x509.X509Certificate(new Uint8Array(current.der)).publicKey.rawData);
       await markKeyCompromised(trx, { keyId: publicKeyId(spki), identity: current.identity ?? `subject:${current.subject}` }, input.serial, now.getTime());

@@ -221,7 +221,7 @@ ${lines.join('\n')}
   hallmark <command> --help, hallmark <command> <verb> --help: the options, explained.
 Every command that prints data takes --json. Environment: HALLMARK_HOME, HALLMARK_CONFIG,
 HALLMARK_PKCS11_MODULE, HALLMARK_PKCS11_TOKEN, HALLMARK_PKCS11_PIN or HALLMARK_PKCS11_PIN_FILE,
-DATABASE_URL (see README).
+DATABASE_URL (see docs/operators.md).
 `;
 }
 

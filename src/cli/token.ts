@@ -120,7 +120,7 @@ async function revoke(ctx: AppContext, args: string[], flags: TokenFlags): Promi
   else process.stderr.write(`${revoked} secret(s) revoked: they can no longer enroll a device\n`);
 }
 
-/** `hallmark token`: one-time EST enrollment secrets (README "EST for devices"). */
+/** `hallmark token`: one-time EST enrollment secrets (docs/device-developers.md). */
 export async function tokenCommand(verb: string | undefined, args: string[], flags: TokenFlags): Promise<void> {
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'create') return create(ctx, flags);

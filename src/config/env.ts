@@ -2,7 +2,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 
 /**
- * Everything Hallmark reads from the environment, in one place (README "Configuration").
+ * Everything Hallmark reads from the environment, in one place (docs/operators.md, "Configuration").
  * Secrets are not read here: see `secrets.ts`, so that this object can be logged safely.
  */
 export interface Environment {

@@ -59,7 +59,7 @@ const subjectOf = (req: Request): FailureSubject => ({ source: source(req), cred
 
 /**
  * Refuses a request whose address, credential, or the two together failed authentication too often
- * (the guard raised an alert when it blocked); README "Authentication failures".
+ * (the guard raised an alert when it blocked); docs/security-model.md, "Authentication failures".
  */
 export function refuseBlockedSources(deps: Pick<AuthDeps, 'guard' | 'clock'>): RequestHandler {
   return (req, res, next) => {

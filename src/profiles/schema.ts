@@ -66,7 +66,7 @@ export const profileSchema = z.strictObject({
     })
     .default({ add: [], fromCsr: { ip: false, serviceNames: false }, maxNames: 8, wildcards: false }),
   /**
-   * Who may ask for certificates of this profile (README "Issuance policy"): device enrollment (EST
+   * Who may ask for certificates of this profile (docs/security-model.md, "Issuance policy"): device enrollment (EST
    * labels, /api/v1/enroll), a certificate renewing itself, provisioning stations, the local CLI, and
    * REST principals by role and kind. Hallmark's own issuance (responders, its TLS) is always allowed.
    */

@@ -11,7 +11,7 @@ import { isPostgres } from './db.js';
  *
  * Only full chunks are named (`perStatement` rows, the same text every time), because PostgreSQL keeps
  * a named statement for the life of the connection and a 400-row INSERT holds ~2.3 MiB of the backend's
- * memory: a handful of shapes × the pool's connections (README, Storage). The rest stay unnamed.
+ * memory: a handful of shapes × the pool's connections (docs/operators.md, "Storage"). The rest stay unnamed.
  * A connection pooler in front of PostgreSQL must keep prepared statements per client (PgBouncer:
  * session pooling, or transaction pooling with `max_prepared_statements`).
  */

@@ -5,7 +5,7 @@ import path from 'node:path';
 export const SQLITE_FILE = 'hallmark.sqlite';
 
 /** What Hallmark keeps in its home: only these are ever tightened (HALLMARK_HOME may be a shared directory). */
-const OWN_ENTRIES = [SQLITE_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`, `${SQLITE_FILE}-journal`, 'tls', 'hsm', 'softhsm2.conf', 'env.sh', 'stations'];
+const OWN_ENTRIES = [SQLITE_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`, `${SQLITE_FILE}-journal`, 'tls', 'hsm', 'softhsm2.conf', 'env.sh', 'stations', 'admin-api-key', 'bin'];
 
 /**
  * HALLMARK_HOME holds password hashes, the audit log, the TLS key and the token: it is the owner's alone.

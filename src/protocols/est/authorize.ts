@@ -42,7 +42,7 @@ export interface AttemptDeps {
 }
 
 /**
- * A device's one-time secret, checked as every credential is (README "Authentication failures"): a
+ * A device's one-time secret, checked as every credential is (docs/security-model.md, "Authentication failures"): a
  * device blocked from this address (or everywhere) is refused with 429 before its secret is read; a
  * wrong secret counts against the device when it names a real token, else against the address, and is
  * audited (repeats folded).

@@ -26,7 +26,7 @@ const send = (res: ServerResponse, status: number, type: string, body: string | 
 
 /**
  * The plain-HTTP listener: public CA material, CRLs, OCSP and health, no authentication, nothing
- * secret (README "HTTP"). A bare node:http handler, because this is the path relying parties hit
+ * secret (docs/http-api.md). A bare node:http handler, because this is the path relying parties hit
  * hardest. Status data is signed, so plain HTTP is what RFC 5280 §4.2.1.13 and RFC 6960 expect.
  */
 export async function createPublicHandler(deps: PublicDeps): Promise<(req: IncomingMessage, res: ServerResponse) => void> {

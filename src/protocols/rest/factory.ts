@@ -37,7 +37,7 @@ const answer = (p: Awaited<ReturnType<typeof provisionDevice>>) => ({
   ...(p.encryptedKey ? { encryptedKey: p.encryptedKey, keyPassphrase: p.keyPassphrase } : {}),
 });
 
-/** The factory line (README "Factory line"). */
+/** The factory line (docs/factory-integrators.md). */
 export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
   return [
     {

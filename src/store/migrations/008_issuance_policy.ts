@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * public_keys: one public key, one identity (README "Issuance policy"). The key id is a hash of the
+ * public_keys: one public key, one identity (docs/security-model.md, "Issuance policy"). The key id is a hash of the
  * key's canonical form (store/public-keys.ts), so a key re-encoded differently is still the same key;
  * the primary key makes the binding atomic across instances: the first identity to bind a key keeps it.
  * A key whose certificate was revoked for keyCompromise is marked, and refused for ever.

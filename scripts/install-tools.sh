@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Hallmark's commands need when they are missing, and nothing else.
+#   scripts/install-tools.sh run     SoftHSM2, openssl, jq, curl, make and g++ (the quick start and its tour)
+#   scripts/install-tools.sh test    what the test suite talks to as well: curl, GnuTLS, Mosquitto,
+#                                    Chromium (the console), strace (disk syncs), zsh (completion)
+# As root it runs apt-get; otherwise through sudo. Without either it prints the command to run.
+set -euo pipefail
+
+tools=(softhsm2-util:softhsm2 openssl:openssl jq:jq curl:curl make:make g++:g++)
+if [ "${1:-run}" = "test" ]; then
+  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client)
+fi
+
+missing=()
+for tool in "${tools[@]}"; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    as_root=(sudo)
+  else
+    echo "install-tools: missing ${missing[*]}; as root, run: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+echo "install-tools: installing ${missing[*]} (Debian packages)" >&2
+"${as_root[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
