@@ -15,14 +15,13 @@ import { run } from './helpers/run.js';
  * quick start serves on free ones here, and the tour's localhost:8443 and :8080 follow them.
  */
 
-const TOUR_HEADING = '## Five-minute tour';
-
-/** The tour's shell blocks, in order. */
-function tourBlocks(readme: string): string[] {
-  const start = readme.indexOf(TOUR_HEADING);
-  assert.ok(start >= 0, `README has a "${TOUR_HEADING}" section`);
-  const end = readme.indexOf('\n## ', start + TOUR_HEADING.length);
-  const section = readme.slice(start, end < 0 ? undefined : end);
+/** The shell blocks of one section of a Markdown file, in order. */
+function sectionBlocks(file: string, heading: string): string[] {
+  const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+  const start = text.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `${file} has a "${heading}" section`);
+  const end = text.indexOf('\n## ', start + heading.length + 2);
+  const section = text.slice(start, end < 0 ? undefined : end);
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
@@ -75,20 +74,42 @@ test('the quick start keeps the admin key owner-only and writes an env.sh that p
   assert.doesNotMatch(serveLog, /==> building/, 'the suite built it already');
 });
 
-test("the README's five-minute tour runs as written, block by block", async () => {
-  const blocks = tourBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
-  assert.ok(blocks.length >= 5, `the tour has its blocks (found ${blocks.length})`);
+/** A new terminal at the checkout: none of Hallmark's variables, and the quick start's ports. */
+function replay(file: string, heading: string) {
+  const blocks = sectionBlocks(file, heading);
   const portsOf = (text: string) => text.replaceAll('localhost:8443', `localhost:${ports.https}`).replaceAll('localhost:8080', `localhost:${ports.http}`);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('HALLMARK_') || name === 'SOFTHSM2_CONF' || name === 'DATABASE_URL' || name === 'ADMIN_KEY') delete env[name];
-  const result = await runBlocks(blocks.map(portsOf), env, dir);
-  const done = result.done;
-  assert.equal(result.code, 0, `block ${done + 1} of ${blocks.length} failed:\n${blocks[done]}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
-  assert.equal(done, blocks.length);
+  return { blocks, result: runBlocks(blocks.map(portsOf), env, dir) };
+}
+
+const failedBlock = (blocks: string[], result: Awaited<ReturnType<typeof runBlocks>>) =>
+  `block ${result.done + 1} of ${blocks.length} failed:\n${blocks[result.done]}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+
+test("the README's five-minute tour runs as written, block by block", async () => {
+  const { blocks, result: running } = replay('README.md', '## Five-minute tour');
+  assert.ok(blocks.length >= 5, `the tour has its blocks (found ${blocks.length})`);
+  const result = await running;
+  assert.equal(result.code, 0, failedBlock(blocks, result));
+  assert.equal(result.done, blocks.length);
   // What the blocks showed: the CA listed, the EST certificate, the revocation seen by OCSP.
   assert.match(result.stdout, /^issuing$/m);
   assert.match(result.stdout, /dev\.pem: revoked/);
   assert.match(result.stdout, /dev2\.pem: OK/);
+});
+
+test("the factory integrators' guide runs as written after the tour: provision, repeat, keygen, batch, the example client", async () => {
+  // The checkout's examples/, as the guide names them.
+  fs.symlinkSync(path.join(ROOT, 'examples'), path.join(dir, 'examples'));
+  const { blocks, result: running } = replay('docs/factory-integrators.md', '## Try it');
+  const result = await running;
+  assert.equal(result.code, 0, failedBlock(blocks, result));
+  assert.equal(result.done, blocks.length);
+  assert.match(result.stdout, /sn-0001\.pem: OK/);
+  assert.match(result.stdout, /\{"deviceSerial":"SN-0003","serial":"[0-9a-f]+","error":null\}/);
+  assert.match(result.stdout, /\{"deviceSerial":"SN-0005","serial":null,"error":"identity_mismatch"\}/);
+  assert.match(result.stdout, /sn-0006\.pem: OK/);
+  assert.match(fs.readFileSync(path.join(dir, 'sn-0002.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
 });
 
 test('a broken tour fails the test: a block that exits non-zero is named', async () => {

@@ -14,38 +14,46 @@ const caName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters,
 export const distinguishedName = z.partialRecord(z.enum(['CN', 'O', 'OU', 'C', 'L', 'ST', 'serialNumber']), z.string().min(1).max(64));
 
 const caSchema = z.strictObject({
-  name: caName,
-  parent: caName.optional(),
-  subject: distinguishedName,
-  key: z.enum(CA_KEY_TYPES),
-  validityDays: z.number().int().positive().max(36500),
-  pathLength: z.number().int().min(0).max(8).optional(),
+  name: caName.describe('The CA\'s name: in URLs (/ca/<name>.crt, /crl/<name>.crl), profiles (issuer) and the CLI'),
+  parent: caName.optional().describe('The CA that signs this one; absent for the root (one root, listed first)'),
+  subject: distinguishedName.describe('Subject as attribute → value (CN, O, OU, C, L, ST, serialNumber)'),
+  key: z.enum(CA_KEY_TYPES).describe('Key made on the token by hallmark init'),
+  validityDays: z.number().int().positive().max(36500).describe('Lifetime of the CA certificate'),
+  pathLength: z.number().int().min(0).max(8).optional().describe('basicConstraints pathLenConstraint (0: it issues only end-entity certificates)'),
 });
 
 const securitySchema = z.strictObject({
-  sessions: z.strictObject({ idleMinutes: z.number().positive().max(1440), maxHours: z.number().positive().max(168) }).default({ idleMinutes: 15, maxHours: 8 }),
+  sessions: z
+    .strictObject({ idleMinutes: z.number().positive().max(1440).describe('An operator session ends after this long unused'), maxHours: z.number().positive().max(168).describe('and after this long in any case') })
+    .default({ idleMinutes: 15, maxHours: 8 })
+    .describe('Operator sessions (password + TOTP)'),
   /** Requests per minute per client address, per route group; 0 turns a limit off. */
   rateLimits: z
-    .strictObject({ auth: z.number().int().min(0), enrollment: z.number().int().min(0), provisioning: z.number().int().min(0) })
-    .default({ auth: 30, enrollment: 600, provisioning: 6000 }),
+    .strictObject({
+      auth: z.number().int().min(0).describe('Sign-in and enrollment-secret attempts'),
+      enrollment: z.number().int().min(0).describe('EST and /api/v1/enroll requests'),
+      provisioning: z.number().int().min(0).describe('Factory provisioning requests'),
+    })
+    .default({ auth: 30, enrollment: 600, provisioning: 6000 })
+    .describe('Requests per minute per client address, per route group; 0 turns a limit off'),
   alerts: z
     .strictObject({
-      webhookUrl: z.url().nullable().default(null),
+      webhookUrl: z.url().nullable().default(null).describe('Alerts are POSTed here as JSON (and always logged)'),
       authFailures: z
         .strictObject({
-          /** Failures of one credential from one address (or, naming no known credential, of one address) that block it. */
-          threshold: z.number().int().positive(),
-          /** Failures of one credential from any addresses that block the credential everywhere. */
-          credentialThreshold: z.number().int().positive().default(30),
-          windowSeconds: z.number().int().positive(),
-          blockSeconds: z.number().int().min(0),
+          threshold: z.number().int().positive().describe('Failures of one credential from one address (or, naming no known credential, of one address) that block it.'),
+          credentialThreshold: z.number().int().positive().default(30).describe('Failures of one credential from any addresses that block the credential everywhere.'),
+          windowSeconds: z.number().int().positive().describe('The window failures are counted in'),
+          blockSeconds: z.number().int().min(0).describe('How long a block lasts (0: alert only)'),
         })
         .default({ threshold: 10, credentialThreshold: 30, windowSeconds: 300, blockSeconds: 900 }),
-      revocationBurst: z.strictObject({ threshold: z.number().int().positive(), windowSeconds: z.number().int().positive() }).default({ threshold: 100, windowSeconds: 300 }),
-      expiryWarningDays: z.number().int().positive().default(30),
-      /** Seconds between periodic checks (expiry, CRL freshness) and the hourly/daily summaries. */
-      checkIntervalSeconds: z.number().int().positive().default(300),
-      summaries: z.boolean().default(true),
+      revocationBurst: z
+        .strictObject({ threshold: z.number().int().positive().describe('Revocations that raise the alert'), windowSeconds: z.number().int().positive().describe('within this many seconds') })
+        .default({ threshold: 100, windowSeconds: 300 })
+        .describe('An alert when this many revocations happen within the window'),
+      expiryWarningDays: z.number().int().positive().default(30).describe('Alert when a CA, responder or HTTPS certificate expires within this many days'),
+      checkIntervalSeconds: z.number().int().positive().default(300).describe('Seconds between periodic checks (expiry, CRL freshness) and the hourly/daily summaries.'),
+      summaries: z.boolean().default(true).describe('Hourly and daily summaries to the log and webhook'),
     })
     .default({
       webhookUrl: null,
@@ -62,23 +70,17 @@ export type SecurityConfig = z.infer<typeof securitySchema>;
 const revocationSchema = z.strictObject({
   crl: z
     .strictObject({
-      /** nextUpdate − thisUpdate. */
-      validityHours: z.number().positive().max(24 * 31),
-      /** A new CRL is signed once this much of the validity has passed, well before nextUpdate. */
-      refreshAfterHours: z.number().positive(),
-      /** Revocations within this window share one new CRL. */
-      coalesceMs: z.number().int().min(0).max(60_000),
+      validityHours: z.number().positive().max(24 * 31).describe('nextUpdate − thisUpdate.'),
+      refreshAfterHours: z.number().positive().describe('A new CRL is signed once this much of the validity has passed, well before nextUpdate.'),
+      coalesceMs: z.number().int().min(0).max(60_000).describe('Revocations within this window share one new CRL.'),
     })
     .refine((c) => c.refreshAfterHours < c.validityHours, 'refreshAfterHours must be less than validityHours')
     .default({ validityHours: 24, refreshAfterHours: 12, coalesceMs: 1000 }),
   ocsp: z
     .strictObject({
-      /** nextUpdate − thisUpdate of each response (RFC 5019 §2.2.4). */
-      validityMinutes: z.number().positive().max(7 * 24 * 60),
-      /** Cached responses are re-signed this long before their nextUpdate. */
-      refreshBeforeMinutes: z.number().positive(),
-      /** How often every instance looks for revocations made by the others. */
-      pollSeconds: z.number().positive().max(60),
+      validityMinutes: z.number().positive().max(7 * 24 * 60).describe('nextUpdate − thisUpdate of each response (RFC 5019 §2.2.4).'),
+      refreshBeforeMinutes: z.number().positive().describe('Cached responses are re-signed this long before their nextUpdate.'),
+      pollSeconds: z.number().positive().max(60).describe('How often every instance looks for revocations made by the others.'),
     })
     .refine((o) => o.refreshBeforeMinutes < o.validityMinutes, 'refreshBeforeMinutes must be less than validityMinutes')
     .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2 }),
@@ -87,49 +89,39 @@ const revocationSchema = z.strictObject({
 export type RevocationConfig = z.infer<typeof revocationSchema>;
 
 const estLabelSchema = z.strictObject({
-  profile: z.string(),
-  /** Who may enroll: a one-time secret (HTTP Basic), and/or a certificate from a bootstrap CA. */
-  enroll: z.array(z.enum(['token', 'bootstrap'])).min(1),
-  /** Require the TLS channel binding in every CSR's challengePassword (RFC 7030 §3.5); checked whenever present. */
-  channelBinding: z.boolean().default(false),
-  /** Hold every enrollment for an operator's approval (RFC 7030 §4.2.3: 202 with Retry-After until decided). */
-  manualApproval: z.boolean().default(false),
-  /** Seconds the client is told to wait before repeating a held request. */
-  retryAfterSeconds: z.number().int().positive().max(86_400).default(60),
+  profile: z.string().describe('The profile certificates enrolled under this label get (its requesters.enrollment must be true)'),
+  enroll: z.array(z.enum(['token', 'bootstrap'])).min(1).describe('Who may enroll: a one-time secret (HTTP Basic), and/or a certificate from a bootstrap CA.'),
+  channelBinding: z.boolean().default(false).describe('Require the TLS channel binding in every CSR\'s challengePassword (RFC 7030 §3.5); checked whenever present.'),
+  manualApproval: z.boolean().default(false).describe('Hold every enrollment for an operator\'s approval (RFC 7030 §4.2.3: 202 with Retry-After until decided).'),
+  retryAfterSeconds: z.number().int().positive().max(86_400).default(60).describe('Seconds the client is told to wait before repeating a held request.'),
 });
 
 const estSchema = z.strictObject({
-  /** `default` serves /.well-known/est/<op>; others /.well-known/est/<label>/<op>. */
-  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'], channelBinding: false, manualApproval: false, retryAfterSeconds: 60 } }),
-  /** PEM files of manufacturer CAs whose device certificates (IDevID) may enroll; relative to this file. */
-  bootstrapCas: z.array(z.string()).default([]),
+  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), estLabelSchema).default({ default: { profile: 'device', enroll: ['token', 'bootstrap'], channelBinding: false, manualApproval: false, retryAfterSeconds: 60 } }).describe('`default` serves /.well-known/est/<op>; others /.well-known/est/<label>/<op>.'),
+  bootstrapCas: z.array(z.string()).default([]).describe('PEM files of manufacturer CAs whose device certificates (IDevID) may enroll; relative to this file.'),
   renewal: z
     .strictObject({
-      /** Renewal is refused before this fraction of the lifetime has passed (0: any time). */
-      fromFraction: z.number().min(0).max(1),
-      /** Superseded certificates are revoked (reason superseded) this long after their renewal; null keeps them. */
-      revokeSupersededAfterHours: z.number().min(0).nullable(),
+      fromFraction: z.number().min(0).max(1).describe('Renewal is refused before this fraction of the lifetime has passed (0: any time).'),
+      revokeSupersededAfterHours: z.number().min(0).nullable().describe('Superseded certificates are revoked (reason superseded) this long after their renewal; null keeps them.'),
     })
     .default({ fromFraction: 0.66, revokeSupersededAfterHours: 24 }),
-  tokenExpiryHours: z.number().positive().default(168),
+  tokenExpiryHours: z.number().positive().default(168).describe('Default lifetime of hallmark token create secrets'),
 });
 
 export type EstConfig = z.infer<typeof estSchema>;
 
 const factorySchema = z.strictObject({
-  /** A device reservation older than this was left by a request that died; the next request takes it over. */
-  staleReservationSeconds: z.number().positive().default(120),
-  /** An instance that missed its heartbeat (status poll) this long is dead: its reservations are taken over. */
-  reservationLeaseSeconds: z.number().positive().default(15),
-  /** Intents still pending after this long belong to requests that died: marked failed and audited. */
-  abandonedIntentSeconds: z.number().positive().default(600),
+  staleReservationSeconds: z.number().positive().default(120).describe('A device reservation older than this was left by a request that died; the next request takes it over.'),
+  reservationLeaseSeconds: z.number().positive().default(15).describe('An instance that missed its heartbeat (status poll) this long is dead: its reservations are taken over.'),
+  abandonedIntentSeconds: z.number().positive().default(600).describe('Intents still pending after this long belong to requests that died: marked failed and audited.'),
 });
 
 const operationsSchema = z.strictObject({
   /** /metrics on the plain-HTTP listener, answered only to these client addresses (loopback by default). */
   metrics: z
-    .strictObject({ enabled: z.boolean(), allowFrom: z.array(z.string()) })
-    .default({ enabled: true, allowFrom: ['127.0.0.1', '::1', '::ffff:127.0.0.1'] }),
+    .strictObject({ enabled: z.boolean().describe('Serve /metrics'), allowFrom: z.array(z.string()).describe('Client addresses answered (others get 403)') })
+    .default({ enabled: true, allowFrom: ['127.0.0.1', '::1', '::ffff:127.0.0.1'] })
+    .describe('/metrics on the plain-HTTP listener, answered only to these client addresses'),
 });
 
 const hsmSchema = z.strictObject({
@@ -138,14 +130,17 @@ const hsmSchema = z.strictObject({
    * CPU, and two threads sharing the cores with the service cost more CPU per signature than one
    * (docs/issuance-performance.md); an HSM with its own crypto processors signs in parallel: give it more.
    */
-  signingThreads: z.number().int().min(1).max(64).default(1),
+  signingThreads: z.number().int().min(1).max(64).default(1).describe('Threads signing large batches, one PKCS#11 session each: 1 for SoftHSM; an HSM with its own crypto processors: the signatures it works on at once'),
 });
 
-const configSchema = z.strictObject({
-  publicBaseUrl: z.url().refine((u) => !u.endsWith('/'), 'no trailing slash'),
-  tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']),
-  profilesDir: z.string().default('profiles'),
-  cas: z.array(caSchema).min(2),
+export const configSchema = z.strictObject({
+  publicBaseUrl: z
+    .url()
+    .refine((u) => !u.endsWith('/'), 'no trailing slash')
+    .describe('Base URL of the plain-HTTP listener as relying parties reach it: certificates carry <base>/crl/<ca>.crl, <base>/ocsp and <base>/ca/<ca>.crt; serve warns when it does not lead here'),
+  tlsNames: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '::1']).describe('DNS names and addresses the HTTPS listener\'s own certificate covers'),
+  profilesDir: z.string().default('profiles').describe('Directory of profile files, relative to this file'),
+  cas: z.array(caSchema).min(2).describe('The hierarchy: a root, then subordinates after their parent'),
   security: securitySchema.default(securitySchema.parse({})),
   revocation: revocationSchema.default(revocationSchema.parse({})),
   est: estSchema.default(estSchema.parse({})),

@@ -25,44 +25,39 @@ const template = z.string().min(1).max(256);
  * can widen it (rules in ./rules enforce that).
  */
 export const profileSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
-  description: z.string().optional(),
-  issuer: z.string(),
-  keyTypes: z.array(z.enum(KEY_TYPES)).min(1),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).describe('The profile\'s name, as requests give it (--profile, "profile")'),
+  description: z.string().optional().describe('For people'),
+  issuer: z.string().describe('The CA that signs it (a name from cas)'),
+  keyTypes: z.array(z.enum(KEY_TYPES)).min(1).describe('Key types a CSR may carry; serverkeygen makes the CSR\'s type when listed, else the first'),
   validity: z
     .strictObject({
-      defaultDays: z.number().int().positive(),
-      maxDays: z.number().int().positive(),
-      /** Backdating notBefore absorbs clock skew on devices (RFC 5280 allows any notBefore). */
-      backdateSeconds: z.number().int().min(0).max(86400).default(60),
+      defaultDays: z.number().int().positive().describe('Validity when the request asks for none'),
+      maxDays: z.number().int().positive().describe('The most a request may ask for'),
+      backdateSeconds: z.number().int().min(0).max(86400).default(60).describe('Backdating notBefore absorbs clock skew on devices (RFC 5280 allows any notBefore).'),
     })
     .refine((v) => v.defaultDays <= v.maxDays, 'defaultDays must not exceed maxDays'),
-  keyUsage: z.array(z.enum(KEY_USAGES)).min(1),
-  extendedKeyUsage: z.array(z.enum(EXTENDED_KEY_USAGES)).default([]),
+  keyUsage: z.array(z.enum(KEY_USAGES)).min(1).describe('keyUsage of the certificate, whatever the CSR asks'),
+  extendedKeyUsage: z.array(z.enum(EXTENDED_KEY_USAGES)).default([]).describe('extendedKeyUsage of the certificate, whatever the CSR asks'),
   identity: z.strictObject({
-    required: z.boolean(),
-    pattern: regex.default('^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$'),
+    required: z.boolean().describe('Every request names an identity (device id, station name)'),
+    pattern: regex.default('^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$').describe('Identities must match it (token create and provisioning check it too)'),
   }),
-  subject: z.partialRecord(z.enum(['CN', 'O', 'OU', 'C', 'L', 'ST', 'serialNumber']), template),
+  subject: z.partialRecord(z.enum(['CN', 'O', 'OU', 'C', 'L', 'ST', 'serialNumber']), template).describe('The subject, from templates: {id} is the identity, {csr.CN} the CSR\'s common name'),
   subjectAltName: z
     .strictObject({
-      /** Names always added, e.g. `uri:urn:dev:hallmark:{id}`. */
-      add: z.array(z.string().regex(/^(dns|uri|ip|email):.+$/, 'write as dns:…, uri:…, ip:… or email:…')).default([]),
+      add: z.array(z.string().regex(/^(dns|uri|ip|email):.+$/, 'write as dns:…, uri:…, ip:… or email:…')).default([]).describe('Names always added, e.g. `uri:urn:dev:hallmark:{id}`.'),
       /** Names a CSR may request: a regex per type, or absent to refuse that type. */
       fromCsr: z
         .strictObject({
-          dns: regex.optional(),
-          uri: regex.optional(),
-          ip: z.boolean().default(false),
-          email: regex.optional(),
-          /** DNS names and addresses listed in the configuration's `tlsNames` are accepted (Hallmark's own service names). */
-          serviceNames: z.boolean().default(false),
+          dns: regex.optional().describe('DNS names a CSR may request match this regular expression (absent: none)'),
+          uri: regex.optional().describe('URIs a CSR may request match this (absent: none)'),
+          ip: z.boolean().default(false).describe('IP addresses a CSR may request'),
+          email: regex.optional().describe('e-mail addresses a CSR may request match this (absent: none)'),
+          serviceNames: z.boolean().default(false).describe('DNS names and addresses listed in the configuration\'s `tlsNames` are accepted (Hallmark\'s own service names).'),
         })
         .default({ ip: false, serviceNames: false }),
-      /** The most names a CSR may request (each type counted; the subject's CN of a server profile too). */
-      maxNames: z.number().int().min(0).max(100).default(8),
-      /** `*.` wildcard DNS names (and CN) are refused unless this is set. */
-      wildcards: z.boolean().default(false),
+      maxNames: z.number().int().min(0).max(100).default(8).describe('The most names a CSR may request (each type counted; the subject\'s CN of a server profile too).'),
+      wildcards: z.boolean().default(false).describe('`*.` wildcard DNS names (and CN) are refused unless this is set.'),
     })
     .default({ add: [], fromCsr: { ip: false, serviceNames: false }, maxNames: 8, wildcards: false }),
   /**
@@ -72,12 +67,12 @@ export const profileSchema = z.strictObject({
    */
   requesters: z
     .strictObject({
-      enrollment: z.boolean().default(false),
-      renewal: z.boolean().default(false),
-      station: z.boolean().default(false),
-      cli: z.boolean().default(true),
+      enrollment: z.boolean().default(false).describe('Devices enrolling (EST labels, /api/v1/enroll)'),
+      renewal: z.boolean().default(false).describe('A certificate of this profile renewing itself'),
+      station: z.boolean().default(false).describe('Provisioning stations'),
+      cli: z.boolean().default(true).describe('The local CLI (hallmark cert issue)'),
       rest: z
-        .strictObject({ roles: z.array(z.enum(ROLES)).default([]), kinds: z.array(z.enum(REST_KINDS)).default([...REST_KINDS]) })
+        .strictObject({ roles: z.array(z.enum(ROLES)).default([]).describe('REST principals of these roles (POST /api/v1/certificates)'), kinds: z.array(z.enum(REST_KINDS)).default([...REST_KINDS]).describe('and of these kinds of credential') })
         .default({ roles: ['admin'], kinds: [...REST_KINDS] }),
     })
     .default({ enrollment: false, renewal: false, station: false, cli: true, rest: { roles: ['admin'], kinds: [...REST_KINDS] } }),
@@ -86,13 +81,10 @@ export const profileSchema = z.strictObject({
    * which also infers it from the role and usages). Only the CLI, Hallmark itself, and from REST an
    * admin session or an admin API key scoped for cert.authority may obtain one.
    */
-  authority: z.boolean().default(false),
-  /** A TLS client certificate from this profile authenticates its holder in this role. */
-  role: z.enum(ROLES).optional(),
-  /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only. */
-  ocspNoCheck: z.boolean().default(false),
-  /** Leave CRL DP / AIA out (e.g. the OCSP responder's own certificate needs no AIA OCSP). */
-  revocationPointers: z.boolean().default(true),
+  authority: z.boolean().default(false).describe('Certificates of this profile carry authority: only the CLI, Hallmark itself and admins over REST may obtain one (also inferred from role and usages)'),
+  role: z.enum(ROLES).optional().describe('A TLS client certificate from this profile authenticates its holder in this role.'),
+  ocspNoCheck: z.boolean().default(false).describe('id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only.'),
+  revocationPointers: z.boolean().default(true).describe('Carry the CRL distribution point and AIA pointers; false leaves them out (the OCSP responder\'s own certificate needs none).'),
 }).superRefine((profile, ctx) => {
   if (!mintsAuthority(profile)) return;
   // Never reachable from a device-facing or station-facing route, and from REST by admins only.
