@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { AppContext } from './context.js';
@@ -32,7 +33,14 @@ import { createConsoleRouter } from '../console/router.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
 const PACKAGE_VERSION = '0.1.0';
-const OPENAPI_ROUTE: RouteSpec = { method: 'get', path: '/openapi.json', permission: 'public', summary: 'This description of the REST API (OpenAPI 3.1)', handler: () => {} };
+const OPENAPI_ROUTE: RouteSpec = {
+  method: 'get',
+  path: '/openapi.json',
+  permission: 'public',
+  summary: 'This description of the REST API (OpenAPI 3.1)',
+  answers: { status: 200, schema: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }), description: 'The description' },
+  handler: () => {},
+};
 
 /** Every REST route under /api/v1, as data (tests and the API description read this list). */
 export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { RouteSpec } from './routes.js';
 
 const ERROR = {
@@ -9,11 +10,45 @@ const ERROR = {
  * OpenAPI 3.1 description of the REST API, made from the same route list the app mounts, so a route
  * and its description cannot drift apart; a test compares it with the routes Express really serves.
  */
+/** A zod schema as the JSON Schema (2020-12, OpenAPI 3.1's dialect) of what travels: input for requests, output for answers. */
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+};
+
+/** Query parameters, one per field of the query's schema. */
+function queryParameters(schema: z.ZodType) {
+  const json = jsonSchema(schema, 'input') as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({ name, in: 'query', required: json.required?.includes(name) ?? false, schema: property }));
+}
+
+/**
+ * OpenAPI 3.1 description of the REST API, made from the same route list the app mounts, with the
+ * request schemas the handlers parse and the answer schemas of answers.ts, so a route and its
+ * description cannot drift apart: a test compares it with the routes Express really serves and holds
+ * real answers to it.
+ */
 export function openApiDocument(routes: RouteSpec[], version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const spec of routes) {
     const path = `/api/v1${spec.path.replace(/:([A-Za-z]+)/g, '{$1}')}`;
-    const parameters = [...spec.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const parameters = [
+      ...[...spec.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
+      ...(spec.query ? queryParameters(spec.query) : []),
+    ];
+    const answer = spec.answers ?? { status: 200, description: 'Success' };
+    const answerContent = answer.schema
+      ? { content: { 'application/json': { schema: jsonSchema(answer.schema, 'output'), ...(spec.example?.answer ? { example: spec.example.answer } : {}) } } }
+      : {};
+    const requestBody = spec.jsonBody
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: spec.body ? jsonSchema(spec.body, 'input') : { type: 'object' }, ...(spec.example?.request ? { example: spec.example.request } : {}) } },
+            'x-max-size': spec.jsonBody,
+          },
+        }
+      : {};
     paths[path] ??= {};
     paths[path]![spec.method] = {
       summary: spec.summary,
@@ -23,8 +58,8 @@ export function openApiDocument(routes: RouteSpec[], version: string) {
       ...(spec.permission === 'public' ? { security: [] } : {}),
       'x-permission': spec.permission,
       ...(spec.rateLimit ? { 'x-rate-limit-group': spec.rateLimit } : {}),
-      ...(spec.jsonBody ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } }, 'x-max-size': spec.jsonBody } } : {}),
-      responses: { '2XX': { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } }, '4XX': ERROR, '5XX': ERROR },
+      ...requestBody,
+      responses: { [String(answer.status)]: { description: answer.description, ...answerContent }, '4XX': ERROR, '5XX': ERROR },
     };
   }
   return {

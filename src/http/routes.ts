@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import express, { type RequestHandler, type Router } from 'express';
 import type { Permission } from '../auth/permissions.js';
 import type { AuditLog } from '../audit/log.js';
@@ -20,6 +21,14 @@ export interface RouteSpec {
   rateLimit?: RateGroup;
   /** JSON body size limit; routes without one take no body. */
   jsonBody?: string;
+  /** The body's schema, the one its handler parses (for the OpenAPI description). */
+  body?: z.ZodType;
+  /** The query string's schema. */
+  query?: z.ZodType;
+  /** What success answers: the status and the body's schema (none: an empty body). */
+  answers?: { status: number; schema?: z.ZodType; description: string };
+  /** A request body and the answer to it, for the description. */
+  example?: { request?: unknown; answer?: unknown };
   handler: RequestHandler;
 }
 

@@ -51,6 +51,12 @@ const nodeCryptoVerify: EcdsaVerify = (curveBits, point, hash, message, signatur
   hashBitsOf(hash);
   const curve = NAMED_CURVES[curveBits];
   if (!curve) throw new TypeError('unsupported curve or hash');
+  // Uncompressed or compressed points (SEC 1 §2.3.3), as the native verifier takes them; OpenSSL
+  // would take the hybrid form (0x06, 0x07) too, which the native verifier refuses.
+  const coordinate = Math.ceil(curveBits / 8);
+  const uncompressed = point[0] === 0x04 && point.length === 1 + 2 * coordinate;
+  const compressed = (point[0] === 0x02 || point[0] === 0x03) && point.length === 1 + coordinate;
+  if (!uncompressed && !compressed) return false;
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(derSequence(derSequence(ID_EC_PUBLIC_KEY, curve), derBitString(point))), format: 'der', type: 'spki' });

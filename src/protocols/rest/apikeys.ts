@@ -10,6 +10,7 @@ import { HallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
+import { apiKeyAnswer, apiKeyListAnswer } from './answers.js';
 import { refuseWiderGrant } from '../../auth/no-escalation.js';
 
 const createBody = z.strictObject({
@@ -39,6 +40,7 @@ export function apiKeyRoutes(deps: { store: Store; audit: AuditLog; clock: Clock
       path: '/apikeys',
       permission: 'apikey.manage',
       summary: 'List API keys (never their secrets)',
+      answers: { status: 200, schema: apiKeyListAnswer, description: 'Every key, never its secret' },
       handler: async (_req, res) => {
         const now = deps.clock.now();
         res.json({ apiKeys: (await listApiKeys(deps.store)).map((k) => apiKeyView(k, now)) });
@@ -49,6 +51,9 @@ export function apiKeyRoutes(deps: { store: Store; audit: AuditLog; clock: Clock
       path: '/apikeys',
       permission: 'apikey.manage',
       summary: 'Create an API key; the key is in this response only',
+      body: createBody,
+      answers: { status: 201, schema: apiKeyAnswer, description: 'The key, shown this once (apiKey)' },
+      example: { request: { role: 'operator', label: 'ci', scopes: ['cert.read'], expiresInDays: 90 } },
       jsonBody: '8kb',
       handler: async (req, res) => {
         const body = parseOrThrow(createBody, req.body, 'body');
@@ -81,6 +86,7 @@ export function apiKeyRoutes(deps: { store: Store; audit: AuditLog; clock: Clock
       path: '/apikeys/:id',
       permission: 'apikey.manage',
       summary: 'Revoke an API key',
+      answers: { status: 204, description: 'Revoked' },
       handler: async (req, res) => {
         const id = String(req.params.id);
         const revoked = await inTransaction(deps.store, async (trx) => {

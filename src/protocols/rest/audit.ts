@@ -6,6 +6,7 @@ import { auditEntryView } from '../../audit/view.js';
 import type { AuditQuery, AuditRow } from '../../store/audit.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
+import { auditListAnswer, auditVerifyAnswer, checkpointAnswer } from './answers.js';
 import { parseOrThrow } from './validation.js';
 
 const listQuery = z.strictObject({
@@ -33,6 +34,8 @@ export function auditRoutes(deps: { log: AuditReading; audit: AuditLog }): Route
       path: '/audit',
       permission: 'audit.read',
       summary: 'Audit entries in order after a sequence number, or newest first; optionally one action or actor',
+      query: listQuery,
+      answers: { status: 200, schema: auditListAnswer, description: 'Entries in order (or newest first)' },
       handler: async (req, res) => {
         const q = parseOrThrow(listQuery, req.query, 'query');
         const rows = await deps.log.entries({ after: q.after, newest: q.newest === 'true', limit: q.limit ?? 100, action: q.action, actor: q.actor });
@@ -44,6 +47,7 @@ export function auditRoutes(deps: { log: AuditReading; audit: AuditLog }): Route
       path: '/audit/verify',
       permission: 'audit.read',
       summary: 'Verify the hash chain and the signed checkpoints',
+      answers: { status: 200, schema: auditVerifyAnswer, description: 'The hash chain and the signed checkpoints checked' },
       handler: async (_req, res) => {
         res.json(await deps.log.verify());
       },
@@ -53,6 +57,7 @@ export function auditRoutes(deps: { log: AuditReading; audit: AuditLog }): Route
       path: '/audit/checkpoint',
       permission: 'ca.manage',
       summary: 'Sign the current chain head with the HSM audit key',
+      answers: { status: 201, schema: checkpointAnswer, description: 'The checkpoint signed: the head of the log it covers' },
       handler: async (req, res) => {
         const row = await deps.log.checkpoint();
         if (row) await deps.audit.record({ actor: actorName(principalOf(req)), action: 'audit.checkpoint', target: String(row.seq), outcome: 'success', source: req.ip });

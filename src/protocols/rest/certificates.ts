@@ -10,6 +10,7 @@ import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
 import { requesterOf } from '../../profiles/requester.js';
+import { certificateAnswer, certificateListAnswer, issuedAnswer, renewalAllowedAnswer } from './answers.js';
 import { allowRenewal } from '../../ca/renewal-grants.js';
 
 const issueBody = z.strictObject({
@@ -35,6 +36,9 @@ export function certificateRoutes(deps: { store: Store; issue: IssueDeps; certif
       path: '/certificates',
       permission: 'cert.issue',
       summary: 'Issue a certificate from a PKCS#10 CSR under a profile',
+      body: issueBody,
+      answers: { status: 201, schema: issuedAnswer, description: 'Issued, recorded before it was returned' },
+      example: { request: { csr: '-----BEGIN CERTIFICATE REQUEST-----\n…\n-----END CERTIFICATE REQUEST-----\n', profile: 'device', device: 'dev-0001', validityDays: 365 } },
       jsonBody: '96kb',
       handler: async (req, res) => {
         const body = parseOrThrow(issueBody, req.body, 'body');
@@ -55,6 +59,8 @@ export function certificateRoutes(deps: { store: Store; issue: IssueDeps; certif
       path: '/certificates',
       permission: 'cert.read',
       summary: 'List certificates (status, device, issuer, expiring within days)',
+      query: listQuery,
+      answers: { status: 200, schema: certificateListAnswer, description: 'Certificates, newest first' },
       handler: async (req, res) => {
         const q = parseOrThrow(listQuery, req.query, 'query');
         const filter: CertificateFilter = { status: q.status, identity: q.device, issuer: q.issuer, expiringWithinDays: q.expiring, limit: q.limit, offset: q.offset };
@@ -67,6 +73,7 @@ export function certificateRoutes(deps: { store: Store; issue: IssueDeps; certif
       path: '/certificates/:serial/allow-renewal',
       permission: 'cert.issue',
       summary: 'Let this certificate renew now, before its renewal window opens (once)',
+      answers: { status: 200, schema: renewalAllowedAnswer, description: 'This certificate may renew once, now' },
       handler: async (req, res) => {
         const serial = normalizeSerial(String(req.params.serial));
         if (!serial) throw new HallmarkError('invalid_serial', 'serial must be hex (colons allowed)', 400);
@@ -79,6 +86,7 @@ export function certificateRoutes(deps: { store: Store; issue: IssueDeps; certif
       path: '/certificates/:serial',
       permission: 'cert.read',
       summary: 'One certificate with its PEM',
+      answers: { status: 200, schema: certificateAnswer, description: 'One certificate, with its PEM and what openssl reads in it' },
       handler: async (req, res) => {
         const serial = normalizeSerial(String(req.params.serial));
         if (!serial) throw new HallmarkError('invalid_serial', 'serial must be hex (colons allowed)', 400);

@@ -16,6 +16,7 @@ import { parseOrThrow } from './validation.js';
 import { chartSeries, recentAlerts } from '../../store/reports.js';
 import { createCrlStore } from '../../store/crls.js';
 import { listStations, outputPerStation } from '../../store/factory.js';
+import { chartsAnswer, devicesAnswer, overviewAnswer, stationDisabledAnswer, stationsAnswer } from './answers.js';
 import { newestDevices } from '../../store/factory.js';
 
 const HOUR = 3_600_000;
@@ -53,6 +54,7 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       path: '/overview',
       permission: 'ca.read',
       summary: 'CA hierarchy with validity, OCSP signer and TLS certificate expiry, CRL age, HSM token state, alerts of the last 24 hours',
+      answers: { status: 200, schema: overviewAnswer, description: 'The console overview' },
       handler: async (_req, res) => {
         const now = clock.now().getTime();
         const cas = issue.issuers.list().map((ca) => {
@@ -93,6 +95,7 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       path: '/charts',
       permission: 'device.read',
       summary: 'Devices provisioned per hour by line (7 days), certificates expiring per week (26 weeks), revocations by reason',
+      answers: { status: 200, schema: chartsAnswer, description: 'The console charts' },
       handler: async (_req, res) => {
         res.json(await chartSeries(store, clock.now().getTime()));
       },
@@ -102,6 +105,8 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       path: '/devices',
       permission: 'device.read',
       summary: 'Devices by serial (prefix), lot, line, state or certificate status, with their certificates',
+      query: deviceQuery,
+      answers: { status: 200, schema: devicesAnswer, description: 'Devices with their certificates' },
       handler: async (req, res) => {
         const q = parseOrThrow(deviceQuery, req.query, 'query');
         const rows = (await newestDevices(store, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus, limit: q.limit ?? 100 })) as Record<string, any>[];
@@ -126,6 +131,7 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       path: '/stations',
       permission: 'device.read',
       summary: 'Stations with their use of the hourly quota',
+      answers: { status: 200, schema: stationsAnswer, description: 'Stations and their last hour' },
       handler: async (_req, res) => {
         const since = clock.now().getTime() - HOUR;
         const used = await outputPerStation(store, since);
@@ -138,6 +144,7 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       path: '/stations/:name/disable',
       permission: 'station.manage',
       summary: 'Disable a station: its API key is revoked and its certificate too',
+      answers: { status: 200, schema: stationDisabledAnswer, description: 'Disabled' },
       handler: async (req, res) => {
         await disableStation(revocation, String(req.params.name), actorName(principalOf(req)));
         res.json({ name: req.params.name, state: 'disabled' });

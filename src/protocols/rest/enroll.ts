@@ -13,6 +13,7 @@ import { principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { parseOrThrow } from './validation.js';
 import type { EnrollmentRequestRow } from '../../store/enrollments.js';
+import { issuedAnswer } from './answers.js';
 import { publicKeyId } from '../../x509/key-id.js';
 
 const enrollBody = z.strictObject({ device: z.string().min(1).max(128), secret: z.string().min(1).max(128), csr: z.string().min(1).max(65536), label: z.string().max(63).optional() });
@@ -27,6 +28,9 @@ export function enrollmentRoutes(deps: { ports: EnrollmentPorts; clock: Clock; c
       permission: 'public',
       rateLimit: 'enrollment',
       summary: 'Device enrollment with a one-time secret (the JSON twin of EST simpleenroll)',
+      body: enrollBody,
+      answers: { status: 201, schema: issuedAnswer, description: 'Issued (202 with {status: "pending", id, retryAfterSeconds} on a label with manual approval)' },
+      example: { request: { device: 'dev-0002', secret: '<from hallmark token create>', csr: '-----BEGIN CERTIFICATE REQUEST-----\n…' } },
       jsonBody: '96kb',
       handler: async (req, res) => {
         const body = parseOrThrow(enrollBody, req.body, 'body');
@@ -59,6 +63,8 @@ export function enrollmentRoutes(deps: { ports: EnrollmentPorts; clock: Clock; c
       path: '/renew',
       permission: 'enroll.self',
       summary: 'Renew (or re-key) the client certificate this request authenticates with',
+      body: renewBody,
+      answers: { status: 201, schema: issuedAnswer, description: 'The renewed certificate; the one presented is superseded' },
       jsonBody: '96kb',
       handler: async (req, res) => {
         const principal = principalOf(req);

@@ -6,6 +6,7 @@ import { stationOf, type StationRow } from '../../factory/stations.js';
 import { HallmarkError, isHallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
+import { batchAnswer, provisionedAnswer } from './answers.js';
 import { parseOrThrow } from './validation.js';
 
 const item = z.strictObject({
@@ -46,6 +47,9 @@ export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
       permission: 'factory.provision',
       rateLimit: 'provisioning',
       summary: 'Give one device its factory identity (CSR, or keygen: true for a server-made key returned encrypted)',
+      body: item,
+      answers: { status: 201, schema: provisionedAnswer, description: 'Provisioned (200 with repeated: true for a retry of the same device and key)' },
+      example: { request: { deviceSerial: 'SN-0001', model: 'M1', lot: 'LOT-1', firmwareVersion: '1.0.0', csr: '-----BEGIN CERTIFICATE REQUEST-----\n…' } },
       jsonBody: '96kb',
       handler: async (req, res) => {
         const station = await callingStation(deps, req);
@@ -60,6 +64,9 @@ export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
       permission: 'factory.provision',
       rateLimit: 'provisioning',
       summary: 'Up to 1,000 devices; results in the order given; one bad entry does not fail the others',
+      body: z.strictObject({ devices: z.array(item).min(1).max(MAX_BATCH) }),
+      answers: { status: 200, schema: batchAnswer, description: 'One result per device, in order' },
+      example: { request: { devices: [{ deviceSerial: 'SN-0003', model: 'M1', lot: 'LOT-1', firmwareVersion: '1.0.0', keygen: true }] } },
       jsonBody: '4mb',
       handler: async (req, res) => {
         const station = await callingStation(deps, req);

@@ -5,6 +5,7 @@ import { HallmarkError } from '../../base/errors.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
+import { releasedAnswer, revokedAnswer } from './answers.js';
 import { parseOrThrow } from './validation.js';
 
 const revokeBody = z.strictObject({
@@ -25,6 +26,9 @@ export function revocationRoutes(deps: RevokeDeps): RouteSpec[] {
       path: '/certificates/:serial/revoke',
       permission: 'cert.revoke',
       summary: 'Revoke a certificate with an RFC 5280 reason (and optional invalidity date)',
+      body: revokeBody,
+      answers: { status: 200, schema: revokedAnswer, description: 'Revoked; CRL and OCSP follow within seconds' },
+      example: { request: { reason: 'keyCompromise' } },
       jsonBody: '4kb',
       handler: async (req, res) => {
         const body = parseOrThrow(revokeBody, req.body, 'body');
@@ -45,6 +49,7 @@ export function revocationRoutes(deps: RevokeDeps): RouteSpec[] {
       path: '/certificates/:serial/release',
       permission: 'cert.revoke',
       summary: 'Release a certificateHold: the certificate is good again',
+      answers: { status: 200, schema: releasedAnswer, description: 'Released from certificateHold' },
       handler: async (req, res) => {
         const done = await releaseHold(deps, { serial: serialParam(req.params.serial), actor: actorName(principalOf(req)), source: req.ip });
         res.json({ serial: done.serial, status: 'active' });

@@ -10,6 +10,7 @@ import { HallmarkError } from '../../base/errors.js';
 import { principalOf, sessionIdOf } from '../../http/authenticate.js';
 import { sendError } from '../../http/errors.js';
 import type { RouteSpec } from '../../http/routes.js';
+import { sessionAnswer, whoamiAnswer } from './answers.js';
 import { parseOrThrow } from './validation.js';
 
 const loginBody = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(1024), totp: z.string().min(1).max(10) });
@@ -74,6 +75,9 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       permission: 'public',
       rateLimit: 'auth',
       summary: 'Operator login: password + TOTP (RFC 6238) → short-lived session token',
+      body: loginBody,
+      answers: { status: 201, schema: sessionAnswer, description: 'A session token' },
+      example: { request: { name: 'alice', password: '…', totp: '123456' } },
       jsonBody: '4kb',
       handler: async (req, res) => {
         const login = await operatorLogin(deps, parseLogin(req.body), req.ip, 'POST /api/v1/sessions');
@@ -87,6 +91,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       path: '/sessions/refresh',
       permission: 'authenticated',
       summary: 'Rotate the session token (the old one stops working)',
+      answers: { status: 201, schema: sessionAnswer, description: 'A new token; the old one stops working' },
       handler: async (req, res) => {
         const id = requireSession(req, 'refreshed');
         const next = await deps.sessions.rotate(id, deps.clock.now());
@@ -100,6 +105,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       path: '/sessions/current',
       permission: 'authenticated',
       summary: 'Log out',
+      answers: { status: 204, description: 'Logged out' },
       handler: async (req, res) => {
         const id = requireSession(req, 'closed');
         await deps.sessions.close(id, deps.clock.now());
@@ -112,6 +118,7 @@ export function sessionRoutes(deps: SessionDeps): RouteSpec[] {
       path: '/whoami',
       permission: 'authenticated',
       summary: 'The principal this request authenticates as',
+      answers: { status: 200, schema: whoamiAnswer, description: 'Who this request authenticates as' },
       handler: (req, res) => {
         const p = principalOf(req);
         res.json({ kind: p.kind, id: p.kind === 'session' ? undefined : p.id, name: p.name, role: p.role, scopes: p.scopes });

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+
+/**
+ * What the REST routes answer, as schemas: the OpenAPI description is made from them, and
+ * test/openapi.test.ts holds real answers to that description.
+ */
+
+const iso = z.iso.datetime({ offset: true }).describe('ISO 8601 time');
+const pem = z.string().startsWith('-----BEGIN ').describe('PEM');
+const serial = z.string().regex(/^[0-9a-f]+$/).describe('Serial number, lowercase hex');
+
+export const issuedAnswer = z.strictObject({
+  serial,
+  certificate: pem,
+  chain: z.array(pem).describe('Issuing CA up to (not including) the root'),
+  issuer: z.string(),
+  profile: z.string(),
+  identity: z.string().nullable(),
+  subject: z.string(),
+  notBefore: iso,
+  notAfter: iso,
+});
+
+export const provisionedAnswer = z.strictObject({
+  deviceSerial: z.string(),
+  serial,
+  certificate: pem,
+  chain: z.array(pem),
+  repeated: z.boolean().describe('true: this device already had this identity (a retry); 200 instead of 201'),
+  encryptedKey: pem.optional().describe('keygen: the device key, encrypted PKCS#8 (PBES2, AES-256)'),
+  keyPassphrase: z.string().optional().describe('keygen: its passphrase (the one given, or a one-time one)'),
+});
+
+export const batchAnswer = z.strictObject({
+  results: z.array(
+    z.union([
+      provisionedAnswer,
+      z.strictObject({ deviceSerial: z.string().nullable(), error: z.strictObject({ code: z.string(), message: z.string() }) }),
+    ]),
+  ),
+});
+
+export const pendingAnswer = z.strictObject({ status: z.literal('pending'), id: z.string(), retryAfterSeconds: z.number().int() });
+
+const decoded = z.strictObject({
+  subject: z.string(),
+  issuer: z.string(),
+  serialNumber: z.string(),
+  validFrom: iso,
+  validTo: iso,
+  subjectAltName: z.string().nullable(),
+  keyUsage: z.array(z.string()),
+  publicKey: z.string(),
+  fingerprintSha256: z.string(),
+  ca: z.boolean(),
+});
+
+export const certificateAnswer = z.strictObject({
+  serial,
+  status: z.enum(['pending', 'active', 'expired', 'revoked', 'failed']),
+  issuer: z.string(),
+  profile: z.string(),
+  identity: z.string().nullable(),
+  subject: z.string(),
+  keyType: z.string(),
+  notBefore: iso,
+  notAfter: iso,
+  issuedAt: iso.nullable(),
+  requestedBy: z.string(),
+  revokedAt: iso.nullable(),
+  revocationReason: z.string().nullable(),
+  certificate: pem.nullable().optional(),
+  decoded: decoded.nullable().optional(),
+});
+
+export const certificateListAnswer = z.strictObject({ certificates: z.array(certificateAnswer) });
+
+export const caAnswer = z.strictObject({
+  name: z.string(),
+  parent: z.string().nullable(),
+  subject: z.string(),
+  serial,
+  keyType: z.string(),
+  keyUri: z.string().describe('pkcs11: URI of the key on the token'),
+  notBefore: iso,
+  notAfter: iso,
+  status: z.string(),
+  signatureAlgorithm: z.string(),
+  certificate: pem.optional(),
+});
+
+export const caListAnswer = z.strictObject({ cas: z.array(caAnswer) });
+
+export const revokedAnswer = z.strictObject({ serial, status: z.literal('revoked'), reason: z.string(), revokedAt: iso });
+export const releasedAnswer = z.strictObject({ serial, status: z.literal('active') });
+export const renewalAllowedAnswer = z.strictObject({ serial, renewalAllowed: z.literal(true) });
+
+export const sessionAnswer = z.strictObject({
+  token: z.string().describe('Bearer token (hms_…)'),
+  expiresAt: iso,
+  idleTimeoutSeconds: z.number().int(),
+  role: z.string().optional(),
+});
+
+export const whoamiAnswer = z.strictObject({
+  kind: z.enum(['apikey', 'session', 'certificate']),
+  id: z.string().optional(),
+  name: z.string(),
+  role: z.string(),
+  scopes: z.array(z.string()).nullable().optional(),
+});
+
+export const apiKeyAnswer = z.strictObject({
+  id: z.string(),
+  role: z.string(),
+  label: z.string().nullable(),
+  scopes: z.array(z.string()).nullable(),
+  createdBy: z.string(),
+  createdAt: iso,
+  expiresAt: iso.nullable(),
+  revokedAt: iso.nullable(),
+  state: z.enum(['active', 'expired', 'revoked']),
+  apiKey: z.string().optional().describe('The key itself, in the answer to its creation only'),
+});
+
+export const apiKeyListAnswer = z.strictObject({ apiKeys: z.array(apiKeyAnswer) });
+
+export const auditEntryAnswer = z.strictObject({
+  seq: z.number().int(),
+  at: iso,
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  outcome: z.string(),
+  source: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()).nullable(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+export const auditListAnswer = z.strictObject({ entries: z.array(auditEntryAnswer) });
+export const auditVerifyAnswer = z.looseObject({ ok: z.boolean() });
+export const checkpointAnswer = z.strictObject({ seq: z.number().int(), hash: z.string(), at: iso });
+
+export const enrollmentRequestAnswer = z.strictObject({
+  id: z.string(),
+  label: z.string(),
+  device: z.string(),
+  subject: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'issued']),
+  requestedBy: z.string(),
+  source: z.string().nullable(),
+  requestedAt: iso,
+  decidedBy: z.string().nullable(),
+  decidedAt: iso.nullable(),
+  reason: z.string().nullable(),
+  certificateSerial: z.string().nullable(),
+});
+
+export const enrollmentListAnswer = z.strictObject({ enrollments: z.array(enrollmentRequestAnswer) });
+
+/** The console's read models: their top level is fixed, their inside grows with the console. */
+export const overviewAnswer = z.looseObject({ cas: z.array(z.looseObject({ name: z.string() })) });
+export const chartsAnswer = z.looseObject({});
+export const devicesAnswer = z.looseObject({ devices: z.array(z.looseObject({ serial: z.string() })) });
+export const stationsAnswer = z.looseObject({ stations: z.array(z.looseObject({ name: z.string(), line: z.string(), lastHour: z.number().int() })) });
+export const stationDisabledAnswer = z.strictObject({ name: z.string(), state: z.literal('disabled') });
