@@ -32,7 +32,7 @@ export async function benchCa(options: { configFile?: string; databaseUrl?: stri
   env.SOFTHSM2_CONF = path.join(home, 'softhsm2.conf');
   env.HALLMARK_PKCS11_PIN_FILE = path.join(home, 'hsm', 'user.pin');
   const schema = env.DATABASE_URL ? `bench_${process.pid}_${Date.now()}` : undefined;
-  const ctx = await openContext({ env: readEnvironment(env), withKeys: true, schema });
+  const ctx = await openContext({ env: readEnvironment(env), withKeys: true, create: true, schema });
   const init = await initializeCa({ store: ctx.store, keys: ctx.keys!, cas: ctx.cas, audit: ctx.audit, clock: ctx.clock, config: ctx.config, tokenLabel: 'bench' });
   return {
     home,
