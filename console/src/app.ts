@@ -139,12 +139,14 @@ async function overviewView(): Promise<void> {
 
 interface Device {
   serial: string;
+  via: string;
   state: string;
-  line: string;
-  lot: string;
-  model: string;
-  station: string;
-  provisionedAt: string;
+  line: string | null;
+  lot: string | null;
+  model: string | null;
+  station: string | null;
+  provisionedAt: string | null;
+  certificates: number;
   certificate: { serial: string; status: string; notAfter: string; revocationReason: string | null } | null;
 }
 interface Certificate {
@@ -162,7 +164,7 @@ interface Certificate {
 async function certificateDetails(serial: string, deviceName: string, target: HTMLElement): Promise<void> {
   const cert = await api<Certificate>('GET', `/api/v1/certificates/${encodeURIComponent(serial)}`);
   const download = h('a', { download: `${cert.identity ?? cert.serial}.pem`, href: URL.createObjectURL(new Blob([cert.certificate ?? ''], { type: 'application/x-pem-file' })) }, 'Download PEM');
-  const reason = h('select', { name: 'reason', 'data-testid': 'revoke-reason' }, ...REASONS.map((r) => h('option', { value: r }, r)));
+  const reason = h('select', { name: 'reason', id: 'revoke-reason', 'data-testid': 'revoke-reason' }, ...REASONS.map((r) => h('option', { value: r }, r)));
   const revoke =
     may('cert.revoke') && cert.status === 'active'
       ? h(
@@ -184,19 +186,22 @@ async function certificateDetails(serial: string, deviceName: string, target: HT
         )
       : null;
   target.replaceChildren(
-    h('h2', {}, `Certificate ${cert.serial}`),
+    h('h2', { tabindex: '-1' }, `Certificate ${cert.serial}`),
     h('p', { 'data-testid': 'certificate-status' }, `Status: ${cert.status}${cert.revocationReason ? ` (${cert.revocationReason})` : ''}`),
     table(['field', 'value'], Object.entries(cert.decoded ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]), 'decoded'),
     h('p', {}, download),
-    revoke ? h('div', { class: 'inline' }, reason, ' ', revoke) : h('p', { class: 'muted' }, cert.status === 'active' ? 'Your role cannot revoke.' : ''),
+    revoke ? h('div', { class: 'inline' }, h('label', { for: 'revoke-reason' }, 'Revocation reason'), reason, ' ', revoke) : h('p', { class: 'muted' }, cert.status === 'active' ? 'Your role cannot revoke.' : ''),
   );
+  // The card is below the results: bring it into view, and focus its heading for keyboard users.
+  target.scrollIntoView({ block: 'start' });
+  (target.querySelector('h2') as HTMLElement | null)?.focus();
 }
 
 async function certificatesView(): Promise<void> {
   const results = h('div', {});
   const details = h('section', { class: 'card', id: 'details' }, h('p', { class: 'muted' }, 'Pick a device or certificate.'));
   const field = (name: string, label: string) => h('label', {}, label, h('input', { name }));
-  const status = h('select', { name: 'certificateStatus' }, h('option', { value: '' }, 'any'), h('option', { value: 'active' }, 'active'), h('option', { value: 'revoked' }, 'revoked'));
+  const status = h('select', { name: 'certificateStatus' }, h('option', { value: '' }, 'any'), h('option', { value: 'active' }, 'active'), h('option', { value: 'expired' }, 'expired'), h('option', { value: 'revoked' }, 'revoked'));
   const form = h(
     'form',
     {
@@ -213,23 +218,31 @@ async function certificatesView(): Promise<void> {
           }
           const query = new URLSearchParams();
           for (const key of ['serial', 'lot', 'line', 'certificateStatus']) if (data.get(key)) query.set(key, String(data.get(key)));
-          const { devices } = await api<{ devices: Device[] }>('GET', `/api/v1/devices?${query}`);
-          results.replaceChildren(
-            table(
-              ['device', 'line', 'lot', 'model', 'provisioned', 'certificate', ''],
-              devices.map((d) => [
-                d.serial,
-                d.line,
-                d.lot,
-                d.model,
-                date(d.provisionedAt),
-                d.certificate ? `${d.certificate.status}${d.certificate.revocationReason ? ` (${d.certificate.revocationReason})` : ''}` : '—',
-                d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
-              ]),
-              'devices',
-            ),
-            h('p', { class: 'muted' }, `${devices.length} device(s)`),
-          );
+          const rows: Device[] = [];
+          // A page at a time (keyset paging: `next` is the last id shown); "More" asks for the next.
+          const page = async (after?: string) => {
+            if (after) query.set('after', after);
+            const { devices, next } = await api<{ devices: Device[]; next?: string }>('GET', `/api/v1/devices?${query}`);
+            rows.push(...devices);
+            const more = next ? h('button', { 'data-testid': 'more-devices', onclick: () => void page(next).catch((err) => results.append(failure(err))) }, 'More') : '';
+            results.replaceChildren(
+              table(
+                ['device', 'enrolled', 'line', 'lot', 'since', 'certificate', ''],
+                rows.map((d) => [
+                  d.serial,
+                  d.via,
+                  d.line ?? '—',
+                  d.lot ?? '—',
+                  d.provisionedAt ? date(d.provisionedAt) : '—',
+                  d.certificate ? `${d.certificate.status}${d.certificate.revocationReason ? ` (${d.certificate.revocationReason})` : ''}` : '—',
+                  d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
+                ]),
+                'devices',
+              ),
+              h('p', { class: 'muted' }, `${rows.length} device(s)${next ? ', more follow' : ''}`, ' ', more),
+            );
+          };
+          await page();
         } catch (err) {
           results.replaceChildren(failure(err));
         }

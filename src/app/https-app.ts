@@ -62,7 +62,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
         checkpoint: async () => writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock),
       },
     }),
-    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue, revocation),
+    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel, profiles: ctx.config.profiles }, issue, revocation),
   ];
 }
 

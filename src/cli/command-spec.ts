@@ -23,6 +23,8 @@ export const OPTIONS = {
   days: { type: 'string', value: 'n', help: 'validity in days (capped by the profile)' },
   status: { type: 'string', value: 'status', help: 'only this status' },
   expiring: { type: 'string', value: 'days', help: 'only active certificates that expire within this many days' },
+  prefix: { type: 'string', value: 'text', help: 'only device ids that start with this' },
+  after: { type: 'string', value: 'device id', help: 'the next page: devices after this one (the last of the previous page)' },
   limit: { type: 'string', value: 'n', help: 'at most this many rows, newest first (default 1000, at most 100000)' },
   host: { type: 'string', value: 'address', help: 'address to listen on (default ::)' },
   role: { type: 'string', value: 'role', help: 'admin, operator, read-only, station or device' },

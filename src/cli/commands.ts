@@ -96,10 +96,11 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'device',
     summary: 'the device inventory',
-    examples: ['hallmark device list --lot 2026-12-A --limit 20', 'hallmark device export --format csv --out devices.csv', 'hallmark device reprovision SN-000123'],
+    examples: ['hallmark device list --prefix dev- --limit 50', 'hallmark device list --after dev-0050 --limit 50', 'hallmark device list --lot 2026-12-A --limit 20', 'hallmark device show dev-0001', 'hallmark device export --format csv --out devices.csv', 'hallmark device reprovision SN-000123'],
     verbs: [
-      { verb: 'list', options: ['line', 'lot', 'limit'], summary: 'newest devices' },
-      { verb: 'show', args: '<serial>', options: [], summary: 'one device and its manufacturing records' },
+      { verb: 'list', options: ['prefix', 'status', 'after', 'limit'], summary: 'every device however it got its identity (factory, EST, REST, CLI), in id order, a page at a time; --status active|expired|revoked' },
+      { verb: 'list', options: ['line', 'lot', 'limit'], summary: 'factory devices of a line or lot, newest first' },
+      { verb: 'show', args: '<device id>', options: [], summary: 'one device: how it enrolled, its certificates newest first, its manufacturing records' },
       { verb: 'export', options: ['format', 'out'], summary: 'every device, CSV or JSON lines' },
       { verb: 'report', options: [], summary: 'devices per line and lot' },
       { verb: 'reprovision', args: '<serial>', options: [], summary: 'allow a device to be provisioned once more' },

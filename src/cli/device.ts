@@ -5,12 +5,17 @@ import { HallmarkError } from '../base/errors.js';
 import { csvLine, note, printJson, printTable } from './output.js';
 import { parseLimit, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
+import { inventoryEntries, inventoryEntry, inventoryPage, type InventoryStatus } from '../store/inventory.js';
+import { deviceProfiles, historyView, inventoryView } from '../factory/inventory.js';
 import { allowReprovisioning, devicesAfter, devicesPerLot, findDevice, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
 
 export interface DeviceFlags {
   json: boolean;
   line?: string;
   lot?: string;
+  prefix?: string;
+  after?: string;
+  status?: string;
   format?: string;
   out?: string;
   limit?: string;
@@ -31,25 +36,67 @@ const view = (r: DeviceRow | Record<string, unknown>) => ({
   reprovisionAllowed: r.reprovision_allowed_at !== null,
 });
 
-/** The inventory the factory records make: list, show, export (CSV or JSON lines), report, reprovision. */
+/** One line of the inventory table. */
+const flat = (r: ReturnType<typeof inventoryView>) => ({
+  serial: r.serial,
+  via: r.via,
+  state: r.state,
+  line: r.line,
+  lot: r.lot,
+  model: r.model,
+  certificate: r.certificate?.serial ?? null,
+  status: r.certificate?.status ?? null,
+  notAfter: r.certificate?.notAfter ?? null,
+  certificates: r.certificates,
+});
+
+const INVENTORY_STATES: InventoryStatus[] = ['active', 'expired', 'revoked'];
+
+/**
+ * The device inventory: every device however it got its identity (list, show), and the factory's
+ * records (export as CSV or JSON lines, report, reprovision).
+ */
 export async function deviceCommand(verb: string | undefined, args: string[], flags: DeviceFlags): Promise<void> {
   await withContext({ withKeys: false }, async (ctx) => {
+    const now = ctx.clock.now().getTime();
+    const profiles = deviceProfiles(ctx.config.profiles);
     if (verb === 'list') {
-      const rows = (await newestDevices(ctx.store, { line: flags.line, lot: flags.lot, limit: parseLimit(flags.limit) })).map(view);
+      const limit = parseLimit(flags.limit);
+      let rows: ReturnType<typeof inventoryView>[];
+      if (flags.line || flags.lot) {
+        // Lines and lots are the factory's: its own query, through their indexes, newest first.
+        if (flags.prefix || flags.after || flags.status) throw usageError('--line and --lot list factory devices, newest first; --prefix, --after and --status go with the whole inventory');
+        const factory = await newestDevices(ctx.store, { line: flags.line, lot: flags.lot, limit });
+        rows = (await inventoryEntries(ctx.store, factory.map((d) => String(d.serial)), profiles)).map((e) => inventoryView(e, now));
+      } else {
+        if (flags.status && !INVENTORY_STATES.includes(flags.status as InventoryStatus)) throw usageError(`--status is one of ${INVENTORY_STATES.join(', ')}`);
+        const page = await inventoryPage(ctx.store, { profiles, prefix: flags.prefix, after: flags.after, status: flags.status as InventoryStatus | undefined, limit }, now);
+        rows = page.map((e) => inventoryView(e, now));
+        // Keyset paging: the next page starts after the last device shown.
+        if (rows.length === limit && !flags.json) note(`more may follow: hallmark device list --after ${rows[rows.length - 1]!.serial}${flags.prefix ? ` --prefix ${flags.prefix}` : ''}${flags.status ? ` --status ${flags.status}` : ''}`);
+      }
       if (flags.json) printJson(rows);
-      else printTable(rows, ['serial', 'state', 'line', 'station', 'lot', 'model', 'certificateSerial', 'provisionedAt']);
+      else printTable(rows.map(flat), ['serial', 'via', 'line', 'lot', 'certificate', 'status', 'notAfter', 'certificates']);
     } else if (verb === 'show') {
       const serial = args[0];
-      if (!serial) throw usageError('usage: hallmark device show <device serial>');
+      if (!serial) throw usageError('usage: hallmark device show <device id>');
+      const entry = await inventoryEntry(ctx.store, serial, profiles);
       const row = await findDevice(ctx.store, serial);
-      if (!row) throw new HallmarkError('not_found', `no device ${serial}; see \`hallmark device list\``, 404);
+      if (!entry && !row) throw new HallmarkError('not_found', `no device ${serial}: no certificate of a device profile names it and no station provisioned it; see \`hallmark device list --prefix ${serial.slice(0, 4)}\``, 404);
       const records = (await manufacturingRecordsOf(ctx.store, serial)).map((r) => ({ ...r, at: new Date(Number(r.at)).toISOString() }));
-      const out = { ...view(row), records };
+      const summary = entry ? inventoryView(entry, now) : undefined;
+      const history = entry ? historyView(entry, now) : [];
+      // The factory's fields (certificateSerial, serverKeygen, …) as before, with the inventory's beside them.
+      const out = { ...(row ? view(row) : {}), ...(summary ?? {}), history, records };
       if (flags.json) printJson(out);
       else {
-        for (const [k, v] of Object.entries(view(row))) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
-        process.stdout.write(`manufacturing records:\n`);
-        printTable(records, ['at', 'station', 'line', 'lot', 'firmware_version', 'certificate_serial']);
+        for (const [k, v] of Object.entries(summary ? flat(summary) : view(row!))) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
+        process.stdout.write(`\ncertificates, newest first:\n`);
+        printTable(history, ['serial', 'status', 'profile', 'issuedAt', 'notAfter', 'requestedBy', 'revocationReason']);
+        if (records.length) {
+          process.stdout.write(`\nmanufacturing records:\n`);
+          printTable(records, ['at', 'station', 'line', 'lot', 'firmware_version', 'certificate_serial']);
+        }
       }
     } else if (verb === 'export') {
       const format = flags.format ?? 'jsonl';

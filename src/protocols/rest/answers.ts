@@ -49,7 +49,8 @@ const decoded = z.strictObject({
   validFrom: iso,
   validTo: iso,
   subjectAltName: z.string().nullable(),
-  keyUsage: z.array(z.string()),
+  keyUsage: z.array(z.string()).describe('keyUsage bits by name, e.g. digitalSignature'),
+  extendedKeyUsage: z.array(z.string()).describe('extendedKeyUsage purposes by name, e.g. clientAuth'),
   publicKey: z.string(),
   fingerprintSha256: z.string(),
   ca: z.boolean(),
@@ -162,6 +163,23 @@ export const enrollmentListAnswer = z.strictObject({ enrollments: z.array(enroll
 /** The console's read models: their top level is fixed, their inside grows with the console. */
 export const overviewAnswer = z.looseObject({ cas: z.array(z.looseObject({ name: z.string() })) });
 export const chartsAnswer = z.looseObject({});
-export const devicesAnswer = z.looseObject({ devices: z.array(z.looseObject({ serial: z.string() })) });
+const deviceAnswer = z.strictObject({
+  serial: z.string().describe('The device id (its certificates\' identity)'),
+  via: z.string().describe('How it got its first identity: factory, est (secret), est (IDevID), rest enroll, rest, cli'),
+  state: z.string(),
+  line: z.string().nullable(),
+  station: z.string().nullable(),
+  lot: z.string().nullable(),
+  model: z.string().nullable(),
+  firmwareVersion: z.string().nullable(),
+  provisionedAt: iso.nullable(),
+  certificates: z.number().int().describe('Certificates it has had'),
+  certificate: z.strictObject({ serial, status: z.string(), notAfter: iso, revocationReason: z.string().nullable(), profile: z.string() }).nullable().describe('The newest'),
+});
+
+export const devicesAnswer = z.strictObject({
+  devices: z.array(deviceAnswer),
+  next: z.string().optional().describe('When present, more may follow: ask again with after=<next>'),
+});
 export const stationsAnswer = z.looseObject({ stations: z.array(z.looseObject({ name: z.string(), line: z.string(), lastHour: z.number().int() })) });
 export const stationDisabledAnswer = z.strictObject({ name: z.string(), state: z.literal('disabled') });

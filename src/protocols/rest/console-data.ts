@@ -18,6 +18,9 @@ import { createCrlStore } from '../../store/crls.js';
 import { listStations, outputPerStation } from '../../store/factory.js';
 import { chartsAnswer, devicesAnswer, overviewAnswer, stationDisabledAnswer, stationsAnswer } from './answers.js';
 import { newestDevices } from '../../store/factory.js';
+import { inventoryEntries, inventoryPage } from '../../store/inventory.js';
+import { deviceProfiles, inventoryView } from '../../factory/inventory.js';
+import type { Profile } from '../../profiles/load.js';
 
 const HOUR = 3_600_000;
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
@@ -27,7 +30,8 @@ const deviceQuery = z.strictObject({
   lot: z.string().max(128).optional(),
   line: z.string().max(128).optional(),
   state: z.enum(['provisioning', 'provisioned']).optional(),
-  certificateStatus: z.enum(['active', 'revoked']).optional(),
+  certificateStatus: z.enum(['active', 'expired', 'revoked']).optional(),
+  after: z.string().max(128).optional().describe('The next page: devices after this id (the last of the previous page)'),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 
@@ -43,6 +47,8 @@ export interface ConsoleDataDeps {
   cas: CaStore;
   keys?: KeyStore;
   tokenLabel: string;
+  /** The profiles, to know which identify devices. */
+  profiles: Map<string, Profile>;
 }
 
 export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
@@ -109,21 +115,19 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       answers: { status: 200, schema: devicesAnswer, description: 'Devices with their certificates' },
       handler: async (req, res) => {
         const q = parseOrThrow(deviceQuery, req.query, 'query');
-        const rows = (await newestDevices(store, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus, limit: q.limit ?? 100 })) as Record<string, any>[];
-        res.json({
-          devices: rows.map((d) => ({
-            serial: d.serial,
-            state: d.state,
-            line: d.line,
-            station: d.station,
-            model: d.model,
-            lot: d.lot,
-            firmwareVersion: d.firmware_version,
-            profile: d.profile,
-            provisionedAt: iso(d.provisioned_at),
-            certificate: d.certificate_serial ? { serial: d.certificate_serial, status: d.certificate_status, notAfter: iso(d.certificate_not_after), revocationReason: d.certificate_revocation_reason } : null,
-          })),
-        });
+        const now = clock.now().getTime();
+        const profiles = deviceProfiles(ctx.profiles);
+        const limit = q.limit ?? 100;
+        let devices: ReturnType<typeof inventoryView>[];
+        if (q.lot || q.line || q.state) {
+          // Lines, lots and states are the factory's: its own query, newest first.
+          const factory = await newestDevices(store, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus === 'expired' ? undefined : q.certificateStatus, limit });
+          devices = (await inventoryEntries(store, factory.map((d) => String(d.serial)), profiles)).map((e) => inventoryView(e, now));
+        } else {
+          devices = (await inventoryPage(store, { profiles, prefix: q.serial, after: q.after, status: q.certificateStatus, limit }, now)).map((e) => inventoryView(e, now));
+        }
+        const more = devices.length === limit && !(q.lot || q.line || q.state);
+        res.json({ devices, ...(more ? { next: devices[devices.length - 1]!.serial } : {}) });
       },
     },
     {

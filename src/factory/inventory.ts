@@ -1,0 +1,57 @@
+import type { Profile } from '../profiles/load.js';
+import type { InventoryEntry } from '../store/inventory.js';
+
+/** Profiles whose certificates identify a device: those that authenticate their holder as a device. */
+export const deviceProfiles = (profiles: Map<string, Profile>): string[] => [...profiles.values()].filter((p) => p.role === 'device').map((p) => p.name);
+
+/** How a device got its first identity, read from who requested its first certificate. */
+export function enrolledVia(requestedBy: string, factory: boolean): string {
+  if (factory) return 'factory';
+  if (requestedBy.startsWith('est:token:')) return 'est (secret)';
+  if (requestedBy.startsWith('est:bootstrap:')) return 'est (IDevID)';
+  if (requestedBy.startsWith('rest:token:')) return 'rest enroll';
+  if (requestedBy.startsWith('cli:')) return 'cli';
+  if (/^(apikey|session|certificate):/.test(requestedBy)) return 'rest';
+  return requestedBy.split(':')[0] ?? 'unknown';
+}
+
+const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
+
+const certificateStatus = (status: string, notAfter: number, now: number) => (status === 'active' && notAfter <= now ? 'expired' : status);
+
+/** A device as the CLI, REST and the console show it. */
+export function inventoryView(entry: InventoryEntry, now: number) {
+  const current = entry.history[0];
+  const first = entry.history[entry.history.length - 1];
+  const device = entry.device;
+  return {
+    serial: entry.identity,
+    via: enrolledVia(first?.requested_by ?? '', Boolean(device)),
+    state: device?.state ?? (current ? 'enrolled' : 'unknown'),
+    line: device?.line ?? null,
+    station: device?.station ?? null,
+    lot: device?.lot ?? null,
+    model: device?.model ?? null,
+    firmwareVersion: device?.firmware_version ?? null,
+    provisionedAt: iso(device?.provisioned_at ?? first?.issued_at),
+    certificates: entry.history.length,
+    certificate: current
+      ? { serial: current.serial, status: certificateStatus(current.status, Number(current.not_after), now), notAfter: iso(current.not_after)!, revocationReason: current.revocation_reason, profile: current.profile }
+      : null,
+  };
+}
+
+/** Every certificate the device has had, newest first. */
+export const historyView = (entry: InventoryEntry, now: number) =>
+  entry.history.map((c) => ({
+    serial: c.serial,
+    status: certificateStatus(c.status, Number(c.not_after), now),
+    profile: c.profile,
+    issuer: c.issuer,
+    issuedAt: iso(c.issued_at),
+    notAfter: iso(c.not_after),
+    requestedBy: c.requested_by,
+    revokedAt: iso(c.revoked_at),
+    revocationReason: c.revocation_reason,
+    supersededBy: c.superseded_by ?? null,
+  }));
