@@ -33,6 +33,10 @@ function fromBase32(text: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** The page's globals, for functions that run in it (this file is compiled without the DOM types; a type only, as those functions are sent to the page as text). */
+type PageElement = { tagName: string; textContent: string | null; children: ArrayLike<PageElement> };
+type PageGlobals = { document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; activeElement: PageElement | null } };
+
 let home: TestHome;
 let browser: Browser;
 before(async () => {
@@ -65,10 +69,12 @@ for (const makeBackend of BACKENDS) {
       // A label whose enrollments wait for an operator (RFC 7030 §4.2.3).
       env.HALLMARK_CONFIG = configCopy(path.join(home.home, `console-config-${backend.name}`), (c) => {
         c.est = { labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, held: { profile: 'device', enroll: ['token'], manualApproval: true } } };
+        // Two revocations within five minutes raise an alert, so that the overview has one to show.
+        c.security = { ...(c.security ?? {}), alerts: { ...(c.security?.alerts ?? {}), revocationBurst: { threshold: 2, windowSeconds: 300 } } };
       });
       adminKey = (await hallmarkJson(env, 'init')).admin.apiKey;
       // Each test signs in as an operator of its own: a TOTP code is accepted once.
-      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator']] as const) {
+      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator'], ['ivan', 'operator']] as const) {
         const password = `${name} has a long passphrase`;
         const file = path.join(home.home, `${name}-${backend.name}.pw`);
         fs.writeFileSync(file, password, { mode: 0o600 });
@@ -225,6 +231,71 @@ for (const makeBackend of BACKENDS) {
       await page.click('nav a[href="#/audit"]');
       await page.waitForSelector('[data-testid=chain].state-ok');
       assert.match(await page.textContent('[data-testid=audit]') ?? '', /certificate\.revoke/);
+      await page.context().close();
+      assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
+    });
+
+    test('devices from every path in one search, a page at a time; details in view with named usages; audit by prefix with names, final outcomes and details; headline counts and alerts with what to do', async () => {
+      // Three devices that enrolled themselves over EST, beside the factory's eight.
+      const dir = fs.mkdtempSync(path.join(home.home, 'est-'));
+      fs.writeFileSync(path.join(dir, 'root.pem'), rootPem);
+      for (let i = 0; i < 3; i++) {
+        const device = `est-${backend.name}-${i}`;
+        const { secret } = await hallmarkJson(env, 'token', 'create', '--device', device);
+        await mustRun('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, `${i}.key`), '-subj', `/CN=${device}`, '-outform', 'DER', '-out', path.join(dir, `${i}.der`)]);
+        fs.writeFileSync(path.join(dir, `${i}.b64`), fs.readFileSync(path.join(dir, `${i}.der`)).toString('base64'));
+        const enrolled = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(dir, 'root.pem'), '-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${path.join(dir, `${i}.b64`)}`, `https://localhost:${server.https}/.well-known/est/simpleenroll`]);
+        assert.equal(enrolled.stdout, '200');
+      }
+      const page = await signIn('ivan');
+      // Overview: the figures first; the responder and HTTPS certificates are not the operator's to renew.
+      await page.waitForSelector('[data-testid=count-active]');
+      assert.ok(Number(await page.textContent('[data-testid=count-active] strong')) >= 10);
+      assert.equal(await page.textContent('[data-testid=count-expiring] strong'), '0');
+      assert.equal(await page.textContent('[data-testid=count-devices] strong'), '8');
+      const alerts = (await page.textContent('[data-testid=alert-list]')) ?? '';
+      assert.match(alerts, /warning[\s\S]*revocation-burst/);
+      assert.match(alerts, /check the audit log/);
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+      // One search over every path, ten a page; More brings the rest.
+      await page.click('nav a[href="#/certificates"]');
+      await page.selectOption('#search select[name=pageSize]', '10');
+      await page.click('#search button[type=submit]');
+      await page.waitForSelector('[data-testid=devices]');
+      assert.equal(await page.locator('[data-testid=devices] tbody tr').count(), 10);
+      await page.click('[data-testid=more-devices]');
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelectorAll('[data-testid=devices] tbody tr').length > 10);
+      const rows = await page.locator('[data-testid=devices] tbody tr').allTextContents();
+      assert.ok(rows.some((r) => r.startsWith(`est-${backend.name}-1`) && r.includes('est (secret)')), rows.join('\n'));
+      assert.ok(rows.some((r) => r.startsWith(`A-${backend.name}-0`) && r.includes('factory')));
+      // By prefix, an EST device alone; its details come into view, usages by name.
+      await page.fill('#search input[name=serial]', `est-${backend.name}-2`);
+      await page.click('#search button[type=submit]');
+      await page.click(`[data-testid=open-est-${backend.name}-2]`);
+      await page.waitForSelector('[data-testid=decoded]');
+      assert.ok(await page.isVisible('#details h2'));
+      assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.tagName), 'H2', 'focus moves to the details');
+      const decoded = (await page.textContent('[data-testid=decoded]')) ?? '';
+      assert.match(decoded, /keyUsage\s*digitalSignature/);
+      assert.match(decoded, /extendedKeyUsage\s*clientAuth/);
+      assert.equal(await page.locator('label[for=revoke-reason]').count(), 1, 'the reason has a label');
+      await page.screenshot({ path: path.join(ARTIFACTS, `console-devices-${backend.name}.png`), fullPage: false });
+
+      // Audit: a prefix, names instead of key ids, the issuance's final outcome, an entry's details.
+      await page.click('nav a[href="#/audit"]');
+      await page.waitForSelector('[data-testid=audit]');
+      await page.fill('#audit-action', 'certificate');
+      await page.click('#audit-filter button[type=submit]');
+      await page.waitForFunction(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('[data-testid=audit] tbody tr')].every((tr) => tr.children[3]?.textContent?.startsWith('certificate')));
+      const audit = await page.locator('[data-testid=audit] tbody tr').allTextContents();
+      assert.ok(audit.some((r) => r.includes('station st-a') && r.includes('certificate.issue') && r.includes('success')), audit.slice(0, 20).join('\n'));
+      assert.ok(!audit.some((r) => /certificate\.issue.*pending/.test(r)), 'issued certificates show their final outcome');
+      const seq = (await page.locator('[data-testid=audit] tbody tr').first().locator('td').first().textContent())!;
+      await page.click(`[data-testid=entry-${seq}]`);
+      await page.waitForSelector('[data-testid=audit-entry-details]');
+      assert.match((await page.textContent('[data-testid=audit-entry-details]')) ?? '', /"/);
+      await page.screenshot({ path: path.join(ARTIFACTS, `console-audit-${backend.name}.png`), fullPage: false });
       await page.context().close();
       assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
     });

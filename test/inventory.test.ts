@@ -9,6 +9,7 @@ import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { addStation } from '../src/factory/stations.js';
 import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
+import { sql } from '../src/store/handle.js';
 
 /** A device is a device however it got its identity: every enrollment path shows up in one inventory. */
 
@@ -103,6 +104,29 @@ for (const backendOf of BACKENDS) {
       assert.deepEqual((await hallmarkJson<{ serial: string }[]>(env, 'device', 'list', '--prefix', 'inv-', '--status', 'revoked')).map((d) => d.serial), ['inv-cli']);
       // A line or lot is the factory's: its devices only.
       assert.deepEqual((await hallmarkJson<{ serial: string }[]>(env, 'device', 'list', '--lot', 'inv-lot')).map((d) => d.serial), ['inv-factory']);
+    });
+
+    test('audit reading: action prefix, newest-first pages, a time range, actors by name, issuances by final outcome', async () => {
+      const token = hm.init.admin.apiKey;
+      type Entry = { seq: number; action: string; actor: string; actorName: string | null; outcome: string; finalOutcome: string; target: string | null };
+      const get = async (query: string) => {
+        const r = await hm.request('GET', `audit?${query}`, { token });
+        assert.equal(r.status, 200, r.body);
+        return (r.json() as { entries: Entry[] }).entries;
+      };
+      const certificates = await get('action=certificate&newest=true&limit=1000');
+      assert.ok(certificates.length >= 5 && certificates.every((e) => e.action.startsWith('certificate')));
+      const issued = certificates.filter((e) => e.action === 'certificate.issue');
+      assert.ok(issued.every((e) => e.outcome === 'pending' && e.finalOutcome === 'success'), 'every logged issuance was recorded');
+      const station = (await sql(hm.ctx.store)('stations').where({ name: 'inv-st' }).first()) as { api_key_id: string };
+      const byStation = issued.find((e) => e.actor === `apikey:${station.api_key_id}`);
+      assert.equal(byStation?.actorName, 'station inv-st');
+      assert.deepEqual(await get('action=Certificate'), [], 'the prefix is exact, case and all');
+      const first = await get('newest=true&limit=3');
+      const next = await get(`newest=true&limit=3&before=${first[2]!.seq}`);
+      assert.deepEqual(next.map((e) => e.seq), [first[2]!.seq - 1, first[2]!.seq - 2, first[2]!.seq - 3]);
+      assert.deepEqual(await get(`since=${new Date(Date.now() + 3_600_000).toISOString()}`), []);
+      assert.ok((await get(`until=${new Date(Date.now() + 3_600_000).toISOString()}&limit=5`)).length === 5);
     });
 
     test('the decoded certificate names its key usage and extended key usage', async () => {

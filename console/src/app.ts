@@ -93,16 +93,32 @@ interface Overview {
   tls: { serial: string; notAfter: string | null } | null;
   crls: { issuer: string; number: string | null; thisUpdate: string | null; nextUpdate: string | null; entries: number | null; ageSeconds: number | null }[];
   hsm: { token: string; reachable: boolean; detail: string };
-  alerts: { at: string; target: string; details: { severity?: string; message?: string } | null }[];
+  counts: { activeCertificates: number; expiringIn30Days: number; selfRenewingExpiringIn30Days: number; revokedCertificates: number; factoryDevices: number; stations: number };
+  alerts: { at: string; target: string; severity: 'info' | 'warning' | 'critical'; advice: string; details: { message?: string } | null }[];
+}
+
+/** The numbers an operator looks at first. */
+function headline(c: Overview['counts']): HTMLElement {
+  const figure = (value: number, label: string, testId: string, state = '') => h('div', { class: `figure ${state}`, 'data-testid': testId }, h('strong', {}, String(value)), h('span', {}, label));
+  return h(
+    'section',
+    { class: 'card headline', 'aria-label': 'Headline counts' },
+    figure(c.activeCertificates, 'active certificates', 'count-active'),
+    figure(c.expiringIn30Days, 'expiring within 30 days (yours to renew)', 'count-expiring', c.expiringIn30Days ? 'state-warn' : ''),
+    figure(c.revokedCertificates, 'revoked', 'count-revoked'),
+    figure(c.factoryDevices, 'factory devices', 'count-devices'),
+    figure(c.stations, 'active stations', 'count-stations'),
+  );
 }
 
 function validityBar(from: string, to: string, now: string): HTMLElement {
   const start = Date.parse(from);
   const end = Date.parse(to);
   const elapsed = Math.max(0, Math.min(1, (Date.parse(now) - start) / (end - start)));
+  // The bar is the life left: full for a new CA, emptying towards its end.
   const bar = h('span', { class: elapsed > 0.8 ? 'late' : '' });
-  bar.style.width = `${(elapsed * 100).toFixed(1)}%`; // CSSOM, allowed under style-src 'self'
-  return h('div', { class: 'bar', title: `${Math.round(elapsed * 100)}% of its life used` }, bar);
+  bar.style.width = `${((1 - elapsed) * 100).toFixed(1)}%`; // CSSOM, allowed under style-src 'self'
+  return h('div', { class: 'bar', role: 'img', 'aria-label': `${Math.round((1 - elapsed) * 100)}% of its life left`, title: `${Math.round((1 - elapsed) * 100)}% of its life left` }, bar);
 }
 
 const daysLeft = (iso: string | null, now: string) => (iso ? `${Math.floor((Date.parse(iso) - Date.parse(now)) / 86_400_000)} days` : '—');
@@ -111,6 +127,7 @@ async function overviewView(): Promise<void> {
   const render = showForThisView();
   const [o, charts] = await Promise.all([api<Overview>('GET', '/api/v1/overview'), api<ChartData>('GET', '/api/v1/charts')]);
   render(
+    headline(o.counts),
     h(
       'div',
       { class: 'grid' },
@@ -129,7 +146,14 @@ async function overviewView(): Promise<void> {
           ],
         ),
       ),
-      h('section', { class: 'card', 'data-testid': 'alerts' }, h('h2', {}, 'Alerts, last 24 hours'), o.alerts.length ? table(['at', 'rule', 'message'], o.alerts.map((a) => [date(a.at), a.target, a.details?.message ?? ''])) : h('p', { class: 'muted' }, 'None.')),
+      h(
+        'section',
+        { class: 'card', 'data-testid': 'alerts' },
+        h('h2', {}, 'Alerts, last 24 hours'),
+        o.alerts.length
+          ? table(['at', 'severity', 'rule', 'message', 'what to do'], o.alerts.map((a) => [date(a.at), h('span', { class: a.severity === 'critical' ? 'state-bad' : a.severity === 'warning' ? 'state-warn' : '' }, a.severity), a.target, a.details?.message ?? '', a.advice]), 'alert-list')
+          : h('p', { class: 'muted' }, 'None.'),
+      ),
     ),
     renderCharts(charts),
   );
@@ -218,6 +242,7 @@ async function certificatesView(): Promise<void> {
           }
           const query = new URLSearchParams();
           for (const key of ['serial', 'lot', 'line', 'certificateStatus']) if (data.get(key)) query.set(key, String(data.get(key)));
+          query.set('limit', String(data.get('pageSize') ?? '100'));
           const rows: Device[] = [];
           // A page at a time (keyset paging: `next` is the last id shown); "More" asks for the next.
           const page = async (after?: string) => {
@@ -252,6 +277,7 @@ async function certificatesView(): Promise<void> {
     field('lot', 'Lot'),
     field('line', 'Line'),
     h('label', {}, 'Certificate status', status),
+    h('label', {}, 'Per page', h('select', { name: 'pageSize' }, ...['10', '100', '500'].map((n) => h('option', n === '100' ? { value: n, selected: true } : { value: n }, n)))),
     field('certificate', 'or certificate serial'),
     h('button', { class: 'primary', type: 'submit' }, 'Search'),
   );
@@ -366,9 +392,13 @@ interface AuditEntry {
   seq: number;
   at: string;
   actor: string;
+  actorName: string | null;
   action: string;
   target: string | null;
   outcome: string;
+  finalOutcome: string;
+  source: string | null;
+  details: Record<string, unknown> | null;
 }
 
 async function auditView(): Promise<void> {
@@ -376,12 +406,39 @@ async function auditView(): Promise<void> {
   type Verification = { ok: boolean; entries?: number; problems?: unknown[] };
   const verification: Verification = await api<Verification>('GET', '/api/v1/audit/verify').catch((e) => ({ ok: false, problems: [(e as Error).message] }));
   const list = h('div', {});
-  const action = h('input', { name: 'action', placeholder: 'e.g. certificate.revoke' });
-  const load = async () => {
-    const query = new URLSearchParams({ limit: '200', newest: 'true' });
+  const entryDetails = h('section', { class: 'card', id: 'audit-entry', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Pick an entry to see its details.'));
+  const action = h('input', { name: 'action', id: 'audit-action', placeholder: 'e.g. certificate (prefix)' });
+  const since = h('input', { name: 'since', id: 'audit-since', type: 'datetime-local' });
+  const until = h('input', { name: 'until', id: 'audit-until', type: 'datetime-local' });
+  const shown: AuditEntry[] = [];
+  const openEntry = (e: AuditEntry) => {
+    entryDetails.replaceChildren(
+      h('h2', { tabindex: '-1' }, `Entry ${e.seq}: ${e.action}`),
+      table(['field', 'value'], [['at', date(e.at)], ['actor', e.actorName ? `${e.actorName} (${e.actor})` : e.actor], ['target', e.target ?? '—'], ['outcome', e.finalOutcome], ['source', e.source ?? '—']], 'audit-entry-fields'),
+      h('pre', { 'data-testid': 'audit-entry-details' }, JSON.stringify(e.details ?? {}, null, 2)),
+    );
+    entryDetails.scrollIntoView({ block: 'start' });
+    (entryDetails.querySelector('h2') as HTMLElement | null)?.focus();
+  };
+  // Newest first, a page at a time: "Older" asks for the entries before the last one shown.
+  const load = async (before?: number) => {
+    if (before === undefined) shown.length = 0;
+    const query = new URLSearchParams({ limit: '100', newest: 'true' });
     if (action.value) query.set('action', action.value);
+    if (since.value) query.set('since', new Date(since.value).toISOString());
+    if (until.value) query.set('until', new Date(until.value).toISOString());
+    if (before !== undefined) query.set('before', String(before));
     const { entries } = await api<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?${query}`);
-    list.replaceChildren(table(['#', 'at', 'actor', 'action', 'target', 'outcome'], entries.map((e) => [e.seq, date(e.at), e.actor, e.action, e.target ?? '', e.outcome]), 'audit'));
+    shown.push(...entries);
+    const older = entries.length === 100 ? h('button', { 'data-testid': 'older-entries', onclick: () => void load(shown[shown.length - 1]!.seq).catch((err) => list.append(failure(err))) }, 'Older') : '';
+    list.replaceChildren(
+      table(
+        ['#', 'at', 'actor', 'action', 'target', 'outcome', ''],
+        shown.map((e) => [e.seq, date(e.at), e.actorName ?? e.actor, e.action, e.target ?? '', e.finalOutcome, h('button', { 'data-testid': `entry-${e.seq}`, onclick: () => openEntry(e) }, 'Details')]),
+        'audit',
+      ),
+      h('p', { class: 'muted' }, `${shown.length} entries`, ' ', older),
+    );
   };
   render(
     h(
@@ -389,9 +446,20 @@ async function auditView(): Promise<void> {
       { class: 'card' },
       h('h2', {}, 'Audit log'),
       h('p', { 'data-testid': 'chain', class: verification.ok ? 'state-ok' : 'state-bad' }, verification.ok ? `Hash chain verified${verification.entries !== undefined ? ` (${verification.entries} entries)` : ''}.` : `Hash chain does NOT verify: ${JSON.stringify(verification.problems ?? verification)}`),
-      h('form', { class: 'inline', onsubmit: (e: Event) => (e.preventDefault(), void load()) }, h('label', {}, 'Action', action), h('button', { type: 'submit' }, 'Filter')),
+      h(
+        'form',
+        { class: 'inline', id: 'audit-filter', onsubmit: (e: Event) => (e.preventDefault(), void load().catch((err) => list.replaceChildren(failure(err)))) },
+        h('label', { for: 'audit-action' }, 'Action starts with'),
+        action,
+        h('label', { for: 'audit-since' }, 'From'),
+        since,
+        h('label', { for: 'audit-until' }, 'Until'),
+        until,
+        h('button', { type: 'submit' }, 'Filter'),
+      ),
       list,
     ),
+    entryDetails,
   );
   await load();
 }

@@ -32,7 +32,7 @@ export function renderCharts(data: ChartData): HTMLElement {
   const expiring = canvasCard(
     'Certificates expiring per week (next 26 weeks)',
     'chart-expiring',
-    h('p', { class: 'summary', 'data-testid': 'expiring-summary', 'data-total': String(data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)) }, `${data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)} certificates expire in the next 26 weeks`),
+    h('p', { class: 'summary', 'data-testid': 'expiring-summary', 'data-total': String(data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)) }, `${data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)} certificates expire in the next 26 weeks (not counting the responder and HTTPS certificates, which renew themselves)`),
   );
   const revoked = canvasCard(
     'Revocations by reason',
@@ -47,12 +47,12 @@ export function renderCharts(data: ChartData): HTMLElement {
       new Chart(provisioned.canvas, {
         type: 'bar',
         data: { labels: hours, datasets: data.provisionedPerHour.lines.map((l, i) => ({ label: l.line, data: l.counts, backgroundColor: PALETTE[i % PALETTE.length] })) },
-        options: { ...common, scales: { x: { stacked: true, ticks: { maxTicksLimit: 8 } }, y: { stacked: true, beginAtZero: true } } },
+        options: { ...common, scales: { x: { stacked: true, ticks: { maxTicksLimit: 8 } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
       }),
       new Chart(expiring.canvas, {
         type: 'bar',
         data: { labels: data.expiringPerWeek.weeks.map((_, i) => `+${i + 1}w`), datasets: [{ label: 'expiring', data: data.expiringPerWeek.weeks, backgroundColor: PALETTE[2] }] },
-        options: { ...common, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
+        options: { ...common, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
       }),
       new Chart(revoked.canvas, {
         type: 'doughnut',

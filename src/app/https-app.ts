@@ -21,7 +21,7 @@ import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
 import { enrollmentPorts } from './enrollment-ports.js';
 import { operatorSessions } from './operator-sessions.js';
-import { listAuditEntries } from '../store/audit.js';
+import { actorNames, issuanceOutcomes, listAuditEntries } from '../store/audit.js';
 import { verifyAuditChain } from '../audit/verify.js';
 import { writeCheckpoint } from '../audit/checkpoint.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
@@ -58,6 +58,8 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
       audit,
       log: {
         entries: (query) => listAuditEntries(store, query),
+        outcomes: (serials) => issuanceOutcomes(store, serials),
+        actorNames: (actors) => actorNames(store, actors),
         verify: async () => verifyAuditChain(store, await plane.checkpointSigner()),
         checkpoint: async () => writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock),
       },

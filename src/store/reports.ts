@@ -84,6 +84,8 @@ export async function chartSeries(handle: Handle, now: number): Promise<ChartSer
     .where({ status: 'active' })
     .where('not_after', '>', now)
     .where('not_after', '<=', now + WEEKS * WEEK)
+    // The responder and HTTPS certificates renew themselves: not an operator's to plan for.
+    .whereNotIn('requested_by', SELF_RENEWING)
     .groupBy('week')) as { week: number | string; n: number | string }[];
   const perWeek = new Array<number>(WEEKS).fill(0);
   // notAfter exactly 26 weeks out is the last week's.

@@ -139,7 +139,14 @@ export const auditEntryAnswer = z.strictObject({
   hash: z.string(),
 });
 
-export const auditListAnswer = z.strictObject({ entries: z.array(auditEntryAnswer) });
+export const auditListAnswer = z.strictObject({
+  entries: z.array(
+    auditEntryAnswer.extend({
+      actorName: z.string().nullable().describe('The actor as people know it: a station, a key\'s label, a certificate\'s identity'),
+      finalOutcome: z.enum(['success', 'failure', 'pending']).describe('For an issuance logged as pending: what became of the certificate'),
+    }),
+  ),
+});
 export const auditVerifyAnswer = z.looseObject({ ok: z.boolean() });
 export const checkpointAnswer = z.strictObject({ seq: z.number().int(), hash: z.string(), at: iso });
 
@@ -161,7 +168,18 @@ export const enrollmentRequestAnswer = z.strictObject({
 export const enrollmentListAnswer = z.strictObject({ enrollments: z.array(enrollmentRequestAnswer) });
 
 /** The console's read models: their top level is fixed, their inside grows with the console. */
-export const overviewAnswer = z.looseObject({ cas: z.array(z.looseObject({ name: z.string() })) });
+export const overviewAnswer = z.looseObject({
+  counts: z.strictObject({
+    activeCertificates: z.number().int(),
+    expiringIn30Days: z.number().int().describe('Certificates an operator must see renewed (service certificates that renew themselves apart)'),
+    selfRenewingExpiringIn30Days: z.number().int(),
+    revokedCertificates: z.number().int(),
+    factoryDevices: z.number().int(),
+    stations: z.number().int(),
+  }),
+  cas: z.array(z.looseObject({ name: z.string() })),
+  alerts: z.array(z.looseObject({ severity: z.enum(['info', 'warning', 'critical']), advice: z.string() })),
+});
 export const chartsAnswer = z.looseObject({});
 const deviceAnswer = z.strictObject({
   serial: z.string().describe('The device id (its certificates\' identity)'),

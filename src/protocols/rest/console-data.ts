@@ -13,11 +13,12 @@ import type { RouteSpec } from '../../http/routes.js';
 import { auditEntryView } from '../../audit/view.js';
 import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
 import { parseOrThrow } from './validation.js';
-import { chartSeries, recentAlerts } from '../../store/reports.js';
+import { activeStationCount, certificateCounts, chartSeries, deviceCount, recentAlerts } from '../../store/reports.js';
 import { createCrlStore } from '../../store/crls.js';
 import { listStations, outputPerStation } from '../../store/factory.js';
 import { chartsAnswer, devicesAnswer, overviewAnswer, stationDisabledAnswer, stationsAnswer } from './answers.js';
 import { newestDevices } from '../../store/factory.js';
+import { adviceFor } from '../../alerts/advice.js';
 import { inventoryEntries, inventoryPage } from '../../store/inventory.js';
 import { deviceProfiles, inventoryView } from '../../factory/inventory.js';
 import type { Profile } from '../../profiles/load.js';
@@ -84,9 +85,23 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
         } catch (e) {
           hsm = { token: ctx.tokenLabel, reachable: false, detail: (e as Error).message };
         }
-        const alerts = (await recentAlerts(store, now - 24 * HOUR, 50)).map(auditEntryView);
+        const alerts = (await recentAlerts(store, now - 24 * HOUR, 50)).map((row) => {
+          const entry = auditEntryView(row);
+          const severity = String((entry.details as { severity?: unknown } | null)?.severity ?? 'warning');
+          return { ...entry, severity, advice: adviceFor(entry.target) };
+        });
+        const counts = await certificateCounts(store, now);
+        const headline = {
+          activeCertificates: (counts.byStatus.active ?? 0) - counts.expired,
+          expiringIn30Days: counts.expiringSoon,
+          selfRenewingExpiringIn30Days: counts.selfRenewingExpiringSoon,
+          revokedCertificates: counts.byStatus.revoked ?? 0,
+          factoryDevices: await deviceCount(store),
+          stations: await activeStationCount(store),
+        };
         res.json({
           now: iso(now),
+          counts: headline,
           cas,
           responders: [...responders].map(([issuer, r]) => ({ issuer, ...r })),
           tls: tls ? { serial: tls.serial, notAfter: iso(tls.not_after) } : null,
