@@ -282,6 +282,27 @@ for (const makeBackend of BACKENDS) {
       assert.equal(await page.locator('label[for=revoke-reason]').count(), 1, 'the reason has a label');
       await page.screenshot({ path: path.join(ARTIFACTS, `console-devices-${backend.name}.png`), fullPage: false });
 
+      // A device's page: how it enrolled, its certificates, and what an operator may do about it.
+      await page.click(`[data-testid=device-est-${backend.name}-2]`);
+      await page.waitForSelector('[data-testid=device-summary]');
+      assert.match((await page.textContent('[data-testid=device-summary]')) ?? '', /est \(secret\)/);
+      assert.equal(await page.locator('[data-testid=device-history] tbody tr').count(), 1);
+      assert.equal(await page.locator('[data-testid=allow-reprovision]').count(), 0, 'only factory devices are re-provisioned');
+      await page.click('[data-testid=allow-renewal]');
+      assert.match((await page.textContent('#confirm-text')) ?? '', new RegExp(`device est-${backend.name}-2`));
+      await page.click('#confirm-ok');
+      await page.waitForSelector('[data-testid=renewal-allowed]');
+      const factoryDevice = `A-${backend.name}-0`;
+      await page.fill('#search input[name=serial]', factoryDevice);
+      await page.click('#search button[type=submit]');
+      await page.click(`[data-testid=device-${factoryDevice}]`);
+      await page.waitForSelector('[data-testid=device-records]');
+      assert.match((await page.textContent('[data-testid=device-summary]')) ?? '', /factory[\s\S]*line-a \/ A-LOT \/ M1/);
+      await page.click('[data-testid=allow-reprovision]');
+      await page.click('#confirm-ok');
+      await page.waitForSelector('[data-testid=device-summary]:has-text("allowed (next provisioning")');
+      assert.equal((await hallmarkJson(env, 'device', 'show', factoryDevice)).reprovisionAllowed, true);
+
       // Audit: a prefix, names instead of key ids, the issuance's final outcome, an entry's details.
       await page.click('nav a[href="#/audit"]');
       await page.waitForSelector('[data-testid=audit]');
@@ -291,10 +312,10 @@ for (const makeBackend of BACKENDS) {
       const audit = await page.locator('[data-testid=audit] tbody tr').allTextContents();
       assert.ok(audit.some((r) => r.includes('station st-a') && r.includes('certificate.issue') && r.includes('success')), audit.slice(0, 20).join('\n'));
       assert.ok(!audit.some((r) => /certificate\.issue.*pending/.test(r)), 'issued certificates show their final outcome');
-      const seq = (await page.locator('[data-testid=audit] tbody tr').first().locator('td').first().textContent())!;
+      const seq = (await page.locator('[data-testid=audit] tbody tr', { hasText: 'certificate.issue' }).first().locator('td').first().textContent())!;
       await page.click(`[data-testid=entry-${seq}]`);
       await page.waitForSelector('[data-testid=audit-entry-details]');
-      assert.match((await page.textContent('[data-testid=audit-entry-details]')) ?? '', /"/);
+      assert.match((await page.textContent('[data-testid=audit-entry-details]')) ?? '', /"profile": "device"/);
       await page.screenshot({ path: path.join(ARTIFACTS, `console-audit-${backend.name}.png`), fullPage: false });
       await page.context().close();
       assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');

@@ -103,6 +103,8 @@ describe('the OpenAPI description and the answers', () => {
     await call('POST', '/factory/provision', '/factory/provision', { token: station.apiKey, body: await device('OA-1') });
     await call('POST', '/factory/provision/batch', '/factory/provision/batch', { token: station.apiKey, body: { devices: [await device('OA-2'), { deviceSerial: 'OA-3', model: 'M1', lot: 'L1', firmwareVersion: '1', keygen: true }, { deviceSerial: 'bad' }] } });
     await call('GET', '/devices', '/devices', { token });
+    await call('GET', '/devices/{serial}', '/devices/OA-1', { token });
+    await call('POST', '/devices/{serial}/reprovision', '/devices/OA-1/reprovision', { token });
     await call('GET', '/stations', '/stations', { token });
     await call('POST', '/stations/{name}/disable', '/stations/oa-st/disable', { token });
 

@@ -221,6 +221,85 @@ async function certificateDetails(serial: string, deviceName: string, target: HT
   (target.querySelector('h2') as HTMLElement | null)?.focus();
 }
 
+interface DeviceDetails extends Device {
+  reprovisionAllowed: boolean | null;
+  history: { serial: string; status: string; profile: string; issuedAt: string | null; notAfter: string | null; requestedBy: string; revocationReason: string | null; supersededBy: string | null }[];
+  records: { at: string; station: string; line: string; lot: string; firmwareVersion: string; certificateSerial: string }[];
+}
+
+/** One device: how it enrolled, its certificates as a timeline (newest first), and what an operator may do. */
+async function deviceDetails(serial: string, target: HTMLElement): Promise<void> {
+  const d = await api<DeviceDetails>('GET', `/api/v1/devices/${encodeURIComponent(serial)}`);
+  const current = d.history.find((c) => c.status === 'active');
+  const actions: Node[] = [];
+  if (current && may('cert.issue')) {
+    actions.push(
+      h(
+        'button',
+        {
+          'data-testid': 'allow-renewal',
+          onclick: async () => {
+            if (!(await confirmAction(`Let device ${d.serial} renew its certificate ${current.serial} now, before its renewal window opens (once)?`))) return;
+            try {
+              await api('POST', `/api/v1/certificates/${current.serial}/allow-renewal`);
+              target.append(h('p', { 'data-testid': 'renewal-allowed', role: 'status' }, `Device ${d.serial} may renew now.`));
+            } catch (e) {
+              target.append(failure(e));
+            }
+          },
+        },
+        'Allow renewal now…',
+      ),
+    );
+  }
+  if (d.via === 'factory' && !d.reprovisionAllowed && may('station.manage')) {
+    actions.push(
+      h(
+        'button',
+        {
+          class: 'danger',
+          'data-testid': 'allow-reprovision',
+          onclick: async () => {
+            if (!(await confirmAction(`Let a station provision device ${d.serial} once more? Its current identity will be revoked (superseded) when that happens.`))) return;
+            try {
+              await api('POST', `/api/v1/devices/${encodeURIComponent(d.serial)}/reprovision`);
+              await deviceDetails(serial, target);
+            } catch (e) {
+              target.append(failure(e));
+            }
+          },
+        },
+        'Allow re-provisioning…',
+      ),
+    );
+  }
+  target.replaceChildren(
+    h('h2', { tabindex: '-1' }, `Device ${d.serial}`),
+    table(
+      ['field', 'value'],
+      [
+        ['enrolled', d.via],
+        ['state', d.state],
+        ['line / lot / model', [d.line, d.lot, d.model].map((v) => v ?? '—').join(' / ')],
+        ['since', date(d.provisionedAt)],
+        ['re-provisioning', d.reprovisionAllowed === null ? '—' : d.reprovisionAllowed ? 'allowed (next provisioning replaces the identity)' : 'not allowed'],
+      ],
+      'device-summary',
+    ),
+    h('h3', {}, 'Certificates, newest first'),
+    table(
+      ['issued', 'serial', 'status', 'until', 'requested by', ''],
+      d.history.map((c) => [date(c.issuedAt), c.serial, `${c.status}${c.revocationReason ? ` (${c.revocationReason})` : ''}${c.supersededBy ? ', renewed' : ''}`, date(c.notAfter), c.requestedBy, h('button', { onclick: () => void certificateDetails(c.serial, d.serial, target).catch((e) => target.append(failure(e))) }, 'Certificate')]),
+      'device-history',
+    ),
+    d.records.length ? h('h3', {}, 'Manufacturing records') : '',
+    d.records.length ? table(['at', 'station', 'line', 'lot', 'firmware', 'certificate'], d.records.map((r) => [date(r.at), r.station, r.line, r.lot, r.firmwareVersion, r.certificateSerial]), 'device-records') : '',
+    actions.length ? h('p', { class: 'inline' }, ...actions) : h('p', { class: 'muted' }, 'Nothing your role can change here.'),
+  );
+  target.scrollIntoView({ block: 'start' });
+  (target.querySelector('h2') as HTMLElement | null)?.focus();
+}
+
 async function certificatesView(): Promise<void> {
   const results = h('div', {});
   const details = h('section', { class: 'card', id: 'details' }, h('p', { class: 'muted' }, 'Pick a device or certificate.'));
@@ -260,7 +339,12 @@ async function certificatesView(): Promise<void> {
                   d.lot ?? '—',
                   d.provisionedAt ? date(d.provisionedAt) : '—',
                   d.certificate ? `${d.certificate.status}${d.certificate.revocationReason ? ` (${d.certificate.revocationReason})` : ''}` : '—',
-                  d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
+                  h(
+                    'span',
+                    { class: 'inline' },
+                    h('button', { 'data-testid': `device-${d.serial}`, onclick: () => void deviceDetails(d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Device'),
+                    d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
+                  ),
                 ]),
                 'devices',
               ),

@@ -25,6 +25,7 @@ import { actorNames, issuanceOutcomes, listAuditEntries } from '../store/audit.j
 import { verifyAuditChain } from '../audit/verify.js';
 import { writeCheckpoint } from '../audit/checkpoint.js';
 import { factoryRoutes } from '../protocols/rest/factory.js';
+import { deviceRoutes } from '../protocols/rest/devices.js';
 import { enrollmentRequestRoutes } from '../protocols/rest/enrollment-requests.js';
 import { consoleDataRoutes } from '../protocols/rest/console-data.js';
 import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
@@ -64,7 +65,8 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
         checkpoint: async () => writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock),
       },
     }),
-    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel, profiles: ctx.config.profiles }, issue, revocation),
+    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue, revocation),
+    ...deviceRoutes({ store, clock, audit, profiles: ctx.config.profiles }),
   ];
 }
 

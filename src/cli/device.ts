@@ -1,4 +1,3 @@
-import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { HallmarkError } from '../base/errors.js';
@@ -6,8 +5,8 @@ import { csvLine, note, printJson, printTable } from './output.js';
 import { parseLimit, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
 import { inventoryEntries, inventoryEntry, inventoryPage, type InventoryStatus } from '../store/inventory.js';
-import { deviceProfiles, historyView, inventoryView } from '../factory/inventory.js';
-import { allowReprovisioning, devicesAfter, devicesPerLot, findDevice, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
+import { allowDeviceReprovisioning, deviceProfiles, historyView, inventoryView } from '../factory/inventory.js';
+import { devicesAfter, devicesPerLot, findDevice, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
 
 export interface DeviceFlags {
   json: boolean;
@@ -121,13 +120,7 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
     } else if (verb === 'reprovision') {
       const serial = args[0];
       if (!serial) throw usageError('usage: hallmark device reprovision <device serial>');
-      const actor = `cli:${os.userInfo().username}`;
-      const done = await inTransaction(ctx.store, async (trx) => {
-        const allowed = await allowReprovisioning(trx, serial, ctx.clock.now().getTime());
-        if (allowed) await ctx.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source: 'cli' });
-        return allowed;
-      });
-      if (!done) throw new HallmarkError('not_found', `no provisioned device ${serial}`, 404);
+      await allowDeviceReprovisioning({ store: ctx.store, audit: ctx.audit }, serial, `cli:${os.userInfo().username}`, 'cli', ctx.clock.now().getTime());
       if (flags.json) printJson({ serial, reprovisionAllowed: true });
       else process.stderr.write(`device ${serial} may be provisioned once more; its current identity is revoked when that happens\n`);
     } else throw usageError('usage: hallmark device list|show|export|report|reprovision …');

@@ -1,5 +1,9 @@
 import type { Profile } from '../profiles/load.js';
-import type { InventoryEntry } from '../store/inventory.js';
+import { inventoryEntry, type InventoryEntry } from '../store/inventory.js';
+import { allowReprovisioning, manufacturingRecordsOf } from '../store/factory.js';
+import { inTransaction, type Store } from '../store/handle.js';
+import type { AuditLog } from '../audit/log.js';
+import { HallmarkError } from '../base/errors.js';
 
 /** Profiles whose certificates identify a device: those that authenticate their holder as a device. */
 export const deviceProfiles = (profiles: Map<string, Profile>): string[] => [...profiles.values()].filter((p) => p.role === 'device').map((p) => p.name);
@@ -55,3 +59,26 @@ export const historyView = (entry: InventoryEntry, now: number) =>
     revocationReason: c.revocation_reason,
     supersededBy: c.superseded_by ?? null,
   }));
+
+/** A device with everything known of it: the inventory's view, every certificate, the factory's records. */
+export async function deviceDetails(store: Store, identity: string, profiles: string[], now: number) {
+  const entry = await inventoryEntry(store, identity, profiles);
+  const records = await manufacturingRecordsOf(store, identity);
+  if (!entry) return undefined;
+  return {
+    ...inventoryView(entry, now),
+    reprovisionAllowed: entry.device ? entry.device.reprovision_allowed_at !== null : null,
+    history: historyView(entry, now),
+    records: records.map((r) => ({ at: iso(r.at)!, station: r.station, line: r.line, lot: r.lot, model: r.model, firmwareVersion: r.firmware_version, certificateSerial: r.certificate_serial })),
+  };
+}
+
+/** Lets a provisioned device be provisioned once more (its identity is replaced then), audited. */
+export async function allowDeviceReprovisioning(deps: { store: Store; audit: AuditLog }, serial: string, actor: string, source: string | undefined, now: number): Promise<void> {
+  const done = await inTransaction(deps.store, async (trx) => {
+    const allowed = await allowReprovisioning(trx, serial, now);
+    if (allowed) await deps.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source });
+    return allowed;
+  });
+  if (!done) throw new HallmarkError('not_found', `no provisioned device ${serial}: only a device a station provisioned can be re-provisioned`, 404);
+}

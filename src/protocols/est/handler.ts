@@ -188,6 +188,26 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     sendAsIs(res, { 'Content-Type': `multipart/mixed; boundary=${boundary}` }, keyPart + part('application/pkcs7-mime; smime-type=certs-only', certsOnly([issued.der])) + `--${boundary}--\r\n`);
   }
 
+  /** Reads what is left of a request body and drops it, then answers: at most 1 MiB or 5 seconds. */
+  function drainThen(req: IncomingMessage, answer: () => void): void {
+    if (req.complete) return answer();
+    let dropped = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.removeListener('data', count);
+      answer();
+    };
+    const count = (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > 1024 * 1024) done();
+    };
+    const timer = setTimeout(done, 5000);
+    req.on('data', count);
+    req.once('end', done);
+    req.once('error', done);
+    req.resume();
+  }
+
   function fail(err: unknown, res: ServerResponse): void {
     if (res.headersSent) return void res.destroy();
     const fault = !isHallmarkError(err) && isDatabaseUnavailable(err);
@@ -196,12 +216,19 @@ export function createEstHandler(deps: EstDeps): (req: IncomingMessage, res: Ser
     if (isHallmarkError(err) && typeof err.details?.challenge === 'string') res.setHeader('WWW-Authenticate', err.details.challenge);
     if (isHallmarkError(err) && typeof err.details?.retryAfter === 'number') res.setHeader('Retry-After', String(err.details.retryAfter));
     if (isHallmarkError(err) && typeof err.details?.allow === 'string') res.setHeader('Allow', err.details.allow);
-    // A body refused part-way is not read to its end: the connection closes after the answer.
-    if (status === 413) res.shouldKeepAlive = false;
     if (status === 500) deps.log(`EST error: ${(err as Error)?.stack ?? err}`);
     const text = Buffer.from(`${message}\n`, 'utf8');
-    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': text.length });
-    res.end(text);
+    const answer = () => {
+      if (res.writableEnded || res.destroyed) return;
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': text.length });
+      res.end(text);
+    };
+    if (status !== 413) return answer();
+    // A refused body is not kept, and the connection closes after the answer. The rest of the body is
+    // read and dropped first (up to a bound): a socket closed while the client still sends is reset,
+    // and the client never reads the 413 (RFC 9112 §9.6, tear-down).
+    res.shouldKeepAlive = false;
+    drainThen(res.req, answer);
   }
 
   return (req, res) => {

@@ -195,6 +195,27 @@ const deviceAnswer = z.strictObject({
   certificate: z.strictObject({ serial, status: z.string(), notAfter: iso, revocationReason: z.string().nullable(), profile: z.string() }).nullable().describe('The newest'),
 });
 
+export const deviceDetailsAnswer = deviceAnswer.extend({
+  reprovisionAllowed: z.boolean().nullable().describe('For a factory device: whether the next provisioning may replace its identity'),
+  history: z.array(
+    z.strictObject({
+      serial,
+      status: z.string(),
+      profile: z.string(),
+      issuer: z.string(),
+      issuedAt: iso.nullable(),
+      notAfter: iso.nullable(),
+      requestedBy: z.string(),
+      revokedAt: iso.nullable(),
+      revocationReason: z.string().nullable(),
+      supersededBy: z.string().nullable(),
+    }),
+  ),
+  records: z.array(z.strictObject({ at: iso, station: z.string(), line: z.string(), lot: z.string(), model: z.string(), firmwareVersion: z.string(), certificateSerial: z.string() })),
+});
+
+export const reprovisionAnswer = z.strictObject({ serial: z.string(), reprovisionAllowed: z.literal(true) });
+
 export const devicesAnswer = z.strictObject({
   devices: z.array(deviceAnswer),
   next: z.string().optional().describe('When present, more may follow: ask again with after=<next>'),

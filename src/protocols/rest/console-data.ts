@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
 import type { Store } from '../../store/handle.js';
 import type { Clock } from '../../base/clock.js';
 import type { CaStore } from '../../store/cas.js';
@@ -12,29 +11,15 @@ import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { auditEntryView } from '../../audit/view.js';
 import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
-import { parseOrThrow } from './validation.js';
 import { activeStationCount, certificateCounts, chartSeries, deviceCount, recentAlerts } from '../../store/reports.js';
 import { createCrlStore } from '../../store/crls.js';
 import { listStations, outputPerStation } from '../../store/factory.js';
-import { chartsAnswer, devicesAnswer, overviewAnswer, stationDisabledAnswer, stationsAnswer } from './answers.js';
-import { newestDevices } from '../../store/factory.js';
+import { chartsAnswer, overviewAnswer, stationDisabledAnswer, stationsAnswer } from './answers.js';
 import { adviceFor } from '../../alerts/advice.js';
-import { inventoryEntries, inventoryPage } from '../../store/inventory.js';
-import { deviceProfiles, inventoryView } from '../../factory/inventory.js';
-import type { Profile } from '../../profiles/load.js';
 
 const HOUR = 3_600_000;
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
-const deviceQuery = z.strictObject({
-  serial: z.string().max(128).optional(),
-  lot: z.string().max(128).optional(),
-  line: z.string().max(128).optional(),
-  state: z.enum(['provisioning', 'provisioned']).optional(),
-  certificateStatus: z.enum(['active', 'expired', 'revoked']).optional(),
-  after: z.string().max(128).optional().describe('The next page: devices after this id (the last of the previous page)'),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-});
 
 /**
  * What the operator console reads beyond the plain REST resources: the overview, the chart series,
@@ -48,8 +33,6 @@ export interface ConsoleDataDeps {
   cas: CaStore;
   keys?: KeyStore;
   tokenLabel: string;
-  /** The profiles, to know which identify devices. */
-  profiles: Map<string, Profile>;
 }
 
 export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
@@ -119,30 +102,6 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       answers: { status: 200, schema: chartsAnswer, description: 'The console charts' },
       handler: async (_req, res) => {
         res.json(await chartSeries(store, clock.now().getTime()));
-      },
-    },
-    {
-      method: 'get',
-      path: '/devices',
-      permission: 'device.read',
-      summary: 'Devices by serial (prefix), lot, line, state or certificate status, with their certificates',
-      query: deviceQuery,
-      answers: { status: 200, schema: devicesAnswer, description: 'Devices with their certificates' },
-      handler: async (req, res) => {
-        const q = parseOrThrow(deviceQuery, req.query, 'query');
-        const now = clock.now().getTime();
-        const profiles = deviceProfiles(ctx.profiles);
-        const limit = q.limit ?? 100;
-        let devices: ReturnType<typeof inventoryView>[];
-        if (q.lot || q.line || q.state) {
-          // Lines, lots and states are the factory's: its own query, newest first.
-          const factory = await newestDevices(store, { serialPrefix: q.serial, lot: q.lot, line: q.line, state: q.state, certificateStatus: q.certificateStatus === 'expired' ? undefined : q.certificateStatus, limit });
-          devices = (await inventoryEntries(store, factory.map((d) => String(d.serial)), profiles)).map((e) => inventoryView(e, now));
-        } else {
-          devices = (await inventoryPage(store, { profiles, prefix: q.serial, after: q.after, status: q.certificateStatus, limit }, now)).map((e) => inventoryView(e, now));
-        }
-        const more = devices.length === limit && !(q.lot || q.line || q.state);
-        res.json({ devices, ...(more ? { next: devices[devices.length - 1]!.serial } : {}) });
       },
     },
     {
