@@ -317,6 +317,15 @@ for (const makeBackend of BACKENDS) {
       await page.waitForSelector('[data-testid=audit-entry-details]');
       assert.match((await page.textContent('[data-testid=audit-entry-details]')) ?? '', /"profile": "device"/);
       await page.screenshot({ path: path.join(ARTIFACTS, `console-audit-${backend.name}.png`), fullPage: false });
+
+      // The CA page: each generation's place in its family's rollover, its CRL and responder.
+      const next = await hallmarkJson<{ name: string }>(env, 'ca', 'rollover', 'issuing', '--at', new Date(Date.now() + 30 * 86_400_000).toISOString());
+      await page.click('nav a[href="#/cas"]');
+      await page.waitForSelector('[data-testid=ca-table]');
+      assert.equal(await page.textContent('[data-testid=ca-state-issuing]'), 'issuing');
+      assert.equal(await page.textContent('[data-testid=ca-state-root]'), 'issuing');
+      assert.match((await page.textContent(`[data-testid=ca-state-${next.name}]`)) ?? '', /^rollover scheduled: issues from /);
+      assert.match((await page.textContent('[data-testid=ca-table]')) ?? '', /issuing[\s\S]*#\d+, \d+ entries/);
       await page.context().close();
       assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
     });

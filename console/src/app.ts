@@ -548,9 +548,71 @@ async function auditView(): Promise<void> {
   await load();
 }
 
+// ---- CAs -----------------------------------------------------------------------------------------
+
+interface CaGeneration {
+  name: string;
+  family: string;
+  parent: string | null;
+  keyType: string;
+  status: string;
+  notBefore: string;
+  notAfter: string;
+  activeFrom: string | null;
+  retiredAt: string | null;
+  signatureAlgorithm: string;
+}
+
+/** Where a generation stands in its family's rollover, in words. */
+function generationState(ca: CaGeneration, family: CaGeneration[], now: number): string {
+  if (ca.status === 'revoked') return 'revoked';
+  if (ca.retiredAt) return 'retired';
+  const started = (c: CaGeneration) => Date.parse(c.activeFrom ?? c.notBefore) <= now;
+  const current = family.filter((c) => c.status === 'active' && !c.retiredAt && started(c)).sort((a, b) => Date.parse(b.activeFrom ?? b.notBefore) - Date.parse(a.activeFrom ?? a.notBefore))[0];
+  if (!started(ca)) return `rollover scheduled: issues from ${date(ca.activeFrom)}`;
+  if (current?.name === ca.name) return 'issuing';
+  return 'draining: answers for what it issued until it expires';
+}
+
+/** The hierarchy by family and generation, with each CA's CRL and OCSP state and where its rollover stands. */
+async function casView(): Promise<void> {
+  const render = showForThisView();
+  const [{ cas }, o] = await Promise.all([api<{ cas: CaGeneration[] }>('GET', '/api/v1/cas'), api<Overview>('GET', '/api/v1/overview')]);
+  const now = Date.parse(o.now);
+  const rows = [...cas].sort((a, b) => Number(a.parent !== null) - Number(b.parent !== null) || a.family.localeCompare(b.family) || Date.parse(b.activeFrom ?? b.notBefore) - Date.parse(a.activeFrom ?? a.notBefore));
+  render(
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Certificate authorities'),
+      table(
+        ['CA', 'family', 'parent', 'key', 'state', 'life left', 'until', 'CRL', 'OCSP signer'],
+        rows.map((ca) => {
+          const crl = o.crls.find((c) => c.issuer === ca.name);
+          const responder = o.responders.find((r) => r.issuer === ca.name);
+          const family = cas.filter((c) => c.family === ca.family);
+          return [
+            ca.name,
+            ca.family,
+            ca.parent ?? '—',
+            `${ca.keyType}, ${ca.signatureAlgorithm}`,
+            h('span', { 'data-testid': `ca-state-${ca.name}` }, generationState(ca, family, now)),
+            validityBar(ca.notBefore, ca.notAfter, o.now),
+            date(ca.notAfter),
+            crl?.number ? `#${crl.number}, ${crl.entries} entries, next ${date(crl.nextUpdate)}` : '—',
+            responder ? `until ${date(responder.notAfter)}` : '—',
+          ];
+        }),
+        'ca-table',
+      ),
+      h('p', { class: 'muted' }, 'Rollover and the compromise drill are ceremonies: `hallmark ca rollover <ca> --at <time>`, `hallmark ca revoke`, `hallmark ca reissue` (docs/operators.md).'),
+    ),
+  );
+}
+
 // ---- routing -------------------------------------------------------------------------------------
 
-const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, certificates: certificatesView, stations: stationsView, enrollments: enrollmentsView, audit: auditView };
+const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, cas: casView, certificates: certificatesView, stations: stationsView, enrollments: enrollmentsView, audit: auditView };
 
 async function route(): Promise<void> {
   if (!currentUser()) return;

@@ -15,6 +15,9 @@ export const caView = (row: CaRow, withPem = false) => ({
   notBefore: new Date(Number(row.not_before)).toISOString(),
   notAfter: new Date(Number(row.not_after)).toISOString(),
   status: row.status,
+  family: row.family ?? row.name,
+  activeFrom: row.active_from === null ? null : new Date(Number(row.active_from)).toISOString(),
+  retiredAt: row.retired_at === null ? null : new Date(Number(row.retired_at)).toISOString(),
   signatureAlgorithm: signatureAlgorithmName(AsnConvert.parse(row.certificate, Certificate).signatureAlgorithm.algorithm),
   ...(withPem ? { certificate: toPem(row.certificate, 'CERTIFICATE') } : {}),
 });

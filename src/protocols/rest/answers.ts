@@ -86,6 +86,9 @@ export const caAnswer = z.strictObject({
   notBefore: iso,
   notAfter: iso,
   status: z.string(),
+  family: z.string().describe('The CA\'s family: its generations share it (rollover)'),
+  activeFrom: iso.nullable().describe('When this generation starts (or started) issuing'),
+  retiredAt: iso.nullable(),
   signatureAlgorithm: z.string(),
   certificate: pem.optional(),
 });
