@@ -36,16 +36,16 @@ for (const make of BACKENDS) {
         record('st-b', 'line-b', FIRST_HOUR + 100 * HOUR + 6),
       ]);
       let c = 0;
-      const certificate = (status: string, notAfter: number, reason: string | null = null) => ({
+      const certificate = (status: string, notAfter: number, reason: string | null = null, profile = 'device', requestedBy = 'test') => ({
         serial: `s${c++}`,
         issuer: 'issuing',
-        profile: 'device',
+        profile,
         subject: 'CN=d',
         status,
         not_before: 0,
         not_after: notAfter,
         key_type: 'ec-p256',
-        requested_by: 'test',
+        requested_by: requestedBy,
         created_at: 0,
         revocation_reason: reason,
       });
@@ -54,6 +54,8 @@ for (const make of BACKENDS) {
         certificate('active', NOW + 1), // week 0
         certificate('active', NOW + WEEK - 1), // week 0
         certificate('active', NOW + WEEK), // week 1
+        certificate('active', NOW + WEEK + 5, null, 'station'), // week 1, another profile
+        certificate('active', NOW + WEEK + 6, null, 'ocsp-signer', 'system:ocsp'), // renews itself: not counted
         certificate('active', NOW + 26 * WEEK), // the last moment of the window: week 25
         certificate('active', NOW + 26 * WEEK + 1), // beyond: not counted
         certificate('revoked', NOW + 2, 'keyCompromise'),
@@ -75,11 +77,19 @@ for (const make of BACKENDS) {
           { line: 'line-b', counts: hours([[100, 2]]), total: 2 },
         ],
       });
-      const weeks = new Array<number>(26).fill(0);
-      weeks[0] = 2;
-      weeks[1] = 1;
-      weeks[25] = 1;
-      assert.deepEqual(series.expiringPerWeek, { start: new Date(NOW).toISOString(), weeks });
+      const weeksOf = (entries: [number, number][]) => {
+        const weeks = new Array<number>(26).fill(0);
+        for (const [week, count] of entries) weeks[week] = count;
+        return weeks;
+      };
+      assert.deepEqual(series.expiringPerWeek, {
+        start: new Date(NOW).toISOString(),
+        weeks: weeksOf([[0, 2], [1, 2], [25, 1]]),
+        profiles: [
+          { profile: 'device', weeks: weeksOf([[0, 2], [1, 1], [25, 1]]) },
+          { profile: 'station', weeks: weeksOf([[1, 1]]) },
+        ],
+      });
       assert.deepEqual(series.revocationsByReason, [
         { reason: 'keyCompromise', count: 2 },
         { reason: 'unspecified', count: 1 },

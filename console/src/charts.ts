@@ -17,7 +17,7 @@ function canvasCard(title: string, id: string, summary: HTMLElement): { card: HT
 
 export interface ChartData {
   provisionedPerHour: { start: string; hours: number; lines: { line: string; counts: number[]; total: number }[] };
-  expiringPerWeek: { start: string; weeks: number[] };
+  expiringPerWeek: { start: string; weeks: number[]; profiles: { profile: string; weeks: number[] }[] };
   revocationsByReason: { reason: string; count: number }[];
 }
 
@@ -32,7 +32,12 @@ export function renderCharts(data: ChartData): HTMLElement {
   const expiring = canvasCard(
     'Certificates expiring per week (next 26 weeks)',
     'chart-expiring',
-    h('p', { class: 'summary', 'data-testid': 'expiring-summary', 'data-total': String(data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)) }, `${data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)} certificates expire in the next 26 weeks (not counting the responder and HTTPS certificates, which renew themselves)`),
+    h(
+      'div',
+      {},
+      h('p', { class: 'summary', 'data-testid': 'expiring-summary', 'data-total': String(data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)) }, `${data.expiringPerWeek.weeks.reduce((a, b) => a + b, 0)} certificates expire in the next 26 weeks (not counting the responder and HTTPS certificates, which renew themselves)`),
+      h('ul', { class: 'summary', 'data-testid': 'expiring-by-profile' }, ...data.expiringPerWeek.profiles.map((p) => h('li', { 'data-profile': p.profile, 'data-total': String(p.weeks.reduce((a, b) => a + b, 0)) }, `${p.profile}: ${p.weeks.reduce((a, b) => a + b, 0)}`))),
+    ),
   );
   const revoked = canvasCard(
     'Revocations by reason',
@@ -51,8 +56,9 @@ export function renderCharts(data: ChartData): HTMLElement {
       }),
       new Chart(expiring.canvas, {
         type: 'bar',
-        data: { labels: data.expiringPerWeek.weeks.map((_, i) => `+${i + 1}w`), datasets: [{ label: 'expiring', data: data.expiringPerWeek.weeks, backgroundColor: PALETTE[2] }] },
-        options: { ...common, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+        // Stacked by profile: devices, stations, operators… renew in different ways.
+        data: { labels: data.expiringPerWeek.weeks.map((_, i) => `+${i + 1}w`), datasets: data.expiringPerWeek.profiles.map((p, i) => ({ label: p.profile, data: p.weeks, backgroundColor: PALETTE[(i + 2) % PALETTE.length] })) },
+        options: { ...common, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
       }),
       new Chart(revoked.canvas, {
         type: 'doughnut',

@@ -46,7 +46,8 @@ const WEEKS = 26;
 
 export interface ChartSeries {
   provisionedPerHour: { start: string; hours: number; lines: { line: string; counts: number[]; total: number }[] };
-  expiringPerWeek: { start: string; weeks: number[] };
+  /** Every profile's weeks add up to `weeks`. */
+  expiringPerWeek: { start: string; weeks: number[]; profiles: { profile: string; weeks: number[] }[] };
   revocationsByReason: { reason: string; count: number }[];
 }
 
@@ -79,17 +80,24 @@ export async function chartSeries(handle: Handle, now: number): Promise<ChartSer
   }
 
   const expiring = (await db('certificates')
-    .select(db.raw('CAST((not_after - ?) / ? AS INTEGER) AS week', [now, WEEK]))
+    .select('profile', db.raw('CAST((not_after - ?) / ? AS INTEGER) AS week', [now, WEEK]))
     .count({ n: '*' })
     .where({ status: 'active' })
     .where('not_after', '>', now)
     .where('not_after', '<=', now + WEEKS * WEEK)
     // The responder and HTTPS certificates renew themselves: not an operator's to plan for.
     .whereNotIn('requested_by', SELF_RENEWING)
-    .groupBy('week')) as { week: number | string; n: number | string }[];
+    .groupBy('profile', 'week')) as { profile: string; week: number | string; n: number | string }[];
   const perWeek = new Array<number>(WEEKS).fill(0);
-  // notAfter exactly 26 weeks out is the last week's.
-  for (const r of expiring) perWeek[Math.min(WEEKS - 1, Number(r.week))]! += Number(r.n);
+  const perProfile = new Map<string, number[]>();
+  for (const r of expiring) {
+    // notAfter exactly 26 weeks out is the last week's.
+    const week = Math.min(WEEKS - 1, Number(r.week));
+    perWeek[week]! += Number(r.n);
+    const series = perProfile.get(r.profile) ?? new Array<number>(WEEKS).fill(0);
+    series[week]! += Number(r.n);
+    perProfile.set(r.profile, series);
+  }
 
   const reasons = (await db('certificates').select('revocation_reason').count({ n: '*' }).where({ status: 'revoked' }).groupBy('revocation_reason')) as {
     revocation_reason: string | null;
@@ -101,7 +109,7 @@ export async function chartSeries(handle: Handle, now: number): Promise<ChartSer
       hours: HOURS,
       lines: [...perLine].sort(([a], [b]) => (a < b ? -1 : 1)).map(([line, counts]) => ({ line, counts, total: counts.reduce((a, b) => a + b, 0) })),
     },
-    expiringPerWeek: { start: new Date(now).toISOString(), weeks: perWeek },
+    expiringPerWeek: { start: new Date(now).toISOString(), weeks: perWeek, profiles: [...perProfile].sort(([a], [b]) => (a < b ? -1 : 1)).map(([profile, weeks]) => ({ profile, weeks })) },
     // Sorted here: the databases put a NULL reason first (SQLite) or last (PostgreSQL).
     revocationsByReason: reasons.map((r) => ({ reason: r.revocation_reason ?? 'unspecified', count: Number(r.n) })).sort((a, b) => (a.reason < b.reason ? -1 : 1)),
   };
