@@ -35,7 +35,7 @@ function fromBase32(text: string): Uint8Array {
 
 /** The page's globals, for functions that run in it (this file is compiled without the DOM types; a type only, as those functions are sent to the page as text). */
 type PageElement = { tagName: string; textContent: string | null; children: ArrayLike<PageElement> };
-type PageGlobals = { document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; activeElement: PageElement | null } };
+type PageGlobals = { document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; activeElement: PageElement | null; documentElement: { scrollWidth: number } } };
 
 let home: TestHome;
 let browser: Browser;
@@ -326,6 +326,19 @@ for (const makeBackend of BACKENDS) {
       assert.equal(await page.textContent('[data-testid=ca-state-root]'), 'issuing');
       assert.match((await page.textContent(`[data-testid=ca-state-${next.name}]`)) ?? '', /^rollover scheduled: issues from /);
       assert.match((await page.textContent('[data-testid=ca-table]')) ?? '', /issuing[\s\S]*#\d+, \d+ entries/);
+
+      // At phone width every page fits the screen: what is wide scrolls inside its card.
+      await page.setViewportSize({ width: 390, height: 844 });
+      for (const view of ['overview', 'cas', 'certificates', 'stations', 'enrollments', 'audit']) {
+        await page.click(`nav a[href="#/${view}"]`);
+        await page.waitForSelector('section.card');
+        await page.waitForLoadState('networkidle');
+        const width = await page.evaluate(() => ({ page: (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth, screen: (globalThis as unknown as { innerWidth: number }).innerWidth }));
+        assert.ok(width.page <= width.screen, `${view} fits a phone: ${JSON.stringify(width)}`);
+      }
+      await page.click('nav a[href="#/overview"]');
+      await page.waitForSelector('[data-testid=count-active]');
+      await page.screenshot({ path: path.join(ARTIFACTS, `console-phone-${backend.name}.png`), fullPage: false });
       await page.context().close();
       assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
     });
