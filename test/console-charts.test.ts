@@ -64,11 +64,14 @@ for (const make of BACKENDS) {
       ]);
 
       const series = await chartSeries(asStore(db), NOW);
-      const hours = (entries: [number, number][]) => {
-        const counts = new Array<number>(168).fill(0);
-        for (const [hour, count] of entries) counts[hour] = count;
+      /** A series of `length` zeros but for the [index, count] entries given. */
+      const countsOf = (length: number, entries: [number, number][]) => {
+        const counts = new Array<number>(length).fill(0);
+        for (const [index, count] of entries) counts[index] = count;
         return counts;
       };
+      const hours = (entries: [number, number][]) => countsOf(168, entries);
+      const weeksOf = (entries: [number, number][]) => countsOf(26, entries);
       assert.deepEqual(series.provisionedPerHour, {
         start: new Date(FIRST_HOUR).toISOString(),
         hours: 168,
@@ -77,11 +80,6 @@ for (const make of BACKENDS) {
           { line: 'line-b', counts: hours([[100, 2]]), total: 2 },
         ],
       });
-      const weeksOf = (entries: [number, number][]) => {
-        const weeks = new Array<number>(26).fill(0);
-        for (const [week, count] of entries) weeks[week] = count;
-        return weeks;
-      };
       assert.deepEqual(series.expiringPerWeek, {
         start: new Date(NOW).toISOString(),
         weeks: weeksOf([[0, 2], [1, 2], [25, 1]]),

@@ -46,10 +46,13 @@ function decode(der: Uint8Array) {
   };
 }
 
-/** A stored certificate as people and scripts see it; `expired` is derived, never stored. */
+/** `expired` is derived, never stored: an active certificate past its notAfter. */
+export const effectiveStatus = (status: string, notAfter: number, now: number): string => (status === 'active' && notAfter <= now ? 'expired' : status);
+
+/** A stored certificate as people and scripts see it. */
 export function certificateView(row: CertificateRow, now: Date, withPem = false) {
   const notAfter = Number(row.not_after);
-  const status = row.status === 'active' && notAfter <= now.getTime() ? 'expired' : row.status;
+  const status = effectiveStatus(row.status, notAfter, now.getTime());
   return {
     serial: row.serial,
     status,

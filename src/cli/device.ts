@@ -6,7 +6,7 @@ import { parseLimit, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
 import { inventoryEntries, inventoryEntry, inventoryPage, type InventoryStatus } from '../store/inventory.js';
 import { allowDeviceReprovisioning, deviceProfiles, historyView, inventoryView } from '../factory/inventory.js';
-import { devicesAfter, devicesPerLot, findDevice, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
+import { devicesAfter, devicesPerLot, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
 
 export interface DeviceFlags {
   json: boolean;
@@ -79,17 +79,18 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
     } else if (verb === 'show') {
       const serial = args[0];
       if (!serial) throw usageError('usage: hallmark device show <device id>');
+      // The inventory's entry carries the factory's row, when there is one.
       const entry = await inventoryEntry(ctx.store, serial, profiles);
-      const row = await findDevice(ctx.store, serial);
-      if (!entry && !row) throw new HallmarkError('not_found', `no device ${serial}: no certificate of a device profile names it and no station provisioned it; see \`hallmark device list --prefix ${serial.slice(0, 4)}\``, 404);
+      const row = entry?.device;
+      if (!entry) throw new HallmarkError('not_found', `no device ${serial}: no certificate of a device profile names it and no station provisioned it; see \`hallmark device list --prefix ${serial.slice(0, 4)}\``, 404);
       const records = (await manufacturingRecordsOf(ctx.store, serial)).map((r) => ({ ...r, at: new Date(Number(r.at)).toISOString() }));
-      const summary = entry ? inventoryView(entry, now) : undefined;
-      const history = entry ? historyView(entry, now) : [];
+      const summary = inventoryView(entry, now);
+      const history = historyView(entry, now);
       // The factory's fields (certificateSerial, serverKeygen, …) as before, with the inventory's beside them.
-      const out = { ...(row ? view(row) : {}), ...(summary ?? {}), history, records };
+      const out = { ...(row ? view(row) : {}), ...summary, history, records };
       if (flags.json) printJson(out);
       else {
-        for (const [k, v] of Object.entries(summary ? flat(summary) : view(row!))) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
+        for (const [k, v] of Object.entries(flat(summary))) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
         process.stdout.write(`\ncertificates, newest first:\n`);
         printTable(history, ['serial', 'status', 'profile', 'issuedAt', 'notAfter', 'requestedBy', 'revocationReason']);
         if (records.length) {

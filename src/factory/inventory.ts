@@ -4,6 +4,7 @@ import { allowReprovisioning, manufacturingRecordsOf } from '../store/factory.js
 import { inTransaction, type Store } from '../store/handle.js';
 import type { AuditLog } from '../audit/log.js';
 import { HallmarkError } from '../base/errors.js';
+import { effectiveStatus } from '../ca/certificate-view.js';
 
 /** Profiles whose certificates identify a device: those that authenticate their holder as a device. */
 export const deviceProfiles = (profiles: Map<string, Profile>): string[] => [...profiles.values()].filter((p) => p.role === 'device').map((p) => p.name);
@@ -20,8 +21,6 @@ export function enrolledVia(requestedBy: string, factory: boolean): string {
 }
 
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
-
-const certificateStatus = (status: string, notAfter: number, now: number) => (status === 'active' && notAfter <= now ? 'expired' : status);
 
 /** A device as the CLI, REST and the console show it. */
 export function inventoryView(entry: InventoryEntry, now: number) {
@@ -40,7 +39,7 @@ export function inventoryView(entry: InventoryEntry, now: number) {
     provisionedAt: iso(device?.provisioned_at ?? first?.issued_at),
     certificates: entry.history.length,
     certificate: current
-      ? { serial: current.serial, status: certificateStatus(current.status, Number(current.not_after), now), notAfter: iso(current.not_after)!, revocationReason: current.revocation_reason, profile: current.profile }
+      ? { serial: current.serial, status: effectiveStatus(current.status, Number(current.not_after), now), notAfter: iso(current.not_after)!, revocationReason: current.revocation_reason, profile: current.profile }
       : null,
   };
 }
@@ -49,7 +48,7 @@ export function inventoryView(entry: InventoryEntry, now: number) {
 export const historyView = (entry: InventoryEntry, now: number) =>
   entry.history.map((c) => ({
     serial: c.serial,
-    status: certificateStatus(c.status, Number(c.not_after), now),
+    status: effectiveStatus(c.status, Number(c.not_after), now),
     profile: c.profile,
     issuer: c.issuer,
     issuedAt: iso(c.issued_at),
@@ -63,8 +62,8 @@ export const historyView = (entry: InventoryEntry, now: number) =>
 /** A device with everything known of it: the inventory's view, every certificate, the factory's records. */
 export async function deviceDetails(store: Store, identity: string, profiles: string[], now: number) {
   const entry = await inventoryEntry(store, identity, profiles);
-  const records = await manufacturingRecordsOf(store, identity);
   if (!entry) return undefined;
+  const records = await manufacturingRecordsOf(store, identity);
   return {
     ...inventoryView(entry, now),
     reprovisionAllowed: entry.device ? entry.device.reprovision_allowed_at !== null : null,

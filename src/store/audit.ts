@@ -2,6 +2,7 @@ import { isPostgres } from './db.js';
 import { insertMany } from './insert-many.js';
 import { together } from './together.js';
 import { sql, sqlTx, type Handle, type StoreTx } from './handle.js';
+import { whereStartsWith } from './prefix.js';
 
 /** One entry of the audit chain as stored (audit/log.ts computes `hash`). */
 export interface AuditRow {
@@ -74,14 +75,11 @@ export interface AuditQuery {
   until?: number;
 }
 
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 /** Entries for a reader: after a sequence number in order, or newest first; by action prefix, actor and time. */
 export function listAuditEntries(handle: Handle, q: AuditQuery): Promise<AuditRow[]> {
   const rows = sql(handle)('audit_events').where('seq', '>', q.after ?? 0).orderBy('seq', q.newest ? 'desc' : 'asc').limit(q.limit);
   if (q.before !== undefined) rows.where('seq', '<', q.before);
-  // LIKE narrows through the (action, at) index; substr keeps the match exact (SQLite's LIKE ignores case).
-  if (q.action) rows.whereRaw("action LIKE ? ESCAPE '\\' AND substr(action, 1, ?) = ?", [`${escapeLike(q.action)}%`, q.action.length, q.action]);
+  if (q.action) whereStartsWith(rows, 'action', q.action);
   if (q.actor) rows.where({ actor: q.actor });
   if (q.since !== undefined) rows.where('at', '>=', q.since);
   if (q.until !== undefined) rows.where('at', '<', q.until);

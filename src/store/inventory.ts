@@ -1,4 +1,5 @@
 import { sql, type Handle } from './handle.js';
+import { whereStartsWith } from './prefix.js';
 import type { CertificateRow } from './certificates.js';
 import type { DeviceRow } from './factory.js';
 
@@ -31,8 +32,6 @@ export interface InventoryEntry {
   device?: DeviceRow;
 }
 
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 export async function inventoryPage(handle: Handle, filter: InventoryFilter, now: number): Promise<InventoryEntry[]> {
   if (!filter.profiles.length) return [];
   const db = sql(handle);
@@ -47,9 +46,7 @@ export async function inventoryPage(handle: Handle, filter: InventoryFilter, now
     .groupBy('identity')
     .orderBy('identity')
     .limit(filter.limit);
-  // LIKE narrows through the identity index; substr makes the match exact on both databases (SQLite's
-  // LIKE ignores ASCII case, PostgreSQL's does not).
-  if (filter.prefix) q.whereRaw("identity LIKE ? ESCAPE '\\' AND substr(identity, 1, ?) = ?", [`${escapeLike(filter.prefix)}%`, filter.prefix.length, filter.prefix]);
+  if (filter.prefix) whereStartsWith(q, 'identity', filter.prefix);
   if (filter.after !== undefined) q.where('identity', '>', filter.after);
   if (filter.status === 'active') q.having(valid, '>', 0);
   else if (filter.status === 'expired') q.having(valid, '=', 0).having(active, '>', 0);
