@@ -12,26 +12,11 @@ import { postJson } from './helpers/post-json.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
 import { mustRun, run } from './helpers/run.js';
 import { totpCode } from '../src/auth/totp.js';
+import { fromBase32 } from './helpers/base32.js';
 
 /** Where the overview screenshot is kept (CI keeps the directory as the test's artifact). */
 const ARTIFACTS = path.join(process.cwd(), 'artifacts');
 const CHROMIUM = process.env.HALLMARK_CHROMIUM ?? '/usr/bin/chromium';
-
-function fromBase32(text: string): Uint8Array {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const c of text.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Uint8Array.from(out);
-}
 
 /** The page's globals, for functions that run in it (this file is compiled without the DOM types; a type only, as those functions are sent to the page as text). */
 type PageElement = { tagName: string; textContent: string | null; children: ArrayLike<PageElement> };

@@ -57,8 +57,8 @@ for (const makeBackend of BACKENDS) {
       assert.equal(station.name, 'st-a1');
       assert.equal(station.line, 'line-a');
       assert.match(station.apiKey, /^hmk_/);
-      assert.ok(fs.existsSync(station.certFile) && fs.existsSync(station.keyFile));
-      assert.equal(fs.statSync(station.keyFile).mode & 0o077, 0, 'the key file is private');
+      assert.ok(fs.existsSync(station.certFile!) && fs.existsSync(station.keyFile!));
+      assert.equal(fs.statSync(station.keyFile!).mode & 0o077, 0, 'the key file is private');
       const list = await hallmarkJson(env, 'station', 'list');
       assert.deepEqual(list.map((s: { name: string }) => s.name), ['st-a1']);
     });
@@ -182,13 +182,13 @@ for (const makeBackend of BACKENDS) {
       assert.equal(otherLine.status, 403);
       assert.match(otherLine.body, /belongs to line line-a/);
       assert.equal((await hm.request('POST', 'factory/provision', { body: device('DEV-X', csr!.csr) })).status, 401);
-      const viaCert = await provision(device('DEV-CERT', csr!.csr.replace('DEV-X', 'DEV-X')), { cert: fs.readFileSync(b.certFile, 'utf8'), key: fs.readFileSync(b.keyFile, 'utf8') });
+      const viaCert = await provision(device('DEV-CERT', csr!.csr.replace('DEV-X', 'DEV-X')), { cert: b.credentials.certificate, key: b.credentials.privateKey });
       assert.equal(viaCert.status, 400, 'the CSR names DEV-X, not DEV-CERT');
       const disabled = await hallmark(env, 'station', 'disable', 'st-b1');
       assert.equal(disabled.code, 0, disabled.stderr);
       await hm.running.poll();
       assert.equal((await provision(device('DEV-X', csr!.csr), { token: b.apiKey })).status, 401, 'API key refused at once');
-      assert.equal((await provision(device('DEV-X', csr!.csr), { cert: fs.readFileSync(b.certFile, 'utf8'), key: fs.readFileSync(b.keyFile, 'utf8') })).status, 401, 'certificate refused at once');
+      assert.equal((await provision(device('DEV-X', csr!.csr), { cert: b.credentials.certificate, key: b.credentials.privateKey })).status, 401, 'certificate refused at once');
       assert.equal(await count('devices'), devices);
       assert.equal(await count('certificates'), certificates + 1, 'only station st-b1\'s own certificate');
     });

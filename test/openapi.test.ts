@@ -11,6 +11,8 @@ import { addStation } from '../src/factory/stations.js';
 import { createOperator } from '../src/auth/operators.js';
 import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
 import { totpCode } from '../src/auth/totp.js';
+import { createApiKey } from '../src/auth/api-keys.js';
+import { PERMISSIONS } from '../src/auth/permissions.js';
 
 /**
  * The OpenAPI description says what every route takes and answers (schemas made from the zod schemas
@@ -94,9 +96,23 @@ describe('the OpenAPI description and the answers', () => {
     await call('POST', '/certificates/{serial}/revoke', `/certificates/${issued.serial}/revoke`, { token, body: { reason: 'certificateHold' } });
     await call('POST', '/certificates/{serial}/release', `/certificates/${issued.serial}/release`, { token });
 
-    const key = (await call('POST', '/apikeys', '/apikeys', { token: session.token, body: { role: 'read-only', label: 'oa', expiresInDays: 1 } })).json();
+    // Changes that mint or remove credentials ask a session for a fresh code each (test/management.test.ts);
+    // an admin key scoped for everything is not interactive and makes them in a row.
+    const scoped = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: [...PERMISSIONS], createdBy: 'test', now: new Date() })).apiKey;
+    const key = (await call('POST', '/apikeys', '/apikeys', { token: scoped, body: { role: 'read-only', label: 'oa', expiresInDays: 1 } })).json();
     await call('GET', '/apikeys', '/apikeys', { token: session.token });
-    await call('DELETE', '/apikeys/{id}', `/apikeys/${key.id}`, { token: session.token });
+    await call('DELETE', '/apikeys/{id}', `/apikeys/${key.id}`, { token: scoped });
+
+    await call('POST', '/operators', '/operators', { token: scoped, body: { name: 'oa-new', role: 'read-only', password: 'another long passphrase' } });
+    await call('GET', '/operators', '/operators', { token: scoped });
+    await call('POST', '/operators/{name}/reset-totp', '/operators/oa-new/reset-totp', { token: scoped });
+    await call('POST', '/operators/{name}/disable', '/operators/oa-new/disable', { token: scoped });
+    await call('POST', '/tokens', '/tokens', { token, body: { lot: 'OA-LOT', count: 2 } });
+    await call('GET', '/tokens', '/tokens?lot=OA-LOT', { token });
+    const made = (await call('POST', '/tokens', '/tokens', { token, body: { device: 'oa-single' } })).json();
+    await call('DELETE', '/tokens/{id}', `/tokens/${made.tokens[0].id}`, { token });
+    await call('DELETE', '/token-lots/{lot}', '/token-lots/OA-LOT', { token });
+    await call('POST', '/stations', '/stations', { token, body: { name: 'oa-st2', line: 'oa-line' } });
 
     const station = await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'oa-st', line: 'oa-line', profiles: ['device'], quotaPerHour: 100, actor: 'test', dir });
     const device = async (serial: string) => ({ deviceSerial: serial, model: 'M1', lot: 'L1', firmwareVersion: '1', csr: (await opensslCsr(dir, { subject: `/CN=${serial}` })).csrPem });
@@ -106,7 +122,7 @@ describe('the OpenAPI description and the answers', () => {
     await call('GET', '/devices/{serial}', '/devices/OA-1', { token });
     await call('POST', '/devices/{serial}/reprovision', '/devices/OA-1/reprovision', { token });
     await call('GET', '/stations', '/stations', { token });
-    await call('POST', '/stations/{name}/disable', '/stations/oa-st/disable', { token });
+    await call('POST', '/stations/{name}/disable', '/stations/oa-st/disable', { token: scoped });
 
     const secret = (await createEnrollmentToken(hm.ctx.store, { device: 'oa-dev', expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
     const enrolling = await opensslCsr(dir, { subject: '/CN=oa-dev' });

@@ -15,12 +15,12 @@ import type { RouteSpec } from '../src/http/routes.js';
 /** The permission table as docs/security-model.md states it, written out independently of the code. */
 const EXPECTED: Record<string, string[]> = {
   admin: [...PERMISSIONS],
-  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'device.read', 'audit.read'],
+  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'token.manage', 'device.read', 'audit.read'],
   'read-only': ['ca.read', 'cert.read', 'device.read', 'audit.read'],
   station: ['ca.read', 'factory.provision'],
   device: ['ca.read', 'enroll.self'],
 };
-const HIGH_IMPACT = ['ca.manage', 'apikey.manage'];
+const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage'];
 
 let home: TestHome;
 before(async () => {
@@ -35,7 +35,7 @@ test('the permission table in code is the one docs/security-model.md documents',
   );
 });
 
-const concretePath = (spec: RouteSpec) => spec.path.slice(1).replace(':serial', '00ff').replace(':name', 'issuing').replace(':id', 'ffffffffffffffff');
+const concretePath = (spec: RouteSpec) => spec.path.slice(1).replace(':serial', '00ff').replace(':name', 'issuing').replace(':id', 'ffffffffffffffff').replace(':lot', 'NO-SUCH-LOT');
 
 for (const makeBackend of BACKENDS) {
   const backend = makeBackend();
@@ -47,6 +47,7 @@ for (const makeBackend of BACKENDS) {
       // A high failure threshold: this test sends hundreds of refused requests on purpose.
       const configFile = configCopy(path.join(home.home, `config-${backend.name}`), (c) => {
         c.security.alerts.authFailures.threshold = 100_000;
+        c.security.alerts.authFailures.credentialThreshold = 100_000;
       });
       hm = await startInProcess(home, backend, `hallmark-${backend.name}`, { configFile });
       const now = hm.ctx.clock.now();
@@ -99,7 +100,11 @@ for (const makeBackend of BACKENDS) {
           else if (!EXPECTED[p.role!]!.includes(spec.permission)) expected = 403;
           else if (HIGH_IMPACT.includes(spec.permission) && !p.session && !p.scoped) expected = 403;
           else expected = 'allowed';
-          if (expected === 'allowed') assert.ok(response.status !== 401 && response.status !== 403, where);
+          // A session passes the permission check of a high-impact change, then is asked for a fresh code.
+          if (expected === 'allowed' && spec.stepUp && p.session) {
+            assert.equal(response.status, 403, where);
+            assert.equal(response.json().error.code, 'fresh_totp_required', where);
+          } else if (expected === 'allowed') assert.ok(response.status !== 401 && response.status !== 403, where);
           else assert.equal(response.status, expected, where);
           if (expected === 401) assert.match(String(response.headers['www-authenticate']), /^Bearer realm="hallmark"/, where);
           checked++;

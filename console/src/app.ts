@@ -1,32 +1,13 @@
 import { api, ApiError, currentUser, may, setUser, type Me } from './api.js';
 import { confirmAction, date, h, table } from './dom.js';
-import { destroyCharts, renderCharts, type ChartData } from './charts.js';
+import { renderCharts, type ChartData } from './charts.js';
+import { currentView, failure, focusFirstHeading, focusHeading, openingView, show, showForThisView } from './view.js';
+import { stationsView } from './stations.js';
+import { tokensView } from './tokens.js';
+import { apiKeysView } from './apikeys.js';
+import { operatorsView } from './operators.js';
 
-const main = document.getElementById('main')!;
 const REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn'];
-
-function show(...nodes: Node[]): void {
-  destroyCharts();
-  main.replaceChildren(...nodes);
-}
-
-/**
- * Bumped when a view is opened (or the sign-in form replaces everything). A view's data can arrive
- * after the operator has moved on; its render is then dropped, or it would replace the newer view.
- */
-let navigation = 0;
-
-/** `show` for the view being opened now: does nothing once another view has been opened since. */
-function showForThisView(): (...nodes: Node[]) => void {
-  const mine = navigation;
-  return (...nodes) => {
-    if (mine === navigation) show(...nodes);
-  };
-}
-
-function failure(e: unknown): Node {
-  return h('p', { class: 'error', role: 'alert' }, e instanceof Error ? e.message : String(e));
-}
 
 // ---- sign-in, idle timeout, sign-out -------------------------------------------------------------
 
@@ -42,6 +23,8 @@ for (const event of ['click', 'keydown']) document.addEventListener(event, armId
 function signedIn(me: Me): void {
   setUser(me);
   document.getElementById('nav')!.hidden = false;
+  // Sections the role cannot use are not offered (the API refuses them regardless).
+  for (const a of document.querySelectorAll<HTMLElement>('nav a[data-permission]')) a.hidden = !may(a.dataset.permission!);
   document.getElementById('who')!.replaceChildren(`${me.name} (${me.role}) `, h('button', { id: 'sign-out', onclick: () => void signOut() }, 'Sign out'));
   armIdleTimer();
   void route();
@@ -57,7 +40,7 @@ async function signOut(message?: string): Promise<void> {
 }
 
 function signInView(message?: string): void {
-  navigation++;
+  openingView();
   const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
   const name = h('input', { name: 'name', autocomplete: 'username', required: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
@@ -217,8 +200,7 @@ async function certificateDetails(serial: string, deviceName: string, target: HT
     revoke ? h('div', { class: 'inline' }, h('label', { for: 'revoke-reason' }, 'Revocation reason'), reason, ' ', revoke) : h('p', { class: 'muted' }, cert.status === 'active' ? 'Your role cannot revoke.' : ''),
   );
   // The card is below the results: bring it into view, and focus its heading for keyboard users.
-  target.scrollIntoView({ block: 'start' });
-  (target.querySelector('h2') as HTMLElement | null)?.focus();
+  focusHeading(target);
 }
 
 interface DeviceDetails extends Device {
@@ -289,15 +271,14 @@ async function deviceDetails(serial: string, target: HTMLElement): Promise<void>
     h('h3', {}, 'Certificates, newest first'),
     table(
       ['issued', 'serial', 'status', 'until', 'requested by', ''],
-      d.history.map((c) => [date(c.issuedAt), c.serial, `${c.status}${c.revocationReason ? ` (${c.revocationReason})` : ''}${c.supersededBy ? ', renewed' : ''}`, date(c.notAfter), c.requestedBy, h('button', { onclick: () => void certificateDetails(c.serial, d.serial, target).catch((e) => target.append(failure(e))) }, 'Certificate')]),
+      d.history.map((c) => [date(c.issuedAt), c.serial, `${c.status}${c.revocationReason ? ` (${c.revocationReason})` : ''}${c.supersededBy ? ', renewed' : ''}`, date(c.notAfter), c.requestedBy, h('button', { 'aria-label': `Certificate ${c.serial}`, onclick: () => void certificateDetails(c.serial, d.serial, target).catch((e) => target.append(failure(e))) }, 'Certificate')]),
       'device-history',
     ),
     d.records.length ? h('h3', {}, 'Manufacturing records') : '',
     d.records.length ? table(['at', 'station', 'line', 'lot', 'firmware', 'certificate'], d.records.map((r) => [date(r.at), r.station, r.line, r.lot, r.firmwareVersion, r.certificateSerial]), 'device-records') : '',
     actions.length ? h('p', { class: 'inline' }, ...actions) : h('p', { class: 'muted' }, 'Nothing your role can change here.'),
   );
-  target.scrollIntoView({ block: 'start' });
-  (target.querySelector('h2') as HTMLElement | null)?.focus();
+  focusHeading(target);
 }
 
 async function certificatesView(): Promise<void> {
@@ -342,8 +323,8 @@ async function certificatesView(): Promise<void> {
                   h(
                     'span',
                     { class: 'inline' },
-                    h('button', { 'data-testid': `device-${d.serial}`, onclick: () => void deviceDetails(d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Device'),
-                    d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
+                    h('button', { 'data-testid': `device-${d.serial}`, 'aria-label': `Device page of ${d.serial}`, onclick: () => void deviceDetails(d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Device'),
+                    d.certificate ? h('button', { 'data-testid': `open-${d.serial}`, 'aria-label': `Certificate of ${d.serial}`, onclick: () => void certificateDetails(d.certificate!.serial, d.serial, details).catch((err) => details.replaceChildren(failure(err))) }, 'Details') : '',
                   ),
                 ]),
                 'devices',
@@ -368,55 +349,6 @@ async function certificatesView(): Promise<void> {
   show(h('section', { class: 'card' }, h('h2', {}, 'Certificates and devices'), form, results), details);
 }
 
-// ---- stations ------------------------------------------------------------------------------------
-
-interface Station {
-  name: string;
-  line: string;
-  profiles: string[];
-  quotaPerHour: number;
-  lastHour: number;
-  state: string;
-}
-
-async function stationsView(): Promise<void> {
-  const render = showForThisView();
-  const { stations } = await api<{ stations: Station[] }>('GET', '/api/v1/stations');
-  render(
-    h(
-      'section',
-      { class: 'card' },
-      h('h2', {}, 'Stations'),
-      table(
-        ['station', 'line', 'profiles', 'last hour / quota', 'state', ''],
-        stations.map((s) => [
-          s.name,
-          s.line,
-          s.profiles.join(', '),
-          `${s.lastHour} / ${s.quotaPerHour}`,
-          s.state,
-          may('station.manage') && s.state === 'active'
-            ? h(
-                'button',
-                {
-                  class: 'danger',
-                  'data-testid': `disable-${s.name}`,
-                  onclick: async () => {
-                    if (!(await confirmAction(`Disable station ${s.name} on line ${s.line}? Its API key and certificate are revoked at once.`))) return;
-                    await api('POST', `/api/v1/stations/${encodeURIComponent(s.name)}/disable`).catch((e) => main.append(failure(e)));
-                    await stationsView();
-                  },
-                },
-                'Disable…',
-              )
-            : '',
-        ]),
-        'stations',
-      ),
-    ),
-  );
-}
-
 // ---- enrollments held for approval ---------------------------------------------------------------
 
 interface EnrollmentRequest {
@@ -439,9 +371,10 @@ async function enrollmentsView(): Promise<void> {
       {
         class: verdict === 'reject' ? 'danger' : 'primary',
         'data-testid': `${verdict}-${e.id}`,
+        'aria-label': `${verdict === 'approve' ? 'Approve' : 'Reject'} the enrollment of ${e.device}`,
         onclick: async () => {
           if (!(await confirmAction(`${verdict === 'approve' ? 'Approve' : 'Reject'} the enrollment of device ${e.device} (${e.subject}) on label ${e.label}?`))) return;
-          await api('POST', `/api/v1/enrollments/${e.id}/${verdict}`, {}).catch((err) => main.append(failure(err)));
+          await api('POST', `/api/v1/enrollments/${e.id}/${verdict}`, {}).catch((err) => document.getElementById('main')!.append(failure(err)));
           await enrollmentsView();
         },
       },
@@ -501,8 +434,7 @@ async function auditView(): Promise<void> {
       table(['field', 'value'], [['at', date(e.at)], ['actor', e.actorName ? `${e.actorName} (${e.actor})` : e.actor], ['target', e.target ?? '—'], ['outcome', e.finalOutcome], ['source', e.source ?? '—']], 'audit-entry-fields'),
       h('pre', { 'data-testid': 'audit-entry-details' }, JSON.stringify(e.details ?? {}, null, 2)),
     );
-    entryDetails.scrollIntoView({ block: 'start' });
-    (entryDetails.querySelector('h2') as HTMLElement | null)?.focus();
+    focusHeading(entryDetails);
   };
   // Newest first, a page at a time: "Older" asks for the entries before the last one shown.
   const load = async (before?: number) => {
@@ -518,7 +450,7 @@ async function auditView(): Promise<void> {
     list.replaceChildren(
       table(
         ['#', 'at', 'actor', 'action', 'target', 'outcome', ''],
-        shown.map((e) => [e.seq, date(e.at), e.actorName ?? e.actor, e.action, e.target ?? '', e.finalOutcome, h('button', { 'data-testid': `entry-${e.seq}`, onclick: () => openEntry(e) }, 'Details')]),
+        shown.map((e) => [e.seq, date(e.at), e.actorName ?? e.actor, e.action, e.target ?? '', e.finalOutcome, h('button', { 'data-testid': `entry-${e.seq}`, 'aria-label': `Details of entry ${e.seq}`, onclick: () => openEntry(e) }, 'Details')]),
         'audit',
       ),
       h('p', { class: 'muted' }, `${shown.length} entries`, ' ', older),
@@ -612,20 +544,37 @@ async function casView(): Promise<void> {
 
 // ---- routing -------------------------------------------------------------------------------------
 
-const VIEWS: Record<string, () => Promise<void>> = { overview: overviewView, cas: casView, certificates: certificatesView, stations: stationsView, enrollments: enrollmentsView, audit: auditView };
+const VIEWS: Record<string, () => Promise<void>> = {
+  overview: overviewView,
+  cas: casView,
+  certificates: certificatesView,
+  stations: stationsView,
+  tokens: tokensView,
+  enrollments: enrollmentsView,
+  apikeys: apiKeysView,
+  operators: operatorsView,
+  audit: auditView,
+};
 
-async function route(): Promise<void> {
+async function route(moveFocus = false): Promise<void> {
   if (!currentUser()) return;
-  const mine = ++navigation;
+  const mine = openingView();
   const name = location.hash.replace(/^#\//, '') || 'overview';
-  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('current', a.getAttribute('href') === `#/${name}`);
+  for (const a of document.querySelectorAll('nav a')) {
+    const here = a.getAttribute('href') === `#/${name}`;
+    a.classList.toggle('current', here);
+    if (here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   try {
     await (VIEWS[name] ?? overviewView)();
+    // A new section: focus its first heading, so that a screen reader announces where the operator is.
+    if (moveFocus && mine === currentView()) focusFirstHeading(document.getElementById('main')!);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return signOut('Your session ended; sign in again.');
-    if (mine === navigation) show(failure(e));
+    if (mine === currentView()) show(failure(e));
   }
 }
-window.addEventListener('hashchange', () => void route());
+window.addEventListener('hashchange', () => void route(true));
 
 api<Me>('GET', '/console/session').then(signedIn, () => signInView());

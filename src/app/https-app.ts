@@ -28,6 +28,11 @@ import { factoryRoutes } from '../protocols/rest/factory.js';
 import { deviceRoutes } from '../protocols/rest/devices.js';
 import { enrollmentRequestRoutes } from '../protocols/rest/enrollment-requests.js';
 import { consoleDataRoutes } from '../protocols/rest/console-data.js';
+import { stationRoutes } from '../protocols/rest/stations.js';
+import { tokenRoutes } from '../protocols/rest/tokens.js';
+import { operatorRoutes } from '../protocols/rest/operators.js';
+import { requireFreshCode } from '../http/step-up.js';
+import { checkFreshCode } from '../auth/operators.js';
 import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
 import type { KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 import { createConsoleRouter } from '../console/router.js';
@@ -65,7 +70,10 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
         checkpoint: async () => writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock),
       },
     }),
-    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue, revocation),
+    ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue),
+    ...stationRoutes({ store, audit, clock, issue, revocation }),
+    ...tokenRoutes({ store, audit, clock, config: ctx.config }),
+    ...operatorRoutes({ store, audit, clock, sealer: plane.sealer }),
     ...deviceRoutes({ store, clock, audit, profiles: ctx.config.profiles }),
   ];
 }
@@ -115,6 +123,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
       provisioning: rateLimit('provisioning', rateLimits.provisioning, ctx.clock),
     },
     audit: plane.denials,
+    stepUp: requireFreshCode({ checkFreshCode: (name, code, now) => checkFreshCode(ctx.store, plane.sealer, name, code, now), guard: plane.guard, denials: plane.denials, clock: ctx.clock }),
   });
   app.use('/api/v1', api);
   app.api = api;

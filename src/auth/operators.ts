@@ -54,6 +54,18 @@ export async function createOperator(
 }
 
 /**
+ * An active operator's current authenticator code, accepted once: its step must be later than the last
+ * one used (at sign-in or an earlier confirmation), advanced by compare-and-set so two racing uses of one
+ * code cannot both win.
+ */
+async function acceptCode(store: Handle, sealer: SecretSealer, row: OperatorRow, code: string, now: Date, alsoRequired = true): Promise<boolean> {
+  const secret = await sealer.open(row.totp_sealed, totpContext(row.name));
+  const step = matchTotp(secret, code, now);
+  if (!alsoRequired || step === undefined || step <= Number(row.totp_last_step)) return false;
+  return advanceTotpStep(store, row.name, step);
+}
+
+/**
  * Password and TOTP code, both checked whatever the first one says (no early exit that would tell a
  * guesser which was wrong). A TOTP step is accepted once: replaying a code fails.
  */
@@ -66,9 +78,16 @@ export async function checkOperatorLogin(
   const row = (await findOperator(store, login.name)) as OperatorRow | undefined;
   const passwordOk = await verifyPassword(login.password, row?.password_hash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
   if (!row || row.disabled_at !== null) return undefined;
-  const secret = await sealer.open(row.totp_sealed, totpContext(row.name));
-  const step = matchTotp(secret, login.totp, now);
-  if (!passwordOk || step === undefined || step <= Number(row.totp_last_step)) return undefined;
-  // Compare-and-set: two logins racing with the same code cannot both win.
-  return (await advanceTotpStep(store, row.name, step)) ? row : undefined;
+  // The code is checked even after a wrong password (same work either way), but only used up after a right one.
+  return (await acceptCode(store, sealer, row, login.totp, now, passwordOk)) ? row : undefined;
+}
+
+/**
+ * A fresh authenticator code from a signed-in operator, asked again before a high-impact action
+ * (step-up): the same once-only rule as at sign-in.
+ */
+export async function checkFreshCode(store: Handle, sealer: SecretSealer, name: string, code: string, now: Date): Promise<boolean> {
+  const row = (await findOperator(store, name)) as OperatorRow | undefined;
+  if (!row || row.disabled_at !== null) return false;
+  return acceptCode(store, sealer, row, code, now);
 }

@@ -13,6 +13,10 @@ export const PERMISSIONS = [
   'factory.provision',
   'enroll.self',
   'apikey.manage',
+  /** Operators' accounts: create, disable, new authenticator seed. */
+  'operator.manage',
+  /** One-time enrollment secrets (single devices and production lots). */
+  'token.manage',
   'audit.read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -20,7 +24,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 /** The RBAC matrix: one table, enforced by one middleware on every REST route. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'device.read', 'audit.read'],
+  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'token.manage', 'device.read', 'audit.read'],
   'read-only': ['ca.read', 'cert.read', 'device.read', 'audit.read'],
   station: ['ca.read', 'factory.provision'],
   device: ['ca.read', 'enroll.self'],
@@ -29,6 +33,6 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 export const roleAllows = (role: Role, permission: Permission) => ROLE_PERMISSIONS[role].includes(permission);
 
 /** Operations that need an operator session (password + TOTP) or an API key scoped for them. */
-export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'cert.authority']);
+export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority']);
 
 export const isPermission = (value: string): value is Permission => (PERMISSIONS as readonly string[]).includes(value);

@@ -1,12 +1,10 @@
 import { inTransaction } from '../store/handle.js';
 import fs from 'node:fs';
 import os from 'node:os';
-import { createOperator, resetOperatorTotp, setOperatorPassword, type OperatorRow } from '../auth/operators.js';
-import { disableOperator, listOperators } from '../store/credentials.js';
+import { setOperatorPassword } from '../auth/operators.js';
+import { addOperator, disableOperatorAccount, listOperatorViews, resetAuthenticator } from '../auth/operator-admin.js';
 import { ROLES, type Role } from '../auth/roles.js';
-import { base32 } from '../auth/totp.js';
 import { SECRETS_KEY } from '../keys/key-store.js';
-import { HallmarkError } from '../base/errors.js';
 import { printJson, printTable } from './output.js';
 import { usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
@@ -17,14 +15,6 @@ export interface OperatorFlags {
   role?: string;
   'password-file'?: string;
 }
-
-const view = (row: OperatorRow) => ({
-  name: row.name,
-  role: row.role,
-  createdBy: row.created_by,
-  createdAt: new Date(Number(row.created_at)).toISOString(),
-  state: row.disabled_at === null ? 'active' : 'disabled',
-});
 
 /** The password comes from a file (or `-` for stdin), never from the command line where `ps` shows it. */
 function readPassword(file: string | undefined): string {
@@ -44,14 +34,9 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
     const password = readPassword(flags['password-file']);
     await withContext({ withKeys: true }, async (ctx) => {
       const sealer = await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY });
-      const now = ctx.clock.now();
-      const created = await inTransaction(ctx.store, async (trx) => {
-        const op = await createOperator(trx, sealer, { name: flags.name!, role: flags.role as Role, password, createdBy: actor, now });
-        await ctx.audit.recordIn(trx, { actor, action: 'operator.create', target: flags.name, outcome: 'success', source: 'cli', details: { role: flags.role } });
-        return op;
-      });
+      const created = await addOperator(ctx, sealer, { name: flags.name!, role: flags.role as Role, password, actor, source: 'cli', now: ctx.clock.now() });
       // The TOTP seed is shown once, for the operator's authenticator app; stored only sealed.
-      if (flags.json) printJson({ name: flags.name, role: flags.role, otpauth: created.otpauth, totpSecret: base32(created.totpSecret) });
+      if (flags.json) printJson(created);
       else process.stdout.write(`operator ${flags.name} (${flags.role}) created. Add this to an authenticator app now (shown once):\n\n    ${created.otpauth}\n\n`);
     });
     return;
@@ -75,32 +60,21 @@ export async function operatorCommand(verb: string | undefined, args: string[], 
     if (!name) throw usageError('usage: hallmark operator reset-totp <name>');
     await withContext({ withKeys: true }, async (ctx) => {
       const sealer = await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY });
-      const reset = await inTransaction(ctx.store, async (trx) => {
-        const done = await resetOperatorTotp(trx, sealer, name, ctx.clock.now());
-        await ctx.audit.recordIn(trx, { actor, action: 'operator.totp-reset', target: name, outcome: 'success', source: 'cli' });
-        return done;
-      });
-      if (flags.json) printJson({ name, otpauth: reset.otpauth, totpSecret: base32(reset.totpSecret) });
+      const reset = await resetAuthenticator(ctx, sealer, name, { actor, source: 'cli' }, ctx.clock.now());
+      if (flags.json) printJson(reset);
       else process.stdout.write(`operator ${name}: new TOTP seed; the old authenticator no longer works and their sessions are closed. Add this to an authenticator app now (shown once):\n\n    ${reset.otpauth}\n\n`);
     });
     return;
   }
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
-      const rows = ((await listOperators(ctx.store)) as OperatorRow[]).map(view);
+      const rows = await listOperatorViews(ctx.store);
       if (flags.json) printJson(rows);
       else printTable(rows, ['name', 'role', 'state', 'createdBy', 'createdAt']);
     } else if (verb === 'disable') {
       const name = args[0];
       if (!name) throw usageError('usage: hallmark operator disable <name>');
-      const now = ctx.clock.now().getTime();
-      const done = await inTransaction(ctx.store, async (trx) => {
-        // Disabling ends the operator's sessions at once.
-        const disabled = await disableOperator(trx, name, now);
-        if (disabled) await ctx.audit.recordIn(trx, { actor, action: 'operator.disable', target: name, outcome: 'success', source: 'cli' });
-        return disabled;
-      });
-      if (!done) throw new HallmarkError('not_found', `no active operator "${name}"; see \`hallmark operator list\``, 404);
+      await disableOperatorAccount(ctx, name, { actor, source: 'cli' }, ctx.clock.now());
       if (flags.json) printJson({ name, disabled: true });
       else process.stderr.write(`operator ${name} disabled; their sessions are closed\n`);
     } else throw usageError('usage: hallmark operator add|list|disable|passwd|reset-totp …');

@@ -18,11 +18,4 @@ export function printTable(rows: Record<string, unknown>[], columns: string[]): 
 /** Progress and notes go to stderr so that stdout stays clean for data. */
 export const note = (line: string) => process.stderr.write(`${line}\n`);
 
-/** One CSV record (RFC 4180): cells with a comma, quote or line break are quoted. */
-export function csvLine(values: unknown[]): string {
-  const cell = (v: unknown) => {
-    const s = v === null || v === undefined ? '' : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return values.map(cell).join(',') + '\n';
-}
+export { csvLine } from '../base/csv.js';

@@ -23,7 +23,7 @@ export async function stationCommand(verb: string | undefined, args: string[], f
     const quota = flags.quota === undefined ? 5000 : Number(flags.quota);
     if (!Number.isInteger(quota) || quota < 1) throw usageError(`--quota takes a whole number of devices per hour, got "${flags.quota}"`);
     await withContext({ withKeys: true }, async (ctx) => {
-      const station = await addStation(
+      const { credentials: _shownInFiles, ...station } = await addStation(
         { store: ctx.store, audit: ctx.audit, issue: await issuingDeps(ctx) },
         { name, line, profiles: flags.profiles?.split(',').map((p) => p.trim()).filter(Boolean) ?? ['device'], quotaPerHour: quota, actor, dir: path.join(ctx.env.home, 'stations') },
       );

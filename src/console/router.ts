@@ -4,6 +4,8 @@ import { projectRoot } from '../config/env.js';
 import { operatorLogin, parseLogin, type SessionDeps } from '../protocols/rest/sessions.js';
 import { sendError } from '../http/errors.js';
 import { requireJson } from '../http/routes.js';
+import { ROLE_PERMISSIONS } from '../auth/permissions.js';
+import type { Role } from '../auth/roles.js';
 import { clearSessionCookie, csrfMatches, csrfTokenFor, sessionCookieOf, setSessionCookie } from '../http/session-cookie.js';
 
 /**
@@ -11,6 +13,9 @@ import { clearSessionCookie, csrfMatches, csrfTokenFor, sessionCookieOf, setSess
  * same origin's API (CSP Level 3).
  */
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+
+/** The operator and what their role may do: the page shows only those actions (the API decides regardless). */
+const who = (name: string, role: Role) => ({ name, role, permissions: ROLE_PERMISSIONS[role] });
 
 /**
  * The operator console under /console: its static files (built by `npm run build` into
@@ -30,7 +35,7 @@ export function createConsoleRouter(deps: SessionDeps & { loginGuards: RequestHa
     const login = await operatorLogin(deps, parseLogin(req.body), req.ip, 'POST /console/session');
     if (!login) return sendError(res, 401, 'unauthenticated', 'name, password or TOTP code not accepted');
     setSessionCookie(res, login.session.token, (login.session.expiresAt.getTime() - deps.clock.now().getTime()) / 1000);
-    res.status(201).json({ name: login.operator.name, role: login.operator.role, csrfToken: csrfTokenFor(login.session.token), idleTimeoutSeconds: login.session.idleTimeoutSeconds });
+    res.status(201).json({ ...who(login.operator.name, login.operator.role), csrfToken: csrfTokenFor(login.session.token), idleTimeoutSeconds: login.session.idleTimeoutSeconds });
   });
 
   /** The live session the request's cookie carries, if any. */
@@ -43,7 +48,7 @@ export function createConsoleRouter(deps: SessionDeps & { loginGuards: RequestHa
   router.get('/session', async (req, res) => {
     const session = await cookieSession(req);
     if (!session) return sendError(res, 401, 'unauthenticated', 'sign in');
-    res.json({ name: session.operator.name, role: session.operator.role, csrfToken: csrfTokenFor(session.token), idleTimeoutSeconds: Math.round(deps.policy.idleMs / 1000) });
+    res.json({ ...who(session.operator.name, session.operator.role), csrfToken: csrfTokenFor(session.token), idleTimeoutSeconds: Math.round(deps.policy.idleMs / 1000) });
   });
 
   router.delete('/session', async (req, res) => {

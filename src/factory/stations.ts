@@ -29,11 +29,13 @@ export const stationView = (row: StationRow) => ({
 
 /**
  * Registers a station with two credentials of its own: an API key (role station) and a client
- * certificate under the `station` profile, written (key 0600) to `dir`. Both end when it is disabled.
+ * certificate under the `station` profile, its key made here (the station has no way to send a CSR
+ * before it has a credential). Both are in the answer, once; with `dir` (the CLI), the certificate and
+ * key are also written there (0600). Both end when the station is disabled.
  */
 export async function addStation(
   deps: { store: Store; audit: AuditLog; issue: IssueDeps },
-  options: { name: string; line: string; profiles: string[]; quotaPerHour: number; actor: string; dir: string },
+  options: { name: string; line: string; profiles: string[]; quotaPerHour: number; actor: string; source?: string; dir?: string },
 ) {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.name)) throw new HallmarkError('invalid_name', 'station names are lowercase letters, digits and dashes', 400);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(options.line)) throw new HallmarkError('invalid_line', 'line names are letters, digits, dots, dashes and underscores', 400);
@@ -47,11 +49,14 @@ export async function addStation(
   const now = deps.issue.clock.now();
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const cert = await issueCertificate(deps.issue, { csr: requestForOwnKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))), profile: 'station', identity: options.name, requester: { kind: 'system' }, actor: options.actor });
-  fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-  const certFile = path.join(options.dir, `${options.name}.pem`);
-  const keyFile = path.join(options.dir, `${options.name}.key`);
-  fs.writeFileSync(certFile, cert.certificate + cert.chain.join(''), { mode: 0o600 });
-  fs.writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const credentials = { certificate: cert.certificate + cert.chain.join(''), privateKey: String(privateKey.export({ format: 'pem', type: 'pkcs8' })) };
+  let files: { certFile: string; keyFile: string } | undefined;
+  if (options.dir) {
+    fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    files = { certFile: path.join(options.dir, `${options.name}.pem`), keyFile: path.join(options.dir, `${options.name}.key`) };
+    fs.writeFileSync(files.certFile, credentials.certificate, { mode: 0o600 });
+    fs.writeFileSync(files.keyFile, credentials.privateKey, { mode: 0o600 });
+  }
   const key = await inTransaction(deps.store, async (trx) => {
     const apiKey = await createApiKey(trx, { role: 'station', label: `station ${options.name}`, createdBy: options.actor, now });
     await insertStation(trx, {
@@ -65,21 +70,21 @@ export async function addStation(
       created_at: now.getTime(),
       disabled_at: null,
     });
-    await deps.audit.recordIn(trx, { actor: options.actor, action: 'station.add', target: options.name, outcome: 'success', details: { line: options.line, profiles: options.profiles, quotaPerHour: options.quotaPerHour, apiKeyId: apiKey.id, certificate: cert.serial } });
+    await deps.audit.recordIn(trx, { actor: options.actor, action: 'station.add', target: options.name, outcome: 'success', source: options.source, details: { line: options.line, profiles: options.profiles, quotaPerHour: options.quotaPerHour, apiKeyId: apiKey.id, certificate: cert.serial } });
     return apiKey;
   });
-  return { name: options.name, line: options.line, apiKey: key.apiKey, apiKeyId: key.id, certificateSerial: cert.serial, certFile, keyFile };
+  return { name: options.name, line: options.line, apiKey: key.apiKey, apiKeyId: key.id, certificateSerial: cert.serial, ...files, credentials };
 }
 
 /** Takes effect at once for both credentials: the API key is revoked and so is the certificate. */
-export async function disableStation(deps: RevokeDeps, name: string, actor: string): Promise<void> {
+export async function disableStation(deps: RevokeDeps, name: string, actor: string, source?: string): Promise<void> {
   const row = await findStation(deps.store, name);
   if (!row || row.disabled_at !== null) throw new HallmarkError('not_found', `no active station "${name}"`, 404);
   const now = deps.clock.now();
   await inTransaction(deps.store, async (trx) => {
     await disableStationRow(trx, name, now.getTime());
     if (row.api_key_id) await revokeApiKey(trx, row.api_key_id, now);
-    await deps.audit.recordIn(trx, { actor, action: 'station.disable', target: name, outcome: 'success' });
+    await deps.audit.recordIn(trx, { actor, action: 'station.disable', target: name, outcome: 'success', source });
   });
   if (row.cert_serial) await revokeCertificate(deps, { serial: row.cert_serial, reason: 'cessationOfOperation', actor }).catch(() => undefined);
 }

@@ -58,6 +58,8 @@ export function openApiDocument(routes: RouteSpec[], version: string) {
       ...(spec.permission === 'public' ? { security: [] } : {}),
       'x-permission': spec.permission,
       ...(spec.rateLimit ? { 'x-rate-limit-group': spec.rateLimit } : {}),
+      // An operator session also sends a fresh authenticator code in X-Hallmark-TOTP (http/step-up.ts).
+      ...(spec.stepUp ? { 'x-fresh-totp': true } : {}),
       ...requestBody,
       responses: { [String(answer.status)]: { description: answer.description, ...answerContent }, '4XX': ERROR, '5XX': ERROR },
     };

@@ -9,7 +9,7 @@ export type RateGroup = 'auth' | 'enrollment' | 'provisioning';
 
 /**
  * One REST route, declared as data: the app mounts every route the same way (rate limit →
- * authentication → permission → body → handler), and tests and the API description read the same list.
+ * authentication → permission → body → fresh code → handler), and tests and the API description read the same list.
  */
 export interface RouteSpec {
   method: 'get' | 'post' | 'put' | 'delete';
@@ -19,6 +19,11 @@ export interface RouteSpec {
   permission: Permission | 'authenticated' | 'public';
   summary: string;
   rateLimit?: RateGroup;
+  /**
+   * High-impact: an operator session must also send a fresh authenticator code (http/step-up.ts).
+   * Checked after the body is parsed, so that a malformed request does not use the code up.
+   */
+  stepUp?: true;
   /** JSON body size limit; routes without one take no body. */
   jsonBody?: string;
   /** The body's schema, the one its handler parses (for the OpenAPI description). */
@@ -38,6 +43,8 @@ export interface MountDeps {
   rateLimiters: Record<RateGroup, RequestHandler>;
   /** Where refusals are audited (the security plane's denial audit, which folds repeats). */
   audit: Pick<AuditLog, 'record'>;
+  /** The fresh-code check of `stepUp` routes. */
+  stepUp: RequestHandler;
 }
 
 export const requireJson: RequestHandler = (req, _res, next) => {
@@ -53,6 +60,7 @@ export function mountRoutes(router: Router, specs: RouteSpec[], deps: MountDeps)
     if (spec.permission !== 'public') chain.push(deps.authenticate);
     if (spec.permission !== 'public' && spec.permission !== 'authenticated') chain.push(requirePermission(spec.permission, deps.audit));
     if (spec.jsonBody) chain.push(requireJson, express.json({ limit: spec.jsonBody, strict: true }));
+    if (spec.stepUp) chain.push(deps.stepUp);
     router[spec.method](spec.path, ...chain, spec.handler);
   }
 }

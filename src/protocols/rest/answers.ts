@@ -225,3 +225,47 @@ export const devicesAnswer = z.strictObject({
 });
 export const stationsAnswer = z.looseObject({ stations: z.array(z.looseObject({ name: z.string(), line: z.string(), lastHour: z.number().int() })) });
 export const stationDisabledAnswer = z.strictObject({ name: z.string(), state: z.literal('disabled') });
+export const stationAddedAnswer = z.strictObject({
+  name: z.string(),
+  line: z.string(),
+  apiKey: z.string().describe('The station\'s API key (hmk_…), in this answer only'),
+  apiKeyId: z.string(),
+  certificateSerial: serial,
+  certificate: z.string().describe('The station\'s client certificate and its chain, PEM'),
+  privateKey: z.string().describe('The client certificate\'s key (PKCS#8 PEM), in this answer only'),
+});
+
+const tokenState = z.enum(['unused', 'used', 'expired', 'revoked']);
+export const tokenListAnswer = z.strictObject({
+  tokens: z.array(
+    z.strictObject({
+      id: z.string(),
+      device: z.string(),
+      label: z.string(),
+      lot: z.string().nullable(),
+      state: tokenState,
+      expiresAt: iso.nullable(),
+      usedAt: iso.nullable(),
+      usedFor: z.string().nullable().describe('The serial of the certificate it enrolled'),
+      createdBy: z.string(),
+      revokedBy: z.string().nullable(),
+    }),
+  ),
+});
+export const tokensMadeAnswer = z.strictObject({
+  lot: z.string().nullable(),
+  count: z.number().int(),
+  expiresAt: iso,
+  tokens: z.array(z.strictObject({ device: z.string(), secret: z.string().describe('HTTP Basic password for EST, shown once'), id: z.string(), label: z.string().nullable(), expiresAt: iso })),
+});
+export const tokensRevokedAnswer = z.strictObject({ revoked: z.number().int() });
+
+export const operatorAnswer = z.strictObject({ name: z.string(), role: z.string(), createdBy: z.string(), createdAt: iso, state: z.enum(['active', 'disabled']) });
+export const operatorListAnswer = z.strictObject({ operators: z.array(operatorAnswer) });
+export const operatorEnrolmentAnswer = z.strictObject({
+  name: z.string(),
+  role: z.string().optional(),
+  otpauth: z.string().describe('otpauth:// URI for an authenticator app, shown once'),
+  totpSecret: z.string().describe('The same seed in base32, shown once'),
+});
+export const operatorDisabledAnswer = z.strictObject({ name: z.string(), state: z.literal('disabled') });

@@ -50,6 +50,7 @@ export function apiKeyRoutes(deps: { store: Store; audit: AuditLog; clock: Clock
       method: 'post',
       path: '/apikeys',
       permission: 'apikey.manage',
+      stepUp: true,
       summary: 'Create an API key; the key is in this response only',
       body: createBody,
       answers: { status: 201, schema: apiKeyAnswer, description: 'The key, shown this once (apiKey)' },
@@ -85,6 +86,7 @@ export function apiKeyRoutes(deps: { store: Store; audit: AuditLog; clock: Clock
       method: 'delete',
       path: '/apikeys/:id',
       permission: 'apikey.manage',
+      stepUp: true,
       summary: 'Revoke an API key',
       answers: { status: 204, description: 'Revoked' },
       handler: async (req, res) => {

@@ -4,29 +4,19 @@ import type { Clock } from '../../base/clock.js';
 import type { CaStore } from '../../store/cas.js';
 import type { KeyStore } from '../../keys/key-store.js';
 import type { IssueDeps } from '../../ca/issue.js';
-import type { RevokeDeps } from '../../ca/revoke.js';
 import { parseKeyUri } from '../../keys/key-uri.js';
-import { disableStation, stationView } from '../../factory/stations.js';
-import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { auditEntryView } from '../../audit/view.js';
 import { activeInternalCertificates, type InternalProfile } from '../../store/certificates.js';
 import { activeStationCount, certificateCounts, chartSeries, deviceCount, recentAlerts } from '../../store/reports.js';
 import { createCrlStore } from '../../store/crls.js';
-import { listStations, outputPerStation } from '../../store/factory.js';
-import { chartsAnswer, overviewAnswer, stationDisabledAnswer, stationsAnswer } from './answers.js';
+import { chartsAnswer, overviewAnswer } from './answers.js';
 import { adviceFor } from '../../alerts/advice.js';
 
 const HOUR = 3_600_000;
 const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
-
-/**
- * What the operator console reads beyond the plain REST resources: the overview, the chart series,
- * devices and stations. Read routes need the read permissions every operator role has; disabling a
- * station needs station.manage, like the CLI.
- */
-/** What the console's data routes read: the store, the CA rows and the token (for the HSM's state). */
+/** What the console's data routes (the overview and the chart series) read: the store, the CA rows and the token (for the HSM's state). */
 export interface ConsoleDataDeps {
   store: Store;
   clock: Clock;
@@ -35,7 +25,7 @@ export interface ConsoleDataDeps {
   tokenLabel: string;
 }
 
-export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revocation: RevokeDeps): RouteSpec[] {
+export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps): RouteSpec[] {
   const { store, clock } = ctx;
   const crlRows = createCrlStore(store);
   return [
@@ -102,30 +92,6 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps, revoca
       answers: { status: 200, schema: chartsAnswer, description: 'The console charts' },
       handler: async (_req, res) => {
         res.json(await chartSeries(store, clock.now().getTime()));
-      },
-    },
-    {
-      method: 'get',
-      path: '/stations',
-      permission: 'device.read',
-      summary: 'Stations with their use of the hourly quota',
-      answers: { status: 200, schema: stationsAnswer, description: 'Stations and their last hour' },
-      handler: async (_req, res) => {
-        const since = clock.now().getTime() - HOUR;
-        const used = await outputPerStation(store, since);
-        const rows = await listStations(store);
-        res.json({ stations: rows.map((r) => ({ ...stationView(r), lastHour: used.get(r.name) ?? 0 })) });
-      },
-    },
-    {
-      method: 'post',
-      path: '/stations/:name/disable',
-      permission: 'station.manage',
-      summary: 'Disable a station: its API key is revoked and its certificate too',
-      answers: { status: 200, schema: stationDisabledAnswer, description: 'Disabled' },
-      handler: async (req, res) => {
-        await disableStation(revocation, String(req.params.name), actorName(principalOf(req)));
-        res.json({ name: req.params.name, state: 'disabled' });
       },
     },
   ];
