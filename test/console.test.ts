@@ -11,7 +11,7 @@ import { configCopy } from './helpers/in-process.js';
 import { postJson } from './helpers/post-json.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
 import { mustRun, run } from './helpers/run.js';
-import { totpCode } from '../src/auth/totp.js';
+import { hotp, TOTP_STEP_SECONDS } from '../src/auth/totp.js';
 import { fromBase32 } from './helpers/base32.js';
 
 /** Where the overview screenshot is kept (CI keeps the directory as the test's artifact). */
@@ -59,7 +59,7 @@ for (const makeBackend of BACKENDS) {
       });
       adminKey = (await hallmarkJson(env, 'init')).admin.apiKey;
       // Each test signs in as an operator of its own: a TOTP code is accepted once.
-      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator'], ['ivan', 'operator']] as const) {
+      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator'], ['ivan', 'operator'], ['adam', 'admin'], ['alba', 'admin'], ['arlo', 'admin'], ['ava', 'admin'], ['abe', 'admin'], ['sven', 'operator']] as const) {
         const password = `${name} has a long passphrase`;
         const file = path.join(home.home, `${name}-${backend.name}.pw`);
         fs.writeFileSync(file, password, { mode: 0o600 });
@@ -83,13 +83,34 @@ for (const makeBackend of BACKENDS) {
       assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
       target = `A-${backend.name}-3`;
     });
+    /** Every browser context a test opened: closed here even when the test failed half-way. */
+    const contexts: { close(): Promise<void> }[] = [];
     after(async () => {
+      await Promise.all(contexts.map((c) => c.close().catch(() => undefined)));
       await server?.stop();
       await backend.cleanup();
     });
 
+    /**
+     * The operator's next unused authenticator code: the current step's, or the next one's (the server
+     * allows a step of drift), waiting for the clock only when both are used. A code works once.
+     */
+    const lastStep: Record<string, number> = {};
+    async function freshCode(name: string): Promise<string> {
+      for (;;) {
+        const now = Math.floor(Date.now() / 1000 / TOTP_STEP_SECONDS);
+        const step = Math.max(now, (lastStep[name] ?? -1) + 1);
+        if (step <= now + 1) {
+          lastStep[name] = step;
+          return hotp(operators[name]!.secret, step);
+        }
+        await new Promise((resolve) => setTimeout(resolve, TOTP_STEP_SECONDS * 1000 - (Date.now() % (TOTP_STEP_SECONDS * 1000)) + 50));
+      }
+    }
+
     async function signIn(name: string, beforeSignIn?: (page: Page) => Promise<unknown>): Promise<Page> {
       const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1100 } });
+      contexts.push(context);
       const page = await context.newPage();
       await beforeSignIn?.(page);
       page.on('console', (m) => {
@@ -102,7 +123,7 @@ for (const makeBackend of BACKENDS) {
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
       await page.fill('#sign-in input[name=name]', name);
       await page.fill('#sign-in input[name=password]', operators[name]!.password);
-      await page.fill('#sign-in input[name=totp]', totpCode(operators[name]!.secret, new Date()));
+      await page.fill('#sign-in input[name=totp]', await freshCode(name));
       const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/console/session') && r.request().method() === 'POST'), page.click('#sign-in button[type=submit]')]);
       assert.equal(response.status(), 201, await response.text());
       const cookie = (await response.headerValue('set-cookie')) ?? '';
@@ -325,6 +346,174 @@ for (const makeBackend of BACKENDS) {
       await page.waitForSelector('[data-testid=count-active]');
       await page.screenshot({ path: path.join(ARTIFACTS, `console-phone-${backend.name}.png`), fullPage: false });
       await page.context().close();
+      assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
+    });
+
+    /** Every field and button of the page has an accessible name; one h1; headings never skip a level. */
+    async function assertAccessible(page: Page, where: string): Promise<void> {
+      const problems = await page.evaluate(() => {
+        type El = { tagName: string; type?: string; id: string; labels?: ArrayLike<unknown> | null; textContent: string | null; getAttribute(n: string): string | null; closest(s: string): unknown };
+        const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<El> & Iterable<El> } }).document;
+        const found: string[] = [];
+        for (const el of doc.querySelectorAll('main input, main select, main textarea, dialog input')) {
+          if (el.type === 'hidden' || el.closest('[hidden]')) continue;
+          if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) found.push(`${el.tagName} ${el.id || el.getAttribute('name')} has no label`);
+        }
+        for (const el of doc.querySelectorAll('button, a[href]')) if (!(el.getAttribute('aria-label') || el.textContent?.trim())) found.push(`${el.tagName} without a name`);
+        if (doc.querySelectorAll('h1').length !== 1) found.push('not exactly one h1');
+        let level = 1;
+        for (const hd of doc.querySelectorAll('h1, h2, h3, h4')) {
+          const n = Number(hd.tagName[1]);
+          if (n > level + 1) found.push(`${hd.tagName} "${hd.textContent}" skips a level`);
+          level = n;
+        }
+        return found;
+      });
+      assert.deepEqual(problems, [], `${where}: ${problems.join('; ')}`);
+    }
+
+    /** Confirms a high-impact action in the dialog with the operator's next authenticator code. */
+    async function confirmWithFreshCode(page: Page, name: string, expected: RegExp): Promise<void> {
+      await page.waitForSelector('#fresh-code');
+      assert.match((await page.textContent('#confirm-text')) ?? '', expected);
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id), 'fresh-code', 'focus is on the code field');
+      await page.fill('#fresh-code', await freshCode(name));
+      await page.click('#confirm-ok');
+    }
+
+    test('management pages: operators, API keys, enrollment secrets and stations, each change with a fresh authenticator code; hidden from roles that cannot; keyboard and screen-reader basics on every page', async () => {
+      // Admin adam: every section is offered; each page passes the accessibility checks.
+      const adam = await signIn('adam');
+      await adam.waitForSelector('[data-testid=count-active]');
+      // Signed in, focus is on the first heading; "Skip to content" is the page's first stop and moves focus to the main area.
+      await adam.waitForFunction(() => (globalThis as unknown as PageGlobals).document.activeElement?.tagName === 'H2', undefined, { timeout: 10_000 });
+      assert.equal(await adam.evaluate(() => (globalThis as unknown as { document: { querySelector(s: string): { className: string } | null } }).document.querySelector('a[href], button, input, select, [tabindex]:not([tabindex="-1"])')?.className), 'skip');
+      await adam.focus('a.skip');
+      await adam.keyboard.press('Enter');
+      assert.equal(await adam.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id), 'main');
+      assert.equal(await adam.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash), '', 'the route did not change');
+      for (const view of ['overview', 'cas', 'certificates', 'stations', 'tokens', 'enrollments', 'apikeys', 'operators', 'audit']) {
+        await adam.click(`nav a[href="#/${view}"]`);
+        // Focus leaves the link for the new section's heading once the section is drawn.
+        await adam.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { tagName: string } | null } }).document.activeElement?.tagName === 'H2', undefined, { timeout: 10_000 });
+        await adam.waitForLoadState('networkidle');
+        assert.equal(await adam.getAttribute(`nav a[href="#/${view}"]`, 'aria-current'), 'page');
+        await assertAccessible(adam, view);
+      }
+
+      // Operators: nina is made; her authenticator is shown once. Cancel does nothing; a wrong code is refused.
+      await adam.click('nav a[href="#/operators"]');
+      await adam.fill('#op-name', 'nina');
+      await adam.selectOption('#op-role', 'operator');
+      await adam.fill('#op-password', 'nina has a long passphrase');
+      await adam.click('#create-operator button[type=submit]');
+      await confirmWithFreshCode(adam, 'adam', /Create operator nina with role operator/);
+      await adam.waitForSelector('[data-testid=enrolment]');
+      const ninaSecret = (await adam.textContent('[data-testid=totp-secret]'))!;
+      operators.nina = { password: 'nina has a long passphrase', secret: fromBase32(ninaSecret) };
+      await adam.waitForSelector('[data-testid=operator-state-nina]');
+      await adam.click('[data-testid=disable-nina]');
+      await adam.waitForSelector('#fresh-code');
+      await adam.click('#confirm-cancel');
+      await adam.click('[data-testid=disable-nina]');
+      await adam.fill('#fresh-code', '000000');
+      await adam.click('#confirm-ok');
+      await adam.waitForSelector('[role=alert]:has-text("not accepted")');
+      assert.equal(await adam.textContent('[data-testid=operator-state-nina]'), 'active');
+      await assertAccessible(adam, 'operators after creating one');
+      await adam.screenshot({ path: path.join(ARTIFACTS, `console-operators-${backend.name}.png`), fullPage: false });
+      await adam.context().close();
+
+      // Nina, an operator: enrollment secrets and stations, but no API keys or operators.
+      const nina = await signIn('nina');
+      await nina.waitForSelector('[data-testid=count-active]');
+      assert.equal(await nina.isVisible('nav a[href="#/tokens"]'), true);
+      assert.equal(await nina.isVisible('nav a[href="#/apikeys"]'), false);
+      assert.equal(await nina.isVisible('nav a[href="#/operators"]'), false);
+      await nina.click('nav a[href="#/tokens"]');
+      await nina.fill('#token-lot', `LOT-${backend.name}`);
+      await nina.fill('#token-count', '3');
+      await nina.click('#create-tokens button[type=submit]');
+      const [saved] = await Promise.all([nina.waitForEvent('download'), confirmWithFreshCode(nina, 'nina', new RegExp(`Make 3 one-time enrollment secrets for lot LOT-${backend.name}`))]);
+      assert.equal(saved.suggestedFilename(), `LOT-${backend.name}-secrets.csv`);
+      const csv = fs.readFileSync((await saved.path())!, 'utf8').trim().split('\n');
+      assert.equal(csv[0], 'device,secret,id,label,expiresAt');
+      assert.equal(csv.length, 4);
+      await nina.waitForSelector(`[data-testid="token-state-LOT-${backend.name}-0001"]`);
+      // A secret from the file enrolls its device over EST (curl), as the label printer's device would.
+      const [device, secret] = csv[1]!.split(',') as [string, string];
+      const dir = fs.mkdtempSync(path.join(home.home, 'lot-'));
+      fs.writeFileSync(path.join(dir, 'root.pem'), rootPem);
+      await mustRun('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-subj', `/CN=${device}`, '-outform', 'DER', '-out', path.join(dir, 'r.der')]);
+      fs.writeFileSync(path.join(dir, 'r.b64'), fs.readFileSync(path.join(dir, 'r.der')).toString('base64'));
+      const enrolled = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(dir, 'root.pem'), '-u', `${device}:${secret}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${path.join(dir, 'r.b64')}`, `https://localhost:${server.https}/.well-known/est/simpleenroll`]);
+      assert.equal(enrolled.stdout, '200', enrolled.stderr);
+      await nina.click('#token-filter button[type=submit]');
+      await nina.waitForSelector(`[data-testid="token-state-${device}"]:has-text("used")`);
+      await nina.click('[data-testid=revoke-lot]');
+      await nina.click('#confirm-ok');
+      await nina.waitForSelector('[data-testid=lot-revoked]:has-text("2 secret(s)")');
+      await assertAccessible(nina, 'tokens');
+
+      // Sven, an operator, registers a station: its API key provisions a device at once.
+      const sven = await signIn('sven');
+      await sven.click('nav a[href="#/stations"]');
+      await sven.fill('#station-name', `st-ui-${backend.name}`);
+      await sven.fill('#station-line', 'line-ui');
+      await sven.click('#add-station button[type=submit]');
+      await confirmWithFreshCode(sven, 'sven', new RegExp(`Register station st-ui-${backend.name} on line line-ui`));
+      await sven.waitForSelector('[data-testid=station-credentials]');
+      const stationKey = (await sven.textContent('[data-testid=station-api-key]'))!;
+      const [csr] = await deviceCsrs(1, () => `UI-${backend.name}-1`);
+      const provisioned = await postJson(server.https, rootPem, { authorization: `Bearer ${stationKey}` }, 'factory/provision', { deviceSerial: `UI-${backend.name}-1`, model: 'M1', lot: 'UI', firmwareVersion: '1.0', csr: csr!.csr });
+      assert.equal(provisioned.status, 201, JSON.stringify(provisioned.json));
+      assert.equal(await sven.locator(`[data-testid=disable-st-ui-${backend.name}]`).count(), 1);
+      await assertAccessible(sven, 'stations');
+      await sven.context().close();
+
+      // Alba makes an API key (shown once, and it works); Arlo revokes it.
+      const alba = await signIn('alba');
+      await alba.click('nav a[href="#/apikeys"]');
+      await alba.fill('#key-label', `reader-${backend.name}`);
+      await alba.selectOption('#key-role', 'read-only');
+      await alba.click('#create-key button[type=submit]');
+      await confirmWithFreshCode(alba, 'alba', new RegExp(`Create API key "reader-${backend.name}" with role read-only`));
+      await alba.waitForSelector('[data-testid=new-api-key]');
+      const apiKey = (await alba.textContent('[data-testid=new-api-key]'))!;
+      const whoami = async () => (await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(dir, 'root.pem'), '-H', `Authorization: Bearer ${apiKey}`, `https://localhost:${server.https}/api/v1/whoami`])).stdout;
+      assert.equal(await whoami(), '200');
+      await assertAccessible(alba, 'API keys');
+      await alba.context().close();
+      const arlo = await signIn('arlo');
+      await arlo.click('nav a[href="#/apikeys"]');
+      const keyId = /^hmk_([0-9a-f]+)_/.exec(apiKey)![1]!;
+      await arlo.click(`[data-testid=revoke-key-${keyId}]`);
+      await confirmWithFreshCode(arlo, 'arlo', new RegExp(`Revoke API key "reader-${backend.name}"`));
+      await arlo.waitForSelector(`[data-testid=key-state-${keyId}]:has-text("revoked")`);
+      assert.equal(await whoami(), '401');
+      await arlo.context().close();
+
+      // Ava gives nina a new authenticator (nina's session ends); Abe disables her.
+      const ava = await signIn('ava');
+      await ava.click('nav a[href="#/operators"]');
+      await ava.click('[data-testid=reset-totp-nina]');
+      await confirmWithFreshCode(ava, 'ava', /Give nina a new authenticator/);
+      await ava.waitForSelector('[data-testid=enrolment]');
+      assert.notEqual(await ava.textContent('[data-testid=totp-secret]'), ninaSecret);
+      await ava.context().close();
+      await nina.click('nav a[href="#/overview"]');
+      await nina.waitForSelector('#sign-in', { timeout: 10_000 });
+      await nina.context().close();
+      const abe = await signIn('abe');
+      await abe.click('nav a[href="#/operators"]');
+      await abe.click('[data-testid=disable-nina]');
+      await confirmWithFreshCode(abe, 'abe', /Disable operator nina/);
+      await abe.waitForSelector('[data-testid=operator-state-nina]:has-text("disabled")');
+      assert.equal(await abe.locator('[data-testid=disable-abe]').count(), 0, 'nobody is offered to disable themselves');
+      await abe.context().close();
+      const listed = await mustRun('curl', ['-sS', '--cacert', path.join(dir, 'root.pem'), '-H', `Authorization: Bearer ${adminKey}`, `https://localhost:${server.https}/api/v1/audit?action=operator.&limit=100`]);
+      const audit = (JSON.parse(listed.toString()).entries as { action: string; actor: string }[]).map((e) => `${e.action} ${e.actor}`);
+      for (const line of ['operator.create session:adam', 'operator.totp-reset session:ava', 'operator.disable session:abe']) assert.ok(audit.includes(line), `${line} in ${audit.join(', ')}`);
       assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
     });
   });

@@ -20,14 +20,20 @@ function armIdleTimer(): void {
 }
 for (const event of ['click', 'keydown']) document.addEventListener(event, armIdleTimer);
 
-function signedIn(me: Me): void {
+// "Skip to content" moves focus to the main area (its href is not a route: the hash belongs to the router).
+document.querySelector('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  document.getElementById('main')!.focus();
+});
+
+function signedIn(me: Me, moveFocus = false): void {
   setUser(me);
   document.getElementById('nav')!.hidden = false;
   // Sections the role cannot use are not offered (the API refuses them regardless).
   for (const a of document.querySelectorAll<HTMLElement>('nav a[data-permission]')) a.hidden = !may(a.dataset.permission!);
   document.getElementById('who')!.replaceChildren(`${me.name} (${me.role}) `, h('button', { id: 'sign-out', onclick: () => void signOut() }, 'Sign out'));
   armIdleTimer();
-  void route();
+  void route(moveFocus);
 }
 
 async function signOut(message?: string): Promise<void> {
@@ -52,7 +58,8 @@ function signInView(message?: string): void {
       onsubmit: async (e: Event) => {
         e.preventDefault();
         try {
-          signedIn(await api<Me>('POST', '/console/session', { name: name.value, password: password.value, totp: totp.value }));
+          // The form is gone: focus goes to the first view's heading, not back to the top of the page.
+          signedIn(await api<Me>('POST', '/console/session', { name: name.value, password: password.value, totp: totp.value }), true);
         } catch (err) {
           error.textContent = err instanceof ApiError && err.status === 401 ? 'Name, password or code not accepted.' : (err as Error).message;
         }

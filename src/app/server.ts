@@ -84,6 +84,9 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 }
 
 /** Both listeners and the background work of `hallmark serve`, over an opened context with keys. */
+/** How long a stopping instance lets requests in flight finish before it closes their connections. */
+const DRAIN_DEADLINE_MS = 10_000;
+
 export async function startHallmark(ctx: AppContext, options: ListenOptions): Promise<RunningHallmark> {
   const { log } = options;
   const cas = await ctx.cas.list();
@@ -273,6 +276,11 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       clearInterval(timer);
       clearInterval(pollTimer);
       crlUpdater.close();
+      // Requests in flight may finish, for a bounded time: a client that keeps a connection busy
+      // (or never lets it go idle) cannot hold a stopping instance open.
+      const drained = setTimeout(() => {
+        for (const s of [httpsServer, httpServer]) s.closeAllConnections();
+      }, DRAIN_DEADLINE_MS);
       await Promise.all(
         [httpsServer, httpServer].map(
           (s) =>
@@ -282,6 +290,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
             }),
         ),
       );
+      clearTimeout(drained);
       await plane.denials.sweep(true).catch(() => undefined);
       await forgetInstance(ctx.store, INSTANCE.id).catch(() => undefined);
       await plane.alerts.flush();
