@@ -309,6 +309,13 @@ for (const makeBackend of BACKENDS) {
       await page.waitForSelector('[data-testid=device-summary]:has-text("allowed (next provisioning")');
       assert.equal((await hallmarkJson(env, 'device', 'show', factoryDevice)).reprovisionAllowed, true);
 
+      // The device revoked in the first test was asked about over OCSP (openssl ocsp): last seen says so.
+      await page.fill('#search input[name=serial]', target);
+      await page.click('#search button[type=submit]');
+      await page.click(`[data-testid=device-${target}]`);
+      await page.waitForSelector(`#details h2:has-text("Device ${target}")`);
+      assert.match((await page.textContent('[data-testid=device-summary]')) ?? '', /last seen\s*OCSP \d{4}-/);
+
       // Audit: a prefix, names instead of key ids, the issuance's final outcome, an entry's details.
       await page.click('nav a[href="#/audit"]');
       await page.waitForSelector('[data-testid=audit]');

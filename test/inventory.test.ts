@@ -10,6 +10,8 @@ import { startInProcess, type InProcessHallmark } from './helpers/in-process.js'
 import { addStation } from '../src/factory/stations.js';
 import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
 import { sql } from '../src/store/handle.js';
+import { toPem } from '../src/x509/pem.js';
+import { mustRun } from './helpers/run.js';
 
 /** A device is a device however it got its identity: every enrollment path shows up in one inventory. */
 
@@ -80,6 +82,32 @@ for (const backendOf of BACKENDS) {
       const none = await hallmark(env, 'device', 'show', 'inv-nobody');
       assert.equal(none.code, 1);
       assert.match(none.stderr, /no device inv-nobody/);
+    });
+
+    test('last seen: a relying party asking OCSP (openssl ocsp) and a renewal, on REST and in device show', async () => {
+      const enrolling = await opensslCsr(dir, { subject: '/CN=seen-dev' });
+      const enrolled = await hm.request('POST', 'enroll', { body: { device: 'seen-dev', secret: await secretFor('seen-dev'), csr: enrolling.csrPem } });
+      assert.equal(enrolled.status, 201, enrolled.body);
+      const cert = enrolled.json();
+      const token = hm.init.admin.apiKey;
+      assert.deepEqual((await hm.request('GET', 'devices/seen-dev', { token })).json().lastSeen, { ocsp: null, renewal: null });
+
+      fs.writeFileSync(path.join(dir, 'seen.pem'), cert.certificate);
+      fs.writeFileSync(path.join(dir, 'issuing.pem'), toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
+      const asked = Date.now();
+      const ocsp = await mustRun('openssl', ['ocsp', '-issuer', path.join(dir, 'issuing.pem'), '-cert', path.join(dir, 'seen.pem'), '-url', `http://127.0.0.1:${hm.running.http}/ocsp`, '-noverify']);
+      assert.match(ocsp, /: good/);
+      await hm.running.poll(); // the instance writes what OCSP saw on its poll
+      const seen = (await hm.request('GET', 'devices/seen-dev', { token })).json().lastSeen;
+      assert.ok(seen.ocsp && Date.parse(seen.ocsp) >= asked - 1000, JSON.stringify(seen));
+      assert.equal(seen.renewal, null);
+
+      assert.equal((await hm.request('POST', `certificates/${cert.serial}/allow-renewal`, { token })).status, 200);
+      const renewed = await hm.request('POST', 'renew', { cert: cert.certificate + cert.chain.join(''), key: fs.readFileSync(enrolling.keyFile, 'utf8'), body: { csr: (await opensslCsr(dir, { subject: '/CN=seen-dev/O=Hallmark Devices' })).csrPem } });
+      assert.equal(renewed.status, 201, renewed.body);
+      const shown = await hallmarkJson<{ lastSeen: { ocsp: string; renewal: string } }>(env, 'device', 'show', 'seen-dev');
+      assert.equal(shown.lastSeen.ocsp, seen.ocsp, 'the OCSP sighting of the old certificate still counts');
+      assert.ok(shown.lastSeen.renewal && Date.parse(shown.lastSeen.renewal) >= asked - 1000);
     });
 
     test('REST pages through the whole inventory with next/after, and filters by status', async () => {

@@ -211,6 +211,7 @@ async function certificateDetails(serial: string, deviceName: string, target: HT
 }
 
 interface DeviceDetails extends Device {
+  lastSeen: { ocsp: string | null; renewal: string | null };
   reprovisionAllowed: boolean | null;
   history: { serial: string; status: string; profile: string; issuedAt: string | null; notAfter: string | null; requestedBy: string; revocationReason: string | null; supersededBy: string | null }[];
   records: { at: string; station: string; line: string; lot: string; firmwareVersion: string; certificateSerial: string }[];
@@ -271,6 +272,7 @@ async function deviceDetails(serial: string, target: HTMLElement): Promise<void>
         ['state', d.state],
         ['line / lot / model', [d.line, d.lot, d.model].map((v) => v ?? '—').join(' / ')],
         ['since', date(d.provisionedAt)],
+        ['last seen', d.lastSeen.ocsp || d.lastSeen.renewal ? [d.lastSeen.ocsp ? `OCSP ${date(d.lastSeen.ocsp)}` : '', d.lastSeen.renewal ? `renewed ${date(d.lastSeen.renewal)}` : ''].filter(Boolean).join('; ') : 'not yet (no OCSP question, no renewal)'],
         ['re-provisioning', d.reprovisionAllowed === null ? '—' : d.reprovisionAllowed ? 'allowed (next provisioning replaces the identity)' : 'not allowed'],
       ],
       'device-summary',

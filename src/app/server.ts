@@ -31,6 +31,7 @@ import { createCrlCache } from '../protocols/crl/cache.js';
 import { createCrlUpdater, type CrlUpdater } from '../ca/crl.js';
 import { ensureResponders, type Responder } from '../ca/ocsp-responders.js';
 import { createOcspCache } from '../protocols/ocsp/cache.js';
+import { createLastSeenTracker } from '../ca/last-seen.js';
 import { createOcspHandler } from '../protocols/ocsp/handler.js';
 import { ocspResponseSigners } from '../ca/ocsp-signing.js';
 import { createOcspResponder } from '../protocols/ocsp/responder.js';
@@ -115,7 +116,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   let responders = await ensureResponders(responderDeps, log);
   const ocspConfig = ctx.config.revocation.ocsp;
   const ocspCache = createOcspCache(ctx.clock, { refreshBeforeMs: ocspConfig.refreshBeforeMinutes * 60_000, maxEntries: 500_000 });
+  const lastSeen = createLastSeenTracker(ctx.store, ctx.clock, log);
   const ocsp = createOcspHandler({
+    seen: lastSeen.note,
     cache: ocspCache,
     answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, signerFor: ocspResponseSigners(() => responders), clock: ctx.clock, config: ocspConfig, log }),
     clock: ctx.clock,
@@ -137,6 +140,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         responders = await ensureResponders(responderDeps, log);
       }
       await pollStatus();
+      await lastSeen.flush();
       await heartbeat(ctx.store, INSTANCE.id, ctx.clock.now().getTime());
       await plane.syncBlocks();
       await plane.denials.sweep();
@@ -292,6 +296,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       );
       clearTimeout(drained);
       await plane.denials.sweep(true).catch(() => undefined);
+      await lastSeen.flush();
       await forgetInstance(ctx.store, INSTANCE.id).catch(() => undefined);
       await plane.alerts.flush();
     },

@@ -5,7 +5,7 @@ import { csvLine, note, printJson, printTable } from './output.js';
 import { parseLimit, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
 import { inventoryEntries, inventoryEntry, inventoryPage, type InventoryStatus } from '../store/inventory.js';
-import { allowDeviceReprovisioning, deviceProfiles, historyView, inventoryView } from '../factory/inventory.js';
+import { allowDeviceReprovisioning, deviceProfiles, historyView, lastSeenOf, inventoryView } from '../factory/inventory.js';
 import { devicesAfter, devicesPerLot, manufacturingRecordsOf, newestDevices, type DeviceRow } from '../store/factory.js';
 
 export interface DeviceFlags {
@@ -87,10 +87,11 @@ export async function deviceCommand(verb: string | undefined, args: string[], fl
       const summary = inventoryView(entry, now);
       const history = historyView(entry, now);
       // The factory's fields (certificateSerial, serverKeygen, …) as before, with the inventory's beside them.
-      const out = { ...(row ? view(row) : {}), ...summary, history, records };
+      const lastSeen = await lastSeenOf(ctx.store, entry);
+      const out = { ...(row ? view(row) : {}), ...summary, lastSeen, history, records };
       if (flags.json) printJson(out);
       else {
-        for (const [k, v] of Object.entries(flat(summary))) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
+        for (const [k, v] of Object.entries({ ...flat(summary), lastSeenByOcsp: lastSeen.ocsp, lastRenewal: lastSeen.renewal })) process.stdout.write(`${k.padEnd(19)} ${v ?? '-'}\n`);
         process.stdout.write(`\ncertificates, newest first:\n`);
         printTable(history, ['serial', 'status', 'profile', 'issuedAt', 'notAfter', 'requestedBy', 'revocationReason']);
         if (records.length) {

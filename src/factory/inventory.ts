@@ -1,3 +1,4 @@
+import { lastOcspSeen } from '../store/last-seen.js';
 import type { Profile } from '../profiles/load.js';
 import { inventoryEntry, type InventoryEntry } from '../store/inventory.js';
 import { allowReprovisioning, manufacturingRecordsOf } from '../store/factory.js';
@@ -59,6 +60,17 @@ export const historyView = (entry: InventoryEntry, now: number) =>
     supersededBy: c.superseded_by ?? null,
   }));
 
+/**
+ * When the device was last seen, where known: a relying party asked OCSP about one of its certificates
+ * (the device was presenting it), or it renewed (a certificate that replaced another: EST
+ * simplereenroll, /renew).
+ */
+export async function lastSeenOf(store: Store, entry: InventoryEntry): Promise<{ ocsp: string | null; renewal: string | null }> {
+  const renewals = entry.history.filter((c) => entry.history.some((older) => older.superseded_by === c.serial)).map((c) => Number(c.issued_at));
+  const ocspAt = await lastOcspSeen(store, entry.history.map((c) => c.serial));
+  return { ocsp: iso(ocspAt), renewal: iso(renewals.length ? Math.max(...renewals) : null) };
+}
+
 /** A device with everything known of it: the inventory's view, every certificate, the factory's records. */
 export async function deviceDetails(store: Store, identity: string, profiles: string[], now: number) {
   const entry = await inventoryEntry(store, identity, profiles);
@@ -66,6 +78,7 @@ export async function deviceDetails(store: Store, identity: string, profiles: st
   const records = await manufacturingRecordsOf(store, identity);
   return {
     ...inventoryView(entry, now),
+    lastSeen: await lastSeenOf(store, entry),
     reprovisionAllowed: entry.device ? entry.device.reprovision_allowed_at !== null : null,
     history: historyView(entry, now),
     records: records.map((r) => ({ at: iso(r.at)!, station: r.station, line: r.line, lot: r.lot, model: r.model, firmwareVersion: r.firmware_version, certificateSerial: r.certificate_serial })),

@@ -80,7 +80,14 @@ export function sendOcsp(req: IncomingMessage, res: ServerResponse, answer: Ocsp
 }
 
 /** filter → cache → live: the whole OCSP path of the public listener. */
-export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8Array) => Promise<OcspAnswer>; clock: Clock; log: (line: string) => void }) {
+export function createOcspHandler(deps: {
+  cache: OcspCache;
+  answer: (der: Uint8Array) => Promise<OcspAnswer>;
+  clock: Clock;
+  log: (line: string) => void;
+  /** Told which certificates each answer covered (the inventory's "last seen by OCSP"). */
+  seen?: (subjects: readonly string[]) => void;
+}) {
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const started = performance.now();
     let bytes: Buffer;
@@ -98,6 +105,7 @@ export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8A
     if (cached) {
       metrics.ocspCache.inc({ outcome: 'hit' });
       metrics.ocspSeconds.observe({ cache: 'hit' }, (performance.now() - started) / 1000);
+      deps.seen?.(cached.subjects);
       return sendOcsp(req, res, cached, deps.clock);
     }
     metrics.ocspCache.inc({ outcome: 'miss' });
@@ -112,6 +120,7 @@ export function createOcspHandler(deps: { cache: OcspCache; answer: (der: Uint8A
     }
     deps.cache.set(key, answer, epoch);
     metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
+    deps.seen?.(answer.subjects);
     sendOcsp(req, res, answer, deps.clock);
   };
 }

@@ -199,6 +199,9 @@ const deviceAnswer = z.strictObject({
 });
 
 export const deviceDetailsAnswer = deviceAnswer.extend({
+  lastSeen: z
+    .strictObject({ ocsp: iso.nullable().describe('A relying party last asked OCSP about one of its certificates'), renewal: iso.nullable().describe('It last renewed its certificate') })
+    .describe('When the device was last seen, where known'),
   reprovisionAllowed: z.boolean().nullable().describe('For a factory device: whether the next provisioning may replace its identity'),
   history: z.array(
     z.strictObject({
