@@ -10,6 +10,7 @@ import { opensslCsr } from './helpers/csr.js';
 import { hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { toPem } from '../src/x509/pem.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 let hm: InProcessHallmark;
@@ -92,6 +93,6 @@ test('compromise drill: revoking the only issuer is refused; after a rollover th
     assert.equal(await mustRun('openssl', ['x509', '-in', file, '-noout', '-pubkey']), await mustRun('openssl', ['x509', '-in', write(`${d.identity}-old.pem`, d.certificate), '-noout', '-pubkey']), 'same device key');
   }
   assert.equal(hm.running.issue.issuers.get('issuing').name, 'issuing-2');
-  assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.revoke', target: 'issuing' }).first());
-  assert.equal(Number((await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.reissue' }).count({ n: '*' }))[0]!.n), 6);
+  assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'ca.revoke', target: 'issuing' }).first());
+  assert.equal(Number((await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'certificate.reissue' }).count({ n: '*' }))[0]!.n), 6);
 });

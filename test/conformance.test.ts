@@ -17,6 +17,7 @@ import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
 import { children, readTlv, type Tlv } from '../src/x509/der-reader.js';
 import { compareDerSetComponents } from '../src/x509/der.js';
 import { toPem } from '../src/x509/pem.js';
+import { sequenced } from './helpers/sequenced.js';
 
 /**
  * Conformance with clients nobody here wrote (openssl, curl), each assertion naming the section it
@@ -167,7 +168,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     await mustRun('openssl', ['req', '-new', '-key', first.keyFile, '-subj', `/CN=${id}/O=Hallmark Devices`, '-addext', `subjectAltName=URI:urn:dev:hallmark:${id}`, '-out', pem]);
     const rest = await curl(['--cert', second.certFile, '--key', first.keyFile, '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ csr: fs.readFileSync(pem, 'utf8') }), `https://localhost:${hm.running.https}/api/v1/renew`]);
     assert.equal(rest.status, 201, rest.body);
-    assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.allow-renewal', target: second.serial }).first(), 'the grant is audited');
+    assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'certificate.allow-renewal', target: second.serial }).first(), 'the grant is audited');
     assert.equal(await sql(hm.ctx.store)('renewal_grants').where({ serial: second.serial }).first(), undefined, 'a grant is used once');
   });
 
@@ -340,7 +341,7 @@ describe('EST (RFC 7030, RFC 8951)', () => {
     const refused = await enroll('held-2', rejectedSecret, rejectedKey);
     assert.equal(refused.status, 403);
     assert.match(refused.body, /rejected by apikey:.*not one of ours/);
-    assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'enrollment.reject', target: heldId }).first());
+    assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'enrollment.reject', target: heldId }).first());
 
     // The JSON twin is held the same way.
     const restKey = await keyFor('held-3');

@@ -10,6 +10,7 @@ import { hallmark } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { renewalWindow, revokeSuperseded } from '../src/ca/enroll.js';
 import type { CertificateRow } from '../src/store/certificates.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 before(async () => {
@@ -340,7 +341,7 @@ for (const makeBackend of BACKENDS) {
       const scalar = Buffer.from((await mustRun('openssl', ['pkey', '-in', keyFile, '-noout', '-text'])).split('pub:')[0]!.split('priv:')[1]!.replace(/[\s:]/g, ''), 'hex');
       assert.equal(scalar.length, 32);
       const forms = [scalar.toString('hex'), scalar.toString('base64').slice(0, 40)];
-      for (const table of ['certificates', 'audit_events', 'enrollment_tokens', 'settings']) {
+      for (const table of ['certificates', 'audit_events', 'audit_pending', 'enrollment_tokens', 'settings']) {
         for (const row of await sql(hm.ctx.store)(table).select('*')) {
           for (const value of Object.values(row)) {
             if (Buffer.isBuffer(value)) assert.equal(value.indexOf(scalar), -1, `${table} holds the private key`);
@@ -349,7 +350,7 @@ for (const makeBackend of BACKENDS) {
         }
       }
       assert.notEqual(before, JSON.stringify(await sql(hm.ctx.store)('certificates').select('*')));
-      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.serverkeygen' }).first());
+      assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'certificate.serverkeygen' }).first());
     });
 
     test('REST twins: POST /api/v1/enroll with a secret, POST /api/v1/renew with the client certificate', async () => {

@@ -14,6 +14,7 @@ import { addStation, type StationRow } from '../src/factory/stations.js';
 import { provisionBatch } from '../src/factory/provision-batch.js';
 import type { Provisioned, ProvisionItem } from '../src/factory/provision.js';
 import { toPem } from '../src/x509/pem.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 before(async () => {
@@ -208,7 +209,7 @@ for (const makeBackend of BACKENDS) {
       fs.writeFileSync(`${keyFile}.clear`, clear);
       assert.equal(await mustRun('openssl', ['pkey', '-in', `${keyFile}.clear`, '-pubout']), await mustRun('openssl', ['x509', '-in', certFile, '-noout', '-pubkey']));
       const scalar = Buffer.from((await mustRun('openssl', ['pkey', '-in', `${keyFile}.clear`, '-noout', '-text'])).split('pub:')[0]!.split('priv:')[1]!.replace(/[\s:]/g, ''), 'hex');
-      for (const table of ['certificates', 'devices', 'manufacturing_records', 'audit_events']) {
+      for (const table of ['certificates', 'devices', 'manufacturing_records', 'audit_events', 'audit_pending']) {
         for (const row of await sql(hm.ctx.store)(table).select('*')) {
           for (const value of Object.values(row)) {
             if (Buffer.isBuffer(value)) assert.equal(value.indexOf(scalar), -1, `${table} holds the key`);
@@ -247,7 +248,7 @@ for (const makeBackend of BACKENDS) {
       // RFC 6585 §4: when to come back — when the oldest of the hour's provisionings leaves the window.
       const retryAfter = Number(third.headers['retry-after']);
       assert.ok(retryAfter > 3000 && retryAfter <= 3600, `Retry-After ${third.headers['retry-after']}`);
-      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'factory.quota', target: 'st-q' }).first());
+      assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'factory.quota', target: 'st-q' }).first());
     });
 
     test('inventory: device list, export as CSV and JSON lines, report per lot and line', async () => {

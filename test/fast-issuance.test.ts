@@ -35,6 +35,7 @@ import { parseKeyUri } from '../src/keys/key-uri.js';
 import { certsOnly } from '../src/x509/pkcs7.js';
 import { lintCertificate, tbsOf } from '../src/lint/index.js';
 import type { Draft } from '../src/profiles/rules/index.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 before(async () => {
@@ -167,7 +168,7 @@ for (const makeBackend of BACKENDS) {
     test('a batch of 300: good requests are issued (worker-signed, openssl-verified, every one linted clean), bad ones fail alone, each audited', async () => {
       // A key for each identity: one public key is bound to one identity.
       const good = Array.from({ length: 300 }, () => craftEcCsr({ subject: cnName('whatever') }));
-      const auditBefore = Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n);
+      const auditBefore = Number((await sql(await sequenced(ca.ctx.store))('audit_events').count({ n: '*' }))[0]!.n);
       const inputs = Array.from({ length: 300 }, (_, i) => ({
         csr: i % 50 === 7 ? breakSignature(good[i]!) : good[i]!,
         profile: i % 50 === 9 ? 'no-such-profile' : 'device',
@@ -198,7 +199,7 @@ for (const makeBackend of BACKENDS) {
         assert.deepEqual(Buffer.from(row.der), Buffer.from(issued.find((r) => r.serial === row.serial)!.der));
       }
       // One pending audit event per intent, in the same chain; refused requests wrote no certificate row.
-      const auditAfter = Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n);
+      const auditAfter = Number((await sql(await sequenced(ca.ctx.store))('audit_events').count({ n: '*' }))[0]!.n);
       assert.equal(auditAfter - auditBefore, 282);
     });
 
@@ -219,8 +220,8 @@ for (const makeBackend of BACKENDS) {
       const intent = (serial: string) => ({ serial, issuer: 'issuing', profile: 'device', identity: null, subject: 'CN=x', not_before: 0, not_after: 1, key_type: 'ec-p256', requested_by: 'test', created_at: Date.now(), tbs: Uint8Array.of(1) });
       const taken = `c011${backend.name.length}`.padEnd(32, '0');
       await sql(ca.ctx.store).transaction((trx) => ca.issue.store.recordIntents(asTx(trx), [intent(taken)]));
-      const head = await sql(ca.ctx.store)('audit_head').first();
-      const events = Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n);
+      const head = await sql(await sequenced(ca.ctx.store))('audit_head').first();
+      const events = Number((await sql(await sequenced(ca.ctx.store))('audit_events').count({ n: '*' }))[0]!.n);
       const fresh = Array.from({ length: 50 }, (_, i) => `c012${backend.name.length}${String(i).padStart(3, '0')}`.padEnd(32, '0'));
       await assert.rejects(
         sql(ca.ctx.store).transaction((trx) =>
@@ -232,7 +233,7 @@ for (const makeBackend of BACKENDS) {
         (e: unknown) => isUniqueViolation(e),
       );
       assert.deepEqual(await sql(ca.ctx.store)('audit_head').first(), head, 'audit head unchanged');
-      assert.equal(Number((await sql(ca.ctx.store)('audit_events').count({ n: '*' }))[0]!.n), events, 'no audit event kept');
+      assert.equal(Number((await sql(await sequenced(ca.ctx.store))('audit_events').count({ n: '*' }))[0]!.n), events, 'no audit event kept');
       assert.equal((await sql(ca.ctx.store)('certificates').whereIn('serial', fresh)).length, 0, 'no intent kept');
     });
 

@@ -45,6 +45,7 @@ import { requestForOwnKey } from '../src/x509/csr.js';
 import { encodeResponseData } from '../src/x509/ocsp.js';
 import { CertID } from '@peculiar/asn1-ocsp';
 import { rawSubject } from '../src/x509/certificate-fields.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 let ca: TestCa;
@@ -223,7 +224,7 @@ describe('what Hallmark signs lints clean', () => {
       return true;
     });
     assert.equal(await count(), before);
-    assert.ok(await sql(ca.ctx.store)('audit_events').where({ action: 'certificate.lint', outcome: 'failure' }).first());
+    assert.ok(await sql(await sequenced(ca.ctx.store))('audit_events').where({ action: 'certificate.lint', outcome: 'failure' }).first());
   });
 });
 

@@ -12,6 +12,7 @@ import { createApiKey } from '../src/auth/api-keys.js';
 import { totpCode } from '../src/auth/totp.js';
 import { fromBase32 } from './helpers/base32.js';
 import { sql } from '../src/store/handle.js';
+import { sequenced } from './helpers/sequenced.js';
 
 /**
  * Credentials managed over REST (what the console's management pages call): stations, enrollment
@@ -40,7 +41,7 @@ for (const makeBackend of BACKENDS) {
       return totpCode(secret, clock.now());
     };
     const asAdmin = (code?: string) => ({ token: session, headers: (code === undefined ? {} : { 'x-hallmark-totp': code }) as Record<string, string> });
-    const audited = async (action: string) => sql(hm.ctx.store)('audit_events').where({ action }).orderBy('seq', 'desc').first();
+    const audited = async (action: string) => sql(await sequenced(hm.ctx.store))('audit_events').where({ action }).orderBy('seq', 'desc').first();
 
     before(async () => {
       hm = await startInProcess(home, backend, `manage-${backend.name}`, { clock });
@@ -111,7 +112,7 @@ for (const makeBackend of BACKENDS) {
       assert.equal(made.status, 201, made.body);
       assert.equal(made.headers['cache-control'], 'no-store');
       assert.match(made.json().otpauth, /^otpauth:\/\/totp\/Hallmark:nia\?secret=/);
-      assert.ok(!JSON.stringify(await sql(hm.ctx.store)('audit_events').where({ action: 'operator.create' })).includes(made.json().totpSecret), 'the seed is not in the audit log');
+      assert.ok(!JSON.stringify(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'operator.create' })).includes(made.json().totpSecret), 'the seed is not in the audit log');
       const niaSecret = fromBase32(made.json().totpSecret);
       const niaLogin = await hm.request('POST', 'sessions', { body: { name: 'nia', password: 'nia has a long passphrase', totp: totpCode(niaSecret, clock.now()) } });
       assert.equal(niaLogin.status, 201, niaLogin.body);

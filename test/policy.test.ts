@@ -21,6 +21,7 @@ import { systemClock } from '../src/base/clock.js';
 import { x509 } from '../src/x509/crypto-provider.js';
 import { fromPemBlocks } from '../src/x509/pem.js';
 import { SQLITE_FILE } from '../src/store/private-home.js';
+import { sequenced } from './helpers/sequenced.js';
 
 /**
  * Issue 24, "nobody obtains a certificate, key or role they were not granted": each finding as it was
@@ -132,7 +133,7 @@ for (const makeBackend of BACKENDS) {
       // What an admin obtains is marked high-impact in the audit log.
       const granted = await issue(credentials.adminSession, { csr: craftEcCsr(), profile: 'station', device: 'granted-station' });
       assert.equal(granted.status, 201, granted.body);
-      const event = await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.issue', target: granted.json().serial }).first();
+      const event = await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'certificate.issue', target: granted.json().serial }).first();
       assert.equal(JSON.parse(event.details).highImpact, true);
     });
 
@@ -188,7 +189,7 @@ for (const makeBackend of BACKENDS) {
       assert.match(forever.json().error.message, /cannot outlive/);
       const within = await hm.request('POST', 'apikeys', { token: shortManager.apiKey, body: { role: 'read-only', scopes: ['ca.read'], expiresInDays: 0.5 } });
       assert.equal(within.status, 201, within.body);
-      const refusal = await sql(hm.ctx.store)('audit_events').where({ action: 'apikey.create', outcome: 'failure' }).first();
+      const refusal = await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'apikey.create', outcome: 'failure' }).first();
       assert.ok(refusal, 'a refused grant is audited');
     });
 
@@ -277,7 +278,7 @@ for (const makeBackend of BACKENDS) {
       assert.ok(Number(blocked.headers['retry-after']) > 0);
       assert.equal((await enroll('nat-b', b.secret)).status, 200, 'another device behind the same address enrolls');
       // Audited, the repeats folded into one row per minute.
-      const rows = () => sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure', actor: 'est:nat-a' }).orderBy('seq');
+      const rows = async () => sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'auth.failure', actor: 'est:nat-a' }).orderBy('seq');
       assert.equal((await rows()).length, 1);
       clock.advance(61_000);
       await hm.running.plane.denials.sweep();
@@ -287,7 +288,7 @@ for (const makeBackend of BACKENDS) {
       // The JSON twin is counted and audited the same way.
       const rest = await hm.request('POST', 'enroll', { body: { device: 'nat-c', secret: 'not-a-secret', csr: craftEcCsr({ subject: cnName('nat-c') }) }, localAddress: '127.0.0.8' });
       assert.equal(rest.status, 401, rest.body);
-      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure', actor: 'est:nat-c' }).first(), '/api/v1/enroll failures are audited');
+      assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'auth.failure', actor: 'est:nat-c' }).first(), '/api/v1/enroll failures are audited');
     });
 
     test('finding 5: an account attacked from many addresses raises an alert and is blocked everywhere; the CLI lists and lifts the block', async () => {
@@ -312,12 +313,12 @@ for (const makeBackend of BACKENDS) {
       await hm.running.poll();
       clock.advance(TOTP_STEP_SECONDS * 1000);
       assert.equal((await login('victim', '127.0.0.7')).status, 201, 'lifted: the operator signs in');
-      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'security.block.lift', target: block.id }).first(), 'the lift is audited');
+      assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'security.block.lift', target: block.id }).first(), 'the lift is audited');
       assert.equal((await hallmark(env, 'security', 'blocks', 'lift', block.id)).code, 1, 'a block lifted is not lifted twice');
     });
 
     test('finding 5: 200 refusals from one certificate write one audit row and then one with the count', async () => {
-      const denied = () => sql(hm.ctx.store)('audit_events').where({ action: 'auth.denied' }).where('actor', 'like', 'certificate:%').orderBy('seq');
+      const denied = async () => sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'auth.denied' }).where('actor', 'like', 'certificate:%').orderBy('seq');
       const before = (await denied()).length;
       for (let i = 0; i < 200; i++) assert.equal((await hm.request('GET', 'certificates', credentials.deviceCert)).status, 403);
       assert.equal((await denied()).length, before + 1);

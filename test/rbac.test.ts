@@ -11,6 +11,7 @@ import { createOperator } from '../src/auth/operators.js';
 import { totpCode } from '../src/auth/totp.js';
 import { PERMISSIONS, ROLE_PERMISSIONS } from '../src/auth/permissions.js';
 import type { RouteSpec } from '../src/http/routes.js';
+import { sequenced } from './helpers/sequenced.js';
 
 /** The permission table as docs/security-model.md states it, written out independently of the code. */
 const EXPECTED: Record<string, string[]> = {
@@ -114,12 +115,12 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('denials and authentication failures are audited with the reason, never the secret', async () => {
-      const denied = await sql(hm.ctx.store)('audit_events').where({ action: 'auth.denied' }).count({ n: '*' });
-      const failed = await sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure' }).select('actor', 'details');
+      const denied = await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'auth.denied' }).count({ n: '*' });
+      const failed = await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'auth.failure' }).select('actor', 'details');
       assert.ok(Number(denied[0]!.n) > 0);
       assert.ok(failed.length > 0);
       assert.ok(failed.some((r) => /expired/.test(r.details)) && failed.some((r) => /revoked/.test(r.details)));
-      const everything = JSON.stringify(await sql(hm.ctx.store)('audit_events').select('*'));
+      const everything = JSON.stringify(await sql(await sequenced(hm.ctx.store))('audit_events').select('*'));
       for (const p of principals) {
         const secret = p.token && /^hm[ks]_[0-9a-f]+_(.+)$/.exec(p.token)![1]!;
         if (secret) assert.ok(!everything.includes(secret), `no secret of ${p.name} in the audit log`);

@@ -13,6 +13,7 @@ import { mustRun, run } from './helpers/run.js';
 import { hallmark } from './helpers/cli.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { toPem } from '../src/x509/pem.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 before(async () => {
@@ -154,9 +155,9 @@ for (const makeBackend of BACKENDS) {
       const badReason = await hm.request('POST', `certificates/${other.serial}/revoke`, { token: admin, body: { reason: 'becauseISaidSo' } });
       assert.equal(badReason.status, 400);
       assert.match(badReason.body, /keyCompromise/);
-      const audit = await sql(hm.ctx.store)('audit_events').where({ action: 'certificate.revoke', target: dev.serial }).first();
+      const audit = await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'certificate.revoke', target: dev.serial }).first();
       assert.match(audit.details, /keyCompromise/);
-      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'crl.generate' }).first());
+      assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'crl.generate' }).first());
     });
 
     test('certificateHold and its release', async () => {

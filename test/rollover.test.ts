@@ -11,6 +11,7 @@ import { hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { toPem } from '../src/x509/pem.js';
 import { retireSpentGenerations } from '../src/ca/rollover.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 let hm: InProcessHallmark;
@@ -93,7 +94,7 @@ test('issuing CA rollover without downtime: old certificates keep verifying and 
   const renewed = await hm.request('POST', 'renew', { body: { csr: renewCsr }, cert: before.certificate, key: fs.readFileSync(before.keyFile, 'utf8') });
   assert.equal(renewed.status, 201, renewed.body);
   assert.equal(renewed.json().issuer, 'issuing-2');
-  assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.rollover', target: 'issuing-2' }).first());
+  assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'ca.rollover', target: 'issuing-2' }).first());
 });
 
 test('an old generation is retired once its last certificate has expired, never the current one', async () => {
@@ -140,7 +141,7 @@ test('root rollover: link certificates let openssl build a path across the two r
   const inP7 = await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', `${p7}.der`, '-print_certs']);
   assert.match(inP7, /Hallmark Root CA G2/);
   assert.ok((inP7.match(/subject=CN ?= ?Hallmark Root CA G2/g) ?? []).length >= 2, 'the new root and NewWithOld');
-  assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'ca.rollover', target: 'root-2' }).first());
+  assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'ca.rollover', target: 'root-2' }).first());
 });
 
 test('a CA certificate is recorded before its issuer signs it, and recorded issued with the CA', async () => {

@@ -15,6 +15,7 @@ import { issueCertificate } from '../src/ca/issue.js';
 import { systemClock } from '../src/base/clock.js';
 import { addStation } from '../src/factory/stations.js';
 import { deviceCsrs } from './helpers/device-csrs.js';
+import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
 before(async () => {
@@ -97,7 +98,9 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       assert.match(plain.body, /high-impact/);
       clock.advance(TOTP_STEP_SECONDS * 1000);
       const session = (await login()).json().token;
-      const viaSession = await hm.request('POST', 'apikeys', { token: session, body: { role: 'read-only', label: 'dashboards', expiresInDays: 30 } });
+      // A change to credentials: the session sends the authenticator's next code (test/management.test.ts).
+      clock.advance(TOTP_STEP_SECONDS * 1000);
+      const viaSession = await hm.request('POST', 'apikeys', { token: session, headers: { 'x-hallmark-totp': totpCode(totp, clock.now()) }, body: { role: 'read-only', label: 'dashboards', expiresInDays: 30 } });
       assert.equal(viaSession.status, 201, viaSession.body);
       assert.match(viaSession.json().apiKey, /^hmk_/);
       const scoped = await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['apikey.manage', 'ca.read'], createdBy: 'test', now: clock.now() });
@@ -172,7 +175,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       clock.advance(901_000);
       const after = await hm.request('POST', 'sessions', { body: { name: 'olga', password: 'still wrong', totp: '123456' } });
       assert.equal(after.status, 401, 'the block ends');
-      const audited = await sql(hm.ctx.store)('audit_events').where({ action: 'alert', target: 'auth-failures' }).first();
+      const audited = await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'alert', target: 'auth-failures' }).first();
       assert.ok(audited, 'the alert is in the audit log too');
     });
 
@@ -207,7 +210,7 @@ for (const [makeBackend, token] of [[sqliteBackend, 'sec-sqlite'], [postgresBack
       const rate = await webhook.waitFor((a) => a.rule === 'station-rate' && a.details.station === station.name);
       assert.equal(rate.details.last10Minutes, 200);
       await hm.running.plane.alerts.flush();
-      assert.ok(await sql(hm.ctx.store)('audit_events').where({ action: 'alert', target: 'station-rate' }).first(), 'audited');
+      assert.ok(await sql(await sequenced(hm.ctx.store))('audit_events').where({ action: 'alert', target: 'station-rate' }).first(), 'audited');
     });
 
     test('expiry warnings and hourly/daily summaries reach the webhook once, whichever instance runs them', async () => {

@@ -31,6 +31,7 @@ test('processes appending to one SQLite audit log at once: none fails, the chain
     const outcomes = (await Promise.all(children)).map((c) => JSON.parse(c.stdout) as { failures: number; first: string | null });
     assert.deepEqual(outcomes.map((o) => o.failures), [0, 0], `a second process failed: ${outcomes.map((o) => o.first).join('; ')}`);
     assert.equal(failedHere, 0);
+    await audit.sequence();
     const check = await verifyAuditChain(asStore(db));
     assert.equal(check.ok, true, check.problems.join('\n'));
     assert.equal(await db('audit_events').where({ action: 'test.append' }).count({ n: '*' }).then(([r]) => Number(r!.n)), 3 * PER_WRITER);

@@ -76,6 +76,7 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
     await keys?.close();
     throw e;
   }
+  const audit = createAuditLog(store, clock);
   return {
     env,
     config,
@@ -84,9 +85,12 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
     cas: createCaStore(store),
     certificates: createCertificateQueries(store),
     issuance: createIssuanceStore(store),
-    audit: createAuditLog(store, clock),
+    audit,
     keys,
     async close() {
+      // What this process appended is chained before it goes (a CLI command, a stopping server); if the
+      // database is gone, the entries wait in audit_pending for the next sequencer.
+      await audit.sequence().catch(() => undefined);
       await closeStore(store);
       await keys?.close();
     },

@@ -63,11 +63,12 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...auditRoutes({
       audit,
       log: {
-        entries: (query) => listAuditEntries(store, query),
+        // Readers first chain what is pending, so that they see every entry appended before they asked.
+        entries: async (query) => (await audit.sequence(), listAuditEntries(store, query)),
         outcomes: (serials) => issuanceOutcomes(store, serials),
         actorNames: (actors) => actorNames(store, actors),
-        verify: async () => verifyAuditChain(store, await plane.checkpointSigner()),
-        checkpoint: async () => writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock),
+        verify: async () => (await audit.sequence(), verifyAuditChain(store, await plane.checkpointSigner())),
+        checkpoint: async () => (await audit.sequence(), writeCheckpoint(store, await plane.checkpointSigner(), ctx.env.tokenLabel, clock)),
       },
     }),
     ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue),

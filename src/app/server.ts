@@ -32,6 +32,7 @@ import { createCrlUpdater, type CrlUpdater } from '../ca/crl.js';
 import { ensureResponders, type Responder } from '../ca/ocsp-responders.js';
 import { createOcspCache } from '../protocols/ocsp/cache.js';
 import { createLastSeenTracker } from '../ca/last-seen.js';
+import { startAuditSequencer } from '../audit/sequencer.js';
 import { createOcspHandler } from '../protocols/ocsp/handler.js';
 import { ocspResponseSigners } from '../ca/ocsp-signing.js';
 import { createOcspResponder } from '../protocols/ocsp/responder.js';
@@ -260,6 +261,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   };
   void periodic();
   const timer = setInterval(periodic, ctx.config.security.alerts.checkIntervalSeconds * 1000);
+  const sequencer = startAuditSequencer(ctx.audit, log);
   timer.unref();
 
   return {
@@ -297,6 +299,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       clearTimeout(drained);
       await plane.denials.sweep(true).catch(() => undefined);
       await lastSeen.flush();
+      await sequencer.stop();
       await forgetInstance(ctx.store, INSTANCE.id).catch(() => undefined);
       await plane.alerts.flush();
     },

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Clock } from '../base/clock.js';
-import { appendAuditRows, lockAuditHead, readAuditHead, type AuditAppend, type AuditHead, type AuditRow } from '../store/audit.js';
+import { appendPendingAudit, sequencePendingAudit, type AuditHead, type AuditRow, type PendingAuditRow } from '../store/audit.js';
 import { inTransaction, type Store, type StoreTx } from '../store/handle.js';
 
 export type { AuditHead, AuditRow } from '../store/audit.js';
@@ -22,23 +22,21 @@ export interface AuditLog {
   recordMany(events: AuditEvent[]): Promise<void>;
   /** Appends inside the caller's transaction, so the event and the state change land together. */
   recordIn(tx: StoreTx, event: AuditEvent): Promise<void>;
-  /** Appends several events in order inside the caller's transaction, taking the head lock once. */
+  /** Appends several events in order inside the caller's transaction. */
   recordManyIn(tx: StoreTx, events: AuditEvent[]): Promise<void>;
   /** In-process observers (alert rules) see every event as it is appended. */
   observe(observer: (event: AuditEvent, at: Date) => void): void;
   /**
-   * For a writer that appends in one statement of its own (store/pg-intents.ts): the entries chained
-   * from the head this process last wrote (read when it knows none), and where they take the head.
-   * The writer must move the head only if it is still `from`; then call `appended`, else `headMoved`.
+   * For a writer that appends in one statement of its own (store/pg-intents.ts, sqlite-intents.ts):
+   * the rows to insert into audit_pending; call `appended` once they are committed.
    */
-  prepareAppend(events: AuditEvent[]): Promise<PreparedAppend>;
-  appended(append: PreparedAppend): void;
-  headMoved(): void;
-}
-
-export interface PreparedAppend extends AuditAppend {
-  events: AuditEvent[];
-  at: number;
+  pendingRows(events: AuditEvent[]): { rows: PendingAuditRow[]; at: number; events: AuditEvent[] };
+  appended(append: { at: number; events: AuditEvent[] }): void;
+  /**
+   * Chains every entry waiting in audit_pending onto the log (audit/sequencer.ts runs this; readers that
+   * must see everything run it first); resolves to how many this call sequenced.
+   */
+  sequence(): Promise<number>;
 }
 
 /** JSON with object keys sorted and undefined members left out: the form entries are hashed in. */
@@ -75,64 +73,85 @@ export function entryHash(row: Omit<AuditRow, 'hash'>): string {
   return hash('sha256', `${prev_hash}\n${canonicalEntry(content)}`, 'hex');
 }
 
-/** The entries for `events` chained on from `head`, and the head they leave. */
-function chain(events: AuditEvent[], head: AuditHead, at: number): { rows: AuditRow[]; to: AuditHead } {
+/** Pending entries chained on from `head`, in their order, and the head they leave. */
+export function chainOnto(head: AuditHead, pending: PendingAuditRow[]): { rows: AuditRow[]; to: AuditHead } {
   let seq = Number(head.seq);
   let prev = head.hash;
-  const rows: AuditRow[] = events.map((event) => {
-    const row: Omit<AuditRow, 'hash'> = {
-      seq: ++seq,
-      at,
-      actor: event.actor,
-      action: event.action,
-      target: event.target ?? null,
-      outcome: event.outcome,
-      source: event.source ?? null,
-      details: event.details ? canonical(event.details) : null,
-      prev_hash: prev,
-    };
+  const rows: AuditRow[] = pending.map((entry) => {
+    const row: Omit<AuditRow, 'hash'> = { seq: ++seq, ...entry, prev_hash: prev };
     prev = entryHash(row);
     return { ...row, hash: prev };
   });
   return { rows, to: { seq, hash: prev } };
 }
 
+const pendingRow = (event: AuditEvent, at: number): PendingAuditRow => ({
+  at,
+  actor: event.actor,
+  action: event.action,
+  target: event.target ?? null,
+  outcome: event.outcome,
+  source: event.source ?? null,
+  details: event.details ? canonical(event.details) : null,
+});
+
+/** Entries a sequencing pass takes at most (one transaction). */
+const SEQUENCE_BATCH = 2000;
+
+/**
+ * The tamper-evident log. Appending is an insert into audit_pending in the caller's transaction: no
+ * head to lock, so issuances on every process and instance append side by side. The chain (seq,
+ * prev_hash, hash) is made by `sequence`, in batches, by one sequencer at a time (docs/security-model.md,
+ * "Audit log").
+ */
 export function createAuditLog(store: Store, clock: Clock): AuditLog {
   const observers: ((event: AuditEvent, at: Date) => void)[] = [];
   const notify = (events: AuditEvent[], at: number) => {
     for (const event of events) for (const observe of observers) observe(event, new Date(at));
   };
-  // The head as this process last wrote it through prepareAppend (others may have moved it since).
-  let knownHead: AuditHead | undefined;
   async function recordManyIn(tx: StoreTx, events: AuditEvent[]): Promise<void> {
     if (!events.length) return;
-    const head = await lockAuditHead(tx);
     const at = clock.now().getTime();
-    const { rows, to } = chain(events, head, at);
-    // This moves the head (once the caller commits): the next prepareAppend reads it rather than
-    // trying from a head known to be stale.
-    knownHead = undefined;
-    await appendAuditRows(tx, rows, to);
+    await appendPendingAudit(
+      tx,
+      events.map((e) => pendingRow(e, at)),
+    );
     notify(events, at);
   }
   const recordIn = (tx: StoreTx, event: AuditEvent) => recordManyIn(tx, [event]);
+  // One pass at a time in this process; passes of other instances skip while one runs (store/audit.ts).
+  let running: Promise<number> | undefined;
+  async function sequenceAll(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto);
+      total += n;
+      if (n < SEQUENCE_BATCH) return total;
+    }
+  }
   return {
     recordIn,
     recordManyIn,
     observe: (observer) => void observers.push(observer),
     record: (event) => inTransaction(store, (tx) => recordIn(tx, event)),
     recordMany: (events) => inTransaction(store, (tx) => recordManyIn(tx, events)),
-    async prepareAppend(events) {
-      const from = knownHead ?? (await readAuditHead(store));
+    pendingRows(events) {
       const at = clock.now().getTime();
-      return { events, ...chain(events, from, at), at, from };
+      return { rows: events.map((e) => pendingRow(e, at)), at, events };
     },
     appended(append) {
-      knownHead = append.to;
       notify(append.events, append.at);
     },
-    headMoved() {
-      knownHead = undefined;
+    async sequence() {
+      // A caller arriving while a pass runs waits for it, then runs its own: what it appended before
+      // calling may have been committed after that pass read the pending rows.
+      while (running) await running.catch(() => undefined);
+      running = sequenceAll();
+      try {
+        return await running;
+      } finally {
+        running = undefined;
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
-import { auditCheckpoints, auditPage, readAuditHead } from '../store/audit.js';
+import { auditCheckpoints, auditPage, pendingAuditState, readAuditHead } from '../store/audit.js';
 import type { Handle } from '../store/handle.js';
 import type { Signer } from '../keys/key-store.js';
 import { entryHash } from './log.js';
@@ -11,6 +11,8 @@ export interface AuditVerification {
   /** One line per problem, naming the entries concerned. */
   problems: string[];
   checkpoints: { verified: number; failed: number; skipped: number };
+  /** Entries appended but not chained yet (audit_pending): not covered by this verification. */
+  pending: { count: number; oldestAt: string | null };
 }
 
 const ZERO = '0'.repeat(64);
@@ -74,5 +76,6 @@ export async function verifyAuditChain(store: Handle, checkpointSigner?: Signer)
       problems.push(`checkpoint at entry ${seq} has an invalid signature`);
     }
   }
-  return { ok: problems.length === 0, entries, problems, checkpoints: result };
+  const pending = await pendingAuditState(store);
+  return { ok: problems.length === 0, entries, problems, checkpoints: result, pending: { count: pending.count, oldestAt: pending.oldestAt === null ? null : new Date(pending.oldestAt).toISOString() } };
 }

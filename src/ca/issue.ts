@@ -199,21 +199,15 @@ async function refuseKnownKeys(deps: IssueDeps, pending: Pending[], now: Date, r
 
 const keyInUse = () => new HallmarkError('key_in_use', 'this public key is already certified for another identity; every identity needs a key of its own (a renewal keeps its identity)', 409);
 
-/** Head moves tolerated before the one-statement path gives way to a transaction that locks the head. */
-const HEAD_MOVES = 5;
-
 /** Intents and their audit events, together; a serial collision redraws them all. */
 async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[], withIntents?: IssueBatchOptions['withIntents']): Promise<void> {
-  let moves = 0;
   for (let attempt = 0; ; ) {
     try {
       // With nothing else to record: one round trip (the store's recordIntentsWithAudit).
-      if (!withIntents && moves < HEAD_MOVES) {
-        const append = await deps.audit.prepareAppend(intentEvents(pending, lintFailures));
-        if ((await deps.store.recordIntentsWithAudit(intentRows(pending), append)) === 'recorded') return deps.audit.appended(append);
-        deps.audit.headMoved();
-        moves++;
-        continue;
+      if (!withIntents) {
+        const append = deps.audit.pendingRows(intentEvents(pending, lintFailures));
+        await deps.store.recordIntentsWithAudit(intentRows(pending), append.rows);
+        return deps.audit.appended(append);
       }
       await deps.store.transaction(async (tx) => {
         // The intents and their audit events go together (see together.ts); a serial collision fails

@@ -21,10 +21,12 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
     // With the PIN, checkpoint signatures are checked against the audit key on the token.
     await withContext({ withKeys: hasPin() }, async (ctx) => {
       const signer = ctx.keys ? await auditSigner(ctx.keys, ctx.env.tokenLabel) : undefined;
+      // What waits in audit_pending is chained first: the verification covers every entry appended so far.
+      await ctx.audit.sequence();
       const result = await verifyAuditChain(ctx.store, signer);
       if (flags.json) printJson(result);
       else {
-        process.stdout.write(`${result.entries} entries; checkpoints: ${result.checkpoints.verified} verified, ${result.checkpoints.failed} failed, ${result.checkpoints.skipped} not checked${signer ? '' : ' (no PIN: signatures not checked)'}\n`);
+        process.stdout.write(`${result.entries} entries${result.pending.count ? ` (and ${result.pending.count} appended since, not yet chained)` : ''}; checkpoints: ${result.checkpoints.verified} verified, ${result.checkpoints.failed} failed, ${result.checkpoints.skipped} not checked${signer ? '' : ' (no PIN: signatures not checked)'}\n`);
         for (const problem of result.problems) process.stdout.write(`  ✗ ${problem}\n`);
         if (result.ok) process.stdout.write('audit log intact\n');
       }
@@ -32,6 +34,7 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
     });
   } else if (verb === 'export') {
     await withContext({ withKeys: false }, async (ctx) => {
+      await ctx.audit.sequence();
       const out = flags.out ? fs.createWriteStream(flags.out) : process.stdout;
       let count = 0;
       for (let after = 0; ; ) {
@@ -46,6 +49,7 @@ export async function auditCommand(verb: string | undefined, flags: AuditFlags):
     });
   } else if (verb === 'checkpoint') {
     await withContext({ withKeys: true }, async (ctx) => {
+      await ctx.audit.sequence();
       const row = await writeCheckpoint(ctx.store, await auditSigner(ctx.keys!, ctx.env.tokenLabel), ctx.env.tokenLabel, ctx.clock);
       if (row) await ctx.audit.record({ actor: `cli:${os.userInfo().username}`, action: 'audit.checkpoint', target: String(row.seq), outcome: 'success', source: 'cli' });
       const view = row ? { seq: Number(row.seq), hash: row.hash, at: new Date(Number(row.at)).toISOString() } : { unchanged: true };

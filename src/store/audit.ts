@@ -1,6 +1,5 @@
 import { isPostgres } from './db.js';
 import { insertMany } from './insert-many.js';
-import { together } from './together.js';
 import { sql, sqlTx, type Handle, type StoreTx } from './handle.js';
 import { whereStartsWith } from './prefix.js';
 
@@ -24,11 +23,15 @@ export interface AuditHead {
   hash: string;
 }
 
-/** Entries chained from `from` that take the head to `to` (a writer that appends in one statement of its own). */
-export interface AuditAppend {
-  rows: AuditRow[];
-  from: AuditHead;
-  to: AuditHead;
+/** An entry as appended, before the sequencer gives it its place (seq) and hash in the chain. */
+export interface PendingAuditRow {
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  source: string | null;
+  details: string | null;
 }
 
 export interface CheckpointRow {
@@ -41,19 +44,58 @@ export interface CheckpointRow {
 
 const headOf = (row: { seq: number | string; hash: string }): AuditHead => ({ seq: Number(row.seq), hash: row.hash });
 
-/** The head, locked until the transaction ends: concurrent appenders (other instances too) queue here, keeping one chain. */
-export async function lockAuditHead(tx: StoreTx): Promise<AuditHead> {
+/**
+ * Appends entries inside the caller's transaction, unsequenced: an insert and nothing else, no row
+ * that every appender locks. Their place in the chain comes from the sequencer.
+ */
+export async function appendPendingAudit(tx: StoreTx, rows: PendingAuditRow[]): Promise<void> {
   const trx = sqlTx(tx);
-  const query = trx('audit_head').where({ id: 1 }).first();
-  // SQLite's write transactions are IMMEDIATE (sqlite-client.ts): the database is locked already.
-  return headOf(await (isPostgres(trx) ? query.forUpdate() : query));
+  // Within SQLite's and PostgreSQL's bound-parameter limits (7 columns a row).
+  await insertMany(trx, 'audit_pending', rows as unknown as Record<string, unknown>[], 500);
 }
 
-/** Appends chained entries and moves the head to `to`, inside the caller's transaction. */
-export async function appendAuditRows(tx: StoreTx, rows: AuditRow[], to: AuditHead): Promise<void> {
-  const trx = sqlTx(tx);
-  // Within SQLite's and PostgreSQL's bound-parameter limits (10 columns a row).
-  await together(trx, [() => insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500), () => trx('audit_head').where({ id: 1 }).update(to)]);
+/** A number of PostgreSQL's advisory-lock space that only the audit sequencer uses. */
+const SEQUENCER_LOCK = 0x48414c4d; // "HALM"
+const DELETE_CHUNK = 500;
+
+/**
+ * One sequencing pass: up to `limit` pending entries, oldest first, chained onto the head by `chain`,
+ * written to audit_events, removed from audit_pending, and the head moved — one transaction, so a crash
+ * leaves them all pending or all sequenced. On PostgreSQL one instance sequences at a time (an
+ * advisory lock: the others skip the pass, they do not queue); the head row is locked as well, so two
+ * sequencers could never fork the chain. Returns how many entries it sequenced (0: none waiting, or
+ * another instance is sequencing).
+ */
+export async function sequencePendingAudit(handle: Handle, limit: number, chain: (head: AuditHead, pending: PendingAuditRow[]) => { rows: AuditRow[]; to: AuditHead }): Promise<number> {
+  // A plain read first: an idle pass takes no write transaction (on SQLite that is the database's lock).
+  if (!(await sql(handle)('audit_pending').select('id').limit(1).first())) return 0;
+  return sql(handle).transaction(async (trx) => {
+    const pg = isPostgres(trx);
+    if (pg) {
+      const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [SEQUENCER_LOCK])) as { rows: { mine: boolean }[] };
+      if (!rows[0]?.mine) return 0;
+    }
+    const pending = (await trx('audit_pending').select('*').orderBy('id').limit(limit)) as (PendingAuditRow & { id: number | string })[];
+    if (!pending.length) return 0;
+    // SQLite's write transactions are IMMEDIATE (sqlite-client.ts): the database is locked already.
+    const headQuery = trx('audit_head').where({ id: 1 }).first();
+    const head = headOf(await (pg ? headQuery.forUpdate() : headQuery));
+    const { rows, to } = chain(
+      head,
+      pending.map(({ id: _id, ...row }) => ({ ...row, at: Number(row.at) })),
+    );
+    await insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500);
+    const ids = pending.map((p) => p.id);
+    for (let i = 0; i < ids.length; i += DELETE_CHUNK) await trx('audit_pending').whereIn('id', ids.slice(i, i + DELETE_CHUNK)).delete();
+    await trx('audit_head').where({ id: 1 }).update(to);
+    return pending.length;
+  });
+}
+
+/** How many entries wait for the sequencer, and since when (ms), for health and verification. */
+export async function pendingAuditState(handle: Handle): Promise<{ count: number; oldestAt: number | null }> {
+  const row = (await sql(handle)('audit_pending').count({ n: '*' }).min({ oldest: 'at' }).first()) as { n: number | string; oldest: number | string | null };
+  return { count: Number(row.n), oldestAt: row.oldest === null ? null : Number(row.oldest) };
 }
 
 export const readAuditHead = async (handle: Handle): Promise<AuditHead> => headOf(await sql(handle)('audit_head').select('seq', 'hash').where({ id: 1 }).first());

@@ -5,8 +5,7 @@ import { insertMany, ROWS_PER_STATEMENT } from './insert-many.js';
 import { together } from './together.js';
 import { recordIntentsWithAudit as recordIntentsWithAuditPg } from './pg-intents.js';
 import { recordIntentsWithAuditSqlite } from './sqlite-intents.js';
-import type { AuditAppend as PreparedAppend } from './audit.js';
-import type { OneTripOutcome } from './intent-columns.js';
+import type { PendingAuditRow } from './audit.js';
 import { byteaText } from './pg-prepared.js';
 import { bindKeys, type KeyBinding, type KeyRefusal } from './public-keys.js';
 
@@ -51,11 +50,10 @@ export interface IssuanceStore {
   recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number, tx?: StoreTx): Promise<void>;
   recordFailed(serials: string[]): Promise<void>;
   /**
-   * The intents with their audit entries in one round trip, if the audit head is still where `append`
-   * starts (else nothing is written): one statement on PostgreSQL (pg-intents.ts), one script on
-   * SQLite (sqlite-intents.ts).
+   * The intents with their audit entries (unsequenced) in one round trip: one statement on PostgreSQL
+   * (pg-intents.ts), one script on SQLite (sqlite-intents.ts).
    */
-  recordIntentsWithAudit(intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome>;
+  recordIntentsWithAudit(intents: CertificateIntent[], entries: PendingAuditRow[]): Promise<void>;
   /** Binds each public key to its identity (first come keeps it); the refused ones (store/public-keys.ts). */
   bindKeys(bindings: KeyBinding[], now: number): Promise<KeyRefusal[]>;
   /** One transaction for what must land together with the certificates' rows. */
@@ -146,7 +144,7 @@ export function createIssuanceStore(db_: Handle): IssuanceStore {
     },
     bindKeys: (bindings, now) => bindKeys(db_, bindings, now),
     transaction: (work) => db.transaction((trx) => work(asTx(trx))),
-    recordIntentsWithAudit: (intents, append) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db_, intents, append),
+    recordIntentsWithAudit: (intents, entries) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db_, intents, entries),
     async recordFailed(serials) {
       for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });
     },

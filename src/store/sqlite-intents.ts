@@ -1,11 +1,11 @@
 import { sql, type Handle } from './handle.js';
 import type { CertificateIntent } from './certificates.js';
-import type { AuditAppend as PreparedAppend } from './audit.js';
-import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns, type OneTripOutcome } from './intent-columns.js';
+import type { PendingAuditRow } from './audit.js';
+import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns } from './intent-columns.js';
 
 /**
- * SQLite: the intents of single issuances (EST, REST) and their audit entries as one script, run by
- * one call to the connection: BEGIN IMMEDIATE, the two inserts, the head, COMMIT. node-sqlite3 hands
+ * SQLite: the intents of single issuances (EST, REST) and their audit entries (unsequenced, into
+ * audit_pending) as one script, run by one call to the connection: BEGIN IMMEDIATE, the two inserts, COMMIT. node-sqlite3 hands
  * each statement to libuv's thread pool and needs a turn of the event loop before it sends the next,
  * so the transaction cost four turns of a busy loop (3.1 of the 6.3 ms an EST batch took); a script
  * runs from BEGIN to COMMIT on the pool's thread in one go.
@@ -14,10 +14,7 @@ import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns, type On
  * it is: integers checked to be safe integers, text and bytes as hex (`CAST(X'…' AS TEXT)` and
  * `X'…'`), NULL. No value's own characters ever reach the SQL, whatever a CSR's subject holds.
  *
- * The entries chain from the head this process last left (audit/log.ts prepareAppend). If another
- * writer appended since, the entries' sequence numbers are taken (the primary key of audit_events)
- * and the script fails there: it is rolled back and reported as a moved head, to be prepared again.
- * A taken serial fails it the same way as the certificates' primary key, and is thrown.
+ * A taken serial fails the script at the certificates' primary key: it is rolled back, and thrown.
  */
 type Value = string | number | Uint8Array | null | undefined;
 
@@ -40,7 +37,7 @@ interface RawConnection {
 
 const exec = (connection: RawConnection, sql: string) => new Promise<void>((resolve, reject) => connection.exec(sql, (err) => (err ? reject(err) : resolve())));
 
-export async function recordIntentsWithAuditSqlite(db_: Handle, intents: CertificateIntent[], append: PreparedAppend): Promise<OneTripOutcome> {
+export async function recordIntentsWithAuditSqlite(db_: Handle, intents: CertificateIntent[], entries: PendingAuditRow[]): Promise<void> {
   const db = sql(db_);
   const script =
     'BEGIN IMMEDIATE;' +
@@ -48,18 +45,15 @@ export async function recordIntentsWithAuditSqlite(db_: Handle, intents: Certifi
       intents.map((i) => ({ ...i, status: 'pending' })),
       CERTIFICATE_INTENT_COLUMNS,
     )};` +
-    `INSERT INTO "audit_events" (${quotedColumns(AUDIT_ENTRY_COLUMNS)}) VALUES ${values(append.rows as unknown as Record<string, Value>[], AUDIT_ENTRY_COLUMNS)};` +
-    `UPDATE "audit_head" SET "seq" = ${literal(append.to.seq)}, "hash" = ${literal(append.to.hash)} WHERE "id" = 1;` +
+    `INSERT INTO "audit_pending" (${quotedColumns(AUDIT_ENTRY_COLUMNS)}) VALUES ${values(entries as unknown as Record<string, Value>[], AUDIT_ENTRY_COLUMNS)};` +
     'COMMIT;';
   const connection = (await db.client.acquireConnection()) as RawConnection;
   try {
     await exec(connection, script);
-    return 'recorded';
   } catch (e) {
     // Whatever statement failed, nothing of the script stays (an error before BEGIN took hold leaves
     // no transaction to roll back: that ROLLBACK's own error is not the story).
     await exec(connection, 'ROLLBACK').catch(() => undefined);
-    if (/UNIQUE constraint failed: audit_events\.seq/.test((e as Error).message)) return 'head moved';
     throw e;
   } finally {
     db.client.releaseConnection(connection);

@@ -1,7 +1,7 @@
 /**
  * A second process writing the same database, as the CLI does while `hallmark serve` runs: appends
- * `count` audit events one transaction each (argv: home, count, and for PostgreSQL url and schema)
- * and prints how many failed.
+ * `count` audit events one transaction each (argv: home, count, and for PostgreSQL url and schema),
+ * sequencing now and then as a second sequencer would, and prints how many failed.
  */
 import { asStore } from '../../src/store/handle.js';
 import { openDatabase } from '../../src/store/db.js';
@@ -14,6 +14,7 @@ const failures: string[] = [];
 for (let i = 0; i < Number(count); i++) {
   try {
     await audit.record({ actor: `writer:${process.pid}`, action: 'test.append', target: String(i), outcome: 'success' });
+    if (i % 50 === 49) await audit.sequence();
   } catch (e) {
     failures.push((e as Error).message);
   }

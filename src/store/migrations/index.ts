@@ -12,6 +12,7 @@ import * as m010 from './010_renewal_grants.js';
 import * as m011 from './011_enrollment_requests.js';
 import * as m012 from './012_token_revocation.js';
 import * as m013 from './013_last_seen.js';
+import * as m014 from './014_audit_pending.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -27,6 +28,7 @@ const migrations: Record<string, Knex.Migration> = {
   '011_enrollment_requests': m011,
   '012_token_revocation': m012,
   '013_last_seen': m013,
+  '014_audit_pending': m014,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,0 +1,65 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { BACKENDS } from './helpers/backends.js';
+import { startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { createAuditLog } from '../src/audit/log.js';
+import { verifyAuditChain } from '../src/audit/verify.js';
+import { systemClock } from '../src/base/clock.js';
+import { inTransaction, sql } from '../src/store/handle.js';
+
+/**
+ * The audit log without a locked head (docs/security-model.md, "Audit log"): entries are appended
+ * unsequenced and a serving instance's sequencer chains them within its bound, with nobody reading;
+ * entries left pending by a process that died are chained by the next sequencer, nothing lost.
+ */
+
+let home: TestHome;
+before(async () => {
+  home = await makeTestHome(['seq-sqlite', 'seq-postgres']);
+});
+after(() => home?.cleanup());
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`audit sequencer on ${backend.name}`, () => {
+    let hm: InProcessHallmark;
+    before(async () => {
+      hm = await startInProcess(home, backend, `seq-${backend.name}`);
+    });
+    after(async () => {
+      await hm?.close();
+      await backend.cleanup();
+    });
+    const db = () => sql(hm.ctx.store);
+
+    test('an entry appended by a request is in the chain within a second, with no reader asking', async () => {
+      const appended = Date.now();
+      const r = await hm.request('GET', 'whoami', { token: 'hmk_0123456789abcdef_nottherightsecretnottherightsecretnottherig' });
+      assert.equal(r.status, 401);
+      let row: { seq: number; hash: string } | undefined;
+      while (!(row = await db()('audit_events').where({ action: 'auth.failure' }).where('at', '>=', appended - 5).first())) {
+        assert.ok(Date.now() - appended < 1000, 'chained within 1 s');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(Number(row.seq) > 0 && /^[0-9a-f]{64}$/.test(row.hash));
+      assert.equal((await verifyAuditChain(hm.ctx.store)).ok, true);
+    });
+
+    test('entries left pending by a process that died (committed, never sequenced) are chained by the next sequencer: nothing lost', async () => {
+      // A log that appends and never sequences: a process killed right after its commits.
+      const dying = createAuditLog(hm.ctx.store, systemClock);
+      await inTransaction(hm.ctx.store, (tx) => dying.recordManyIn(tx, Array.from({ length: 25 }, (_, i) => ({ actor: 'test:dying', action: 'test.orphan', target: String(i), outcome: 'success' as const }))));
+      // The serving instance's sequencer takes them on its next pass.
+      for (const started = Date.now(); Number((await db()('audit_events').where({ action: 'test.orphan' }).count({ n: '*' }))[0]!.n) < 25; ) {
+        assert.ok(Date.now() - started < 2000, 'chained by the running sequencer');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const targets = (await db()('audit_events').where({ action: 'test.orphan' }).orderBy('seq')).map((r) => r.target);
+      assert.deepEqual(targets, Array.from({ length: 25 }, (_, i) => String(i)), 'in the order they were appended');
+      const check = await verifyAuditChain(hm.ctx.store);
+      assert.equal(check.ok, true, check.problems.join('\n'));
+      assert.equal(check.pending.count, 0);
+    });
+  });
+}
