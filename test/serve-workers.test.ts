@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
-import { BACKENDS } from './helpers/backends.js';
+import { BACKENDS, sqliteBackend } from './helpers/backends.js';
 import { craftEcCsr } from './helpers/crafted-csr.js';
 import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
@@ -13,9 +13,9 @@ import { CLI } from './helpers/paths.js';
 import { configCopy } from './helpers/in-process.js';
 
 /**
- * `hallmark serve --workers 2` (src/cluster/): two worker processes on shared listeners, on SQLite
- * (one file, two writers) and on PostgreSQL. Clients are curl and openssl; the workers are told apart
- * by their request log lines.
+ * `hallmark serve --workers 2` (src/cluster/): two worker processes on shared listeners, on
+ * PostgreSQL. Clients are curl and openssl; the workers are told apart by their request log lines. On
+ * SQLite, several processes would share one write lock and issue less than one: refused.
  */
 let home: TestHome;
 before(async () => {
@@ -37,7 +37,23 @@ const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) =
   }
 };
 
-for (const makeBackend of BACKENDS) {
+test('on SQLite, --workers 2 is refused with the reason and where to go; --workers auto serves as one process', async () => {
+  const backend = sqliteBackend();
+  const env = await cliEnv(home, backend, 'hm-workers-sqlite');
+  await hallmarkJson(env, 'init');
+  const refused = await hallmark(env, 'serve', '--workers', '2', '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1');
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /--workers needs PostgreSQL \(DATABASE_URL\)/);
+  const auto = await startServer(env, ['--workers', 'auto']);
+  try {
+    assert.deepEqual(await workerPids(auto.process.pid!), [], 'one process, no workers');
+    assert.equal((await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${auto.http}/healthz`])).stdout, '200');
+  } finally {
+    assert.equal(await auto.stop(), 0);
+  }
+});
+
+for (const makeBackend of BACKENDS.filter((b) => b !== sqliteBackend)) {
   const backend = makeBackend();
   describe(`hallmark serve --workers 2 on ${backend.name}`, () => {
     let server: RunningServer;

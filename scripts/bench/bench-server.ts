@@ -16,6 +16,8 @@ import { processCpuSeconds, readProcStat } from './proc-stat.js';
 
 export interface BenchServer {
   https: number;
+  /** Every instance's HTTPS port (one, unless separate instances were started). */
+  ports: number[];
   issue: IssueDeps;
   /** CPU seconds the server has used so far (every thread of every process it runs in). */
   cpuSeconds(): number;
@@ -27,6 +29,7 @@ export async function inProcessServer(bench: BenchCa): Promise<BenchServer> {
   const running = await startHallmark(bench.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: () => {} });
   return {
     https: running.https,
+    ports: [running.https],
     issue: running.issue,
     cpuSeconds: processCpuSeconds,
     peakRssMiB: () => process.resourceUsage().maxRSS / 1024,
@@ -44,36 +47,67 @@ const childrenOf = (pid: number): number[] => {
 
 const peakRssKiB = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
-/**
- * `hallmark serve --workers <workers>` on the bench's data directory, token and database (a
- * PostgreSQL schema is selected through libpq's `options`, as the tests do for their processes).
- */
-export async function clusterServer(bench: BenchCa, workers: number, schema?: string): Promise<BenchServer> {
+/** The bench's environment for a `hallmark serve` process: a PostgreSQL schema through libpq's `options`. */
+function serveEnv(bench: BenchCa, schema?: string): NodeJS.ProcessEnv {
   const env = { ...bench.env };
   if (schema && env.DATABASE_URL) {
     const url = new URL(env.DATABASE_URL);
     url.searchParams.set('options', `-c search_path=${schema}`);
     env.DATABASE_URL = url.toString();
   }
+  return { ...env, HALLMARK_LOG_LEVEL: 'warn' };
+}
+
+/** Starts `hallmark serve <args>` and resolves when it says it is ready. */
+async function startServe(bench: BenchCa, args: string[], schema?: string) {
   const cli = path.join(projectRoot(), 'bin', 'hallmark.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--workers', String(workers), '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: { ...env, HALLMARK_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'serve', ...args, '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: serveEnv(bench, schema), stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await new Promise<{ https: number }>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`hallmark serve --workers exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`hallmark serve ${args.join(' ')} exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const message = JSON.parse(line) as { ready?: { https: number } };
       if (message.ready) resolve(message.ready);
     });
   });
-  const pids = () => [child.pid!, ...childrenOf(child.pid!)];
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { child, https: ready.https, stop };
+}
+
+/** A set of server processes seen as one: CPU and peak memory summed over them and their children. */
+async function processes(bench: BenchCa, started: Awaited<ReturnType<typeof startServe>>[]): Promise<BenchServer> {
+  const pids = () => started.flatMap((s) => [s.child.pid!, ...childrenOf(s.child.pid!)]);
   return {
-    https: ready.https,
+    https: started[0]!.https,
+    ports: started.map((s) => s.https),
     issue: await issuingDeps(bench.ctx),
     cpuSeconds: () => pids().reduce((sum, pid) => sum + (readProcStat(`/proc/${pid}/stat`)?.cpuSeconds ?? 0), 0),
     peakRssMiB: () => pids().reduce((sum, pid) => sum + peakRssKiB(pid), 0) / 1024,
-    close: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    close: async () => void (await Promise.all(started.map((s) => s.stop()))),
   };
+}
+
+/** `hallmark serve --workers <workers>` on the bench's data directory, token and database. */
+export async function clusterServer(bench: BenchCa, workers: number, schema?: string): Promise<BenchServer> {
+  return processes(bench, [await startServe(bench, ['--workers', String(workers)], schema)]);
+}
+
+/**
+ * `instances` separate `hallmark serve` processes on one PostgreSQL, as stateless instances behind a
+ * load balancer would run (the bench's clients spread over their ports). They share the data directory:
+ * the first one started writes the HTTPS certificate, the others read it.
+ */
+export async function instanceServers(bench: BenchCa, instances: number, schema?: string): Promise<BenchServer> {
+  const started = [await startServe(bench, [], schema)];
+  try {
+    started.push(...(await Promise.all(Array.from({ length: instances - 1 }, () => startServe(bench, [], schema)))));
+  } catch (e) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw e;
+  }
+  return processes(bench, started);
 }

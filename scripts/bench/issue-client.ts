@@ -15,6 +15,8 @@ import tls from 'node:tls';
 interface EstJob {
   mode: 'est';
   port: number;
+  /** Several instances: client i talks to ports[i % n] (else every client to `port`). */
+  ports?: number[];
   ca: string;
   seconds: number;
   request?: 'simpleenroll' | 'cacerts';
@@ -23,6 +25,8 @@ interface EstJob {
 interface BatchJob {
   mode: 'batch';
   port: number;
+  /** Several instances: station s posts to ports[s % n]. */
+  ports?: number[];
   ca: string;
   concurrency: number;
   tokens: string[];
@@ -35,14 +39,14 @@ interface BatchJob {
  * its Content-Length. Node's https client cost ~300 µs of CPU per request here, on the same two cores
  * as the server, and its event loop turned 32 answers around one after another; this costs a fraction.
  */
-function estDevice(job: EstJob, client: EstJob['clients'][number], deadline: number, onAnswer: (status: number, ms: number, body: string) => void): Promise<void> {
+function estDevice(job: EstJob, client: EstJob['clients'][number], port: number, deadline: number, onAnswer: (status: number, ms: number, body: string) => void): Promise<void> {
   const body = Buffer.from(client.csr);
   const request =
     job.request === 'cacerts'
-      ? Buffer.from(`GET /.well-known/est/cacerts HTTP/1.1\r\nHost: localhost:${job.port}\r\n\r\n`)
-      : Buffer.concat([Buffer.from(`POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost:${job.port}\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+      ? Buffer.from(`GET /.well-known/est/cacerts HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`)
+      : Buffer.concat([Buffer.from(`POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port: job.port, servername: 'localhost', ca: job.ca, cert: client.cert, key: client.key });
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: job.ca, cert: client.cert, key: client.key });
     socket.setNoDelay(true);
     let buffered: Buffer = Buffer.alloc(0);
     let sentAt = 0;
@@ -76,8 +80,8 @@ async function est(job: EstJob) {
   const started = performance.now();
   const deadline = started + job.seconds * 1000;
   await Promise.all(
-    job.clients.map((client) =>
-      estDevice(job, client, deadline, (status, ms, body) => {
+    job.clients.map((client, i) =>
+      estDevice(job, client, job.ports?.[i % job.ports.length] ?? job.port, deadline, (status, ms, body) => {
         if (status === 200 && body.length > 0) latencies.push(ms);
         else if (failures++ === 0) firstFailure = `${status} ${body.slice(0, 200)}`;
       }),
@@ -99,7 +103,7 @@ async function batch(job: BatchJob) {
       const token = job.tokens[s % job.tokens.length]!;
       for (let b = next++; b < job.batches.length; b = next++) {
         const t = performance.now();
-        const r = await httpsPost({ agent, port: job.port, path: '/api/v1/factory/provision/batch', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: job.batches[b] }) });
+        const r = await httpsPost({ agent, port: job.ports?.[s % job.ports.length] ?? job.port, path: '/api/v1/factory/provision/batch', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: job.batches[b] }) });
         const ok = r.status === 200 ? (JSON.parse(r.body).results as { error?: unknown }[]).filter((x) => !x.error).length : 0;
         issued += ok;
         if (ok !== job.batches[b]!.length && failures++ === 0) firstFailure = `${r.status} ${r.body.slice(0, 300)}`;

@@ -7,11 +7,15 @@
  * Last line: `issue/raw-sign: <lowest of the four ratios>`.
  *
  * `--workers <n>` runs the server as `hallmark serve --workers <n>` (separate processes) instead of in
- * this process.
+ * this process. `--instances 1,3` (PostgreSQL) runs each path against 1, then 3 separate `hallmark
+ * serve` processes on the one database (the clients spread over their ports) and compares the CPU each
+ * certificate costs (server + PostgreSQL): the last line is then `issue/scale-efficiency: <lowest over
+ * the paths of CPU per certificate at the first count ÷ at the last>`; lock waits are sampled from
+ * pg_stat_activity throughout. `--stations <n>` posts factory batches from n stations at once.
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1]
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2]
  */
-import { sql } from '../../src/store/handle.js';
+import { sql, type Store } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
@@ -29,7 +33,7 @@ import { benchCa, fmt, runBench, table } from './setup.js';
 import { deviceCsrs } from './device-csrs.js';
 import { isCsrProblem, parseAndVerifyCsr } from '../../src/x509/csr-parse.js';
 import { sessionSignRate } from './raw-sign.js';
-import { clusterServer, inProcessServer, type BenchServer } from './bench-server.js';
+import { clusterServer, inProcessServer, instanceServers, type BenchServer } from './bench-server.js';
 import { readProcStat } from './proc-stat.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { readTlsMaterial } from '../../src/http/tls-material.js';
@@ -44,6 +48,8 @@ const { values } = parseArgs({
     db: { type: 'string', default: 'sqlite,postgres' },
     paths: { type: 'string', default: 'batch,est' },
     workers: { type: 'string', default: '1' },
+    instances: { type: 'string', default: '1' },
+    stations: { type: 'string', default: '2' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -52,6 +58,10 @@ const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
 const WORKERS = Number(values.workers);
+const INSTANCES = values.instances.split(',').map((n) => Number(n.trim()));
+const STATIONS = Number(values.stations);
+/** Separate processes whenever instances are compared, so that 1 and N are measured the same way. */
+const SEPARATE_INSTANCES = INSTANCES.length > 1 || INSTANCES[0] !== 1;
 const PATHS = new Set(values.paths.split(',').map((p) => p.trim()));
 const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -121,6 +131,9 @@ interface ClientResult {
   firstFailure: string;
   latencies: number[];
   maxRssMiB: number;
+  /** PostgreSQL only: estimated seconds backends waited on locks, and the most waiting at once. */
+  lockWaitSeconds?: number;
+  lockWaitPeak?: number;
 }
 
 /**
@@ -151,7 +164,7 @@ function postgresCpuSeconds(): number {
 async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
   const dir = process.env.HALLMARK_BENCH_CPU_PROFILE;
   // Only the in-process server's threads are this process's.
-  if (!dir || WORKERS > 1) return run();
+  if (!dir || WORKERS > 1 || SEPARATE_INSTANCES) return run();
   const threadsBefore = threadCpuSeconds();
   const started = performance.now();
   const session = new inspector.Session();
@@ -188,18 +201,47 @@ function threadCpuSeconds(): Map<string, number> {
   return threads;
 }
 
-function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }): Promise<ClientResult> {
-  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ''}`, () => runClientUnprofiled(backend, server, home, job));
+function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }, store?: Store): Promise<ClientResult> {
+  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ''}`, () => runClientUnprofiled(backend, server, home, job, store));
 }
 
-function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown): Promise<ClientResult> {
+/**
+ * Heavyweight-lock waits on PostgreSQL while a run lasts: every 25 ms, how many of the database's
+ * backends wait on a lock (pg_stat_activity.wait_event_type = 'Lock': a row or table lock another
+ * transaction holds). The sum of waiters × interval estimates the seconds spent waiting.
+ */
+function sampleLockWaits(store: Store | undefined) {
+  const INTERVAL_MS = 25;
+  let waitSeconds = 0;
+  let samples = 0;
+  let peak = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (store && !stopped) {
+      const [row] = (await sql(store).raw(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows as { n: string }[];
+      const waiting = Number(row!.n);
+      waitSeconds += (waiting * INTERVAL_MS) / 1000;
+      peak = Math.max(peak, waiting);
+      samples++;
+      await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+    return { lockWaitSeconds: waitSeconds, lockWaitPeak: peak, lockSamples: samples };
+  };
+}
+
+function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
   const cpuBefore = server.cpuSeconds();
   const databaseBefore = backend === 'postgres' ? postgresCpuSeconds() : 0;
+  const locks = sampleLockWaits(backend === 'postgres' ? store : undefined);
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return jsonFromChild<ClientResult>(child, 'client').then((result) => {
-    return { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0 };
+  return jsonFromChild<ClientResult>(child, 'client').then(async (result) => {
+    return { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
   });
 }
 
@@ -232,83 +274,114 @@ async function checkIssued(ctx: Awaited<ReturnType<typeof benchCa>>['ctx'], home
   return { recorded: rows.length, active: active.length, distinct: serials.size, sampled: sample.length, verified, auditEntries: chain.entries };
 }
 
-async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, configFile: string) {
-  void configFile;
-  const running = WORKERS > 1 ? await clusterServer(bench, WORKERS, bench.schema) : await inProcessServer(bench);
-  try {
-    const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
-    const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
-    const stations = [];
-    for (let s = 0; s < 2; s++) {
-      stations.push(await addStation({ store: bench.ctx.store, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
+type PathRun = { path: 'batch' | 'est'; instances: number; run: ClientResult; check: Awaited<ReturnType<typeof checkIssued>> };
+
+async function startServer(bench: Awaited<ReturnType<typeof benchCa>>, instances: number): Promise<BenchServer> {
+  if (SEPARATE_INSTANCES) return instanceServers(bench, instances, bench.schema);
+  return WORKERS > 1 ? clusterServer(bench, WORKERS, bench.schema) : inProcessServer(bench);
+}
+
+async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>) {
+  const runs: PathRun[] = [];
+  let floors: { estFloor?: ClientResult; nodeFloor?: ClientResult } = {};
+  let serverRssMiB = 0;
+  for (const instances of INSTANCES) {
+    const running = await startServer(bench, instances);
+    try {
+      const first = instances === INSTANCES[0];
+      const measured = await measureOnce(backend, maker, bench, running, instances, first);
+      runs.push(...measured.runs);
+      if (first) floors = measured.floors;
+      serverRssMiB = Math.max(serverRssMiB, running.peakRssMiB());
+    } finally {
+      await running.close();
     }
-    const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
+  }
+  return { runs, ...floors, serverRssMiB };
+}
 
-    // Warm-up (workers started, templates linted), not timed.
-    const warmIds = Array.from({ length: 200 }, (_, i) => `WARM-${i}`);
-    // Two connections, so that each of two workers gets one.
-    const warm = deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c));
-    await runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches: [warm.slice(0, 100), warm.slice(100)] });
+/** The paths against one server (one process, a cluster, or `instances` separate ones); the floors when asked. */
+async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, running: BenchServer, instances: number, withFloors: boolean) {
+  const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
+  const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
+  const stations = [];
+  for (let s = 0; s < STATIONS; s++) {
+    stations.push(await addStation({ store: bench.ctx.store, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${instances}-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
+  }
+  const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
+  const ports = running.ports;
 
-    const runs: { path: 'batch' | 'est'; run: ClientResult; check: Awaited<ReturnType<typeof checkIssued>> }[] = [];
-    if (PATHS.has('batch')) {
-      log(`${backend}: making ${DEVICES} device CSRs…`);
-      const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${i}`);
-      const csrs = deviceCsrs(ids);
-      const batches = [];
-      for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));
+  // Warm-up (workers and instances started, templates linted), not timed: a batch through every station.
+  const warmIds = Array.from({ length: 100 * STATIONS }, (_, i) => `WARM-${instances}-${i}`);
+  const warm = deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c));
+  await runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches: Array.from({ length: STATIONS }, (_, s) => warm.slice(s * 100, s * 100 + 100)) });
 
-      log(`${backend}: factory batch, ${DEVICES} devices in batches of ${BATCH}, 2 stations…`);
-      const since = Date.now();
-      const run = await runClient(backend, running, bench.home, { mode: 'batch', port: running.https, ca: rootPem, concurrency: 2, tokens: stations.map((s) => s.apiKey), batches });
-      runs.push({ path: 'batch', run, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
-    }
-    if (!PATHS.has('est')) return { runs, serverRssMiB: running.peakRssMiB() };
+  const runs: PathRun[] = [];
+  const where = `${backend}, ${instances} instance${instances === 1 ? '' : 's'}`;
+  if (PATHS.has('batch')) {
+    log(`${where}: making ${DEVICES} device CSRs…`);
+    const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${instances}-${i}`);
+    const csrs = deviceCsrs(ids);
+    const batches = [];
+    for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));
 
-    log(`${backend}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
-    const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
+    log(`${where}: factory batch, ${DEVICES} devices in batches of ${BATCH}, ${STATIONS} stations…`);
     const since = Date.now();
-    const estRun = await runClient(backend, running, bench.home, {
+    const run = await runClient(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches }, bench.ctx.store);
+    runs.push({ path: 'batch', instances, run, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
+  }
+  if (!PATHS.has('est')) return { runs, floors: {} };
+
+  log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
+  const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
+  const since = Date.now();
+  const estRun = await runClient(
+    backend,
+    running,
+    bench.home,
+    {
       mode: 'est',
       port: running.https,
+      ports,
       ca: rootPem,
       seconds: EST_SECONDS,
       clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
-    });
-    runs.push({ path: 'est', run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
+    },
+    bench.ctx.store,
+  );
+  runs.push({ path: 'est', instances, run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
+  if (!withFloors) return { runs, floors: {} };
 
-    // The floor under EST: the same clients and connections, an answer of about the same size, nothing
-    // checked, signed or stored. No enrollment can go faster than this through the same HTTPS server.
-    const floorSeconds = Math.min(5, EST_SECONDS);
-    const cacertsJob = (port: number) => ({
-      mode: 'est',
-      request: 'cacerts',
-      port,
-      ca: rootPem,
-      seconds: floorSeconds,
-      clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
-    });
-    log(`${backend}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
-    const floor = await runClient(backend, running, bench.home, cacertsJob(running.https));
-    if (floor.failures) throw new Error(`${backend} EST floor: ${floor.failures} failures, first: ${floor.firstFailure}`);
+  // The floor under EST: the same clients and connections, an answer of about the same size, nothing
+  // checked, signed or stored. No enrollment can go faster than this through the same HTTPS server.
+  const floorSeconds = Math.min(5, EST_SECONDS);
+  const cacertsJob = (port: number, spread?: number[]) => ({
+    mode: 'est',
+    request: 'cacerts',
+    port,
+    ports: spread,
+    ca: rootPem,
+    seconds: floorSeconds,
+    clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
+  });
+  log(`${where}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
+  const floor = await runClient(backend, running, bench.home, cacertsJob(running.https, ports));
+  if (floor.failures) throw new Error(`${backend} EST floor: ${floor.failures} failures, first: ${floor.firstFailure}`);
 
-    // And Node's own share of that floor: a bare node:https server, the same TLS options, certificate
-    // and clients, the same answer bytes, nothing else.
-    const material = readTlsMaterial(bench.ctx.env.home, bench.ctx.config.tlsNames, running.issue);
-    if (!material) throw new Error('no HTTPS certificate to give the bare server');
-    const bare = await bareHttps(material, [rootPem, issuingPem, maker.caPem], await fetchOnce(running.https, '/.well-known/est/cacerts', rootPem));
-    let nodeFloor: ClientResult;
-    try {
-      log(`${backend}: Node's floor, a bare node:https server, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
-      nodeFloor = await runClientUnprofiled(backend, bare, bench.home, cacertsJob(bare.port));
-    } finally {
-      await bare.close();
-    }
-    if (nodeFloor.failures) throw new Error(`${backend} Node floor: ${nodeFloor.failures} failures, first: ${nodeFloor.firstFailure}`);
-    return { runs, estFloor: floor, nodeFloor, serverRssMiB: running.peakRssMiB() };
+  // And Node's own share of that floor: a bare node:https server, the same TLS options, certificate
+  // and clients, the same answer bytes, nothing else.
+  const material = readTlsMaterial(bench.ctx.env.home, bench.ctx.config.tlsNames, running.issue);
+  if (!material) throw new Error('no HTTPS certificate to give the bare server');
+  const bare = await bareHttps(material, [rootPem, issuingPem, maker.caPem], await fetchOnce(running.https, '/.well-known/est/cacerts', rootPem));
+  let nodeFloor: ClientResult;
+  try {
+    log(`${where}: Node's floor, a bare node:https server, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
+    nodeFloor = await runClientUnprofiled(backend, bare, bench.home, cacertsJob(bare.port));
   } finally {
-    await running.close();
+    await bare.close();
   }
+  if (nodeFloor.failures) throw new Error(`${backend} Node floor: ${nodeFloor.failures} failures, first: ${nodeFloor.firstFailure}`);
+  return { runs, floors: { estFloor: floor, nodeFloor } };
 }
 
 /**
@@ -344,7 +417,7 @@ async function child(backend: 'sqlite' | 'postgres') {
   log(`${backend}: measuring the raw PKCS#11 signing rate…`);
   const rawBefore = await sessionSignRate(target, 1);
   const rawTwoThreads = await sessionSignRate(target, 2);
-  const measured = await measureBackend(backend, maker, bench, configFile);
+  const measured = await measureBackend(backend, maker, bench);
   const rawAfter = await sessionSignRate(target, 1);
   const csrChecks = csrCheckRate();
   await bench.cleanup();
@@ -368,7 +441,7 @@ function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number; csrChecks: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--workers', String(WORKERS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 
@@ -377,16 +450,17 @@ const floorText = (run: ClientResult, raw: number) =>
 
 async function main() {
   const backends = values.db.split(',').map((b) => b.trim()) as ('sqlite' | 'postgres')[];
+  if (SEPARATE_INSTANCES && backends.includes('sqlite')) throw new Error('--instances compares separate servers on one PostgreSQL: use --db postgres (one SQLite file has one writer at a time)');
   if (values.child) return child(backends[0]!);
   const results = [];
   for (const backend of backends) results.push(await spawnChild(backend));
 
-  const rows: (string | number)[][] = [['database', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'CPU µs/cert server+PostgreSQL+client', 'checked']];
+  const rows: (string | number)[][] = [['database', 'instances', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'CPU µs/cert server+PostgreSQL+client', 'lock wait ms /1000 certs (peak waiters)', 'checked']];
   const ratios: number[] = [];
   for (const r of results) {
     // The higher of the two raw measurements: the ratio is never flattered by a slow moment.
     const raw = Math.max(r.rawBefore, r.rawAfter);
-    for (const { path: which, run, check } of r.runs) {
+    for (const { path: which, instances, run, check } of r.runs) {
       const [name, unit] = which === 'batch' ? [`factory batch of ${BATCH}`, 'batch'] : [`EST simpleenroll ×${EST_CLIENTS}`, 'request'];
       const rate = run.issued / run.seconds;
       ratios.push(rate / raw);
@@ -395,6 +469,7 @@ async function main() {
       if (check.distinct !== check.active || check.verified !== check.sampled) throw new Error(`${r.backend} ${name}: check failed ${JSON.stringify(check)}`);
       rows.push([
         r.backend,
+        instances,
         name,
         check.active,
         fmt(run.seconds, 2),
@@ -404,6 +479,7 @@ async function main() {
         `${fmt(percentile(sorted, 50), 1)} /${unit}`,
         fmt(percentile(sorted, 99), 1),
         [run.serverCpuSeconds, run.databaseCpuSeconds, run.cpuSeconds].map((seconds, i) => (i === 1 && r.backend === 'sqlite' ? '-' : fmt((seconds * 1e6) / run.issued))).join('+'),
+        run.lockWaitSeconds === undefined ? '-' : `${fmt((run.lockWaitSeconds * 1e6) / run.issued, 1)} (${run.lockWaitPeak})`,
         `all parsed, ${check.distinct} distinct serials, openssl verify ${check.verified}/${check.sampled}, audit chain of ${check.auditEntries} intact`,
       ]);
     }
@@ -427,6 +503,26 @@ async function main() {
     );
   }
   console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);
+  if (INSTANCES.length > 1) {
+    // What one certificate costs the machine (server processes + PostgreSQL) at the first count of
+    // instances against the last: 1.0 when adding instances costs nothing per certificate.
+    const [low, high] = [INSTANCES[0]!, INSTANCES[INSTANCES.length - 1]!];
+    const efficiencies: number[] = [];
+    for (const r of results) {
+      for (const which of ['batch', 'est'] as const) {
+        const at = (n: number) => r.runs.find((x) => x.path === which && x.instances === n)?.run;
+        const [a, b] = [at(low), at(high)];
+        if (!a || !b) continue;
+        const cpu = (x: ClientResult) => ((x.serverCpuSeconds + x.databaseCpuSeconds) * 1e6) / x.issued;
+        const rate = (x: ClientResult) => x.issued / x.seconds;
+        efficiencies.push(cpu(a) / cpu(b));
+        console.log(
+          `${r.backend} ${which}: ${low} → ${high} instances: CPU ${fmt(cpu(a))} → ${fmt(cpu(b))} µs/cert (×${fmt(cpu(b) / cpu(a), 2)}), ${fmt(rate(a))} → ${fmt(rate(b))} certs/s, throughput efficiency ${fmt(rate(b) / (rate(a) * (high / low)), 2)}`,
+        );
+      }
+    }
+    console.log(`issue/scale-efficiency: ${Math.min(...efficiencies).toFixed(3)}`);
+  }
 }
 
 runBench(main);

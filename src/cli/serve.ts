@@ -39,7 +39,14 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const host = flags.host ?? '::';
   const httpsPort = port(flags['https-port'], 8443, 'https-port');
   const httpPort = port(flags['http-port'], 8080, 'http-port');
-  const workers = workerCount(flags.workers);
+  let workers = workerCount(flags.workers);
+  if (slot === undefined && workers > 1 && !process.env.DATABASE_URL) {
+    // One SQLite file has one writer at a time: several processes issue fewer certificates than one
+    // (measured: docs/operators.md, "Scaling"). Refused when asked for, one process when `auto`.
+    if (flags.workers !== 'auto') throw usageError('--workers needs PostgreSQL (DATABASE_URL): on SQLite several processes share one write lock and issue fewer certificates than one; serve without --workers, or see "Scaling" in docs/operators.md');
+    log('--workers auto: one process on SQLite (several would share its one write lock); PostgreSQL (DATABASE_URL) scales out');
+    workers = 1;
+  }
   if (slot === undefined && workers > 1) return runPrimary({ workers, host, json: flags.json, log });
 
   const ctx = await openContext({ withKeys: true });
