@@ -285,11 +285,11 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
   const runs: PathRun[] = [];
   let floors: { estFloor?: ClientResult; nodeFloor?: ClientResult } = {};
   let serverRssMiB = 0;
-  for (const instances of INSTANCES) {
+  for (const [round, instances] of INSTANCES.entries()) {
     const running = await startServer(bench, instances);
     try {
-      const first = instances === INSTANCES[0];
-      const measured = await measureOnce(backend, maker, bench, running, instances, first);
+      const first = round === 0;
+      const measured = await measureOnce(backend, maker, bench, running, instances, first, round);
       runs.push(...measured.runs);
       if (first) floors = measured.floors;
       serverRssMiB = Math.max(serverRssMiB, running.peakRssMiB());
@@ -301,18 +301,18 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
 }
 
 /** The paths against one server (one process, a cluster, or `instances` separate ones); the floors when asked. */
-async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, running: BenchServer, instances: number, withFloors: boolean) {
+async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, running: BenchServer, instances: number, withFloors: boolean, round: number) {
   const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
   const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
   const stations = [];
   for (let s = 0; s < STATIONS; s++) {
-    stations.push(await addStation({ store: bench.ctx.store, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${instances}-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
+    stations.push(await addStation({ store: bench.ctx.store, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${round}-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
   }
   const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
   const ports = running.ports;
 
   // Warm-up (workers and instances started, templates linted), not timed: a batch through every station.
-  const warmIds = Array.from({ length: 100 * STATIONS }, (_, i) => `WARM-${instances}-${i}`);
+  const warmIds = Array.from({ length: 100 * STATIONS }, (_, i) => `WARM-${round}-${i}`);
   const warm = deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c));
   await runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches: Array.from({ length: STATIONS }, (_, s) => warm.slice(s * 100, s * 100 + 100)) });
 
@@ -320,7 +320,7 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
   const where = `${backend}, ${instances} instance${instances === 1 ? '' : 's'}`;
   if (PATHS.has('batch')) {
     log(`${where}: making ${DEVICES} device CSRs…`);
-    const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${instances}-${i}`);
+    const ids = Array.from({ length: DEVICES }, (_, i) => `DEV-${backend}-${round}-${i}`);
     const csrs = deviceCsrs(ids);
     const batches = [];
     for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));

@@ -3,16 +3,9 @@ import { insertMany } from './insert-many.js';
 import { sql, sqlTx, type Handle, type StoreTx } from './handle.js';
 import { whereStartsWith } from './prefix.js';
 
-/** One entry of the audit chain as stored (audit/log.ts computes `hash`). */
-export interface AuditRow {
+/** One entry of the audit chain as stored: as appended, with its place and hash (audit/log.ts computes `hash`). */
+export interface AuditRow extends PendingAuditRow {
   seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  source: string | null;
-  details: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -68,7 +61,7 @@ const DELETE_CHUNK = 500;
  */
 export async function sequencePendingAudit(handle: Handle, limit: number, chain: (head: AuditHead, pending: PendingAuditRow[]) => { rows: AuditRow[]; to: AuditHead }): Promise<number> {
   // A plain read first: an idle pass takes no write transaction (on SQLite that is the database's lock).
-  if (!(await sql(handle)('audit_pending').select('id').limit(1).first())) return 0;
+  if (!(await sql(handle)('audit_pending').select('id').orderBy('id').limit(1).first())) return 0;
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
