@@ -6,7 +6,13 @@ import { startInProcess, type InProcessHallmark } from './helpers/in-process.js'
 import { createAuditLog } from '../src/audit/log.js';
 import { verifyAuditChain } from '../src/audit/verify.js';
 import { systemClock } from '../src/base/clock.js';
-import { inTransaction, sql } from '../src/store/handle.js';
+import { asStore, inTransaction, sql } from '../src/store/handle.js';
+import { openDatabase } from '../src/store/db.js';
+import { runPeriodicChecks } from '../src/alerts/periodic.js';
+import type { Alert } from '../src/alerts/sink.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /**
  * The audit log without a locked head (docs/security-model.md, "Audit log"): entries are appended
@@ -63,3 +69,27 @@ for (const makeBackend of BACKENDS) {
     });
   });
 }
+
+test('no sequencer working: entries older than a minute raise the critical audit-sequencing alert, once an hour', async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-stall-'));
+  const db = await openDatabase({ home });
+  try {
+    const store = asStore(db);
+    await createAuditLog(store, systemClock).record({ actor: 'test', action: 'test.stalled', outcome: 'success' });
+    const raised: Alert[] = [];
+    const check = (at: number) =>
+      runPeriodicChecks({ store, clock: { now: () => new Date(at) }, alerts: { raise: (a: Alert) => void raised.push(a) } as never, config: { expiryWarningDays: 30, summaries: false } as never }, async () => []);
+    await check(Date.now() + 30_000);
+    assert.equal(raised.length, 0, 'half a minute: not yet');
+    await check(Date.now() + 90_000);
+    assert.equal(raised.length, 1);
+    assert.equal(raised[0]!.rule, 'audit-sequencing');
+    assert.equal(raised[0]!.severity, 'critical');
+    assert.match(raised[0]!.message, /1 audit entries have waited/);
+    await check(Date.now() + 120_000);
+    assert.equal(raised.length, 1, 'not again within the hour');
+  } finally {
+    await db.destroy();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});

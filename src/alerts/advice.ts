@@ -6,6 +6,7 @@ export const ALERT_ADVICE: Record<string, string> = {
   'station-rate': 'A station is provisioning far above its usual rate: check the line; `hallmark station disable <name>` stops it.',
   'certificate-expiry': 'A CA, responder or HTTPS certificate expires soon: for a CA, plan `hallmark ca rollover`; responders and HTTPS renew themselves while serve runs.',
   'crl-stale': 'A CRL is past its refresh point: check that serve runs and can reach the HSM (`hallmark status`), then `hallmark crl generate`.',
+  'audit-sequencing': 'Audit entries wait unchained in audit_pending: check that serve runs and reaches the database (`hallmark status`, its log says why sequencing failed); nothing is lost, they are chained once it can.',
   'database-lost': 'The database file was removed or replaced while serving: restore it, then restart serve.',
   'summary-hourly': 'Information only.',
   'summary-daily': 'Information only.',

@@ -3,11 +3,13 @@ import type { Clock } from '../base/clock.js';
 import type { SecurityConfig } from '../config/ca-config.js';
 import type { AlertSink } from './sink.js';
 import { claimPeriod as claim } from '../store/settings.js';
-import { actionCountQuery } from '../store/audit.js';
+import { actionCountQuery, pendingAuditState } from '../store/audit.js';
 import { certificateCounts } from '../store/reports.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** An audit entry not chained after this long means no sequencer is working (their bound is ~¼ s). */
+export const AUDIT_SEQUENCING_STALL_MS = 60_000;
 
 export interface ExpiringThing {
   what: string;
@@ -33,6 +35,16 @@ export async function runPeriodicChecks(
       severity: days < 7 ? 'critical' : 'warning',
       message: `${thing.what} expires in ${days} days (${thing.notAfter.toISOString()})`,
       details: { what: thing.what, notAfter: thing.notAfter.toISOString(), days },
+    });
+  }
+  // The chain covers every entry within its bound only while a sequencer works: say so when none does.
+  const pending = await pendingAuditState(deps.store);
+  if (pending.oldestAt !== null && now - pending.oldestAt > AUDIT_SEQUENCING_STALL_MS && (await claim(deps.store, 'alert.audit-sequencing', HOUR, now, true))) {
+    deps.alerts.raise({
+      rule: 'audit-sequencing',
+      severity: 'critical',
+      message: `${pending.count} audit entries have waited to be chained for ${Math.round((now - pending.oldestAt) / 1000)} s`,
+      details: { pending: pending.count, oldest: new Date(pending.oldestAt).toISOString() },
     });
   }
   if (!deps.config.summaries) return;
