@@ -68,7 +68,13 @@ export async function sequencePendingAudit(handle: Handle, limit: number, chain:
       const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [SEQUENCER_LOCK])) as { rows: { mine: boolean }[] };
       if (!rows[0]?.mine) return 0;
     }
-    const pending = (await trx('audit_pending').select('*').orderBy('id').limit(limit)) as (PendingAuditRow & { id: number | string })[];
+    // PostgreSQL takes the batch out in one statement (DELETE … RETURNING; the order is restored by id);
+    // SQLite reads it, then deletes it below. Either way inside this transaction: all or nothing.
+    const pending = (
+      pg
+        ? ((await trx.raw('DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT ?) RETURNING *', [limit])).rows as (PendingAuditRow & { id: number | string })[]).sort((a, b) => Number(a.id) - Number(b.id))
+        : ((await trx('audit_pending').select('*').orderBy('id').limit(limit)) as (PendingAuditRow & { id: number | string })[])
+    );
     if (!pending.length) return 0;
     // SQLite's write transactions are IMMEDIATE (sqlite-client.ts): the database is locked already.
     const headQuery = trx('audit_head').where({ id: 1 }).first();
@@ -78,8 +84,10 @@ export async function sequencePendingAudit(handle: Handle, limit: number, chain:
       pending.map(({ id: _id, ...row }) => ({ ...row, at: Number(row.at) })),
     );
     await insertMany(trx, 'audit_events', rows as unknown as Record<string, unknown>[], 500);
-    const ids = pending.map((p) => p.id);
-    for (let i = 0; i < ids.length; i += DELETE_CHUNK) await trx('audit_pending').whereIn('id', ids.slice(i, i + DELETE_CHUNK)).delete();
+    if (!pg) {
+      const ids = pending.map((p) => p.id);
+      for (let i = 0; i < ids.length; i += DELETE_CHUNK) await trx('audit_pending').whereIn('id', ids.slice(i, i + DELETE_CHUNK)).delete();
+    }
     await trx('audit_head').where({ id: 1 }).update(to);
     return pending.length;
   });
