@@ -134,6 +134,8 @@ interface ClientResult {
   /** PostgreSQL only: estimated seconds backends waited on locks, and the most waiting at once. */
   lockWaitSeconds?: number;
   lockWaitPeak?: number;
+  /** PostgreSQL only: transactions committed during the run (every process's, the sequencer's included). */
+  transactions?: number;
 }
 
 /**
@@ -233,16 +235,30 @@ function sampleLockWaits(store: Store | undefined) {
   };
 }
 
-function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
+/**
+ * Transactions committed in the database so far (pg_stat_database). Backends publish their counts at
+ * most once a second, so a reading after a run waits that long first.
+ */
+async function committedTransactions(store: Store | undefined): Promise<number | undefined> {
+  if (!store) return undefined;
+  const [row] = (await sql(store).raw('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')).rows as { n: string }[];
+  return Number(row!.n);
+}
+
+async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
+  const pgStore = backend === 'postgres' ? store : undefined;
+  const transactionsBefore = await committedTransactions(pgStore);
   const cpuBefore = server.cpuSeconds();
   const databaseBefore = backend === 'postgres' ? postgresCpuSeconds() : 0;
-  const locks = sampleLockWaits(backend === 'postgres' ? store : undefined);
+  const locks = sampleLockWaits(pgStore);
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return jsonFromChild<ClientResult>(child, 'client').then(async (result) => {
-    return { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
-  });
+  const result = await jsonFromChild<ClientResult>(child, 'client');
+  const measured = { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
+  if (transactionsBefore === undefined) return measured;
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  return { ...measured, transactions: (await committedTransactions(pgStore))! - transactionsBefore };
 }
 
 /** All certificates issued since `since`: parsed, serials distinct, a sample verified by openssl. */
@@ -455,7 +471,7 @@ async function main() {
   const results = [];
   for (const backend of backends) results.push(await spawnChild(backend));
 
-  const rows: (string | number)[][] = [['database', 'instances', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'CPU µs/cert server+PostgreSQL+client', 'lock wait ms /1000 certs (peak waiters)', 'checked']];
+  const rows: (string | number)[][] = [['database', 'instances', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'CPU µs/cert server+PostgreSQL+client', 'lock wait ms /1000 certs (peak waiters)', 'transactions /cert', 'checked']];
   const ratios: number[] = [];
   for (const r of results) {
     // The higher of the two raw measurements: the ratio is never flattered by a slow moment.
@@ -480,6 +496,7 @@ async function main() {
         fmt(percentile(sorted, 99), 1),
         [run.serverCpuSeconds, run.databaseCpuSeconds, run.cpuSeconds].map((seconds, i) => (i === 1 && r.backend === 'sqlite' ? '-' : fmt((seconds * 1e6) / run.issued))).join('+'),
         run.lockWaitSeconds === undefined ? '-' : `${fmt((run.lockWaitSeconds * 1e6) / run.issued, 1)} (${run.lockWaitPeak})`,
+        run.transactions === undefined ? '-' : fmt(run.transactions / run.issued, 2),
         `all parsed, ${check.distinct} distinct serials, openssl verify ${check.verified}/${check.sampled}, audit chain of ${check.auditEntries} intact`,
       ]);
     }
