@@ -33,10 +33,11 @@ export interface AuditLog {
   pendingRows(events: AuditEvent[]): { rows: PendingAuditRow[]; at: number; events: AuditEvent[] };
   appended(append: { at: number; events: AuditEvent[] }): void;
   /**
-   * Chains every entry waiting in audit_pending onto the log (audit/sequencer.ts runs this; readers that
-   * must see everything run it first); resolves to how many this call sequenced.
+   * Chains every entry waiting in audit_pending onto the log; resolves to how many this call sequenced.
+   * Readers that must see everything run it first: it waits for a pass another instance is making.
+   * The timed sequencer (audit/sequencer.ts) passes `skipIfBusy`: another instance is doing the work.
    */
-  sequence(): Promise<number>;
+  sequence(options?: { skipIfBusy?: boolean }): Promise<number>;
 }
 
 /** JSON with object keys sorted and undefined members left out: the form entries are hashed in. */
@@ -121,10 +122,10 @@ export function createAuditLog(store: Store, clock: Clock): AuditLog {
   const recordIn = (tx: StoreTx, event: AuditEvent) => recordManyIn(tx, [event]);
   // One pass at a time in this process; passes of other instances skip while one runs (store/audit.ts).
   let running: Promise<number> | undefined;
-  async function sequenceAll(): Promise<number> {
+  async function sequenceAll(wait: boolean): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto);
+      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto, wait);
       total += n;
       if (n < SEQUENCE_BATCH) return total;
     }
@@ -142,11 +143,11 @@ export function createAuditLog(store: Store, clock: Clock): AuditLog {
     appended(append) {
       notify(append.events, append.at);
     },
-    async sequence() {
+    async sequence(options = {}) {
       // A caller arriving while a pass runs waits for it, then runs its own: what it appended before
       // calling may have been committed after that pass read the pending rows.
       while (running) await running.catch(() => undefined);
-      running = sequenceAll();
+      running = sequenceAll(!options.skipIfBusy);
       try {
         return await running;
       } finally {

@@ -16,7 +16,7 @@ export function startAuditSequencer(audit: AuditLog, log: (line: string) => void
     if (busy) return;
     busy = true;
     try {
-      await audit.sequence();
+      await audit.sequence({ skipIfBusy: true });
       if (failing) log('audit sequencing resumed');
       failing = false;
     } catch (e) {

@@ -55,18 +55,27 @@ const DELETE_CHUNK = 500;
  * One sequencing pass: up to `limit` pending entries, oldest first, chained onto the head by `chain`,
  * written to audit_events, removed from audit_pending, and the head moved — one transaction, so a crash
  * leaves them all pending or all sequenced. On PostgreSQL one instance sequences at a time (an
- * advisory lock: the others skip the pass, they do not queue); the head row is locked as well, so two
+ * advisory lock: a timed pass skips while another runs, a reader's pass waits for it); the head row is locked as well, so two
  * sequencers could never fork the chain. Returns how many entries it sequenced (0: none waiting, or
  * another instance is sequencing).
  */
-export async function sequencePendingAudit(handle: Handle, limit: number, chain: (head: AuditHead, pending: PendingAuditRow[]) => { rows: AuditRow[]; to: AuditHead }): Promise<number> {
+export async function sequencePendingAudit(
+  handle: Handle,
+  limit: number,
+  chain: (head: AuditHead, pending: PendingAuditRow[]) => { rows: AuditRow[]; to: AuditHead },
+  /** Wait for another instance's pass to end rather than skip (a reader that must see everything). */
+  wait = false,
+): Promise<number> {
   // A plain read first: an idle pass takes no write transaction (on SQLite that is the database's lock).
   if (!(await sql(handle)('audit_pending').select('id').orderBy('id').limit(1).first())) return 0;
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
-      const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [SEQUENCER_LOCK])) as { rows: { mine: boolean }[] };
-      if (!rows[0]?.mine) return 0;
+      if (wait) await trx.raw('SELECT pg_advisory_xact_lock(?)', [SEQUENCER_LOCK]);
+      else {
+        const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [SEQUENCER_LOCK])) as { rows: { mine: boolean }[] };
+        if (!rows[0]?.mine) return 0;
+      }
     }
     // PostgreSQL takes the batch out in one statement (DELETE … RETURNING; the order is restored by id);
     // SQLite reads it, then deletes it below. Either way inside this transaction: all or nothing.
