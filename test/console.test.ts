@@ -517,6 +517,15 @@ for (const makeBackend of BACKENDS) {
       await confirmWithFreshCode(abe, 'abe', /Disable operator nina/);
       await abe.waitForSelector('[data-testid=operator-state-nina]:has-text("disabled")');
       assert.equal(await abe.locator('[data-testid=disable-abe]').count(), 0, 'nobody is offered to disable themselves');
+      // The management pages fit a phone too.
+      await abe.setViewportSize({ width: 390, height: 844 });
+      for (const view of ['stations', 'tokens', 'apikeys', 'operators']) {
+        await abe.click(`nav a[href="#/${view}"]`);
+        await abe.waitForFunction(() => (globalThis as unknown as PageGlobals).document.activeElement?.tagName === 'H2', undefined, { timeout: 10_000 });
+        await abe.waitForLoadState('networkidle');
+        const width = await abe.evaluate(() => ({ page: (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth, screen: (globalThis as unknown as { innerWidth: number }).innerWidth }));
+        assert.ok(width.page <= width.screen, `${view} fits a phone: ${JSON.stringify(width)}`);
+      }
       await abe.context().close();
       const listed = await mustRun('curl', ['-sS', '--cacert', path.join(dir, 'root.pem'), '-H', `Authorization: Bearer ${adminKey}`, `https://localhost:${server.https}/api/v1/audit?action=operator.&limit=100`]);
       const audit = (JSON.parse(listed.toString()).entries as { action: string; actor: string }[]).map((e) => `${e.action} ${e.actor}`);
