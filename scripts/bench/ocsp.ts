@@ -1,17 +1,20 @@
 /**
  * OCSP responses per second for cached `good` answers at 50 connections (wrk), beside
  * `openssl ocsp -index` answering the same requests for the same certificates, in one run, and the
- * raw PKCS#11 signing rate of the token for scale. Last line: `ocsp-cached/openssl: <ratio>`.
+ * raw PKCS#11 signing rate of the token for scale. Then live signing: the same requests each with a
+ * nonce (RFC 8954: never cached, signed for each request) to Hallmark, against openssl's rate above
+ * (`openssl ocsp -index` caches nothing: every answer it gave was signed live).
+ * Last lines: `ocsp-live/openssl: <ratio>`, `ocsp-cached/openssl: <ratio>`.
  *
  *   npm run build && node dist/scripts/bench/ocsp.js [--certs 1000] [--seconds 10]
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Extension, Extensions } from '@peculiar/asn1-x509';
 import { CertID, OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
 import { startHallmark } from '../../src/app/server.js';
 import { issueCertificate } from '../../src/ca/issue.js';
@@ -29,14 +32,17 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const sha1 = (data: Uint8Array) => new OctetString(createHash('sha1').update(data).digest());
 
-function ocspRequest(issuerCert: Uint8Array, serialHex: string): Uint8Array {
+function ocspRequest(issuerCert: Uint8Array, serialHex: string, nonce?: Uint8Array): Uint8Array {
   const certId = new CertID({
     hashAlgorithm: new AlgorithmIdentifier({ algorithm: '1.3.14.3.2.26', parameters: new Uint8Array([5, 0]).buffer }),
     issuerNameHash: sha1(rawSubject(issuerCert)),
     issuerKeyHash: sha1(subjectPublicKeyBits(issuerCert)),
     serialNumber: new Uint8Array(Buffer.from(serialHex, 'hex')).buffer,
   });
-  return new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: certId })] }) })));
+  const tbsRequest = new TBSRequest({ requestList: [new Request({ reqCert: certId })] });
+  // id-pkix-ocsp-nonce (RFC 8954 §2.1): the nonce as an OCTET STRING inside the extension's value.
+  if (nonce) tbsRequest.requestExtensions = new Extensions([new Extension({ extnID: '1.3.6.1.5.5.7.48.1.2', extnValue: new OctetString(AsnConvert.serialize(new OctetString(nonce))) })]);
+  return new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest })));
 }
 
 /**
@@ -109,15 +115,24 @@ async function main() {
       const referenceScript = path.join(ca.home, 'ocsp-ref.lua');
       writePostScript(referenceScript, '/', 'application/ocsp-request', bodies);
       const reference = await runWrk(`http://127.0.0.1:${port}/`, referenceScript, { connections: 50, seconds: SECONDS });
+
+      // Live signing: a nonce in every request, so that nothing is cached and every answer is signed.
+      const nonceBodies = serials.map((s) => ocspRequest(issuing.certificate, s.serial, randomBytes(32)));
+      const nonceScript = path.join(ca.home, 'ocsp-nonce.lua');
+      writePostScript(nonceScript, '/ocsp', 'application/ocsp-request', nonceBodies);
+      log(`wrk: Hallmark, a nonce in every request (signed live), 50 connections, ${SECONDS}s…`);
+      const live = await runWrk(`http://127.0.0.1:${running.http}/ocsp`, nonceScript, { connections: 50, seconds: SECONDS });
       console.log(
         table([
           ['', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx'],
           ['raw PKCS#11 ECDSA P-256 signatures', fmt(raw), '', '', ''],
           ['Hallmark OCSP, first answer (signed live, 1 client)', fmt(liveRate), '', '', ''],
           ['Hallmark OCSP, cached good, 50 conns', fmt(hallmark.requestsPerSecond), fmt(hallmark.p50ms, 2), fmt(hallmark.p99ms, 2), hallmark.non2xx],
-          ['openssl ocsp -index -multi 2, 50 conns', fmt(reference.requestsPerSecond), fmt(reference.p50ms, 2), fmt(reference.p99ms, 2), reference.non2xx],
+          ['openssl ocsp -index -multi 2 (signs every answer live), 50 conns', fmt(reference.requestsPerSecond), fmt(reference.p50ms, 2), fmt(reference.p99ms, 2), reference.non2xx],
+          ['Hallmark OCSP, nonce (signed live), 50 conns', fmt(live.requestsPerSecond), fmt(live.p50ms, 2), fmt(live.p99ms, 2), live.non2xx],
         ]),
       );
+      console.log(`ocsp-live/openssl: ${(live.requestsPerSecond / reference.requestsPerSecond).toFixed(3)}`);
       console.log(`cached/raw-sign: ${(hallmark.requestsPerSecond / raw).toFixed(2)}`);
       console.log(`ocsp-cached/openssl: ${(hallmark.requestsPerSecond / reference.requestsPerSecond).toFixed(2)}`);
     } finally {
