@@ -121,7 +121,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const ocsp = createOcspHandler({
     seen: lastSeen.note,
     cache: ocspCache,
-    answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, signerFor: ocspResponseSigners(() => responders), clock: ctx.clock, config: ocspConfig, log }),
+    answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, signerFor: ocspResponseSigners(() => responders), clock: ctx.clock, config: ocspConfig, log, cached: (key) => ocspCache.get(key) }),
     clock: ctx.clock,
     log,
   });

@@ -81,9 +81,14 @@ const revocationSchema = z.strictObject({
       validityMinutes: z.number().positive().max(7 * 24 * 60).describe('nextUpdate − thisUpdate of each response (RFC 5019 §2.2.4).'),
       refreshBeforeMinutes: z.number().positive().describe('Cached responses are re-signed this long before their nextUpdate.'),
       pollSeconds: z.number().positive().max(60).describe('How often every instance looks for revocations made by the others.'),
+      nonces: z
+        .enum(['echo', 'ignore'])
+        .default('echo')
+        .describe('A request nonce (RFC 8954): echo it (the answer is signed for that request alone), or ignore it (RFC 8954 §3 lets a responder: the answer is the cached one).'),
+      noncesPerMinute: z.number().int().min(0).default(600).describe('Live-signed answers to nonce requests per client address a minute (token bucket; 0: no limit); beyond it, tryLater.'),
     })
     .refine((o) => o.refreshBeforeMinutes < o.validityMinutes, 'refreshBeforeMinutes must be less than validityMinutes')
-    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2 }),
+    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2, nonces: 'echo', noncesPerMinute: 600 }),
 });
 
 export type RevocationConfig = z.infer<typeof revocationSchema>;

@@ -82,7 +82,7 @@ export function sendOcsp(req: IncomingMessage, res: ServerResponse, answer: Ocsp
 /** filter → cache → live: the whole OCSP path of the public listener. */
 export function createOcspHandler(deps: {
   cache: OcspCache;
-  answer: (der: Uint8Array) => Promise<OcspAnswer>;
+  answer: (der: Uint8Array, source?: string) => Promise<OcspAnswer>;
   clock: Clock;
   log: (line: string) => void;
   /** Told which certificates each answer covered (the inventory's "last seen by OCSP"). */
@@ -112,13 +112,13 @@ export function createOcspHandler(deps: {
     const epoch = deps.cache.epoch();
     let answer: OcspAnswer;
     try {
-      answer = await deps.answer(bytes);
+      answer = await deps.answer(bytes, req.socket.remoteAddress);
     } catch (e) {
       deps.log(`OCSP request failed: ${(e as Error).message}`);
       // RFC 6960 §4.2.1: tryLater when the responder cannot answer for now (its database), internalError else.
       answer = { der: ocspErrorResponse(isDatabaseUnavailable(e) ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError), subjects: [], cacheable: false };
     }
-    deps.cache.set(key, answer, epoch);
+    deps.cache.set(answer.cacheKey ?? key, answer, epoch);
     metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
     deps.seen?.(answer.subjects);
     sendOcsp(req, res, answer, deps.clock);

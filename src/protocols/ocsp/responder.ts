@@ -14,6 +14,7 @@ import {
   type SingleAnswer,
 } from '../../x509/ocsp.js';
 import { buildIssuerIndex } from './issuer-index.js';
+import { createRateLimiter } from '../../http/rate-limit.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -24,6 +25,8 @@ export interface OcspAnswer {
   subjects: string[];
   /** False for answers that must not be reused (a nonce, an error). */
   cacheable: boolean;
+  /** Where the cache keeps it when that is not the request's bytes (a request whose nonce was ignored). */
+  cacheKey?: string;
 }
 
 export interface OcspDeps {
@@ -34,6 +37,8 @@ export interface OcspDeps {
   clock: Clock;
   config: RevocationConfig['ocsp'];
   log: (line: string) => void;
+  /** A cached answer by key (the response cache), for requests whose nonce is ignored. */
+  cached?: (key: string) => OcspAnswer | undefined;
 }
 
 const MINUTE = 60_000;
@@ -61,7 +66,11 @@ export function createOcspResponder(deps: OcspDeps) {
     return { status: 'revoked', revokedAt: new Date(Number(row.revoked_at)), reasonCode: code ? code : undefined };
   }
 
-  return async function answer(requestDer: Uint8Array): Promise<OcspAnswer> {
+  // Nonce requests are signed for each request: how often one address may have that (RFC 8954 §4 warns of
+  // exactly this load).
+  const nonceLimiter = createRateLimiter('ocsp-nonce', deps.config.noncesPerMinute, deps.clock);
+
+  return async function answer(requestDer: Uint8Array, source = 'unknown'): Promise<OcspAnswer> {
     let parsed;
     try {
       parsed = parseOcspRequest(requestDer);
@@ -69,6 +78,15 @@ export function createOcspResponder(deps: OcspDeps) {
       if (e instanceof MalformedOcspRequest) return error(OCSP_STATUS.malformedRequest);
       throw e;
     }
+    let cacheKey: string | undefined;
+    if (parsed.nonce && deps.config.nonces === 'ignore') {
+      // RFC 8954 §3: the responder may leave the nonce out; then the answer is the same for everyone
+      // asking about these certificates, kept under a key without the nonce.
+      parsed = { ...parsed, nonce: undefined };
+      cacheKey = `nonce-ignored:${parsed.certIds.map((c) => `${c.hash}:${c.issuerNameHash}:${c.issuerKeyHash}:${c.serial}`).join(',')}`;
+      const kept = deps.cached?.(cacheKey);
+      if (kept) return kept;
+    } else if (parsed.nonce && nonceLimiter.take(source) !== undefined) return error(OCSP_STATUS.tryLater);
     const located = parsed.certIds.map((id) => ({ id, ca: issuerOf(id.hash, id.issuerNameHash, id.issuerKeyHash) }));
     const ours = [...new Set(located.map((l) => l.ca).filter((ca): ca is string => ca !== undefined))];
     // RFC 6960 §2.3: unauthorized when we cannot answer for this issuer; one response has one signer.
@@ -91,6 +109,7 @@ export function createOcspResponder(deps: OcspDeps) {
         nextUpdate,
         subjects: located.map((l) => `${ca}:${l.id.serial}`),
         cacheable: !parsed.nonce,
+        cacheKey,
       };
     } catch (e) {
       if (e instanceof OcspLintRefusal) {
