@@ -1,5 +1,5 @@
 import { api, ApiError, currentUser, may, setUser, type Me } from './api.js';
-import { confirmAction, date, h, table } from './dom.js';
+import { confirmAction, date, download, h, table } from './dom.js';
 import { renderCharts, type ChartData } from './charts.js';
 import { currentView, failure, focusFirstHeading, focusHeading, openingView, show, showForThisView } from './view.js';
 import { stationsView } from './stations.js';
@@ -177,7 +177,7 @@ interface Certificate {
 
 async function certificateDetails(serial: string, deviceName: string, target: HTMLElement): Promise<void> {
   const cert = await api<Certificate>('GET', `/api/v1/certificates/${encodeURIComponent(serial)}`);
-  const download = h('a', { download: `${cert.identity ?? cert.serial}.pem`, href: URL.createObjectURL(new Blob([cert.certificate ?? ''], { type: 'application/x-pem-file' })) }, 'Download PEM');
+  const pem = download(`${cert.identity ?? cert.serial}.pem`, cert.certificate ?? '', 'application/x-pem-file', 'Download PEM');
   const reason = h('select', { name: 'reason', id: 'revoke-reason', 'data-testid': 'revoke-reason' }, ...REASONS.map((r) => h('option', { value: r }, r)));
   const revoke =
     may('cert.revoke') && cert.status === 'active'
@@ -203,7 +203,7 @@ async function certificateDetails(serial: string, deviceName: string, target: HT
     h('h2', { tabindex: '-1' }, `Certificate ${cert.serial}`),
     h('p', { 'data-testid': 'certificate-status' }, `Status: ${cert.status}${cert.revocationReason ? ` (${cert.revocationReason})` : ''}`),
     table(['field', 'value'], Object.entries(cert.decoded ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]), 'decoded'),
-    h('p', {}, download),
+    h('p', {}, pem),
     revoke ? h('div', { class: 'inline' }, h('label', { for: 'revoke-reason' }, 'Revocation reason'), reason, ' ', revoke) : h('p', { class: 'muted' }, cert.status === 'active' ? 'Your role cannot revoke.' : ''),
   );
   // The card is below the results: bring it into view, and focus its heading for keyboard users.

@@ -29,8 +29,8 @@ export async function confirmWithCode(text: string): Promise<string | undefined>
 }
 
 /** Offers text as a file to save (secrets shown once, a certificate); nothing leaves the page. */
-export function download(name: string, text: string, type: string, label: string, testId: string): HTMLAnchorElement {
-  return h('a', { download: name, href: URL.createObjectURL(new Blob([text], { type })), 'data-testid': testId }, label);
+export function download(name: string, text: string, type: string, label: string, testId?: string): HTMLAnchorElement {
+  return h('a', { download: name, href: URL.createObjectURL(new Blob([text], { type })), ...(testId ? { 'data-testid': testId } : {}) }, label);
 }
 
 /** A modal confirmation naming exactly what will happen; resolves true only on Confirm. */

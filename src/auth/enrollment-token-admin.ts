@@ -1,3 +1,4 @@
+import { isoTime } from '../base/iso-time.js';
 import { inTransaction, type Store } from '../store/handle.js';
 import { listEnrollmentTokens, revokeEnrollmentTokens, type EnrollmentTokenRow, type EnrollmentTokenState } from '../store/credentials.js';
 import { createEnrollmentTokens } from './enrollment-tokens.js';
@@ -21,7 +22,6 @@ export interface TokenAdminDeps {
   config: { est: { labels: Record<string, { profile: string }> }; profiles: Map<string, { name: string; identity: { pattern: string } }> };
 }
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
 export const tokenState = (row: Omit<EnrollmentTokenRow, 'secret_hash'>, now: number): EnrollmentTokenState =>
   row.revoked_at ? 'revoked' : row.used_at !== null ? 'used' : Number(row.expires_at) <= now ? 'expired' : 'unused';
@@ -33,8 +33,8 @@ export const tokenView = (row: Omit<EnrollmentTokenRow, 'secret_hash'>, now: num
   label: row.label ?? 'any',
   lot: row.lot ?? null,
   state: tokenState(row, now),
-  expiresAt: iso(row.expires_at),
-  usedAt: iso(row.used_at),
+  expiresAt: isoTime(row.expires_at),
+  usedAt: isoTime(row.used_at),
   usedFor: row.used_for ?? null,
   createdBy: row.created_by,
   revokedBy: row.revoked_by ?? null,

@@ -1,3 +1,4 @@
+import { isoTime } from '../base/iso-time.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import type { CaRow } from '../store/cas.js';
@@ -16,8 +17,8 @@ export const caView = (row: CaRow, withPem = false) => ({
   notAfter: new Date(Number(row.not_after)).toISOString(),
   status: row.status,
   family: row.family ?? row.name,
-  activeFrom: row.active_from === null ? null : new Date(Number(row.active_from)).toISOString(),
-  retiredAt: row.retired_at === null ? null : new Date(Number(row.retired_at)).toISOString(),
+  activeFrom: isoTime(row.active_from),
+  retiredAt: isoTime(row.retired_at),
   signatureAlgorithm: signatureAlgorithmName(AsnConvert.parse(row.certificate, Certificate).signatureAlgorithm.algorithm),
   ...(withPem ? { certificate: toPem(row.certificate, 'CERTIFICATE') } : {}),
 });

@@ -1,3 +1,4 @@
+import { isoTime } from '../base/iso-time.js';
 import { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, ExtendedKeyUsage, KeyUsage, KeyUsageFlags, id_ce_extKeyUsage, id_ce_keyUsage } from '@peculiar/asn1-x509';
@@ -63,9 +64,9 @@ export function certificateView(row: CertificateRow, now: Date, withPem = false)
     keyType: row.key_type,
     notBefore: new Date(Number(row.not_before)).toISOString(),
     notAfter: new Date(notAfter).toISOString(),
-    issuedAt: row.issued_at === null ? null : new Date(Number(row.issued_at)).toISOString(),
+    issuedAt: isoTime(row.issued_at),
     requestedBy: row.requested_by,
-    revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
+    revokedAt: isoTime(row.revoked_at),
     revocationReason: row.revocation_reason,
     ...(withPem ? { certificate: row.der ? toPem(row.der, 'CERTIFICATE') : null, decoded: row.der ? decode(row.der) : null } : {}),
   };

@@ -1,3 +1,4 @@
+import { isoTime } from '../base/iso-time.js';
 import { inTransaction } from '../store/handle.js';
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
@@ -20,7 +21,7 @@ export const enrollmentRequestView = (row: EnrollmentRequestRow) => ({
   source: row.source,
   requestedAt: new Date(Number(row.requested_at)).toISOString(),
   decidedBy: row.decided_by,
-  decidedAt: row.decided_at === null ? null : new Date(Number(row.decided_at)).toISOString(),
+  decidedAt: isoTime(row.decided_at),
   reason: row.reason,
   certificateSerial: row.certificate_serial,
 });

@@ -20,12 +20,12 @@ export async function stationCommand(verb: string | undefined, args: string[], f
   if (verb === 'add') {
     const { line, name } = flags;
     if (!line || !name) throw usageError('usage: hallmark station add --line <line> --name <name> [--profiles device,…] [--quota <devices per hour>]');
-    const quota = flags.quota === undefined ? 5000 : Number(flags.quota);
-    if (!Number.isInteger(quota) || quota < 1) throw usageError(`--quota takes a whole number of devices per hour, got "${flags.quota}"`);
+    const quota = flags.quota === undefined ? undefined : Number(flags.quota);
+    if (quota !== undefined && (!Number.isInteger(quota) || quota < 1)) throw usageError(`--quota takes a whole number of devices per hour, got "${flags.quota}"`);
     await withContext({ withKeys: true }, async (ctx) => {
       const { credentials: _shownInFiles, ...station } = await addStation(
         { store: ctx.store, audit: ctx.audit, issue: await issuingDeps(ctx) },
-        { name, line, profiles: flags.profiles?.split(',').map((p) => p.trim()).filter(Boolean) ?? ['device'], quotaPerHour: quota, actor, dir: path.join(ctx.env.home, 'stations') },
+        { name, line, profiles: flags.profiles?.split(',').map((p) => p.trim()).filter(Boolean), quotaPerHour: quota, actor, dir: path.join(ctx.env.home, 'stations') },
       );
       if (flags.json) printJson(station);
       else

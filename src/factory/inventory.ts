@@ -1,3 +1,4 @@
+import { isoTime } from '../base/iso-time.js';
 import { lastOcspSeen } from '../store/last-seen.js';
 import type { Profile } from '../profiles/load.js';
 import { inventoryEntry, type InventoryEntry } from '../store/inventory.js';
@@ -21,7 +22,6 @@ export function enrolledVia(requestedBy: string, factory: boolean): string {
   return requestedBy.split(':')[0] ?? 'unknown';
 }
 
-const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
 /** A device as the CLI, REST and the console show it. */
 export function inventoryView(entry: InventoryEntry, now: number) {
@@ -37,10 +37,10 @@ export function inventoryView(entry: InventoryEntry, now: number) {
     lot: device?.lot ?? null,
     model: device?.model ?? null,
     firmwareVersion: device?.firmware_version ?? null,
-    provisionedAt: iso(device?.provisioned_at ?? first?.issued_at),
+    provisionedAt: isoTime(device?.provisioned_at ?? first?.issued_at),
     certificates: entry.history.length,
     certificate: current
-      ? { serial: current.serial, status: effectiveStatus(current.status, Number(current.not_after), now), notAfter: iso(current.not_after)!, revocationReason: current.revocation_reason, profile: current.profile }
+      ? { serial: current.serial, status: effectiveStatus(current.status, Number(current.not_after), now), notAfter: isoTime(current.not_after)!, revocationReason: current.revocation_reason, profile: current.profile }
       : null,
   };
 }
@@ -52,10 +52,10 @@ export const historyView = (entry: InventoryEntry, now: number) =>
     status: effectiveStatus(c.status, Number(c.not_after), now),
     profile: c.profile,
     issuer: c.issuer,
-    issuedAt: iso(c.issued_at),
-    notAfter: iso(c.not_after),
+    issuedAt: isoTime(c.issued_at),
+    notAfter: isoTime(c.not_after),
     requestedBy: c.requested_by,
-    revokedAt: iso(c.revoked_at),
+    revokedAt: isoTime(c.revoked_at),
     revocationReason: c.revocation_reason,
     supersededBy: c.superseded_by ?? null,
   }));
@@ -68,7 +68,7 @@ export const historyView = (entry: InventoryEntry, now: number) =>
 export async function lastSeenOf(store: Store, entry: InventoryEntry): Promise<{ ocsp: string | null; renewal: string | null }> {
   const renewals = entry.history.filter((c) => entry.history.some((older) => older.superseded_by === c.serial)).map((c) => Number(c.issued_at));
   const ocspAt = await lastOcspSeen(store, entry.history.map((c) => c.serial));
-  return { ocsp: iso(ocspAt), renewal: iso(renewals.length ? Math.max(...renewals) : null) };
+  return { ocsp: isoTime(ocspAt), renewal: isoTime(renewals.length ? Math.max(...renewals) : null) };
 }
 
 /** A device with everything known of it: the inventory's view, every certificate, the factory's records. */
@@ -81,7 +81,7 @@ export async function deviceDetails(store: Store, identity: string, profiles: st
     lastSeen: await lastSeenOf(store, entry),
     reprovisionAllowed: entry.device ? entry.device.reprovision_allowed_at !== null : null,
     history: historyView(entry, now),
-    records: records.map((r) => ({ at: iso(r.at)!, station: r.station, line: r.line, lot: r.lot, model: r.model, firmwareVersion: r.firmware_version, certificateSerial: r.certificate_serial })),
+    records: records.map((r) => ({ at: isoTime(r.at)!, station: r.station, line: r.line, lot: r.lot, model: r.model, firmwareVersion: r.firmware_version, certificateSerial: r.certificate_serial })),
   };
 }
 

@@ -35,11 +35,13 @@ export const stationView = (row: StationRow) => ({
  */
 export async function addStation(
   deps: { store: Store; audit: AuditLog; issue: IssueDeps },
-  options: { name: string; line: string; profiles: string[]; quotaPerHour: number; actor: string; source?: string; dir?: string },
+  options: { name: string; line: string; profiles?: string[]; quotaPerHour?: number; actor: string; source?: string; dir?: string },
 ) {
+  // A station provisions device identities, up to 5,000 an hour, unless told otherwise (CLI and REST alike).
+  const { profiles = ['device'], quotaPerHour = 5000 } = options;
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.name)) throw new HallmarkError('invalid_name', 'station names are lowercase letters, digits and dashes', 400);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(options.line)) throw new HallmarkError('invalid_line', 'line names are letters, digits, dots, dashes and underscores', 400);
-  for (const p of options.profiles) {
+  for (const p of profiles) {
     const profile = deps.issue.profiles.get(p);
     if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${p}"`, 400);
     // A station-facing route never reaches a profile that stations may not request (an authority profile never does).
@@ -62,15 +64,15 @@ export async function addStation(
     await insertStation(trx, {
       name: options.name,
       line: options.line,
-      profiles: JSON.stringify(options.profiles),
-      quota_per_hour: options.quotaPerHour,
+      profiles: JSON.stringify(profiles),
+      quota_per_hour: quotaPerHour,
       api_key_id: apiKey.id,
       cert_serial: cert.serial,
       created_by: options.actor,
       created_at: now.getTime(),
       disabled_at: null,
     });
-    await deps.audit.recordIn(trx, { actor: options.actor, action: 'station.add', target: options.name, outcome: 'success', source: options.source, details: { line: options.line, profiles: options.profiles, quotaPerHour: options.quotaPerHour, apiKeyId: apiKey.id, certificate: cert.serial } });
+    await deps.audit.recordIn(trx, { actor: options.actor, action: 'station.add', target: options.name, outcome: 'success', source: options.source, details: { line: options.line, profiles, quotaPerHour, apiKeyId: apiKey.id, certificate: cert.serial } });
     return apiKey;
   });
   return { name: options.name, line: options.line, apiKey: key.apiKey, apiKeyId: key.id, certificateSerial: cert.serial, ...files, credentials };

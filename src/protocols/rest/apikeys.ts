@@ -1,3 +1,4 @@
+import { isoTime } from '../../base/iso-time.js';
 import { inTransaction } from '../../store/handle.js';
 import { z } from 'zod';
 import { createApiKey, keyScopes, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../auth/api-keys.js';
@@ -28,8 +29,8 @@ export const apiKeyView = (row: ApiKeyRow, now: Date) => ({
   scopes: keyScopes(row),
   createdBy: row.created_by,
   createdAt: new Date(Number(row.created_at)).toISOString(),
-  expiresAt: row.expires_at === null ? null : new Date(Number(row.expires_at)).toISOString(),
-  revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
+  expiresAt: isoTime(row.expires_at),
+  revokedAt: isoTime(row.revoked_at),
   state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && Number(row.expires_at) <= now.getTime() ? 'expired' : 'active',
 });
 

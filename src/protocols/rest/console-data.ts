@@ -1,3 +1,4 @@
+import { isoTime } from '../../base/iso-time.js';
 import { X509Certificate } from 'node:crypto';
 import type { Store } from '../../store/handle.js';
 import type { Clock } from '../../base/clock.js';
@@ -14,7 +15,6 @@ import { chartsAnswer, overviewAnswer } from './answers.js';
 import { adviceFor } from '../../alerts/advice.js';
 
 const HOUR = 3_600_000;
-const iso = (ms: number | string | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
 /** What the console's data routes (the overview and the chart series) read: the store, the CA rows and the token (for the HSM's state). */
 export interface ConsoleDataDeps {
@@ -43,12 +43,12 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps): Route
         });
         const latest = (profile: InternalProfile) => activeInternalCertificates(store, profile, now);
         const responders = new Map<string, { serial: string; notAfter: string | null }>();
-        for (const r of await latest('ocsp-signer')) if (!responders.has(r.issuer)) responders.set(r.issuer, { serial: r.serial, notAfter: iso(r.not_after) });
+        for (const r of await latest('ocsp-signer')) if (!responders.has(r.issuer)) responders.set(r.issuer, { serial: r.serial, notAfter: isoTime(r.not_after) });
         const tls = (await latest('tls-server'))[0];
         const crls = [];
         for (const ca of cas) {
           const row = await crlRows.latest(ca.name);
-          crls.push({ issuer: ca.name, number: row ? String(row.number) : null, thisUpdate: iso(row?.this_update), nextUpdate: iso(row?.next_update), entries: row ? Number(row.entries) : null, ageSeconds: row ? Math.round((now - Number(row.this_update)) / 1000) : null });
+          crls.push({ issuer: ca.name, number: row ? String(row.number) : null, thisUpdate: isoTime(row?.this_update), nextUpdate: isoTime(row?.next_update), entries: row ? Number(row.entries) : null, ageSeconds: row ? Math.round((now - Number(row.this_update)) / 1000) : null });
         }
         let hsm: { token: string; reachable: boolean; detail: string };
         try {
@@ -73,11 +73,11 @@ export function consoleDataRoutes(ctx: ConsoleDataDeps, issue: IssueDeps): Route
           stations: await activeStationCount(store),
         };
         res.json({
-          now: iso(now),
+          now: isoTime(now),
           counts: headline,
           cas,
           responders: [...responders].map(([issuer, r]) => ({ issuer, ...r })),
-          tls: tls ? { serial: tls.serial, notAfter: iso(tls.not_after) } : null,
+          tls: tls ? { serial: tls.serial, notAfter: isoTime(tls.not_after) } : null,
           crls,
           hsm,
           alerts,

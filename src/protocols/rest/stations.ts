@@ -53,7 +53,7 @@ export function stationRoutes(deps: { store: Store; audit: AuditLog; clock: Cloc
         const body = parseOrThrow(addBody, req.body, 'body');
         const station = await addStation(
           { store: deps.store, audit: deps.audit, issue: deps.issue },
-          { name: body.name, line: body.line, profiles: body.profiles ?? ['device'], quotaPerHour: body.quotaPerHour ?? 5000, actor: actorName(principalOf(req)), source: req.ip },
+          { ...body, actor: actorName(principalOf(req)), source: req.ip },
         );
         res.set('Cache-Control', 'no-store');
         res.status(201).json({ name: station.name, line: station.line, apiKey: station.apiKey, apiKeyId: station.apiKeyId, certificateSerial: station.certificateSerial, certificate: station.credentials.certificate, privateKey: station.credentials.privateKey });
