@@ -42,8 +42,7 @@ import { buildName } from '../src/x509/names.js';
 import { algorithmIdentifier } from '../src/x509/signature-algorithms.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { requestForOwnKey } from '../src/x509/csr.js';
-import { encodeResponseData } from '../src/x509/ocsp.js';
-import { CertID } from '@peculiar/asn1-ocsp';
+import { encodeResponseData, sha1CertId } from '../src/x509/ocsp.js';
 import { rawSubject } from '../src/x509/certificate-fields.js';
 import { sequenced } from './helpers/sequenced.js';
 
@@ -182,7 +181,7 @@ describe('each deliberately broken template is caught by exactly its rule', () =
       producedAt: thisUpdate,
       thisUpdate,
       nextUpdate: options.nextUpdate ?? new Date(now.getTime() + 3_600_000),
-      answers: [{ certId: new CertID({ hashAlgorithm: new AlgorithmIdentifier({ algorithm: '1.3.14.3.2.26' }), issuerNameHash: new OctetString(20), issuerKeyHash: new OctetString(20), serialNumber: new Uint8Array([1]).buffer }), status: { status: 'good' } }],
+      answers: [{ certId: sha1CertId(new Uint8Array(20), new Uint8Array(20), '01'), status: { status: 'good' } }],
     });
     return lintOcspResponse(tbs, responder.der, now);
   }

@@ -1,3 +1,4 @@
+import { AsnConvert } from '@peculiar/asn1-schema';
 import type { Responder } from './ocsp-responders.js';
 import { lintOcspResponse } from '../lint/index.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
@@ -10,9 +11,16 @@ export class OcspLintRefusal extends Error {}
 export interface OcspResponseSigner {
   /** SHA-1 of the responder's public key: the ResponderID byKey (RFC 6960 §4.2.2.3). */
   keyHash: Uint8Array;
-  /** The whole OCSPResponse for this ResponseData: linted, signed on the token, with the responder certificate. */
-  sign(responseData: Uint8Array, now: Date): Promise<Uint8Array>;
+  /** The responder certificate's serial (which responder signed a stored answer). */
+  serial: string;
+  /**
+   * The whole OCSPResponse for each ResponseData, in order: linted, signed on the token (a batch in
+   * one trip to the signing threads), with the responder certificate. A refused one is its OcspLintRefusal.
+   */
+  signMany(responseData: Uint8Array[], now: Date): Promise<(Uint8Array | OcspLintRefusal)[]>;
 }
+
+const algorithmDer = new WeakMap<Responder, Uint8Array>();
 
 /**
  * The response signer of each CA, from its current responder (which renews itself: each lookup takes
@@ -22,13 +30,20 @@ export function ocspResponseSigners(responders: () => Map<string, Responder>): (
   return (ca) => {
     const responder = responders().get(ca);
     if (!responder) return undefined;
+    let algorithm = algorithmDer.get(responder);
+    if (!algorithm) algorithmDer.set(responder, (algorithm = new Uint8Array(AsnConvert.serialize(algorithmIdentifier(responder.signer.algorithm)))));
     return {
       keyHash: responder.keyHash,
-      async sign(responseData, now) {
-        const findings = lintOcspResponse(responseData, responder.certificate, now);
-        if (findings.length) throw new OcspLintRefusal(findings.map((f) => `${f.rule}: ${f.message}`).join('; '));
-        const signature = await responder.signer.sign(responseData);
-        return assembleOcspResponse(responseData, algorithmIdentifier(responder.signer.algorithm), signature, responder.certificate);
+      serial: responder.serial,
+      async signMany(responseData, now) {
+        const verdicts = responseData.map((tbs) => {
+          const findings = lintOcspResponse(tbs, responder.certificate, now);
+          return findings.length ? new OcspLintRefusal(findings.map((f) => `${f.rule}: ${f.message}`).join('; ')) : tbs;
+        });
+        const clean = verdicts.filter((v): v is Uint8Array => v instanceof Uint8Array);
+        const signatures = clean.length ? await responder.signer.signMany(clean) : [];
+        let next = 0;
+        return verdicts.map((v) => (v instanceof Uint8Array ? assembleOcspResponse(v, algorithm, signatures[next++]!, responder.certificate) : v));
       },
     };
   };

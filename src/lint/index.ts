@@ -1,6 +1,6 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
-import { ResponseData } from '@peculiar/asn1-ocsp';
+import { responseDataTimes, type ResponseDataTimes } from '../x509/ocsp.js';
 import { HallmarkError } from '../base/errors.js';
 import { certificateSubject, crlSubject } from './parse.js';
 import type { CertificateSubject, CrlSubject, Finding, LintIssuer, LintRule, LintSubject, OcspSubject } from './types.js';
@@ -42,7 +42,10 @@ export const CERTIFICATE_RULES: LintRule<CertificateSubject>[] = [
   ocspResponderExtensions,
 ];
 export const CRL_RULES: LintRule<CrlSubject>[] = [crlIssuerName, crlAuthorityKeyId, crlNumber, crlUpdateTimes];
-export const OCSP_RULES: LintRule<OcspSubject>[] = [ocspUpdateTimes, ocspDelegatedResponder];
+/** Rules about the response's own bytes, and rules about the responder certificate alone (run once per certificate). */
+const OCSP_RESPONSE_RULES: LintRule<OcspSubject>[] = [ocspUpdateTimes];
+const OCSP_RESPONDER_RULES: LintRule<OcspSubject>[] = [ocspDelegatedResponder];
+export const OCSP_RULES: LintRule<OcspSubject>[] = [...OCSP_RESPONSE_RULES, ...OCSP_RESPONDER_RULES];
 
 function run<S extends LintSubject>(rules: LintRule<S>[], subject: S): Finding[] {
   const findings: Finding[] = [];
@@ -68,20 +71,28 @@ export function lintCrl(tbs: Uint8Array, issuer: LintIssuer | undefined, now: Da
 }
 
 /**
- * The responder certificate as the rules read it, parsed once per certificate: it signs every live
+ * What the rules find in a responder certificate, found once per certificate: it signs every live
  * answer until it renews, and parsing it again for each was the largest part of a live answer's CPU.
  */
-const responderSubjects = new WeakMap<Uint8Array, CertificateSubject>();
-function responderSubject(certificate: Uint8Array): CertificateSubject {
-  let subject = responderSubjects.get(certificate);
-  if (!subject) responderSubjects.set(certificate, (subject = certificateSubject(new Uint8Array(AsnConvert.serialize(AsnConvert.parse(certificate, Certificate).tbsCertificate)), undefined)));
-  return subject;
+const responderFindings = new WeakMap<Uint8Array, Finding[]>();
+function findingsAboutResponder(certificate: Uint8Array, now: Date): Finding[] {
+  let findings = responderFindings.get(certificate);
+  if (!findings) {
+    const responder = certificateSubject(new Uint8Array(AsnConvert.serialize(AsnConvert.parse(certificate, Certificate).tbsCertificate)), undefined);
+    responderFindings.set(certificate, (findings = run(OCSP_RESPONDER_RULES, { kind: 'ocsp', data: { producedAt: now, responses: [] }, responder, now })));
+  }
+  return findings;
 }
 
 export function lintOcspResponse(responseData: Uint8Array, responderCertificate: Uint8Array | undefined, now: Date): Finding[] {
-  const data = AsnConvert.parse(responseData, ResponseData);
-  const responder = responderCertificate ? responderSubject(responderCertificate) : undefined;
-  return run(OCSP_RULES, { kind: 'ocsp', data, responder, now });
+  let data: ResponseDataTimes;
+  try {
+    data = responseDataTimes(responseData);
+  } catch (e) {
+    return [{ rule: 'ocsp-der', citation: 'RFC 6960 §4.2.1', message: `the ResponseData does not parse: ${(e as Error).message}` }];
+  }
+  const findings = run(OCSP_RESPONSE_RULES, { kind: 'ocsp', data, now });
+  return responderCertificate ? [...findings, ...findingsAboutResponder(responderCertificate, now)] : findings;
 }
 
 /** Refuses to sign: the error names every rule that failed. */

@@ -1,5 +1,5 @@
 import type { Extension, TBSCertificate, TBSCertList } from '@peculiar/asn1-x509';
-import type { ResponseData } from '@peculiar/asn1-ocsp';
+import type { ResponseDataTimes } from '../x509/ocsp.js';
 
 /** The issuing CA as the rules need it; absent when linting a certificate from elsewhere with no issuer given. */
 export interface LintIssuer {
@@ -36,7 +36,8 @@ export interface CrlSubject {
 
 export interface OcspSubject {
   kind: 'ocsp';
-  data: ResponseData;
+  /** The times read back from the DER about to be signed. */
+  data: ResponseDataTimes;
   /** The delegated responder's certificate (RFC 6960 §4.2.2.2). */
   responder?: CertificateSubject;
   now: Date;

@@ -72,8 +72,12 @@ export interface CertificateFilter {
   offset?: number;
 }
 
+export type StatusRow = Pick<CertificateRow, 'serial' | 'issuer' | 'status' | 'revoked_at' | 'revocation_reason'>;
+
 export interface CertificateQueries {
   get(serial: string): Promise<CertificateRow | undefined>;
+  /** What OCSP answers from, for many certificates in one read (those found). */
+  statuses(serials: string[]): Promise<StatusRow[]>;
   list(filter: CertificateFilter, now: Date): Promise<CertificateRow[]>;
   /** The list's query, not run (its plan is checked in tests). */
   listQuery(filter: CertificateFilter, now: Date): Knex.QueryBuilder;
@@ -156,6 +160,9 @@ export function createCertificateQueries(db_: Handle): CertificateQueries {
   return {
     async get(serial) {
       return db('certificates').where({ serial }).first();
+    },
+    async statuses(serials) {
+      return serials.length ? db('certificates').select('serial', 'issuer', 'status', 'revoked_at', 'revocation_reason').whereIn('serial', serials) : [];
     },
     async list(filter, now) {
       return (await this.listQuery(filter, now)) as CertificateRow[];

@@ -41,19 +41,14 @@ const digits2 = (out: Uint8Array, at: number, n: number) => {
   out[at + 1] = 0x30 + (n % 10);
 };
 
-/**
- * RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Zulu, no fractions. Written
- * straight into bytes: every certificate issued carries two of these.
- */
-export function derTime(date: Date): Uint8Array {
+function encodeTime(date: Date, generalized: boolean): Uint8Array {
   const year = date.getUTCFullYear();
   if (year < 1000 || year > 9999) throw new Error(`year ${year} cannot be encoded as a certificate time`);
-  const utc = year >= 1950 && year < 2050;
-  const out = new Uint8Array(utc ? 15 : 17);
-  out[0] = utc ? 0x17 : 0x18;
-  out[1] = utc ? 13 : 15;
+  const out = new Uint8Array(generalized ? 17 : 15);
+  out[0] = generalized ? 0x18 : 0x17;
+  out[1] = generalized ? 15 : 13;
   let at = 2;
-  if (!utc) {
+  if (generalized) {
     digits2(out, at, Math.floor(year / 100));
     at += 2;
   }
@@ -64,6 +59,18 @@ export function derTime(date: Date): Uint8Array {
   out[at] = 0x5a; // 'Z'
   return out;
 }
+
+/**
+ * RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Zulu, no fractions. Written
+ * straight into bytes: every certificate issued carries two of these.
+ */
+export function derTime(date: Date): Uint8Array {
+  const year = date.getUTCFullYear();
+  return encodeTime(date, !(year >= 1950 && year < 2050));
+}
+
+/** GeneralizedTime always (the OCSP times, RFC 6960 §4.2.1), Zulu, whole seconds (X.690 §11.7). */
+export const derGeneralizedTime = (date: Date) => encodeTime(date, true);
 
 /**
  * X.690 §11.6: the encodings of a SET OF's components appear in ascending order, compared as octet

@@ -1,6 +1,5 @@
 import { OcspLintRefusal, type OcspResponseSigner } from '../../ca/ocsp-signing.js';
 import type { IssuerRegistry } from '../../ca/issuer.js';
-import { REASON_CODES, type ReasonName } from '../../x509/revocation-reasons.js';
 import type { Clock } from '../../base/clock.js';
 import type { RevocationConfig } from '../../config/ca-config.js';
 import type { CertificateQueries } from '../../store/certificates.js';
@@ -10,11 +9,13 @@ import {
   OCSP_STATUS,
   ocspErrorResponse,
   parseOcspRequest,
-  type CertificateStatus,
+  type ParsedCertId,
   type SingleAnswer,
 } from '../../x509/ocsp.js';
 import { buildIssuerIndex } from './issuer-index.js';
 import { createRateLimiter } from '../../http/rate-limit.js';
+import { createBatcher } from '../../workers/batcher.js';
+import { certificateStatusOf } from './status.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -42,6 +43,13 @@ export interface OcspDeps {
 }
 
 const MINUTE = 60_000;
+
+interface LiveRequest {
+  ca: string;
+  located: { id: ParsedCertId; ca: string | undefined }[];
+  nonce?: Uint8Array;
+  cacheKey?: string;
+}
 const error = (status: number): OcspAnswer => ({ der: ocspErrorResponse(status), subjects: [], cacheable: false });
 
 /**
@@ -57,18 +65,57 @@ export function createOcspResponder(deps: OcspDeps) {
     return index.lookup(hash, nameHash, keyHash);
   };
 
-  async function statusOf(ca: string, serial: string): Promise<CertificateStatus> {
-    const row = await deps.certificates.get(serial);
-    if (!row || row.issuer !== ca || row.status === 'pending' || row.status === 'failed') return { status: 'unknown' };
-    if (row.status !== 'revoked') return { status: 'good' };
-    const code = REASON_CODES[row.revocation_reason as ReasonName];
-    // RFC 5280 §5.3.1: leave the reason out rather than say "unspecified".
-    return { status: 'revoked', revokedAt: new Date(Number(row.revoked_at)), reasonCode: code ? code : undefined };
-  }
-
   // Nonce requests are signed for each request: how often one address may have that (RFC 8954 §4 warns of
   // exactly this load).
   const nonceLimiter = createRateLimiter('ocsp-nonce', deps.config.noncesPerMinute, deps.clock);
+
+  /**
+   * Live answers made in the same turn of the event loop are made together: their statuses in one
+   * read, their signatures in one trip to the signing threads (the answers stay one per request).
+   */
+  async function answerMany(items: LiveRequest[]): Promise<OcspAnswer[]> {
+    const serials = [...new Set(items.flatMap((item) => item.located.map((l) => l.id.serial)))];
+    const rows = new Map((await deps.certificates.statuses(serials)).map((row) => [row.serial, row]));
+    const now = deps.clock.now();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
+    const answers: OcspAnswer[] = new Array(items.length);
+    const byCa = new Map<string, { item: LiveRequest; index: number }[]>();
+    items.forEach((item, index) => {
+      const group = byCa.get(item.ca);
+      if (group) group.push({ item, index });
+      else byCa.set(item.ca, [{ item, index }]);
+    });
+    await Promise.all(
+      [...byCa].map(async ([ca, group]) => {
+        // The responder of the moment: key hash and signature from the same one.
+        const signer = deps.signerFor(ca);
+        if (!signer) return group.forEach(({ index }) => (answers[index] = error(OCSP_STATUS.tryLater)));
+        const tbs = group.map(({ item }) => {
+          const singles: SingleAnswer[] = item.located.map((l) => ({ certId: l.id.certId, status: l.ca ? certificateStatusOf(rows.get(l.id.serial), ca) : { status: 'unknown' } }));
+          return encodeResponseData({ responderKeyHash: signer.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers: singles, nonce: item.nonce });
+        });
+        let signed: (Uint8Array | OcspLintRefusal)[];
+        try {
+          signed = await signer.signMany(tbs, now);
+        } catch (e) {
+          deps.log(`OCSP signing failed: ${(e as Error).message}`);
+          return group.forEach(({ index }) => (answers[index] = error(OCSP_STATUS.tryLater)));
+        }
+        group.forEach(({ item, index }, i) => {
+          const der = signed[i]!;
+          if (der instanceof OcspLintRefusal) {
+            deps.log(`OCSP response refused by lint: ${der.message}`);
+            answers[index] = error(OCSP_STATUS.internalError);
+          } else {
+            answers[index] = { der, thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey };
+          }
+        });
+      }),
+    );
+    return answers;
+  }
+  const live = createBatcher<LiveRequest, OcspAnswer>(answerMany, { maxBatch: 256, concurrency: 2 });
 
   return async function answer(requestDer: Uint8Array, source = 'unknown'): Promise<OcspAnswer> {
     let parsed;
@@ -83,7 +130,7 @@ export function createOcspResponder(deps: OcspDeps) {
       // RFC 8954 §3: the responder may leave the nonce out; then the answer is the same for everyone
       // asking about these certificates, kept under a key without the nonce.
       parsed = { ...parsed, nonce: undefined };
-      cacheKey = `nonce-ignored:${parsed.certIds.map((c) => `${c.hash}:${c.issuerNameHash}:${c.issuerKeyHash}:${c.serial}`).join(',')}`;
+      cacheKey = `nonce-ignored:${parsed.certIds.map((c) => Buffer.from(c.certId).toString('base64')).join(',')}`;
       const kept = deps.cached?.(cacheKey);
       if (kept) return kept;
     } else if (parsed.nonce && nonceLimiter.take(source) !== undefined) return error(OCSP_STATUS.tryLater);
@@ -92,32 +139,8 @@ export function createOcspResponder(deps: OcspDeps) {
     // RFC 6960 §2.3: unauthorized when we cannot answer for this issuer; one response has one signer.
     if (ours.length !== 1) return error(OCSP_STATUS.unauthorized);
     const ca = ours[0]!;
-    const signer = deps.signerFor(ca);
-    if (!signer) return error(OCSP_STATUS.tryLater);
+    if (!deps.signerFor(ca)) return error(OCSP_STATUS.tryLater);
 
-    const answers: SingleAnswer[] = await Promise.all(
-      located.map(async (l) => ({ certId: l.id.certId, status: l.ca ? await statusOf(ca, l.id.serial) : ({ status: 'unknown' } as const) })),
-    );
-    const now = deps.clock.now();
-    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
-    const tbs = encodeResponseData({ responderKeyHash: signer.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers, nonce: parsed.nonce });
-    try {
-      return {
-        der: await signer.sign(tbs, now),
-        thisUpdate,
-        nextUpdate,
-        subjects: located.map((l) => `${ca}:${l.id.serial}`),
-        cacheable: !parsed.nonce,
-        cacheKey,
-      };
-    } catch (e) {
-      if (e instanceof OcspLintRefusal) {
-        deps.log(`OCSP response refused by lint: ${e.message}`);
-        return error(OCSP_STATUS.internalError);
-      }
-      deps.log(`OCSP signing failed: ${(e as Error).message}`);
-      return error(OCSP_STATUS.tryLater);
-    }
+    return live.submit({ ca, located, nonce: parsed.nonce, cacheKey });
   };
 }
