@@ -38,6 +38,8 @@ import { ocspResponseSigners } from '../ca/ocsp-signing.js';
 import { createOcspResponder } from '../protocols/ocsp/responder.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 import { createStatusWatcher } from '../ca/status-watcher.js';
+import { createOcspPresigner, type OcspPresigner } from '../ca/ocsp-presigner.js';
+import { createPresignedResponses, type PresignedResponses } from '../protocols/ocsp/presigned.js';
 import { checkCrlFreshness } from '../protocols/crl/freshness.js';
 import { revokeSuperseded } from '../ca/enroll.js';
 import { retireSpentGenerations } from '../ca/rollover.js';
@@ -68,6 +70,9 @@ export interface RunningHallmark {
   crlUpdater: CrlUpdater;
   /** The OCSP responders in use now, per CA. */
   responders(): Map<string, Responder>;
+  /** Pre-signed OCSP responses held here, and the pre-signer (runs when revocation.ocsp.presign). */
+  presigned: PresignedResponses;
+  presigner: OcspPresigner;
   /** "METHOD /api/v1/path" for every REST route Express serves. */
   servedRoutes: string[];
   /** Looks for status changes and CRLs made elsewhere now, instead of waiting for the timer. */
@@ -118,21 +123,45 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const ocspConfig = ctx.config.revocation.ocsp;
   const ocspCache = createOcspCache(ctx.clock, { refreshBeforeMs: ocspConfig.refreshBeforeMinutes * 60_000, maxEntries: 500_000 });
   const lastSeen = createLastSeenTracker(ctx.store, ctx.clock, log);
+  // Pre-signed responses (RFC 5019): signed by one instance at a time, held in every instance's memory.
+  const signerFor = ocspResponseSigners(() => responders);
+  const presigned = createPresignedResponses({ store: ctx.store, clock: ctx.clock, log });
+  const presigner = createOcspPresigner({ store: ctx.store, issuers: issue.issuers, signerFor, clock: ctx.clock, config: ocspConfig, log });
+  if (ocspConfig.presign) {
+    const loaded = await presigned.load();
+    if (loaded) log(`OCSP: ${loaded} pre-signed responses loaded`);
+    presigner.start();
+  }
   const ocsp = createOcspHandler({
     seen: lastSeen.note,
     cache: ocspCache,
-    answer: createOcspResponder({ issuers: issue.issuers, certificates: ctx.certificates, signerFor: ocspResponseSigners(() => responders), clock: ctx.clock, config: ocspConfig, log, cached: (key) => ocspCache.get(key) }),
+    answer: createOcspResponder({
+      issuers: issue.issuers,
+      certificates: ctx.certificates,
+      signerFor,
+      clock: ctx.clock,
+      config: ocspConfig,
+      log,
+      cached: (key) => ocspCache.get(key),
+      presigned: ocspConfig.presign ? (ca, serial) => presigned.answer(ca, serial) : undefined,
+    }),
     clock: ctx.clock,
     log,
   });
+  // A status change: every answer held about the certificate is dropped, and its pre-signed one made again.
+  const statusChanged = (change: { issuer: string; serial: string; at: number }) => {
+    ocspCache.invalidate(change.issuer, change.serial);
+    presigned.invalidate(change.serial, change.at);
+    if (ocspConfig.presign) presigner.statusChanged(change.serial);
+  };
   const revocation: RevokeDeps = {
     store: ctx.store,
     audit: ctx.audit,
     clock: ctx.clock,
-    listeners: [(change) => ocspCache.invalidate(change.issuer, change.serial), (change) => crlUpdater.revoked(change.issuer)],
+    listeners: [statusChanged, (change) => crlUpdater.revoked(change.issuer)],
   };
   // Changes made elsewhere (CLI, other instances) reach this instance's caches within pollSeconds.
-  const pollStatus = createStatusWatcher(ctx.store, ctx.clock, (change) => ocspCache.invalidate(change.issuer, change.serial));
+  const pollStatus = createStatusWatcher(ctx.store, ctx.clock, statusChanged);
   const poll = async () => {
     try {
       // A rollover made by the CLI or another instance: load the new CA and give it a responder.
@@ -141,6 +170,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
         responders = await ensureResponders(responderDeps, log);
       }
       await pollStatus();
+      if (ocspConfig.presign) await presigned.poll();
       await lastSeen.flush();
       await heartbeat(ctx.store, INSTANCE.id, ctx.clock.now().getTime());
       await plane.syncBlocks();
@@ -278,9 +308,12 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     crlUpdater,
     poll,
     servedRoutes: servedRoutes(app.api as never, '/api/v1'),
+    presigned,
+    presigner,
     async close() {
       clearInterval(timer);
       clearInterval(pollTimer);
+      await presigner.stop();
       crlUpdater.close();
       // Requests in flight may finish, for a bounded time: a client that keeps a connection busy
       // (or never lets it go idle) cannot hold a stopping instance open.

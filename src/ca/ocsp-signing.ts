@@ -2,7 +2,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import type { Responder } from './ocsp-responders.js';
 import { lintOcspResponse } from '../lint/index.js';
 import { algorithmIdentifier } from '../x509/signature-algorithms.js';
-import { assembleOcspResponse } from '../x509/ocsp.js';
+import { signedResponseData } from '../x509/ocsp.js';
 
 /** A response the linter refused before anything was signed. */
 export class OcspLintRefusal extends Error {}
@@ -11,11 +11,12 @@ export class OcspLintRefusal extends Error {}
 export interface OcspResponseSigner {
   /** SHA-1 of the responder's public key: the ResponderID byKey (RFC 6960 §4.2.2.3). */
   keyHash: Uint8Array;
-  /** The responder certificate's serial (which responder signed a stored answer). */
+  /** The responder certificate's serial (which responder signed a stored answer) and the certificate. */
   serial: string;
+  certificate: Uint8Array;
   /**
-   * The whole OCSPResponse for each ResponseData, in order: linted, signed on the token (a batch in
-   * one trip to the signing threads), with the responder certificate. A refused one is its OcspLintRefusal.
+   * Each ResponseData linted and signed on the token (a batch in one trip to the signing threads), in
+   * order, as signedResponseData (wrapOcspResponse adds the certificate). A refused one is its OcspLintRefusal.
    */
   signMany(responseData: Uint8Array[], now: Date): Promise<(Uint8Array | OcspLintRefusal)[]>;
 }
@@ -35,6 +36,7 @@ export function ocspResponseSigners(responders: () => Map<string, Responder>): (
     return {
       keyHash: responder.keyHash,
       serial: responder.serial,
+      certificate: responder.certificate,
       async signMany(responseData, now) {
         const verdicts = responseData.map((tbs) => {
           const findings = lintOcspResponse(tbs, responder.certificate, now);
@@ -43,7 +45,7 @@ export function ocspResponseSigners(responders: () => Map<string, Responder>): (
         const clean = verdicts.filter((v): v is Uint8Array => v instanceof Uint8Array);
         const signatures = clean.length ? await responder.signer.signMany(clean) : [];
         let next = 0;
-        return verdicts.map((v) => (v instanceof Uint8Array ? assembleOcspResponse(v, algorithm, signatures[next++]!, responder.certificate) : v));
+        return verdicts.map((v) => (v instanceof Uint8Array ? signedResponseData(v, algorithm, signatures[next++]!) : v));
       },
     };
   };

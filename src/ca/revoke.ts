@@ -11,7 +11,8 @@ import { publicKeyId } from '../x509/key-id.js';
 import { x509 } from '../x509/crypto-provider.js';
 
 /** Told about every status change: the CRL updater and the OCSP cache listen. */
-export type RevocationListener = (change: { issuer: string; serial: string }) => void;
+/** Told of each status change made here; `at` is the certificate's new status_changed_at. */
+export type RevocationListener = (change: { issuer: string; serial: string; at: number }) => void;
 
 export interface RevokeDeps {
   store: Store;
@@ -38,6 +39,7 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
   // Whole seconds: CRL and OCSP times carry no fractions (RFC 5280 §5.1.2.4, §4.1.2.5.2).
   const now = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
   if (input.invalidityDate && input.invalidityDate > now) throw new HallmarkError('invalid_request', 'the invalidity date cannot be in the future', 400);
+  const changedAt = deps.clock.now().getTime();
   const row = await inTransaction(deps.store, async (trx) => {
     const current = await findCertificate(trx, input.serial);
     if (!current) throw new HallmarkError('not_found', `no certificate with serial ${input.serial}`, 404);
@@ -51,7 +53,7 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
       revoked_at: onHold ? current.revoked_at : now.getTime(),
       revocation_reason: input.reason,
       invalidity_date: input.invalidityDate ? Math.floor(input.invalidityDate.getTime() / 1000) * 1000 : null,
-      status_changed_at: deps.clock.now().getTime(),
+      status_changed_at: changedAt,
     });
     if (!updated) throw new HallmarkError('conflict', `certificate ${input.serial} changed while being revoked; try again`, 409);
     // A compromised key is refused for ever, under any identity (docs/security-model.md, "Issuance policy").
@@ -70,22 +72,23 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
     return current;
   });
   metrics.certificatesRevoked.inc({ reason: input.reason });
-  for (const listener of deps.listeners) listener({ issuer: row.issuer, serial: input.serial });
+  for (const listener of deps.listeners) listener({ issuer: row.issuer, serial: input.serial, at: changedAt });
   return { serial: input.serial, issuer: row.issuer as string, reason: input.reason, revokedAt: now };
 }
 
 /** Releases a certificateHold: the certificate is good again (RFC 5280 §5.3.1; absent from the next CRL). */
 export async function releaseHold(deps: RevokeDeps, input: { serial: string; actor: string; source?: string }) {
+  const changedAt = deps.clock.now().getTime();
   const issuer = await inTransaction(deps.store, async (trx) => {
     const current = await findCertificate(trx, input.serial);
     if (!current) throw new HallmarkError('not_found', `no certificate with serial ${input.serial}`, 404);
     if (current.status !== 'revoked' || current.revocation_reason !== 'certificateHold') {
       throw new HallmarkError('not_on_hold', `certificate ${input.serial} is not on hold`, 409);
     }
-    await releaseFromHold(trx, input.serial, deps.clock.now().getTime());
+    await releaseFromHold(trx, input.serial, changedAt);
     await deps.audit.recordIn(trx, { actor: input.actor, action: 'certificate.release', target: input.serial, outcome: 'success', source: input.source, details: { issuer: current.issuer } });
     return current.issuer as string;
   });
-  for (const listener of deps.listeners) listener({ issuer, serial: input.serial });
+  for (const listener of deps.listeners) listener({ issuer, serial: input.serial, at: changedAt });
   return { serial: input.serial, issuer };
 }

@@ -80,7 +80,9 @@ const revocationSchema = z.strictObject({
     .strictObject({
       validityMinutes: z.number().positive().max(7 * 24 * 60).describe('nextUpdate − thisUpdate of each response (RFC 5019 §2.2.4).'),
       refreshBeforeMinutes: z.number().positive().describe('Cached responses are re-signed this long before their nextUpdate.'),
-      pollSeconds: z.number().positive().max(60).describe('How often every instance looks for revocations made by the others.'),
+      pollSeconds: z.number().positive().max(60).describe('How often every instance looks for revocations made by the others (the longest a revocation made elsewhere takes to show here).'),
+      presign: z.boolean().default(true).describe('Keep a signed response ready for every issued, unexpired certificate (RFC 5019 pre-produced responses), in the store for every instance and in each one\'s memory.'),
+      presignPerSecond: z.number().int().min(0).default(0).describe('At most this many pre-signed responses a second (0: as fast as the token signs, one batch at a time).'),
       nonces: z
         .enum(['echo', 'ignore'])
         .default('echo')
@@ -88,7 +90,7 @@ const revocationSchema = z.strictObject({
       noncesPerMinute: z.number().int().min(0).default(600).describe('Live-signed answers to nonce requests per client address a minute (token bucket; 0: no limit); beyond it, tryLater.'),
     })
     .refine((o) => o.refreshBeforeMinutes < o.validityMinutes, 'refreshBeforeMinutes must be less than validityMinutes')
-    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2, nonces: 'echo', noncesPerMinute: 600 }),
+    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 1, nonces: 'echo', noncesPerMinute: 600, presign: true, presignPerSecond: 0 }),
 });
 
 export type RevocationConfig = z.infer<typeof revocationSchema>;

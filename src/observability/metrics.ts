@@ -20,7 +20,7 @@ export const metrics = {
   certificatesRevoked: new Counter({ name: 'hallmark_certificates_revoked_total', help: 'Revocations, by reason', labelNames: ['reason'], registers: [registry] }),
   enrollmentSeconds: new Histogram({ name: 'hallmark_enrollment_duration_seconds', help: 'EST and REST enrollment latency, by operation and status', labelNames: ['operation', 'status'], buckets, registers: [registry] }),
   ocspSeconds: new Histogram({ name: 'hallmark_ocsp_duration_seconds', help: 'OCSP latency, by cache outcome', labelNames: ['cache'], buckets, registers: [registry] }),
-  ocspCache: new Counter({ name: 'hallmark_ocsp_cache_total', help: 'OCSP answers by cache outcome (hit ratio = hit / (hit + miss))', labelNames: ['outcome'], registers: [registry] }),
+  ocspCache: new Counter({ name: 'hallmark_ocsp_cache_total', help: 'OCSP answers by where they came from: hit (cached by request), presigned (pre-produced, RFC 5019), miss (signed live)', labelNames: ['outcome'], registers: [registry] }),
   hsmSignSeconds: new Histogram({ name: 'hallmark_hsm_sign_duration_seconds', help: 'PKCS#11 signature latency', buckets, registers: [registry] }),
   hsmErrors: new Counter({ name: 'hallmark_hsm_errors_total', help: 'PKCS#11 operations that failed, by operation', labelNames: ['operation'], registers: [registry] }),
   crlAgeSeconds: new Gauge({

@@ -15,3 +15,6 @@ export const insertResponder = async (handle: Handle, row: ResponderRow): Promis
 
 /** The responder of `ca` that expires last. */
 export const newestResponder = (handle: Handle, ca: string): Promise<ResponderRow | undefined> => sql(handle)('ocsp_responders').where({ ca }).orderBy('not_after', 'desc').first();
+
+/** Every responder certificate by serial (a pre-signed response names the one that signed it). */
+export const allResponderCertificates = (handle: Handle): Promise<Pick<ResponderRow, 'serial' | 'certificate'>[]> => sql(handle)('ocsp_responders').select('serial', 'certificate');

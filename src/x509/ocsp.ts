@@ -203,12 +203,21 @@ export function responseDataTimes(der: Uint8Array): ResponseDataTimes {
   return { producedAt, responses };
 }
 
-/**
- * OCSPResponse { successful, responseBytes { id-pkix-ocsp-basic, BasicOCSPResponse } } around the
- * signed ResponseData bytes as they were signed, with the responder's certificate in `certs`.
- */
-export function assembleOcspResponse(tbsResponseData: Uint8Array, signatureAlgorithm: AlgorithmIdentifier | Uint8Array, signature: Uint8Array, responderCertificate: Uint8Array): Uint8Array {
+/** BasicOCSPResponse without its certs: ResponseData as signed, the algorithm, the signature (what is stored). */
+export function signedResponseData(tbsResponseData: Uint8Array, signatureAlgorithm: AlgorithmIdentifier | Uint8Array, signature: Uint8Array): Uint8Array {
   const algorithm = signatureAlgorithm instanceof Uint8Array ? signatureAlgorithm : new Uint8Array(AsnConvert.serialize(signatureAlgorithm));
-  const basic = derSequence(tbsResponseData, algorithm, derBitString(signature), tlv(0xa0, derSequence(responderCertificate)));
+  return concatBytes([tbsResponseData, algorithm, derBitString(signature)]);
+}
+
+/**
+ * OCSPResponse { successful, responseBytes { id-pkix-ocsp-basic, BasicOCSPResponse } } around signed
+ * ResponseData (from signedResponseData), with the responder's certificate in `certs` (RFC 6960 §4.2.2.2).
+ */
+export function wrapOcspResponse(signed: Uint8Array, responderCertificate: Uint8Array): Uint8Array {
+  const basic = derSequence(signed, tlv(0xa0, derSequence(responderCertificate)));
   return derSequence(Uint8Array.of(0x0a, 0x01, 0x00), tlv(0xa0, derSequence(ID_PKIX_OCSP_BASIC, tlv(0x04, basic))));
 }
+
+/** The whole OCSPResponse around ResponseData bytes as they were signed. */
+export const assembleOcspResponse = (tbsResponseData: Uint8Array, signatureAlgorithm: AlgorithmIdentifier | Uint8Array, signature: Uint8Array, responderCertificate: Uint8Array): Uint8Array =>
+  wrapOcspResponse(signedResponseData(tbsResponseData, signatureAlgorithm, signature), responderCertificate);

@@ -108,7 +108,6 @@ export function createOcspHandler(deps: {
       deps.seen?.(cached.subjects);
       return sendOcsp(req, res, cached, deps.clock);
     }
-    metrics.ocspCache.inc({ outcome: 'miss' });
     const epoch = deps.cache.epoch();
     let answer: OcspAnswer;
     try {
@@ -118,8 +117,12 @@ export function createOcspHandler(deps: {
       // RFC 6960 §4.2.1: tryLater when the responder cannot answer for now (its database), internalError else.
       answer = { der: ocspErrorResponse(isDatabaseUnavailable(e) ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError), subjects: [], cacheable: false };
     }
-    deps.cache.set(answer.cacheKey ?? key, answer, epoch);
-    metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
+    metrics.ocspCache.inc({ outcome: answer.preproduced ? 'presigned' : 'miss' });
+    if (answer.preproduced) metrics.ocspSeconds.observe({ cache: 'presigned' }, (performance.now() - started) / 1000);
+    else {
+      deps.cache.set(answer.cacheKey ?? key, answer, epoch);
+      metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
+    }
     deps.seen?.(answer.subjects);
     sendOcsp(req, res, answer, deps.clock);
   };

@@ -10,12 +10,13 @@ import {
   ocspErrorResponse,
   parseOcspRequest,
   type ParsedCertId,
+  wrapOcspResponse,
   type SingleAnswer,
 } from '../../x509/ocsp.js';
 import { buildIssuerIndex } from './issuer-index.js';
 import { createRateLimiter } from '../../http/rate-limit.js';
 import { createBatcher } from '../../workers/batcher.js';
-import { certificateStatusOf } from './status.js';
+import { certificateStatusOf } from '../../ca/ocsp-status.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -28,6 +29,8 @@ export interface OcspAnswer {
   cacheable: boolean;
   /** Where the cache keeps it when that is not the request's bytes (a request whose nonce was ignored). */
   cacheKey?: string;
+  /** A pre-signed answer (held in memory already: not cached again by request). */
+  preproduced?: boolean;
 }
 
 export interface OcspDeps {
@@ -40,6 +43,8 @@ export interface OcspDeps {
   log: (line: string) => void;
   /** A cached answer by key (the response cache), for requests whose nonce is ignored. */
   cached?: (key: string) => OcspAnswer | undefined;
+  /** The pre-signed answer for one certificate, when one is held (protocols/ocsp/presigned.ts). */
+  presigned?: (ca: string, serial: string) => OcspAnswer | undefined;
 }
 
 const MINUTE = 60_000;
@@ -108,7 +113,7 @@ export function createOcspResponder(deps: OcspDeps) {
             deps.log(`OCSP response refused by lint: ${der.message}`);
             answers[index] = error(OCSP_STATUS.internalError);
           } else {
-            answers[index] = { der, thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey };
+            answers[index] = { der: wrapOcspResponse(der, signer.certificate), thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey };
           }
         });
       }),
@@ -139,6 +144,11 @@ export function createOcspResponder(deps: OcspDeps) {
     // RFC 6960 §2.3: unauthorized when we cannot answer for this issuer; one response has one signer.
     if (ours.length !== 1) return error(OCSP_STATUS.unauthorized);
     const ca = ours[0]!;
+    // RFC 5019 §2.1.1: one certificate, a SHA-1 CertID, no nonce: the pre-produced response, when held.
+    if (!parsed.nonce && located.length === 1 && located[0]!.id.hash === 'sha1') {
+      const preproduced = deps.presigned?.(ca, located[0]!.id.serial);
+      if (preproduced) return preproduced;
+    }
     if (!deps.signerFor(ca)) return error(OCSP_STATUS.tryLater);
 
     return live.submit({ ca, located, nonce: parsed.nonce, cacheKey });

@@ -1,6 +1,6 @@
-import type { StatusRow } from '../../store/certificates.js';
-import { REASON_CODES, type ReasonName } from '../../x509/revocation-reasons.js';
-import type { CertificateStatus } from '../../x509/ocsp.js';
+import type { StatusRow } from '../store/certificates.js';
+import { REASON_CODES, type ReasonName } from '../x509/revocation-reasons.js';
+import type { CertificateStatus } from '../x509/ocsp.js';
 
 /**
  * What OCSP says about a certificate of `ca` from its row: unknown when we never issued it (or only

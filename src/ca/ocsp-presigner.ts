@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../base/clock.js';
+import type { Store, Handle } from '../store/handle.js';
+import type { IssuerRegistry } from './issuer.js';
+import { OcspLintRefusal, type OcspResponseSigner } from './ocsp-signing.js';
+import { certificateStatusOf } from './ocsp-status.js';
+import { encodeResponseData, sha1CertId } from '../x509/ocsp.js';
+import { rawSubject, subjectPublicKeyBits } from '../x509/certificate-fields.js';
+import {
+  asPresigner,
+  deleteResponsesExpiredBefore,
+  presignCandidatesFor,
+  presignSweepPage,
+  recentWithoutResponse,
+  storeResponses,
+  type OcspResponseRow,
+  type PresignCandidate,
+} from '../store/ocsp-responses.js';
+
+export interface PresignerDeps {
+  store: Store;
+  issuers: IssuerRegistry;
+  signerFor: (ca: string) => OcspResponseSigner | undefined;
+  clock: Clock;
+  config: { validityMinutes: number; refreshBeforeMinutes: number; presignPerSecond: number };
+  log: (line: string) => void;
+}
+
+const MINUTE = 60_000;
+/** Responses signed per trip to the signing threads, and certificates read per sweep page. */
+const SIGN_BATCH = 500;
+const SWEEP_PAGE = 2000;
+/** New certificates are looked for this far behind the newest seen (instances' clocks, slow commits). */
+const RECENT_OVERLAP = 10_000;
+
+/**
+ * Pre-produced OCSP responses (RFC 6960 §4.2.2.1, RFC 5019 §2.2): one signed response per issued,
+ * unexpired certificate, kept in the store for every instance. Each pass, in this order: certificates
+ * whose status just changed (revocation, hold, release: re-signed at once), certificates issued since
+ * the last pass, then a page of the sweep that walks every certificate in serial order and re-signs
+ * what is missing, stale (its status changed since) or within refreshBeforeMinutes of its nextUpdate.
+ * One instance signs at a time (store/ocsp-responses.ts asPresigner); the others' passes are no-ops.
+ */
+export function createOcspPresigner(deps: PresignerDeps) {
+  const changed = new Set<string>();
+  let recentSince = deps.clock.now().getTime() - RECENT_OVERLAP;
+  let sweepAfter = '';
+  let sweepRestsUntil = 0;
+  let earliestDue = Number.POSITIVE_INFINITY;
+  let stats = { signed: 0, sweeps: 0, lastSweepMs: 0, sweepStartedAt: deps.clock.now().getTime() };
+  const hashes = new Map<string, { version: number; name: Uint8Array; key: Uint8Array }>();
+  const issuerHashes = (ca: string) => {
+    let h = hashes.get(ca);
+    if (!h || h.version !== deps.issuers.version()) {
+      const cert = deps.issuers.exact(ca).certificate;
+      const sha1 = (b: Uint8Array) => new Uint8Array(createHash('sha1').update(b).digest());
+      hashes.set(ca, (h = { version: deps.issuers.version(), name: sha1(rawSubject(cert)), key: sha1(subjectPublicKeyBits(cert)) }));
+    }
+    return h;
+  };
+
+  const refreshBefore = () => deps.config.refreshBeforeMinutes * MINUTE;
+  const isDue = (c: PresignCandidate, now: number) => c.next_update === null || Number(c.next_update) - refreshBefore() <= now || Number(c.signed_status_at) !== Number(c.status_changed_at ?? 0);
+
+  async function sign(handle: Handle, candidates: PresignCandidate[], now: number): Promise<number> {
+    const issued = candidates.filter((c) => c.status === 'active' || c.status === 'revoked');
+    const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
+    const rows: OcspResponseRow[] = [];
+    const byCa = new Map<string, PresignCandidate[]>();
+    for (const c of issued) {
+      const list = byCa.get(c.issuer);
+      if (list) list.push(c);
+      else byCa.set(c.issuer, [c]);
+    }
+    for (const [ca, list] of byCa) {
+      const signer = deps.signerFor(ca);
+      if (!signer) continue; // no responder for this CA yet: answered live meanwhile
+      const { name, key } = issuerHashes(ca);
+      for (let i = 0; i < list.length; i += SIGN_BATCH) {
+        const chunk = list.slice(i, i + SIGN_BATCH);
+        const tbs = chunk.map((c) =>
+          encodeResponseData({ responderKeyHash: signer.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers: [{ certId: sha1CertId(name, key, c.serial), status: certificateStatusOf(c, ca) }] }),
+        );
+        const signed = await signer.signMany(tbs, new Date(now));
+        chunk.forEach((c, j) => {
+          const s = signed[j]!;
+          if (s instanceof OcspLintRefusal) return deps.log(`OCSP pre-signing of ${c.serial} refused by lint: ${s.message}`);
+          rows.push({ serial: c.serial, issuer: ca, signed: s, responder: signer.serial, status_changed_at: Number(c.status_changed_at ?? 0), this_update: thisUpdate.getTime(), next_update: nextUpdate.getTime(), signed_at: now });
+        });
+      }
+    }
+    await storeResponses(handle, rows);
+    return rows.length;
+  }
+
+  /** One pass; how many responses it signed (undefined: another instance holds the pre-signer's lock). */
+  async function pass(): Promise<number | undefined> {
+    return asPresigner(deps.store, async (handle) => {
+      const now = deps.clock.now().getTime();
+      let signed = 0;
+      if (changed.size) {
+        const serials = [...changed].slice(0, SIGN_BATCH);
+        signed += await sign(handle, await presignCandidatesFor(handle, serials), now);
+        for (const serial of serials) changed.delete(serial);
+      }
+      const recent = await recentWithoutResponse(handle, recentSince - RECENT_OVERLAP, now, SIGN_BATCH);
+      signed += await sign(handle, recent, now);
+      recentSince = recent.length === SIGN_BATCH ? Number(recent[recent.length - 1]!.created_at) : Math.max(recentSince, now - RECENT_OVERLAP);
+      if (now >= sweepRestsUntil) {
+        const page = await presignSweepPage(handle, sweepAfter, now, SWEEP_PAGE);
+        const due = page.filter((c) => isDue(c, now)).slice(0, SIGN_BATCH);
+        for (const c of page) if (!due.includes(c) && c.next_update !== null) earliestDue = Math.min(earliestDue, Number(c.next_update) - refreshBefore());
+        signed += await sign(handle, due, now);
+        // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
+        const dueCount = page.filter((c) => isDue(c, now)).length;
+        sweepAfter = dueCount > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
+        if (dueCount <= SIGN_BATCH && page.length < SWEEP_PAGE) {
+          // The sweep reached the end: rest until the first response falls due (a minute at most), and
+          // forget the responses of certificates that expired.
+          stats = { ...stats, sweeps: stats.sweeps + 1, lastSweepMs: now - stats.sweepStartedAt };
+          await deleteResponsesExpiredBefore(handle, now);
+          sweepAfter = '';
+          sweepRestsUntil = Math.min(earliestDue, now + MINUTE);
+          earliestDue = Number.POSITIVE_INFINITY;
+          stats.sweepStartedAt = sweepRestsUntil;
+        }
+      }
+      stats.signed += signed;
+      return signed;
+    });
+  }
+
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  /**
+   * Passes one after another while there is work (at presignPerSecond at most, 0: as fast as the token
+   * signs), else one a second or when told of a status change.
+   */
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      const started = performance.now();
+      let signed: number | undefined = 0;
+      try {
+        signed = await pass();
+      } catch (e) {
+        deps.log(`OCSP pre-signing pass failed: ${(e as Error).message}`);
+      }
+      const busy = (signed ?? 0) > 0 && sweepRestsUntil <= deps.clock.now().getTime();
+      const pace = deps.config.presignPerSecond > 0 ? ((signed ?? 0) / deps.config.presignPerSecond) * 1000 - (performance.now() - started) : 0;
+      const wait = busy || changed.size ? Math.max(0, pace) : 1000;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        timer.unref();
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  }
+
+  return {
+    start(): void {
+      running ??= loop();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      wake?.();
+      await running;
+    },
+    /** A certificate's status changed (here or elsewhere): its response is signed again first. */
+    statusChanged(serial: string): void {
+      changed.add(serial);
+      wake?.();
+    },
+    pass,
+    stats: () => ({ ...stats, sweepAfter, pendingChanges: changed.size }),
+  };
+}
+
+export type OcspPresigner = ReturnType<typeof createOcspPresigner>;

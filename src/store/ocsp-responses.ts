@@ -1,0 +1,93 @@
+import { isPostgres } from './db.js';
+import type { StatusRow } from './certificates.js';
+import { ROWS_PER_STATEMENT } from './insert-many.js';
+import { sql, type Handle, type Store, type StoreTx } from './handle.js';
+
+/** A certificate the pre-signer looks at, with the times of its stored response (null: none). */
+export interface PresignCandidate extends StatusRow {
+  status_changed_at: number | null;
+  created_at: number;
+  next_update: number | null;
+  signed_status_at: number | null;
+}
+
+export interface OcspResponseRow {
+  serial: string;
+  issuer: string;
+  signed: Uint8Array;
+  responder: string;
+  status_changed_at: number;
+  this_update: number;
+  next_update: number;
+  signed_at: number;
+}
+
+// `c.status || ''`: no index may answer it (the planner would take the (status, not_after) index over a
+// fleet's worth of rows and sort them; in serial order the primary key reads a page and stops).
+const ISSUED = `c.status || '' IN ('active', 'revoked')`;
+const candidateColumns = (handle: Handle) =>
+  sql(handle)('certificates as c')
+    .leftJoin('ocsp_responses as r', 'r.serial', 'c.serial')
+    .select('c.serial', 'c.issuer', 'c.status', 'c.revoked_at', 'c.revocation_reason', 'c.status_changed_at', 'c.created_at', 'r.next_update', { signed_status_at: 'r.status_changed_at' });
+
+/** The sweep: issued, unexpired certificates after `after` in serial order, `limit` of them. */
+export const presignSweepPage = (handle: Handle, after: string, now: number, limit: number): Promise<PresignCandidate[]> =>
+  candidateColumns(handle).where('c.serial', '>', after).whereRaw(ISSUED).where('c.not_after', '>', now).orderBy('c.serial').limit(limit);
+
+/** Certificates recorded since `since` (creation order) that have no response yet. */
+export const recentWithoutResponse = (handle: Handle, since: number, now: number, limit: number): Promise<PresignCandidate[]> =>
+  candidateColumns(handle).where('c.created_at', '>', since).whereRaw(ISSUED).where('c.not_after', '>', now).whereNull('r.serial').orderBy('c.created_at').limit(limit);
+
+/** These certificates, as the pre-signer sees them (their status just changed). */
+export const presignCandidatesFor = (handle: Handle, serials: string[]): Promise<PresignCandidate[]> => candidateColumns(handle).whereIn('c.serial', serials);
+
+const COLUMNS = ['serial', 'issuer', 'signed', 'responder', 'status_changed_at', 'this_update', 'next_update', 'signed_at'] as const;
+
+/**
+ * Writes responses, replacing older ones; never one signed from an older status than the stored one
+ * (a status read before a revocation committed must not overwrite the revoked answer signed after it).
+ */
+export async function storeResponses(handle: Handle, rows: OcspResponseRow[]): Promise<void> {
+  const db = sql(handle);
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+    const values = chunk.map(() => `(${COLUMNS.map(() => '?').join(',')})`).join(',');
+    const bindings = chunk.flatMap((r) => COLUMNS.map((c) => (c === 'signed' ? Buffer.from(r.signed) : r[c])));
+    await db.raw(
+      `INSERT INTO ocsp_responses (${COLUMNS.join(',')}) VALUES ${values}
+       ON CONFLICT (serial) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'serial').map((c) => `${c} = excluded.${c}`).join(', ')}
+       WHERE ocsp_responses.status_changed_at <= excluded.status_changed_at`,
+      bindings,
+    );
+  }
+}
+
+/** Responses signed after `since`, oldest first (what an instance loads into memory as it goes). */
+export const responsesSignedAfter = (handle: Handle, since: number, limit: number): Promise<OcspResponseRow[]> =>
+  sql(handle)('ocsp_responses').select('*').where('signed_at', '>', since).orderBy('signed_at').limit(limit);
+
+/** Every response, a page at a time in serial order (an instance's first load). */
+export const responsesAfterSerial = (handle: Handle, after: string, limit: number): Promise<OcspResponseRow[]> =>
+  sql(handle)('ocsp_responses').select('*').where('serial', '>', after).orderBy('serial').limit(limit);
+
+/** Responses no longer valid that nobody renewed (their certificate expired): removed. */
+export const deleteResponsesExpiredBefore = async (handle: Handle, before: number): Promise<number> => Number(await sql(handle)('ocsp_responses').where('next_update', '<', before).delete());
+
+export const countResponses = async (handle: Handle): Promise<number> => Number((await sql(handle)('ocsp_responses').count({ n: '*' }))[0]!.n);
+
+/** A number of PostgreSQL's advisory-lock space that only the OCSP pre-signer uses. */
+const PRESIGNER_LOCK = 0x4f435350; // "OCSP"
+
+/**
+ * One pre-signing pass. On PostgreSQL, in a transaction holding the pre-signer's advisory lock, so one
+ * instance signs at a time (another's pass returns undefined at once); on SQLite there is one process.
+ */
+export async function asPresigner<T>(store: Store, work: (handle: Handle) => Promise<T>): Promise<T | undefined> {
+  const db = sql(store);
+  if (!isPostgres(db)) return work(store);
+  return db.transaction(async (trx) => {
+    const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [PRESIGNER_LOCK])) as { rows: { mine: boolean }[] };
+    if (!rows[0]?.mine) return undefined;
+    return work(trx as unknown as StoreTx);
+  });
+}

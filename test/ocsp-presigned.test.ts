@@ -1,0 +1,149 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { BACKENDS } from './helpers/backends.js';
+import { configCopy, manualClock, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { run } from './helpers/run.js';
+import { issueCertificate } from '../src/ca/issue.js';
+import { revokeCertificate } from '../src/ca/revoke.js';
+import { requestForOwnKey } from '../src/x509/csr.js';
+import { toPem } from '../src/x509/pem.js';
+import { sql } from '../src/store/handle.js';
+import { isPostgres } from '../src/store/db.js';
+
+/**
+ * Pre-produced OCSP responses (RFC 5019, RFC 6960 §4.2.2.1): every issued certificate has a signed answer
+ * in the store and in memory before anyone asks; a status change re-signs it; renewal ahead of nextUpdate;
+ * one pre-signer at a time on PostgreSQL. The client is `openssl ocsp`, which verifies every answer. The
+ * pre-signer's passes are driven by the test (its timer stopped) against a manual clock.
+ */
+
+let home: TestHome;
+before(async () => {
+  home = await makeTestHome([...BACKENDS.map((b) => `presign-${b().name}`), 'presign-lock']);
+});
+after(() => home?.cleanup());
+
+const MINUTE = 60_000;
+const producedAt = (text: string) => /Produced At: (.+)/.exec(text)?.[1];
+
+async function certificateFor(hm: InProcessHallmark, dir: string, name: string) {
+  const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }));
+  const cert = await issueCertificate(hm.running.issue, { csr: requestForOwnKey(spki), profile: 'device', identity: name, requester: { kind: 'cli' }, actor: 'test' });
+  const files = { cert: path.join(dir, `${name}.pem`), issuing: path.join(dir, 'issuing.pem'), chain: path.join(dir, 'chain.pem') };
+  fs.writeFileSync(files.cert, cert.certificate);
+  fs.writeFileSync(files.issuing, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
+  fs.writeFileSync(files.chain, hm.rootPem + fs.readFileSync(files.issuing, 'utf8'));
+  const ask = () => run('openssl', ['ocsp', '-no_nonce', '-issuer', files.issuing, '-cert', files.cert, '-url', `http://127.0.0.1:${hm.running.http}/ocsp`, '-CAfile', files.chain, '-resp_text']);
+  return { serial: cert.serial, ask };
+}
+
+/** Passes until one signs nothing; how many it signed in all. */
+async function presignAll(hm: InProcessHallmark): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < 50; i++) {
+    const signed = await hm.running.presigner.pass();
+    if (!signed) break;
+    total += signed;
+  }
+  await hm.running.poll();
+  return total;
+}
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`pre-signed OCSP on ${backend.name}`, () => {
+    after(() => backend.cleanup());
+
+    test('signed before anyone asks, served from memory; re-signed at once on revocation; renewed ahead of nextUpdate; expired ones never served', async () => {
+      const configFile = configCopy(path.join(home.home, `config-${backend.name}`), (c) => {
+        c.revocation = { ...(c.revocation ?? {}), ocsp: { validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 1 } };
+      });
+      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+      const hm = await startInProcess(home, backend, `presign-${backend.name}`, { configFile, clock });
+      const dir = fs.mkdtempSync(path.join(home.home, `presign-${backend.name}-`));
+      try {
+        await hm.running.presigner.stop(); // driven by the test from here
+        const a = await certificateFor(hm, dir, 'pre-a');
+        const b = await certificateFor(hm, dir, 'pre-b');
+        const signedAt = clock.now();
+        assert.ok((await presignAll(hm)) >= 2, 'both certificates (and the internal ones) pre-signed');
+        assert.ok(hm.running.presigned.size() >= 2);
+        const stored = await sql(hm.ctx.store)('ocsp_responses').whereIn('serial', [a.serial, b.serial]);
+        assert.equal(stored.length, 2, 'in the store, for every instance');
+        assert.equal(await presignAll(hm), 0, 'nothing signed twice');
+
+        // Asked 30 s later: the answer was produced before the question (a live one would say now).
+        clock.advance(30_000);
+        const first = await a.ask();
+        assert.match(first.stdout, /: good/, first.stdout + first.stderr);
+        assert.match(first.stderr, /Response verify OK/);
+        assert.equal(new Date(producedAt(first.stdout)!).getTime(), signedAt.getTime(), 'the pre-produced answer');
+
+        // Revoked: the pre-signed "good" is dropped at once (a live answer says revoked), then re-signed.
+        await revokeCertificate(hm.running.revocation, { serial: a.serial, reason: 'keyCompromise', actor: 'test' });
+        const live = await a.ask();
+        assert.match(live.stdout, /: revoked/, live.stdout);
+        assert.match(live.stdout, /Reason: keyCompromise/);
+        assert.equal(new Date(producedAt(live.stdout)!).getTime(), clock.now().getTime(), 'signed live, never the stale good');
+        clock.advance(1000);
+        assert.equal(await presignAll(hm), 1, 'the revoked certificate re-signed, nothing else');
+        const resigned = await a.ask();
+        assert.match(resigned.stdout, /: revoked/);
+        assert.equal(new Date(producedAt(resigned.stdout)!).getTime(), clock.now().getTime());
+        clock.advance(5_000);
+        assert.equal(new Date(producedAt((await a.ask()).stdout)!).getTime(), clock.now().getTime() - 5_000, 'the re-signed answer is the pre-signed one now');
+
+        // Renewed once inside refreshBeforeMinutes of nextUpdate (the sweep rests until the first is due).
+        clock.advance(51 * MINUTE);
+        assert.ok((await presignAll(hm)) >= 2, 'renewed ahead of nextUpdate');
+        const renewed = await b.ask();
+        assert.match(renewed.stdout, /: good/);
+        assert.equal(new Date(producedAt(renewed.stdout)!).getTime(), clock.now().getTime());
+
+        // Past nextUpdate with no renewal: the stale answer is not served (live instead).
+        clock.advance(61 * MINUTE);
+        assert.equal(hm.running.presigned.answer('issuing', b.serial), undefined);
+        const afterExpiry = await b.ask();
+        assert.match(afterExpiry.stdout, /: good/);
+        assert.equal(new Date(producedAt(afterExpiry.stdout)!).getTime(), clock.now().getTime(), 'signed live');
+      } finally {
+        await hm.close();
+      }
+    });
+
+    if (backend.name === 'postgres') {
+      test('one pre-signer at a time: while another instance holds the lock, a pass signs nothing', async () => {
+        const own = makeBackend();
+        const hm = await startInProcess(home, own, 'presign-lock', {});
+        const dir = fs.mkdtempSync(path.join(home.home, 'presign-lock-'));
+        try {
+          await hm.running.presigner.stop();
+          await certificateFor(hm, dir, 'pre-lock');
+          const db = sql(hm.ctx.store);
+          assert.ok(isPostgres(db));
+          let release!: () => void;
+          const held = new Promise<void>((resolve) => (release = resolve));
+          let locked!: () => void;
+          const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+          const holder = db.transaction(async (trx) => {
+            await trx.raw('SELECT pg_advisory_xact_lock(?)', [0x4f435350]);
+            locked();
+            await held;
+          });
+          await lockTaken;
+          assert.equal(await hm.running.presigner.pass(), undefined, 'another instance is signing');
+          release();
+          await holder;
+          assert.ok((await hm.running.presigner.pass())! >= 1);
+        } finally {
+          await hm.close();
+          await own.cleanup();
+        }
+      });
+    }
+  });
+}
