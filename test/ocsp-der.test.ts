@@ -9,7 +9,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, CRLReason, Extension, Extensions, GeneralName, Name } from '@peculiar/asn1-x509';
 import { CertID, CertStatus, KeyHash, OCSPRequest, Request, ResponderID, ResponseData, RevokedInfo, Signature, SingleResponse, TBSRequest } from '@peculiar/asn1-ocsp';
 import { derSequence, tlv } from '../src/x509/der.js';
-import { encodeResponseData, MalformedOcspRequest, parseOcspRequest, responseDataTimes, sha1CertId, type CertificateStatus } from '../src/x509/ocsp.js';
+import { encodeResponseData, wrapOcspResponse, MalformedOcspRequest, parseOcspRequest, responseDataTimes, sha1CertId, type CertificateStatus } from '../src/x509/ocsp.js';
 
 /**
  * OCSP DER is walked and written by hand (the live path's cost was in schema objects). These pin it to
@@ -103,6 +103,16 @@ describe('OCSP DER by hand', () => {
     const request = derSequence(der(ids[0]!), extensions);
     const bytes = derSequence(derSequence(derSequence(request)));
     assert.deepEqual(parseOcspRequest(bytes).certIds.map((c) => c.certId), [der(ids[0]!)]);
+  });
+
+  test('the OCSPResponse written in one buffer is the nested DER, at every length boundary', () => {
+    const oid = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01);
+    const nested = (signed: Uint8Array, cert: Uint8Array) => derSequence(Uint8Array.of(0x0a, 0x01, 0x00), tlv(0xa0, derSequence(oid, tlv(0x04, derSequence(signed, tlv(0xa0, derSequence(cert)))))));
+    for (const [a, b] of [[1, 1], [10, 20], [60, 60], [120, 5], [100, 20], [200, 500], [250, 3], [300, 70_000], [70_000, 300]] as const) {
+      const signed = randomBytes(a);
+      const cert = randomBytes(b);
+      assert.deepEqual(Buffer.from(wrapOcspResponse(signed, cert)), Buffer.from(nested(signed, cert)), `${a}/${b}`);
+    }
   });
 
   test('requests openssl writes, with and without a nonce', () => {

@@ -5,13 +5,12 @@ import { AlgorithmIdentifier, Extension, Extensions } from '@peculiar/asn1-x509'
 import { CertID, OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
 import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fields.js';
 
-const sha1 = (data: Uint8Array) => new OctetString(createHash('sha1').update(data).digest());
-
-export function ocspRequest(issuerCert: Uint8Array, serialHex: string, nonce?: Uint8Array): Uint8Array {
+export function ocspRequest(issuerCert: Uint8Array, serialHex: string, nonce?: Uint8Array, hash: 'sha1' | 'sha256' = 'sha1'): Uint8Array {
+  const digest = (data: Uint8Array) => new OctetString(createHash(hash).update(data).digest());
   const certId = new CertID({
-    hashAlgorithm: new AlgorithmIdentifier({ algorithm: '1.3.14.3.2.26', parameters: new Uint8Array([5, 0]).buffer }),
-    issuerNameHash: sha1(rawSubject(issuerCert)),
-    issuerKeyHash: sha1(subjectPublicKeyBits(issuerCert)),
+    hashAlgorithm: new AlgorithmIdentifier({ algorithm: hash === 'sha1' ? '1.3.14.3.2.26' : '2.16.840.1.101.3.4.2.1', parameters: new Uint8Array([5, 0]).buffer }),
+    issuerNameHash: digest(rawSubject(issuerCert)),
+    issuerKeyHash: digest(subjectPublicKeyBits(issuerCert)),
     serialNumber: new Uint8Array(Buffer.from(serialHex, 'hex')).buffer,
   });
   const tbsRequest = new TBSRequest({ requestList: [new Request({ reqCert: certId })] });

@@ -23,6 +23,34 @@ export function writePostScript(file: string, path: string, contentType: string,
   );
 }
 
+/**
+ * The same for many bodies (a fleet's worth of distinct requests): a Lua table constructor that large is
+ * beyond LuaJIT, so the bodies go in a file of length-prefixed records that the script reads at start.
+ */
+export function writePostScriptFromFile(file: string, path: string, contentType: string, bodies: Uint8Array[]): void {
+  const records = Buffer.concat(bodies.flatMap((b) => [Buffer.from([b.length >> 8, b.length & 0xff]), Buffer.from(b)]));
+  fs.writeFileSync(`${file}.bin`, records);
+  fs.writeFileSync(
+    file,
+    `local f = assert(io.open("${file}.bin", "rb"))
+local data = f:read("*a")
+f:close()
+local bodies = {}
+local at = 1
+while at < #data do
+  local n = data:byte(at) * 256 + data:byte(at + 1)
+  bodies[#bodies + 1] = data:sub(at + 2, at + 1 + n)
+  at = at + 2 + n
+end
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("POST", "${path}", {["Content-Type"] = "${contentType}"}, bodies[i])
+end
+`,
+  );
+}
+
 /** Runs wrk (Debian package `wrk`) against a loopback URL for a bounded time. */
 export function runWrk(url: string, script: string, options: { connections: number; seconds: number; threads?: number }): Promise<WrkResult> {
   return new Promise((resolve, reject) => {

@@ -86,10 +86,13 @@ export function createOcspPresigner(deps: PresignerDeps) {
         chunk.forEach((c, j) => {
           const s = signed[j]!;
           if (s instanceof OcspLintRefusal) return deps.log(`OCSP pre-signing of ${c.serial} refused by lint: ${s.message}`);
-          rows.push({ serial: c.serial, issuer: ca, signed: s, responder: signer.serial, status_changed_at: Number(c.status_changed_at ?? 0), this_update: thisUpdate.getTime(), next_update: nextUpdate.getTime(), signed_at: now });
+          rows.push({ serial: c.serial, issuer: ca, signed: s, responder: signer.serial, status_changed_at: Number(c.status_changed_at ?? 0), this_update: thisUpdate.getTime(), next_update: nextUpdate.getTime(), signed_at: 0 });
         });
       }
     }
+    // Stamped as they are written (instances load by this time, a little behind it: see presigned.ts).
+    const writtenAt = deps.clock.now().getTime();
+    for (const row of rows) row.signed_at = writtenAt;
     await storeResponses(handle, rows);
     return rows.length;
   }
@@ -109,11 +112,12 @@ export function createOcspPresigner(deps: PresignerDeps) {
       recentSince = recent.length === SIGN_BATCH ? Number(recent[recent.length - 1]!.created_at) : Math.max(recentSince, now - RECENT_OVERLAP);
       if (now >= sweepRestsUntil) {
         const page = await presignSweepPage(handle, sweepAfter, now, SWEEP_PAGE);
-        const due = page.filter((c) => isDue(c, now)).slice(0, SIGN_BATCH);
-        for (const c of page) if (!due.includes(c) && c.next_update !== null) earliestDue = Math.min(earliestDue, Number(c.next_update) - refreshBefore());
+        const allDue = page.filter((c) => isDue(c, now));
+        const due = allDue.slice(0, SIGN_BATCH);
+        for (const c of page) if (c.next_update !== null && !isDue(c, now)) earliestDue = Math.min(earliestDue, Number(c.next_update) - refreshBefore());
         signed += await sign(handle, due, now);
         // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
-        const dueCount = page.filter((c) => isDue(c, now)).length;
+        const dueCount = allDue.length;
         sweepAfter = dueCount > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
         if (dueCount <= SIGN_BATCH && page.length < SWEEP_PAGE) {
           // The sweep reached the end: rest until the first response falls due (a minute at most), and

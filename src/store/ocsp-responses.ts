@@ -62,9 +62,14 @@ export async function storeResponses(handle: Handle, rows: OcspResponseRow[]): P
   }
 }
 
-/** Responses signed after `since`, oldest first (what an instance loads into memory as it goes). */
-export const responsesSignedAfter = (handle: Handle, since: number, limit: number): Promise<OcspResponseRow[]> =>
-  sql(handle)('ocsp_responses').select('*').where('signed_at', '>', since).orderBy('signed_at').limit(limit);
+/** Responses signed after (at, serial), in that order (what an instance loads into memory as it goes). */
+export const responsesSignedAfter = (handle: Handle, after: { at: number; serial: string }, limit: number): Promise<OcspResponseRow[]> =>
+  sql(handle)('ocsp_responses')
+    .select('*')
+    .where((q) => q.where('signed_at', '>', after.at).orWhere((q2) => q2.where('signed_at', after.at).where('serial', '>', after.serial)))
+    .orderBy('signed_at')
+    .orderBy('serial')
+    .limit(limit);
 
 /** Every response, a page at a time in serial order (an instance's first load). */
 export const responsesAfterSerial = (handle: Handle, after: string, limit: number): Promise<OcspResponseRow[]> =>

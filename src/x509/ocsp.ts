@@ -21,6 +21,8 @@ const ID_PKIX_OCSP_BASIC = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x0
 /** DER OBJECT IDENTIFIER 1.3.6.1.5.5.7.48.1.2, id-pkix-ocsp-nonce (RFC 8954 §2.1). */
 const ID_PKIX_OCSP_NONCE = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02);
 const NONCE_OID = '1.3.6.1.5.5.7.48.1.2';
+/** OCSPResponseStatus successful (ENUMERATED 0). */
+const SUCCESSFUL = Uint8Array.of(0x0a, 0x01, 0x00);
 /** AlgorithmIdentifier { id-sha1, NULL }: the CertID hash of RFC 5019 §2.1.1, as openssl writes it. */
 const SHA1_ALGORITHM = Uint8Array.of(0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00);
 
@@ -214,8 +216,43 @@ export function signedResponseData(tbsResponseData: Uint8Array, signatureAlgorit
  * ResponseData (from signedResponseData), with the responder's certificate in `certs` (RFC 6960 §4.2.2.2).
  */
 export function wrapOcspResponse(signed: Uint8Array, responderCertificate: Uint8Array): Uint8Array {
-  const basic = derSequence(signed, tlv(0xa0, derSequence(responderCertificate)));
-  return derSequence(Uint8Array.of(0x0a, 0x01, 0x00), tlv(0xa0, derSequence(ID_PKIX_OCSP_BASIC, tlv(0x04, basic))));
+  // Written into one buffer, lengths first: every answer served from memory goes through here (the
+  // nested tlv() calls this replaced cost more than the rest of a pre-signed answer's work).
+  const headerLength = (n: number) => (n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5);
+  const certs = responderCertificate.length + headerLength(responderCertificate.length); // SEQUENCE OF Certificate
+  const certsField = certs + headerLength(certs); // [0] EXPLICIT
+  const basic = signed.length + certsField; // BasicOCSPResponse content
+  const octets = basic + headerLength(basic); // OCTET STRING content
+  const responseBytes = ID_PKIX_OCSP_BASIC.length + octets + headerLength(octets);
+  const explicit = responseBytes + headerLength(responseBytes); // [0] EXPLICIT content
+  const outer = 3 + explicit + headerLength(explicit);
+  const out = Buffer.allocUnsafe(outer + headerLength(outer));
+  let at = 0;
+  const header = (tag: number, n: number) => {
+    out[at++] = tag;
+    if (n < 0x80) out[at++] = n;
+    else {
+      const octetCount = headerLength(n) - 2;
+      out[at++] = 0x80 | octetCount;
+      for (let i = octetCount - 1; i >= 0; i--) out[at++] = (n >> (8 * i)) & 0xff;
+    }
+  };
+  const put = (bytes: Uint8Array) => {
+    out.set(bytes, at);
+    at += bytes.length;
+  };
+  header(0x30, outer);
+  put(SUCCESSFUL);
+  header(0xa0, explicit);
+  header(0x30, responseBytes);
+  put(ID_PKIX_OCSP_BASIC);
+  header(0x04, basic + headerLength(basic));
+  header(0x30, basic);
+  put(signed);
+  header(0xa0, certs);
+  header(0x30, responderCertificate.length);
+  put(responderCertificate);
+  return out;
 }
 
 /** The whole OCSPResponse around ResponseData bytes as they were signed. */

@@ -82,7 +82,7 @@ export function sendOcsp(req: IncomingMessage, res: ServerResponse, answer: Ocsp
 /** filter → cache → live: the whole OCSP path of the public listener. */
 export function createOcspHandler(deps: {
   cache: OcspCache;
-  answer: (der: Uint8Array, source?: string) => Promise<OcspAnswer>;
+  answer: (der: Uint8Array, source?: string) => OcspAnswer | Promise<OcspAnswer>;
   clock: Clock;
   log: (line: string) => void;
   /** Told which certificates each answer covered (the inventory's "last seen by OCSP"). */
@@ -111,7 +111,8 @@ export function createOcspHandler(deps: {
     const epoch = deps.cache.epoch();
     let answer: OcspAnswer;
     try {
-      answer = await deps.answer(bytes, req.socket.remoteAddress);
+      const pending = deps.answer(bytes, req.socket.remoteAddress);
+      answer = pending instanceof Promise ? await pending : pending;
     } catch (e) {
       deps.log(`OCSP request failed: ${(e as Error).message}`);
       // RFC 6960 §4.2.1: tryLater when the responder cannot answer for now (its database), internalError else.

@@ -15,8 +15,8 @@ interface Entry {
 }
 
 const PAGE = 10_000;
-/** Rows are loaded by signed_at from this far back: a pass's rows commit after they were stamped. */
-const OVERLAP = 5_000;
+/** Rows are loaded by signed_at from this far back: they commit a little after they are stamped. */
+const OVERLAP = 2_000;
 
 /**
  * Every pre-signed response of the store, held in memory on each instance and kept current from the
@@ -29,6 +29,9 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
   // The newest status change known for a certificate: rows signed from an older status are not taken.
   const changedAt = new Map<string, number>();
   const responders = new Map<string, Uint8Array>();
+  // One string per CA and responder name, not one per row read (a million entries share a handful).
+  const names = new Map<string, string>();
+  const intern = (name: string) => names.get(name) ?? (names.set(name, name), name);
   let since = 0;
 
   async function loadResponders(): Promise<void> {
@@ -43,7 +46,7 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
     const current = entries.get(row.serial);
     if (current && (current.statusChangedAt > statusChangedAt || (current.statusChangedAt === statusChangedAt && current.thisUpdate >= thisUpdate))) return;
     // A copy: the driver's row buffers may be views into a larger one that would stay alive with them.
-    entries.set(row.serial, { issuer: row.issuer, responder: row.responder, signed: Buffer.from(row.signed), statusChangedAt, thisUpdate, nextUpdate });
+    entries.set(row.serial, { issuer: intern(row.issuer), responder: intern(row.responder), signed: Buffer.from(row.signed), statusChangedAt, thisUpdate, nextUpdate });
   }
 
   async function takeAll(rows: OcspResponseRow[]): Promise<void> {
@@ -71,11 +74,17 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
     /** Responses signed since the last look (by any instance). */
     async poll(): Promise<number> {
       let taken = 0;
+      const cursor = { at: since - OVERLAP, serial: '' };
       for (;;) {
-        const rows = await responsesSignedAfter(deps.store, since - OVERLAP, PAGE);
+        const rows = await responsesSignedAfter(deps.store, cursor, PAGE);
         await takeAll(rows);
         taken += rows.length;
-        if (rows.length) since = Math.max(since, Number(rows[rows.length - 1]!.signed_at));
+        const last = rows[rows.length - 1];
+        if (last) {
+          cursor.at = Number(last.signed_at);
+          cursor.serial = last.serial;
+          since = Math.max(since, cursor.at);
+        }
         if (rows.length < PAGE) break;
       }
       return taken;

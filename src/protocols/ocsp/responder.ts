@@ -122,7 +122,9 @@ export function createOcspResponder(deps: OcspDeps) {
   }
   const live = createBatcher<LiveRequest, OcspAnswer>(answerMany, { maxBatch: 256, concurrency: 2 });
 
-  return async function answer(requestDer: Uint8Array, source = 'unknown'): Promise<OcspAnswer> {
+  // Not async: an answer held in memory (pre-signed, or cached without the nonce) is returned at once,
+  // without a promise per request; only live signing is awaited.
+  return function answer(requestDer: Uint8Array, source = 'unknown'): OcspAnswer | Promise<OcspAnswer> {
     let parsed;
     try {
       parsed = parseOcspRequest(requestDer);

@@ -17,7 +17,7 @@ export async function up(db: Knex): Promise<void> {
     t.bigInteger('this_update').notNullable();
     t.bigInteger('next_update').notNullable();
     t.bigInteger('signed_at').notNullable();
-    t.index(['signed_at']);
+    t.index(['signed_at', 'serial']);
     t.index(['next_update']);
   });
 }

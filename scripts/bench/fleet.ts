@@ -1,0 +1,205 @@
+/**
+ * Revocation at fleet scale. Fills the store with N certificates by bulk load (not the issuance API),
+ * revokes a few percent, starts Hallmark and measures: the time to pre-sign every OCSP response from cold
+ * (RFC 5019 pre-produced), memory per million responses held, OCSP responses/s for never-asked
+ * certificates (pre-signed) against cached answers (by request bytes) and against a bare node:http server
+ * sending a body of the same size, all with wrk in the same run, and how long a revocation made elsewhere
+ * (another context on the same database, as another instance or the CLI would) takes to be answered.
+ * Last line: `fleet/ocsp-cold-over-cached: <ratio>`.
+ *
+ *   npm run bench:fleet -- [--certs 1000000] [--database sqlite|postgres] [--revoked 3] [--seconds 8]
+ *   (PostgreSQL: HALLMARK_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test; default 10,000,000 there)
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { OCSPResponse, BasicOCSPResponse, ResponseData } from '@peculiar/asn1-ocsp';
+import { startHallmark } from '../../src/app/server.js';
+import { openContext } from '../../src/app/context.js';
+import { readEnvironment } from '../../src/config/env.js';
+import { revokeCertificate } from '../../src/ca/revoke.js';
+import { sql } from '../../src/store/handle.js';
+import { countResponses } from '../../src/store/ocsp-responses.js';
+import { derSequence } from '../../src/x509/der.js';
+import { sha1CertId } from '../../src/x509/ocsp.js';
+import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fields.js';
+import { benchCa, fmt, runBench, table } from './setup.js';
+import { runWrk, writePostScript, writePostScriptFromFile } from './wrk.js';
+import { ocspRequest } from './ocsp-request.js';
+
+const { values } = parseArgs({
+  options: {
+    certs: { type: 'string' },
+    database: { type: 'string', default: 'sqlite' },
+    revoked: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '8' },
+    'cold-bodies': { type: 'string', default: '300000' },
+  },
+});
+const POSTGRES = values.database === 'postgres';
+const CERTS = Number(values.certs ?? (POSTGRES ? 10_000_000 : 1_000_000));
+const REVOKED = Number(values.revoked) / 100;
+const SECONDS = Number(values.seconds);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const mib = (bytes: number) => bytes / (1 << 20);
+const memory = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss, held: m.heapUsed + m.external };
+};
+
+/** The answer's certStatus: good, revoked or unknown (or the OCSP error status). */
+function statusOf(der: Uint8Array): string {
+  const response = AsnConvert.parse(der, OCSPResponse);
+  if (response.responseStatus !== 0) return `error ${response.responseStatus}`;
+  const basic = AsnConvert.parse(response.responseBytes!.response.buffer, BasicOCSPResponse);
+  const data: ResponseData = basic.tbsResponseData;
+  const status = data.responses[0]!.certStatus;
+  return status.good !== undefined ? 'good' : status.revoked ? 'revoked' : 'unknown';
+}
+
+async function main() {
+  const ca = await benchCa({ databaseUrl: POSTGRES ? (process.env.HALLMARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test') : null });
+  const db = sql(ca.ctx.store);
+  try {
+    // The fleet, by bulk load: random 16-byte serials, a year of validity, a few percent revoked.
+    log(`loading ${fmt(CERTS)} certificates (${values.revoked}% revoked)…`);
+    const now = Date.now();
+    const serials: string[] = new Array(CERTS);
+    const loadStarted = performance.now();
+    const CHUNK = 20_000;
+    for (let i = 0; i < CERTS; i += CHUNK) {
+      const rows: Record<string, unknown>[] = [];
+      for (let j = i; j < Math.min(CERTS, i + CHUNK); j++) {
+        const bytes = randomBytes(16);
+        bytes[0] = (bytes[0]! & 0x7f) | 0x10;
+        const serial = bytes.toString('hex');
+        serials[j] = serial;
+        const revoked = j % Math.round(1 / REVOKED) === 0;
+        rows.push({
+          serial,
+          issuer: 'issuing',
+          profile: 'device',
+          identity: `fleet-${j}`,
+          subject: `CN=fleet-${j}`,
+          status: revoked ? 'revoked' : 'active',
+          not_before: now - 86_400_000,
+          not_after: now + 365 * 86_400_000,
+          key_type: 'ec-p256',
+          requested_by: 'bench',
+          created_at: now - 3_600_000,
+          issued_at: now - 3_600_000,
+          revoked_at: revoked ? now - 60_000 : null,
+          revocation_reason: revoked ? 'keyCompromise' : null,
+          status_changed_at: revoked ? now - 60_000 : null,
+        });
+      }
+      await db.batchInsert('certificates', rows, POSTGRES ? 1000 : 400);
+      if ((i / CHUNK) % 25 === 0) log(`  ${fmt(i + rows.length)}`);
+    }
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+
+    // Pre-signing from cold: everything signed while the server already answers (live meanwhile).
+    const before = memory();
+    const started = performance.now();
+    const running = await startHallmark(ca.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: (line) => log(`  [hallmark] ${line}`) });
+    const total = CERTS + 2; // with the internal certificates (responder, HTTPS)
+    for (;;) {
+      const stored = await countResponses(ca.ctx.store);
+      if (stored >= total) break;
+      log(`  pre-signed ${fmt(stored)} of ${fmt(total)} (${fmt(stored / ((performance.now() - started) / 1000))}/s)`);
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+    const presignSeconds = (performance.now() - started) / 1000;
+    while (running.presigned.size() < total) {
+      await running.poll();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const held = memory();
+    const perMillion = ((held.held - before.held) / running.presigned.size()) * 1e6;
+
+    // Requests: never-asked certificates (SHA-1 CertID, no nonce: the pre-signed path), and for the cached
+    // path SHA-256 CertIDs (not pre-signed: signed live once, then cached by the request's bytes).
+    const issuing = running.issue.issuers.get('issuing').certificate;
+    const nameHash = new Uint8Array(createHash('sha1').update(rawSubject(issuing)).digest());
+    const keyHash = new Uint8Array(createHash('sha1').update(subjectPublicKeyBits(issuing)).digest());
+    const request = (serial: string) => derSequence(derSequence(derSequence(derSequence(sha1CertId(nameHash, keyHash, serial)))));
+    const coldCount = Math.min(CERTS, Number(values['cold-bodies']));
+    const step = Math.max(1, Math.floor(CERTS / coldCount));
+    const coldBodies = Array.from({ length: coldCount }, (_, i) => request(serials[(i * step + 1) % CERTS]!));
+    const coldScript = path.join(ca.home, 'cold.lua');
+    writePostScriptFromFile(coldScript, '/ocsp', 'application/ocsp-request', coldBodies);
+    const url = `http://127.0.0.1:${running.http}/ocsp`;
+    const post = async (body: Uint8Array) => new Uint8Array(await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body })).arrayBuffer());
+    const sample = await post(coldBodies[0]!);
+    if (statusOf(sample) !== 'good' && statusOf(sample) !== 'revoked') throw new Error(`a never-asked certificate was answered ${statusOf(sample)}`);
+
+    const cachedBodies = serials.slice(0, 1000).map((s) => ocspRequest(issuing, s, undefined, 'sha256'));
+    for (const body of cachedBodies) await post(body);
+    const cachedScript = path.join(ca.home, 'cached.lua');
+    writePostScript(cachedScript, '/ocsp', 'application/ocsp-request', cachedBodies);
+
+    log(`wrk: never-asked (pre-signed), ${fmt(coldCount)} distinct certificates, 50 connections, ${SECONDS}s…`);
+    const cold = await runWrk(url, coldScript, { connections: 50, seconds: SECONDS });
+    log(`wrk: cached by request, 1,000 certificates, 50 connections, ${SECONDS}s…`);
+    const cached = await runWrk(url, cachedScript, { connections: 50, seconds: SECONDS });
+    const bare = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/ocsp-response', 'Content-Length': sample.length });
+      res.end(sample);
+    });
+    await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+    log(`wrk: bare node:http, the same body, 50 connections, ${SECONDS}s…`);
+    const bareRate = await runWrk(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/ocsp`, coldScript, { connections: 50, seconds: SECONDS });
+    await new Promise((resolve) => bare.close(resolve));
+
+    // Revocation made elsewhere → answered revoked here, while never-asked requests load the server.
+    log('revoking 20 certificates from another context under load…');
+    const other = await openContext({ env: readEnvironment(ca.env), withKeys: false, schema: ca.schema });
+    const latencies: number[] = [];
+    const load = runWrk(url, coldScript, { connections: 50, seconds: 6 });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 0; i < 20; i++) {
+        const serial = serials[(i * 7919 + 3) % CERTS]!;
+        if ((await post(request(serial)).then(statusOf)) !== 'good') continue;
+        const at = performance.now();
+        await revokeCertificate({ store: other.store, audit: other.audit, clock: other.clock, listeners: [] }, { serial, reason: 'keyCompromise', actor: 'bench' });
+        while ((await post(request(serial)).then(statusOf)) !== 'revoked') await new Promise((r) => setTimeout(r, 10));
+        latencies.push(performance.now() - at);
+      }
+    } finally {
+      await load;
+      await other.close();
+    }
+    latencies.sort((a, b) => a - b);
+    const crl = new Uint8Array(await (await fetch(`http://127.0.0.1:${running.http}/crl/issuing.crl`)).arrayBuffer());
+
+    console.log(
+      table([
+        ['', 'value'],
+        [`database`, POSTGRES ? 'PostgreSQL' : 'SQLite'],
+        [`certificates (bulk load s)`, `${fmt(CERTS)} (${fmt(loadSeconds, 1)} s)`],
+        [`revoked`, fmt(Math.ceil(CERTS * REVOKED))],
+        [`pre-sign from cold, s`, fmt(presignSeconds, 1)],
+        [`pre-sign rate, responses/s`, fmt(total / presignSeconds)],
+        [`memory per million pre-signed responses, MiB`, fmt(mib(perMillion))],
+        [`RSS with all held, MiB`, fmt(mib(held.rss))],
+        [`OCSP never-asked (pre-signed), req/s`, `${fmt(cold.requestsPerSecond)} (p99 ${fmt(cold.p99ms, 2)} ms)`],
+        [`OCSP cached by request, req/s`, `${fmt(cached.requestsPerSecond)} (p99 ${fmt(cached.p99ms, 2)} ms)`],
+        [`bare node:http, same body, req/s`, fmt(bareRate.requestsPerSecond)],
+        [`revocation elsewhere → answered revoked, ms (p50 / max of ${latencies.length})`, `${fmt(latencies[Math.floor(latencies.length / 2)] ?? NaN)} / ${fmt(latencies[latencies.length - 1] ?? NaN)}`],
+        [`CRL (one, unsharded), MiB`, fmt(mib(crl.length), 2)],
+      ]),
+    );
+    console.log(`fleet/cold-over-bare: ${(cold.requestsPerSecond / bareRate.requestsPerSecond).toFixed(2)}`);
+    console.log(`fleet/ocsp-cold-over-cached: ${(cold.requestsPerSecond / cached.requestsPerSecond).toFixed(2)}`);
+    await running.close();
+  } finally {
+    await ca.cleanup();
+  }
+}
+
+runBench(main);
