@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, CRLReason, Extension, Extensions, GeneralName, Name } from '@peculiar/asn1-x509';
 import { CertID, CertStatus, KeyHash, OCSPRequest, Request, ResponderID, ResponseData, RevokedInfo, Signature, SingleResponse, TBSRequest } from '@peculiar/asn1-ocsp';
-import { derSequence, tlv } from '../src/x509/der.js';
+import { derLength, derSequence, tlv, tlvSize } from '../src/x509/der.js';
 import { encodeResponseData, wrapOcspResponse, MalformedOcspRequest, parseOcspRequest, responseDataTimes, sha1CertId, type CertificateStatus } from '../src/x509/ocsp.js';
 
 /**
@@ -103,6 +103,14 @@ describe('OCSP DER by hand', () => {
     const request = derSequence(der(ids[0]!), extensions);
     const bytes = derSequence(derSequence(derSequence(request)));
     assert.deepEqual(parseOcspRequest(bytes).certIds.map((c) => c.certId), [der(ids[0]!)]);
+  });
+
+  test('definite lengths (X.690 §8.1.3.5) at every boundary, as derLength and tlvSize say them', () => {
+    const cases: [number, string][] = [[0, '00'], [127, '7f'], [128, '8180'], [255, '81ff'], [256, '820100'], [65_535, '82ffff'], [65_536, '83010000'], [16_777_215, '83ffffff'], [16_777_216, '8401000000']];
+    for (const [n, hex] of cases) {
+      assert.equal(Buffer.from(derLength(n)).toString('hex'), hex, String(n));
+      assert.equal(tlvSize(n), n + 1 + hex.length / 2, String(n));
+    }
   });
 
   test('the OCSPResponse written in one buffer is the nested DER, at every length boundary', () => {

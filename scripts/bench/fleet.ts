@@ -13,7 +13,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { OCSPResponse, BasicOCSPResponse, ResponseData } from '@peculiar/asn1-ocsp';
@@ -24,8 +24,7 @@ import { revokeCertificate } from '../../src/ca/revoke.js';
 import { sql } from '../../src/store/handle.js';
 import { countResponses } from '../../src/store/ocsp-responses.js';
 import { derSequence } from '../../src/x509/der.js';
-import { sha1CertId } from '../../src/x509/ocsp.js';
-import { rawSubject, subjectPublicKeyBits } from '../../src/x509/certificate-fields.js';
+import { issuerCertIdHashes, sha1CertId } from '../../src/x509/ocsp.js';
 import { benchCa, fmt, runBench, table } from './setup.js';
 import { runWrk, writePostScript, writePostScriptFromFile } from './wrk.js';
 import { ocspRequest } from './ocsp-request.js';
@@ -124,8 +123,7 @@ async function main() {
     // Requests: never-asked certificates (SHA-1 CertID, no nonce: the pre-signed path), and for the cached
     // path SHA-256 CertIDs (not pre-signed: signed live once, then cached by the request's bytes).
     const issuing = running.issue.issuers.get('issuing').certificate;
-    const nameHash = new Uint8Array(createHash('sha1').update(rawSubject(issuing)).digest());
-    const keyHash = new Uint8Array(createHash('sha1').update(subjectPublicKeyBits(issuing)).digest());
+    const { name: nameHash, key: keyHash } = issuerCertIdHashes(issuing);
     const request = (serial: string) => derSequence(derSequence(derSequence(derSequence(sha1CertId(nameHash, keyHash, serial)))));
     const coldCount = Math.min(CERTS, Number(values['cold-bodies']));
     const step = Math.max(1, Math.floor(CERTS / coldCount));

@@ -16,6 +16,7 @@ import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import { buildLeafTbs, FULL_LINT_EVERY, leafTemplate, lintLeafFields, type LeafTemplate } from './leaf-template.js';
 import { assertLintClean, lintCertificate } from '../lint/index.js';
 import { createBatcher, type Batcher } from '../workers/batcher.js';
+import { groupBy } from '../base/group-by.js';
 import { metrics } from '../observability/metrics.js';
 import { publicKeyId } from '../x509/key-id.js';
 
@@ -295,12 +296,7 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
   }
   await recordIntents(deps, pending, lintFailures, options.withIntents);
 
-  const byIssuer = new Map<IssuerCa, Pending[]>();
-  for (const p of pending) {
-    const group = byIssuer.get(p.issuer);
-    if (group) group.push(p);
-    else byIssuer.set(p.issuer, [p]);
-  }
+  const byIssuer = groupBy(pending, (p) => p.issuer);
   const signed: { p: Pending; der: Uint8Array }[] = [];
   await Promise.all(
     [...byIssuer].map(async ([issuer, group]) => {

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { Clock } from '../base/clock.js';
 import type { Store, Handle } from '../store/handle.js';
-import type { IssuerRegistry } from './issuer.js';
+import type { IssuerCa, IssuerRegistry } from './issuer.js';
 import { OcspLintRefusal, type OcspResponseSigner } from './ocsp-signing.js';
-import { certificateStatusOf } from './ocsp-status.js';
-import { encodeResponseData, sha1CertId } from '../x509/ocsp.js';
-import { rawSubject, subjectPublicKeyBits } from '../x509/certificate-fields.js';
+import { certificateStatusOf, responseWindow } from './ocsp-status.js';
+import { encodeResponseData, issuerCertIdHashes, sha1CertId } from '../x509/ocsp.js';
+import { groupBy } from '../base/group-by.js';
 import {
   asPresigner,
   deleteResponsesExpiredBefore,
@@ -47,15 +46,12 @@ export function createOcspPresigner(deps: PresignerDeps) {
   let sweepAfter = '';
   let sweepRestsUntil = 0;
   let earliestDue = Number.POSITIVE_INFINITY;
-  let stats = { signed: 0, sweeps: 0, lastSweepMs: 0, sweepStartedAt: deps.clock.now().getTime() };
-  const hashes = new Map<string, { version: number; name: Uint8Array; key: Uint8Array }>();
+  // Per CA generation (a rollover loads a new one).
+  const hashes = new WeakMap<IssuerCa, { name: Uint8Array; key: Uint8Array }>();
   const issuerHashes = (ca: string) => {
-    let h = hashes.get(ca);
-    if (!h || h.version !== deps.issuers.version()) {
-      const cert = deps.issuers.exact(ca).certificate;
-      const sha1 = (b: Uint8Array) => new Uint8Array(createHash('sha1').update(b).digest());
-      hashes.set(ca, (h = { version: deps.issuers.version(), name: sha1(rawSubject(cert)), key: sha1(subjectPublicKeyBits(cert)) }));
-    }
+    const issuer = deps.issuers.exact(ca);
+    let h = hashes.get(issuer);
+    if (!h) hashes.set(issuer, (h = issuerCertIdHashes(issuer.certificate)));
     return h;
   };
 
@@ -64,16 +60,9 @@ export function createOcspPresigner(deps: PresignerDeps) {
 
   async function sign(handle: Handle, candidates: PresignCandidate[], now: number): Promise<number> {
     const issued = candidates.filter((c) => c.status === 'active' || c.status === 'revoked');
-    const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
-    const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
+    const { thisUpdate, nextUpdate } = responseWindow(now, deps.config.validityMinutes);
     const rows: OcspResponseRow[] = [];
-    const byCa = new Map<string, PresignCandidate[]>();
-    for (const c of issued) {
-      const list = byCa.get(c.issuer);
-      if (list) list.push(c);
-      else byCa.set(c.issuer, [c]);
-    }
-    for (const [ca, list] of byCa) {
+    for (const [ca, list] of groupBy(issued, (c) => c.issuer)) {
       const signer = deps.signerFor(ca);
       if (!signer) continue; // no responder for this CA yet: answered live meanwhile
       const { name, key } = issuerHashes(ca);
@@ -112,25 +101,24 @@ export function createOcspPresigner(deps: PresignerDeps) {
       recentSince = recent.length === SIGN_BATCH ? Number(recent[recent.length - 1]!.created_at) : Math.max(recentSince, now - RECENT_OVERLAP);
       if (now >= sweepRestsUntil) {
         const page = await presignSweepPage(handle, sweepAfter, now, SWEEP_PAGE);
-        const allDue = page.filter((c) => isDue(c, now));
+        const allDue: PresignCandidate[] = [];
+        for (const c of page) {
+          if (isDue(c, now)) allDue.push(c);
+          else earliestDue = Math.min(earliestDue, Number(c.next_update) - refreshBefore());
+        }
         const due = allDue.slice(0, SIGN_BATCH);
-        for (const c of page) if (c.next_update !== null && !isDue(c, now)) earliestDue = Math.min(earliestDue, Number(c.next_update) - refreshBefore());
         signed += await sign(handle, due, now);
         // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
-        const dueCount = allDue.length;
-        sweepAfter = dueCount > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
-        if (dueCount <= SIGN_BATCH && page.length < SWEEP_PAGE) {
+        sweepAfter = allDue.length > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
+        if (allDue.length <= SIGN_BATCH && page.length < SWEEP_PAGE) {
           // The sweep reached the end: rest until the first response falls due (a minute at most), and
           // forget the responses of certificates that expired.
-          stats = { ...stats, sweeps: stats.sweeps + 1, lastSweepMs: now - stats.sweepStartedAt };
           await deleteResponsesExpiredBefore(handle, now);
           sweepAfter = '';
           sweepRestsUntil = Math.min(earliestDue, now + MINUTE);
           earliestDue = Number.POSITIVE_INFINITY;
-          stats.sweepStartedAt = sweepRestsUntil;
         }
       }
-      stats.signed += signed;
       return signed;
     });
   }
@@ -181,7 +169,6 @@ export function createOcspPresigner(deps: PresignerDeps) {
       wake?.();
     },
     pass,
-    stats: () => ({ ...stats, sweepAfter, pendingChanges: changed.size }),
   };
 }
 

@@ -13,3 +13,9 @@ export function certificateStatusOf(row: StatusRow | undefined, ca: string): Cer
   // RFC 5280 §5.3.1: leave the reason out rather than say "unspecified".
   return { status: 'revoked', revokedAt: new Date(Number(row.revoked_at)), reasonCode: code ? code : undefined };
 }
+
+/** thisUpdate (whole seconds: RFC 6960 times carry no fractions) and nextUpdate of a response signed at `now`. */
+export function responseWindow(now: number, validityMinutes: number): { thisUpdate: Date; nextUpdate: Date } {
+  const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
+  return { thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + validityMinutes * 60_000) };
+}

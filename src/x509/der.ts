@@ -4,10 +4,9 @@
  * entries is encoded entry by entry into buffers rather than as a million schema objects.
  */
 export function derLength(n: number): Uint8Array {
-  if (n < 0x80) return Uint8Array.of(n);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+  const header = new Uint8Array(tlvSize(n) - n);
+  writeTlvHeader(header, 0, 0, n);
+  return header.subarray(1);
 }
 
 export function concatBytes(parts: Uint8Array[]): Uint8Array {
@@ -18,6 +17,22 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
+}
+
+/** Bytes of a TLV whose content is `contentLength` long: tag, definite length (X.690 §8.1.3), content. */
+export const tlvSize = (contentLength: number) => contentLength + (contentLength < 0x80 ? 2 : contentLength < 0x100 ? 3 : contentLength < 0x10000 ? 4 : contentLength < 0x1000000 ? 5 : 6); // below 2^32
+
+/** Writes a tag and definite length into `out` at `at` (what derLength encodes); returns where the content starts. */
+export function writeTlvHeader(out: Uint8Array, at: number, tag: number, contentLength: number): number {
+  out[at++] = tag;
+  if (contentLength < 0x80) {
+    out[at++] = contentLength;
+    return at;
+  }
+  const octets = tlvSize(contentLength) - contentLength - 2;
+  out[at++] = 0x80 | octets;
+  for (let i = octets - 1; i >= 0; i--) out[at++] = (contentLength >>> (8 * i)) & 0xff;
+  return at;
 }
 
 export const tlv = (tag: number, content: Uint8Array) => concatBytes([Uint8Array.of(tag), derLength(content.length), content]);

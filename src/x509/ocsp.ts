@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-import { concatBytes, derBitString, derGeneralizedTime, derSequence, derUnsignedInteger, tlv } from './der.js';
+import { concatBytes, derBitString, derGeneralizedTime, derSequence, derUnsignedInteger, tlv, tlvSize, writeTlvHeader } from './der.js';
+import { rawSubject, subjectPublicKeyBits } from './certificate-fields.js';
 import { children, content, DerError, expectTag, oidText, readTlv, whole, type Tlv } from './der-reader.js';
 
 /**
@@ -134,6 +135,12 @@ export function parseOcspRequest(der: Uint8Array): ParsedOcspRequest {
   }
 }
 
+/** A CertID's issuerNameHash and issuerKeyHash for an issuer certificate (RFC 6960 §4.1.1). */
+export function issuerCertIdHashes(issuerCertificate: Uint8Array, hash = 'sha1'): { name: Uint8Array; key: Uint8Array } {
+  const digest = (data: Uint8Array) => new Uint8Array(createHash(hash).update(data).digest());
+  return { name: digest(rawSubject(issuerCertificate)), key: digest(subjectPublicKeyBits(issuerCertificate)) };
+}
+
 /** CertID { sha1, SHA-1(issuer name), SHA-1(issuer key), serial }: the one a pre-signed response names. */
 export function sha1CertId(issuerNameHash: Uint8Array, issuerKeyHash: Uint8Array, serialHex: string): Uint8Array {
   return derSequence(SHA1_ALGORITHM, tlv(OCTET_STRING, issuerNameHash), tlv(OCTET_STRING, issuerKeyHash), derUnsignedInteger(Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex')));
@@ -218,43 +225,26 @@ export function signedResponseData(tbsResponseData: Uint8Array, signatureAlgorit
 export function wrapOcspResponse(signed: Uint8Array, responderCertificate: Uint8Array): Uint8Array {
   // Written into one buffer, lengths first: every answer served from memory goes through here (the
   // nested tlv() calls this replaced cost more than the rest of a pre-signed answer's work).
-  const headerLength = (n: number) => (n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5);
-  const certs = responderCertificate.length + headerLength(responderCertificate.length); // SEQUENCE OF Certificate
-  const certsField = certs + headerLength(certs); // [0] EXPLICIT
-  const basic = signed.length + certsField; // BasicOCSPResponse content
-  const octets = basic + headerLength(basic); // OCTET STRING content
-  const responseBytes = ID_PKIX_OCSP_BASIC.length + octets + headerLength(octets);
-  const explicit = responseBytes + headerLength(responseBytes); // [0] EXPLICIT content
-  const outer = 3 + explicit + headerLength(explicit);
-  const out = Buffer.allocUnsafe(outer + headerLength(outer));
+  const certs = tlvSize(responderCertificate.length); // SEQUENCE OF Certificate
+  const basic = signed.length + tlvSize(certs); // BasicOCSPResponse content, certs [0] EXPLICIT
+  const responseBytes = ID_PKIX_OCSP_BASIC.length + tlvSize(tlvSize(basic)); // OID, OCTET STRING { BasicOCSPResponse }
+  const outer = SUCCESSFUL.length + tlvSize(tlvSize(responseBytes)); // status, [0] EXPLICIT ResponseBytes
+  const out = Buffer.allocUnsafe(tlvSize(outer));
   let at = 0;
-  const header = (tag: number, n: number) => {
-    out[at++] = tag;
-    if (n < 0x80) out[at++] = n;
-    else {
-      const octetCount = headerLength(n) - 2;
-      out[at++] = 0x80 | octetCount;
-      for (let i = octetCount - 1; i >= 0; i--) out[at++] = (n >> (8 * i)) & 0xff;
-    }
-  };
   const put = (bytes: Uint8Array) => {
     out.set(bytes, at);
     at += bytes.length;
   };
-  header(0x30, outer);
+  at = writeTlvHeader(out, at, 0x30, outer);
   put(SUCCESSFUL);
-  header(0xa0, explicit);
-  header(0x30, responseBytes);
+  at = writeTlvHeader(out, at, 0xa0, tlvSize(responseBytes));
+  at = writeTlvHeader(out, at, 0x30, responseBytes);
   put(ID_PKIX_OCSP_BASIC);
-  header(0x04, basic + headerLength(basic));
-  header(0x30, basic);
+  at = writeTlvHeader(out, at, 0x04, tlvSize(basic));
+  at = writeTlvHeader(out, at, 0x30, basic);
   put(signed);
-  header(0xa0, certs);
-  header(0x30, responderCertificate.length);
+  at = writeTlvHeader(out, at, 0xa0, certs);
+  at = writeTlvHeader(out, at, 0x30, responderCertificate.length);
   put(responderCertificate);
   return out;
 }
-
-/** The whole OCSPResponse around ResponseData bytes as they were signed. */
-export const assembleOcspResponse = (tbsResponseData: Uint8Array, signatureAlgorithm: AlgorithmIdentifier | Uint8Array, signature: Uint8Array, responderCertificate: Uint8Array): Uint8Array =>
-  wrapOcspResponse(signedResponseData(tbsResponseData, signatureAlgorithm, signature), responderCertificate);

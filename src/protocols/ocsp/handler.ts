@@ -118,12 +118,11 @@ export function createOcspHandler(deps: {
       // RFC 6960 §4.2.1: tryLater when the responder cannot answer for now (its database), internalError else.
       answer = { der: ocspErrorResponse(isDatabaseUnavailable(e) ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError), subjects: [], cacheable: false };
     }
-    metrics.ocspCache.inc({ outcome: answer.preproduced ? 'presigned' : 'miss' });
-    if (answer.preproduced) metrics.ocspSeconds.observe({ cache: 'presigned' }, (performance.now() - started) / 1000);
-    else {
-      deps.cache.set(answer.cacheKey ?? key, answer, epoch);
-      metrics.ocspSeconds.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
-    }
+    // A pre-signed answer is held in memory already: not cached again by request.
+    if (!answer.preproduced) deps.cache.set(answer.cacheKey ?? key, answer, epoch);
+    const outcome = answer.preproduced ? 'presigned' : 'miss';
+    metrics.ocspCache.inc({ outcome });
+    metrics.ocspSeconds.observe({ cache: outcome }, (performance.now() - started) / 1000);
     deps.seen?.(answer.subjects);
     sendOcsp(req, res, answer, deps.clock);
   };

@@ -16,7 +16,8 @@ import {
 import { buildIssuerIndex } from './issuer-index.js';
 import { createRateLimiter } from '../../http/rate-limit.js';
 import { createBatcher } from '../../workers/batcher.js';
-import { certificateStatusOf } from '../../ca/ocsp-status.js';
+import { certificateStatusOf, responseWindow } from '../../ca/ocsp-status.js';
+import { groupBy } from '../../base/group-by.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -46,8 +47,6 @@ export interface OcspDeps {
   /** The pre-signed answer for one certificate, when one is held (protocols/ocsp/presigned.ts). */
   presigned?: (ca: string, serial: string) => OcspAnswer | undefined;
 }
-
-const MINUTE = 60_000;
 
 interface LiveRequest {
   ca: string;
@@ -82,15 +81,12 @@ export function createOcspResponder(deps: OcspDeps) {
     const serials = [...new Set(items.flatMap((item) => item.located.map((l) => l.id.serial)))];
     const rows = new Map((await deps.certificates.statuses(serials)).map((row) => [row.serial, row]));
     const now = deps.clock.now();
-    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    const nextUpdate = new Date(thisUpdate.getTime() + deps.config.validityMinutes * MINUTE);
+    const { thisUpdate, nextUpdate } = responseWindow(now.getTime(), deps.config.validityMinutes);
     const answers: OcspAnswer[] = new Array(items.length);
-    const byCa = new Map<string, { item: LiveRequest; index: number }[]>();
-    items.forEach((item, index) => {
-      const group = byCa.get(item.ca);
-      if (group) group.push({ item, index });
-      else byCa.set(item.ca, [{ item, index }]);
-    });
+    const byCa = groupBy(
+      items.map((item, index) => ({ item, index })),
+      ({ item }) => item.ca,
+    );
     await Promise.all(
       [...byCa].map(async ([ca, group]) => {
         // The responder of the moment: key hash and signature from the same one.
