@@ -133,7 +133,7 @@ for (const makeBackend of BACKENDS) {
     test('a spliced TBSCertificate is byte for byte the one the schema encoder makes, for random subjects, names and keys', async () => {
       const profile = ca.issue.profiles.get('device')!;
       const issuer = ca.issue.issuers.get(profile.issuer);
-      const template = leafTemplate(issuer, profile, ca.issue.publicBaseUrl);
+      const template = leafTemplate(issuer, profile, ca.issue.publicBaseUrl, 3);
       const keys = ['P-256', 'P-384'].map((c) => new Uint8Array(generateKeyPairSync('ec', { namedCurve: c }).publicKey.export({ format: 'der', type: 'spki' })));
       keys.push(new Uint8Array(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' })));
       const dnsName = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){1,2}$/);
@@ -153,7 +153,7 @@ for (const makeBackend of BACKENDS) {
             const spliced = buildLeafTbs(template, draft, spkiDer, serial);
             const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
             assert.deepEqual(keyIdOfSpki(spkiDer), keyIdentifier(spki));
-            const extensions = leafExtensions({ profile, draft, subjectKeyId: keyIdentifier(spki), issuerName: issuer.name, issuerKeyId: issuer.ski, publicBaseUrl: ca.issue.publicBaseUrl });
+            const extensions = leafExtensions({ profile, draft, subjectKeyId: keyIdentifier(spki), issuerName: issuer.name, issuerKeyId: issuer.ski, publicBaseUrl: ca.issue.publicBaseUrl, crlShard: 3 });
             const reference = encodeTbsCertificate(
               { serial, issuer: issuer.subject, subject: buildName(draft.subject), notBefore: draft.notBefore, notAfter: draft.notAfter, spki, extensions },
               algorithmIdentifier(issuer.signer.algorithm),

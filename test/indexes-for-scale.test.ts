@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
+import { changedPageQuery, revokedPageQuery } from '../src/store/crls.js';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS, postgresBackend } from './helpers/backends.js';
 import { actionCountQuery } from '../src/store/audit.js';
@@ -80,6 +81,16 @@ for (const make of BACKENDS) {
       assert.equal(await statusChangedSince(asStore(db), 'root', NOW - 9), false);
       assert.equal(await statusChangedSince(asStore(db), 'other', NOW - 20), false);
       assert.match(await plan(db, statusChangedSinceQuery(asStore(db), 'root', NOW - 20)), /certificates_status_changes\b/);
+      assert.match(await plan(db, statusChangedSinceQuery(asStore(db), 'root', NOW - 20, 3)), /certificates_status_changes\b/);
+
+      // CRL shards: a shard's revoked certificates through the partial index of revoked rows (migration
+      // 016), a delta's changes through the index of status changes.
+      await db('certificates').where({ serial: 'd7' }).update({ crl_shard: 3 });
+      assert.deepEqual((await revokedPageQuery(asStore(db), 'root', NOW, 3, '')).map((r: { serial: string }) => r.serial), ['d7']);
+      assert.deepEqual(await revokedPageQuery(asStore(db), 'root', NOW, 2, ''), []);
+      assert.match(await plan(db, revokedPageQuery(asStore(db), 'root', NOW, 3, '')), /certificates_revoked_by_shard\b/);
+      assert.deepEqual((await changedPageQuery(asStore(db), 'root', NOW - 20, NOW, 3, '')).map((r: { serial: string }) => r.serial), ['d7']);
+      assert.match(await plan(db, changedPageQuery(asStore(db), 'root', NOW - 20, NOW, 3, '')), /certificates_status_changes\b/);
 
       // Renewed certificates still active, due for revocation once their grace period is over.
       await db('certificates').where({ serial: 'd8' }).update({ superseded_by: 'd9', superseded_at: NOW - 100 });

@@ -8,8 +8,12 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
   AuthorityKeyIdentifier,
+  BaseCRLNumber,
   CRLNumber,
+  DistributionPointName,
   Extension,
+  GeneralName,
+  IssuingDistributionPoint,
   ExtendedKeyUsage,
   KeyIdentifier,
   Name,
@@ -18,7 +22,9 @@ import {
   Time,
   id_ce_authorityKeyIdentifier,
   id_ce_cRLNumber,
+  id_ce_deltaCRLIndicator,
   id_ce_extKeyUsage,
+  id_ce_issuingDistributionPoint,
   type Extension as Ext,
 } from '@peculiar/asn1-x509';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
@@ -166,7 +172,19 @@ describe('each deliberately broken template is caught by exactly its rule', () =
     ['crl-authority-key-id', () => crl((t) => (t.crlExtensions = t.crlExtensions!.filter((e) => e.extnID !== id_ce_authorityKeyIdentifier)))],
     ['crl-number', () => crl(() => {}, 7n)],
     ['crl-update-times', () => crl((t, now) => (t.nextUpdate = new Time(new Date(now.getTime() - 1000))))],
+    // A delta CRL indicator that is not critical, and names a base no older than the delta.
+    ['crl-scope', () => crl((t) => t.crlExtensions!.push(new Extension({ extnID: id_ce_deltaCRLIndicator, critical: false, extnValue: new OctetString(AsnConvert.serialize(new BaseCRLNumber(7))) })))],
   ];
+  test('a partitioned delta CRL header as the builder makes it is clean', () => {
+    const idp = new IssuingDistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: 'http://x/crl/issuing/3.crl' })] }), onlyContainsUserCerts: true });
+    const findings = crl((t) =>
+      t.crlExtensions!.push(
+        new Extension({ extnID: id_ce_issuingDistributionPoint, critical: true, extnValue: new OctetString(AsnConvert.serialize(idp)) }),
+        new Extension({ extnID: id_ce_deltaCRLIndicator, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BaseCRLNumber(5))) }),
+      ),
+    );
+    assert.deepEqual(findings, []);
+  });
   test('the unbroken CRL header is clean', () => assert.deepEqual(crl(), []));
   for (const [rule, make] of crlCases) test(`CRL: ${rule}`, () => assert.deepEqual(rulesOf(make()), [rule]));
   test('every CRL rule has a case', () => assert.deepEqual(CRL_RULES.map((r) => r.name).sort(), crlCases.map(([r]) => r).sort()));
@@ -249,8 +267,8 @@ describe('hallmark lint on certificates made by openssl req -x509', () => {
   test('a CRL signed by Hallmark lints clean against its issuer; garbage is a clear error', async () => {
     const dir = fs.mkdtempSync(path.join(home.home, 'crl-'));
     const { generateCrl } = await import('../src/ca/crl.js');
-    const { createCrlStore } = await import('../src/store/crls.js');
-    const row = await generateCrl({ issuers: ca.issue.issuers, crls: createCrlStore(ca.ctx.store), audit: ca.ctx.audit, clock: ca.ctx.clock, config: ca.ctx.config.revocation.crl }, 'issuing', 'test');
+    const { crlDeps } = await import('../src/app/context.js');
+    const row = await generateCrl(crlDeps(ca.ctx, ca.issue.issuers), { ca: 'issuing', shard: null }, 'test');
     fs.writeFileSync(path.join(dir, 'issuing.crl'), row.der);
     const result = await hallmark(home.env, 'lint', path.join(dir, 'issuing.crl'), '--issuer', ca.issuingFile, '--json');
     assert.equal(result.code, 0, result.stdout + result.stderr);

@@ -1,14 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { sqliteBackend } from './helpers/backends.js';
 import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { opensslCsr } from './helpers/csr.js';
 import { freePort } from './helpers/ports.js';
+import { startBroker } from './helpers/mosquitto.js';
 import { mustRun, run } from './helpers/run.js';
 import { issueCertificate } from '../src/ca/issue.js';
 import { toPem } from '../src/x509/pem.js';
@@ -34,43 +34,6 @@ after(async () => {
   await hm?.close();
   home?.cleanup();
 });
-
-async function startBroker(dir: string, port: number): Promise<ChildProcess> {
-  const conf = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'user root',
-      'allow_anonymous true',
-      `cafile ${path.join(dir, 'chain.pem')}`,
-      `certfile ${path.join(dir, 'broker.pem')}`,
-      `keyfile ${path.join(dir, 'broker.key')}`,
-      'require_certificate true',
-      `crlfile ${path.join(dir, 'crl.pem')}`,
-      'tls_version tlsv1.2',
-      `log_dest file ${path.join(dir, 'broker.log')}`,
-      'log_type all',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  process.on('exit', () => child.kill('SIGKILL'));
-  // Waits on the broker's port (readiness), up to a minute on a loaded machine.
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) return child;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('mosquitto did not start');
-}
 
 async function fetchCrlPem(dir: string): Promise<number> {
   const der = path.join(dir, 'crl.der');

@@ -6,13 +6,12 @@ import path from 'node:path';
 import http from 'node:http';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS, urlWithSchema } from './helpers/backends.js';
-import { configCopy, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
+import { configCopy, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
 import { opensslCsr } from './helpers/csr.js';
 import { foreignCa } from './helpers/openssl-ca.js';
 import { mustRun, run } from './helpers/run.js';
 import { hallmark } from './helpers/cli.js';
 import { issueCertificate } from '../src/ca/issue.js';
-import { toPem } from '../src/x509/pem.js';
 import { sequenced } from './helpers/sequenced.js';
 
 let home: TestHome;
@@ -40,12 +39,7 @@ for (const makeBackend of BACKENDS) {
       hm = await startInProcess(home, backend, token, { configFile });
       admin = hm.init.admin.apiKey;
       dir = fs.mkdtempSync(path.join(home.home, 'rev-'));
-      rootFile = path.join(dir, 'root.pem');
-      issuingFile = path.join(dir, 'issuing.pem');
-      chainFile = path.join(dir, 'chain.pem');
-      fs.writeFileSync(rootFile, hm.rootPem);
-      fs.writeFileSync(issuingFile, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
-      fs.writeFileSync(chainFile, hm.rootPem + fs.readFileSync(issuingFile, 'utf8'));
+      ({ rootFile, issuingFile, chainFile } = writeChainFiles(hm, dir));
       ocspUrl = `http://127.0.0.1:${hm.running.http}/ocsp`;
     });
     after(async () => {
@@ -261,12 +255,8 @@ for (const makeBackend of BACKENDS) {
       rows.push({ ...rows[0]!, serial: '2fffffffffffffff', identity: 'expired', not_after: now - 1000 });
       await sql(hm.ctx.store).batchInsert('certificates', rows, 400);
       const { generateCrl } = await import('../src/ca/crl.js');
-      const { createCrlStore } = await import('../src/store/crls.js');
-      const row = await generateCrl(
-        { issuers: hm.running.issue.issuers, crls: createCrlStore(hm.ctx.store), audit: hm.ctx.audit, clock: hm.ctx.clock, config: hm.ctx.config.revocation.crl },
-        'issuing',
-        'test',
-      );
+      const { crlDeps } = await import('../src/app/context.js');
+      const row = await generateCrl(crlDeps(hm.ctx, hm.running.issue.issuers), { ca: 'issuing', shard: null }, 'test');
       const revokedBefore = Number((await sql(hm.ctx.store)('certificates').where({ issuer: 'issuing', status: 'revoked' }).where('not_after', '>', now).count({ n: '*' }))[0]!.n);
       assert.equal(row.entries, revokedBefore);
       const file = path.join(dir, 'big.crl');

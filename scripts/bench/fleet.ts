@@ -4,13 +4,18 @@
  * (RFC 5019 pre-produced), memory per million responses held, OCSP responses/s for never-asked
  * certificates (pre-signed) against cached answers (by request bytes) and against a bare node:http server
  * sending a body of the same size, all with wrk in the same run, and how long a revocation made elsewhere
- * (another context on the same database, as another instance or the CLI would) takes to be answered.
+ * (another context on the same database, as another instance or the CLI would) takes to be answered;
+ * then CRLs with the issuing CA partitioned into `--shards` (RFC 5280 §5.2.5): time, peak RSS and size of
+ * the whole CRL and of one shard, each signed in a process of its own (crl-worker.ts).
  * Last line: `fleet/ocsp-cold-over-cached: <ratio>`.
  *
- *   npm run bench:fleet -- [--certs 1000000] [--database sqlite|postgres] [--revoked 3] [--seconds 8]
+ *   npm run bench:fleet -- [--certs 1000000] [--database sqlite|postgres] [--revoked 3] [--seconds 8] [--shards 16]
  *   (PostgreSQL: HALLMARK_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test; default 10,000,000 there)
  */
 import http from 'node:http';
+import fs from 'node:fs';
+import { execFile } from 'node:child_process';
+import YAML from 'yaml';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +24,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { OCSPResponse, BasicOCSPResponse, ResponseData } from '@peculiar/asn1-ocsp';
 import { startHallmark } from '../../src/app/server.js';
 import { openContext } from '../../src/app/context.js';
-import { readEnvironment } from '../../src/config/env.js';
+import { projectRoot, readEnvironment } from '../../src/config/env.js';
+import { crlShardOf } from '../../src/ca/crl-scope.js';
 import { revokeCertificate } from '../../src/ca/revoke.js';
 import { sql } from '../../src/store/handle.js';
 import { countResponses } from '../../src/store/ocsp-responses.js';
@@ -36,12 +42,14 @@ const { values } = parseArgs({
     revoked: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '8' },
     'cold-bodies': { type: 'string', default: '300000' },
+    shards: { type: 'string', default: '16' },
   },
 });
 const POSTGRES = values.database === 'postgres';
 const CERTS = Number(values.certs ?? (POSTGRES ? 10_000_000 : 1_000_000));
 const REVOKED = Number(values.revoked) / 100;
 const SECONDS = Number(values.seconds);
+const SHARDS = Number(values.shards);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const mib = (bytes: number) => bytes / (1 << 20);
 const memory = () => {
@@ -60,8 +68,27 @@ function statusOf(der: Uint8Array): string {
   return status.good !== undefined ? 'good' : status.revoked ? 'revoked' : 'unknown';
 }
 
+/** The development configuration with the issuing CA's CRL in `shards` shards. */
+function shardedConfig(shards: number): string {
+  const source = path.join(projectRoot(), 'ca-config', 'hallmark.yaml');
+  const config = YAML.parse(fs.readFileSync(source, 'utf8'));
+  config.profilesDir = path.join(projectRoot(), 'ca-config', config.profilesDir ?? 'profiles');
+  config.cas.find((c: { name: string }) => c.name === 'issuing').crl = { shards, deltas: false };
+  const file = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'fleet-config-')), 'hallmark.yaml');
+  fs.writeFileSync(file, YAML.stringify(config));
+  return file;
+}
+
+/** One CRL signed by crl-worker.ts in a process of its own: its time, peak RSS, entries and size. */
+const signCrlApart = (env: NodeJS.ProcessEnv, shard: number | null) =>
+  new Promise<{ ms: number; maxRssMiB: number; baselineRssMiB: number; entries: number; bytes: number }>((resolve, reject) =>
+    execFile('node', [path.join(path.dirname(new URL(import.meta.url).pathname), 'crl-worker.js'), 'issuing', ...(shard === null ? [] : [String(shard)])], { env, maxBuffer: 16 << 20 }, (e, stdout, stderr) =>
+      e ? reject(new Error(`crl-worker failed: ${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!)),
+    ),
+  );
+
 async function main() {
-  const ca = await benchCa({ databaseUrl: POSTGRES ? (process.env.HALLMARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test') : null });
+  const ca = await benchCa({ databaseUrl: POSTGRES ? (process.env.HALLMARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test') : null, configFile: shardedConfig(SHARDS) });
   const db = sql(ca.ctx.store);
   try {
     // The fleet, by bulk load: random 16-byte serials, a year of validity, a few percent revoked.
@@ -94,6 +121,7 @@ async function main() {
           revoked_at: revoked ? now - 60_000 : null,
           revocation_reason: revoked ? 'keyCompromise' : null,
           status_changed_at: revoked ? now - 60_000 : null,
+          crl_shard: crlShardOf(bytes, SHARDS),
         });
       }
       await db.batchInsert('certificates', rows, POSTGRES ? 1000 : 400);
@@ -174,6 +202,11 @@ async function main() {
     }
     latencies.sort((a, b) => a - b);
     const crl = new Uint8Array(await (await fetch(`http://127.0.0.1:${running.http}/crl/issuing.crl`)).arrayBuffer());
+    log('CRLs: the whole one and shard 0, each signed in a process of its own…');
+    const workerEnv = { ...ca.env, BENCH_SCHEMA: ca.schema ?? '' };
+    const wholeCrl = await signCrlApart(workerEnv, null);
+    const shardCrl = SHARDS ? await signCrlApart(workerEnv, 0) : undefined;
+    const crlRow = (c: { ms: number; maxRssMiB: number; entries: number; bytes: number }) => `${fmt(c.entries)} entries, ${fmt(mib(c.bytes), 2)} MiB, ${fmt(c.ms / 1000, 2)} s, peak RSS ${fmt(c.maxRssMiB)} MiB`;
 
     console.log(
       table([
@@ -189,7 +222,9 @@ async function main() {
         [`OCSP cached by request, req/s`, `${fmt(cached.requestsPerSecond)} (p99 ${fmt(cached.p99ms, 2)} ms)`],
         [`bare node:http, same body, req/s`, fmt(bareRate.requestsPerSecond)],
         [`revocation elsewhere → answered revoked, ms (p50 / max of ${latencies.length})`, `${fmt(latencies[Math.floor(latencies.length / 2)] ?? NaN)} / ${fmt(latencies[latencies.length - 1] ?? NaN)}`],
-        [`CRL (one, unsharded), MiB`, fmt(mib(crl.length), 2)],
+        [`CRL served (whole), MiB`, fmt(mib(crl.length), 2)],
+        [`CRL whole: signed apart`, crlRow(wholeCrl)],
+        ...(shardCrl ? [[`CRL one shard of ${SHARDS}: signed apart`, crlRow(shardCrl)]] : []),
       ]),
     );
     console.log(`fleet/cold-over-bare: ${(cold.requestsPerSecond / bareRate.requestsPerSecond).toFixed(2)}`);

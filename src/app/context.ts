@@ -12,9 +12,12 @@ import { closeStore, type Store } from '../store/handle.js';
 import { createCaStore, type CaStore } from '../store/cas.js';
 import { createCertificateQueries, createIssuanceStore, type CertificateQueries, type IssuanceStore } from '../store/certificates.js';
 import { createAuditLog, type AuditLog } from '../audit/log.js';
-import { loadIssuers } from '../ca/issuer.js';
+import { loadIssuers, type IssuerRegistry } from '../ca/issuer.js';
 import { systemClock, type Clock } from '../base/clock.js';
 import type { IssueDeps } from '../ca/issue.js';
+import { crlPolicies } from '../ca/crl-scope.js';
+import type { CrlDeps } from '../ca/crl.js';
+import { createCrlStore } from '../store/crls.js';
 
 /** Built once, handed to commands and routers; each takes the slice it needs. */
 export interface AppContext {
@@ -97,9 +100,14 @@ export async function openContext(options: ContextOptions): Promise<AppContext> 
   };
 }
 
-/** What issuing needs; loads every CA's signer from the token once. */
+/**
+ * What issuing needs; loads every CA's signer from the token once. Records each family's CRL shard
+ * count first: the shards published are those of the largest count ever issued under.
+ */
 export async function issuingDeps(ctx: AppContext): Promise<IssueDeps> {
   if (!ctx.keys) throw new Error('this context was opened without keys');
+  const crls = createCrlStore(ctx.store);
+  for (const ca of ctx.config.cas) if (ca.crl.shards > 0) await crls.recordShardCount(ca.name, ca.crl.shards);
   return {
     issuers: await loadIssuers(ctx.cas, ctx.keys, ctx.clock),
     profiles: ctx.config.profiles,
@@ -107,6 +115,18 @@ export async function issuingDeps(ctx: AppContext): Promise<IssueDeps> {
     audit: ctx.audit,
     clock: ctx.clock,
     publicBaseUrl: ctx.config.publicBaseUrl,
+    crlPolicy: crlPolicies(ctx.config.cas),
     serviceNames: ctx.config.tlsNames,
   };
 }
+
+/** What signing CRLs needs (ca/crl.ts), for `serve`, `hallmark crl generate` and the benchmarks. */
+export const crlDeps = (ctx: AppContext, issuers: IssuerRegistry): CrlDeps => ({
+  issuers,
+  crls: createCrlStore(ctx.store),
+  audit: ctx.audit,
+  clock: ctx.clock,
+  config: ctx.config.revocation.crl,
+  policy: crlPolicies(ctx.config.cas),
+  publicBaseUrl: ctx.config.publicBaseUrl,
+});

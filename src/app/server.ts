@@ -4,7 +4,7 @@ import { probePublicUrl, type PublicUrlCheck } from '../http/public-url-probe.js
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AppContext } from './context.js';
-import { issuingDeps } from './context.js';
+import { crlDeps, issuingDeps } from './context.js';
 import type { IssueDeps } from '../ca/issue.js';
 import { createHttpsListener } from './https-app.js';
 import { ensureTlsMaterial, readTlsMaterial, type TlsMaterial } from '../http/tls-material.js';
@@ -26,7 +26,6 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { measureCrlAgesWith } from '../observability/metrics.js';
 import { parseKeyUri } from '../keys/key-uri.js';
 import { servedRoutes } from '../http/openapi.js';
-import { createCrlStore } from '../store/crls.js';
 import { createCrlCache } from '../protocols/crl/cache.js';
 import { createCrlUpdater, type CrlUpdater } from '../ca/crl.js';
 import { ensureResponders, type Responder } from '../ca/ocsp-responders.js';
@@ -40,7 +39,7 @@ import type { RevokeDeps } from '../ca/revoke.js';
 import { createStatusWatcher } from '../ca/status-watcher.js';
 import { createOcspPresigner, type OcspPresigner } from '../ca/ocsp-presigner.js';
 import { createPresignedResponses, type PresignedResponses } from '../protocols/ocsp/presigned.js';
-import { checkCrlFreshness } from '../protocols/crl/freshness.js';
+import { checkCrlFreshness, staleCrls } from '../protocols/crl/freshness.js';
 import { revokeSuperseded } from '../ca/enroll.js';
 import { retireSpentGenerations } from '../ca/rollover.js';
 
@@ -109,13 +108,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   let material = found;
 
   // Revocation: CRLs signed by an updater and served from memory; OCSP through filter → cache → live.
-  const crlStore = createCrlStore(ctx.store);
-  const crlCache = createCrlCache(crlStore);
-  const crlUpdater = createCrlUpdater(
-    { issuers: issue.issuers, crls: crlStore, audit: ctx.audit, clock: ctx.clock, config: ctx.config.revocation.crl },
-    (row) => crlCache.put(row),
-    log,
-  );
+  const crls = crlDeps(ctx, issue.issuers);
+  const crlCache = createCrlCache(crls.crls);
+  const crlUpdater = createCrlUpdater(crls, (row) => crlCache.put(row), log);
   await crlUpdater.refreshDue();
   await crlCache.refresh();
   const responderDeps = { store: ctx.store, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel };
@@ -212,8 +207,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       checks.token = `unavailable: ${(e as Error).message}`;
     }
     const now = ctx.clock.now().getTime();
-    const stale = caNames().filter((ca) => (crlCache.get(ca)?.nextUpdate.getTime() ?? 0) <= now);
-    checks.crl = stale.length ? `stale: ${stale.join(', ')}` : 'ok';
+    const stale = staleCrls(crlCache, caNames(), now);
+    checks.crl = stale.length ? `stale: ${stale.map((c) => c.name).join(', ')}` : 'ok';
     // A public URL that does not lead here is a warning, not unreadiness: a proxy may be on its way.
     const warnings = publicUrl.ok ? undefined : { publicUrl: publicUrl.detail };
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks, warnings };

@@ -13,6 +13,7 @@ import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../base/errors.js';
 import type { IssuerCa, IssuerRegistry } from './issuer.js';
+import { crlShardOf, type CrlPolicy } from './crl-scope.js';
 import { buildLeafTbs, FULL_LINT_EVERY, leafTemplate, lintLeafFields, type LeafTemplate } from './leaf-template.js';
 import { assertLintClean, lintCertificate } from '../lint/index.js';
 import { createBatcher, type Batcher } from '../workers/batcher.js';
@@ -28,6 +29,8 @@ export interface IssueDeps {
   audit: AuditLog;
   clock: Clock;
   publicBaseUrl: string;
+  /** Each CA family's CRL publishing (`cas[].crl`): how many shards new certificates are spread over. */
+  crlPolicy: (family: string) => CrlPolicy;
   /** The configuration's `tlsNames` (profiles with `fromCsr.serviceNames` accept these names). */
   serviceNames: readonly string[];
 }
@@ -96,6 +99,7 @@ interface Pending {
   identity?: string;
   subjectText: string;
   serial: string;
+  crlShard: number | null;
   tbs: Uint8Array;
   createdAt: number;
 }
@@ -107,8 +111,11 @@ function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date
   const issuer = input.issuer ? deps.issuers.exact(input.issuer) : deps.issuers.get(profile.issuer);
   const identity = input.identity || undefined;
   const draft = applyProfile({ csr, profile, identity, validityDays: input.validityDays, requester: input.requester }, { now, issuer, serviceNames: deps.serviceNames });
-  const template = leafTemplate(issuer, profile, deps.publicBaseUrl);
   const serialBytes = randomSerial();
+  // The shard is the first serial's: a redrawn serial (redrawSerial) keeps the template, and the
+  // shard is stored with the certificate, never recomputed.
+  const crlShard = crlShardOf(serialBytes, deps.crlPolicy(issuer.family).shards);
+  const template = leafTemplate(issuer, profile, deps.publicBaseUrl, crlShard);
   const tbs = buildLeafTbs(template, draft, csr.spkiDer, serialBytes);
   // Lint exactly what the HSM would sign, before anything is recorded: the whole certificate for a
   // template's first and every FULL_LINT_EVERY-th, the fields that vary for the others.
@@ -131,6 +138,7 @@ function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date
     identity,
     subjectText: subjectText(draft.subject),
     serial: serialToHex(serialBytes),
+    crlShard,
     tbs,
     createdAt: now.getTime(),
   };
@@ -156,6 +164,7 @@ const intentRows = (pending: Pending[]): CertificateIntent[] =>
     key_type: p.keyType,
     requested_by: p.input.actor,
     created_at: p.createdAt,
+    crl_shard: p.crlShard,
     tbs: p.tbs,
   }));
 

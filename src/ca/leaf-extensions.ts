@@ -10,7 +10,8 @@ import {
   keyUsage,
   ocspNoCheck,
 } from '../x509/extensions.js';
-import { caIssuersUrl, crlUrl, ocspUrl } from './urls.js';
+import { caIssuersUrl, ocspUrl } from './urls.js';
+import { scopeUrl } from './crl-scope.js';
 
 export interface LeafExtensionInput {
   profile: Profile;
@@ -19,6 +20,8 @@ export interface LeafExtensionInput {
   issuerName: string;
   issuerKeyId: Uint8Array;
   publicBaseUrl: string;
+  /** The CRL shard the distribution point names (ca/crl-scope.ts); null: the CA's whole CRL. */
+  crlShard: number | null;
 }
 
 /**
@@ -32,7 +35,7 @@ export function constantLeafExtensions(input: Omit<LeafExtensionInput, 'draft' |
   const tail: Extension[] = [];
   if (profile.revocationPointers) {
     tail.push(
-      crlDistributionPoint(crlUrl(input.publicBaseUrl, input.issuerName)),
+      crlDistributionPoint(scopeUrl(input.publicBaseUrl, { ca: input.issuerName, shard: input.crlShard })),
       authorityInfoAccess(ocspUrl(input.publicBaseUrl), caIssuersUrl(input.publicBaseUrl, input.issuerName)),
     );
   }

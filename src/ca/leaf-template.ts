@@ -29,14 +29,16 @@ export const FULL_LINT_EVERY = 1024;
 const cache = new WeakMap<IssuerCa, WeakMap<Profile, Map<string, LeafTemplate>>>();
 const der = (value: unknown) => new Uint8Array(AsnConvert.serialize(value));
 
-export function leafTemplate(issuer: IssuerCa, profile: Profile, publicBaseUrl: string): LeafTemplate {
+/** The template of a profile under one issuer for one CRL shard (null: the CA's whole CRL). */
+export function leafTemplate(issuer: IssuerCa, profile: Profile, publicBaseUrl: string, crlShard: number | null): LeafTemplate {
   let byProfile = cache.get(issuer);
   if (!byProfile) cache.set(issuer, (byProfile = new WeakMap()));
   let byUrl = byProfile.get(profile);
   if (!byUrl) byProfile.set(profile, (byUrl = new Map()));
-  let template = byUrl.get(publicBaseUrl);
+  const key = `${crlShard ?? ''} ${publicBaseUrl}`;
+  let template = byUrl.get(key);
   if (!template) {
-    const parts = constantLeafExtensions({ profile, issuerName: issuer.name, issuerKeyId: issuer.ski, publicBaseUrl });
+    const parts = constantLeafExtensions({ profile, issuerName: issuer.name, issuerKeyId: issuer.ski, publicBaseUrl, crlShard });
     template = {
       constants: {
         signatureAlgorithm: der(algorithmIdentifier(issuer.signer.algorithm)),
@@ -48,7 +50,7 @@ export function leafTemplate(issuer: IssuerCa, profile: Profile, publicBaseUrl: 
       },
       issued: 0,
     };
-    byUrl.set(publicBaseUrl, template);
+    byUrl.set(key, template);
   }
   return template;
 }

@@ -31,6 +31,8 @@ export const OPTIONS = {
   reason: { type: 'string', value: 'reason', help: 'RFC 5280 reason: keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn' },
   'invalidity-date': { type: 'string', value: 'ISO 8601', help: 'when the key is known or suspected to have been compromised' },
   ca: { type: 'string', value: 'ca', help: 'only this CA (default: every CA)' },
+  shard: { type: 'string', value: 'n', help: 'only this shard of a partitioned CRL (default: the whole CRL and every shard)' },
+  delta: { type: 'boolean', help: 'a delta CRL (RFC 5280 §5.2.4) on the newest complete one, instead of a complete CRL' },
   issuer: { type: 'string', value: 'ca|file', help: 'issuing CA (a name, or for lint a certificate file)' },
   line: { type: 'string', value: 'line', help: 'factory line' },
   lot: { type: 'string', value: 'lot', help: 'production lot' },

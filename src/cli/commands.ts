@@ -78,8 +78,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'crl',
     summary: 'certificate revocation lists',
-    examples: ['hallmark crl generate', 'hallmark crl generate --ca issuing --out issuing.crl'],
-    verbs: [{ verb: 'generate', options: ['ca', 'out'], summary: 'sign a new CRL now' }],
+    examples: ['hallmark crl generate', 'hallmark crl generate --ca issuing --out issuing.crl', 'hallmark crl generate --ca issuing --shard 3 --delta --out 3-delta.crl'],
+    verbs: [{ verb: 'generate', options: ['ca', 'shard', 'delta', 'out'], summary: 'sign new CRLs now: the whole CRL and every shard of each CA, or one' }],
     run: (verb, _args, flags) => crlCommand(verb, flags),
   },
   {

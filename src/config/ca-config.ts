@@ -20,6 +20,19 @@ const caSchema = z.strictObject({
   key: z.enum(CA_KEY_TYPES).describe('Key made on the token by hallmark init'),
   validityDays: z.number().int().positive().max(36500).describe('Lifetime of the CA certificate'),
   pathLength: z.number().int().min(0).max(8).optional().describe('basicConstraints pathLenConstraint (0: it issues only end-entity certificates)'),
+  crl: z
+    .strictObject({
+      shards: z
+        .number()
+        .int()
+        .min(0)
+        .max(4096)
+        .default(0)
+        .describe('Partitioned CRLs (RFC 5280 §5.2.5): each certificate issued names one of this many shards, /crl/<ca>/<shard>.crl, in its CRL distribution point, chosen at issuance and kept; 0: one CRL, /crl/<ca>.crl. The whole CRL is published either way.'),
+      deltas: z.boolean().default(false).describe('Delta CRLs (RFC 5280 §5.2.4) for the whole CRL and every shard, at /crl/<ca>/delta.crl and /crl/<ca>/<shard>-delta.crl: a revocation signs a new delta, the complete CRLs are re-signed every revocation.crl.refreshAfterHours.'),
+    })
+    .default({ shards: 0, deltas: false })
+    .describe('How this CA publishes its CRLs'),
 });
 
 const securitySchema = z.strictObject({

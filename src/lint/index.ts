@@ -19,6 +19,7 @@ import { duplicateExtensions } from './rules/duplicate-extensions.js';
 import { signatureAlgorithm } from './rules/signature-algorithm.js';
 import { ocspResponderExtensions } from './rules/ocsp-responder-extensions.js';
 import { crlNumber } from './rules/crl-number.js';
+import { crlScope } from './rules/crl-scope.js';
 import { crlUpdateTimes, ocspUpdateTimes } from './rules/update-times.js';
 import { ocspDelegatedResponder } from './rules/ocsp-responder.js';
 
@@ -41,7 +42,7 @@ export const CERTIFICATE_RULES: LintRule<CertificateSubject>[] = [
   signatureAlgorithm,
   ocspResponderExtensions,
 ];
-export const CRL_RULES: LintRule<CrlSubject>[] = [crlIssuerName, crlAuthorityKeyId, crlNumber, crlUpdateTimes];
+export const CRL_RULES: LintRule<CrlSubject>[] = [crlIssuerName, crlAuthorityKeyId, crlNumber, crlUpdateTimes, crlScope];
 /** Rules about the response's own bytes, and rules about the responder certificate alone (run once per certificate). */
 const OCSP_RESPONSE_RULES: LintRule<OcspSubject>[] = [ocspUpdateTimes];
 const OCSP_RESPONDER_RULES: LintRule<OcspSubject>[] = [ocspDelegatedResponder];

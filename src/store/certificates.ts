@@ -32,11 +32,13 @@ export interface CertificateRow {
   status_changed_at?: number | null;
   superseded_by?: string | null;
   superseded_at?: number | null;
+  /** The CRL shard its distribution point names (ca/crl-scope.ts); null: the CA's whole CRL. */
+  crl_shard?: number | null;
 }
 
 export type CertificateIntent = Pick<
   CertificateRow,
-  'serial' | 'issuer' | 'profile' | 'identity' | 'subject' | 'not_before' | 'not_after' | 'key_type' | 'requested_by' | 'created_at'
+  'serial' | 'issuer' | 'profile' | 'identity' | 'subject' | 'not_before' | 'not_after' | 'key_type' | 'requested_by' | 'created_at' | 'crl_shard'
 > & { tbs: Uint8Array };
 
 /** What issuance needs from storage: reserve + record the intents, then record the outcomes. */
@@ -209,16 +211,22 @@ export async function activeInternalCertificates(db_: Handle, profile: InternalP
   return rows.filter((r) => r.status === 'active' && Number(r.not_after) > now).sort((a, b) => Number(b.not_after) - Number(a.not_after));
 }
 
-/** A certificate of `issuer` revoked or released at or after `since`, if any (its plan is checked in tests). */
-export const statusChangedSinceQuery = (handle: Handle, issuer: string, since: number) => sql(handle)('certificates').select('serial').where({ issuer }).where('status_changed_at', '>=', since).limit(1);
+/**
+ * A certificate of `issuer` (of one CRL shard of it, when `shard` is a number) revoked or released at
+ * or after `since`, if any (its plan is checked in tests).
+ */
+export const statusChangedSinceQuery = (handle: Handle, issuer: string, since: number, shard: number | null = null) => {
+  const query = sql(handle)('certificates').select('serial').where({ issuer }).where('status_changed_at', '>=', since);
+  return (shard === null ? query : query.where({ crl_shard: shard })).limit(1);
+};
 
 /**
  * Whether a certificate of `issuer` changed status at or after `since` (a CRL made before then is
  * stale). Asked every poll, so through migration 007's partial index of status changes: a lookup, not
  * a read of every certificate the CA issued.
  */
-export async function statusChangedSince(db_: Handle, issuer: string, since: number): Promise<boolean> {
-  return (await statusChangedSinceQuery(db_, issuer, since)).length > 0;
+export async function statusChangedSince(db_: Handle, issuer: string, since: number, shard: number | null = null): Promise<boolean> {
+  return (await statusChangedSinceQuery(db_, issuer, since, shard)).length > 0;
 }
 
 /**

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier,
+  BaseCRLNumber,
   CRLNumber,
+  DistributionPoint,
+  DistributionPointName,
+  FreshestCRL,
+  GeneralName,
+  IssuingDistributionPoint,
+  id_ce_deltaCRLIndicator,
+  id_ce_freshestCRL,
+  id_ce_issuingDistributionPoint,
   CRLReason,
   Extension,
   Extensions,
@@ -34,6 +43,16 @@ export interface CrlHeader {
   nextUpdate: Date;
   number: bigint;
   signature: AlgorithmIdentifier;
+  /**
+   * A partitioned CRL's own URL, as its certificates' CRL distribution point names it: the issuing
+   * distribution point (RFC 5280 §5.2.5, critical), with onlyContainsUserCerts. Absent: the CRL covers
+   * every certificate of the issuer.
+   */
+  distributionPoint?: string;
+  /** A delta CRL: the number of the complete CRL it updates (delta CRL indicator, §5.2.4, critical). */
+  baseNumber?: bigint;
+  /** A complete CRL with deltas: where they are (freshest CRL, §5.2.6, non-critical; never in a delta). */
+  freshestCrl?: string;
 }
 
 const der = (value: unknown) => new Uint8Array(AsnConvert.serialize(value));
@@ -55,6 +74,20 @@ export function encodeCrlEntry(entry: CrlEntry): Uint8Array {
   const parts = [derUnsignedInteger(Buffer.from(entry.serial, 'hex')), derTime(entry.revokedAt)];
   if (extensions.length) parts.push(derSequence(...extensions));
   return derSequence(...parts);
+}
+
+const distributionPointName = (url: string) => new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] });
+
+/** The extensions that say what a CRL covers and where its deltas are, in that order. */
+function scopeExtensions(header: CrlHeader): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  if (header.distributionPoint) {
+    const idp = new IssuingDistributionPoint({ distributionPoint: distributionPointName(header.distributionPoint), onlyContainsUserCerts: true });
+    out.push(extension(id_ce_issuingDistributionPoint, idp, true));
+  }
+  if (header.baseNumber !== undefined) out.push(extension(id_ce_deltaCRLIndicator, new BaseCRLNumber(Number(header.baseNumber)), true));
+  else if (header.freshestCrl) out.push(extension(id_ce_freshestCRL, new FreshestCRL([new DistributionPoint({ distributionPoint: distributionPointName(header.freshestCrl) })])));
+  return out;
 }
 
 /** A TBSCertList encoded and hashed, waiting for its signature. */
@@ -88,6 +121,7 @@ export async function encodeCrl(header: CrlHeader, entries: AsyncIterable<CrlEnt
       new Extensions([
         AsnConvert.parse(extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(exactBuffer(header.issuerKeyId)) })), Extension),
         AsnConvert.parse(extension(id_ce_cRLNumber, new CRLNumber(Number(header.number))), Extension),
+        ...scopeExtensions(header).map((e) => AsnConvert.parse(e, Extension)),
       ]),
     ),
   );

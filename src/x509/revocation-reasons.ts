@@ -10,6 +10,8 @@ export const REASON_CODES = {
   privilegeWithdrawn: 9,
   aACompromise: 10,
 } as const;
+/** removeFromCRL (RFC 5280 §5.3.1): a delta CRL's word that a certificate on hold was released. */
+export const REMOVE_FROM_CRL = 8;
 export type ReasonName = keyof typeof REASON_CODES;
 export const REASON_NAMES = Object.keys(REASON_CODES) as ReasonName[];
 

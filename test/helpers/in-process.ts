@@ -92,3 +92,13 @@ export async function startInProcess(home: TestHome, backend: Backend, tokenLabe
     },
   };
 }
+
+/** The root, the issuing CA and the two as one chain, as PEM files in `dir` for openssl and brokers. */
+export function writeChainFiles(hm: InProcessHallmark, dir: string): { rootFile: string; issuingFile: string; chainFile: string } {
+  const files = { rootFile: path.join(dir, 'root.pem'), issuingFile: path.join(dir, 'issuing.pem'), chainFile: path.join(dir, 'chain.pem') };
+  const issuing = toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
+  fs.writeFileSync(files.rootFile, hm.rootPem);
+  fs.writeFileSync(files.issuingFile, issuing);
+  fs.writeFileSync(files.chainFile, hm.rootPem + issuing);
+  return files;
+}

@@ -56,29 +56,39 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
       // RFC 5280 §4.2.2.1: caIssuers over HTTP is a single DER certificate, application/pkix-cert.
       if (der) return send(res, 200, 'application/pkix-cert', der, { 'Cache-Control': 'public, max-age=86400' }, head);
     }
-    const crl = /^\/crl\/([a-z0-9-]+)\.crl$/.exec(path);
-    if (crl) {
-      const served = deps.crls.get(crl[1]!);
-      if (served) {
-        // Cacheable until nextUpdate, no longer (RFC 5280 §5.1.2.5).
-        const maxAge = Math.max(0, Math.floor((served.nextUpdate.getTime() - deps.clock.now().getTime()) / 1000));
-        if (req.headers['if-none-match'] === served.etag) return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag }, true);
-        // RFC 9110 §13.1.3: not modified since a date at or after this CRL's (whole seconds, as HTTP dates are).
-        const since = Date.parse(req.headers['if-modified-since'] ?? '');
-        if (req.headers['if-none-match'] === undefined && !Number.isNaN(since) && since >= Math.floor(served.thisUpdate.getTime() / 1000) * 1000) {
-          return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag, 'Last-Modified': served.thisUpdate.toUTCString() }, true);
-        }
-        return send(
-          res,
-          200,
-          'application/pkix-crl',
-          served.der,
-          { 'Cache-Control': `public, max-age=${maxAge}, no-transform`, 'Last-Modified': served.thisUpdate.toUTCString(), Expires: served.nextUpdate.toUTCString(), ETag: served.etag },
-          head,
-        );
+    const served = crlAt(path);
+    if (served) {
+      // Cacheable until nextUpdate, no longer (RFC 5280 §5.1.2.5).
+      const maxAge = Math.max(0, Math.floor((served.nextUpdate.getTime() - deps.clock.now().getTime()) / 1000));
+      if (req.headers['if-none-match'] === served.etag) return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag }, true);
+      // RFC 9110 §13.1.3: not modified since a date at or after this CRL's (whole seconds, as HTTP dates are).
+      const since = Date.parse(req.headers['if-modified-since'] ?? '');
+      if (req.headers['if-none-match'] === undefined && !Number.isNaN(since) && since >= Math.floor(served.thisUpdate.getTime() / 1000) * 1000) {
+        return send(res, 304, 'application/pkix-crl', '', { ETag: served.etag, 'Last-Modified': served.thisUpdate.toUTCString() }, true);
       }
+      return send(
+        res,
+        200,
+        'application/pkix-crl',
+        served.der,
+        { 'Cache-Control': `public, max-age=${maxAge}, no-transform`, 'Last-Modified': served.thisUpdate.toUTCString(), Expires: served.nextUpdate.toUTCString(), ETag: served.etag },
+        head,
+      );
     }
     send(res, 404, 'text/plain', 'not found\n', {}, head);
+  };
+
+  /**
+   * /crl/<ca>.crl: the whole CRL; /crl/<ca>/<shard>.crl: one shard of a partitioned CRL (RFC 5280
+   * §5.2.5); /crl/<ca>/delta.crl and /crl/<ca>/<shard>-delta.crl: their delta CRLs (§5.2.4).
+   */
+  const crlAt = (path: string) => {
+    const whole = /^\/crl\/([a-z0-9-]+)\.crl$/.exec(path);
+    if (whole) return deps.crls.get(whole[1]!);
+    const scoped = /^\/crl\/([a-z0-9-]+)\/(?:(0|[1-9][0-9]{0,3})(-delta)?|(delta))\.crl$/.exec(path);
+    if (!scoped) return undefined;
+    const [, ca, shard, shardDelta, wholeDelta] = scoped;
+    return deps.crls.find(ca!, shard === undefined ? null : Number(shard), shardDelta || wholeDelta ? 'delta' : 'complete');
   };
 
   return (req, res) => {
