@@ -147,3 +147,26 @@ for (const makeBackend of BACKENDS) {
     }
   });
 }
+
+test('held responses live in shared slabs and are let go once past their nextUpdate (memory follows the unexpired certificates)', async () => {
+  const { openDatabase } = await import('../src/store/db.js');
+  const { asStore } = await import('../src/store/handle.js');
+  const { storeResponses } = await import('../src/store/ocsp-responses.js');
+  const { createPresignedResponses } = await import('../src/protocols/ocsp/presigned.js');
+  const dir = fs.mkdtempSync(path.join(home.home, 'prune-'));
+  const db = await openDatabase({ home: dir });
+  try {
+    const clock = manualClock(new Date(1_800_000_000_000));
+    const now = clock.now().getTime();
+    const row = (serial: string, nextUpdate: number) => ({ serial, issuer: 'issuing', signed: Buffer.from(`signed-${serial}`), responder: 'r1', status_changed_at: 0, this_update: now, next_update: nextUpdate, signed_at: now });
+    await storeResponses(asStore(db), [row('aa', now + 1_000), row('bb', now + 3_600_000)]);
+    const held = createPresignedResponses({ store: asStore(db), clock, log: () => {} });
+    assert.equal(await held.load(), 2);
+    clock.advance(61_000); // past aa's nextUpdate, and the prune interval
+    await held.poll();
+    assert.equal(held.size(), 1, 'the expired response is gone from memory');
+    assert.equal(held.answer('issuing', 'aa'), undefined);
+  } finally {
+    await db.destroy();
+  }
+});

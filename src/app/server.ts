@@ -155,8 +155,21 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     clock: ctx.clock,
     listeners: [statusChanged, (change) => crlUpdater.revoked(change.issuer)],
   };
-  // Changes made elsewhere (CLI, other instances) reach this instance's caches within pollSeconds.
-  const pollStatus = createStatusWatcher(ctx.store, ctx.clock, statusChanged);
+  // Status changes made elsewhere (CLI, other instances) reach this instance's OCSP answers within
+  // statusPollMs: a look of its own, an indexed read, apart from the heavier poll below. One look at a
+  // time (the watcher keeps a cursor); a caller of poll() waits for a look that starts after its call.
+  const watchStatus = createStatusWatcher(ctx.store, ctx.clock, statusChanged);
+  let statusLook: Promise<void> = Promise.resolve();
+  const pollStatus = () => (statusLook = statusLook.catch(() => {}).then(watchStatus));
+  let statusBusy = false;
+  const statusTimer = setInterval(() => {
+    if (statusBusy) return;
+    statusBusy = true;
+    pollStatus()
+      .catch((e: Error) => log(`status poll failed: ${e.message}`))
+      .finally(() => (statusBusy = false));
+  }, ocspConfig.statusPollMs);
+  statusTimer.unref();
   const poll = async () => {
     try {
       // A rollover made by the CLI or another instance: load the new CA and give it a responder.
@@ -176,7 +189,13 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       log(`status poll failed: ${(e as Error).message}`);
     }
   };
-  const pollTimer = setInterval(poll, ocspConfig.pollSeconds * 1000);
+  // A poll that outlasts the interval (a CRL of millions signed in it) is not started again under itself.
+  let polling = false;
+  const pollTimer = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    void poll().finally(() => (polling = false));
+  }, ocspConfig.pollSeconds * 1000);
   pollTimer.unref();
 
   // Client certificates are verified against our CAs and the manufacturers' bootstrap CAs (EST).
@@ -191,6 +210,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
   httpsServer.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   const caNames = () => issue.issuers.list().map((i) => i.name);
+  const hasDeltas = (ca: string) => crls.policy(issue.issuers.exact(ca).family).deltas;
   const storage = createStorageProbe(ctx.store, INSTANCE.id, () => ctx.clock.now().getTime());
   // The SQLite file removed or replaced while serving: every request that needs it is refused from now on.
   databaseFileGuard(ctx.store)?.onLost((reason) => {
@@ -207,7 +227,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       checks.token = `unavailable: ${(e as Error).message}`;
     }
     const now = ctx.clock.now().getTime();
-    const stale = staleCrls(crlCache, caNames(), now);
+    const stale = staleCrls(crlCache, caNames(), now, hasDeltas);
     checks.crl = stale.length ? `stale: ${stale.map((c) => c.name).join(', ')}` : 'ok';
     // A public URL that does not lead here is a warning, not unreadiness: a proxy may be on its way.
     const warnings = publicUrl.ok ? undefined : { publicUrl: publicUrl.detail };
@@ -272,7 +292,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
           .map((r) => ({ what: `OCSP responder of ${r.ca}`, notAfter: r.notAfter })),
         { what: 'HTTPS listener certificate', notAfter: material.notAfter },
       ]);
-      await checkCrlFreshness(crlCache, caNames(), ctx.clock, plane.alerts);
+      await checkCrlFreshness(crlCache, caNames(), ctx.clock, plane.alerts, hasDeltas);
       await checkPublicUrl();
       await revokeSuperseded(revocation, ctx.config.est.renewal);
       const swept = await sweepAbandonedIntents({ store: ctx.store, audit: ctx.audit }, ctx.clock.now().getTime() - ctx.config.factory.abandonedIntentSeconds * 1000);
@@ -308,6 +328,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     async close() {
       clearInterval(timer);
       clearInterval(pollTimer);
+      clearInterval(statusTimer);
       await presigner.stop();
       crlUpdater.close();
       // Requests in flight may finish, for a bounded time: a client that keeps a connection busy

@@ -29,7 +29,7 @@ const caSchema = z.strictObject({
         .max(4096)
         .default(0)
         .describe('Partitioned CRLs (RFC 5280 §5.2.5): each certificate issued names one of this many shards, /crl/<ca>/<shard>.crl, in its CRL distribution point, chosen at issuance and kept; 0: one CRL, /crl/<ca>.crl. The whole CRL is published either way.'),
-      deltas: z.boolean().default(false).describe('Delta CRLs (RFC 5280 §5.2.4) for the whole CRL and every shard, at /crl/<ca>/delta.crl and /crl/<ca>/<shard>-delta.crl: a revocation signs a new delta, the complete CRLs are re-signed every revocation.crl.refreshAfterHours.'),
+      deltas: z.boolean().default(false).describe('Delta CRLs (RFC 5280 §5.2.4) for the whole CRL and every shard, at /crl/<ca>/delta.crl and /crl/<ca>/<shard>-delta.crl: a revocation signs a new delta, the complete CRLs are re-signed every revocation.crl.refreshAfterHours (relying parties that do not apply deltas see revocations that late).'),
     })
     .default({ shards: 0, deltas: false })
     .describe('How this CA publishes its CRLs'),
@@ -93,7 +93,14 @@ const revocationSchema = z.strictObject({
     .strictObject({
       validityMinutes: z.number().positive().max(7 * 24 * 60).describe('nextUpdate − thisUpdate of each response (RFC 5019 §2.2.4).'),
       refreshBeforeMinutes: z.number().positive().describe('Cached responses are re-signed this long before their nextUpdate.'),
-      pollSeconds: z.number().positive().max(60).describe('How often every instance looks for revocations made by the others (the longest a revocation made elsewhere takes to show here).'),
+      pollSeconds: z.number().positive().max(60).describe('How often every instance loads what the others wrote: pre-signed responses, CRLs, CA generations, blocks.'),
+      statusPollMs: z
+        .number()
+        .int()
+        .min(50)
+        .max(60_000)
+        .default(250)
+        .describe('How often every instance looks for status changes made elsewhere (another instance, the CLI) and stops answering from what it held about them: about the longest a revocation made elsewhere is answered good here.'),
       presign: z.boolean().default(true).describe('Keep a signed response ready for every issued, unexpired certificate (RFC 5019 pre-produced responses), in the store for every instance and in each one\'s memory.'),
       presignPerSecond: z.number().int().min(0).default(0).describe('At most this many pre-signed responses a second (0: as fast as the token signs, one batch at a time).'),
       nonces: z
@@ -103,7 +110,7 @@ const revocationSchema = z.strictObject({
       noncesPerMinute: z.number().int().min(0).default(600).describe('Live-signed answers to nonce requests per client address a minute (token bucket; 0: no limit); beyond it, tryLater.'),
     })
     .refine((o) => o.refreshBeforeMinutes < o.validityMinutes, 'refreshBeforeMinutes must be less than validityMinutes')
-    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 1, nonces: 'echo', noncesPerMinute: 600, presign: true, presignPerSecond: 0 }),
+    .default({ validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 1, statusPollMs: 250, nonces: 'echo', noncesPerMinute: 600, presign: true, presignPerSecond: 0 }),
 });
 
 export type RevocationConfig = z.infer<typeof revocationSchema>;

@@ -3,12 +3,16 @@ import type { Store } from '../../store/handle.js';
 import { responsesAfterSerial, responsesSignedAfter, type OcspResponseRow } from '../../store/ocsp-responses.js';
 import { allResponderCertificates } from '../../store/responders.js';
 import { wrapOcspResponse } from '../../x509/ocsp.js';
+import { createByteArena, viewOf } from '../../base/byte-arena.js';
 import type { OcspAnswer } from './responder.js';
 
+/** A held response: the signed bytes are in the arena's slab (base/byte-arena.ts), not a Buffer each. */
 interface Entry {
   issuer: string;
   responder: string;
-  signed: Uint8Array;
+  slab: Buffer;
+  offset: number;
+  length: number;
   statusChangedAt: number;
   thisUpdate: number;
   nextUpdate: number;
@@ -17,12 +21,15 @@ interface Entry {
 const PAGE = 10_000;
 /** Rows are loaded by signed_at from this far back: they commit a little after they are stamped. */
 const OVERLAP = 2_000;
+/** How often responses past their nextUpdate (certificates expired or no longer re-signed) are let go. */
+const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Every pre-signed response of the store, held in memory on each instance and kept current from the
  * store (responses signed since the last look, by any instance). A status change seen here drops the
  * certificate's response until one signed from the new status arrives; meanwhile it is answered live.
- * About 300 bytes a response: the signed ResponseData (~200 bytes for P-256) and the map's entry.
+ * Memory is bounded by the unexpired certificates: a response past its nextUpdate is never served and
+ * is dropped within a minute (docs/relying-parties.md states the bytes per response measured).
  */
 export function createPresignedResponses(deps: { store: Store; clock: Clock; log: (line: string) => void }) {
   const entries = new Map<string, Entry>();
@@ -32,7 +39,14 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
   // One string per CA and responder name, not one per row read (a million entries share a handful).
   const names = new Map<string, string>();
   const intern = (name: string) => names.get(name) ?? (names.set(name, name), name);
+  const arena = createByteArena();
   let since = 0;
+  let nextPrune = 0;
+
+  function prune(now: number): void {
+    for (const [serial, entry] of entries) if (entry.nextUpdate <= now) entries.delete(serial);
+    nextPrune = now + PRUNE_EVERY_MS;
+  }
 
   async function loadResponders(): Promise<void> {
     for (const r of await allResponderCertificates(deps.store)) responders.set(r.serial, new Uint8Array(r.certificate));
@@ -45,8 +59,9 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
     if (nextUpdate <= now || statusChangedAt < (changedAt.get(row.serial) ?? 0)) return;
     const current = entries.get(row.serial);
     if (current && (current.statusChangedAt > statusChangedAt || (current.statusChangedAt === statusChangedAt && current.thisUpdate >= thisUpdate))) return;
-    // A copy: the driver's row buffers may be views into a larger one that would stay alive with them.
-    entries.set(row.serial, { issuer: intern(row.issuer), responder: intern(row.responder), signed: Buffer.from(row.signed), statusChangedAt, thisUpdate, nextUpdate });
+    // A copy into the arena: the driver's row buffers may be views into a larger one that would stay alive with them.
+    const held = arena.put(row.signed);
+    entries.set(row.serial, { issuer: intern(row.issuer), responder: intern(row.responder), slab: held.slab, offset: held.offset, length: held.length, statusChangedAt, thisUpdate, nextUpdate });
   }
 
   async function takeAll(rows: OcspResponseRow[]): Promise<void> {
@@ -73,6 +88,7 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
     },
     /** Responses signed since the last look (by any instance). */
     async poll(): Promise<number> {
+      if (deps.clock.now().getTime() >= nextPrune) prune(deps.clock.now().getTime());
       let taken = 0;
       const cursor = { at: since - OVERLAP, serial: '' };
       for (;;) {
@@ -102,7 +118,7 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
       if (!entry || entry.issuer !== ca || entry.nextUpdate <= deps.clock.now().getTime()) return undefined;
       const certificate = responders.get(entry.responder);
       if (!certificate) return undefined;
-      return { der: wrapOcspResponse(entry.signed, certificate), thisUpdate: new Date(entry.thisUpdate), nextUpdate: new Date(entry.nextUpdate), subjects: [`${ca}:${serial}`], cacheable: true, preproduced: true };
+      return { der: wrapOcspResponse(viewOf(entry), certificate), thisUpdate: new Date(entry.thisUpdate), nextUpdate: new Date(entry.nextUpdate), subjects: [`${ca}:${serial}`], cacheable: true, preproduced: true };
     },
     size: () => entries.size,
   };

@@ -1,0 +1,33 @@
+/**
+ * Small byte strings copied into shared slabs, for holding millions of them: a Buffer of its own costs
+ * ~250 bytes of objects and bookkeeping on top of its bytes, and one object per string for the garbage
+ * collector to trace. A string is held as (slab, offset, length); a slab is freed by the collector once
+ * nothing refers to it, so strings replaced in roughly the order they were put (responses re-signed in
+ * cycles) give their slabs back without compaction. Worst case, one live string keeps its slab: the
+ * slabs are small (64 KiB) to bound that.
+ */
+export interface ArenaBytes {
+  slab: Buffer;
+  offset: number;
+  length: number;
+}
+
+export function createByteArena(slabBytes = 64 * 1024) {
+  let slab = Buffer.allocUnsafeSlow(slabBytes);
+  let used = 0;
+  return {
+    put(bytes: Uint8Array): ArenaBytes {
+      if (used + bytes.length > slab.length) {
+        slab = Buffer.allocUnsafeSlow(Math.max(slabBytes, bytes.length));
+        used = 0;
+      }
+      slab.set(bytes, used);
+      const held = { slab, offset: used, length: bytes.length };
+      used += bytes.length;
+      return held;
+    },
+  };
+}
+
+/** A view of held bytes (no copy). */
+export const viewOf = (held: { slab: Buffer; offset: number; length: number }): Uint8Array => held.slab.subarray(held.offset, held.offset + held.length);
