@@ -120,7 +120,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const lastSeen = createLastSeenTracker(ctx.store, ctx.clock, log);
   // Pre-signed responses (RFC 5019): signed by one instance at a time, held in every instance's memory.
   const signerFor = ocspResponseSigners(() => responders);
-  const presigned = createPresignedResponses({ store: ctx.store, clock: ctx.clock, log });
+  const presigned = createPresignedResponses({ store: ctx.store, clock: ctx.clock, log, taken: (issuer, serial) => ocspCache.superseded(issuer, serial) });
   const presigner = createOcspPresigner({ store: ctx.store, issuers: issue.issuers, signerFor, clock: ctx.clock, config: ocspConfig, log });
   if (ocspConfig.presign) {
     const loaded = await presigned.load();
@@ -149,18 +149,19 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     presigned.invalidate(change.serial, change.at);
     if (ocspConfig.presign) presigner.statusChanged(change.serial);
   };
+  // Made here: acted on at once, and not again when the status look below finds it in the store.
+  const watcher = createStatusWatcher(ctx.store, ctx.clock, statusChanged);
   const revocation: RevokeDeps = {
     store: ctx.store,
     audit: ctx.audit,
     clock: ctx.clock,
-    listeners: [statusChanged, (change) => crlUpdater.revoked(change.issuer)],
+    listeners: [statusChanged, watcher.noted, (change) => crlUpdater.revoked(change.issuer)],
   };
   // Status changes made elsewhere (CLI, other instances) reach this instance's OCSP answers within
   // statusPollMs: a look of its own, an indexed read, apart from the heavier poll below. One look at a
   // time (the watcher keeps a cursor); a caller of poll() waits for a look that starts after its call.
-  const watchStatus = createStatusWatcher(ctx.store, ctx.clock, statusChanged);
   let statusLook: Promise<void> = Promise.resolve();
-  const pollStatus = () => (statusLook = statusLook.catch(() => {}).then(watchStatus));
+  const pollStatus = () => (statusLook = statusLook.catch(() => {}).then(watcher.poll));
   let statusBusy = false;
   const statusTimer = setInterval(() => {
     if (statusBusy) return;

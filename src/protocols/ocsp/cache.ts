@@ -27,6 +27,13 @@ export function createOcspCache(clock: Clock, options: { refreshBeforeMs: number
     for (const subject of entry.answer.subjects) bySubject.get(subject)?.delete(key);
   };
 
+  const dropAbout = (ca: string, serial: string) => {
+    const keys = bySubject.get(`${ca}:${serial}`);
+    if (!keys) return;
+    bySubject.delete(`${ca}:${serial}`);
+    for (const key of keys) drop(key);
+  };
+
   return {
     get(key: string): OcspAnswer | undefined {
       const entry = entries.get(key);
@@ -57,10 +64,15 @@ export function createOcspCache(clock: Clock, options: { refreshBeforeMs: number
         invalidatedAt.clear();
         forgottenBefore = epoch;
       }
+      dropAbout(ca, serial);
+    },
+    /**
+     * A newer pre-signed answer about the certificate is held: live answers cached for requests it
+     * answers are dropped so it is served (their status was as current; nothing changed status).
+     */
+    superseded(ca: string, serial: string): void {
       const keys = bySubject.get(`${ca}:${serial}`);
-      if (!keys) return;
-      bySubject.delete(`${ca}:${serial}`);
-      for (const key of keys) drop(key);
+      if (keys) for (const key of keys) if (entries.get(key)?.answer.presignable) drop(key);
     },
     size: () => entries.size,
   };

@@ -31,7 +31,13 @@ const PRUNE_EVERY_MS = 60_000;
  * Memory is bounded by the unexpired certificates: a response past its nextUpdate is never served and
  * is dropped within a minute (docs/relying-parties.md states the bytes per response measured).
  */
-export function createPresignedResponses(deps: { store: Store; clock: Clock; log: (line: string) => void }) {
+export function createPresignedResponses(deps: {
+  store: Store;
+  clock: Clock;
+  log: (line: string) => void;
+  /** A response newer than any held for the certificate was taken: answers cached from before are stale. */
+  taken?: (issuer: string, serial: string) => void;
+}) {
   const entries = new Map<string, Entry>();
   // The newest status change known for a certificate: rows signed from an older status are not taken.
   const changedAt = new Map<string, number>();
@@ -62,6 +68,7 @@ export function createPresignedResponses(deps: { store: Store; clock: Clock; log
     // A copy into the arena: the driver's row buffers may be views into a larger one that would stay alive with them.
     const held = arena.put(row.signed);
     entries.set(row.serial, { issuer: intern(row.issuer), responder: intern(row.responder), slab: held.slab, offset: held.offset, length: held.length, statusChangedAt, thisUpdate, nextUpdate });
+    deps.taken?.(row.issuer, row.serial);
   }
 
   async function takeAll(rows: OcspResponseRow[]): Promise<void> {

@@ -32,6 +32,8 @@ export interface OcspAnswer {
   cacheKey?: string;
   /** A pre-signed answer (held in memory already: not cached again by request). */
   preproduced?: boolean;
+  /** Signed live for a request the pre-signed set answers: a pre-signed answer arriving later replaces it. */
+  presignable?: boolean;
 }
 
 export interface OcspDeps {
@@ -53,6 +55,7 @@ interface LiveRequest {
   located: { id: ParsedCertId; ca: string | undefined }[];
   nonce?: Uint8Array;
   cacheKey?: string;
+  presignable: boolean;
 }
 const error = (status: number): OcspAnswer => ({ der: ocspErrorResponse(status), subjects: [], cacheable: false });
 
@@ -109,7 +112,7 @@ export function createOcspResponder(deps: OcspDeps) {
             deps.log(`OCSP response refused by lint: ${der.message}`);
             answers[index] = error(OCSP_STATUS.internalError);
           } else {
-            answers[index] = { der: wrapOcspResponse(der, signer.certificate), thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey };
+            answers[index] = { der: wrapOcspResponse(der, signer.certificate), thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey, presignable: item.presignable };
           }
         });
       }),
@@ -143,12 +146,13 @@ export function createOcspResponder(deps: OcspDeps) {
     if (ours.length !== 1) return error(OCSP_STATUS.unauthorized);
     const ca = ours[0]!;
     // RFC 5019 §2.1.1: one certificate, a SHA-1 CertID, no nonce: the pre-produced response, when held.
-    if (!parsed.nonce && located.length === 1 && located[0]!.id.hash === 'sha1') {
-      const preproduced = deps.presigned?.(ca, located[0]!.id.serial);
+    const presignable = !!deps.presigned && !parsed.nonce && located.length === 1 && located[0]!.id.hash === 'sha1';
+    if (presignable) {
+      const preproduced = deps.presigned!(ca, located[0]!.id.serial);
       if (preproduced) return preproduced;
     }
     if (!deps.signerFor(ca)) return error(OCSP_STATUS.tryLater);
 
-    return live.submit({ ca, located, nonce: parsed.nonce, cacheKey });
+    return live.submit({ ca, located, nonce: parsed.nonce, cacheKey, presignable });
   };
 }
