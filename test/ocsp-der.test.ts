@@ -9,7 +9,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, CRLReason, Extension, Extensions, GeneralName, Name } from '@peculiar/asn1-x509';
 import { CertID, CertStatus, KeyHash, OCSPRequest, Request, ResponderID, ResponseData, RevokedInfo, Signature, SingleResponse, TBSRequest } from '@peculiar/asn1-ocsp';
 import { derLength, derSequence, tlv, tlvSize } from '../src/x509/der.js';
-import { encodeResponseData, wrapOcspResponse, MalformedOcspRequest, parseOcspRequest, responseDataTimes, sha1CertId, type CertificateStatus } from '../src/x509/ocsp.js';
+import { encodeResponseData, wrapOcspResponse, MalformedOcspRequest, parseOcspRequest, plainSha1Request, responseDataTimes, sha1CertId, type CertificateStatus } from '../src/x509/ocsp.js';
 
 /**
  * OCSP DER is walked and written by hand (the live path's cost was in schema objects). These pin it to
@@ -105,6 +105,53 @@ describe('OCSP DER by hand', () => {
     assert.deepEqual(parseOcspRequest(bytes).certIds.map((c) => c.certId), [der(ids[0]!)]);
   });
 
+  test('RFC 5019 requests read by their layout: the same issuer hashes and serial as the parser, and nothing else read that way', () => {
+    const serials = [Uint8Array.of(0), Uint8Array.of(1), Uint8Array.of(0x7f), Uint8Array.of(0, 0x80), Uint8Array.of(0, 0xff, 7), Uint8Array.of(0x12, 0x34)];
+    for (let i = 0; i < 200; i++) {
+      const bytes = randomBytes(1 + (i % 20));
+      bytes[0]! &= 0x7f;
+      serials.push(bytes);
+    }
+    let read = 0;
+    for (const serial of serials) {
+      for (const withNull of [true, false]) {
+        const id = certId(serial, '1.3.14.3.2.26', withNull);
+        const bytes = der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: id })] }) }));
+        const plain = plainSha1Request(bytes);
+        const parsed = parseOcspRequest(bytes).certIds[0]!;
+        const minimal = !(serial[0] === 0 && serial.length > 1 && serial[1]! < 0x80);
+        if (!minimal) {
+          assert.equal(plain, undefined, 'a non-minimal INTEGER goes to the parser');
+          continue;
+        }
+        assert.ok(plain, Buffer.from(bytes).toString('hex'));
+        read++;
+        assert.equal(plain.serial, parsed.serial);
+        assert.equal(Buffer.from(plain.issuerNameHash).toString('hex'), parsed.issuerNameHash);
+        assert.equal(Buffer.from(plain.issuerKeyHash).toString('hex'), parsed.issuerKeyHash);
+      }
+    }
+    assert.ok(read > 400);
+    // Every other shape is left to the parser: another hash, a nonce, a version, a signature, two certificates,
+    // a negative serial, a byte more or less.
+    const id = certId(Uint8Array.of(0x42));
+    const signature = new Signature({ signatureAlgorithm: new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' }), signature: new ArrayBuffer(8) });
+    const plain = der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: id })] }) }));
+    const others: Uint8Array[] = [
+      der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: certId(Uint8Array.of(0x42), '2.16.840.1.101.3.4.2.1') })] }) })),
+      der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: id })], requestExtensions: new Extensions([new Extension({ extnID: '1.3.6.1.5.5.7.48.1.2', extnValue: new OctetString(der(new OctetString(8))) })]) }) })),
+      // version v1 written out (DER leaves the default out; a lenient writer may not): by hand.
+      derSequence(derSequence(tlv(0xa0, Uint8Array.of(2, 1, 0)), derSequence(derSequence(der(id))))),
+      der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: id })] }), optionalSignature: signature })),
+      der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: id }), new Request({ reqCert: id })] }) })),
+      der(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: certId(Uint8Array.of(0x80)) })] }) })),
+      Buffer.concat([plain, Uint8Array.of(0)]),
+      plain.subarray(0, plain.length - 1),
+    ];
+    assert.ok(plainSha1Request(plain));
+    for (const bytes of others) assert.equal(plainSha1Request(bytes), undefined, Buffer.from(bytes).toString('hex'));
+  });
+
   test('definite lengths (X.690 §8.1.3.5) at every boundary, as derLength and tlvSize say them', () => {
     const cases: [number, string][] = [[0, '00'], [127, '7f'], [128, '8180'], [255, '81ff'], [256, '820100'], [65_535, '82ffff'], [65_536, '83010000'], [16_777_215, '83ffffff'], [16_777_216, '8401000000']];
     for (const [n, hex] of cases) {
@@ -133,6 +180,8 @@ describe('OCSP DER by hand', () => {
         assert.deepEqual(parsed.certIds.map((c) => [c.hash, c.serial]), [['sha1', '1f2e3d'], ['sha1', '80']]);
         assert.equal(parsed.nonce !== undefined, extra.length === 0);
       }
+      execFileSync('openssl', ['ocsp', '-issuer', path.join(dir, 'ca.pem'), '-serial', '0x80', '-no_nonce', '-reqout', path.join(dir, 'req.der')], { stdio: 'ignore' });
+      assert.equal(plainSha1Request(fs.readFileSync(path.join(dir, 'req.der')))?.serial, '80', 'openssl\'s plain request is read by its layout');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

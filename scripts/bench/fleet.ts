@@ -32,6 +32,7 @@ import { countResponses } from '../../src/store/ocsp-responses.js';
 import { derSequence } from '../../src/x509/der.js';
 import { issuerCertIdHashes, sha1CertId } from '../../src/x509/ocsp.js';
 import { benchCa, fmt, runBench, table } from './setup.js';
+import { profiled } from './cpu-profile.js';
 import { runWrk, writePostScript, writePostScriptFromFile } from './wrk.js';
 import { ocspRequest } from './ocsp-request.js';
 
@@ -173,9 +174,9 @@ async function main() {
     writePostScript(cachedScript, '/ocsp', 'application/ocsp-request', cachedBodies);
 
     log(`wrk: never-asked (pre-signed), ${fmt(coldCount)} distinct certificates, 50 connections, ${SECONDS}s…`);
-    const cold = await runWrk(url, coldScript, { connections: 50, seconds: SECONDS });
+    const cold = await profiled('fleet-cold', () => runWrk(url, coldScript, { connections: 50, seconds: SECONDS }), log);
     log(`wrk: cached by request, 1,000 certificates, 50 connections, ${SECONDS}s…`);
-    const cached = await runWrk(url, cachedScript, { connections: 50, seconds: SECONDS });
+    const cached = await profiled('fleet-cached', () => runWrk(url, cachedScript, { connections: 50, seconds: SECONDS }), log);
     const bare = http.createServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/ocsp-response', 'Content-Length': sample.length });
       res.end(sample);

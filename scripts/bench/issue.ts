@@ -19,7 +19,6 @@ import { sql, type Store } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
-import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +34,7 @@ import { isCsrProblem, parseAndVerifyCsr } from '../../src/x509/csr-parse.js';
 import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, instanceServers, type BenchServer } from './bench-server.js';
 import { readProcStat } from './proc-stat.js';
+import { profiled } from './cpu-profile.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { readTlsMaterial } from '../../src/http/tls-material.js';
 import { bareHttps, fetchOnce } from './bare-https.js';
@@ -158,53 +158,11 @@ function postgresCpuSeconds(): number {
   return seconds;
 }
 
-/**
- * With HALLMARK_BENCH_CPU_PROFILE=<dir>, the server's main thread is profiled (V8's sampling profiler)
- * during each timed run only, and written as <dir>/<backend>-<mode>-<time>.cpuprofile (open it in Chrome's
- * DevTools). Profiling costs the main thread a few per cent; figures from such a run are not for the table.
- */
-async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
-  const dir = process.env.HALLMARK_BENCH_CPU_PROFILE;
-  // Only the in-process server's threads are this process's.
-  if (!dir || WORKERS > 1 || SEPARATE_INSTANCES) return run();
-  const threadsBefore = threadCpuSeconds();
-  const started = performance.now();
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 200 });
-  await post('Profiler.start');
-  try {
-    return await run();
-  } finally {
-    const { profile } = await post('Profiler.stop');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${name}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
-    session.disconnect();
-    const seconds = (performance.now() - started) / 1000;
-    const after = threadCpuSeconds();
-    // Node 20 names none of its threads: the main thread is the one whose id is the process's.
-    const shares = [...after]
-      .map(([tid, cpu]) => ({ thread: tid === String(process.pid) ? 'main' : tid, share: (cpu - (threadsBefore.get(tid) ?? 0)) / seconds }))
-      .filter((t) => t.share >= 0.005)
-      .sort((a, b) => b.share - a.share);
-    log(`${name}: server threads' CPU, share of one core over ${seconds.toFixed(1)} s: ${shares.map((t) => `${t.thread} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
-  }
-}
-
-/** CPU seconds of each of this process's threads so far, by thread id (Linux /proc). */
-function threadCpuSeconds(): Map<string, number> {
-  const threads = new Map<string, number>();
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    const stat = readProcStat(`/proc/self/task/${tid}/stat`);
-    if (stat) threads.set(tid, stat.cpuSeconds);
-  }
-  return threads;
-}
-
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }, store?: Store): Promise<ClientResult> {
-  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ''}`, () => runClientUnprofiled(backend, server, home, job, store));
+  const unprofiled = () => runClientUnprofiled(backend, server, home, job, store);
+  // Only the in-process server's threads are this process's.
+  if (WORKERS > 1 || SEPARATE_INSTANCES) return unprofiled();
+  return profiled(`${backend}-${job.mode}${job.request ? `-${String(job.request)}` : ''}`, unprofiled, log);
 }
 
 /**

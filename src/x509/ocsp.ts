@@ -84,6 +84,48 @@ function nonceOf(bytes: Uint8Array, extension: Tlv): Uint8Array | undefined {
   return oidText(content(bytes, oid)) === NONCE_OID ? content(bytes, value) : undefined;
 }
 
+/** AlgorithmIdentifier { id-sha1 } with its parameters absent, as some clients write it. */
+const SHA1_ALGORITHM_NO_NULL = SHA1_ALGORITHM.subarray(0, 9).map((b, i) => (i === 1 ? 0x07 : b));
+
+export interface PlainSha1Request {
+  issuerNameHash: Uint8Array;
+  issuerKeyHash: Uint8Array;
+  /** As ParsedCertId has it: lowercase hex, leading zero octets dropped. */
+  serial: string;
+}
+
+/**
+ * The request RFC 5019 §2.1.1 describes, and the one nearly every client sends: OCSPRequest { tbsRequest
+ * { requestList { Request { CertID } } } } with a SHA-1 CertID, no version, requestor, extension or
+ * signature. Recognised by its exact DER layout (every length is one octet and follows from the
+ * serial's) instead of being walked: pre-signed answers are found by it at the rate cached ones are.
+ * Anything else is undefined and goes through parseOcspRequest, which reads the same where this answers.
+ */
+export function plainSha1Request(der: Uint8Array): PlainSha1Request | undefined {
+  // Five nested SEQUENCEs, each two octets of header: OCSPRequest, tbsRequest, requestList, Request, CertID.
+  for (let level = 0; level < 5; level++) {
+    if (der[level * 2] !== SEQUENCE || der[level * 2 + 1] !== der.length - (level + 1) * 2) return undefined;
+  }
+  let at = 10;
+  const algorithm = der[11] === 0x09 ? SHA1_ALGORITHM : SHA1_ALGORITHM_NO_NULL;
+  for (let i = 0; i < algorithm.length; i++) if (der[at + i] !== algorithm[i]) return undefined;
+  at += algorithm.length;
+  if (der[at] !== OCTET_STRING || der[at + 1] !== 20 || der[at + 22] !== OCTET_STRING || der[at + 23] !== 20) return undefined;
+  const issuerNameHash = der.subarray(at + 2, at + 22);
+  const issuerKeyHash = der.subarray(at + 24, at + 44);
+  at += 44;
+  const length = der[at + 1]!;
+  // INTEGER, positive, minimal (X.690 §8.3.2): a leading zero octet only before a high bit.
+  if (der[at] !== 0x02 || length < 1 || length > 21 || at + 2 + length !== der.length) return undefined;
+  let first = at + 2;
+  if (der[first]! & 0x80) return undefined;
+  if (der[first] === 0 && length > 1) {
+    if (!(der[first + 1]! & 0x80)) return undefined;
+    first++;
+  }
+  return { issuerNameHash, issuerKeyHash, serial: Buffer.from(der.buffer, der.byteOffset + first, der.length - first).toString('hex') };
+}
+
 /**
  * OCSPRequest ::= SEQUENCE { tbsRequest, [0] EXPLICIT optionalSignature OPTIONAL } (RFC 6960 §4.1.1);
  * anything that is not one, with nothing after it, is MalformedOcspRequest (→ malformedRequest).

@@ -16,3 +16,9 @@ export function buildIssuerIndex(issuers: IssuerRegistry): (hash: string | undef
   }
   return (hash, nameHash, keyHash) => (hash ? index.get(`${hash}:${nameHash}:${keyHash}`) : undefined);
 }
+
+/** The same for SHA-1 CertIDs read as bytes (x509/ocsp.ts plainSha1Request): a byte comparison per CA. */
+export function buildSha1IssuerMatcher(issuers: IssuerRegistry): (nameHash: Uint8Array, keyHash: Uint8Array) => string | undefined {
+  const known = issuers.list().map((issuer) => ({ name: issuer.name, hashes: issuerCertIdHashes(issuer.certificate, 'sha1') }));
+  return (nameHash, keyHash) => known.find((k) => Buffer.compare(k.hashes.key, keyHash) === 0 && Buffer.compare(k.hashes.name, nameHash) === 0)?.name;
+}

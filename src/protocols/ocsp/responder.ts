@@ -9,11 +9,12 @@ import {
   OCSP_STATUS,
   ocspErrorResponse,
   parseOcspRequest,
+  plainSha1Request,
   type ParsedCertId,
   wrapOcspResponse,
   type SingleAnswer,
 } from '../../x509/ocsp.js';
-import { buildIssuerIndex } from './issuer-index.js';
+import { buildIssuerIndex, buildSha1IssuerMatcher } from './issuer-index.js';
 import { createRateLimiter } from '../../http/rate-limit.js';
 import { createBatcher } from '../../workers/batcher.js';
 import { certificateStatusOf, responseWindow } from '../../ca/ocsp-status.js';
@@ -66,10 +67,15 @@ const error = (status: number): OcspAnswer => ({ der: ocspErrorResponse(status),
  */
 export function createOcspResponder(deps: OcspDeps) {
   // Rebuilt when a rollover adds a CA generation.
-  let index = { version: deps.issuers.version(), lookup: buildIssuerIndex(deps.issuers) };
-  const issuerOf = (hash: string | undefined, nameHash: string, keyHash: string) => {
-    if (index.version !== deps.issuers.version()) index = { version: deps.issuers.version(), lookup: buildIssuerIndex(deps.issuers) };
-    return index.lookup(hash, nameHash, keyHash);
+  const indexNow = () => ({ version: deps.issuers.version(), lookup: buildIssuerIndex(deps.issuers), sha1: buildSha1IssuerMatcher(deps.issuers) });
+  let index = indexNow();
+  const current = () => (index.version === deps.issuers.version() ? index : (index = indexNow()));
+  const issuerOf = (hash: string | undefined, nameHash: string, keyHash: string) => current().lookup(hash, nameHash, keyHash);
+  // RFC 5019 §2.1.1's request, read by its layout: the pre-signed answer without walking the DER.
+  const presignedByLayout = (der: Uint8Array): OcspAnswer | undefined => {
+    const plain = plainSha1Request(der);
+    const ca = plain && current().sha1(plain.issuerNameHash, plain.issuerKeyHash);
+    return ca ? deps.presigned!(ca, plain.serial) : undefined;
   };
 
   // Nonce requests are signed for each request: how often one address may have that (RFC 8954 §4 warns of
@@ -124,6 +130,8 @@ export function createOcspResponder(deps: OcspDeps) {
   // Not async: an answer held in memory (pre-signed, or cached without the nonce) is returned at once,
   // without a promise per request; only live signing is awaited.
   return function answer(requestDer: Uint8Array, source = 'unknown'): OcspAnswer | Promise<OcspAnswer> {
+    const held = deps.presigned && presignedByLayout(requestDer);
+    if (held) return held;
     let parsed;
     try {
       parsed = parseOcspRequest(requestDer);
