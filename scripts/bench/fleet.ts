@@ -3,13 +3,13 @@
  * revokes a few percent, starts Hallmark and measures: the time to pre-sign every OCSP response from cold
  * (RFC 5019 pre-produced), memory per million responses held, OCSP responses/s for never-asked
  * certificates (pre-signed) against cached answers (by request bytes) and against a bare node:http server
- * sending a body of the same size, all with wrk in the same run, and how long a revocation made elsewhere
+ * sending a body of the same size, all with wrk in the same run (in alternating rounds; medians), and how long a revocation made elsewhere
  * (another context on the same database, as another instance or the CLI would) takes to be answered;
  * then CRLs with the issuing CA partitioned into `--shards` (RFC 5280 §5.2.5): time, peak RSS and size of
  * the whole CRL and of one shard, each signed in a process of its own (crl-worker.ts).
  * Last line: `fleet/ocsp-cold-over-cached: <ratio>`.
  *
- *   npm run bench:fleet -- [--certs 1000000] [--database sqlite|postgres] [--revoked 3] [--seconds 8] [--shards 16]
+ *   npm run bench:fleet -- [--certs 1000000] [--database sqlite|postgres] [--revoked 3] [--seconds 8] [--rounds 3] [--shards 16]
  *   (PostgreSQL: HALLMARK_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test; default 10,000,000 there)
  */
 import http from 'node:http';
@@ -33,7 +33,7 @@ import { derSequence } from '../../src/x509/der.js';
 import { issuerCertIdHashes, sha1CertId } from '../../src/x509/ocsp.js';
 import { benchCa, fmt, runBench, table } from './setup.js';
 import { profiled } from './cpu-profile.js';
-import { runWrk, writePostScript, writePostScriptFromFile } from './wrk.js';
+import { runWrk, writePostScript, writePostScriptFromFile, type WrkResult } from './wrk.js';
 import { ocspRequest } from './ocsp-request.js';
 
 const { values } = parseArgs({
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     revoked: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '8' },
     'cold-bodies': { type: 'string', default: '300000' },
+    rounds: { type: 'string', default: '3' },
     shards: { type: 'string', default: '16' },
   },
 });
@@ -51,6 +52,7 @@ const CERTS = Number(values.certs ?? (POSTGRES ? 10_000_000 : 1_000_000));
 const REVOKED = Number(values.revoked) / 100;
 const SECONDS = Number(values.seconds);
 const SHARDS = Number(values.shards);
+const ROUNDS = Math.max(1, Number(values.rounds));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const mib = (bytes: number) => bytes / (1 << 20);
 const memory = () => {
@@ -173,18 +175,32 @@ async function main() {
     const cachedScript = path.join(ca.home, 'cached.lua');
     writePostScript(cachedScript, '/ocsp', 'application/ocsp-request', cachedBodies);
 
-    log(`wrk: never-asked (pre-signed), ${fmt(coldCount)} distinct certificates, 50 connections, ${SECONDS}s…`);
-    const cold = await profiled('fleet-cold', () => runWrk(url, coldScript, { connections: 50, seconds: SECONDS }), log);
-    log(`wrk: cached by request, 1,000 certificates, 50 connections, ${SECONDS}s…`);
-    const cached = await profiled('fleet-cached', () => runWrk(url, cachedScript, { connections: 50, seconds: SECONDS }), log);
     const bare = http.createServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/ocsp-response', 'Content-Length': sample.length });
       res.end(sample);
     });
     await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-    log(`wrk: bare node:http, the same body, 50 connections, ${SECONDS}s…`);
-    const bareRate = await runWrk(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/ocsp`, coldScript, { connections: 50, seconds: SECONDS });
+    const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/ocsp`;
+    // The three in turn, ROUNDS times: a machine whose speed drifts (two cores shared with wrk) moves them
+    // together, and each round's ratio compares neighbours. The medians are reported.
+    const rounds: { cold: WrkResult; cached: WrkResult; bare: WrkResult }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      log(`round ${round} of ${ROUNDS}: wrk, 50 connections, ${SECONDS}s each: never-asked (pre-signed, ${fmt(coldCount)} distinct certificates), cached by request (1,000), bare node:http with the same body…`);
+      const cold = await profiled(`fleet-cold-${round}`, () => runWrk(url, coldScript, { connections: 50, seconds: SECONDS }), log);
+      const cached = await profiled(`fleet-cached-${round}`, () => runWrk(url, cachedScript, { connections: 50, seconds: SECONDS }), log);
+      const bareRate = await runWrk(bareUrl, coldScript, { connections: 50, seconds: SECONDS });
+      log(`  never-asked ${fmt(cold.requestsPerSecond)}/s, cached ${fmt(cached.requestsPerSecond)}/s, bare ${fmt(bareRate.requestsPerSecond)}/s`);
+      rounds.push({ cold, cached, bare: bareRate });
+    }
     await new Promise((resolve) => bare.close(resolve));
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const rates = (pick: (r: (typeof rounds)[number]) => WrkResult) => rounds.map((r) => pick(r).requestsPerSecond);
+    const spread = (values: number[]) => (values.length > 1 ? ` (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})` : '');
+    const coldRates = rates((r) => r.cold);
+    const cachedRates = rates((r) => r.cached);
+    const bareRates = rates((r) => r.bare);
+    const coldOverCached = median(rounds.map((r) => r.cold.requestsPerSecond / r.cached.requestsPerSecond));
+    const coldOverBare = median(rounds.map((r) => r.cold.requestsPerSecond / r.bare.requestsPerSecond));
 
     // Revocation made elsewhere → answered revoked here, while never-asked requests load the server.
     log('revoking 20 certificates from another context under load…');
@@ -223,17 +239,17 @@ async function main() {
         [`pre-sign rate, responses/s`, fmt(total / presignSeconds)],
         [`memory per million pre-signed responses, MiB`, fmt(mib(perMillion))],
         [`RSS with all held, MiB`, fmt(mib(held.rss))],
-        [`OCSP never-asked (pre-signed), req/s`, `${fmt(cold.requestsPerSecond)} (p99 ${fmt(cold.p99ms, 2)} ms)`],
-        [`OCSP cached by request, req/s`, `${fmt(cached.requestsPerSecond)} (p99 ${fmt(cached.p99ms, 2)} ms)`],
-        [`bare node:http, same body, req/s`, fmt(bareRate.requestsPerSecond)],
+        [`OCSP never-asked (pre-signed), req/s, median of ${ROUNDS}`, `${fmt(median(coldRates))}${spread(coldRates)} (p99 ${fmt(median(rounds.map((r) => r.cold.p99ms)), 2)} ms)`],
+        [`OCSP cached by request, req/s`, `${fmt(median(cachedRates))}${spread(cachedRates)} (p99 ${fmt(median(rounds.map((r) => r.cached.p99ms)), 2)} ms)`],
+        [`bare node:http, same body, req/s`, `${fmt(median(bareRates))}${spread(bareRates)}`],
         [`revocation elsewhere → answered revoked, ms (p50 / max of ${latencies.length})`, `${fmt(latencies[Math.floor(latencies.length / 2)] ?? NaN)} / ${fmt(latencies[latencies.length - 1] ?? NaN)}`],
         [`CRL served (whole), MiB`, fmt(mib(crl.length), 2)],
         [`CRL whole: signed apart`, crlRow(wholeCrl)],
         ...(shardCrl ? [[`CRL one shard of ${SHARDS}: signed apart`, crlRow(shardCrl)]] : []),
       ]),
     );
-    console.log(`fleet/cold-over-bare: ${(cold.requestsPerSecond / bareRate.requestsPerSecond).toFixed(2)}`);
-    console.log(`fleet/ocsp-cold-over-cached: ${(cold.requestsPerSecond / cached.requestsPerSecond).toFixed(2)}`);
+    console.log(`fleet/cold-over-bare: ${coldOverBare.toFixed(2)} (median of the rounds' ratios)`);
+    console.log(`fleet/ocsp-cold-over-cached: ${coldOverCached.toFixed(2)}`);
     await running.close();
   } finally {
     await ca.cleanup();
