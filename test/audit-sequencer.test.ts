@@ -67,6 +67,16 @@ for (const makeBackend of BACKENDS) {
       assert.equal(check.ok, true, check.problems.join('\n'));
       assert.equal(check.pending.count, 0);
     });
+
+    test('entries pending from before the instance ran are chained by its periodic check, not alerted on', async () => {
+      // Two minutes old, as a CLI that died before chaining its own would have left them.
+      const earlier = { now: () => new Date(Date.now() - 120_000) };
+      await inTransaction(hm.ctx.store, (tx) => createAuditLog(hm.ctx.store, earlier).recordManyIn(tx, [{ actor: 'test:earlier', action: 'test.earlier', outcome: 'success' as const }]));
+      const logged = hm.log.length;
+      await hm.running.periodic();
+      assert.equal(hm.log.slice(logged).filter((line) => line.includes('audit-sequencing')).length, 0, hm.log.slice(logged).join('\n'));
+      assert.equal((await verifyAuditChain(hm.ctx.store)).pending.count, 0);
+    });
   });
 }
 

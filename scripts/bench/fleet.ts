@@ -227,7 +227,7 @@ async function main() {
     const workerEnv = { ...ca.env, BENCH_SCHEMA: ca.schema ?? '' };
     const wholeCrl = await signCrlApart(workerEnv, null);
     const shardCrl = SHARDS ? await signCrlApart(workerEnv, 0) : undefined;
-    const crlRow = (c: { ms: number; maxRssMiB: number; entries: number; bytes: number }) => `${fmt(c.entries)} entries, ${fmt(mib(c.bytes), 2)} MiB, ${fmt(c.ms / 1000, 2)} s, peak RSS ${fmt(c.maxRssMiB)} MiB`;
+    const crlRow = (c: { ms: number; maxRssMiB: number; baselineRssMiB: number; entries: number; bytes: number }) => `${fmt(c.entries)} entries, ${fmt(mib(c.bytes), 2)} MiB, ${fmt(c.ms / 1000, 2)} s, peak RSS ${fmt(c.maxRssMiB)} MiB (${fmt(c.baselineRssMiB)} before signing)`;
 
     console.log(
       table([

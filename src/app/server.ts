@@ -276,6 +276,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // Expiry warnings, summaries, and a signed audit checkpoint whenever the log moved.
   const periodic = async () => {
     try {
+      // Entries left pending from before this instance ran (a CLI that died before chaining its own) are
+      // chained first: the audit-sequencing alert below is for a sequencer that cannot, not one yet to start.
+      await ctx.audit.sequence({ skipIfBusy: true }).catch(() => undefined);
       // Responders renew themselves in the last third of their life; the swap needs no restart.
       responders = await ensureResponders(responderDeps, log);
       // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.
