@@ -13,6 +13,7 @@ import { createEnrollmentToken } from '../src/auth/enrollment-tokens.js';
 import { totpCode } from '../src/auth/totp.js';
 import { createApiKey } from '../src/auth/api-keys.js';
 import { PERMISSIONS } from '../src/auth/permissions.js';
+import { createSigner } from '../src/signing/signers.js';
 
 /**
  * The OpenAPI description says what every route takes and answers (schemas made from the zod schemas
@@ -140,6 +141,13 @@ describe('the OpenAPI description and the answers', () => {
     await call('POST', '/enrollments/{id}/approve', `/enrollments/${await held('oa-held-1')}/approve`, { token, body: {} });
     await call('POST', '/enrollments/{id}/reject', `/enrollments/${await held('oa-held-2')}/reject`, { token, body: { reason: 'unknown device' } });
 
+
+    await createSigner({ store: hm.ctx.store, audit: hm.ctx.audit, keys: hm.ctx.keys!, issue: hm.running.issue, tokenLabel: hm.ctx.env.tokenLabel }, { name: 'oa-fw', requester: { kind: 'cli' }, actor: 'test' });
+    await call('GET', '/signers', '/signers', { token });
+    await call('GET', '/signers/{name}', '/signers/oa-fw', { token });
+    const release = (await call('POST', '/signers/{name}/signatures', '/signers/oa-fw/signatures', { token: scoped, body: { digestAlgorithm: 'sha256', digest: 'ab'.repeat(32), product: 'oa', version: '1', format: 'raw' } })).json();
+    await call('GET', '/releases', '/releases', { token });
+    await call('GET', '/releases/{id}', `/releases/${release.id}`, { token });
 
     await call('GET', '/overview', '/overview', { token });
     await call('GET', '/charts', '/charts', { token });

@@ -16,12 +16,12 @@ import { sequenced } from './helpers/sequenced.js';
 /** The permission table as docs/security-model.md states it, written out independently of the code. */
 const EXPECTED: Record<string, string[]> = {
   admin: [...PERMISSIONS],
-  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'token.manage', 'device.read', 'audit.read'],
-  'read-only': ['ca.read', 'cert.read', 'device.read', 'audit.read'],
+  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'token.manage', 'device.read', 'audit.read', 'release.read'],
+  'read-only': ['ca.read', 'cert.read', 'device.read', 'audit.read', 'release.read'],
   station: ['ca.read', 'factory.provision'],
   device: ['ca.read', 'enroll.self'],
 };
-const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage'];
+const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage', 'firmware.sign'];
 
 let home: TestHome;
 before(async () => {

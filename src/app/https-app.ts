@@ -9,6 +9,7 @@ import { errorHandler, sendError } from '../http/errors.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { createRateLimiter, rateLimit } from '../http/rate-limit.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
+import { signingRoutes } from '../protocols/rest/signing.js';
 import { openApiDocument } from '../http/openapi.js';
 import { createRequestLog, requestLog } from '../http/request-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -76,6 +77,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...tokenRoutes({ store, audit, clock, config: ctx.config }),
     ...operatorRoutes({ store, audit, clock, sealer: plane.sealer }),
     ...deviceRoutes({ store, clock, audit, profiles: ctx.config.profiles }),
+    ...signingRoutes({ store, audit, clock, issue, keys: ctx.keys!, tokenLabel: ctx.env.tokenLabel }),
   ];
 }
 

@@ -18,14 +18,18 @@ export const PERMISSIONS = [
   /** One-time enrollment secrets (single devices and production lots). */
   'token.manage',
   'audit.read',
+  /** Signing firmware and updates with a signer's key (docs/firmware-signing.md). */
+  'firmware.sign',
+  /** Reading signers and release records. */
+  'release.read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** The RBAC matrix: one table, enforced by one middleware on every REST route. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'token.manage', 'device.read', 'audit.read'],
-  'read-only': ['ca.read', 'cert.read', 'device.read', 'audit.read'],
+  operator: ['ca.read', 'cert.read', 'cert.issue', 'cert.revoke', 'station.manage', 'token.manage', 'device.read', 'audit.read', 'release.read'],
+  'read-only': ['ca.read', 'cert.read', 'device.read', 'audit.read', 'release.read'],
   station: ['ca.read', 'factory.provision'],
   device: ['ca.read', 'enroll.self'],
 };
@@ -33,6 +37,6 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 export const roleAllows = (role: Role, permission: Permission) => ROLE_PERMISSIONS[role].includes(permission);
 
 /** Operations that need an operator session (password + TOTP) or an API key scoped for them. */
-export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority']);
+export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority', 'firmware.sign']);
 
 export const isPermission = (value: string): value is Permission => (PERMISSIONS as readonly string[]).includes(value);

@@ -38,7 +38,7 @@ export const OPTIONS = {
   lot: { type: 'string', value: 'lot', help: 'production lot' },
   profiles: { type: 'string', value: 'a,b', help: 'profiles the station may request (default device)' },
   quota: { type: 'string', value: 'per hour', help: 'devices the station may provision per hour' },
-  format: { type: 'string', value: 'csv|jsonl', help: 'output format (device export: jsonl by default; token lots: csv)' },
+  format: { type: 'string', value: 'format', help: 'output format (device export: jsonl or csv; token lots: csv; sign: cms or raw)' },
   count: { type: 'string', value: 'n', help: 'how many (token create --lot: devices in the lot)' },
   dir: { type: 'string', value: 'directory', help: 'a directory of CSR files (*.csr, *.pem, *.der, *.req)' },
   at: { type: 'string', value: 'ISO 8601', help: 'when the new generation starts issuing (default now)' },
@@ -49,6 +49,14 @@ export const OPTIONS = {
   'password-file': { type: 'string', value: 'file|-', help: 'file holding the password, or - for standard input' },
   'https-port': { type: 'string', value: 'port', help: 'HTTPS listener (default 8443)' },
   'http-port': { type: 'string', value: 'port', help: 'plain-HTTP listener for CA certificates, CRLs and OCSP (default 8080)' },
+  key: { type: 'string', value: 'type', help: 'key type made on the token (signer create: ec-p256 or ec-p384)' },
+  signer: { type: 'string', value: 'name', help: 'the signer whose key signs' },
+  file: { type: 'string', value: 'file', help: 'the image to sign (hashed here; only its digest is signed)' },
+  product: { type: 'string', value: 'product', help: 'the product the image is for' },
+  channel: { type: 'string', value: 'channel', help: 'release channel (default stable); versions rise per product and channel' },
+  version: { type: 'string', value: 'n.n.n', help: 'the image version: one to four dot-separated numbers' },
+  digest: { type: 'string', value: 'sha256|sha384', help: 'how the image is hashed (default: the signer key\'s hash)' },
+  'rollback-override': { type: 'string', value: 'reason', help: 'sign although the version is not above every one signed (recorded and audited)' },
   workers: { type: 'string', value: 'n|auto', help: 'serve with several processes on the same ports' },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -14,6 +14,7 @@ import { statusCommand } from './status.js';
 import { completionCommand } from './completion.js';
 import { securityCommand } from './security.js';
 import { enrollmentCommand } from './enrollment.js';
+import { releaseCommand, signCommand, signerCommand } from './signing.js';
 import { OPTIONS, type CommandSpec, type OptionName, type OptionSpec, type VerbSpec } from './command-spec.js';
 
 /**
@@ -81,6 +82,34 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['hallmark crl generate', 'hallmark crl generate --ca issuing --out issuing.crl', 'hallmark crl generate --ca issuing --shard 3 --delta --out 3-delta.crl'],
     verbs: [{ verb: 'generate', options: ['ca', 'shard', 'delta', 'out'], summary: 'sign new CRLs now: the whole CRL and every shard of each CA, or one' }],
     run: (verb, _args, flags) => crlCommand(verb, flags),
+  },
+  {
+    name: 'signer',
+    summary: 'firmware signing keys on the token, with code-signing certificates',
+    examples: ['hallmark signer create sensor-fw', 'hallmark signer create gateway-fw --key ec-p384', 'hallmark signer show sensor-fw --out signer-chain.pem'],
+    verbs: [
+      { verb: 'create', args: '<name>', options: ['ca', 'key'], summary: 'a key on the token and its certificate (firmware-signer profile)' },
+      { verb: 'list', options: [], summary: 'every signer' },
+      { verb: 'show', args: '<name>', options: ['out'], summary: 'one signer and its certificate chain' },
+    ],
+    run: (verb, args, flags) => signerCommand(verb, args, flags),
+  },
+  {
+    name: 'sign',
+    summary: 'sign a firmware image by its digest',
+    examples: ['hallmark sign --signer sensor-fw --file fw-1.4.2.bin --product sensor --version 1.4.2 --out fw-1.4.2.p7s', 'hallmark sign --signer sensor-fw --file fw.bin --product sensor --version 1.4.3 --format raw --out fw.sig'],
+    verbs: [{ options: ['signer', 'file', 'product', 'version', 'channel', 'format', 'digest', 'rollback-override', 'out'], required: ['signer', 'file', 'product', 'version', 'out'], summary: 'the release record, then a detached CMS (default) or raw signature' }],
+    run: (_verb, _args, flags) => signCommand(flags),
+  },
+  {
+    name: 'release',
+    summary: 'signed firmware releases',
+    examples: ['hallmark release list --product sensor', 'hallmark release show 12 --json'],
+    verbs: [
+      { verb: 'list', options: ['product', 'signer', 'limit'], summary: 'release records, newest first' },
+      { verb: 'show', args: '<id>', options: [], summary: 'one release record' },
+    ],
+    run: (verb, args, flags) => releaseCommand(verb, args, flags),
   },
   {
     name: 'station',

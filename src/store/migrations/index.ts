@@ -15,6 +15,7 @@ import * as m013 from './013_last_seen.js';
 import * as m014 from './014_audit_pending.js';
 import * as m015 from './015_ocsp_responses.js';
 import * as m016 from './016_crl_partitions.js';
+import * as m017 from './017_firmware_signing.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -33,6 +34,7 @@ const migrations: Record<string, Knex.Migration> = {
   '014_audit_pending': m014,
   '015_ocsp_responses': m015,
   '016_crl_partitions': m016,
+  '017_firmware_signing': m017,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import { issuingDeps } from '../app/context.js';
+import { releaseView, signRelease } from '../signing/releases.js';
+import { chainPem, createSigner, loadSigner, signerView } from '../signing/signers.js';
+import { findRelease, findSigner, listReleases, listSigners } from '../store/signing.js';
+import { checkOutFile } from './out-file.js';
+import { note, printJson, printTable } from './output.js';
+import { usageError } from './usage-error.js';
+import { withContext } from './with-context.js';
+
+export interface SigningFlags {
+  json: boolean;
+  ca?: string;
+  key?: string;
+  signer?: string;
+  file?: string;
+  product?: string;
+  channel?: string;
+  version?: string;
+  format?: string;
+  digest?: string;
+  'rollback-override'?: string;
+  out?: string;
+  limit?: string;
+}
+
+const actor = () => `cli:${os.userInfo().username}`;
+const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => ({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, keys: ctx.keys!, issue: await issuingDeps(ctx), tokenLabel: ctx.env.tokenLabel });
+
+/** `hallmark signer create|list|show`: named signing keys on the token with code-signing certificates. */
+export async function signerCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
+  const usage = 'usage: hallmark signer create <name> [--ca <ca>] [--key ec-p256|ec-p384] | list | show <name>';
+  if (verb === 'create') {
+    const name = args[0];
+    if (!name) throw usageError(usage);
+    await withContext({ withKeys: true }, async (ctx) => {
+      if (!flags.json) note(`generating the key of signer ${name} on the token and certifying it…`);
+      const row = await createSigner(await signingDeps(ctx), { name, ca: flags.ca, keyType: flags.key, requester: { kind: 'cli' }, actor: actor() });
+      if (flags.json) printJson(signerView(row));
+      else process.stdout.write(`signer ${row.name}: ${row.key_type} key on the token, certificate ${row.serial} from CA ${row.ca}, valid until ${signerView(row).notAfter}\n`);
+    });
+    return;
+  }
+  if (verb === 'show') {
+    const name = args[0];
+    if (!name) throw usageError(usage);
+    await withContext({ withKeys: true }, async (ctx) => {
+      const signer = await loadSigner(await signingDeps(ctx), name);
+      const view = { ...signerView(signer.row), chain: chainPem(signer.chain) };
+      if (flags.json) printJson(view);
+      else if (flags.out) {
+        checkOutFile(flags.out);
+        fs.writeFileSync(flags.out, view.chain.join(''));
+        note(`signer ${name}'s certificate and its CAs below the root written to ${flags.out}`);
+      } else process.stdout.write(`${Object.entries(signerView(signer.row)).map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n')}\n${view.chain.join('')}`);
+    });
+    return;
+  }
+  if (verb !== 'list') throw usageError(usage);
+  await withContext({ withKeys: false }, async (ctx) => {
+    const rows = (await listSigners(ctx.store)).map(signerView);
+    if (flags.json) printJson(rows);
+    else printTable(rows, ['name', 'ca', 'keyType', 'serial', 'notAfter']);
+  });
+}
+
+/**
+ * `hallmark sign`: hashes the image here and signs its digest (the image never leaves this machine),
+ * the release record first; writes the signature (DER) to --out.
+ */
+export async function signCommand(flags: SigningFlags): Promise<void> {
+  const { signer, file, product, version, out } = flags;
+  if (!signer || !file || !product || !version || !out) throw usageError('usage: hallmark sign --signer <name> --file <image> --product <product> --version <v> [--channel <c>] [--format cms|raw] [--digest sha256|sha384] --out <file>');
+  if (!fs.existsSync(file)) throw usageError(`--file ${file}: no such file`);
+  checkOutFile(out);
+  await withContext({ withKeys: true }, async (ctx) => {
+    const deps = await signingDeps(ctx);
+    const row = await findSigner(ctx.store, signer);
+    const digestAlgorithm = flags.digest ?? (row?.key_type === 'ec-p384' ? 'sha384' : 'sha256');
+    if (digestAlgorithm !== 'sha256' && digestAlgorithm !== 'sha384') throw usageError('--digest is sha256 or sha384');
+    const hash = createHash(digestAlgorithm);
+    for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+    const { release, replayed } = await signRelease(deps, {
+      signer,
+      digestAlgorithm,
+      digest: hash.digest('hex'),
+      product,
+      channel: flags.channel,
+      version,
+      format: flags.format,
+      rollbackOverride: flags['rollback-override'],
+      mayOverride: true, // the local CLI is the CA's operator
+      actor: actor(),
+    });
+    fs.writeFileSync(out, new Uint8Array(release.signature));
+    const view = releaseView(release);
+    if (flags.json) printJson({ ...view, replayed });
+    else process.stdout.write(`${replayed ? 'already signed' : 'signed'}: ${view.product} ${view.version} (channel ${view.channel}), release ${view.id}, ${view.format} signature by ${view.signer} in ${out}\n`);
+  });
+}
+
+/** `hallmark release list|show`: the release records. */
+export async function releaseCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
+  await withContext({ withKeys: false }, async (ctx) => {
+    if (verb === 'list') {
+      const limit = flags.limit === undefined ? 100 : Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usageError('--limit is a whole number from 1 to 100000');
+      const rows = (await listReleases(ctx.store, { product: flags.product, signer: flags.signer, limit })).map((r) => releaseView(r));
+      if (flags.json) printJson(rows);
+      else printTable(rows, ['id', 'product', 'channel', 'version', 'signer', 'format', 'requestedBy', 'createdAt']);
+    } else if (verb === 'show') {
+      const id = Number(args[0]);
+      if (!Number.isSafeInteger(id) || id < 1) throw usageError('usage: hallmark release show <id>');
+      const row = await findRelease(ctx.store, id);
+      if (!row) throw usageError(`no release ${args[0]} (hallmark release list)`);
+      const { signature: _signature, ...view } = releaseView(row);
+      if (flags.json) printJson(releaseView(row));
+      else process.stdout.write(`${Object.entries(view).map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('\n')}\n`);
+    } else throw usageError('usage: hallmark release list [--product <p>] [--signer <name>] [--limit <n>] | show <id>');
+  });
+}

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import { AsnArray, AsnConvert, AsnIntegerArrayBufferConverter, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, GeneralName, GeneralNames } from '@peculiar/asn1-x509';
+import {
+  Attribute,
+  CertificateChoices,
+  CertificateSet,
+  CMSVersion,
+  ContentInfo,
+  DigestAlgorithmIdentifiers,
+  EncapsulatedContentInfo,
+  IssuerAndSerialNumber,
+  SignedData,
+  SignerIdentifier,
+  SignerInfo,
+  SignerInfos,
+  SigningTime,
+  id_data,
+  id_signedData,
+  id_contentType,
+  id_messageDigest,
+  id_signingTime,
+} from '@peculiar/asn1-cms';
+import * as asn1js from 'asn1js';
+import type { Signer } from '../keys/key-store.js';
+import { algorithmIdentifier } from '../x509/signature-algorithms.js';
+import { tlv } from '../x509/der.js';
+
+/** id-aa-signingCertificateV2 (RFC 5035 §3). */
+const id_aa_signingCertificateV2 = '1.2.840.113549.1.9.16.2.47';
+export const DIGEST_OIDS = { sha256: '2.16.840.1.101.3.4.2.1', sha384: '2.16.840.1.101.3.4.2.2' } as const;
+export type DigestName = keyof typeof DIGEST_OIDS;
+
+/** IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber } (RFC 5035). */
+@AsnType({ type: AsnTypeTypes.Sequence })
+class IssuerSerial {
+  @AsnProp({ type: GeneralNames }) issuer = new GeneralNames();
+  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter })
+  serialNumber = new ArrayBuffer(0);
+}
+
+/** ESSCertIDv2 with the default hash, SHA-256, left out as DER requires (RFC 5035 §4). */
+@AsnType({ type: AsnTypeTypes.Sequence })
+class EssCertIdV2 {
+  @AsnProp({ type: OctetString }) certHash = new OctetString();
+  @AsnProp({ type: IssuerSerial }) issuerSerial = new IssuerSerial();
+}
+
+@AsnType({ type: AsnTypeTypes.Sequence, itemType: EssCertIdV2 })
+class EssCertIdV2s extends AsnArray<EssCertIdV2> {}
+
+/** SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies … OPTIONAL }. */
+@AsnType({ type: AsnTypeTypes.Sequence })
+class SigningCertificateV2 {
+  @AsnProp({ type: EssCertIdV2s }) certs = new EssCertIdV2s();
+}
+
+const attribute = (type: string, value: ArrayBuffer) => new Attribute({ attrType: type, attrValues: [value] });
+const bytesOf = (value: ArrayBuffer) => new Uint8Array(value);
+
+/**
+ * A detached CMS SignedData (RFC 5652) over an artifact known only by its digest: the signed
+ * attributes carry contentType id-data, the messageDigest given, signingTime and signingCertificateV2
+ * (RFC 5035, binding the signer's certificate); the signature is over their DER SET OF (§5.4), made by
+ * the key on the token. `chain`: the signer's certificate first, then its CAs up to (not including)
+ * the root, all carried in `certificates` so that a verifier needs only the root.
+ */
+export async function detachedSignedData(input: { digestAlgorithm: DigestName; digest: Uint8Array; signer: Signer; chain: Uint8Array[]; signingTime: Date }): Promise<Uint8Array> {
+  const certificate = AsnConvert.parse(input.chain[0]!, Certificate);
+  const issuerSerial = new IssuerSerial();
+  issuerSerial.issuer = new GeneralNames([new GeneralName({ directoryName: certificate.tbsCertificate.issuer })]);
+  issuerSerial.serialNumber = certificate.tbsCertificate.serialNumber;
+  const essCertId = new EssCertIdV2();
+  essCertId.certHash = new OctetString(createHash('sha256').update(input.chain[0]!).digest());
+  essCertId.issuerSerial = issuerSerial;
+  const signingCertificate = new SigningCertificateV2();
+  signingCertificate.certs = new EssCertIdV2s([essCertId]);
+
+  // DER orders a SET OF by its elements' encodings (X.690 §11.6): verifiers re-encode before checking.
+  const attributes = [
+    attribute(id_contentType, new asn1js.ObjectIdentifier({ value: id_data }).toBER()),
+    attribute(id_signingTime, AsnConvert.serialize(new SigningTime(input.signingTime))),
+    attribute(id_messageDigest, AsnConvert.serialize(new OctetString(input.digest))),
+    attribute(id_aa_signingCertificateV2, AsnConvert.serialize(signingCertificate)),
+  ]
+    .map((a) => ({ a, der: bytesOf(AsnConvert.serialize(a)) }))
+    .sort((x, y) => Buffer.compare(x.der, y.der));
+  const signedAttributesDer = tlv(0x31, Buffer.concat(attributes.map((x) => x.der)));
+  const signature = await input.signer.sign(signedAttributesDer);
+
+  const digestAlgorithm = new AlgorithmIdentifier({ algorithm: DIGEST_OIDS[input.digestAlgorithm] });
+  const signerInfo = new SignerInfo({
+    version: CMSVersion.v1,
+    sid: new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: certificate.tbsCertificate.issuer, serialNumber: certificate.tbsCertificate.serialNumber }) }),
+    digestAlgorithm,
+    signedAttrs: attributes.map((x) => x.a),
+    signatureAlgorithm: algorithmIdentifier(input.signer.algorithm),
+    signature: new OctetString(signature),
+  });
+  const signedData = new SignedData({
+    version: CMSVersion.v1,
+    digestAlgorithms: new DigestAlgorithmIdentifiers([digestAlgorithm]),
+    encapContentInfo: new EncapsulatedContentInfo({ eContentType: id_data }),
+    certificates: new CertificateSet(input.chain.map((der) => new CertificateChoices({ certificate: AsnConvert.parse(der, Certificate) }))),
+    signerInfos: new SignerInfos([signerInfo]),
+  });
+  return bytesOf(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(signedData) })));
+}

@@ -1,0 +1,174 @@
+import type { AuditLog } from '../audit/log.js';
+import type { Clock } from '../base/clock.js';
+import { HallmarkError } from '../base/errors.js';
+import { findCertificate } from '../store/certificates.js';
+import { inTransaction, type Handle } from '../store/handle.js';
+import { findReleaseByKey, insertRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
+import { isUniqueViolation } from '../store/unique-violation.js';
+import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
+import { ecdsaDerToRaw } from './raw-signature.js';
+import { chainPem, loadSigner, type SignerDeps } from './signers.js';
+import { compareVersions, VERSION } from './versions.js';
+
+export const SIGNATURE_FORMATS = ['cms', 'raw'] as const;
+export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const DIGEST_HEX = { sha256: 64, sha384: 96 } as const;
+const CURVE_BYTES: Record<string, number> = { 'ec-p256': 32, 'ec-p384': 48 };
+const KEY_HASH: Record<string, DigestName> = { 'ec-p256': 'sha256', 'ec-p384': 'sha384' };
+
+export interface SignRequest {
+  signer: string;
+  digestAlgorithm: string;
+  /** Hex digest of the artifact (the artifact itself never travels). */
+  digest: string;
+  product: string;
+  channel?: string;
+  version: string;
+  format?: string;
+  metadata?: Record<string, string>;
+  /** Sign although the version is not above every one signed for the product on the channel (admins only). */
+  rollbackOverride?: string;
+  /** Whether the requester may override the rollback check (an admin, or the local CLI). */
+  mayOverride: boolean;
+  actor: string;
+  source?: string;
+}
+
+export interface ReleaseDeps extends SignerDeps {
+  audit: AuditLog;
+  clock: Clock;
+}
+
+/**
+ * Signs one artifact by its digest, the release record first: the signer must be current (certificate
+ * valid, not revoked), the version above every version signed for the product on its channel unless
+ * an admin overrides with a reason, and the record and its audit entry are committed before the
+ * signature is returned. The same digest, signer and format asked again for the same product and
+ * channel answer the same record; an image signed before as another version of the product is refused.
+ */
+export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promise<{ release: ReleaseRow; replayed: boolean }> {
+  const request = validate(input);
+  const key = { signer: input.signer, digest_algorithm: request.digestAlgorithm, digest: request.digest, format: request.format, product: request.product, channel: request.channel };
+  const existing = await findReleaseByKey(deps.store, key);
+  if (existing) return { release: sameVersion(existing, request), replayed: true };
+  // An image has one version: signed as another version of the product before, it is refused.
+  for (const other of await releasesOfDigest(deps.store, request.digestAlgorithm, request.digest)) if (other.product === request.product) sameVersion(other, request);
+
+  await rollbackCheck(deps.store, request, input); // before the token signs anything; again where it is recorded
+  const signer = await loadSigner(deps, input.signer);
+  const now = deps.clock.now();
+  if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {
+    throw new HallmarkError('signer_expired', `signer "${input.signer}"'s certificate is valid ${new Date(Number(signer.row.not_before)).toISOString()} to ${new Date(Number(signer.row.not_after)).toISOString()}`, 409);
+  }
+  const certificate = await findCertificate(deps.store, signer.row.serial);
+  if (certificate?.status === 'revoked') throw new HallmarkError('signer_revoked', `signer "${input.signer}"'s certificate ${signer.row.serial} is revoked (${certificate.revocation_reason}): it signs nothing more`, 409);
+  if (request.format === 'raw' && KEY_HASH[signer.row.key_type] !== request.digestAlgorithm) {
+    throw new HallmarkError('digest_mismatch', `a raw signature by a ${signer.row.key_type} key is over a ${KEY_HASH[signer.row.key_type]} digest; this one is ${request.digestAlgorithm} (or ask for --format cms)`, 400);
+  }
+  const digest = Buffer.from(request.digest, 'hex');
+  const signature =
+    request.format === 'cms'
+      ? await detachedSignedData({ digestAlgorithm: request.digestAlgorithm, digest, signer: signer.key, chain: signer.chain, signingTime: now })
+      : await signer.key.signDigest(digest);
+
+  const row: ReleaseRow = {
+    signer: input.signer,
+    product: request.product,
+    channel: request.channel,
+    version: request.version,
+    digest_algorithm: request.digestAlgorithm,
+    digest: request.digest,
+    format: request.format,
+    signature: Buffer.from(signature),
+    metadata: JSON.stringify(request.metadata),
+    override_reason: null,
+    requested_by: input.actor,
+    created_at: now.getTime(),
+  };
+  try {
+    await inTransaction(deps.store, async (tx) => {
+      row.override_reason = await rollbackCheck(tx, request, input);
+      row.id = await insertRelease(tx, row);
+      await deps.audit.recordIn(tx, {
+        actor: input.actor,
+        action: 'release.sign',
+        target: `${request.product}@${request.version}`,
+        outcome: 'success',
+        source: input.source,
+        details: { release: row.id, signer: input.signer, channel: request.channel, digestAlgorithm: request.digestAlgorithm, digest: request.digest, format: request.format, rollbackOverride: row.override_reason ?? undefined },
+      });
+    });
+  } catch (e) {
+    // The same artifact signed at the same moment elsewhere: that record is the answer.
+    if (!isUniqueViolation(e)) throw e;
+    const winner = await findReleaseByKey(deps.store, key);
+    if (!winner) throw e;
+    return { release: sameVersion(winner, request), replayed: true };
+  }
+  return { release: row, replayed: false };
+}
+
+/**
+ * Rollback protection: the version must be above every version signed for the product on its channel;
+ * an admin may sign it anyway with a reason (recorded and audited). The override reason, or null.
+ */
+async function rollbackCheck(handle: Handle, request: ReturnType<typeof validate>, input: SignRequest): Promise<string | null> {
+  const newer = (await versionsSigned(handle, request.product, request.channel)).filter((v) => compareVersions(request.version, v) <= 0);
+  if (!newer.length) return null;
+  if (!input.rollbackOverride) {
+    throw new HallmarkError('rollback_refused', `${request.product} ${request.version} on channel ${request.channel} is not above ${newer.sort(compareVersions).pop()}, already signed: refused as a rollback (sign a higher version; an admin may override with a reason: rollbackOverride, or --rollback-override on the CLI)`, 409);
+  }
+  if (!input.mayOverride) throw new HallmarkError('forbidden', 'only an admin (operator session or the local CLI) may override the rollback check', 403);
+  return input.rollbackOverride;
+}
+
+function validate(input: SignRequest) {
+  const digestAlgorithm = input.digestAlgorithm.toLowerCase().replace('-', '') as DigestName;
+  if (!(digestAlgorithm in DIGEST_OIDS)) throw new HallmarkError('invalid_digest_algorithm', `digest algorithm "${input.digestAlgorithm}": sha256 or sha384`, 400);
+  const digest = input.digest.toLowerCase();
+  if (!/^[0-9a-f]+$/.test(digest) || digest.length !== DIGEST_HEX[digestAlgorithm]) throw new HallmarkError('invalid_digest', `the ${digestAlgorithm} digest is ${DIGEST_HEX[digestAlgorithm]} hex digits`, 400);
+  const format = (input.format ?? 'cms') as SignatureFormat;
+  if (!SIGNATURE_FORMATS.includes(format)) throw new HallmarkError('invalid_format', `format "${input.format}": cms or raw`, 400);
+  const channel = input.channel ?? 'stable';
+  for (const [what, value] of [['product', input.product], ['channel', channel]] as const) {
+    if (!LABEL.test(value)) throw new HallmarkError(`invalid_${what}`, `${what} "${value}": letters, digits, dots, dashes and underscores, at most 63`, 400);
+  }
+  if (!VERSION.test(input.version)) throw new HallmarkError('invalid_version', `version "${input.version}": one to four dot-separated numbers (1.4.2), as rollback counters compare them`, 400);
+  const metadata = input.metadata ?? {};
+  if (Object.keys(metadata).length > 32 || JSON.stringify(metadata).length > 4096 || Object.values(metadata).some((v) => typeof v !== 'string')) {
+    throw new HallmarkError('invalid_metadata', 'metadata: at most 32 string values, 4 KiB in all', 400);
+  }
+  if (input.rollbackOverride !== undefined && !input.rollbackOverride.trim()) throw new HallmarkError('invalid_override', 'a rollback override needs a reason', 400);
+  return { digestAlgorithm, digest, format, channel, product: input.product, version: input.version, metadata };
+}
+
+/** An image signed before for the product: the same version, or refused (it cannot be two versions). */
+function sameVersion(existing: ReleaseRow, request: ReturnType<typeof validate>): ReleaseRow {
+  if (existing.version !== request.version) {
+    throw new HallmarkError('digest_signed', `this digest was signed as ${existing.product} ${existing.version} (channel ${existing.channel}), release ${existing.id}`, 409);
+  }
+  return existing;
+}
+
+/** A release as the CLI and REST show it, with its signature and the signer's chain (PEM). */
+export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: string) {
+  const signature = new Uint8Array(row.signature);
+  return {
+    id: Number(row.id),
+    signer: row.signer,
+    product: row.product,
+    channel: row.channel,
+    version: row.version,
+    digestAlgorithm: row.digest_algorithm,
+    digest: row.digest,
+    format: row.format,
+    signature: Buffer.from(signature).toString('base64'),
+    ...(row.format === 'raw' && keyType ? { signatureP1363: Buffer.from(ecdsaDerToRaw(signature, CURVE_BYTES[keyType]!)).toString('base64') } : {}),
+    ...(chain ? { chain: chainPem(chain) } : {}),
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    rollbackOverride: row.override_reason ?? undefined,
+    requestedBy: row.requested_by,
+    createdAt: new Date(Number(row.created_at)).toISOString(),
+  };
+}

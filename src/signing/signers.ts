@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/log.js';
+import { HallmarkError } from '../base/errors.js';
+import { issueBatch, type IssueDeps, type IssuedCertificate } from '../ca/issue.js';
+import type { KeyStore, Signer } from '../keys/key-store.js';
+import { formatKeyUri, parseKeyUri } from '../keys/key-uri.js';
+import type { Requester } from '../profiles/requester.js';
+import type { Store, StoreTx } from '../store/handle.js';
+import { findSigner, insertSigner, type SignerRow } from '../store/signing.js';
+import { requestForOwnKey } from '../x509/csr.js';
+import { toPem } from '../x509/pem.js';
+
+/** Signer names: as in URLs and key labels. */
+export const SIGNER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Keys a signer may have: ECDSA, whose signatures boot loaders verify as DER or as r‖s. */
+export const SIGNER_KEY_TYPES = ['ec-p256', 'ec-p384'] as const;
+export type SignerKeyType = (typeof SIGNER_KEY_TYPES)[number];
+
+export interface SignerDeps {
+  store: Store;
+  keys: KeyStore;
+  issue: IssueDeps;
+  tokenLabel: string;
+}
+
+/** A signer ready to sign: its key on the token, its certificate and the chain up to (not including) the root. */
+export interface LoadedSigner {
+  row: SignerRow;
+  key: Signer;
+  /** DER: the signer's certificate, then its CAs below the root. */
+  chain: Uint8Array[];
+}
+
+/**
+ * A new signer: a key generated on the token (sensitive, never extractable, as CA keys are) and a
+ * certificate for it under the `firmware-signer` profile (codeSigning, digitalSignature critical),
+ * recorded with the signer and audited in the transaction that records the certificate.
+ */
+export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
+  if (!SIGNER_NAME.test(input.name)) throw new HallmarkError('invalid_name', `signer name "${input.name}": lowercase letters, digits and dashes, at most 63`, 400);
+  const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;
+  if (!SIGNER_KEY_TYPES.includes(keyType)) throw new HallmarkError('invalid_key_type', `signer key type "${input.keyType}": one of ${SIGNER_KEY_TYPES.join(', ')}`, 400);
+  if (await findSigner(deps.store, input.name)) throw new HallmarkError('signer_exists', `a signer named "${input.name}" exists already`, 409);
+  const profile = deps.issue.profiles.get('firmware-signer');
+  if (!profile) throw new HallmarkError('unknown_profile', 'no firmware-signer profile: add ca-config/profiles/firmware-signer.yaml (docs/firmware-signing.md)', 409);
+  const ca = input.ca ?? profile.issuer;
+  const uri = { token: deps.tokenLabel, object: `hallmark-signer-${input.name}-${randomBytes(4).toString('hex')}` };
+  const key = await deps.keys.createKey(uri, keyType);
+  let row: SignerRow | undefined;
+  const record = async (tx: StoreTx, issued: IssuedCertificate) => {
+    row = {
+      name: input.name,
+      ca: issued.issuer,
+      key_uri: formatKeyUri(uri),
+      key_type: keyType,
+      serial: issued.serial,
+      certificate: Buffer.from(issued.der),
+      not_before: issued.notBefore.getTime(),
+      not_after: issued.notAfter.getTime(),
+      created_by: input.actor,
+      created_at: deps.issue.clock.now().getTime(),
+    };
+    await insertSigner(tx, row);
+    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType } });
+  };
+  try {
+    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: 'firmware-signer', identity: input.name, issuer: ca, requester: input.requester, actor: input.actor, source: input.source, recordWith: record }]);
+    if (issued instanceof Error) throw issued;
+  } catch (e) {
+    // Nothing certified the key: it goes, as a failed CA ceremony's key does.
+    await deps.keys.deleteKey(uri).catch(() => undefined);
+    throw e;
+  }
+  return row!;
+}
+
+/** The signer by name, with its key and chain; 404 when there is none. */
+export async function loadSigner(deps: SignerDeps, name: string): Promise<LoadedSigner> {
+  const row = await findSigner(deps.store, name);
+  if (!row) throw new HallmarkError('unknown_signer', `no signer named "${name}" (hallmark signer list)`, 404);
+  const certificate = new Uint8Array(row.certificate);
+  const issuer = deps.issue.issuers.exact(row.ca);
+  return { row, key: await deps.keys.getSigner(parseKeyUri(row.key_uri)), chain: [certificate, ...issuer.chain] };
+}
+
+/** The chain as PEM, the signer's certificate first. */
+export const chainPem = (chain: Uint8Array[]) => chain.map((der) => toPem(der, 'CERTIFICATE'));
+
+/** A signer as the CLI and REST show it. */
+export function signerView(row: SignerRow) {
+  return {
+    name: row.name,
+    ca: row.ca,
+    keyType: row.key_type,
+    serial: row.serial,
+    notBefore: new Date(Number(row.not_before)).toISOString(),
+    notAfter: new Date(Number(row.not_after)).toISOString(),
+    createdBy: row.created_by,
+    createdAt: new Date(Number(row.created_at)).toISOString(),
+  };
+}
+
