@@ -53,7 +53,7 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('a signer made on the token signs an image from the CLI; openssl cms -verify accepts it with only the root, and refuses a changed image', async () => {
-      const signer = await hallmarkJson(env, 'signer', 'create', 'sensor-fw');
+      const signer = await hallmarkJson(env, 'signer', 'create', '--name', 'sensor-fw');
       assert.equal(signer.keyType, 'ec-p256');
       const key = await sql(hm.ctx.store)('signers').where({ name: 'sensor-fw' }).first();
       const protection = await hm.ctx.keys!.describeProtection({ token: `sign-${backend.name}`, object: key.key_uri.match(/object=([^;]+)/)![1]! });

@@ -86,9 +86,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'signer',
     summary: 'firmware signing keys on the token, with code-signing certificates',
-    examples: ['hallmark signer create sensor-fw', 'hallmark signer create gateway-fw --key ec-p384', 'hallmark signer show sensor-fw --out signer-chain.pem'],
+    examples: ['hallmark signer create --name sensor-fw', 'hallmark signer create --name gateway-fw --key ec-p384', 'hallmark signer show sensor-fw --out signer-chain.pem'],
     verbs: [
-      { verb: 'create', args: '<name>', options: ['ca', 'key'], summary: 'a key on the token and its certificate (firmware-signer profile)' },
+      { verb: 'create', options: ['name', 'profile', 'ca', 'key'], required: ['name'], summary: 'a key on the token and its certificate (firmware-signer profile, or another code-signing one)' },
       { verb: 'list', options: [], summary: 'every signer' },
       { verb: 'show', args: '<name>', options: ['out'], summary: 'one signer and its certificate chain' },
     ],
@@ -98,7 +98,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'sign',
     summary: 'sign a firmware image by its digest',
     examples: ['hallmark sign --signer sensor-fw --file fw-1.4.2.bin --product sensor --version 1.4.2 --out fw-1.4.2.p7s', 'hallmark sign --signer sensor-fw --file fw.bin --product sensor --version 1.4.3 --format raw --out fw.sig'],
-    verbs: [{ options: ['signer', 'file', 'product', 'version', 'channel', 'format', 'digest', 'rollback-override', 'out'], required: ['signer', 'file', 'product', 'version', 'out'], summary: 'the release record, then a detached CMS (default) or raw signature' }],
+    verbs: [{ options: ['signer', 'file', 'product', 'version', 'channel', 'format', 'digest', 'rollback-override', 'out'], required: ['signer', 'file', 'version', 'out'], summary: 'the release record, then a detached CMS (default) or raw signature; --product defaults to the signer name' }],
     run: (_verb, _args, flags) => signCommand(flags),
   },
   {

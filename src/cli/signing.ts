@@ -12,6 +12,8 @@ import { withContext } from './with-context.js';
 
 export interface SigningFlags {
   json: boolean;
+  name?: string;
+  profile?: string;
   ca?: string;
   key?: string;
   signer?: string;
@@ -31,13 +33,13 @@ const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]
 
 /** `hallmark signer create|list|show`: named signing keys on the token with code-signing certificates. */
 export async function signerCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
-  const usage = 'usage: hallmark signer create <name> [--ca <ca>] [--key ec-p256|ec-p384] | list | show <name>';
+  const usage = 'usage: hallmark signer create --name <name> [--profile firmware-signer] [--ca <ca>] [--key ec-p256|ec-p384] | list | show <name>';
   if (verb === 'create') {
-    const name = args[0];
+    const name = flags.name ?? args[0];
     if (!name) throw usageError(usage);
     await withContext({ withKeys: true }, async (ctx) => {
       if (!flags.json) note(`generating the key of signer ${name} on the token and certifying it…`);
-      const row = await createSigner(await signingDeps(ctx), { name, ca: flags.ca, keyType: flags.key, requester: { kind: 'cli' }, actor: actor() });
+      const row = await createSigner(await signingDeps(ctx), { name, profile: flags.profile, ca: flags.ca, keyType: flags.key, requester: { kind: 'cli' }, actor: actor() });
       if (flags.json) printJson(signerView(row));
       else process.stdout.write(`signer ${row.name}: ${row.key_type} key on the token, certificate ${row.serial} from CA ${row.ca}, valid until ${signerView(row).notAfter}\n`);
     });
@@ -71,8 +73,9 @@ export async function signerCommand(verb: string | undefined, args: string[], fl
  * the release record first; writes the signature (DER) to --out.
  */
 export async function signCommand(flags: SigningFlags): Promise<void> {
-  const { signer, file, product, version, out } = flags;
-  if (!signer || !file || !product || !version || !out) throw usageError('usage: hallmark sign --signer <name> --file <image> --product <product> --version <v> [--channel <c>] [--format cms|raw] [--digest sha256|sha384] --out <file>');
+  const { signer, file, version, out } = flags;
+  if (!signer || !file || !version || !out) throw usageError('usage: hallmark sign --signer <name> --file <image> --version <v> [--product <product>] [--channel <c>] [--format cms|raw] [--digest sha256|sha384] --out <file>');
+  const product = flags.product ?? signer; // one signer per product line is the common case
   if (!fs.existsSync(file)) throw usageError(`--file ${file}: no such file`);
   checkOutFile(out);
   await withContext({ withKeys: true }, async (ctx) => {

@@ -156,6 +156,8 @@ export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: str
   const signature = new Uint8Array(row.signature);
   return {
     id: Number(row.id),
+    /** The release record's id, under the name the external contract gives it. */
+    release: Number(row.id),
     signer: row.signer,
     product: row.product,
     channel: row.channel,

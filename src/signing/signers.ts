@@ -36,13 +36,15 @@ export interface LoadedSigner {
  * certificate for it under the `firmware-signer` profile (codeSigning, digitalSignature critical),
  * recorded with the signer and audited in the transaction that records the certificate.
  */
-export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
+export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
   if (!SIGNER_NAME.test(input.name)) throw new HallmarkError('invalid_name', `signer name "${input.name}": lowercase letters, digits and dashes, at most 63`, 400);
   const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;
   if (!SIGNER_KEY_TYPES.includes(keyType)) throw new HallmarkError('invalid_key_type', `signer key type "${input.keyType}": one of ${SIGNER_KEY_TYPES.join(', ')}`, 400);
   if (await findSigner(deps.store, input.name)) throw new HallmarkError('signer_exists', `a signer named "${input.name}" exists already`, 409);
-  const profile = deps.issue.profiles.get('firmware-signer');
-  if (!profile) throw new HallmarkError('unknown_profile', 'no firmware-signer profile: add ca-config/profiles/firmware-signer.yaml (docs/firmware-signing.md)', 409);
+  const profileName = input.profile ?? 'firmware-signer';
+  const profile = deps.issue.profiles.get(profileName);
+  if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${profileName}": add ca-config/profiles/firmware-signer.yaml (docs/firmware-signing.md)`, 409);
+  if (!profile.extendedKeyUsage.includes('codeSigning')) throw new HallmarkError('not_code_signing', `profile "${profileName}" does not grant codeSigning: a signer needs a code-signing profile`, 400);
   const ca = input.ca ?? profile.issuer;
   const uri = { token: deps.tokenLabel, object: `hallmark-signer-${input.name}-${randomBytes(4).toString('hex')}` };
   const key = await deps.keys.createKey(uri, keyType);
@@ -64,7 +66,7 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
     await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType } });
   };
   try {
-    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: 'firmware-signer', identity: input.name, issuer: ca, requester: input.requester, actor: input.actor, source: input.source, recordWith: record }]);
+    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: profileName, identity: input.name, issuer: ca, requester: input.requester, actor: input.actor, source: input.source, recordWith: record }]);
     if (issued instanceof Error) throw issued;
   } catch (e) {
     // Nothing certified the key: it goes, as a failed CA ceremony's key does.

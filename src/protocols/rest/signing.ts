@@ -20,6 +20,7 @@ const signatureBody = z.strictObject({
 
 const releaseAnswer = z.object({
   id: z.number(),
+  release: z.number().describe('the release record id (the same as id)'),
   signer: z.string(),
   product: z.string(),
   channel: z.string(),
