@@ -11,6 +11,7 @@ import { ensureTlsMaterial, readTlsMaterial, type TlsMaterial } from '../http/tl
 import { keyPackageSignerOf, type KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 import { httpsOptions } from '../http/tls-options.js';
 import { createPublicHandler } from '../protocols/public/handler.js';
+import { createTsaHandler, ensureTsa } from '../tsa/authority.js';
 import { auditConfigChanges } from '../config/change-detection.js';
 import { createSecurityPlane, type SecurityPlane } from './security-plane.js';
 import { runPeriodicChecks } from '../alerts/periodic.js';
@@ -243,8 +244,13 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     }
     return ages;
   });
+  // The time-stamping authority (RFC 3161): its signer made at the first start, renewed by the periodic check.
+  const tsaDeps = { store: ctx.store, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel, audit: ctx.audit, clock: ctx.clock };
+  let tsa = ctx.config.tsa.enabled ? await ensureTsa(tsaDeps, log) : undefined;
+  const tsaHandler = ctx.config.tsa.enabled ? createTsaHandler({ store: ctx.store, clock: ctx.clock, config: ctx.config.tsa, tsa: () => tsa, log }) : undefined;
   const httpServer = http.createServer(
     await createPublicHandler({
+      tsa: tsaHandler,
       caCertificate: (name) => {
         try {
           return issue.issuers.exact(name).certificate;
@@ -281,6 +287,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       await ctx.audit.sequence({ skipIfBusy: true }).catch(() => undefined);
       // Responders renew themselves in the last third of their life; the swap needs no restart.
       responders = await ensureResponders(responderDeps, log);
+      if (tsa) tsa = await ensureTsa(tsaDeps, log);
       // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.
       const current = await loadTlsMaterial();
       if (current && current.cert !== material.cert) {

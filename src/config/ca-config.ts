@@ -160,6 +160,17 @@ const hsmSchema = z.strictObject({
   signingThreads: z.number().int().min(1).max(64).default(1).describe('Threads signing large batches, one PKCS#11 session each: 1 for SoftHSM; an HSM with its own crypto processors: the signatures it works on at once'),
 });
 
+const tsaSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Serve the RFC 3161 time-stamping authority at POST /tsa on the plain-HTTP listener (its key made on the token at the first start)'),
+  policy: z
+    .string()
+    .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/)
+    .default('2.25.288733114724049949062988511445048646288')
+    .describe('The TSA policy OID every time-stamp names (TSTInfo.policy); a request naming another is refused (unacceptedPolicy). The default is a UUID OID (X.667) of this project; set your own'),
+  accuracySeconds: z.number().int().min(1).max(60).default(1).describe('The accuracy each time-stamp states: how far genTime may be from UTC (keep the host on NTP within it)'),
+  perMinute: z.number().int().min(0).default(600).describe('Time-stamps per client address a minute (token bucket; 0: no limit); beyond it, 429 with Retry-After'),
+});
+
 export const configSchema = z.strictObject({
   publicBaseUrl: z
     .url()
@@ -174,6 +185,7 @@ export const configSchema = z.strictObject({
   operations: operationsSchema.default(operationsSchema.parse({})),
   factory: factorySchema.default(factorySchema.parse({})),
   hsm: hsmSchema.default(hsmSchema.parse({})),
+  tsa: tsaSchema.default(tsaSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -189,6 +201,7 @@ export interface CaConfig {
   operations: z.infer<typeof operationsSchema>;
   factory: z.infer<typeof factorySchema>;
   hsm: z.infer<typeof hsmSchema>;
+  tsa: z.infer<typeof tsaSchema>;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -248,6 +261,7 @@ export function loadCaConfig(file: string): CaConfig {
     operations: config.operations,
     factory: config.factory,
     hsm: config.hsm,
+    tsa: config.tsa,
     files,
   };
 }

@@ -8,6 +8,7 @@ import {
   CMSVersion,
   ContentInfo,
   DigestAlgorithmIdentifiers,
+  EncapsulatedContent,
   EncapsulatedContentInfo,
   IssuerAndSerialNumber,
   SignedData,
@@ -58,14 +59,28 @@ class SigningCertificateV2 {
 const attribute = (type: string, value: ArrayBuffer) => new Attribute({ attrType: type, attrValues: [value] });
 const bytesOf = (value: ArrayBuffer) => new Uint8Array(value);
 
+export interface SignedDataInput {
+  /** The encapsulated content's type: id-data for a detached signature, id-ct-TSTInfo for a time-stamp. */
+  contentType: string;
+  /** The content, when it travels inside (a TSTInfo); absent for a detached signature. */
+  content?: Uint8Array;
+  digestAlgorithm: DigestName;
+  /** The content's digest (of `content` when given). */
+  digest: Uint8Array;
+  signer: Signer;
+  /** The signer's certificate first, then its CAs below the root. */
+  chain: Uint8Array[];
+  /** Whether the chain travels in `certificates` (a time-stamp carries it only when asked: certReq). */
+  includeCertificates: boolean;
+  signingTime?: Date;
+}
+
 /**
- * A detached CMS SignedData (RFC 5652) over an artifact known only by its digest: the signed
- * attributes carry contentType id-data, the messageDigest given, signingTime and signingCertificateV2
- * (RFC 5035, binding the signer's certificate); the signature is over their DER SET OF (§5.4), made by
- * the key on the token. `chain`: the signer's certificate first, then its CAs up to (not including)
- * the root, all carried in `certificates` so that a verifier needs only the root.
+ * CMS SignedData (RFC 5652) with one signer: the signed attributes carry the content type, the
+ * messageDigest, signingTime when given and signingCertificateV2 (RFC 5035, binding the signer's
+ * certificate); the signature is over their DER SET OF (§5.4), made by the key on the token.
  */
-export async function detachedSignedData(input: { digestAlgorithm: DigestName; digest: Uint8Array; signer: Signer; chain: Uint8Array[]; signingTime: Date }): Promise<Uint8Array> {
+export async function signedData(input: SignedDataInput): Promise<Uint8Array> {
   const certificate = AsnConvert.parse(input.chain[0]!, Certificate);
   const issuerSerial = new IssuerSerial();
   issuerSerial.issuer = new GeneralNames([new GeneralName({ directoryName: certificate.tbsCertificate.issuer })]);
@@ -78,8 +93,8 @@ export async function detachedSignedData(input: { digestAlgorithm: DigestName; d
 
   // DER orders a SET OF by its elements' encodings (X.690 §11.6): verifiers re-encode before checking.
   const attributes = [
-    attribute(id_contentType, new asn1js.ObjectIdentifier({ value: id_data }).toBER()),
-    attribute(id_signingTime, AsnConvert.serialize(new SigningTime(input.signingTime))),
+    attribute(id_contentType, new asn1js.ObjectIdentifier({ value: input.contentType }).toBER()),
+    ...(input.signingTime ? [attribute(id_signingTime, AsnConvert.serialize(new SigningTime(input.signingTime)))] : []),
     attribute(id_messageDigest, AsnConvert.serialize(new OctetString(input.digest))),
     attribute(id_aa_signingCertificateV2, AsnConvert.serialize(signingCertificate)),
   ]
@@ -97,12 +112,20 @@ export async function detachedSignedData(input: { digestAlgorithm: DigestName; d
     signatureAlgorithm: algorithmIdentifier(input.signer.algorithm),
     signature: new OctetString(signature),
   });
-  const signedData = new SignedData({
-    version: CMSVersion.v1,
+  const data = new SignedData({
+    // RFC 5652 §5.1: version 3 when the content is not id-data.
+    version: input.contentType === id_data ? CMSVersion.v1 : CMSVersion.v3,
     digestAlgorithms: new DigestAlgorithmIdentifiers([digestAlgorithm]),
-    encapContentInfo: new EncapsulatedContentInfo({ eContentType: id_data }),
-    certificates: new CertificateSet(input.chain.map((der) => new CertificateChoices({ certificate: AsnConvert.parse(der, Certificate) }))),
+    encapContentInfo: new EncapsulatedContentInfo({ eContentType: input.contentType, eContent: input.content ? new EncapsulatedContent({ single: new OctetString(input.content) }) : undefined }),
+    certificates: input.includeCertificates ? new CertificateSet(input.chain.map((der) => new CertificateChoices({ certificate: AsnConvert.parse(der, Certificate) }))) : undefined,
     signerInfos: new SignerInfos([signerInfo]),
   });
-  return bytesOf(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(signedData) })));
+  return bytesOf(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(data) })));
 }
+
+/**
+ * A detached CMS SignedData over an artifact known only by its digest, with the signer's chain in
+ * `certificates` so that a verifier needs only the root.
+ */
+export const detachedSignedData = (input: { digestAlgorithm: DigestName; digest: Uint8Array; signer: Signer; chain: Uint8Array[]; signingTime: Date }): Promise<Uint8Array> =>
+  signedData({ ...input, contentType: id_data, includeCertificates: true });

@@ -57,6 +57,7 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
 
   await rollbackCheck(deps.store, request, input); // before the token signs anything; again where it is recorded
   const signer = await loadSigner(deps, input.signer);
+  if (signer.row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${input.signer}" is a ${signer.row.purpose} signer: it signs no firmware`, 409);
   const now = deps.clock.now();
   if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {
     throw new HallmarkError('signer_expired', `signer "${input.signer}"'s certificate is valid ${new Date(Number(signer.row.not_before)).toISOString()} to ${new Date(Number(signer.row.not_after)).toISOString()}`, 409);

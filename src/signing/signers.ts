@@ -16,6 +16,12 @@ export const SIGNER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const SIGNER_KEY_TYPES = ['ec-p256', 'ec-p384'] as const;
 export type SignerKeyType = (typeof SIGNER_KEY_TYPES)[number];
 
+/** What a signer is for, the profile it is certified under by default and the usage that profile must grant. */
+const PURPOSES = {
+  firmware: { defaultProfile: 'firmware-signer', usage: 'codeSigning' },
+  tsa: { defaultProfile: 'tsa', usage: 'timeStamping' },
+} as const;
+
 export interface SignerDeps {
   store: Store;
   keys: KeyStore;
@@ -36,15 +42,17 @@ export interface LoadedSigner {
  * certificate for it under the `firmware-signer` profile (codeSigning, digitalSignature critical),
  * recorded with the signer and audited in the transaction that records the certificate.
  */
-export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
+export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: 'firmware' | 'tsa'; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
   if (!SIGNER_NAME.test(input.name)) throw new HallmarkError('invalid_name', `signer name "${input.name}": lowercase letters, digits and dashes, at most 63`, 400);
   const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;
   if (!SIGNER_KEY_TYPES.includes(keyType)) throw new HallmarkError('invalid_key_type', `signer key type "${input.keyType}": one of ${SIGNER_KEY_TYPES.join(', ')}`, 400);
   if (await findSigner(deps.store, input.name)) throw new HallmarkError('signer_exists', `a signer named "${input.name}" exists already`, 409);
-  const profileName = input.profile ?? 'firmware-signer';
+  const purpose = input.purpose ?? 'firmware';
+  const { defaultProfile, usage } = PURPOSES[purpose];
+  const profileName = input.profile ?? defaultProfile;
   const profile = deps.issue.profiles.get(profileName);
-  if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${profileName}": add ca-config/profiles/firmware-signer.yaml (docs/firmware-signing.md)`, 409);
-  if (!profile.extendedKeyUsage.includes('codeSigning')) throw new HallmarkError('not_code_signing', `profile "${profileName}" does not grant codeSigning: a signer needs a code-signing profile`, 400);
+  if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${profileName}": add ca-config/profiles/${defaultProfile}.yaml (docs/firmware-signing.md)`, 409);
+  if (!profile.extendedKeyUsage.includes(usage)) throw new HallmarkError('wrong_profile', `profile "${profileName}" does not grant ${usage}: a ${purpose} signer needs one that does`, 400);
   const ca = input.ca ?? profile.issuer;
   const uri = { token: deps.tokenLabel, object: `hallmark-signer-${input.name}-${randomBytes(4).toString('hex')}` };
   const key = await deps.keys.createKey(uri, keyType);
@@ -55,6 +63,7 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
       ca: issued.issuer,
       key_uri: formatKeyUri(uri),
       key_type: keyType,
+      purpose,
       serial: issued.serial,
       certificate: Buffer.from(issued.der),
       not_before: issued.notBefore.getTime(),
@@ -63,7 +72,7 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
       created_at: deps.issue.clock.now().getTime(),
     };
     await insertSigner(tx, row);
-    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType } });
+    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType, purpose } });
   };
   try {
     const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: profileName, identity: input.name, issuer: ca, requester: input.requester, actor: input.actor, source: input.source, recordWith: record }]);
@@ -80,6 +89,10 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
 export async function loadSigner(deps: SignerDeps, name: string): Promise<LoadedSigner> {
   const row = await findSigner(deps.store, name);
   if (!row) throw new HallmarkError('unknown_signer', `no signer named "${name}" (hallmark signer list)`, 404);
+  return loadSignerRow(deps, row);
+}
+
+export async function loadSignerRow(deps: SignerDeps, row: SignerRow): Promise<LoadedSigner> {
   const certificate = new Uint8Array(row.certificate);
   const issuer = deps.issue.issuers.exact(row.ca);
   return { row, key: await deps.keys.getSigner(parseKeyUri(row.key_uri)), chain: [certificate, ...issuer.chain] };
@@ -94,6 +107,7 @@ export function signerView(row: SignerRow) {
     name: row.name,
     ca: row.ca,
     keyType: row.key_type,
+    purpose: row.purpose,
     serial: row.serial,
     notBefore: new Date(Number(row.not_before)).toISOString(),
     notAfter: new Date(Number(row.not_after)).toISOString(),

@@ -6,6 +6,8 @@ export interface SignerRow {
   ca: string;
   key_uri: string;
   key_type: string;
+  /** firmware: signs releases; tsa: signs RFC 3161 time-stamps. */
+  purpose: string;
   serial: string;
   certificate: Buffer;
   not_before: number;
@@ -57,3 +59,9 @@ export function listReleases(handle: Handle, filter: { product?: string; signer?
   if (filter.signer) query.where({ signer: filter.signer });
   return query;
 }
+
+/** The newest time-stamping signer (by certificate expiry). */
+export const newestTsaSigner = (handle: Handle): Promise<SignerRow | undefined> => sql(handle)('signers').where({ purpose: 'tsa' }).orderBy('not_after', 'desc').first();
+
+export const insertTimestamp = async (handle: Handle, row: { serial: string; gen_time: number; hash_algorithm: string; imprint: string; signer: string; source: string | null }): Promise<void> =>
+  void (await sql(handle)('timestamps').insert(row));

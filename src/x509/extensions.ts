@@ -36,6 +36,7 @@ export const EKU_OIDS: Record<string, string> = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
   codeSigning: '1.3.6.1.5.5.7.3.3',
   emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
   OCSPSigning: '1.3.6.1.5.5.7.3.9',
 };
 /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1). */
@@ -67,8 +68,9 @@ export function keyUsage(usages: (keyof typeof KeyUsageFlags)[]): Extension {
   return extension(id_ce_keyUsage, true, new KeyUsage(flags));
 }
 
+/** Critical only for a time-stamping authority, whose certificate RFC 3161 §2.3 says must be. */
 export const extendedKeyUsage = (usages: string[]) =>
-  extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(usages.map((u) => EKU_OIDS[u] ?? u)));
+  extension(id_ce_extKeyUsage, usages.length === 1 && usages[0] === 'timeStamping', new ExtendedKeyUsage(usages.map((u) => EKU_OIDS[u] ?? u)));
 
 export const subjectKeyIdentifier = (id: Uint8Array) =>
   extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(exactBuffer(id)));

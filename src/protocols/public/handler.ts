@@ -10,6 +10,8 @@ export interface PublicDeps {
   caCertificate: (name: string) => Uint8Array | undefined;
   crls: CrlCache;
   ocsp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+  /** POST /tsa, the RFC 3161 time-stamping authority (absent when tsa.enabled is false). */
+  tsa?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   clock: Clock;
   log: (line: string) => void;
   /** /readyz: database reachable, token logged in, CRLs fresh; warnings (the public URL) do not make it unready. */
@@ -25,7 +27,7 @@ const send = (res: ServerResponse, status: number, type: string, body: string | 
 };
 
 /**
- * The plain-HTTP listener: public CA material, CRLs, OCSP and health, no authentication, nothing
+ * The plain-HTTP listener: public CA material, CRLs, OCSP, time-stamps and health, no authentication, nothing
  * secret (docs/http-api.md). A bare node:http handler, because this is the path relying parties hit
  * hardest. Status data is signed, so plain HTTP is what RFC 5280 §4.2.1.13 and RFC 6960 expect.
  */
@@ -38,6 +40,10 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
       const allowed = path === '/ocsp' ? 'POST' : 'GET';
       if (req.method !== allowed && !(allowed === 'GET' && head)) return send(res, 405, 'text/plain', `use ${allowed} for ${path === '/ocsp' ? '/ocsp' : '/ocsp/<base64 request>'}\n`, { Allow: allowed });
       return deps.ocsp(req, res, path);
+    }
+    if (path === '/tsa' && deps.tsa) {
+      if (req.method !== 'POST') return send(res, 405, 'text/plain', 'use POST for /tsa (RFC 3161 §3.4)\n', { Allow: 'POST' });
+      return deps.tsa(req, res);
     }
     if (req.method !== 'GET' && !head) return send(res, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
     if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' }, head);

@@ -42,6 +42,7 @@ const signerAnswer = z.object({
   name: z.string(),
   ca: z.string(),
   keyType: z.string(),
+  purpose: z.string().describe('firmware, or tsa for the time-stamping authority'),
   serial: z.string(),
   notBefore: z.string(),
   notAfter: z.string(),

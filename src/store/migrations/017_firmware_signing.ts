@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 
 /**
  * Firmware signing (docs/firmware-signing.md). `signers`: named signing keys on the token, each with a
- * code-signing certificate from a CA (the `firmware-signer` profile). `releases`: one record per signed
+ * certificate from a CA: code-signing (`purpose` firmware, the `firmware-signer` profile) or the
+ * time-stamping authority's (`purpose` tsa, the `tsa` profile). `releases`: one record per signed
  * artifact, written before the signature is returned: who asked, the digest, product, channel, version,
  * signer, format and the signature itself. One record per (digest, signer, format, product, channel):
  * asking again answers the same record (the same image promoted to another channel is a record of its own). Versions per (product, channel) only rise (rollback protection) unless overridden.
@@ -13,6 +14,7 @@ export async function up(db: Knex): Promise<void> {
     t.string('ca', 63).notNullable();
     t.string('key_uri', 255).notNullable();
     t.string('key_type', 16).notNullable();
+    t.string('purpose', 16).notNullable().defaultTo('firmware');
     t.string('serial', 42).notNullable();
     t.binary('certificate').notNullable();
     t.bigInteger('not_before').notNullable();
@@ -37,9 +39,20 @@ export async function up(db: Knex): Promise<void> {
     t.unique(['digest', 'digest_algorithm', 'signer', 'format', 'product', 'channel']);
     t.index(['product', 'channel']);
   });
+  // RFC 3161 time-stamps handed out: serials are unique by the primary key, and what was stamped is kept.
+  await db.schema.createTable('timestamps', (t) => {
+    t.string('serial', 42).primary();
+    t.bigInteger('gen_time').notNullable();
+    t.string('hash_algorithm', 8).notNullable();
+    t.string('imprint', 128).notNullable();
+    t.string('signer', 63).notNullable();
+    t.string('source', 64);
+    t.index(['gen_time']);
+  });
 }
 
 export async function down(db: Knex): Promise<void> {
+  await db.schema.dropTable('timestamps');
   await db.schema.dropTable('releases');
   await db.schema.dropTable('signers');
 }
