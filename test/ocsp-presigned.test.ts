@@ -129,8 +129,15 @@ for (const makeBackend of BACKENDS) {
           const held = new Promise<void>((resolve) => (release = resolve));
           let locked!: () => void;
           const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+          // The same lock of a deployment in another schema of the database does not stop this one.
+          await db.transaction(async (trx) => {
+            await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [0x4f435350, 'another_deployment']);
+            const other = await hm.running.presigner.pass();
+            assert.notEqual(other, undefined, 'a lock of another schema is not this one');
+          });
+          await certificateFor(hm, dir, 'pre-lock-2');
           const holder = db.transaction(async (trx) => {
-            await trx.raw('SELECT pg_advisory_xact_lock(?)', [0x4f435350]);
+            await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))', [0x4f435350]);
             locked();
             await held;
           });

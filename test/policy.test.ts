@@ -39,6 +39,9 @@ const MATRIX: Record<string, Record<PrincipalName, number>> = {
   'tls-server': ADMINS_ONLY,
   // Hallmark certifies its own responders; nobody gets one over REST.
   'ocsp-signer': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
+  // Firmware signers are made by the CLI, the time-stamping authority by Hallmark: never over REST.
+  'firmware-signer': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
+  tsa: { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
 };
 
 let home: TestHome;
@@ -368,6 +371,7 @@ describe('profiles and routes that could reach authority', () => {
     for (const [what, extra] of [
       ['a server profile for enrollment', { extendedKeyUsage: ['serverAuth'], requesters: { enrollment: true } }],
       ['an OCSP responder for stations', { extendedKeyUsage: ['OCSPSigning'], ocspNoCheck: true, requesters: { station: true } }],
+      ['a time-stamping authority for devices', { extendedKeyUsage: ['timeStamping'], requesters: { enrollment: true } }],
       ['an operator certificate for renewal', { extendedKeyUsage: ['clientAuth'], role: 'operator', requesters: { renewal: true } }],
       ['an authority profile for operators over REST', { authority: true, requesters: { rest: { roles: ['admin', 'operator'] } } }],
     ] as const) {
@@ -398,6 +402,8 @@ describe('profiles and routes that could reach authority', () => {
       station: { enrollment: false, renewal: false, station: false, cli: true, system: true },
       'tls-server': { enrollment: false, renewal: false, station: false, cli: true, system: true },
       'ocsp-signer': { enrollment: false, renewal: false, station: false, cli: true, system: true },
+      'firmware-signer': { enrollment: false, renewal: false, station: false, cli: true, system: true },
+      tsa: { enrollment: false, renewal: false, station: false, cli: true, system: true },
     };
     for (const [name, profile] of config.profiles) {
       for (const [kind, allowed] of Object.entries(EXPECTED[name]!)) {

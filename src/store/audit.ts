@@ -1,3 +1,4 @@
+import { advisoryXactLock, tryAdvisoryXactLock } from './advisory-lock.js';
 import { isPostgres } from './db.js';
 import { insertMany } from './insert-many.js';
 import { sql, sqlTx, type Handle, type StoreTx } from './handle.js';
@@ -47,7 +48,7 @@ export async function appendPendingAudit(tx: StoreTx, rows: PendingAuditRow[]): 
   await insertMany(trx, 'audit_pending', rows as unknown as Record<string, unknown>[], 500);
 }
 
-/** A number of PostgreSQL's advisory-lock space that only the audit sequencer uses. */
+/** A number of PostgreSQL's advisory-lock space that only the audit sequencer uses (with the schema: advisory-lock.ts). */
 const SEQUENCER_LOCK = 0x48414c4d; // "HALM"
 const DELETE_CHUNK = 500;
 
@@ -71,9 +72,9 @@ export async function sequencePendingAudit(
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
-      if (wait) await trx.raw('SELECT pg_advisory_xact_lock(?)', [SEQUENCER_LOCK]);
+      if (wait) await trx.raw(advisoryXactLock(SEQUENCER_LOCK).sql, advisoryXactLock(SEQUENCER_LOCK).bindings);
       else {
-        const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [SEQUENCER_LOCK])) as { rows: { mine: boolean }[] };
+        const { rows } = (await trx.raw(tryAdvisoryXactLock(SEQUENCER_LOCK).sql, tryAdvisoryXactLock(SEQUENCER_LOCK).bindings)) as { rows: { mine: boolean }[] };
         if (!rows[0]?.mine) return 0;
       }
     }

@@ -288,9 +288,13 @@ export async function failPendingIntents(tx: StoreTx, serials: string[]): Promis
   return still;
 }
 
-/** Certificates of a revoked CA that still need a replacement (not internal ones: responders and links are made anew). */
+/**
+ * Certificates of a revoked CA that still need a replacement. Not those bound to a key on the token:
+ * responders, links and the time-stamping authority are made anew; a firmware signer is replaced by a
+ * new signer (docs/firmware-signing.md).
+ */
 const toReissue = (handle: Handle, issuer: string, now: number) =>
-  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link']);
+  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link', 'tsa', 'firmware-signer']);
 
 export const countToReissue = async (handle: Handle, issuer: string, now: number): Promise<number> => Number((await toReissue(handle, issuer, now).count({ n: '*' }))[0]!.n);
 

@@ -1,3 +1,4 @@
+import { tryAdvisoryXactLock } from './advisory-lock.js';
 import { isPostgres } from './db.js';
 import type { StatusRow } from './certificates.js';
 import { ROWS_PER_STATEMENT } from './insert-many.js';
@@ -80,7 +81,7 @@ export const deleteResponsesExpiredBefore = async (handle: Handle, before: numbe
 
 export const countResponses = async (handle: Handle): Promise<number> => Number((await sql(handle)('ocsp_responses').count({ n: '*' }))[0]!.n);
 
-/** A number of PostgreSQL's advisory-lock space that only the OCSP pre-signer uses. */
+/** A number of PostgreSQL's advisory-lock space that only the OCSP pre-signer uses (with the schema: advisory-lock.ts). */
 const PRESIGNER_LOCK = 0x4f435350; // "OCSP"
 
 /**
@@ -91,7 +92,7 @@ export async function asPresigner<T>(store: Store, work: (handle: Handle) => Pro
   const db = sql(store);
   if (!isPostgres(db)) return work(store);
   return db.transaction(async (trx) => {
-    const { rows } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS mine', [PRESIGNER_LOCK])) as { rows: { mine: boolean }[] };
+    const { rows } = (await trx.raw(tryAdvisoryXactLock(PRESIGNER_LOCK).sql, tryAdvisoryXactLock(PRESIGNER_LOCK).bindings)) as { rows: { mine: boolean }[] };
     if (!rows[0]?.mine) return undefined;
     return work(trx as unknown as StoreTx);
   });

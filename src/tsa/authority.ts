@@ -6,7 +6,8 @@ import { isDatabaseUnavailable } from '../http/errors.js';
 import { createRateLimiter } from '../http/rate-limit.js';
 import { readBody } from '../http/read-body.js';
 import { createSigner, loadSignerRow, type LoadedSigner, type SignerDeps } from '../signing/signers.js';
-import { insertTimestamp, newestTsaSigner } from '../store/signing.js';
+import { findCertificate } from '../store/certificates.js';
+import { insertTimestamp, newestTsaSigner, type SignerRow } from '../store/signing.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { grantTimestamp, parseTimestampRequest, refuseTimestamp, TimestampRefusal, timestampSerial } from './timestamp.js';
 
@@ -14,17 +15,25 @@ const MAX_QUERY = 8 * 1024;
 
 /**
  * The time-stamping authority's signer: the newest `tsa` signer, or a new one (key on the token,
- * certificate under the `tsa` profile) when there is none or the newest has entered the last third of
- * its life, as OCSP responders renew; earlier time-stamps stay verifiable with their own certificate.
+ * certificate under the `tsa` profile) when there is none, the newest has entered the last third of its
+ * life (as OCSP responders renew), is revoked, or its CA no longer issues (rollover, compromise); earlier time-stamps stay verifiable with their own certificate.
  */
 export async function ensureTsa(deps: SignerDeps & { audit: AuditLog; clock: Clock }, log: (line: string) => void): Promise<LoadedSigner> {
   const now = deps.clock.now().getTime();
   const newest = await newestTsaSigner(deps.store);
-  if (newest && now < Number(newest.not_after) - (Number(newest.not_after) - Number(newest.not_before)) / 3) return loadSignerRow(deps, newest);
+  if (newest && now < Number(newest.not_after) - (Number(newest.not_after) - Number(newest.not_before)) / 3 && (await stillCurrent(deps, newest))) return loadSignerRow(deps, newest);
   const name = `tsa-${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${now.toString(36)}`;
   const row = await createSigner(deps, { name, purpose: 'tsa', requester: { kind: 'system' }, actor: 'system:tsa' });
   log(`time-stamping authority: new certificate ${row.serial}, valid until ${new Date(Number(row.not_after)).toISOString()}`);
   return loadSignerRow(deps, row);
+}
+
+/** Its certificate is not revoked and its CA is the generation that issues now (a rollover or a compromise gives a new one). */
+async function stillCurrent(deps: SignerDeps, row: SignerRow): Promise<boolean> {
+  const certificate = await findCertificate(deps.store, row.serial);
+  if (certificate?.status === 'revoked') return false;
+  const profile = deps.issue.profiles.get('tsa');
+  return !profile || deps.issue.issuers.get(profile.issuer).name === row.ca;
 }
 
 /**
