@@ -137,6 +137,37 @@ for (const makeBackend of BACKENDS) {
       assert.ok(details.some((d) => d.rollbackOverride === 'field recall of 1.1.0' && d.channel === 'stable'), JSON.stringify(details));
     });
 
+    test('two-person rule: a release of such a signer waits (202, no signature) until a second, different principal approves; then openssl verifies it', async () => {
+      await hallmarkJson(env, 'signer', 'create', '--name', 'prod-fw', '--two-person');
+      const both = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['firmware.sign', 'release.approve', 'release.read'], createdBy: 'test', now: new Date() })).apiKey;
+      const approver = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['release.approve'], createdBy: 'test', now: new Date() })).apiKey;
+      const fw = image('prod-3.0.0.bin');
+      const asked = await hm.request('POST', 'signers/prod-fw/signatures', { token: both, body: { digestAlgorithm: 'sha256', digest: fw.sha256, product: 'prod', version: '3.0.0' } });
+      assert.equal(asked.status, 202, asked.body);
+      const pending = asked.json();
+      assert.equal(pending.status, 'pending');
+      assert.equal(pending.signature, undefined);
+      assert.equal(pending.release, pending.id);
+
+      const self = await hm.request('POST', `releases/${pending.id}/approve`, { token: both });
+      assert.equal(self.status, 403, self.body);
+      assert.equal(self.json().error.code, 'same_person');
+      assert.equal((await hm.request('POST', `releases/${pending.id}/approve`, { token: pipelineKey })).status, 403, 'release.approve is needed');
+
+      const approved = await hm.request('POST', `releases/${pending.id}/approve`, { token: approver });
+      assert.equal(approved.status, 200, approved.body);
+      assert.equal(approved.json().status, 'signed');
+      assert.ok(approved.json().approvedBy);
+      const out = path.join(dir, 'prod.p7s');
+      fs.writeFileSync(out, Buffer.from(approved.json().signature, 'base64'));
+      const verify = await run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', out, '-content', fw.file, '-CAfile', files.rootFile, '-purpose', 'any', '-out', path.join(dir, 'verified')]);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.equal((await hm.request('POST', `releases/${pending.id}/approve`, { token: approver })).json().error.code, 'not_pending');
+      const actions = (await sql(hm.ctx.store)('audit_events').where('target', 'prod@3.0.0')).map((e) => e.action);
+      const waiting = (await sql(hm.ctx.store)('audit_pending').where('target', 'prod@3.0.0')).map((e) => e.action);
+      assert.deepEqual([...actions, ...waiting].sort(), ['release.approve', 'release.request']);
+    });
+
     test('who may sign: never a station, a device or an unscoped key; bad input is a 400 and writes nothing; a revoked signer signs nothing', async () => {
       const before = await releases();
       const fw = image('fw-2.0.0.bin');

@@ -146,6 +146,10 @@ describe('the OpenAPI description and the answers', () => {
     await call('GET', '/signers', '/signers', { token });
     await call('GET', '/signers/{name}', '/signers/oa-fw', { token });
     const release = (await call('POST', '/signers/{name}/signatures', '/signers/oa-fw/signatures', { token: scoped, body: { digestAlgorithm: 'sha256', digest: 'ab'.repeat(32), product: 'oa', version: '1', format: 'raw' } })).json();
+    await createSigner({ store: hm.ctx.store, audit: hm.ctx.audit, keys: hm.ctx.keys!, issue: hm.running.issue, tokenLabel: hm.ctx.env.tokenLabel }, { name: 'oa-two', twoPerson: true, requester: { kind: 'cli' }, actor: 'test' });
+    // 202 (waiting for approval) is the route's other answer, described in words: asked directly.
+    const waiting = (await hm.request('POST', 'signers/oa-two/signatures', { token: scoped, body: { digestAlgorithm: 'sha256', digest: 'cd'.repeat(32), product: 'oa2', version: '1' } })).json();
+    await call('POST', '/releases/{id}/approve', `/releases/${waiting.id}/approve`, { token: session.token });
     await call('GET', '/releases', '/releases', { token });
     await call('GET', '/releases/{id}', `/releases/${release.id}`, { token });
 

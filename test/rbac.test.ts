@@ -21,7 +21,7 @@ const EXPECTED: Record<string, string[]> = {
   station: ['ca.read', 'factory.provision'],
   device: ['ca.read', 'enroll.self'],
 };
-const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage', 'firmware.sign'];
+const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage', 'firmware.sign', 'release.approve'];
 
 let home: TestHome;
 before(async () => {

@@ -22,6 +22,8 @@ export const PERMISSIONS = [
   'firmware.sign',
   /** Reading signers and release records. */
   'release.read',
+  /** The second person of a two-person signer: approving a pending release (never the one who asked). */
+  'release.approve',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -37,6 +39,6 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 export const roleAllows = (role: Role, permission: Permission) => ROLE_PERMISSIONS[role].includes(permission);
 
 /** Operations that need an operator session (password + TOTP) or an API key scoped for them. */
-export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority', 'firmware.sign']);
+export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority', 'firmware.sign', 'release.approve']);
 
 export const isPermission = (value: string): value is Permission => (PERMISSIONS as readonly string[]).includes(value);

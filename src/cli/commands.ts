@@ -88,7 +88,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'firmware signing keys on the token, with code-signing certificates',
     examples: ['hallmark signer create --name sensor-fw', 'hallmark signer create --name gateway-fw --key ec-p384', 'hallmark signer show sensor-fw --out signer-chain.pem'],
     verbs: [
-      { verb: 'create', options: ['name', 'profile', 'ca', 'key'], required: ['name'], summary: 'a key on the token and its certificate (firmware-signer profile, or another code-signing one)' },
+      { verb: 'create', options: ['name', 'profile', 'ca', 'key', 'two-person'], required: ['name'], summary: 'a key on the token and its certificate (firmware-signer profile, or another code-signing one)' },
       { verb: 'list', options: [], summary: 'every signer' },
       { verb: 'show', args: '<name>', options: ['out'], summary: 'one signer and its certificate chain' },
     ],
@@ -104,10 +104,11 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'release',
     summary: 'signed firmware releases',
-    examples: ['hallmark release list --product sensor', 'hallmark release show 12 --json'],
+    examples: ['hallmark release list --product sensor', 'hallmark release show 12 --json', 'hallmark release approve 12 --out fw.p7s'],
     verbs: [
       { verb: 'list', options: ['product', 'signer', 'limit'], summary: 'release records, newest first' },
-      { verb: 'show', args: '<id>', options: [], summary: 'one release record' },
+      { verb: 'show', args: '<id>', options: ['out'], summary: 'one release record (--out: its signature)' },
+      { verb: 'approve', args: '<id>', options: ['out'], summary: 'the second person of a two-person signer: approve, and sign' },
     ],
     run: (verb, args, flags) => releaseCommand(verb, args, flags),
   },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { issuingDeps } from '../app/context.js';
-import { releaseView, signRelease } from '../signing/releases.js';
+import { approveRelease, releaseView, signRelease } from '../signing/releases.js';
 import { chainPem, createSigner, loadSigner, signerView } from '../signing/signers.js';
 import { findRelease, findSigner, listReleases, listSigners } from '../store/signing.js';
 import { checkOutFile } from './out-file.js';
@@ -24,6 +24,7 @@ export interface SigningFlags {
   format?: string;
   digest?: string;
   'rollback-override'?: string;
+  'two-person'?: boolean;
   out?: string;
   limit?: string;
 }
@@ -39,7 +40,7 @@ export async function signerCommand(verb: string | undefined, args: string[], fl
     if (!name) throw usageError(usage);
     await withContext({ withKeys: true }, async (ctx) => {
       if (!flags.json) note(`generating the key of signer ${name} on the token and certifying it…`);
-      const row = await createSigner(await signingDeps(ctx), { name, profile: flags.profile, ca: flags.ca, keyType: flags.key, requester: { kind: 'cli' }, actor: actor() });
+      const row = await createSigner(await signingDeps(ctx), { name, twoPerson: flags['two-person'] ?? false, profile: flags.profile, ca: flags.ca, keyType: flags.key, requester: { kind: 'cli' }, actor: actor() });
       if (flags.json) printJson(signerView(row));
       else process.stdout.write(`signer ${row.name}: ${row.key_type} key on the token, certificate ${row.serial} from CA ${row.ca}, valid until ${signerView(row).notAfter}\n`);
     });
@@ -97,15 +98,28 @@ export async function signCommand(flags: SigningFlags): Promise<void> {
       mayOverride: true, // the local CLI is the CA's operator
       actor: actor(),
     });
-    fs.writeFileSync(out, new Uint8Array(release.signature));
     const view = releaseView(release);
+    if (release.signature) fs.writeFileSync(out, new Uint8Array(release.signature));
     if (flags.json) printJson({ ...view, replayed });
+    else if (!release.signature) process.stdout.write(`release ${view.id} (${view.product} ${view.version}) waits for a second person's approval (signer ${view.signer}): hallmark release approve ${view.id} --out ${out}\n`);
     else process.stdout.write(`${replayed ? 'already signed' : 'signed'}: ${view.product} ${view.version} (channel ${view.channel}), release ${view.id}, ${view.format} signature by ${view.signer} in ${out}\n`);
   });
 }
 
 /** `hallmark release list|show`: the release records. */
 export async function releaseCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
+  if (verb === 'approve') {
+    const id = Number(args[0]);
+    if (!Number.isSafeInteger(id) || id < 1) throw usageError('usage: hallmark release approve <id> [--out <file>]');
+    if (flags.out) checkOutFile(flags.out);
+    await withContext({ withKeys: true }, async (ctx) => {
+      const row = await approveRelease(await signingDeps(ctx), { id, actor: actor() });
+      if (flags.out) fs.writeFileSync(flags.out, new Uint8Array(row.signature!));
+      if (flags.json) printJson(releaseView(row));
+      else process.stdout.write(`release ${id} approved and signed: ${row.product} ${row.version} by ${row.signer}${flags.out ? `, signature in ${flags.out}` : ''}\n`);
+    });
+    return;
+  }
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const limit = flags.limit === undefined ? 100 : Number(flags.limit);
@@ -119,8 +133,13 @@ export async function releaseCommand(verb: string | undefined, args: string[], f
       const row = await findRelease(ctx.store, id);
       if (!row) throw usageError(`no release ${args[0]} (hallmark release list)`);
       const { signature: _signature, ...view } = releaseView(row);
+      if (flags.out) {
+        if (!row.signature) throw usageError(`release ${id} is not signed yet (it waits for approval)`);
+        checkOutFile(flags.out);
+        fs.writeFileSync(flags.out, new Uint8Array(row.signature));
+      }
       if (flags.json) printJson(releaseView(row));
       else process.stdout.write(`${Object.entries(view).map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('\n')}\n`);
-    } else throw usageError('usage: hallmark release list [--product <p>] [--signer <name>] [--limit <n>] | show <id>');
+    } else throw usageError('usage: hallmark release list [--product <p>] [--signer <name>] [--limit <n>] | show <id> [--out <file>] | approve <id> [--out <file>]');
   });
 }

@@ -3,11 +3,11 @@ import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
 import { findCertificate } from '../store/certificates.js';
 import { inTransaction, type Handle } from '../store/handle.js';
-import { findReleaseByKey, insertRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
+import { completeRelease, findRelease, findReleaseByKey, insertRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
 import { ecdsaDerToRaw } from './raw-signature.js';
-import { chainPem, loadSigner, type SignerDeps } from './signers.js';
+import { chainPem, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
 import { compareVersions, VERSION } from './versions.js';
 
 export const SIGNATURE_FORMATS = ['cms', 'raw'] as const;
@@ -56,23 +56,10 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
   for (const other of await releasesOfDigest(deps.store, request.digestAlgorithm, request.digest)) if (other.product === request.product) sameVersion(other, request);
 
   await rollbackCheck(deps.store, request, input); // before the token signs anything; again where it is recorded
-  const signer = await loadSigner(deps, input.signer);
-  if (signer.row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${input.signer}" is a ${signer.row.purpose} signer: it signs no firmware`, 409);
   const now = deps.clock.now();
-  if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {
-    throw new HallmarkError('signer_expired', `signer "${input.signer}"'s certificate is valid ${new Date(Number(signer.row.not_before)).toISOString()} to ${new Date(Number(signer.row.not_after)).toISOString()}`, 409);
-  }
-  const certificate = await findCertificate(deps.store, signer.row.serial);
-  if (certificate?.status === 'revoked') throw new HallmarkError('signer_revoked', `signer "${input.signer}"'s certificate ${signer.row.serial} is revoked (${certificate.revocation_reason}): it signs nothing more`, 409);
-  if (request.format === 'raw' && KEY_HASH[signer.row.key_type] !== request.digestAlgorithm) {
-    throw new HallmarkError('digest_mismatch', `a raw signature by a ${signer.row.key_type} key is over a ${KEY_HASH[signer.row.key_type]} digest; this one is ${request.digestAlgorithm} (or ask for --format cms)`, 400);
-  }
-  const digest = Buffer.from(request.digest, 'hex');
-  const signature =
-    request.format === 'cms'
-      ? await detachedSignedData({ digestAlgorithm: request.digestAlgorithm, digest, signer: signer.key, chain: signer.chain, signingTime: now })
-      : await signer.key.signDigest(digest);
-
+  const signer = await usableSigner(deps, input.signer, request, now);
+  // A two-person signer signs nothing yet: the release waits for a second principal's approval.
+  const signature = signer.row.two_person ? null : await signatureFor(signer, request, now);
   const row: ReleaseRow = {
     signer: input.signer,
     product: request.product,
@@ -81,10 +68,13 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
     digest_algorithm: request.digestAlgorithm,
     digest: request.digest,
     format: request.format,
-    signature: Buffer.from(signature),
+    status: signature ? 'signed' : 'pending',
+    signature,
     metadata: JSON.stringify(request.metadata),
     override_reason: null,
     requested_by: input.actor,
+    approved_by: null,
+    approved_at: null,
     created_at: now.getTime(),
   };
   try {
@@ -93,7 +83,7 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
       row.id = await insertRelease(tx, row);
       await deps.audit.recordIn(tx, {
         actor: input.actor,
-        action: 'release.sign',
+        action: signature ? 'release.sign' : 'release.request',
         target: `${request.product}@${request.version}`,
         outcome: 'success',
         source: input.source,
@@ -108,6 +98,55 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
     return { release: sameVersion(winner, request), replayed: true };
   }
   return { release: row, replayed: false };
+}
+
+/**
+ * The two-person rule's second step: a principal other than the one who asked approves a pending
+ * release; the signer's checks and the rollback check are made again (a newer version may have been
+ * signed meanwhile), then the token signs and the release and its audit entry are recorded.
+ */
+export async function approveRelease(deps: ReleaseDeps, input: { id: number; actor: string; source?: string }): Promise<ReleaseRow> {
+  const row = await findRelease(deps.store, input.id);
+  if (!row) throw new HallmarkError('unknown_release', `no release ${input.id} (hallmark release list)`, 404);
+  if (row.status !== 'pending') throw new HallmarkError('not_pending', `release ${input.id} is ${row.status}, not waiting for approval`, 409);
+  if (row.requested_by === input.actor) throw new HallmarkError('same_person', `release ${input.id} was asked for by ${input.actor}: a second, different principal approves it`, 403);
+  const request = { digestAlgorithm: row.digest_algorithm as DigestName, digest: row.digest, format: row.format as SignatureFormat, product: row.product, channel: row.channel, version: row.version };
+  const now = deps.clock.now();
+  const newer = (await versionsSigned(deps.store, row.product, row.channel, row.id)).filter((v) => compareVersions(row.version, v) <= 0);
+  if (newer.length && !row.override_reason) throw new HallmarkError('rollback_refused', `${row.product} ${newer.sort(compareVersions).pop()} was signed on channel ${row.channel} since release ${row.id} (${row.version}) was asked for: approving it would be a rollback`, 409);
+  const signer = await usableSigner(deps, row.signer, request, now);
+  const signature = await signatureFor(signer, request, now);
+  await inTransaction(deps.store, async (tx) => {
+    if (!(await completeRelease(tx, input.id, { signature, approved_by: input.actor, approved_at: now.getTime() }))) throw new HallmarkError('not_pending', `release ${input.id} was approved meanwhile`, 409);
+    await deps.audit.recordIn(tx, { actor: input.actor, action: 'release.approve', target: `${row.product}@${row.version}`, outcome: 'success', source: input.source, details: { release: input.id, signer: row.signer, requestedBy: row.requested_by } });
+  });
+  return { ...row, status: 'signed', signature, approved_by: input.actor, approved_at: now.getTime() };
+}
+
+type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat };
+
+/** The signer, if it may sign this now: a firmware signer, its certificate valid and not revoked, a raw digest of its key's hash. */
+async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck, now: Date): Promise<LoadedSigner> {
+  const signer = await loadSigner(deps, name);
+  if (signer.row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${name}" is a ${signer.row.purpose} signer: it signs no firmware`, 409);
+  if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {
+    throw new HallmarkError('signer_expired', `signer "${name}"'s certificate is valid ${new Date(Number(signer.row.not_before)).toISOString()} to ${new Date(Number(signer.row.not_after)).toISOString()}`, 409);
+  }
+  const certificate = await findCertificate(deps.store, signer.row.serial);
+  if (certificate?.status === 'revoked') throw new HallmarkError('signer_revoked', `signer "${name}"'s certificate ${signer.row.serial} is revoked (${certificate.revocation_reason}): it signs nothing more`, 409);
+  if (request.format === 'raw' && KEY_HASH[signer.row.key_type] !== request.digestAlgorithm) {
+    throw new HallmarkError('digest_mismatch', `a raw signature by a ${signer.row.key_type} key is over a ${KEY_HASH[signer.row.key_type]} digest; this one is ${request.digestAlgorithm} (or ask for --format cms)`, 400);
+  }
+  return signer;
+}
+
+async function signatureFor(signer: LoadedSigner, request: SignCheck, now: Date): Promise<Buffer> {
+  const digest = Buffer.from(request.digest, 'hex');
+  return Buffer.from(
+    request.format === 'cms'
+      ? await detachedSignedData({ digestAlgorithm: request.digestAlgorithm, digest, signer: signer.key, chain: signer.chain, signingTime: now })
+      : await signer.key.signDigest(digest),
+  );
 }
 
 /**
@@ -154,7 +193,7 @@ function sameVersion(existing: ReleaseRow, request: ReturnType<typeof validate>)
 
 /** A release as the CLI and REST show it, with its signature and the signer's chain (PEM). */
 export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: string) {
-  const signature = new Uint8Array(row.signature);
+  const signature = row.signature ? new Uint8Array(row.signature) : undefined;
   return {
     id: Number(row.id),
     /** The release record's id, under the name the external contract gives it. */
@@ -166,12 +205,14 @@ export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: str
     digestAlgorithm: row.digest_algorithm,
     digest: row.digest,
     format: row.format,
-    signature: Buffer.from(signature).toString('base64'),
-    ...(row.format === 'raw' && keyType ? { signatureP1363: Buffer.from(ecdsaDerToRaw(signature, CURVE_BYTES[keyType]!)).toString('base64') } : {}),
+    status: row.status,
+    ...(signature ? { signature: Buffer.from(signature).toString('base64') } : {}),
+    ...(signature && row.format === 'raw' && keyType ? { signatureP1363: Buffer.from(ecdsaDerToRaw(signature, CURVE_BYTES[keyType]!)).toString('base64') } : {}),
     ...(chain ? { chain: chainPem(chain) } : {}),
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     rollbackOverride: row.override_reason ?? undefined,
     requestedBy: row.requested_by,
+    ...(row.approved_by ? { approvedBy: row.approved_by, approvedAt: new Date(Number(row.approved_at)).toISOString() } : {}),
     createdAt: new Date(Number(row.created_at)).toISOString(),
   };
 }

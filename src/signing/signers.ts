@@ -42,7 +42,7 @@ export interface LoadedSigner {
  * certificate for it under the `firmware-signer` profile (codeSigning, digitalSignature critical),
  * recorded with the signer and audited in the transaction that records the certificate.
  */
-export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: 'firmware' | 'tsa'; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
+export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: 'firmware' | 'tsa'; twoPerson?: boolean; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
   if (!SIGNER_NAME.test(input.name)) throw new HallmarkError('invalid_name', `signer name "${input.name}": lowercase letters, digits and dashes, at most 63`, 400);
   const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;
   if (!SIGNER_KEY_TYPES.includes(keyType)) throw new HallmarkError('invalid_key_type', `signer key type "${input.keyType}": one of ${SIGNER_KEY_TYPES.join(', ')}`, 400);
@@ -64,6 +64,7 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
       key_uri: formatKeyUri(uri),
       key_type: keyType,
       purpose,
+      two_person: input.twoPerson ?? false,
       serial: issued.serial,
       certificate: Buffer.from(issued.der),
       not_before: issued.notBefore.getTime(),
@@ -72,7 +73,7 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
       created_at: deps.issue.clock.now().getTime(),
     };
     await insertSigner(tx, row);
-    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType, purpose } });
+    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType, purpose, twoPerson: input.twoPerson ?? false } });
   };
   try {
     const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: profileName, identity: input.name, issuer: ca, requester: input.requester, actor: input.actor, source: input.source, recordWith: record }]);
@@ -108,6 +109,7 @@ export function signerView(row: SignerRow) {
     ca: row.ca,
     keyType: row.key_type,
     purpose: row.purpose,
+    twoPerson: Boolean(row.two_person),
     serial: row.serial,
     notBefore: new Date(Number(row.not_before)).toISOString(),
     notAfter: new Date(Number(row.not_after)).toISOString(),

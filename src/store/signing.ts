@@ -8,6 +8,7 @@ export interface SignerRow {
   key_type: string;
   /** firmware: signs releases; tsa: signs RFC 3161 time-stamps. */
   purpose: string;
+  two_person: boolean | number;
   serial: string;
   certificate: Buffer;
   not_before: number;
@@ -26,10 +27,13 @@ export interface ReleaseRow {
   digest_algorithm: string;
   digest: string;
   format: string;
-  signature: Buffer;
+  status: 'pending' | 'signed';
+  signature: Buffer | null;
   metadata: string;
   override_reason: string | null;
   requested_by: string;
+  approved_by: string | null;
+  approved_at: number | null;
   created_at: number;
 }
 
@@ -49,9 +53,9 @@ export const releasesOfDigest = (handle: Handle, digestAlgorithm: string, digest
   sql(handle)('releases').where({ digest_algorithm: digestAlgorithm, digest }).orderBy('id');
 export const findRelease = (handle: Handle, id: number): Promise<ReleaseRow | undefined> => sql(handle)('releases').where({ id }).first();
 
-/** Every version already signed for a product on a channel (the rollback check compares against each). */
-export const versionsSigned = async (handle: Handle, product: string, channel: string): Promise<string[]> =>
-  (await sql(handle)('releases').where({ product, channel }).select('version')).map((r: { version: string }) => r.version);
+/** Every version already signed or asked for on a product's channel (the rollback check compares against each). */
+export const versionsSigned = async (handle: Handle, product: string, channel: string, except?: number): Promise<string[]> =>
+  (await sql(handle)('releases').where({ product, channel }).whereNot('id', except ?? -1).select('version')).map((r: { version: string }) => r.version);
 
 export function listReleases(handle: Handle, filter: { product?: string; signer?: string; limit: number }): Promise<ReleaseRow[]> {
   const query = sql(handle)('releases').orderBy('id', 'desc').limit(filter.limit);
@@ -65,3 +69,8 @@ export const newestTsaSigner = (handle: Handle): Promise<SignerRow | undefined> 
 
 export const insertTimestamp = async (handle: Handle, row: { serial: string; gen_time: number; hash_algorithm: string; imprint: string; signer: string; source: string | null }): Promise<void> =>
   void (await sql(handle)('timestamps').insert(row));
+
+/** A pending release gets its signature and approver; false when it was no longer pending. */
+export async function completeRelease(handle: Handle, id: number, done: { signature: Buffer; approved_by: string; approved_at: number }): Promise<boolean> {
+  return (await sql(handle)('releases').where({ id, status: 'pending' }).update({ ...done, status: 'signed' })) === 1;
+}

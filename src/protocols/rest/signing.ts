@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
-import { releaseView, signRelease, SIGNATURE_FORMATS, type ReleaseDeps } from '../../signing/releases.js';
+import { approveRelease, releaseView, signRelease, SIGNATURE_FORMATS, type ReleaseDeps } from '../../signing/releases.js';
 import { chainPem, loadSigner, signerView } from '../../signing/signers.js';
 import { findRelease, findSigner, listReleases, listSigners } from '../../store/signing.js';
 import { parseOrThrow } from './validation.js';
@@ -28,12 +28,15 @@ const releaseAnswer = z.object({
   digestAlgorithm: z.string(),
   digest: z.string(),
   format: z.string(),
-  signature: z.string().describe('base64 DER: the CMS ContentInfo, or the ECDSA-Sig-Value'),
+  status: z.enum(['pending', 'signed']).describe('pending: waiting for a second person (two-person signer)'),
+  signature: z.string().optional().describe('base64 DER: the CMS ContentInfo, or the ECDSA-Sig-Value (absent while pending)'),
   signatureP1363: z.string().optional().describe('raw format: r‖s, each the curve size (base64)'),
   chain: z.array(z.string()).optional().describe('PEM: the signer certificate, then its CAs below the root'),
   metadata: z.record(z.string(), z.string()),
   rollbackOverride: z.string().optional(),
   requestedBy: z.string(),
+  approvedBy: z.string().optional(),
+  approvedAt: z.string().optional(),
   createdAt: z.string(),
   replayed: z.boolean().optional(),
 });
@@ -42,6 +45,7 @@ const signerAnswer = z.object({
   name: z.string(),
   ca: z.string(),
   keyType: z.string(),
+  twoPerson: z.boolean(),
   purpose: z.string().describe('firmware, or tsa for the time-stamping authority'),
   serial: z.string(),
   notBefore: z.string(),
@@ -90,7 +94,7 @@ export function signingRoutes(deps: ReleaseDeps): RouteSpec[] {
       summary: 'Sign an image by its digest: the release record first (rollback-checked, audited), then a detached CMS or raw signature',
       jsonBody: '16kb',
       body: signatureBody,
-      answers: { status: 201, schema: releaseAnswer, description: 'Signed and recorded (200 with replayed: true for a digest signed before)' },
+      answers: { status: 201, schema: releaseAnswer, description: 'Signed and recorded (200 with replayed: true for a digest signed before; 202 with status pending, and no signature, for a two-person signer)' },
       example: { request: { digestAlgorithm: 'sha256', digest: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', product: 'sensor-fw', version: '1.4.2', format: 'cms' } },
       handler: async (req, res) => {
         const body = parseOrThrow(signatureBody, req.body, 'body');
@@ -104,7 +108,22 @@ export function signingRoutes(deps: ReleaseDeps): RouteSpec[] {
           source: req.ip,
         });
         const signer = await loadSigner(deps, release.signer);
-        res.status(replayed ? 200 : 201).json({ ...releaseView(release, signer.chain, signer.row.key_type), ...(replayed ? { replayed } : {}) });
+        // 202: a two-person signer's release waits for a second principal (POST /releases/<id>/approve).
+        const status = release.status === 'pending' ? 202 : replayed ? 200 : 201;
+        res.status(status).json({ ...releaseView(release, signer.chain, signer.row.key_type), ...(replayed ? { replayed } : {}) });
+      },
+    },
+    {
+      method: 'post',
+      path: '/releases/:id/approve',
+      permission: 'release.approve',
+      summary: 'Approve a pending release of a two-person signer (not the principal who asked): the token signs it now',
+      answers: { status: 200, schema: releaseAnswer, description: 'Approved and signed' },
+      handler: async (req, res) => {
+        const principal = principalOf(req);
+        const row = await approveRelease(deps, { id: releaseId(req.params.id), actor: actorName(principal), source: req.ip });
+        const signer = await loadSigner(deps, row.signer);
+        res.json(releaseView(row, signer.chain, signer.row.key_type));
       },
     },
     {

@@ -15,6 +15,8 @@ export async function up(db: Knex): Promise<void> {
     t.string('key_uri', 255).notNullable();
     t.string('key_type', 16).notNullable();
     t.string('purpose', 16).notNullable().defaultTo('firmware');
+    // Two-person rule: a release signs only after a second, different principal approves it.
+    t.boolean('two_person').notNullable().defaultTo(false);
     t.string('serial', 42).notNullable();
     t.binary('certificate').notNullable();
     t.bigInteger('not_before').notNullable();
@@ -31,10 +33,14 @@ export async function up(db: Knex): Promise<void> {
     t.string('digest_algorithm', 8).notNullable();
     t.string('digest', 128).notNullable();
     t.string('format', 8).notNullable();
-    t.binary('signature').notNullable();
+    // pending (waiting for a second person's approval: no signature yet) or signed.
+    t.string('status', 8).notNullable();
+    t.binary('signature');
     t.text('metadata').notNullable();
     t.text('override_reason');
     t.string('requested_by', 255).notNullable();
+    t.string('approved_by', 255);
+    t.bigInteger('approved_at');
     t.bigInteger('created_at').notNullable();
     t.unique(['digest', 'digest_algorithm', 'signer', 'format', 'product', 'channel']);
     t.index(['product', 'channel']);
