@@ -93,10 +93,24 @@ export async function loadSigner(deps: SignerDeps, name: string): Promise<Loaded
   return loadSignerRow(deps, row);
 }
 
+// Token keys by URI, per key store: finding a key on the token is a PKCS#11 search, not a per-signature cost.
+const keysFound = new WeakMap<KeyStore, Map<string, Promise<Signer>>>();
+function tokenKey(keys: KeyStore, uri: string): Promise<Signer> {
+  let found = keysFound.get(keys);
+  if (!found) keysFound.set(keys, (found = new Map()));
+  let key = found.get(uri);
+  if (!key) {
+    key = keys.getSigner(parseKeyUri(uri));
+    found.set(uri, key);
+    key.catch(() => found.delete(uri)); // not kept when the search failed (a token briefly away)
+  }
+  return key;
+}
+
 export async function loadSignerRow(deps: SignerDeps, row: SignerRow): Promise<LoadedSigner> {
   const certificate = new Uint8Array(row.certificate);
   const issuer = deps.issue.issuers.exact(row.ca);
-  return { row, key: await deps.keys.getSigner(parseKeyUri(row.key_uri)), chain: [certificate, ...issuer.chain] };
+  return { row, key: await tokenKey(deps.keys, row.key_uri), chain: [certificate, ...issuer.chain] };
 }
 
 /** The chain as PEM, the signer's certificate first. */
