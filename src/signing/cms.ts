@@ -56,6 +56,14 @@ class SigningCertificateV2 {
   @AsnProp({ type: EssCertIdV2s }) certs = new EssCertIdV2s();
 }
 
+// Certificates parsed once per bytes object (signers.ts keeps a signer's chain as the same objects).
+const parsedCertificates = new WeakMap<Uint8Array, Certificate>();
+const parsed = (der: Uint8Array) => {
+  let certificate = parsedCertificates.get(der);
+  if (!certificate) parsedCertificates.set(der, (certificate = AsnConvert.parse(der, Certificate)));
+  return certificate;
+};
+
 const attribute = (type: string, value: ArrayBuffer) => new Attribute({ attrType: type, attrValues: [value] });
 const bytesOf = (value: ArrayBuffer) => new Uint8Array(value);
 
@@ -81,7 +89,7 @@ export interface SignedDataInput {
  * certificate); the signature is over their DER SET OF (§5.4), made by the key on the token.
  */
 export async function signedData(input: SignedDataInput): Promise<Uint8Array> {
-  const certificate = AsnConvert.parse(input.chain[0]!, Certificate);
+  const certificate = parsed(input.chain[0]!);
   const issuerSerial = new IssuerSerial();
   issuerSerial.issuer = new GeneralNames([new GeneralName({ directoryName: certificate.tbsCertificate.issuer })]);
   issuerSerial.serialNumber = certificate.tbsCertificate.serialNumber;
@@ -117,7 +125,7 @@ export async function signedData(input: SignedDataInput): Promise<Uint8Array> {
     version: input.contentType === id_data ? CMSVersion.v1 : CMSVersion.v3,
     digestAlgorithms: new DigestAlgorithmIdentifiers([digestAlgorithm]),
     encapContentInfo: new EncapsulatedContentInfo({ eContentType: input.contentType, eContent: input.content ? new EncapsulatedContent({ single: new OctetString(input.content) }) : undefined }),
-    certificates: input.includeCertificates ? new CertificateSet(input.chain.map((der) => new CertificateChoices({ certificate: AsnConvert.parse(der, Certificate) }))) : undefined,
+    certificates: input.includeCertificates ? new CertificateSet(input.chain.map((der) => new CertificateChoices({ certificate: parsed(der) }))) : undefined,
     signerInfos: new SignerInfos([signerInfo]),
   });
   return bytesOf(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(data) })));

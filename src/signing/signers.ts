@@ -107,10 +107,18 @@ function tokenKey(keys: KeyStore, uri: string): Promise<Signer> {
   return key;
 }
 
+// A signer's chain by its certificate's serial: the same bytes objects each time, so that what is made
+// from them (cms.ts parses each certificate once) is kept with them.
+const chains = new Map<string, Uint8Array[]>();
+
 export async function loadSignerRow(deps: SignerDeps, row: SignerRow): Promise<LoadedSigner> {
-  const certificate = new Uint8Array(row.certificate);
-  const issuer = deps.issue.issuers.exact(row.ca);
-  return { row, key: await tokenKey(deps.keys, row.key_uri), chain: [certificate, ...issuer.chain] };
+  let chain = chains.get(row.serial);
+  if (!chain) {
+    chain = [new Uint8Array(row.certificate), ...deps.issue.issuers.exact(row.ca).chain];
+    if (chains.size > 1000) chains.clear();
+    chains.set(row.serial, chain);
+  }
+  return { row, key: await tokenKey(deps.keys, row.key_uri), chain };
 }
 
 /** The chain as PEM, the signer's certificate first. */
