@@ -11,6 +11,8 @@ import { run } from './helpers/run.js';
 import { createApiKey } from '../src/auth/api-keys.js';
 import { sql } from '../src/store/handle.js';
 import { revokeCertificate } from '../src/ca/revoke.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ContentInfo, SignedData } from '@peculiar/asn1-cms';
 
 /**
  * Firmware signing (docs/firmware-signing.md): a signer's key on the token, images signed by digest
@@ -135,6 +137,31 @@ for (const makeBackend of BACKENDS) {
       const pending = await sql(hm.ctx.store)('audit_pending').where({ action: 'release.sign', target: 'sensor@1.0.5' });
       const details = [...audited, ...pending].map((e) => JSON.parse(e.details));
       assert.ok(details.some((d) => d.rollbackOverride === 'field recall of 1.1.0' && d.channel === 'stable'), JSON.stringify(details));
+    });
+
+    test('a time-stamped CMS signature (RFC 3161 appendix A): openssl cms -verify accepts it, and openssl ts -verify checks its token against the signature value', async () => {
+      const fw = image('fw-1.5.0.bin');
+      const r = await hm.request('POST', 'signers/sensor-fw/signatures', { token: pipelineKey, body: { digestAlgorithm: 'sha256', digest: fw.sha256, product: 'sensor', version: '1.5.0', timestamp: true } });
+      assert.equal(r.status, 201, r.body);
+      assert.equal(r.json().timestamped, true);
+      const der = Buffer.from(r.json().signature, 'base64');
+      const out = path.join(dir, 'fw-1.5.0.p7s');
+      fs.writeFileSync(out, der);
+      const verify = await run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', out, '-content', fw.file, '-CAfile', files.rootFile, '-purpose', 'any', '-out', path.join(dir, 'verified')]);
+      assert.equal(verify.code, 0, verify.stderr);
+
+      const signed = AsnConvert.parse(AsnConvert.parse(der, ContentInfo).content, SignedData);
+      const signerInfo = signed.signerInfos[0]!;
+      const attribute = signerInfo.unsignedAttrs?.find((a) => a.attrType === '1.2.840.113549.1.9.16.2.14');
+      assert.ok(attribute, 'id-aa-timeStampToken');
+      const token = path.join(dir, 'fw-1.5.0.tst');
+      fs.writeFileSync(token, Buffer.from(attribute.attrValues[0]!));
+      const imprint = createHash('sha256').update(Buffer.from(signerInfo.signature.buffer)).digest('hex');
+      const checked = await run('openssl', ['ts', '-verify', '-digest', imprint, '-in', token, '-token_in', '-CAfile', files.rootFile, '-untrusted', files.issuingFile]);
+      assert.match(checked.stdout, /Verification: OK/, checked.stdout + checked.stderr);
+      const wrong = await run('openssl', ['ts', '-verify', '-digest', createHash('sha256').update('other').digest('hex'), '-in', token, '-token_in', '-CAfile', files.rootFile, '-untrusted', files.issuingFile]);
+      assert.doesNotMatch(wrong.stdout, /Verification: OK/);
+      assert.equal((await hm.request('POST', 'signers/sensor-fw/signatures', { token: pipelineKey, body: { digestAlgorithm: 'sha256', digest: image('x.bin').sha256, product: 'sensor', version: '1.6.0', format: 'raw', timestamp: true } })).status, 400, 'a time-stamp needs CMS');
     });
 
     test('two-person rule: a release of such a signer waits (202, no signature) until a second, different principal approves; then openssl verifies it', async () => {

@@ -29,7 +29,7 @@ async function main() {
   const ca = await benchCa();
   const running = await startHallmark(ca.ctx, { host: '127.0.0.1', httpsPort: 0, httpPort: 0, log: () => {} });
   try {
-    const deps = { store: ca.ctx.store, audit: ca.ctx.audit, keys: ca.ctx.keys!, issue: running.issue, tokenLabel: 'bench' };
+    const deps = { store: ca.ctx.store, audit: ca.ctx.audit, keys: ca.ctx.keys!, issue: running.issue, tokenLabel: 'bench', tsa: ca.ctx.config.tsa };
     await createSigner(deps, { name: 'bench-fw', requester: { kind: 'cli' }, actor: 'bench' });
     const signer = await loadSigner(deps, 'bench-fw');
     const apiKey = (await createApiKey(ca.ctx.store, { role: 'admin', scopes: ['firmware.sign'], createdBy: 'bench', now: new Date() })).apiKey;

@@ -56,6 +56,7 @@ export const OPTIONS = {
   channel: { type: 'string', value: 'channel', help: 'release channel (default stable); versions rise per product and channel' },
   version: { type: 'string', value: 'n.n.n', help: 'the image version: one to four dot-separated numbers' },
   digest: { type: 'string', value: 'sha256|sha384', help: 'how the image is hashed (default: the signer key\'s hash)' },
+  timestamp: { type: 'boolean', help: 'a time-stamp from this Hallmark\'s TSA over the CMS signature (RFC 3161 appendix A)' },
   'two-person': { type: 'boolean', help: 'a release by this signer signs only after a second, different person approves it' },
   'rollback-override': { type: 'string', value: 'reason', help: 'sign although the version is not above every one signed (recorded and audited)' },
   workers: { type: 'string', value: 'n|auto', help: 'serve with several processes on the same ports' },

@@ -98,7 +98,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'sign',
     summary: 'sign a firmware image by its digest',
     examples: ['hallmark sign --signer sensor-fw --file fw-1.4.2.bin --product sensor --version 1.4.2 --out fw-1.4.2.p7s', 'hallmark sign --signer sensor-fw --file fw.bin --product sensor --version 1.4.3 --format raw --out fw.sig'],
-    verbs: [{ options: ['signer', 'file', 'product', 'version', 'channel', 'format', 'digest', 'rollback-override', 'out'], required: ['signer', 'file', 'version', 'out'], summary: 'the release record, then a detached CMS (default) or raw signature; --product defaults to the signer name' }],
+    verbs: [{ options: ['signer', 'file', 'product', 'version', 'channel', 'format', 'digest', 'timestamp', 'rollback-override', 'out'], required: ['signer', 'file', 'version', 'out'], summary: 'the release record, then a detached CMS (default) or raw signature; --product defaults to the signer name' }],
     run: (_verb, _args, flags) => signCommand(flags),
   },
   {

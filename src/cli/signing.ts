@@ -25,12 +25,13 @@ export interface SigningFlags {
   digest?: string;
   'rollback-override'?: string;
   'two-person'?: boolean;
+  timestamp?: boolean;
   out?: string;
   limit?: string;
 }
 
 const actor = () => `cli:${os.userInfo().username}`;
-const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => ({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, keys: ctx.keys!, issue: await issuingDeps(ctx), tokenLabel: ctx.env.tokenLabel });
+const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => ({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, keys: ctx.keys!, issue: await issuingDeps(ctx), tokenLabel: ctx.env.tokenLabel, tsa: ctx.config.tsa });
 
 /** `hallmark signer create|list|show`: named signing keys on the token with code-signing certificates. */
 export async function signerCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
@@ -94,6 +95,7 @@ export async function signCommand(flags: SigningFlags): Promise<void> {
       channel: flags.channel,
       version,
       format: flags.format,
+      timestamp: flags.timestamp ?? false,
       rollbackOverride: flags['rollback-override'],
       mayOverride: true, // the local CLI is the CA's operator
       actor: actor(),

@@ -25,6 +25,8 @@ import { algorithmIdentifier } from '../x509/signature-algorithms.js';
 import { concatBytes, derSequence, tlv } from '../x509/der.js';
 import { exactBuffer } from '../x509/bytes.js';
 
+/** id-aa-timeStampToken (RFC 3161 appendix A). */
+const id_aa_timeStampToken = '1.2.840.113549.1.9.16.2.14';
 /** id-aa-signingCertificateV2 (RFC 5035 §3). */
 const id_aa_signingCertificateV2 = '1.2.840.113549.1.9.16.2.47';
 export const DIGEST_OIDS = { sha256: '2.16.840.1.101.3.4.2.1', sha384: '2.16.840.1.101.3.4.2.2' } as const;
@@ -79,6 +81,11 @@ export interface SignedDataInput {
   /** Whether the chain travels in `certificates` (a time-stamp carries it only when asked: certReq). */
   includeCertificates: boolean;
   signingTime?: Date;
+  /**
+   * A time-stamp token over the signature value, carried as the unsigned attribute id-aa-timeStampToken
+   * (RFC 3161 appendix A): the signature stays provably older than a later revocation of the signer.
+   */
+  signatureTimestamp?: (signatureValue: Uint8Array) => Promise<Uint8Array>;
 }
 
 /**
@@ -117,6 +124,7 @@ export async function signedData(input: SignedDataInput): Promise<Uint8Array> {
     signedAttrs: attributes.map((x) => x.a),
     signatureAlgorithm: algorithmIdentifier(input.signer.algorithm),
     signature: new OctetString(signature),
+    unsignedAttrs: input.signatureTimestamp ? [attribute(id_aa_timeStampToken, exactBuffer(await input.signatureTimestamp(signature)))] : undefined,
   });
   // SignedData is put together from its fields' encodings: the certificates go in as the DER they are
   // (re-serialising parsed certificates through the schema cost ~7 ms a signature, the token 0.2 ms).
@@ -137,5 +145,5 @@ export async function signedData(input: SignedDataInput): Promise<Uint8Array> {
  * A detached CMS SignedData over an artifact known only by its digest, with the signer's chain in
  * `certificates` so that a verifier needs only the root.
  */
-export const detachedSignedData = (input: { digestAlgorithm: DigestName; digest: Uint8Array; signer: Signer; chain: Uint8Array[]; signingTime: Date }): Promise<Uint8Array> =>
+export const detachedSignedData = (input: { digestAlgorithm: DigestName; digest: Uint8Array; signer: Signer; chain: Uint8Array[]; signingTime: Date; signatureTimestamp?: SignedDataInput['signatureTimestamp'] }): Promise<Uint8Array> =>
   signedData({ ...input, contentType: id_data, includeCertificates: true });

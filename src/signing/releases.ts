@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
@@ -9,6 +10,9 @@ import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
 import { ecdsaDerToRaw } from './raw-signature.js';
 import { chainPem, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
 import { compareVersions, VERSION } from './versions.js';
+import type { CaConfig } from '../config/ca-config.js';
+import { currentTsa, recordedTimestamp } from '../tsa/authority.js';
+import { sha256Imprint } from '../tsa/timestamp.js';
 
 export const SIGNATURE_FORMATS = ['cms', 'raw'] as const;
 export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
@@ -27,6 +31,8 @@ export interface SignRequest {
   version: string;
   format?: string;
   metadata?: Record<string, string>;
+  /** CMS only: carry a time-stamp token from this Hallmark's TSA over the signature (RFC 3161 appendix A). */
+  timestamp?: boolean;
   /** Sign although the version is not above every one signed for the product on the channel (admins only). */
   rollbackOverride?: string;
   /** Whether the requester may override the rollback check (an admin, or the local CLI). */
@@ -38,6 +44,8 @@ export interface SignRequest {
 export interface ReleaseDeps extends SignerDeps {
   audit: AuditLog;
   clock: Clock;
+  /** The time-stamping authority's settings, for time-stamped signatures. */
+  tsa: CaConfig['tsa'];
 }
 
 /**
@@ -59,7 +67,7 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
   const now = deps.clock.now();
   const signer = await usableSigner(deps, input.signer, request, now);
   // A two-person signer signs nothing yet: the release waits for a second principal's approval.
-  const signature = signer.row.two_person ? null : await signatureFor(signer, request, now);
+  const signature = signer.row.two_person ? null : await signatureFor(deps, signer, request, now);
   const row: ReleaseRow = {
     signer: input.signer,
     product: request.product,
@@ -68,6 +76,7 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
     digest_algorithm: request.digestAlgorithm,
     digest: request.digest,
     format: request.format,
+    timestamped: request.timestamp,
     status: signature ? 'signed' : 'pending',
     signature,
     metadata: JSON.stringify(request.metadata),
@@ -110,12 +119,12 @@ export async function approveRelease(deps: ReleaseDeps, input: { id: number; act
   if (!row) throw new HallmarkError('unknown_release', `no release ${input.id} (hallmark release list)`, 404);
   if (row.status !== 'pending') throw new HallmarkError('not_pending', `release ${input.id} is ${row.status}, not waiting for approval`, 409);
   if (row.requested_by === input.actor) throw new HallmarkError('same_person', `release ${input.id} was asked for by ${input.actor}: a second, different principal approves it`, 403);
-  const request = { digestAlgorithm: row.digest_algorithm as DigestName, digest: row.digest, format: row.format as SignatureFormat, product: row.product, channel: row.channel, version: row.version };
+  const request = { digestAlgorithm: row.digest_algorithm as DigestName, digest: row.digest, format: row.format as SignatureFormat, timestamp: Boolean(row.timestamped), product: row.product, channel: row.channel, version: row.version };
   const now = deps.clock.now();
   const newer = (await versionsSigned(deps.store, row.product, row.channel, row.id)).filter((v) => compareVersions(row.version, v) <= 0);
   if (newer.length && !row.override_reason) throw new HallmarkError('rollback_refused', `${row.product} ${newer.sort(compareVersions).pop()} was signed on channel ${row.channel} since release ${row.id} (${row.version}) was asked for: approving it would be a rollback`, 409);
   const signer = await usableSigner(deps, row.signer, request, now);
-  const signature = await signatureFor(signer, request, now);
+  const signature = await signatureFor(deps, signer, request, now);
   await inTransaction(deps.store, async (tx) => {
     if (!(await completeRelease(tx, input.id, { signature, approved_by: input.actor, approved_at: now.getTime() }))) throw new HallmarkError('not_pending', `release ${input.id} was approved meanwhile`, 409);
     await deps.audit.recordIn(tx, { actor: input.actor, action: 'release.approve', target: `${row.product}@${row.version}`, outcome: 'success', source: input.source, details: { release: input.id, signer: row.signer, requestedBy: row.requested_by } });
@@ -123,7 +132,7 @@ export async function approveRelease(deps: ReleaseDeps, input: { id: number; act
   return { ...row, status: 'signed', signature, approved_by: input.actor, approved_at: now.getTime() };
 }
 
-type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat };
+type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat; timestamp?: boolean };
 
 /** The signer, if it may sign this now: a firmware signer, its certificate valid and not revoked, a raw digest of its key's hash. */
 async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck, now: Date): Promise<LoadedSigner> {
@@ -140,13 +149,16 @@ async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck,
   return signer;
 }
 
-async function signatureFor(signer: LoadedSigner, request: SignCheck, now: Date): Promise<Buffer> {
+async function signatureFor(deps: ReleaseDeps, signer: LoadedSigner, request: SignCheck, now: Date): Promise<Buffer> {
   const digest = Buffer.from(request.digest, 'hex');
-  return Buffer.from(
-    request.format === 'cms'
-      ? await detachedSignedData({ digestAlgorithm: request.digestAlgorithm, digest, signer: signer.key, chain: signer.chain, signingTime: now })
-      : await signer.key.signDigest(digest),
-  );
+  if (request.format === 'raw') return Buffer.from(await signer.key.signDigest(digest));
+  const tsa = request.timestamp ? await currentTsa(deps) : undefined;
+  if (request.timestamp && (!tsa || !deps.tsa.enabled)) throw new HallmarkError('no_tsa', 'no time-stamping authority here yet (tsa.enabled, and one start of hallmark serve to make its key)', 409);
+  const signatureTimestamp = tsa
+    ? (value: Uint8Array) =>
+        recordedTimestamp({ store: deps.store, clock: deps.clock, config: deps.tsa, tsa }, { messageImprint: sha256Imprint(value), certReq: true, hashAlgorithm: 'sha256', imprint: createHash('sha256').update(value).digest(), source: null })
+    : undefined;
+  return Buffer.from(await detachedSignedData({ digestAlgorithm: request.digestAlgorithm, digest, signer: signer.key, chain: signer.chain, signingTime: now, signatureTimestamp }));
 }
 
 /**
@@ -179,8 +191,9 @@ function validate(input: SignRequest) {
   if (Object.keys(metadata).length > 32 || JSON.stringify(metadata).length > 4096 || Object.values(metadata).some((v) => typeof v !== 'string')) {
     throw new HallmarkError('invalid_metadata', 'metadata: at most 32 string values, 4 KiB in all', 400);
   }
+  if (input.timestamp && format !== 'cms') throw new HallmarkError('invalid_request', 'a time-stamp travels in a CMS signature: timestamp needs format cms', 400);
   if (input.rollbackOverride !== undefined && !input.rollbackOverride.trim()) throw new HallmarkError('invalid_override', 'a rollback override needs a reason', 400);
-  return { digestAlgorithm, digest, format, channel, product: input.product, version: input.version, metadata };
+  return { digestAlgorithm, digest, format, timestamp: input.timestamp ?? false, channel, product: input.product, version: input.version, metadata };
 }
 
 /** An image signed before for the product: the same version, or refused (it cannot be two versions). */
@@ -206,6 +219,7 @@ export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: str
     digest: row.digest,
     format: row.format,
     status: row.status,
+    timestamped: Boolean(row.timestamped),
     ...(signature ? { signature: Buffer.from(signature).toString('base64') } : {}),
     ...(signature && row.format === 'raw' && keyType ? { signatureP1363: Buffer.from(ecdsaDerToRaw(signature, CURVE_BYTES[keyType]!)).toString('base64') } : {}),
     ...(chain ? { chain: chainPem(chain) } : {}),

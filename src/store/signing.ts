@@ -27,6 +27,7 @@ export interface ReleaseRow {
   digest_algorithm: string;
   digest: string;
   format: string;
+  timestamped: boolean | number;
   status: 'pending' | 'signed';
   signature: Buffer | null;
   metadata: string;

@@ -9,7 +9,10 @@ import { createSigner, loadSignerRow, type LoadedSigner, type SignerDeps } from 
 import { findCertificate } from '../store/certificates.js';
 import { insertTimestamp, newestTsaSigner, type SignerRow } from '../store/signing.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { grantTimestamp, parseTimestampRequest, refuseTimestamp, TimestampRefusal, timestampSerial } from './timestamp.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ContentInfo } from '@peculiar/asn1-cms';
+import { PKIStatus, PKIStatusInfo, TimeStampResp, type MessageImprint } from '@peculiar/asn1-tsp';
+import { parseTimestampRequest, refuseTimestamp, TimestampRefusal, timestampSerial, timestampToken } from './timestamp.js';
 
 const MAX_QUERY = 8 * 1024;
 
@@ -72,18 +75,41 @@ export function createTsaHandler(deps: { store: SignerDeps['store']; clock: Cloc
       if (e instanceof TimestampRefusal) return reply(res, 200, refuseTimestamp(e.failure, e.message));
       throw e;
     }
-    const genTime = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
-    for (let attempt = 0; ; attempt++) {
-      const serial = timestampSerial();
-      try {
-        await insertTimestamp(deps.store, { serial: Buffer.from(serial).toString('hex'), gen_time: genTime.getTime(), hash_algorithm: request.hashAlgorithm, imprint: Buffer.from(request.imprint).toString('hex'), signer: tsa.row.name, source });
-      } catch (e) {
-        if (isUniqueViolation(e) && attempt < 3) continue;
-        // RFC 3161 clients read the reply: systemFailure in it, with the HTTP status a storage fault gets.
-        if (isDatabaseUnavailable(e)) return reply(res, 503, refuseTimestamp('systemFailure', 'the time-stamp could not be recorded (database unavailable)'), { 'Retry-After': '5' });
-        throw e;
-      }
-      return reply(res, 200, await grantTimestamp({ request, policy: deps.config.policy, serial, genTime, accuracySeconds: deps.config.accuracySeconds, tsa }));
+    let token: Uint8Array;
+    try {
+      token = await recordedTimestamp({ ...deps, tsa }, { messageImprint: request.messageImprint, nonce: request.nonce, certReq: request.certReq, hashAlgorithm: request.hashAlgorithm, imprint: request.imprint, source });
+    } catch (e) {
+      // RFC 3161 clients read the reply: systemFailure in it, with the HTTP status a storage fault gets.
+      if (isDatabaseUnavailable(e)) return reply(res, 503, refuseTimestamp('systemFailure', 'the time-stamp could not be recorded (database unavailable)'), { 'Retry-After': '5' });
+      throw e;
     }
+    return reply(res, 200, new Uint8Array(AsnConvert.serialize(new TimeStampResp({ status: new PKIStatusInfo({ status: PKIStatus.granted }), timeStampToken: AsnConvert.parse(token, ContentInfo) }))));
   };
+}
+
+/**
+ * A time-stamp token, recorded first (serial, time, imprint, who asked: the table's key keeps serials
+ * unique; a collision draws another serial).
+ */
+export async function recordedTimestamp(
+  deps: { store: SignerDeps['store']; clock: Clock; config: CaConfig['tsa']; tsa: LoadedSigner },
+  input: { messageImprint: MessageImprint; nonce?: ArrayBuffer; certReq: boolean; hashAlgorithm: string; imprint: Uint8Array; source: string | null },
+): Promise<Uint8Array> {
+  const genTime = new Date(Math.floor(deps.clock.now().getTime() / 1000) * 1000);
+  for (let attempt = 0; ; attempt++) {
+    const serial = timestampSerial();
+    try {
+      await insertTimestamp(deps.store, { serial: Buffer.from(serial).toString('hex'), gen_time: genTime.getTime(), hash_algorithm: input.hashAlgorithm, imprint: Buffer.from(input.imprint).toString('hex'), signer: deps.tsa.row.name, source: input.source });
+    } catch (e) {
+      if (isUniqueViolation(e) && attempt < 3) continue;
+      throw e;
+    }
+    return timestampToken({ ...input, policy: deps.config.policy, serial, genTime, accuracySeconds: deps.config.accuracySeconds, tsa: deps.tsa });
+  }
+}
+
+/** The current time-stamping signer from the store (for a process that does not serve /tsa: the CLI). */
+export async function currentTsa(deps: SignerDeps): Promise<LoadedSigner | undefined> {
+  const row = await newestTsaSigner(deps.store);
+  return row ? loadSignerRow(deps, row) : undefined;
 }

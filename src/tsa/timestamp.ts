@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AsnConvert, BitString } from '@peculiar/asn1-schema';
+import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { MessageImprint, PKIStatus, PKIStatusInfo, PKIFreeText, TimeStampReq, TimeStampResp, TSTInfo, Accuracy, id_ct_tstInfo } from '@peculiar/asn1-tsp';
-import { ContentInfo } from '@peculiar/asn1-cms';
 import { signedData } from '../signing/cms.js';
 import type { LoadedSigner } from '../signing/signers.js';
 
@@ -61,35 +61,37 @@ export function timestampSerial(): Uint8Array {
 }
 
 /**
- * The granted TimeStampResp: a TSTInfo (policy, the request's imprint, serial, genTime, accuracy, the
- * nonce echoed) signed as CMS SignedData with eContentType id-ct-TSTInfo and signingCertificateV2
- * (RFC 5816); the TSA's certificate and chain travel only when the request set certReq (§2.4.1).
+ * A TimeStampToken: a TSTInfo (policy, the imprint, serial, genTime, accuracy, the nonce echoed) signed
+ * as CMS SignedData with eContentType id-ct-TSTInfo and signingCertificateV2 (RFC 5816); the TSA's
+ * certificate and chain travel only when asked for (certReq, §2.4.1).
  */
-export async function grantTimestamp(input: { request: TimestampRequest; policy: string; serial: Uint8Array; genTime: Date; accuracySeconds: number; tsa: LoadedSigner }): Promise<Uint8Array> {
+export async function timestampToken(input: { messageImprint: MessageImprint; nonce?: ArrayBuffer; certReq: boolean; policy: string; serial: Uint8Array; genTime: Date; accuracySeconds: number; tsa: LoadedSigner }): Promise<Uint8Array> {
   const info = new TSTInfo({
     version: 1,
     policy: input.policy,
-    messageImprint: input.request.messageImprint,
+    messageImprint: input.messageImprint,
     serialNumber: input.serial.slice().buffer,
     genTime: input.genTime,
     accuracy: new Accuracy({ seconds: input.accuracySeconds }),
     ordering: false,
-    nonce: input.request.nonce,
+    nonce: input.nonce,
   });
   const content = new Uint8Array(AsnConvert.serialize(info));
   const digestAlgorithm = input.tsa.row.key_type === 'ec-p384' ? 'sha384' : 'sha256';
-  const token = await signedData({
+  return signedData({
     contentType: id_ct_tstInfo,
     content,
     digestAlgorithm,
     digest: createHash(digestAlgorithm).update(content).digest(),
     signer: input.tsa.key,
     chain: input.tsa.chain,
-    includeCertificates: input.request.certReq,
+    includeCertificates: input.certReq,
   });
-  const response = new TimeStampResp({ status: new PKIStatusInfo({ status: PKIStatus.granted }), timeStampToken: AsnConvert.parse(token, ContentInfo) });
-  return new Uint8Array(AsnConvert.serialize(response));
 }
+
+/** The imprint of data hashed with SHA-256, as a request would name it. */
+export const sha256Imprint = (data: Uint8Array) =>
+  new MessageImprint({ hashAlgorithm: new AlgorithmIdentifier({ algorithm: '2.16.840.1.101.3.4.2.1' }), hashedMessage: new OctetString(createHash('sha256').update(data).digest()) });
 
 /** A refused TimeStampResp: status rejection, the reason in words and the failure bit (§2.4.2). */
 export function refuseTimestamp(failure: Failure, reason: string): Uint8Array {

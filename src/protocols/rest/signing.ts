@@ -15,6 +15,7 @@ const signatureBody = z.strictObject({
   version: z.string().min(1).max(63).describe('one to four dot-separated numbers'),
   format: z.enum(SIGNATURE_FORMATS).optional().describe('cms (default): detached CMS SignedData; raw: the ECDSA signature over the digest'),
   metadata: z.record(z.string(), z.string()).optional(),
+  timestamp: z.boolean().optional().describe('cms only: carry a time-stamp token from this TSA over the signature (RFC 3161 appendix A)'),
   rollbackOverride: z.string().min(1).max(500).optional().describe('an admin operator session only: sign a version not above every one signed, with this reason'),
 });
 
@@ -28,6 +29,7 @@ const releaseAnswer = z.object({
   digestAlgorithm: z.string(),
   digest: z.string(),
   format: z.string(),
+  timestamped: z.boolean(),
   status: z.enum(['pending', 'signed']).describe('pending: waiting for a second person (two-person signer)'),
   signature: z.string().optional().describe('base64 DER: the CMS ContentInfo, or the ECDSA-Sig-Value (absent while pending)'),
   signatureP1363: z.string().optional().describe('raw format: r‖s, each the curve size (base64)'),

@@ -33,6 +33,8 @@ export async function up(db: Knex): Promise<void> {
     t.string('digest_algorithm', 8).notNullable();
     t.string('digest', 128).notNullable();
     t.string('format', 8).notNullable();
+    // A CMS signature carrying a time-stamp token over its value (RFC 3161 appendix A).
+    t.boolean('timestamped').notNullable().defaultTo(false);
     // pending (waiting for a second person's approval: no signature yet) or signed.
     t.string('status', 8).notNullable();
     t.binary('signature');
