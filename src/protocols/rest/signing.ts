@@ -4,7 +4,7 @@ import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { approveRelease, releaseView, signRelease, SIGNATURE_FORMATS, type ReleaseDeps } from '../../signing/releases.js';
 import { chainPem, loadSigner, signerView } from '../../signing/signers.js';
-import { findRelease, findSigner, listReleases, listSigners } from '../../store/signing.js';
+import { findRelease, listReleases, listSigners } from '../../store/signing.js';
 import { parseOrThrow } from './validation.js';
 
 const signatureBody = z.strictObject({
@@ -83,10 +83,8 @@ export function signingRoutes(deps: ReleaseDeps): RouteSpec[] {
       summary: 'One signer, with its certificate chain (PEM)',
       answers: { status: 200, schema: signerAnswer, description: 'The signer and its chain' },
       handler: async (req, res) => {
-        const row = await findSigner(deps.store, String(req.params.name));
-        if (!row) throw new HallmarkError('unknown_signer', `no signer named "${String(req.params.name)}"`, 404);
-        const signer = await loadSigner(deps, row.name);
-        res.json({ ...signerView(row), chain: chainPem(signer.chain) });
+        const signer = await loadSigner(deps, String(req.params.name)); // 404 when there is none
+        res.json({ ...signerView(signer.row), chain: chainPem(signer.chain) });
       },
     },
     {
