@@ -11,7 +11,8 @@ import { ensureTlsMaterial, readTlsMaterial, type TlsMaterial } from '../http/tl
 import { keyPackageSignerOf, type KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 import { httpsOptions } from '../http/tls-options.js';
 import { createPublicHandler } from '../protocols/public/handler.js';
-import { createTsaHandler, ensureTsa } from '../tsa/authority.js';
+import { ensureTsa } from '../signing/tsa.js';
+import { createTsaHandler } from '../protocols/tsa/handler.js';
 import { auditConfigChanges } from '../config/change-detection.js';
 import { createSecurityPlane, type SecurityPlane } from './security-plane.js';
 import { runPeriodicChecks } from '../alerts/periodic.js';

@@ -11,8 +11,8 @@ import { ecdsaDerToRaw } from './raw-signature.js';
 import { chainPem, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
 import { compareVersions, VERSION } from './versions.js';
 import type { CaConfig } from '../config/ca-config.js';
-import { currentTsa, recordedTimestamp } from '../tsa/authority.js';
-import { sha256Imprint } from '../tsa/timestamp.js';
+import { currentTsa, recordedTimestamp } from './tsa.js';
+import { sha256Imprint } from './timestamp.js';
 
 export const SIGNATURE_FORMATS = ['cms', 'raw'] as const;
 export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
