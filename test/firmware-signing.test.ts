@@ -193,6 +193,13 @@ for (const makeBackend of BACKENDS) {
       const actions = (await sql(hm.ctx.store)('audit_events').where('target', 'prod@3.0.0')).map((e) => e.action);
       const waiting = (await sql(hm.ctx.store)('audit_pending').where('target', 'prod@3.0.0')).map((e) => e.action);
       assert.deepEqual([...actions, ...waiting].sort(), ['release.approve', 'release.request']);
+
+      // Approval checks rollback again: 3.1.0 waits, 3.2.0 is asked for after it, then 3.1.0's approval is a rollback.
+      const older = (await hm.request('POST', 'signers/prod-fw/signatures', { token: both, body: { digestAlgorithm: 'sha256', digest: image('prod-3.1.0.bin').sha256, product: 'prod', version: '3.1.0' } })).json();
+      assert.equal((await hm.request('POST', 'signers/prod-fw/signatures', { token: both, body: { digestAlgorithm: 'sha256', digest: image('prod-3.2.0.bin').sha256, product: 'prod', version: '3.2.0' } })).status, 202);
+      const late = await hm.request('POST', `releases/${older.id}/approve`, { token: approver });
+      assert.equal(late.status, 409, late.body);
+      assert.equal(late.json().error.code, 'rollback_refused');
     });
 
     test('who may sign: never a station, a device or an unscoped key; bad input is a 400 and writes nothing; a revoked signer signs nothing', async () => {

@@ -8,6 +8,7 @@ import { responderKeyHash } from '../x509/ocsp.js';
 import { issueBatch, type IssueDeps, type IssuedCertificate } from './issue.js';
 import { insertResponder, newestResponder, type ResponderRow } from '../store/responders.js';
 import type { StoreTx } from '../store/handle.js';
+import { inLastThirdOfLife } from './renewal-due.js';
 
 /** A delegated OCSP responder of one CA: its certificate and its key on the token. */
 export interface Responder {
@@ -28,7 +29,7 @@ export interface ResponderDeps {
 }
 
 
-const dueForRenewal = (row: ResponderRow, now: number) => now >= Number(row.not_after) - (Number(row.not_after) - Number(row.not_before)) / 3;
+const dueForRenewal = (row: ResponderRow, now: number) => inLastThirdOfLife(Number(row.not_before), Number(row.not_after), now);
 
 async function load(deps: ResponderDeps, row: ResponderRow): Promise<Responder> {
   const certificate = new Uint8Array(row.certificate);

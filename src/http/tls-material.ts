@@ -4,6 +4,7 @@ import { createPrivateKey, generateKeyPairSync, webcrypto, X509Certificate } fro
 import { isIP } from 'node:net';
 import { x509 } from '../x509/crypto-provider.js';
 import { issueCertificate, type IssueDeps } from '../ca/issue.js';
+import { inLastThirdOfLife } from '../ca/renewal-due.js';
 
 export interface TlsMaterial {
   key: string;
@@ -59,7 +60,7 @@ export function readTlsMaterial(home: string, names: string[], issue: IssueDeps)
   }
   const from = new Date(cert.validFrom).getTime();
   const to = new Date(cert.validTo).getTime();
-  const good = keyMatches && cert.checkIssued(issuer) && cert.verify(issuer.publicKey) && coversNames(cert, names) && issue.clock.now().getTime() < to - (to - from) / 3;
+  const good = keyMatches && cert.checkIssued(issuer) && cert.verify(issuer.publicKey) && coversNames(cert, names) && !inLastThirdOfLife(from, to, issue.clock.now().getTime());
   return good ? { key: keyPem, cert: certPem, notAfter: new Date(to) } : undefined;
 }
 

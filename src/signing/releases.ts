@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
@@ -121,8 +120,8 @@ export async function approveRelease(deps: ReleaseDeps, input: { id: number; act
   if (row.requested_by === input.actor) throw new HallmarkError('same_person', `release ${input.id} was asked for by ${input.actor}: a second, different principal approves it`, 403);
   const request = { digestAlgorithm: row.digest_algorithm as DigestName, digest: row.digest, format: row.format as SignatureFormat, timestamp: Boolean(row.timestamped), product: row.product, channel: row.channel, version: row.version };
   const now = deps.clock.now();
-  const newer = (await versionsSigned(deps.store, row.product, row.channel, row.id)).filter((v) => compareVersions(row.version, v) <= 0);
-  if (newer.length && !row.override_reason) throw new HallmarkError('rollback_refused', `${row.product} ${newer.sort(compareVersions).pop()} was signed on channel ${row.channel} since release ${row.id} (${row.version}) was asked for: approving it would be a rollback`, 409);
+  // A newer version may have been signed since it was asked for; an override recorded then still holds.
+  await rollbackCheck(deps.store, row, { rollbackOverride: row.override_reason ?? undefined, mayOverride: true }, row.id);
   const signer = await usableSigner(deps, row.signer, request, now);
   const signature = await signatureFor(deps, signer, request, now);
   await inTransaction(deps.store, async (tx) => {
@@ -156,17 +155,23 @@ async function signatureFor(deps: ReleaseDeps, signer: LoadedSigner, request: Si
   if (request.timestamp && (!tsa || !deps.tsa.enabled)) throw new HallmarkError('no_tsa', 'no time-stamping authority here yet (tsa.enabled, and one start of hallmark serve to make its key)', 409);
   const signatureTimestamp = tsa
     ? (value: Uint8Array) =>
-        recordedTimestamp({ store: deps.store, clock: deps.clock, config: deps.tsa, tsa }, { messageImprint: sha256Imprint(value), certReq: true, hashAlgorithm: 'sha256', imprint: createHash('sha256').update(value).digest(), source: null })
+        recordedTimestamp({ store: deps.store, clock: deps.clock, config: deps.tsa, tsa }, { messageImprint: sha256Imprint(value), certReq: true, source: null })
     : undefined;
   return Buffer.from(await detachedSignedData({ digestAlgorithm: request.digestAlgorithm, digest, signer: signer.key, chain: signer.chain, signingTime: now, signatureTimestamp }));
 }
 
 /**
- * Rollback protection: the version must be above every version signed for the product on its channel;
- * an admin may sign it anyway with a reason (recorded and audited). The override reason, or null.
+ * Rollback protection: the version must be above every version signed for the product on its channel
+ * (but release `except`, the one being approved); an admin may sign it anyway with a reason (recorded
+ * and audited). The override reason, or null.
  */
-async function rollbackCheck(handle: Handle, request: ReturnType<typeof validate>, input: SignRequest): Promise<string | null> {
-  const newer = (await versionsSigned(handle, request.product, request.channel)).filter((v) => compareVersions(request.version, v) <= 0);
+async function rollbackCheck(
+  handle: Handle,
+  request: { product: string; channel: string; version: string },
+  input: { rollbackOverride?: string; mayOverride: boolean },
+  except?: number,
+): Promise<string | null> {
+  const newer = (await versionsSigned(handle, request.product, request.channel, except)).filter((v) => compareVersions(request.version, v) <= 0);
   if (!newer.length) return null;
   if (!input.rollbackOverride) {
     throw new HallmarkError('rollback_refused', `${request.product} ${request.version} on channel ${request.channel} is not above ${newer.sort(compareVersions).pop()}, already signed: refused as a rollback (sign a higher version; an admin may override with a reason: rollbackOverride, or --rollback-override on the CLI)`, 409);
@@ -202,6 +207,12 @@ function sameVersion(existing: ReleaseRow, request: ReturnType<typeof validate>)
     throw new HallmarkError('digest_signed', `this digest was signed as ${existing.product} ${existing.version} (channel ${existing.channel}), release ${existing.id}`, 409);
   }
   return existing;
+}
+
+/** A release as REST answers it: with the signer's chain and, for a raw signature, r‖s. */
+export async function releaseWithChain(deps: SignerDeps, row: ReleaseRow) {
+  const signer = await loadSigner(deps, row.signer);
+  return releaseView(row, signer.chain, signer.row.key_type);
 }
 
 /** A release as the CLI and REST show it, with its signature and the signer's chain (PEM). */

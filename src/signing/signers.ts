@@ -39,7 +39,7 @@ export interface LoadedSigner {
 
 /**
  * A new signer: a key generated on the token (sensitive, never extractable, as CA keys are) and a
- * certificate for it under the `firmware-signer` profile (codeSigning, digitalSignature critical),
+ * certificate for it under its purpose's profile (`firmware-signer`: codeSigning; `tsa`: timeStamping),
  * recorded with the signer and audited in the transaction that records the certificate.
  */
 export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: 'firmware' | 'tsa'; twoPerson?: boolean; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {

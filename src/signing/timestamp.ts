@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { MessageImprint, PKIStatus, PKIStatusInfo, PKIFreeText, TimeStampReq, TimeStampResp, TSTInfo, Accuracy, id_ct_tstInfo } from '@peculiar/asn1-tsp';
-import { signedData } from '../signing/cms.js';
-import type { LoadedSigner } from '../signing/signers.js';
+import { signedData } from './cms.js';
+import type { LoadedSigner } from './signers.js';
 
 /** Hashes a time-stamp request may name (RFC 3161 §2.4.1), by OID, with their digest sizes. SHA-1 is refused. */
 const IMPRINT_HASHES: Record<string, { name: string; bytes: number }> = {
@@ -26,8 +26,6 @@ export class TimestampRefusal extends Error {
 }
 
 export interface TimestampRequest {
-  hashAlgorithm: string;
-  imprint: Uint8Array;
   messageImprint: MessageImprint;
   nonce?: ArrayBuffer;
   certReq: boolean;
@@ -50,8 +48,11 @@ export function parseTimestampRequest(der: Uint8Array, policy: string): Timestam
   if (imprint.length !== hash.bytes) throw new TimestampRefusal('badDataFormat', `a ${hash.name} imprint is ${hash.bytes} bytes, not ${imprint.length}`);
   if (request.reqPolicy !== undefined && request.reqPolicy !== policy) throw new TimestampRefusal('unacceptedPolicy', `policy ${request.reqPolicy} is not this TSA's (${policy})`);
   if (request.extensions?.length) throw new TimestampRefusal('unacceptedExtension', 'this TSA accepts no request extensions');
-  return { hashAlgorithm: hash.name, imprint, messageImprint: request.messageImprint, nonce: request.nonce, certReq: request.certReq };
+  return { messageImprint: request.messageImprint, nonce: request.nonce, certReq: request.certReq };
 }
+
+/** The name of an accepted imprint's hash (parseTimestampRequest refused any other). */
+export const imprintHashName = (imprint: MessageImprint): string => IMPRINT_HASHES[imprint.hashAlgorithm.algorithm]!.name;
 
 /** A serial of 128 random bits, positive, its first octet never zero (RFC 3161 §2.4.2: users accept up to 160 bits). */
 export function timestampSerial(): Uint8Array {

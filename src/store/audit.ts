@@ -72,11 +72,8 @@ export async function sequencePendingAudit(
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
-      if (wait) await trx.raw(advisoryXactLock(SEQUENCER_LOCK).sql, advisoryXactLock(SEQUENCER_LOCK).bindings);
-      else {
-        const { rows } = (await trx.raw(tryAdvisoryXactLock(SEQUENCER_LOCK).sql, tryAdvisoryXactLock(SEQUENCER_LOCK).bindings)) as { rows: { mine: boolean }[] };
-        if (!rows[0]?.mine) return 0;
-      }
+      if (wait) await advisoryXactLock(trx, SEQUENCER_LOCK);
+      else if (!(await tryAdvisoryXactLock(trx, SEQUENCER_LOCK))) return 0;
     }
     // PostgreSQL takes the batch out in one statement (DELETE … RETURNING; the order is restored by id);
     // SQLite reads it, then deletes it below. Either way inside this transaction: all or nothing.

@@ -92,8 +92,7 @@ export async function asPresigner<T>(store: Store, work: (handle: Handle) => Pro
   const db = sql(store);
   if (!isPostgres(db)) return work(store);
   return db.transaction(async (trx) => {
-    const { rows } = (await trx.raw(tryAdvisoryXactLock(PRESIGNER_LOCK).sql, tryAdvisoryXactLock(PRESIGNER_LOCK).bindings)) as { rows: { mine: boolean }[] };
-    if (!rows[0]?.mine) return undefined;
+    if (!(await tryAdvisoryXactLock(trx, PRESIGNER_LOCK))) return undefined;
     return work(trx as unknown as StoreTx);
   });
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
-import { approveRelease, releaseView, signRelease, SIGNATURE_FORMATS, type ReleaseDeps } from '../../signing/releases.js';
+import { approveRelease, releaseView, releaseWithChain, signRelease, SIGNATURE_FORMATS, type ReleaseDeps } from '../../signing/releases.js';
 import { chainPem, loadSigner, signerView } from '../../signing/signers.js';
 import { findRelease, listReleases, listSigners } from '../../store/signing.js';
 import { parseOrThrow } from './validation.js';
@@ -107,10 +107,9 @@ export function signingRoutes(deps: ReleaseDeps): RouteSpec[] {
           actor: actorName(principal),
           source: req.ip,
         });
-        const signer = await loadSigner(deps, release.signer);
         // 202: a two-person signer's release waits for a second principal (POST /releases/<id>/approve).
         const status = release.status === 'pending' ? 202 : replayed ? 200 : 201;
-        res.status(status).json({ ...releaseView(release, signer.chain, signer.row.key_type), ...(replayed ? { replayed } : {}) });
+        res.status(status).json({ ...(await releaseWithChain(deps, release)), ...(replayed ? { replayed } : {}) });
       },
     },
     {
@@ -122,8 +121,7 @@ export function signingRoutes(deps: ReleaseDeps): RouteSpec[] {
       handler: async (req, res) => {
         const principal = principalOf(req);
         const row = await approveRelease(deps, { id: releaseId(req.params.id), actor: actorName(principal), source: req.ip });
-        const signer = await loadSigner(deps, row.signer);
-        res.json(releaseView(row, signer.chain, signer.row.key_type));
+        res.json(await releaseWithChain(deps, row));
       },
     },
     {
@@ -148,8 +146,7 @@ export function signingRoutes(deps: ReleaseDeps): RouteSpec[] {
       handler: async (req, res) => {
         const row = await findRelease(deps.store, releaseId(req.params.id));
         if (!row) throw new HallmarkError('unknown_release', `no release ${String(req.params.id)}`, 404);
-        const signer = await loadSigner(deps, row.signer);
-        res.json(releaseView(row, signer.chain, signer.row.key_type));
+        res.json(await releaseWithChain(deps, row));
       },
     },
   ];

@@ -51,7 +51,7 @@ export function createTsaHandler(deps: { store: SignerDeps['store']; clock: Cloc
     }
     let token: Uint8Array;
     try {
-      token = await recordedTimestamp({ ...deps, tsa }, { messageImprint: request.messageImprint, nonce: request.nonce, certReq: request.certReq, hashAlgorithm: request.hashAlgorithm, imprint: request.imprint, source });
+      token = await recordedTimestamp({ ...deps, tsa }, { ...request, source });
     } catch (e) {
       // RFC 3161 clients read the reply: systemFailure in it, with the HTTP status a storage fault gets.
       if (isDatabaseUnavailable(e)) return reply(res, 503, refuseTimestamp('systemFailure', 'the time-stamp could not be recorded (database unavailable)'), { 'Retry-After': '5' });
