@@ -152,6 +152,19 @@ describe('the OpenAPI description and the answers', () => {
     await call('POST', '/releases/{id}/approve', `/releases/${waiting.id}/approve`, { token: session.token });
     await call('GET', '/releases', '/releases', { token });
     await call('GET', '/releases/{id}', `/releases/${release.id}`, { token });
+    const rejecting = (await hm.request('POST', 'signers/oa-two/signatures', { token: scoped, body: { digestAlgorithm: 'sha256', digest: 'ef'.repeat(32), product: 'oa2', version: '2' } })).json();
+    await call('POST', '/releases/{id}/reject', `/releases/${rejecting.id}/reject`, { token: scoped, body: { reason: 'not reviewed' } });
+    // Signer keys are a person's decision: a session, with a fresh code each (one person per call here,
+    // since a code is good once and the clock is real).
+    const person = async (name: string) => {
+      const op = await createOperator(hm.ctx.store, hm.running.plane.sealer, { name, role: 'admin', password, createdBy: 'test', now: new Date() });
+      const login = (await hm.request('POST', 'sessions', { body: { name, password, totp: totpCode(op.totpSecret, new Date()) } })).json();
+      return { token: login.token as string, headers: { 'x-hallmark-totp': totpCode(op.totpSecret, new Date(Date.now() + 30_000)) } };
+    };
+    await call('POST', '/signers', '/signers', { ...(await person('oa-p1')), body: { name: 'oa-new-fw' } });
+    await call('POST', '/signers/{name}/rollover', '/signers/oa-new-fw/rollover', { ...(await person('oa-p2')), body: { overlapDays: 7 } });
+    await call('POST', '/signers/{name}/revoke', '/signers/oa-new-fw/revoke', { token: scoped, body: { reason: 'keyCompromise' } });
+    await call('POST', '/signers/{name}/retire', '/signers/oa-new-fw/retire', { token: scoped });
 
     await call('GET', '/overview', '/overview', { token });
     await call('GET', '/charts', '/charts', { token });

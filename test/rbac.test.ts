@@ -21,7 +21,7 @@ const EXPECTED: Record<string, string[]> = {
   station: ['ca.read', 'factory.provision'],
   device: ['ca.read', 'enroll.self'],
 };
-const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage', 'firmware.sign', 'release.approve'];
+const HIGH_IMPACT = ['ca.manage', 'apikey.manage', 'operator.manage', 'firmware.sign', 'signer.manage', 'release.approve'];
 
 let home: TestHome;
 before(async () => {
@@ -100,6 +100,7 @@ for (const makeBackend of BACKENDS) {
           else if (p.role === 'narrow') expected = spec.permission === 'cert.read' ? 'allowed' : 403;
           else if (!EXPECTED[p.role!]!.includes(spec.permission)) expected = 403;
           else if (HIGH_IMPACT.includes(spec.permission) && !p.session && !p.scoped) expected = 403;
+          else if (spec.sessionOnly && !p.session) expected = 403;
           else expected = 'allowed';
           // A session passes the permission check of a high-impact change, then is asked for a fresh code.
           if (expected === 'allowed' && spec.stepUp && p.session) {

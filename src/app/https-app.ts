@@ -77,7 +77,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     ...tokenRoutes({ store, audit, clock, config: ctx.config }),
     ...operatorRoutes({ store, audit, clock, sealer: plane.sealer }),
     ...deviceRoutes({ store, clock, audit, profiles: ctx.config.profiles }),
-    ...signingRoutes({ store, audit, clock, issue, keys: ctx.keys!, tokenLabel: ctx.env.tokenLabel, tsa: ctx.config.tsa }),
+    ...signingRoutes({ store, audit, clock, issue, keys: ctx.keys!, tokenLabel: ctx.env.tokenLabel, tsa: ctx.config.tsa, revocation }),
   ];
 }
 

@@ -44,6 +44,7 @@ import { createPresignedResponses, type PresignedResponses } from '../protocols/
 import { checkCrlFreshness, staleCrls } from '../protocols/crl/freshness.js';
 import { revokeSuperseded } from '../ca/enroll.js';
 import { retireSpentGenerations } from '../ca/rollover.js';
+import { endOverlaps } from '../signing/signer-lifecycle.js';
 
 export interface ListenOptions {
   host: string;
@@ -311,6 +312,8 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       if (swept) log(`marked ${swept} abandoned intents failed (requests that died before their certificates were recorded)`);
       const retired = await retireSpentGenerations({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, issuers: issue.issuers });
       if (retired.length) log(`retired CA generations with no live certificate left: ${retired.join(', ')}`);
+      const overlaps = await endOverlaps({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, issue, keys: ctx.keys!, tokenLabel: ctx.env.tokenLabel, revocation });
+      if (overlaps.length) log(`signer keys past their rollover overlap, certificates revoked as superseded: ${overlaps.join(', ')}`);
       await writeCheckpoint(ctx.store, await plane.checkpointSigner(), ctx.env.tokenLabel, ctx.clock);
     } catch (e) {
       log(`periodic checks failed: ${(e as Error).message}`);

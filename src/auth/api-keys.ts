@@ -2,7 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { findApiKey, insertApiKey, listApiKeys as storedApiKeys, revokeApiKey as revokeStoredApiKey, type ApiKeyRow as StoredApiKey } from '../store/credentials.js';
 import type { Handle } from '../store/handle.js';
 
-import { isPermission, type Permission } from './permissions.js';
+import type { Permission } from './permissions.js';
+import { scopePermissions, scopeSigners } from './scopes.js';
 import type { Role } from './roles.js';
 
 export type ApiKeyRow = Omit<StoredApiKey, 'role'> & { role: Role };
@@ -53,7 +54,11 @@ export async function checkApiKey(store: Handle, presented: string, now: Date): 
   return { ok: true, key: row };
 }
 
-export const keyScopes = (row: ApiKeyRow): Permission[] | null => (row.scopes ? (JSON.parse(row.scopes) as string[]).filter(isPermission) : null);
+/** The scopes as given (permission names, firmware.sign:<signer>); null: everything the role allows. */
+export const keyScopeNames = (row: ApiKeyRow): string[] | null => (row.scopes ? (JSON.parse(row.scopes) as string[]) : null);
+export const keyScopes = (row: ApiKeyRow): Permission[] | null => scopePermissions(keyScopeNames(row));
+/** The signers the key may sign with; null: any its permissions allow. */
+export const keySigners = (row: ApiKeyRow): string[] | null => scopeSigners(keyScopeNames(row));
 
 export async function listApiKeys(store: Handle): Promise<ApiKeyRow[]> {
   return (await storedApiKeys(store)) as ApiKeyRow[];

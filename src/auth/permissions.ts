@@ -18,8 +18,10 @@ export const PERMISSIONS = [
   /** One-time enrollment secrets (single devices and production lots). */
   'token.manage',
   'audit.read',
-  /** Signing firmware and updates with a signer's key (docs/firmware-signing.md). */
+  /** Signing firmware and updates with a signer's key (docs/firmware-signing.md); an API key may be scoped to some signers (firmware.sign:<signer>). */
   'firmware.sign',
+  /** Signers' lifecycle: create, rollover, retire, revoke. */
+  'signer.manage',
   /** Reading signers and release records. */
   'release.read',
   /** The second person of a two-person signer: approving a pending release (never the one who asked). */
@@ -39,6 +41,6 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 export const roleAllows = (role: Role, permission: Permission) => ROLE_PERMISSIONS[role].includes(permission);
 
 /** Operations that need an operator session (password + TOTP) or an API key scoped for them. */
-export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority', 'firmware.sign', 'release.approve']);
+export const HIGH_IMPACT: ReadonlySet<Permission> = new Set<Permission>(['ca.manage', 'apikey.manage', 'operator.manage', 'cert.authority', 'firmware.sign', 'signer.manage', 'release.approve']);
 
 export const isPermission = (value: string): value is Permission => (PERMISSIONS as readonly string[]).includes(value);

@@ -11,6 +11,8 @@ export interface Principal {
   role: Role;
   /** An API key's narrower scopes; null means everything the role allows. */
   scopes: readonly Permission[] | null;
+  /** The signers an API key scoped with firmware.sign:<signer> may sign with; absent or null: any. */
+  signers?: readonly string[] | null;
   /** When the credential stops working (key expiry, session end, certificate notAfter); null: never. */
   expiresAt: Date | null;
 }
@@ -31,4 +33,10 @@ export function decide(principal: Principal, permission: Permission): Decision {
     return { allowed: false, reason: `${permission} is high-impact: use an operator session, or an API key scoped explicitly for it` };
   }
   return { allowed: true };
+}
+
+/** Whether the principal may sign with signer `name` (an API key scoped to other signers may not). */
+export function maySignWith(principal: Principal, name: string): Decision {
+  if (!principal.signers || principal.signers.includes(name)) return { allowed: true };
+  return { allowed: false, reason: `this API key signs with ${principal.signers.join(', ')} only, not with "${name}"` };
 }

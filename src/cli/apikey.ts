@@ -1,7 +1,7 @@
 import { inTransaction } from '../store/handle.js';
 import os from 'node:os';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
-import { isPermission, PERMISSIONS } from '../auth/permissions.js';
+import { isScope, SCOPE_HELP } from '../auth/scopes.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { apiKeyView } from '../protocols/rest/apikeys.js';
 import { HallmarkError } from '../base/errors.js';
@@ -27,8 +27,8 @@ export async function apikeyCommand(verb: string | undefined, args: string[], fl
     if (verb === 'create') {
       if (!flags.role || !(ROLES as readonly string[]).includes(flags.role)) throw usageError(`--role is one of ${ROLES.join(', ')}`);
       const scopes = flags.scopes?.split(',').map((s) => s.trim()).filter(Boolean);
-      const unknown = scopes?.filter((s) => !isPermission(s));
-      if (unknown?.length) throw usageError(`unknown scope ${unknown.join(', ')}; scopes are permission names: ${PERMISSIONS.join(', ')}`);
+      const unknown = scopes?.filter((s) => !isScope(s));
+      if (unknown?.length) throw usageError(`unknown scope ${unknown.join(', ')}; ${SCOPE_HELP}`);
       const expiresAt = flags.expires ? new Date(now.getTime() + parseDuration(flags.expires)) : undefined;
       const created = await inTransaction(ctx.store, async (trx) => {
         const key = await createApiKey(trx, { role: flags.role as Role, label: flags.label, scopes, expiresAt, createdBy: actor, now });

@@ -43,7 +43,7 @@ export const OPTIONS = {
   dir: { type: 'string', value: 'directory', help: 'a directory of CSR files (*.csr, *.pem, *.der, *.req)' },
   at: { type: 'string', value: 'ISO 8601', help: 'when the new generation starts issuing (default now)' },
   label: { type: 'string', value: 'text', help: 'a label (EST label for tokens; a note for API keys)' },
-  scopes: { type: 'string', value: 'a,b', help: 'permissions the key is limited to (default: all of its role)' },
+  scopes: { type: 'string', value: 'a,b', help: 'permissions the key is limited to (default: all of its role); firmware.sign:<signer> signs with that signer only' },
   expires: { type: 'string', value: 'duration', help: 'lifetime such as 24h, 90d' },
   name: { type: 'string', value: 'name', help: 'name (lowercase letters, digits, dashes; operators also dots and underscores)' },
   'password-file': { type: 'string', value: 'file|-', help: 'file holding the password, or - for standard input' },
@@ -59,6 +59,7 @@ export const OPTIONS = {
   timestamp: { type: 'boolean', help: 'a time-stamp from this Hallmark\'s TSA over the CMS signature (RFC 3161 appendix A)' },
   'two-person': { type: 'boolean', help: 'a release by this signer signs only after a second, different person approves it' },
   'rollback-override': { type: 'string', value: 'reason', help: 'sign although the version is not above every one signed (recorded and audited)' },
+  'overlap-days': { type: 'string', value: 'n', help: "signer rollover: days the replaced key's certificate stays verifiable before it is revoked as superseded (default 30)" },
   workers: { type: 'string', value: 'n|auto', help: 'serve with several processes on the same ports' },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -86,11 +86,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'signer',
     summary: 'firmware signing keys on the token, with code-signing certificates',
-    examples: ['hallmark signer create --name sensor-fw', 'hallmark signer create --name gateway-fw --key ec-p384', 'hallmark signer show sensor-fw --out signer-chain.pem'],
+    examples: ['hallmark signer create --name sensor-fw', 'hallmark signer create --name gateway-fw --key ec-p384', 'hallmark signer show sensor-fw --out signer-chain.pem', 'hallmark signer rollover sensor-fw --overlap-days 90', 'hallmark signer revoke sensor-fw --reason keyCompromise'],
     verbs: [
       { verb: 'create', options: ['name', 'profile', 'ca', 'key', 'two-person'], required: ['name'], summary: 'a key on the token and its certificate (firmware-signer profile, or another code-signing one)' },
       { verb: 'list', options: [], summary: 'every signer' },
-      { verb: 'show', args: '<name>', options: ['out'], summary: 'one signer and its certificate chain' },
+      { verb: 'show', args: '<name>', options: ['out'], summary: 'one signer, its certificate chain and the keys rollovers replaced' },
+      { verb: 'rollover', args: '<name>', options: ['overlap-days', 'key'], summary: "a new key and certificate; the old key is destroyed, its certificate verifiable for the overlap, then revoked as superseded" },
+      { verb: 'retire', args: '<name>', options: [], summary: 'signs nothing more, for good: key destroyed, pending releases rejected; what it signed verifies until its certificate expires' },
+      { verb: 'revoke', args: '<name>', options: ['reason', 'invalidity-date'], required: ['reason'], summary: "revoke its certificate (keyCompromise…): key destroyed, the releases it signed listed; rollover gives it a new key" },
     ],
     run: (verb, args, flags) => signerCommand(verb, args, flags),
   },
@@ -104,11 +107,12 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'release',
     summary: 'signed firmware releases',
-    examples: ['hallmark release list --product sensor', 'hallmark release show 12 --json', 'hallmark release approve 12 --out fw.p7s'],
+    examples: ['hallmark release list --product sensor', 'hallmark release show 12 --json', 'hallmark release approve 12 --out fw.p7s', "hallmark release reject 12 --reason 'not the reviewed build'"],
     verbs: [
       { verb: 'list', options: ['product', 'signer', 'limit'], summary: 'release records, newest first' },
       { verb: 'show', args: '<id>', options: ['out'], summary: 'one release record (--out: its signature)' },
       { verb: 'approve', args: '<id>', options: ['out'], summary: 'the second person of a two-person signer: approve, and sign' },
+      { verb: 'reject', args: '<id>', options: ['reason'], required: ['reason'], summary: 'refuse a pending release, with a reason: never signed, holds back no later version' },
     ],
     run: (verb, args, flags) => releaseCommand(verb, args, flags),
   },

@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { issuingDeps } from '../app/context.js';
-import { approveRelease, releaseView, signRelease } from '../signing/releases.js';
-import { chainPem, createSigner, loadSigner, signerView } from '../signing/signers.js';
+import { approveRelease, rejectRelease, releaseView, signRelease } from '../signing/releases.js';
+import { retireSigner, revokeSigner, rolloverSigner, SIGNER_REVOCATION_REASONS } from '../signing/signer-lifecycle.js';
+import { createSigner, loadSigner, signerView, signerWithKeys } from '../signing/signers.js';
+import { parseReason, type ReasonName } from '../x509/revocation-reasons.js';
 import { findRelease, findSigner, listReleases, listSigners } from '../store/signing.js';
 import { checkOutFile } from './out-file.js';
 import { note, printJson, printTable } from './output.js';
@@ -28,14 +30,28 @@ export interface SigningFlags {
   timestamp?: boolean;
   out?: string;
   limit?: string;
+  reason?: string;
+  'invalidity-date'?: string;
+  'overlap-days'?: string;
 }
 
 const actor = () => `cli:${os.userInfo().username}`;
-const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => ({ store: ctx.store, audit: ctx.audit, clock: ctx.clock, keys: ctx.keys!, issue: await issuingDeps(ctx), tokenLabel: ctx.env.tokenLabel, tsa: ctx.config.tsa });
+// No revocation listeners here: running instances see a change through their status look and publish a new CRL.
+const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => ({
+  store: ctx.store,
+  audit: ctx.audit,
+  clock: ctx.clock,
+  keys: ctx.keys!,
+  issue: await issuingDeps(ctx),
+  tokenLabel: ctx.env.tokenLabel,
+  tsa: ctx.config.tsa,
+  revocation: { store: ctx.store, audit: ctx.audit, clock: ctx.clock, listeners: [] },
+});
 
 /** `hallmark signer create|list|show`: named signing keys on the token with code-signing certificates. */
 export async function signerCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
-  const usage = 'usage: hallmark signer create --name <name> [--profile firmware-signer] [--ca <ca>] [--key ec-p256|ec-p384] | list | show <name>';
+  const usage = 'usage: hallmark signer create --name <name> [--profile firmware-signer] [--ca <ca>] [--key ec-p256|ec-p384] [--two-person] | list | show <name> [--out <file>] | rollover <name> [--overlap-days <n>] [--key <type>] | retire <name> | revoke <name> --reason <reason> [--invalidity-date <time>]';
+  if (verb === 'rollover' || verb === 'retire' || verb === 'revoke') return signerLifecycle(verb, args, flags, usage);
   if (verb === 'create') {
     const name = flags.name ?? args[0];
     if (!name) throw usageError(usage);
@@ -51,14 +67,18 @@ export async function signerCommand(verb: string | undefined, args: string[], fl
     const name = args[0];
     if (!name) throw usageError(usage);
     await withContext({ withKeys: true }, async (ctx) => {
-      const signer = await loadSigner(await signingDeps(ctx), name);
-      const view = { ...signerView(signer.row), chain: chainPem(signer.chain) };
+      const deps = await signingDeps(ctx);
+      const view = await signerWithKeys(deps, await loadSigner(deps, name));
       if (flags.json) printJson(view);
       else if (flags.out) {
         checkOutFile(flags.out);
         fs.writeFileSync(flags.out, view.chain.join(''));
         note(`signer ${name}'s certificate and its CAs below the root written to ${flags.out}`);
-      } else process.stdout.write(`${Object.entries(signerView(signer.row)).map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n')}\n${view.chain.join('')}`);
+      } else {
+        const { chain, previousKeys, ...fields } = view;
+        const earlier = previousKeys.map((k) => `previous   generation ${k.generation}, certificate ${k.serial}: ${k.state}${k.verifiableUntil ? ` (verifiable until ${k.verifiableUntil})` : ''}`);
+        process.stdout.write(`${[...Object.entries(fields).map(([k, v]) => `${k.padEnd(10)} ${v}`), ...earlier].join('\n')}\n${chain.join('')}`);
+      }
     });
     return;
   }
@@ -66,7 +86,44 @@ export async function signerCommand(verb: string | undefined, args: string[], fl
   await withContext({ withKeys: false }, async (ctx) => {
     const rows = (await listSigners(ctx.store)).map(signerView);
     if (flags.json) printJson(rows);
-    else printTable(rows, ['name', 'ca', 'keyType', 'serial', 'notAfter']);
+    else printTable(rows, ['name', 'status', 'ca', 'keyType', 'generation', 'serial', 'notAfter']);
+  });
+}
+
+async function signerLifecycle(verb: 'rollover' | 'retire' | 'revoke', args: string[], flags: SigningFlags, usage: string): Promise<void> {
+  const name = args[0];
+  if (!name) throw usageError(usage);
+  const overlapDays = flags['overlap-days'] === undefined ? undefined : Number(flags['overlap-days']);
+  if (overlapDays !== undefined && (!Number.isInteger(overlapDays) || overlapDays < 0)) throw usageError('--overlap-days is a whole number of days');
+  let reason: ReasonName | undefined;
+  let invalidityDate: Date | undefined;
+  if (verb === 'revoke') {
+    reason = parseReason(flags.reason ?? '');
+    if (!reason || !(SIGNER_REVOCATION_REASONS as readonly string[]).includes(reason)) throw usageError(`--reason is one of ${SIGNER_REVOCATION_REASONS.join(', ')}`);
+    if (flags['invalidity-date']) {
+      invalidityDate = new Date(flags['invalidity-date']);
+      if (Number.isNaN(invalidityDate.getTime())) throw usageError(`--invalidity-date takes an ISO 8601 time, got "${flags['invalidity-date']}"`);
+    }
+  }
+  await withContext({ withKeys: true }, async (ctx) => {
+    const deps = await signingDeps(ctx);
+    if (verb === 'rollover') {
+      if (!flags.json) note(`generating signer ${name}'s new key on the token and certifying it…`);
+      const done = await rolloverSigner(deps, { name, overlapDays, keyType: flags.key, requester: { kind: 'cli' }, actor: actor() });
+      if (flags.json) printJson(done);
+      else process.stdout.write(`signer ${name}: generation ${done.generation}, certificate ${done.serial} valid until ${done.notAfter.toISOString()}; the replaced key is destroyed, certificate ${done.replaced} ${done.verifiableUntil ? `verifiable until ${done.verifiableUntil.toISOString()}, then revoked as superseded` : 'was revoked already'}\n`);
+    } else if (verb === 'retire') {
+      const done = await retireSigner(deps, { name, actor: actor() });
+      if (flags.json) printJson(done);
+      else process.stdout.write(`signer ${name} retired: key destroyed${done.rejectedReleases.length ? `, pending releases ${done.rejectedReleases.join(', ')} rejected` : ''}; what it signed verifies until certificate ${done.serial} expires\n`);
+    } else {
+      const done = await revokeSigner(deps, { name, reason: reason!, invalidityDate, actor: actor() });
+      if (flags.json) printJson(done);
+      else {
+        process.stdout.write(`signer ${name}: certificate ${done.serial} revoked (${done.reason}), key destroyed${done.rejectedReleases.length ? `, pending releases ${done.rejectedReleases.join(', ')} rejected` : ''}\n`);
+        if (done.releasesSigned.length) process.stdout.write(`releases signed with that key (sign again after: hallmark signer rollover ${name}):\n${done.releasesSigned.map((r) => `  ${r.id}  ${r.product} ${r.version} (${r.channel})`).join('\n')}\n`);
+      }
+    }
   });
 }
 
@@ -122,13 +179,23 @@ export async function releaseCommand(verb: string | undefined, args: string[], f
     });
     return;
   }
+  if (verb === 'reject') {
+    const id = Number(args[0]);
+    if (!Number.isSafeInteger(id) || id < 1 || !flags.reason) throw usageError("usage: hallmark release reject <id> --reason '<why>'");
+    await withContext({ withKeys: false }, async (ctx) => {
+      const row = await rejectRelease(ctx, { id, reason: flags.reason!, actor: actor() });
+      if (flags.json) printJson(releaseView(row));
+      else process.stdout.write(`release ${id} rejected: ${row.product} ${row.version} will not be signed\n`);
+    });
+    return;
+  }
   await withContext({ withKeys: false }, async (ctx) => {
     if (verb === 'list') {
       const limit = flags.limit === undefined ? 100 : Number(flags.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usageError('--limit is a whole number from 1 to 100000');
       const rows = (await listReleases(ctx.store, { product: flags.product, signer: flags.signer, limit })).map((r) => releaseView(r));
       if (flags.json) printJson(rows);
-      else printTable(rows, ['id', 'product', 'channel', 'version', 'signer', 'format', 'requestedBy', 'createdAt']);
+      else printTable(rows, ['id', 'product', 'channel', 'version', 'signer', 'format', 'status', 'requestedBy', 'createdAt']);
     } else if (verb === 'show') {
       const id = Number(args[0]);
       if (!Number.isSafeInteger(id) || id < 1) throw usageError('usage: hallmark release show <id>');
@@ -142,6 +209,6 @@ export async function releaseCommand(verb: string | undefined, args: string[], f
       }
       if (flags.json) printJson(releaseView(row));
       else process.stdout.write(`${Object.entries(view).map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('\n')}\n`);
-    } else throw usageError('usage: hallmark release list [--product <p>] [--signer <name>] [--limit <n>] | show <id> [--out <file>] | approve <id> [--out <file>]');
+    } else throw usageError("usage: hallmark release list [--product <p>] [--signer <name>] [--limit <n>] | show <id> [--out <file>] | approve <id> [--out <file>] | reject <id> --reason '<why>'");
   });
 }

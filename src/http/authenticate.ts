@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { TLSSocket } from 'node:tls';
-import { checkApiKey, keyScopes } from '../auth/api-keys.js';
+import { checkApiKey, keyScopes, keySigners } from '../auth/api-keys.js';
 import { principalFromCertificate } from './client-certificates.js';
 import { checkSession, type SessionPolicy } from '../auth/sessions.js';
 import { csrfMatches, isSafeMethod, sessionCookieOf } from './session-cookie.js';
@@ -107,7 +107,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     if (bearer !== undefined) {
       const check = await checkApiKey(deps.store, bearer, now);
       if (!check.ok) return fail(`API key is ${check.reason === 'unknown' ? 'not valid' : check.reason}`, check.id ? `apikey:${check.id}` : 'anonymous', check.known);
-      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key), expiresAt: check.key.expires_at === null ? null : new Date(Number(check.key.expires_at)) };
+      (req as WithPrincipal).principal = { kind: 'apikey', id: check.key.id, name: check.key.label ?? check.key.id, role: check.key.role, scopes: keyScopes(check.key), signers: keySigners(check.key), expiresAt: check.key.expires_at === null ? null : new Date(Number(check.key.expires_at)) };
       return next();
     }
     const cert = await principalFromCertificate(req.socket as TLSSocket, deps.certificates, deps.profiles, now);
@@ -122,6 +122,17 @@ export function authenticate(deps: AuthDeps): RequestHandler {
 }
 
 /** The one permission check on every protected route; refusals are audited too (repeats folded). */
+/** Routes that are a person's decision (RouteSpec.sessionOnly): an operator session, never a key or a certificate. */
+export function requireSession(audit: Pick<AuditLog, 'record'>): RequestHandler {
+  return async (req, res, next) => {
+    const principal = principalOf(req);
+    if (principal.kind === 'session') return next();
+    const reason = 'only an operator session (password and authenticator: hallmark login, or the console) may do this, never an API key or a client certificate';
+    await audit.record({ actor: actorName(principal), action: 'auth.denied', target: target(req), outcome: 'failure', source: source(req), details: { reason } });
+    sendError(res, 403, 'session_required', reason);
+  };
+}
+
 export function requirePermission(permission: Permission, audit: Pick<AuditLog, 'record'>): RequestHandler {
   return async (req, res, next) => {
     const principal = principalOf(req);

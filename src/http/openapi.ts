@@ -60,6 +60,8 @@ export function openApiDocument(routes: RouteSpec[], version: string) {
       ...(spec.rateLimit ? { 'x-rate-limit-group': spec.rateLimit } : {}),
       // An operator session also sends a fresh authenticator code in X-Hallmark-TOTP (http/step-up.ts).
       ...(spec.stepUp ? { 'x-fresh-totp': true } : {}),
+      // Only an operator session, never an API key or a client certificate.
+      ...(spec.sessionOnly ? { 'x-session-only': true } : {}),
       ...requestBody,
       responses: { [String(answer.status)]: { description: answer.description, ...answerContent }, '4XX': ERROR, '5XX': ERROR },
     };

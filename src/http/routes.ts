@@ -3,7 +3,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import type { Permission } from '../auth/permissions.js';
 import type { AuditLog } from '../audit/log.js';
 import { HallmarkError } from '../base/errors.js';
-import { requirePermission } from './authenticate.js';
+import { requirePermission, requireSession } from './authenticate.js';
 
 export type RateGroup = 'auth' | 'enrollment' | 'provisioning';
 
@@ -24,6 +24,8 @@ export interface RouteSpec {
    * Checked after the body is parsed, so that a malformed request does not use the code up.
    */
   stepUp?: true;
+  /** A person's decision: only an operator session, never an API key or a client certificate. */
+  sessionOnly?: true;
   /** JSON body size limit; routes without one take no body. */
   jsonBody?: string;
   /** The body's schema, the one its handler parses (for the OpenAPI description). */
@@ -59,6 +61,7 @@ export function mountRoutes(router: Router, specs: RouteSpec[], deps: MountDeps)
     chain.push(deps.refuseBlocked);
     if (spec.permission !== 'public') chain.push(deps.authenticate);
     if (spec.permission !== 'public' && spec.permission !== 'authenticated') chain.push(requirePermission(spec.permission, deps.audit));
+    if (spec.sessionOnly) chain.push(requireSession(deps.audit));
     if (spec.jsonBody) chain.push(requireJson, express.json({ limit: spec.jsonBody, strict: true }));
     if (spec.stepUp) chain.push(deps.stepUp);
     router[spec.method](spec.path, ...chain, spec.handler);

@@ -3,11 +3,11 @@ import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
 import { findCertificate } from '../store/certificates.js';
 import { inTransaction, type Handle } from '../store/handle.js';
-import { completeRelease, findRelease, findReleaseByKey, insertRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
+import { completeRelease, findRelease, reopenRejectedRelease, findReleaseByKey, findSigner, findSignerKey, insertRelease, rejectPendingRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
 import { ecdsaDerToRaw } from './raw-signature.js';
-import { chainPem, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
+import { chainPem, keyChain, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
 import { compareVersions, VERSION } from './versions.js';
 import type { CaConfig } from '../config/ca-config.js';
 import { currentTsa, recordedTimestamp } from './tsa.js';
@@ -58,11 +58,14 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
   const request = validate(input);
   const key = { signer: input.signer, digest_algorithm: request.digestAlgorithm, digest: request.digest, format: request.format, product: request.product, channel: request.channel };
   const existing = await findReleaseByKey(deps.store, key);
-  if (existing) return { release: sameVersion(existing, request), replayed: true };
+  // A rejected release asked for again is asked for anew (checked, and signed or pending again); the
+  // rejection stays in the audit log.
+  if (existing && existing.status !== 'rejected') return { release: sameVersion(existing, request), replayed: true };
+  const reopened = existing ? sameVersion(existing, request) : undefined;
   // An image has one version: signed as another version of the product before, it is refused.
   for (const other of await releasesOfDigest(deps.store, request.digestAlgorithm, request.digest)) if (other.product === request.product) sameVersion(other, request);
 
-  await rollbackCheck(deps.store, request, input); // before the token signs anything; again where it is recorded
+  await rollbackCheck(deps.store, request, input, reopened?.id); // before the token signs anything; again where it is recorded
   const now = deps.clock.now();
   const signer = await usableSigner(deps, input.signer, request, now);
   // A two-person signer signs nothing yet: the release waits for a second principal's approval.
@@ -84,18 +87,22 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
     approved_by: null,
     approved_at: null,
     created_at: now.getTime(),
+    signer_serial: signature ? signer.row.serial : null,
   };
   try {
     await inTransaction(deps.store, async (tx) => {
-      row.override_reason = await rollbackCheck(tx, request, input);
-      row.id = await insertRelease(tx, row);
+      row.override_reason = await rollbackCheck(tx, request, input, reopened?.id);
+      if (reopened) {
+        row.id = reopened.id;
+        if (!(await reopenRejectedRelease(tx, Number(reopened.id), row))) throw new HallmarkError('conflict', `release ${reopened.id} changed meanwhile; try again`, 409);
+      } else row.id = await insertRelease(tx, row);
       await deps.audit.recordIn(tx, {
         actor: input.actor,
         action: signature ? 'release.sign' : 'release.request',
         target: `${request.product}@${request.version}`,
         outcome: 'success',
         source: input.source,
-        details: { release: row.id, signer: input.signer, channel: request.channel, digestAlgorithm: request.digestAlgorithm, digest: request.digest, format: request.format, rollbackOverride: row.override_reason ?? undefined },
+        details: { release: row.id, signer: input.signer, channel: request.channel, digestAlgorithm: request.digestAlgorithm, digest: request.digest, format: request.format, rollbackOverride: row.override_reason ?? undefined, reopened: reopened ? true : undefined },
       });
     });
   } catch (e) {
@@ -125,10 +132,29 @@ export async function approveRelease(deps: ReleaseDeps, input: { id: number; act
   const signer = await usableSigner(deps, row.signer, request, now);
   const signature = await signatureFor(deps, signer, request, now);
   await inTransaction(deps.store, async (tx) => {
-    if (!(await completeRelease(tx, input.id, { signature, approved_by: input.actor, approved_at: now.getTime() }))) throw new HallmarkError('not_pending', `release ${input.id} was approved meanwhile`, 409);
+    if (!(await completeRelease(tx, input.id, { signature, signer_serial: signer.row.serial, approved_by: input.actor, approved_at: now.getTime() }))) throw new HallmarkError('not_pending', `release ${input.id} was approved or rejected meanwhile`, 409);
     await deps.audit.recordIn(tx, { actor: input.actor, action: 'release.approve', target: `${row.product}@${row.version}`, outcome: 'success', source: input.source, details: { release: input.id, signer: row.signer, requestedBy: row.requested_by } });
   });
-  return { ...row, status: 'signed', signature, approved_by: input.actor, approved_at: now.getTime() };
+  return { ...row, status: 'signed', signature, signer_serial: signer.row.serial, approved_by: input.actor, approved_at: now.getTime() };
+}
+
+/**
+ * The two-person rule's other answer: a pending release is refused, with a reason (audited). It is
+ * never signed, and holds back no later version. The principal who asked may withdraw it the same way.
+ */
+export async function rejectRelease(deps: Pick<ReleaseDeps, 'store' | 'audit' | 'clock'>, input: { id: number; reason: string; actor: string; source?: string }): Promise<ReleaseRow> {
+  const reason = input.reason.trim();
+  if (!reason || reason.length > 500) throw new HallmarkError('invalid_reason', 'a rejection needs a reason (at most 500 characters)', 400);
+  const row = await findRelease(deps.store, input.id);
+  if (!row) throw new HallmarkError('unknown_release', `no release ${input.id} (hallmark release list)`, 404);
+  const now = deps.clock.now().getTime();
+  await inTransaction(deps.store, async (tx) => {
+    if (!(await rejectPendingRelease(tx, input.id, { rejected_by: input.actor, rejected_at: now, rejection_reason: reason }))) {
+      throw new HallmarkError('not_pending', `release ${input.id} is ${(await findRelease(tx, input.id))?.status ?? row.status}, not waiting for approval`, 409);
+    }
+    await deps.audit.recordIn(tx, { actor: input.actor, action: 'release.reject', target: `${row.product}@${row.version}`, outcome: 'success', source: input.source, details: { release: input.id, signer: row.signer, requestedBy: row.requested_by, reason } });
+  });
+  return { ...row, status: 'rejected', rejected_by: input.actor, rejected_at: now, rejection_reason: reason };
 }
 
 type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat; timestamp?: boolean };
@@ -136,6 +162,10 @@ type SignCheck = { digestAlgorithm: DigestName; digest: string; format: Signatur
 /** The signer, if it may sign this now: a firmware signer, its certificate valid and not revoked, a raw digest of its key's hash. */
 async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck, now: Date): Promise<LoadedSigner> {
   const signer = await loadSigner(deps, name);
+  const status = signer.row.status ?? 'active';
+  if (status !== 'active') {
+    throw new HallmarkError(`signer_${status}`, `signer "${name}" is ${status}: it signs nothing${status === 'revoked' ? ` until a rollover gives it a new key (hallmark signer rollover ${name})` : ''}`, 409);
+  }
   if (signer.row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${name}" is a ${signer.row.purpose} signer: it signs no firmware`, 409);
   if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {
     throw new HallmarkError('signer_expired', `signer "${name}"'s certificate is valid ${new Date(Number(signer.row.not_before)).toISOString()} to ${new Date(Number(signer.row.not_after)).toISOString()}`, 409);
@@ -209,10 +239,16 @@ function sameVersion(existing: ReleaseRow, request: ReturnType<typeof validate>)
   return existing;
 }
 
-/** A release as REST answers it: with the signer's chain and, for a raw signature, r‖s. */
+/**
+ * A release as REST answers it: with the chain of the key that signed it (the signer's current one
+ * while pending) and, for a raw signature, r‖s.
+ */
 export async function releaseWithChain(deps: SignerDeps, row: ReleaseRow) {
-  const signer = await loadSigner(deps, row.signer);
-  return releaseView(row, signer.chain, signer.row.key_type);
+  const signer = await findSigner(deps.store, row.signer);
+  if (!signer) throw new HallmarkError('unknown_signer', `no signer named "${row.signer}"`, 404);
+  const key = row.signer_serial && row.signer_serial !== signer.serial ? await findSignerKey(deps.store, row.signer_serial) : signer;
+  if (!key) throw new HallmarkError('unknown_signer_key', `release ${row.id}'s signing certificate ${row.signer_serial} is not among signer "${row.signer}"'s keys`, 500);
+  return releaseView(row, keyChain(deps, key), key.key_type);
 }
 
 /** A release as the CLI and REST show it, with its signature and the signer's chain (PEM). */
@@ -237,6 +273,8 @@ export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: str
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     rollbackOverride: row.override_reason ?? undefined,
     requestedBy: row.requested_by,
+    ...(row.signer_serial ? { signerSerial: row.signer_serial } : {}),
+    ...(row.rejected_by ? { rejectedBy: row.rejected_by, rejectedAt: new Date(Number(row.rejected_at)).toISOString(), rejectionReason: row.rejection_reason ?? '' } : {}),
     ...(row.approved_by ? { approvedBy: row.approved_by, approvedAt: new Date(Number(row.approved_at)).toISOString() } : {}),
     createdAt: new Date(Number(row.created_at)).toISOString(),
   };

@@ -6,7 +6,7 @@ import type { KeyStore, Signer } from '../keys/key-store.js';
 import { formatKeyUri, parseKeyUri } from '../keys/key-uri.js';
 import type { Requester } from '../profiles/requester.js';
 import type { Store, StoreTx } from '../store/handle.js';
-import { findSigner, insertSigner, type SignerRow } from '../store/signing.js';
+import { findSigner, insertSigner, signerKeys, type SignerRow } from '../store/signing.js';
 import { requestForOwnKey } from '../x509/csr.js';
 import { toPem } from '../x509/pem.js';
 
@@ -44,46 +44,53 @@ export interface LoadedSigner {
  */
 export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: 'firmware' | 'tsa'; twoPerson?: boolean; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
   if (!SIGNER_NAME.test(input.name)) throw new HallmarkError('invalid_name', `signer name "${input.name}": lowercase letters, digits and dashes, at most 63`, 400);
-  const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;
-  if (!SIGNER_KEY_TYPES.includes(keyType)) throw new HallmarkError('invalid_key_type', `signer key type "${input.keyType}": one of ${SIGNER_KEY_TYPES.join(', ')}`, 400);
   if (await findSigner(deps.store, input.name)) throw new HallmarkError('signer_exists', `a signer named "${input.name}" exists already`, 409);
   const purpose = input.purpose ?? 'firmware';
-  const { defaultProfile, usage } = PURPOSES[purpose];
-  const profileName = input.profile ?? defaultProfile;
-  const profile = deps.issue.profiles.get(profileName);
-  if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${profileName}": add ca-config/profiles/${defaultProfile}.yaml (docs/firmware-signing.md)`, 409);
-  if (!profile.extendedKeyUsage.includes(usage)) throw new HallmarkError('wrong_profile', `profile "${profileName}" does not grant ${usage}: a ${purpose} signer needs one that does`, 400);
-  const ca = input.ca ?? profile.issuer;
+  const profile = input.profile ?? PURPOSES[purpose].defaultProfile;
+  let row: SignerRow | undefined;
+  await certifySignerKey(deps, { ...input, purpose, profile }, async (tx, issued, key) => {
+    row = { name: input.name, ...key, purpose, two_person: input.twoPerson ?? false, created_by: input.actor, created_at: deps.issue.clock.now().getTime() };
+    await insertSigner(tx, row);
+    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType: key.key_type, purpose, twoPerson: input.twoPerson ?? false } });
+  });
+  return row!;
+}
+
+/** A signer key's fields as signers and signer_keys record them. */
+export type SignerKeyFields = Pick<SignerRow, 'ca' | 'key_uri' | 'key_type' | 'serial' | 'certificate' | 'not_before' | 'not_after'>;
+
+/**
+ * A key generated on the token for signer `name` and certified under `profile` (which must grant the
+ * purpose's usage); `record` writes what refers to it in the transaction that records the certificate.
+ * When anything fails before that commits, the key is destroyed: nothing certified it.
+ */
+export async function certifySignerKey(
+  deps: SignerDeps,
+  input: { name: string; purpose: 'firmware' | 'tsa'; profile: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string },
+  record: (tx: StoreTx, issued: IssuedCertificate, key: SignerKeyFields) => Promise<void>,
+): Promise<SignerKeyFields> {
+  const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;
+  if (!SIGNER_KEY_TYPES.includes(keyType)) throw new HallmarkError('invalid_key_type', `signer key type "${input.keyType}": one of ${SIGNER_KEY_TYPES.join(', ')}`, 400);
+  const { defaultProfile, usage } = PURPOSES[input.purpose];
+  const profile = deps.issue.profiles.get(input.profile);
+  if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${input.profile}": add ca-config/profiles/${defaultProfile}.yaml (docs/firmware-signing.md)`, 409);
+  if (!profile.extendedKeyUsage.includes(usage)) throw new HallmarkError('wrong_profile', `profile "${input.profile}" does not grant ${usage}: a ${input.purpose} signer needs one that does`, 400);
   const uri = { token: deps.tokenLabel, object: `hallmark-signer-${input.name}-${randomBytes(4).toString('hex')}` };
   const key = await deps.keys.createKey(uri, keyType);
-  let row: SignerRow | undefined;
-  const record = async (tx: StoreTx, issued: IssuedCertificate) => {
-    row = {
-      name: input.name,
-      ca: issued.issuer,
-      key_uri: formatKeyUri(uri),
-      key_type: keyType,
-      purpose,
-      two_person: input.twoPerson ?? false,
-      serial: issued.serial,
-      certificate: Buffer.from(issued.der),
-      not_before: issued.notBefore.getTime(),
-      not_after: issued.notAfter.getTime(),
-      created_by: input.actor,
-      created_at: deps.issue.clock.now().getTime(),
-    };
-    await insertSigner(tx, row);
-    await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType, purpose, twoPerson: input.twoPerson ?? false } });
+  let fields: SignerKeyFields | undefined;
+  const recordWith = async (tx: StoreTx, issued: IssuedCertificate) => {
+    fields = { ca: issued.issuer, key_uri: formatKeyUri(uri), key_type: keyType, serial: issued.serial, certificate: Buffer.from(issued.der), not_before: issued.notBefore.getTime(), not_after: issued.notAfter.getTime() };
+    await record(tx, issued, fields);
   };
   try {
-    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: profileName, identity: input.name, issuer: ca, requester: input.requester, actor: input.actor, source: input.source, recordWith: record }]);
+    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: input.profile, identity: input.name, issuer: input.ca ?? profile.issuer, requester: input.requester, actor: input.actor, source: input.source, recordWith }]);
     if (issued instanceof Error) throw issued;
   } catch (e) {
     // Nothing certified the key: it goes, as a failed CA ceremony's key does.
     await deps.keys.deleteKey(uri).catch(() => undefined);
     throw e;
   }
-  return row!;
+  return fields!;
 }
 
 /** The signer by name, with its key and chain; 404 when there is none. */
@@ -114,12 +121,15 @@ const chains = new Map<string, Uint8Array[]>();
 export async function loadSignerRow(deps: SignerDeps, row: SignerRow): Promise<LoadedSigner> {
   let chain = chains.get(row.serial);
   if (!chain) {
-    chain = [new Uint8Array(row.certificate), ...deps.issue.issuers.exact(row.ca).chain];
+    chain = keyChain(deps, row);
     if (chains.size > 1000) chains.clear();
     chains.set(row.serial, chain);
   }
   return { row, key: await tokenKey(deps.keys, row.key_uri), chain };
 }
+
+/** An earlier key's chain: its certificate, then the CAs below the root of the generation that issued it. */
+export const keyChain = (deps: SignerDeps, key: Pick<SignerRow, 'certificate' | 'ca'>): Uint8Array[] => [new Uint8Array(key.certificate), ...deps.issue.issuers.exact(key.ca).chain];
 
 /** The chain as PEM, the signer's certificate first. */
 export const chainPem = (chain: Uint8Array[]) => chain.map((der) => toPem(der, 'CERTIFICATE'));
@@ -131,6 +141,8 @@ export function signerView(row: SignerRow) {
     ca: row.ca,
     keyType: row.key_type,
     purpose: row.purpose,
+    status: row.status ?? 'active',
+    generation: Number(row.generation ?? 1),
     twoPerson: Boolean(row.two_person),
     serial: row.serial,
     notBefore: new Date(Number(row.not_before)).toISOString(),
@@ -140,3 +152,21 @@ export function signerView(row: SignerRow) {
   };
 }
 
+
+/** A signer as `signer show` and GET /signers/<name> answer it: its chain, and the keys rollovers replaced. */
+export async function signerWithKeys(deps: SignerDeps, signer: LoadedSigner) {
+  const previous = await signerKeys(deps.store, signer.row.name);
+  return {
+    ...signerView(signer.row),
+    chain: chainPem(signer.chain),
+    previousKeys: previous.map((key) => ({
+      serial: key.serial,
+      generation: Number(key.generation),
+      state: key.state,
+      notAfter: new Date(Number(key.not_after)).toISOString(),
+      replacedAt: new Date(Number(key.replaced_at)).toISOString(),
+      ...(key.verifiable_until === null ? {} : { verifiableUntil: new Date(Number(key.verifiable_until)).toISOString() }),
+      chain: chainPem(keyChain(deps, key)),
+    })),
+  };
+}

@@ -15,6 +15,33 @@ export interface SignerRow {
   not_after: number;
   created_by: string;
   created_at: number;
+  /** active: signs; retired or revoked: signs nothing (migration 018). Absent on insert: active. */
+  status?: SignerStatus;
+  /** How many keys the signer has had: a rollover adds one. */
+  generation?: number;
+  status_changed_at?: number | null;
+}
+
+export type SignerStatus = 'active' | 'retired' | 'revoked';
+
+/**
+ * A signer's earlier key, replaced in a rollover: verifiable (certificate not revoked) until
+ * `verifiable_until` (state overlap), then its certificate is revoked as superseded (state superseded);
+ * or replaced after its certificate was revoked (state revoked).
+ */
+export interface SignerKeyRow {
+  serial: string;
+  signer: string;
+  generation: number;
+  ca: string;
+  key_uri: string;
+  key_type: string;
+  certificate: Buffer;
+  not_before: number;
+  not_after: number;
+  state: 'overlap' | 'superseded' | 'revoked';
+  replaced_at: number;
+  verifiable_until: number | null;
 }
 
 /** One signed artifact: recorded in the transaction that audits it, before the signature is returned. */
@@ -28,7 +55,7 @@ export interface ReleaseRow {
   digest: string;
   format: string;
   timestamped: boolean | number;
-  status: 'pending' | 'signed';
+  status: 'pending' | 'signed' | 'rejected';
   signature: Buffer | null;
   metadata: string;
   override_reason: string | null;
@@ -36,11 +63,42 @@ export interface ReleaseRow {
   approved_by: string | null;
   approved_at: number | null;
   created_at: number;
+  /** The certificate whose key signed it (null while pending). */
+  signer_serial?: string | null;
+  rejected_by?: string | null;
+  rejected_at?: number | null;
+  rejection_reason?: string | null;
 }
 
 export const insertSigner = async (handle: Handle, row: SignerRow): Promise<void> => void (await sql(handle)('signers').insert(row));
 export const findSigner = (handle: Handle, name: string): Promise<SignerRow | undefined> => sql(handle)('signers').where({ name }).first();
 export const listSigners = (handle: Handle): Promise<SignerRow[]> => sql(handle)('signers').orderBy('name');
+
+/** The signer's new key and certificate (a rollover), its current one moved to signer_keys. */
+export async function replaceSignerKey(handle: Handle, previous: SignerKeyRow, next: Pick<SignerRow, 'ca' | 'key_uri' | 'key_type' | 'serial' | 'certificate' | 'not_before' | 'not_after'>, at: number): Promise<boolean> {
+  await sql(handle)('signer_keys').insert(previous);
+  // Compare-and-set on the serial being replaced: two rollovers racing cannot both succeed.
+  const updated = await sql(handle)('signers')
+    .where({ name: previous.signer, serial: previous.serial })
+    .update({ ...next, status: 'active', generation: previous.generation + 1, status_changed_at: at });
+  return updated === 1;
+}
+
+/** A signer's status changes from `from` (compare-and-set); false when it was no longer `from`. */
+export const setSignerStatus = async (handle: Handle, name: string, from: SignerStatus, to: SignerStatus, at: number): Promise<boolean> =>
+  (await sql(handle)('signers').where({ name, status: from }).update({ status: to, status_changed_at: at })) === 1;
+
+/** A signer's earlier keys, newest first. */
+export const signerKeys = (handle: Handle, name: string): Promise<SignerKeyRow[]> => sql(handle)('signer_keys').where({ signer: name }).orderBy('generation', 'desc');
+export const findSignerKey = (handle: Handle, serial: string): Promise<SignerKeyRow | undefined> => sql(handle)('signer_keys').where({ serial }).first();
+/** Earlier keys whose overlap has ended: their certificates are revoked as superseded next. */
+export const overlapsEnded = (handle: Handle, now: number): Promise<SignerKeyRow[]> => sql(handle)('signer_keys').where({ state: 'overlap' }).where('verifiable_until', '<=', now);
+export const endOverlap = async (handle: Handle, serial: string): Promise<boolean> => (await sql(handle)('signer_keys').where({ serial, state: 'overlap' }).update({ state: 'superseded' })) === 1;
+
+/** Releases signed by one certificate's key (what a compromise of that key puts in doubt). */
+export const releasesSignedBy = (handle: Handle, serial: string): Promise<ReleaseRow[]> => sql(handle)('releases').where({ signer_serial: serial }).orderBy('id');
+/** Pending releases of a signer (refused when it is retired or revoked). */
+export const pendingReleases = (handle: Handle, signer: string): Promise<ReleaseRow[]> => sql(handle)('releases').where({ signer, status: 'pending' }).orderBy('id');
 
 export async function insertRelease(handle: Handle, row: ReleaseRow): Promise<number> {
   const [inserted] = await sql(handle)('releases').insert(row).returning('id');
@@ -54,9 +112,9 @@ export const releasesOfDigest = (handle: Handle, digestAlgorithm: string, digest
   sql(handle)('releases').where({ digest_algorithm: digestAlgorithm, digest }).orderBy('id');
 export const findRelease = (handle: Handle, id: number): Promise<ReleaseRow | undefined> => sql(handle)('releases').where({ id }).first();
 
-/** Every version already signed or asked for on a product's channel (the rollback check compares against each). */
+/** Every version already signed or waiting for approval on a product's channel (the rollback check compares against each). */
 export const versionsSigned = async (handle: Handle, product: string, channel: string, except?: number): Promise<string[]> =>
-  (await sql(handle)('releases').where({ product, channel }).whereNot('id', except ?? -1).select('version')).map((r: { version: string }) => r.version);
+  (await sql(handle)('releases').where({ product, channel }).whereNot('id', except ?? -1).whereNot('status', 'rejected').select('version')).map((r: { version: string }) => r.version);
 
 export function listReleases(handle: Handle, filter: { product?: string; signer?: string; limit: number }): Promise<ReleaseRow[]> {
   const query = sql(handle)('releases').orderBy('id', 'desc').limit(filter.limit);
@@ -72,6 +130,17 @@ export const insertTimestamp = async (handle: Handle, row: { serial: string; gen
   void (await sql(handle)('timestamps').insert(row));
 
 /** A pending release gets its signature and approver; false when it was no longer pending. */
-export async function completeRelease(handle: Handle, id: number, done: { signature: Buffer; approved_by: string; approved_at: number }): Promise<boolean> {
+export async function completeRelease(handle: Handle, id: number, done: { signature: Buffer; signer_serial: string; approved_by: string; approved_at: number }): Promise<boolean> {
   return (await sql(handle)('releases').where({ id, status: 'pending' }).update({ ...done, status: 'signed' })) === 1;
+}
+
+/** A pending release is refused (by a second person, or because its signer signs no more); false when it was no longer pending. */
+export async function rejectPendingRelease(handle: Handle, id: number, done: { rejected_by: string; rejected_at: number; rejection_reason: string }): Promise<boolean> {
+  return (await sql(handle)('releases').where({ id, status: 'pending' }).update({ ...done, status: 'rejected' })) === 1;
+}
+
+/** A rejected release asked for anew: signed or pending again, the rejection cleared (it stays in the audit log). */
+export async function reopenRejectedRelease(handle: Handle, id: number, row: ReleaseRow): Promise<boolean> {
+  const { id: _id, ...fields } = row;
+  return (await sql(handle)('releases').where({ id, status: 'rejected' }).update({ ...fields, rejected_by: null, rejected_at: null, rejection_reason: null })) === 1;
 }

@@ -1,8 +1,8 @@
 import { isoTime } from '../../base/iso-time.js';
 import { inTransaction } from '../../store/handle.js';
 import { z } from 'zod';
-import { createApiKey, keyScopes, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../auth/api-keys.js';
-import { PERMISSIONS } from '../../auth/permissions.js';
+import { createApiKey, keyScopeNames, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../auth/api-keys.js';
+import { isScope, SCOPE_HELP } from '../../auth/scopes.js';
 import { ROLES } from '../../auth/roles.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
@@ -17,7 +17,7 @@ import { refuseWiderGrant } from '../../auth/no-escalation.js';
 const createBody = z.strictObject({
   role: z.enum(ROLES),
   label: z.string().min(1).max(128).optional(),
-  scopes: z.array(z.enum(PERMISSIONS)).min(1).optional(),
+  scopes: z.array(z.string().refine(isScope, SCOPE_HELP)).min(1).optional().describe('permission names, or firmware.sign:<signer> (signing with that signer only)'),
   expiresInDays: z.number().positive().max(3650).optional(),
 });
 
@@ -26,7 +26,7 @@ export const apiKeyView = (row: ApiKeyRow, now: Date) => ({
   id: row.id,
   role: row.role,
   label: row.label,
-  scopes: keyScopes(row),
+  scopes: keyScopeNames(row),
   createdBy: row.created_by,
   createdAt: new Date(Number(row.created_at)).toISOString(),
   expiresAt: isoTime(row.expires_at),

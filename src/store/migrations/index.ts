@@ -16,6 +16,7 @@ import * as m014 from './014_audit_pending.js';
 import * as m015 from './015_ocsp_responses.js';
 import * as m016 from './016_crl_partitions.js';
 import * as m017 from './017_firmware_signing.js';
+import * as m018 from './018_signer_lifecycle.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -35,6 +36,7 @@ const migrations: Record<string, Knex.Migration> = {
   '015_ocsp_responses': m015,
   '016_crl_partitions': m016,
   '017_firmware_signing': m017,
+  '018_signer_lifecycle': m018,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
