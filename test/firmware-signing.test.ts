@@ -111,6 +111,29 @@ for (const makeBackend of BACKENDS) {
       assert.deepEqual(listed.json().map((x: { version: string }) => x.version), ['1.1.0', '1.0.0']);
     });
 
+    test('an RSA signer: its raw signature is RSASSA-PSS that openssl dgst -verify accepts with PSS options (and refuses as PKCS#1 v1.5); its CMS verifies', async () => {
+      const signer = await hallmarkJson(env, 'signer', 'create', '--name', 'rsa-fw', '--key', 'rsa-3072');
+      assert.equal(signer.keyType, 'rsa-3072');
+      const rsaKey = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['firmware.sign:rsa-fw'], createdBy: 'test', now: new Date() })).apiKey;
+      const fw = image('rsa-1.0.0.bin');
+      const r = await hm.request('POST', 'signers/rsa-fw/signatures', { token: rsaKey, body: { digestAlgorithm: 'sha256', digest: fw.sha256, product: 'rsa', version: '1.0.0', format: 'raw' } });
+      assert.equal(r.status, 201, r.body);
+      assert.equal(r.json().signatureP1363, undefined, 'r‖s is for ECDSA');
+      const sig = path.join(dir, 'rsa.sig');
+      fs.writeFileSync(sig, Buffer.from(r.json().signature, 'base64'));
+      assert.equal(fs.statSync(sig).size, 384);
+      fs.writeFileSync(path.join(dir, 'rsa-signer.pem'), r.json().chain[0]);
+      fs.writeFileSync(path.join(dir, 'rsa-signer.pub'), (await run('openssl', ['x509', '-in', path.join(dir, 'rsa-signer.pem'), '-pubkey', '-noout'])).stdout);
+      const pss = await run('openssl', ['dgst', '-sha256', '-verify', path.join(dir, 'rsa-signer.pub'), '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha256', '-signature', sig, fw.file]);
+      assert.match(pss.stdout, /Verified OK/, pss.stdout + pss.stderr);
+      const pkcs1 = await run('openssl', ['dgst', '-sha256', '-verify', path.join(dir, 'rsa-signer.pub'), '-signature', sig, fw.file]);
+      assert.doesNotMatch(pkcs1.stdout, /Verified OK/);
+      const cms = path.join(dir, 'rsa.p7s');
+      await hallmarkJson(env, 'sign', '--signer', 'rsa-fw', '--file', fw.file, '--product', 'rsa', '--version', '1.0.0', '--out', cms);
+      const verify = await run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', cms, '-content', fw.file, '-CAfile', files.rootFile, '-purpose', 'any', '-out', path.join(dir, 'verified')]);
+      assert.equal(verify.code, 0, verify.stderr);
+    });
+
     test('rollback: a version not above every one signed is refused and nothing is written; an API key cannot override, the CLI can with a reason, audited', async () => {
       const old = image('fw-1.0.5.bin');
       const before = await releases();

@@ -49,7 +49,7 @@ export const OPTIONS = {
   'password-file': { type: 'string', value: 'file|-', help: 'file holding the password, or - for standard input' },
   'https-port': { type: 'string', value: 'port', help: 'HTTPS listener (default 8443)' },
   'http-port': { type: 'string', value: 'port', help: 'plain-HTTP listener for CA certificates, CRLs and OCSP (default 8080)' },
-  key: { type: 'string', value: 'type', help: 'key type made on the token (signer create: ec-p256 or ec-p384)' },
+  key: { type: 'string', value: 'type', help: 'key type made on the token (signer create|rollover: ec-p256, ec-p384, rsa-3072 or rsa-4096)' },
   signer: { type: 'string', value: 'name', help: 'the signer whose key signs' },
   file: { type: 'string', value: 'file', help: 'the image to sign (hashed here; only its digest is signed)' },
   product: { type: 'string', value: 'product', help: 'the product the image is for' },

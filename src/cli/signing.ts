@@ -50,7 +50,7 @@ const signingDeps = async (ctx: Parameters<Parameters<typeof withContext>[1]>[0]
 
 /** `hallmark signer create|list|show`: named signing keys on the token with code-signing certificates. */
 export async function signerCommand(verb: string | undefined, args: string[], flags: SigningFlags): Promise<void> {
-  const usage = 'usage: hallmark signer create --name <name> [--profile firmware-signer] [--ca <ca>] [--key ec-p256|ec-p384] [--two-person] | list | show <name> [--out <file>] | rollover <name> [--overlap-days <n>] [--key <type>] | retire <name> | revoke <name> --reason <reason> [--invalidity-date <time>]';
+  const usage = 'usage: hallmark signer create --name <name> [--profile firmware-signer] [--ca <ca>] [--key ec-p256|ec-p384|rsa-3072|rsa-4096] [--two-person] | list | show <name> [--out <file>] | rollover <name> [--overlap-days <n>] [--key <type>] | retire <name> | revoke <name> --reason <reason> [--invalidity-date <time>]';
   if (verb === 'rollover' || verb === 'retire' || verb === 'revoke') return signerLifecycle(verb, args, flags, usage);
   if (verb === 'create') {
     const name = flags.name ?? args[0];

@@ -14,6 +14,12 @@ export interface Signer {
   signDigest(digest: Uint8Array): Promise<Uint8Array>;
   /** Signs each item (as `sign` does), in order; large batches may be spread over threads. */
   signMany(items: Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * RSA keys only: RSASSA-PSS (RFC 8017 §8.1) over a digest made with `algorithm.hash`, MGF1 with the
+   * same hash and a salt as long as the hash (RFC 4055 §3.1's usual choice), for verifiers that take raw
+   * signatures (firmware). Certificates, CRLs and OCSP stay PKCS#1 v1.5.
+   */
+  signDigestPss?(digest: Uint8Array): Promise<Uint8Array>;
 }
 
 /** How a key is protected on the token, read back through PKCS#11 (for checks and reports). */

@@ -18,7 +18,8 @@ export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const DIGEST_HEX = { sha256: 64, sha384: 96 } as const;
 const CURVE_BYTES: Record<string, number> = { 'ec-p256': 32, 'ec-p384': 48 };
-const KEY_HASH: Record<string, DigestName> = { 'ec-p256': 'sha256', 'ec-p384': 'sha384' };
+/** The hash a raw signature by each key type is over (the key's own signature hash, x509/signature-algorithms.ts). */
+const KEY_HASH: Record<string, DigestName> = { 'ec-p256': 'sha256', 'ec-p384': 'sha384', 'rsa-3072': 'sha256', 'rsa-4096': 'sha256' };
 
 export interface SignRequest {
   signer: string;
@@ -180,7 +181,12 @@ async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck,
 
 async function signatureFor(deps: ReleaseDeps, signer: LoadedSigner, request: SignCheck, now: Date): Promise<Buffer> {
   const digest = Buffer.from(request.digest, 'hex');
-  if (request.format === 'raw') return Buffer.from(await signer.key.signDigest(digest));
+  if (request.format === 'raw') {
+    // ECDSA: the DER ECDSA-Sig-Value (r‖s is derived when answering); RSA: RSASSA-PSS, never PKCS#1 v1.5.
+    if (signer.key.algorithm.family === 'ecdsa') return Buffer.from(await signer.key.signDigest(digest));
+    if (!signer.key.signDigestPss) throw new HallmarkError('no_pss', `the key store cannot sign RSA-PSS with signer "${signer.row.name}"'s key`, 409);
+    return Buffer.from(await signer.key.signDigestPss(digest));
+  }
   const tsa = request.timestamp ? await currentTsa(deps) : undefined;
   if (request.timestamp && (!tsa || !deps.tsa.enabled)) throw new HallmarkError('no_tsa', 'no time-stamping authority here yet (tsa.enabled, and one start of hallmark serve to make its key)', 409);
   const signatureTimestamp = tsa
@@ -192,16 +198,16 @@ async function signatureFor(deps: ReleaseDeps, signer: LoadedSigner, request: Si
 
 /**
  * Rollback protection: the version must be above every version signed for the product on its channel
- * (but release `except`, the one being approved); an admin may sign it anyway with a reason (recorded
+ * (but release `except`, the one being approved, and the same image's own releases in other formats); an admin may sign it anyway with a reason (recorded
  * and audited). The override reason, or null.
  */
 async function rollbackCheck(
   handle: Handle,
-  request: { product: string; channel: string; version: string },
+  request: { product: string; channel: string; version: string; digest: string },
   input: { rollbackOverride?: string; mayOverride: boolean },
   except?: number,
 ): Promise<string | null> {
-  const newer = (await versionsSigned(handle, request.product, request.channel, except)).filter((v) => compareVersions(request.version, v) <= 0);
+  const newer = (await versionsSigned(handle, request.product, request.channel, { except, digest: request.digest })).filter((v) => compareVersions(request.version, v) <= 0);
   if (!newer.length) return null;
   if (!input.rollbackOverride) {
     throw new HallmarkError('rollback_refused', `${request.product} ${request.version} on channel ${request.channel} is not above ${newer.sort(compareVersions).pop()}, already signed: refused as a rollback (sign a higher version; an admin may override with a reason: rollbackOverride, or --rollback-override on the CLI)`, 409);
@@ -268,7 +274,7 @@ export function releaseView(row: ReleaseRow, chain?: Uint8Array[], keyType?: str
     status: row.status,
     timestamped: Boolean(row.timestamped),
     ...(signature ? { signature: Buffer.from(signature).toString('base64') } : {}),
-    ...(signature && row.format === 'raw' && keyType ? { signatureP1363: Buffer.from(ecdsaDerToRaw(signature, CURVE_BYTES[keyType]!)).toString('base64') } : {}),
+    ...(signature && row.format === 'raw' && keyType && keyType in CURVE_BYTES ? { signatureP1363: Buffer.from(ecdsaDerToRaw(signature, CURVE_BYTES[keyType]!)).toString('base64') } : {}),
     ...(chain ? { chain: chainPem(chain) } : {}),
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     rollbackOverride: row.override_reason ?? undefined,

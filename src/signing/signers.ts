@@ -12,8 +12,11 @@ import { toPem } from '../x509/pem.js';
 
 /** Signer names: as in URLs and key labels. */
 export const SIGNER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** Keys a signer may have: ECDSA, whose signatures boot loaders verify as DER or as r‖s. */
-export const SIGNER_KEY_TYPES = ['ec-p256', 'ec-p384'] as const;
+/**
+ * Keys a signer may have: ECDSA, whose raw signatures boot loaders verify as DER or as r‖s; RSA, whose
+ * raw signatures are RSASSA-PSS (CMS signatures by RSA keys are PKCS#1 v1.5, as OpenSSL's defaults).
+ */
+export const SIGNER_KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-3072', 'rsa-4096'] as const;
 export type SignerKeyType = (typeof SIGNER_KEY_TYPES)[number];
 
 /** What a signer is for, the profile it is certified under by default and the usage that profile must grant. */

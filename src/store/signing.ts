@@ -112,9 +112,13 @@ export const releasesOfDigest = (handle: Handle, digestAlgorithm: string, digest
   sql(handle)('releases').where({ digest_algorithm: digestAlgorithm, digest }).orderBy('id');
 export const findRelease = (handle: Handle, id: number): Promise<ReleaseRow | undefined> => sql(handle)('releases').where({ id }).first();
 
-/** Every version already signed or waiting for approval on a product's channel (the rollback check compares against each). */
-export const versionsSigned = async (handle: Handle, product: string, channel: string, except?: number): Promise<string[]> =>
-  (await sql(handle)('releases').where({ product, channel }).whereNot('id', except ?? -1).whereNot('status', 'rejected').select('version')).map((r: { version: string }) => r.version);
+/**
+ * Every version already signed or waiting for approval on a product's channel (the rollback check
+ * compares against each), but release `except` and releases of the image `digest` itself (the same
+ * image in another format is the same version).
+ */
+export const versionsSigned = async (handle: Handle, product: string, channel: string, other: { except?: number; digest: string }): Promise<string[]> =>
+  (await sql(handle)('releases').where({ product, channel }).whereNot('id', other.except ?? -1).whereNot('digest', other.digest).whereNot('status', 'rejected').select('version')).map((r: { version: string }) => r.version);
 
 export function listReleases(handle: Handle, filter: { product?: string; signer?: string; limit: number }): Promise<ReleaseRow[]> {
   const query = sql(handle)('releases').orderBy('id', 'desc').limit(filter.limit);

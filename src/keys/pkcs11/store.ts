@@ -18,7 +18,15 @@ import { exactBuffer } from '../../x509/bytes.js';
 import { createWorkerPool } from '../../workers/pool.js';
 import { packedBytesCodec } from '../../workers/packed-bytes.js';
 import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
+import type { HashName } from '../../x509/signature-algorithms.js';
 import { hsmUnavailable } from './errors.js';
+
+/** RSASSA-PSS parameters per hash: MGF1 with the same hash, salt as long as the hash. */
+const PSS_HASH: Record<HashName, { mechanism: graphene.MechanismEnum; mgf: graphene.RsaMgf; length: number }> = {
+  sha256: { mechanism: graphene.MechanismEnum.SHA256, mgf: graphene.RsaMgf.MGF1_SHA256, length: 32 },
+  sha384: { mechanism: graphene.MechanismEnum.SHA384, mgf: graphene.RsaMgf.MGF1_SHA384, length: 48 },
+  sha512: { mechanism: graphene.MechanismEnum.SHA512, mgf: graphene.RsaMgf.MGF1_SHA512, length: 64 },
+};
 
 export interface Pkcs11KeyStoreOptions extends TokenOptions {
   /** Sessions kept open for concurrent signing. */
@@ -126,7 +134,15 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         stop();
       }
     }
-    return { keyType, algorithm, spki: spkiDer, signDigest, sign: sign1, signMany };
+    if (algorithm.family !== 'rsa-pkcs1') return { keyType, algorithm, spki: spkiDer, signDigest, sign: sign1, signMany };
+    const pss = { name: 'RSA_PKCS_PSS', params: new graphene.RsaPssParams(PSS_HASH[algorithm.hash].mechanism, PSS_HASH[algorithm.hash].mgf, PSS_HASH[algorithm.hash].length) };
+    const signDigestPss = (digest: Uint8Array) =>
+      pool.run(async (session) => {
+        if (digest.length !== PSS_HASH[algorithm.hash].length) throw new HallmarkError('invalid_digest', `an RSA-PSS signature by this key is over a ${algorithm.hash} digest`, 400);
+        const key = await privateKey(session, uri, keyName);
+        return new Uint8Array(await new Promise<Buffer>((resolve, reject) => session.createSign(pss, key).once(Buffer.from(digest), (error, value) => (error ? reject(error) : resolve(value)))));
+      }, 'signing');
+    return { keyType, algorithm, spki: spkiDer, signDigest, sign: sign1, signMany, signDigestPss };
   }
 
   const supportedCaKey = (spki: SubjectPublicKeyInfo, uri: KeyUri) => {
