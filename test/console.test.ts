@@ -59,7 +59,7 @@ for (const makeBackend of BACKENDS) {
       });
       adminKey = (await hallmarkJson(env, 'init')).admin.apiKey;
       // Each test signs in as an operator of its own: a TOTP code is accepted once.
-      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator'], ['ivan', 'operator'], ['adam', 'admin'], ['alba', 'admin'], ['arlo', 'admin'], ['ava', 'admin'], ['abe', 'admin'], ['sven', 'operator']] as const) {
+      for (const [name, role] of [['otto', 'operator'], ['rita', 'read-only'], ['opal', 'operator'], ['ivan', 'operator'], ['adam', 'admin'], ['alba', 'admin'], ['arlo', 'admin'], ['ava', 'admin'], ['abe', 'admin'], ['rhea', 'admin'], ['sven', 'operator']] as const) {
         const password = `${name} has a long passphrase`;
         const file = path.join(home.home, `${name}-${backend.name}.pw`);
         fs.writeFileSync(file, password, { mode: 0o600 });
@@ -207,6 +207,35 @@ for (const makeBackend of BACKENDS) {
       await page.click('#confirm-ok');
       await page.waitForSelector(`[data-testid=enrollment-state-${id}]:has-text("approved")`);
       assert.equal((await enroll()).stdout, '200', 'the repeated request gets its certificate');
+      await page.context().close();
+    });
+
+    test('two-person rule from the console: a second person approves one pending release (the token signs it) and rejects another with a reason', async () => {
+      await hallmarkJson(env, 'signer', 'create', '--name', 'cons-fw', '--two-person');
+      const pipeline = (await hallmarkJson(env, 'apikey', 'create', '--role', 'admin', '--scopes', 'firmware.sign:cons-fw,release.read')).apiKey;
+      const ask = async (version: string, digest: string) => {
+        const r = await postJson(server.https, rootPem, { authorization: `Bearer ${pipeline}` }, 'signers/cons-fw/signatures', { digestAlgorithm: 'sha256', digest, product: 'cons', version });
+        assert.equal(r.status, 202, JSON.stringify(r.json));
+        return r.json.id as number;
+      };
+      // Approving 1.0.0 after 1.1.0 was asked for would be a rollback: 1.1.0 is approved, 1.0.0 rejected.
+      const second = await ask('1.0.0', 'b2'.repeat(32));
+      const first = await ask('1.1.0', 'a1'.repeat(32));
+      const page = await signIn('rhea');
+      await page.click('nav a[href="#/releases"]');
+      await page.waitForSelector('[data-testid=pending-releases]');
+      await page.click(`[data-testid=approve-release-${first}]`);
+      assert.match((await page.textContent('#confirm-text')) ?? '', new RegExp(`cons 1\\.1\\.0 .*${'a1'.repeat(32)}`));
+      await page.click('#confirm-ok');
+      await page.waitForSelector(`[data-testid=release-state-${first}]:has-text("signed (approved by session:rhea)")`);
+      await page.click(`[data-testid=reject-release-${second}]`);
+      await page.fill('[data-testid=reject-reason]', 'not the reviewed build');
+      await page.click('#confirm-ok');
+      await page.waitForSelector(`[data-testid=release-state-${second}]:has-text("rejected by session:rhea: not the reviewed build")`);
+      const shown = await hallmarkJson(env, 'release', 'show', String(first));
+      assert.equal(shown.status, 'signed');
+      assert.ok(shown.signature);
+      assert.equal((await hallmarkJson(env, 'release', 'show', String(second))).status, 'rejected');
       await page.context().close();
     });
 
@@ -399,7 +428,7 @@ for (const makeBackend of BACKENDS) {
       await adam.keyboard.press('Enter');
       assert.equal(await adam.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id), 'main');
       assert.equal(await adam.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash), '', 'the route did not change');
-      for (const view of ['overview', 'cas', 'certificates', 'stations', 'tokens', 'enrollments', 'apikeys', 'operators', 'audit']) {
+      for (const view of ['overview', 'cas', 'certificates', 'stations', 'tokens', 'enrollments', 'releases', 'apikeys', 'operators', 'audit']) {
         await adam.click(`nav a[href="#/${view}"]`);
         // Focus leaves the link for the new section's heading once the section is drawn.
         await adam.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { tagName: string } | null } }).document.activeElement?.tagName === 'H2', undefined, { timeout: 10_000 });

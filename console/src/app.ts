@@ -4,6 +4,7 @@ import { renderCharts, type ChartData } from './charts.js';
 import { currentView, failure, focusFirstHeading, focusHeading, openingView, show, showForThisView } from './view.js';
 import { stationsView } from './stations.js';
 import { tokensView } from './tokens.js';
+import { releasesView } from './releases.js';
 import { apiKeysView } from './apikeys.js';
 import { operatorsView } from './operators.js';
 
@@ -560,6 +561,7 @@ const VIEWS: Record<string, () => Promise<void>> = {
   stations: stationsView,
   tokens: tokensView,
   enrollments: enrollmentsView,
+  releases: releasesView,
   apikeys: apiKeysView,
   operators: operatorsView,
   audit: auditView,

@@ -210,7 +210,7 @@ async function rollbackCheck(
   const newer = (await versionsSigned(handle, request.product, request.channel, { except, digest: request.digest })).filter((v) => compareVersions(request.version, v) <= 0);
   if (!newer.length) return null;
   if (!input.rollbackOverride) {
-    throw new HallmarkError('rollback_refused', `${request.product} ${request.version} on channel ${request.channel} is not above ${newer.sort(compareVersions).pop()}, already signed: refused as a rollback (sign a higher version; an admin may override with a reason: rollbackOverride, or --rollback-override on the CLI)`, 409);
+    throw new HallmarkError('rollback_refused', `${request.product} ${request.version} on channel ${request.channel} is not above ${newer.sort(compareVersions).pop()}, already signed or waiting for approval: refused as a rollback (sign a higher version; an admin may override with a reason: rollbackOverride, or --rollback-override on the CLI)`, 409);
   }
   if (!input.mayOverride) throw new HallmarkError('forbidden', 'only an admin (operator session or the local CLI) may override the rollback check', 403);
   return input.rollbackOverride;
