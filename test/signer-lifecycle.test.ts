@@ -7,7 +7,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { ContentInfo, SignedData } from '@peculiar/asn1-cms';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
-import { manualClock, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import { configCopy, manualClock, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import YAML from 'yaml';
 import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { run } from './helpers/run.js';
 import { createApiKey } from '../src/auth/api-keys.js';
@@ -65,9 +66,13 @@ for (const makeBackend of BACKENDS) {
     const lifecycleDeps = () => ({ store: hm.ctx.store, audit: hm.ctx.audit, clock, issue: hm.running.issue, keys: hm.ctx.keys!, tokenLabel: token, revocation: hm.running.revocation });
 
     before(async () => {
-      hm = await startInProcess(home, backend, token, { clock });
-      env = await cliEnv(home, backend, token);
       dir = fs.mkdtempSync(path.join(home.home, `${token}-`));
+      // A product line's signer profile: signs sensor-* only.
+      const configFile = configCopy(path.join(dir, 'config'), () => undefined);
+      const profile = YAML.parse(fs.readFileSync(path.join(dir, 'config', 'profiles', 'firmware-signer.yaml'), 'utf8'));
+      fs.writeFileSync(path.join(dir, 'config', 'profiles', 'sensor-line-signer.yaml'), YAML.stringify({ ...profile, name: 'sensor-line-signer', products: ['sensor-*'] }));
+      hm = await startInProcess(home, backend, token, { clock, configFile });
+      env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
       files = writeChainFiles(hm, dir);
       pipeline = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['firmware.sign:sensor-fw', 'release.read'], createdBy: 'test', now: clock.now() })).apiKey;
       const password = 'correct horse battery staple 7';
@@ -251,6 +256,19 @@ for (const makeBackend of BACKENDS) {
       assert.equal(shown.json().status, 'active');
       assert.equal(shown.json().previousKeys[0].state, 'revoked');
       assert.equal((await sign('prod-fw', { digest: image('prod-7.bin').sha256, version: '7.0.0' }, asker)).status, 202);
+    });
+
+    test('a product line: a signer under a profile with products signs those products only, before and after a rollover', async () => {
+      const created = await hm.request('POST', 'signers', { token: await login(), headers: fresh(), body: { name: 'line-fw', profile: 'sensor-line-signer' } });
+      assert.equal(created.status, 201, created.body);
+      const admin = (await createApiKey(hm.ctx.store, { role: 'admin', scopes: ['firmware.sign'], createdBy: 'test', now: clock.now() })).apiKey;
+      assert.equal((await sign('line-fw', { product: 'sensor-a', digest: image('l1.bin').sha256, version: '1.0.0' }, admin)).status, 201);
+      const other = await sign('line-fw', { product: 'gateway', digest: image('l2.bin').sha256, version: '1.0.0' }, admin);
+      assert.equal(other.status, 403, other.body);
+      assert.equal(other.json().error.code, 'product_not_allowed');
+      await hallmarkJson(env, 'signer', 'rollover', 'line-fw');
+      assert.equal((await sign('line-fw', { product: 'gateway', digest: image('l3.bin').sha256, version: '1.0.0' }, admin)).json().error.code, 'product_not_allowed');
+      assert.equal((await sign('line-fw', { product: 'sensor-b', digest: image('l4.bin').sha256, version: '1.0.0' }, admin)).status, 201);
     });
 
     test('retirement: signs nothing more, key destroyed, pending rejected; its certificate is not revoked (what it signed verifies until it expires); retired is final', async () => {

@@ -81,6 +81,11 @@ export const profileSchema = z.strictObject({
    * which also infers it from the role and usages). Only the CLI, Hallmark itself, and from REST an
    * admin session or an admin API key scoped for cert.authority may obtain one.
    */
+  products: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\*?$/, 'a product name, or a prefix ending in *'))
+    .min(1)
+    .optional()
+    .describe('Firmware signers certified under this profile sign releases of these products only (their product line; `sensor-*` matches by prefix). Absent: any product.'),
   authority: z.boolean().default(false).describe('Certificates of this profile carry authority: only the CLI, Hallmark itself and admins over REST may obtain one (also inferred from role and usages)'),
   role: z.enum(ROLES).optional().describe('A TLS client certificate from this profile authenticates its holder in this role.'),
   ocspNoCheck: z.boolean().default(false).describe('id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only.'),

@@ -158,7 +158,7 @@ export async function rejectRelease(deps: Pick<ReleaseDeps, 'store' | 'audit' | 
   return { ...row, status: 'rejected', rejected_by: input.actor, rejected_at: now, rejection_reason: reason };
 }
 
-type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat; timestamp?: boolean };
+type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat; timestamp?: boolean; product: string };
 
 /** The signer, if it may sign this now: a firmware signer, its certificate valid and not revoked, a raw digest of its key's hash. */
 async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck, now: Date): Promise<LoadedSigner> {
@@ -173,6 +173,11 @@ async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck,
   }
   const certificate = await findCertificate(deps.store, signer.row.serial);
   if (certificate?.status === 'revoked') throw new HallmarkError('signer_revoked', `signer "${name}"'s certificate ${signer.row.serial} is revoked (${certificate.revocation_reason}): it signs nothing more`, 409);
+  // The product line its profile gives it (profile `products`), when it gives one.
+  const products = deps.issue.profiles.get(signer.row.profile ?? '')?.products;
+  if (products && !products.some((p) => (p.endsWith('*') ? request.product.startsWith(p.slice(0, -1)) : request.product === p))) {
+    throw new HallmarkError('product_not_allowed', `signer "${name}" signs ${products.join(', ')} only (its profile ${signer.row.profile}), not ${request.product}`, 403);
+  }
   if (request.format === 'raw' && KEY_HASH[signer.row.key_type] !== request.digestAlgorithm) {
     throw new HallmarkError('digest_mismatch', `a raw signature by a ${signer.row.key_type} key is over a ${KEY_HASH[signer.row.key_type]} digest; this one is ${request.digestAlgorithm} (or ask for --format cms)`, 400);
   }

@@ -54,7 +54,7 @@ export async function rolloverSigner(deps: LifecycleDeps, input: { name: string;
   if (row.status === 'retired') throw new HallmarkError('signer_retired', `signer "${input.name}" is retired: it gets no new key (create another signer)`, 409);
   const overlapDays = input.overlapDays ?? DEFAULT_OVERLAP_DAYS;
   if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > 3650) throw new HallmarkError('invalid_overlap', 'the overlap is a whole number of days from 0 to 3650', 400);
-  const profile = (await findCertificate(deps.store, row.serial))?.profile ?? 'firmware-signer';
+  const profile = row.profile ?? (await findCertificate(deps.store, row.serial))?.profile ?? 'firmware-signer';
   const now = deps.clock.now().getTime();
   const compromised = row.status === 'revoked';
   const previous: SignerKeyRow = {
@@ -73,7 +73,7 @@ export async function rolloverSigner(deps: LifecycleDeps, input: { name: string;
     verifiable_until: compromised ? null : Math.min(now + overlapDays * DAY, Number(row.not_after)),
   };
   const next = await certifySignerKey(deps, { name: row.name, purpose: 'firmware', profile, keyType: input.keyType ?? row.key_type, requester: input.requester, actor: input.actor, source: input.source }, async (tx, issued, key) => {
-    if (!(await replaceSignerKey(tx, previous, key, now))) throw new HallmarkError('conflict', `signer "${row.name}" changed while rolling over; try again`, 409);
+    if (!(await replaceSignerKey(tx, previous, { ...key, profile }, now))) throw new HallmarkError('conflict', `signer "${row.name}" changed while rolling over; try again`, 409);
     await deps.audit.recordIn(tx, {
       actor: input.actor,
       action: 'signer.rollover',

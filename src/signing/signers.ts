@@ -52,7 +52,7 @@ export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input
   const profile = input.profile ?? PURPOSES[purpose].defaultProfile;
   let row: SignerRow | undefined;
   await certifySignerKey(deps, { ...input, purpose, profile }, async (tx, issued, key) => {
-    row = { name: input.name, ...key, purpose, two_person: input.twoPerson ?? false, created_by: input.actor, created_at: deps.issue.clock.now().getTime() };
+    row = { name: input.name, ...key, profile, purpose, two_person: input.twoPerson ?? false, created_by: input.actor, created_at: deps.issue.clock.now().getTime() };
     await insertSigner(tx, row);
     await deps.audit.recordIn(tx, { actor: input.actor, action: 'signer.create', target: input.name, outcome: 'success', source: input.source, details: { ca: issued.issuer, serial: issued.serial, keyType: key.key_type, purpose, twoPerson: input.twoPerson ?? false } });
   });

@@ -20,6 +20,8 @@ export interface SignerRow {
   /** How many keys the signer has had: a rollover adds one. */
   generation?: number;
   status_changed_at?: number | null;
+  /** The profile its certificates are made under (null: recorded before migration 018 knew it). */
+  profile?: string | null;
 }
 
 export type SignerStatus = 'active' | 'retired' | 'revoked';
@@ -75,7 +77,7 @@ export const findSigner = (handle: Handle, name: string): Promise<SignerRow | un
 export const listSigners = (handle: Handle): Promise<SignerRow[]> => sql(handle)('signers').orderBy('name');
 
 /** The signer's new key and certificate (a rollover), its current one moved to signer_keys. */
-export async function replaceSignerKey(handle: Handle, previous: SignerKeyRow, next: Pick<SignerRow, 'ca' | 'key_uri' | 'key_type' | 'serial' | 'certificate' | 'not_before' | 'not_after'>, at: number): Promise<boolean> {
+export async function replaceSignerKey(handle: Handle, previous: SignerKeyRow, next: Pick<SignerRow, 'ca' | 'key_uri' | 'key_type' | 'serial' | 'certificate' | 'not_before' | 'not_after' | 'profile'>, at: number): Promise<boolean> {
   await sql(handle)('signer_keys').insert(previous);
   // Compare-and-set on the serial being replaced: two rollovers racing cannot both succeed.
   const updated = await sql(handle)('signers')

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 /**
  * Signer rollover, retirement and revocation (docs/firmware-signing.md, "Signer lifecycle").
  *
+ * - signers.profile: the profile its certificates are made under (the product line it may sign for).
  * - signers.status: active (signs), retired (for good: certificate revoked cessationOfOperation, key
  *   destroyed) or revoked (key compromised: certificate revoked, key destroyed; a rollover gives the
  *   signer a new key). signers.generation counts the signer's keys.
@@ -20,6 +21,8 @@ export async function up(db: Knex): Promise<void> {
     t.string('status', 8).notNullable().defaultTo('active');
     t.integer('generation').notNullable().defaultTo(1);
     t.bigInteger('status_changed_at');
+    // The profile its certificates are made under (its product line, key types, validity).
+    t.string('profile', 63);
   });
   await db.schema.createTable('signer_keys', (t) => {
     t.string('serial', 42).primary();
@@ -45,6 +48,7 @@ export async function up(db: Knex): Promise<void> {
     t.bigInteger('rejected_at');
     t.text('rejection_reason');
   });
+  await db.raw(`UPDATE signers SET profile = (SELECT profile FROM certificates WHERE certificates.serial = signers.serial)`);
   // Every release signed so far was signed by its signer's one key.
   await db.raw(`UPDATE releases SET signer_serial = (SELECT serial FROM signers WHERE signers.name = releases.signer) WHERE status = 'signed'`);
 }
@@ -55,6 +59,7 @@ export async function down(db: Knex): Promise<void> {
   });
   await db.schema.dropTable('signer_keys');
   await db.schema.alterTable('signers', (t) => {
+    t.dropColumn('profile');
     t.dropColumn('status_changed_at');
     t.dropColumn('generation');
     t.dropColumn('status');
