@@ -162,6 +162,16 @@ for (const makeBackend of BACKENDS) {
       assert.ok(details.some((d) => d.rollbackOverride === 'field recall of 1.1.0' && d.channel === 'stable'), JSON.stringify(details));
     });
 
+    test('rollback under concurrency: versions asked for at once are recorded in rising order, whatever the interleaving', async () => {
+      const versions = Array.from({ length: 12 }, (_, i) => `9.0.${i}`).sort(() => Math.random() - 0.5);
+      const answers = await Promise.all(versions.map((version) => hm.request('POST', 'signers/sensor-fw/signatures', { token: pipelineKey, body: { digestAlgorithm: 'sha256', digest: image(`race-${version}.bin`).sha256, product: 'race', version, format: 'raw' } })));
+      for (const a of answers) assert.ok(a.status === 201 || (a.status === 409 && a.json().error.code === 'rollback_refused'), a.body);
+      const recorded = (await sql(hm.ctx.store)('releases').where({ product: 'race' }).orderBy('id')).map((r) => Number(r.version.split('.')[2]));
+      assert.ok(recorded.length >= 1);
+      assert.deepEqual(recorded, [...recorded].sort((a, b) => a - b), `recorded in rising order: ${recorded}`);
+      assert.equal(new Set(recorded).size, recorded.length);
+    });
+
     test('a time-stamped CMS signature (RFC 3161 appendix A): openssl cms -verify accepts it, and openssl ts -verify checks its token against the signature value', async () => {
       const fw = image('fw-1.5.0.bin');
       const r = await hm.request('POST', 'signers/sensor-fw/signatures', { token: pipelineKey, body: { digestAlgorithm: 'sha256', digest: fw.sha256, product: 'sensor', version: '1.5.0', timestamp: true } });

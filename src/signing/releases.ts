@@ -3,7 +3,7 @@ import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
 import { findCertificate } from '../store/certificates.js';
 import { inTransaction, type Handle } from '../store/handle.js';
-import { completeRelease, findRelease, reopenRejectedRelease, findReleaseByKey, findSigner, findSignerKey, insertRelease, rejectPendingRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
+import { completeRelease, findRelease, lockProductChannel, reopenRejectedRelease, findReleaseByKey, findSigner, findSignerKey, insertRelease, rejectPendingRelease, releasesOfDigest, versionsSigned, type ReleaseRow } from '../store/signing.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
 import { ecdsaDerToRaw } from './raw-signature.js';
@@ -92,6 +92,7 @@ export async function signRelease(deps: ReleaseDeps, input: SignRequest): Promis
   };
   try {
     await inTransaction(deps.store, async (tx) => {
+      await lockProductChannel(tx, request.product, request.channel);
       row.override_reason = await rollbackCheck(tx, request, input, reopened?.id);
       if (reopened) {
         row.id = reopened.id;
@@ -133,6 +134,9 @@ export async function approveRelease(deps: ReleaseDeps, input: { id: number; act
   const signer = await usableSigner(deps, row.signer, request, now);
   const signature = await signatureFor(deps, signer, request, now);
   await inTransaction(deps.store, async (tx) => {
+    // Again where it is recorded, one transaction per product and channel at a time (as signRelease).
+    await lockProductChannel(tx, row.product, row.channel);
+    await rollbackCheck(tx, row, { rollbackOverride: row.override_reason ?? undefined, mayOverride: true }, row.id);
     if (!(await completeRelease(tx, input.id, { signature, signer_serial: signer.row.serial, approved_by: input.actor, approved_at: now.getTime() }))) throw new HallmarkError('not_pending', `release ${input.id} was approved or rejected meanwhile`, 409);
     await deps.audit.recordIn(tx, { actor: input.actor, action: 'release.approve', target: `${row.product}@${row.version}`, outcome: 'success', source: input.source, details: { release: input.id, signer: row.signer, requestedBy: row.requested_by } });
   });

@@ -18,3 +18,11 @@ export async function tryAdvisoryXactLock(trx: Knex.Transaction, purpose: number
 export async function advisoryXactLock(trx: Knex.Transaction, purpose: number): Promise<void> {
   await trx.raw(`SELECT pg_advisory_xact_lock(${KEY})`, [purpose]);
 }
+
+/**
+ * The same, for a lock named by text (one per product and channel, say) rather than one fixed purpose:
+ * the name's hash is the first key. Two names may share a hash; they then only wait for each other.
+ */
+export async function advisoryXactLockNamed(trx: Knex.Transaction, name: string): Promise<void> {
+  await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?), hashtext(current_schema()))', [`hallmark:${name}`]);
+}

@@ -1,4 +1,6 @@
-import { sql, type Handle } from './handle.js';
+import { advisoryXactLockNamed } from './advisory-lock.js';
+import { isPostgres } from './db.js';
+import { sql, sqlTx, type Handle, type StoreTx } from './handle.js';
 
 /** A firmware signer: a key on the token and its code-signing certificate (migration 017). */
 export interface SignerRow {
@@ -149,4 +151,14 @@ export async function rejectPendingRelease(handle: Handle, id: number, done: { r
 export async function reopenRejectedRelease(handle: Handle, id: number, row: ReleaseRow): Promise<boolean> {
   const { id: _id, ...fields } = row;
   return (await sql(handle)('releases').where({ id, status: 'rejected' }).update({ ...fields, rejected_by: null, rejected_at: null, rejection_reason: null })) === 1;
+}
+
+/**
+ * Releases of one product and channel are checked (rollback) and recorded one transaction at a time
+ * across instances: on PostgreSQL a transaction advisory lock on the pair, taken before the check; on
+ * SQLite the database's one writer does it. Other products and channels are not held up.
+ */
+export async function lockProductChannel(tx: StoreTx, product: string, channel: string): Promise<void> {
+  const trx = sqlTx(tx);
+  if (isPostgres(trx)) await advisoryXactLockNamed(trx, `release:${product}/${channel}`); // neither has a slash (releases.ts LABEL)
 }
