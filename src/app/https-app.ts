@@ -37,6 +37,8 @@ import { checkFreshCode } from '../auth/operators.js';
 import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
 import type { KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 import { createConsoleRouter } from '../console/router.js';
+import { cmpRouter } from '../protocols/cmp/handler.js';
+import type { LoadedSigner } from '../signing/signers.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
 const PACKAGE_VERSION = '0.1.0';
@@ -74,7 +76,7 @@ export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPla
     }),
     ...consoleDataRoutes({ store, clock, cas: ctx.cas, keys: ctx.keys, tokenLabel: ctx.env.tokenLabel }, issue),
     ...stationRoutes({ store, audit, clock, issue, revocation }),
-    ...tokenRoutes({ store, audit, clock, config: ctx.config }),
+    ...tokenRoutes({ store, audit, clock, config: ctx.config, sealer: plane.sealer }),
     ...operatorRoutes({ store, audit, clock, sealer: plane.sealer }),
     ...deviceRoutes({ store, clock, audit, profiles: ctx.config.profiles }),
     ...signingRoutes({ store, audit, clock, issue, keys: ctx.keys!, tokenLabel: ctx.env.tokenLabel, tsa: ctx.config.tsa, revocation }),
@@ -92,7 +94,7 @@ const pinClientAddress: RequestHandler = (req, _res, next) => {
 };
 
 /** The Express application of the HTTPS listener: REST under /api/v1 and the operator console. */
-export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger): Express & { api: Router } {
+export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger, cmpResponder: () => LoadedSigner | undefined = () => undefined): Express & { api: Router } {
   const log = (line: string) => logger.info(line);
   const app = express() as Express & { api: Router };
   app.disable('x-powered-by');
@@ -143,6 +145,18 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
     }),
   );
 
+  // CMP (RFC 9483, docs/cmp.md): its own protection (MAC or signature), no API credential.
+  if (ctx.config.cmp.enabled) {
+    const root = ctx.config.cas.find((c) => !c.parent)!.name;
+    app.use(
+      '/.well-known/cmp',
+      cmpRouter(
+        { store: ctx.store, audit: ctx.audit, clock: ctx.clock, issue, revocation, config: ctx.config.cmp, sealer: plane.sealer, responder: cmpResponder, root: () => issue.issuers.get(root).certificate },
+        [refuseBlockedSources({ guard: plane.guard, clock: ctx.clock }), rateLimit('enrollment', rateLimits.enrollment, ctx.clock)],
+      ),
+    );
+  }
+
   app.use((req, res) => sendError(res, 404, 'not_found', `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return app;
@@ -152,8 +166,8 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
  * The HTTPS listener's request handler: EST (`/.well-known/est/…`) on its own node:http handler (see
  * protocols/est/handler.ts), everything else through the Express application.
  */
-export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger, keyPackageSigner: () => KeyPackageSigner) {
-  const app = createHttpsApp(ctx, issue, plane, revocation, logger);
+export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger, keyPackageSigner: () => KeyPackageSigner, cmpResponder?: () => LoadedSigner | undefined) {
+  const app = createHttpsApp(ctx, issue, plane, revocation, logger, cmpResponder);
   const logRequest = createRequestLog(logger);
   const est = createEstHandler({
     ports: enrollmentPorts(ctx, issue),

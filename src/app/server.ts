@@ -12,6 +12,9 @@ import { keyPackageSignerOf, type KeyPackageSigner } from '../protocols/est/encr
 import { httpsOptions } from '../http/tls-options.js';
 import { createPublicHandler } from '../protocols/public/handler.js';
 import { ensureTsa } from '../signing/tsa.js';
+import { ensureServiceSigner } from '../signing/service-signer.js';
+import type { LoadedSigner } from '../signing/signers.js';
+import { revokeUnconfirmedCertificates } from '../protocols/cmp/server.js';
 import { createTsaHandler } from '../protocols/tsa/handler.js';
 import { auditConfigChanges } from '../config/change-detection.js';
 import { createSecurityPlane, type SecurityPlane } from './security-plane.js';
@@ -208,7 +211,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // Server-generated keys returned encrypted are signed with the HTTPS key (RFC 7030 §4.4.2), parsed once per certificate.
   let signerOf: { material: TlsMaterial; signer: KeyPackageSigner } | undefined;
   const keyPackageSigner = () => (signerOf?.material === material ? signerOf : (signerOf = { material, signer: keyPackageSignerOf(material) })).signer;
-  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger, keyPackageSigner);
+  // The CMP responder's signer (RFC 9483 §3.1): made with the time-stamping authority's below.
+  let cmpResponder: LoadedSigner | undefined;
+  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger, keyPackageSigner, () => cmpResponder);
   const httpsServer = https.createServer(httpsOptions(material, trusted), listener);
   // A connection's client certificate is its identity for the connection's life (and is read once per
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
@@ -249,6 +254,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // The time-stamping authority (RFC 3161): its signer made at the first start, renewed by the periodic check.
   const tsaDeps = { store: ctx.store, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel, audit: ctx.audit, clock: ctx.clock };
   let tsa = ctx.config.tsa.enabled ? await ensureTsa(tsaDeps, log) : undefined;
+  cmpResponder = ctx.config.cmp.enabled ? await ensureServiceSigner(tsaDeps, 'cmp', log) : undefined;
   const tsaHandler = ctx.config.tsa.enabled ? createTsaHandler({ store: ctx.store, clock: ctx.clock, config: ctx.config.tsa, tsa: () => tsa, log }) : undefined;
   const httpServer = http.createServer(
     await createPublicHandler({
@@ -290,6 +296,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       // Responders renew themselves in the last third of their life; the swap needs no restart.
       responders = await ensureResponders(responderDeps, log);
       if (tsa) tsa = await ensureTsa(tsaDeps, log);
+      if (cmpResponder) cmpResponder = await ensureServiceSigner(tsaDeps, 'cmp', log);
+      const unconfirmed = await revokeUnconfirmedCertificates({ store: ctx.store, clock: ctx.clock, revocation });
+      if (unconfirmed.length) log(`CMP: revoked ${unconfirmed.length} certificate(s) never confirmed (certConf) in time: ${unconfirmed.join(', ')}`);
       // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.
       const current = await loadTlsMaterial();
       if (current && current.cert !== material.cert) {

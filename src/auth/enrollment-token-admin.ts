@@ -1,9 +1,10 @@
 import { isoTime } from '../base/iso-time.js';
 import { inTransaction, type Store } from '../store/handle.js';
 import { listEnrollmentTokens, revokeEnrollmentTokens, type EnrollmentTokenRow, type EnrollmentTokenState } from '../store/credentials.js';
-import { createEnrollmentTokens } from './enrollment-tokens.js';
+import { cmpSecretContext, createEnrollmentTokens } from './enrollment-tokens.js';
 import { HallmarkError } from '../base/errors.js';
 import type { AuditLog } from '../audit/log.js';
+import type { SecretSealer } from '../keys/key-store.js';
 
 /**
  * One-time enrollment secrets as operators manage them, from the CLI (`hallmark token`) and REST
@@ -19,7 +20,9 @@ export interface TokenAdminDeps {
   store: Store;
   audit: AuditLog;
   /** What the checks read of the configuration: EST labels and the identity rule of their profiles. */
-  config: { est: { labels: Record<string, { profile: string }> }; profiles: Map<string, { name: string; identity: { pattern: string } }> };
+  config: { est: { labels: Record<string, { profile: string }> }; cmp: { labels: Record<string, { profile: string }> }; profiles: Map<string, { name: string; identity: { pattern: string } }> };
+  /** Seals secrets made for CMP (the token's AES key). */
+  sealer?: SecretSealer;
 }
 
 
@@ -46,16 +49,17 @@ export function lotDeviceIds(lot: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${lot}-${String(i + 1).padStart(width, '0')}`);
 }
 
-/** Why these device ids cannot have secrets on this EST label (unknown label, or an id its profile refuses), if they cannot. */
-export function deviceIdProblem(config: TokenAdminDeps['config'], label: string | undefined, devices: string[]): string | undefined {
+/** Why these device ids cannot have secrets on this EST (or CMP) label (unknown label, or an id its profile refuses), if they cannot. */
+export function deviceIdProblem(config: TokenAdminDeps['config'], label: string | undefined, devices: string[], protocol: 'EST' | 'CMP' = 'EST'): string | undefined {
   const name = label ?? 'default';
-  const est = config.est.labels[name];
-  if (!est) return `no EST label "${name}" (configured: ${Object.keys(config.est.labels).join(', ')})`;
+  const labels = protocol === 'EST' ? config.est.labels : config.cmp.labels;
+  const est = labels[name];
+  if (!est) return `no ${protocol} label "${name}" (configured: ${Object.keys(labels).join(', ')})`;
   const profile = config.profiles.get(est.profile)!;
   const pattern = new RegExp(profile.identity.pattern);
   // A secret for an id the profile refuses is a dead secret.
   const refused = devices.find((d) => !pattern.test(d));
-  return refused === undefined ? undefined : `device id "${refused}" does not match profile "${profile.name}" (EST label "${name}"): ids must match ${profile.identity.pattern}`;
+  return refused === undefined ? undefined : `device id "${refused}" does not match profile "${profile.name}" (${protocol} label "${name}"): ids must match ${profile.identity.pattern}`;
 }
 
 export interface MadeTokens {
@@ -69,16 +73,19 @@ export interface MadeTokens {
  */
 export async function createTokens(
   deps: TokenAdminDeps,
-  request: { device?: string; lot?: string; count?: number; label?: string; expiresAt: Date; actor: string; source: string | undefined; now: Date },
+  request: { device?: string; lot?: string; count?: number; label?: string; expiresAt: Date; actor: string; source: string | undefined; now: Date; cmp?: boolean },
 ): Promise<MadeTokens> {
+  if (request.cmp && !deps.sealer) throw new HallmarkError('no_sealer', 'secrets for CMP are sealed under the token key: this process has no token', 503);
+  // CMP checks a PasswordBasedMac with the secret itself: it is kept sealed under the token's AES key.
+  const seal = request.cmp ? (id: string, secret: string) => deps.sealer!.seal(new TextEncoder().encode(secret), cmpSecretContext(id)) : undefined;
   const devices = request.lot ? lotDeviceIds(request.lot, request.count ?? 0) : [request.device!];
-  const problem = deviceIdProblem(deps.config, request.label, devices);
+  const problem = deviceIdProblem(deps.config, request.label, devices, request.cmp ? 'CMP' : 'EST');
   if (problem) throw new HallmarkError('invalid_device', problem, 400);
   const made = await inTransaction(deps.store, async (trx) => {
     if (request.lot && (await listEnrollmentTokens(trx, { lot: request.lot, limit: 1 }, request.now.getTime())).length) {
       throw new HallmarkError('exists', `lot "${request.lot}" has secrets already; list them (\`hallmark token list --lot ${request.lot}\`), revoke them, or name another lot`, 409);
     }
-    const created = await createEnrollmentTokens(trx, { devices, label: request.label, lot: request.lot, expiresAt: request.expiresAt, createdBy: request.actor, now: request.now });
+    const created = await createEnrollmentTokens(trx, { devices, label: request.label, lot: request.lot, expiresAt: request.expiresAt, createdBy: request.actor, now: request.now, seal });
     await deps.audit.recordIn(trx, {
       actor: request.actor,
       action: 'token.create',
@@ -87,7 +94,7 @@ export async function createTokens(
       source: request.source,
       details: request.lot
         ? { lot: request.lot, count: devices.length, label: request.label, expiresAt: request.expiresAt.toISOString() }
-        : { id: created[0]!.id, label: request.label, expiresAt: request.expiresAt.toISOString() },
+        : { id: created[0]!.id, label: request.label, expiresAt: request.expiresAt.toISOString(), cmp: request.cmp || undefined },
     });
     return created;
   });

@@ -12,6 +12,10 @@ export interface EnrollmentToken {
   used_at: number | null;
 }
 
+/** Seals a secret for CMP (its MAC is checked with the secret itself): under the token's AES key, bound to the secret's id. */
+export type SealSecret = (id: string, secret: string) => Promise<Uint8Array>;
+export const cmpSecretContext = (id: string) => `cmp-secret:${id}`;
+
 const newSecret = () => {
   const id = randomBytes(8).toString('hex');
   return { id, secret: `${id}.${randomBytes(24).toString('base64url')}` };
@@ -24,12 +28,13 @@ const newSecret = () => {
  */
 export async function createEnrollmentTokens(
   store: Handle,
-  options: { devices: string[]; label?: string; lot?: string; expiresAt: Date; createdBy: string; now: Date },
+  options: { devices: string[]; label?: string; lot?: string; expiresAt: Date; createdBy: string; now: Date; seal?: SealSecret },
 ): Promise<{ id: string; device: string; secret: string }[]> {
   const made = options.devices.map((device) => ({ device, ...newSecret() }));
+  const sealed = options.seal ? await Promise.all(made.map((m) => options.seal!(m.id, m.secret))) : undefined;
   await tokens.insertEnrollmentTokens(
     store,
-    made.map(({ id, device, secret }) => ({
+    made.map(({ id, device, secret }, i) => ({
       id,
       device,
       label: options.label ?? null,
@@ -39,6 +44,7 @@ export async function createEnrollmentTokens(
       created_at: options.now.getTime(),
       expires_at: options.expiresAt.getTime(),
       used_at: null,
+      ...(sealed ? { sealed_secret: Buffer.from(sealed[i]!) } : {}),
     })),
   );
   return made;

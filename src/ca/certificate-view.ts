@@ -11,6 +11,7 @@ const EKU_NAMES: Record<string, string> = {
   '1.3.6.1.5.5.7.3.3': 'codeSigning',
   '1.3.6.1.5.5.7.3.4': 'emailProtection',
   '1.3.6.1.5.5.7.3.8': 'timeStamping',
+  '1.3.6.1.5.5.7.3.28': 'cmcRA',
   '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
 };
 

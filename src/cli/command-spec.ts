@@ -60,6 +60,7 @@ export const OPTIONS = {
   'two-person': { type: 'boolean', help: 'a release by this signer signs only after a second, different person approves it' },
   'rollback-override': { type: 'string', value: 'reason', help: 'sign although the version is not above every one signed (recorded and audited)' },
   'overlap-days': { type: 'string', value: 'n', help: "signer rollover: days the replaced key's certificate stays verifiable before it is revoked as superseded (default 30)" },
+  cmp: { type: 'boolean', help: 'token create: a secret for CMP (PasswordBasedMac; kept sealed under the token key); --label names a CMP label' },
   workers: { type: 'string', value: 'n|auto', help: 'serve with several processes on the same ports' },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -146,8 +146,8 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'one-time EST enrollment secrets',
     examples: ['hallmark token create --device dev-0002', 'hallmark token create --lot LOT-7 --count 500 --out lot-7-secrets.csv', 'hallmark token list --lot LOT-7 --status unused', 'hallmark token revoke --lot LOT-7'],
     verbs: [
-      { verb: 'create', options: ['device', 'label', 'expires'], required: ['device'], summary: 'a secret for one device, shown once' },
-      { verb: 'create', options: ['lot', 'count', 'label', 'expires', 'format', 'out'], required: ['lot', 'count'], summary: 'secrets for devices <lot>-0001 … <lot>-<n>, CSV (or JSON lines) shown once' },
+      { verb: 'create', options: ['device', 'label', 'expires', 'cmp'], required: ['device'], summary: 'a secret for one device, shown once (--cmp: for CMP)' },
+      { verb: 'create', options: ['lot', 'count', 'label', 'expires', 'format', 'out', 'cmp'], required: ['lot', 'count'], summary: 'secrets for devices <lot>-0001 … <lot>-<n>, CSV (or JSON lines) shown once' },
       { verb: 'list', options: ['device', 'lot', 'status', 'limit'], summary: 'secrets (never their values) and their state: unused, used, expired, revoked' },
       { verb: 'revoke', args: '<id>', options: [], summary: 'an unused secret can no longer enroll' },
       { verb: 'revoke', options: ['lot'], required: ['lot'], summary: 'every unused secret of a lot' },

@@ -7,6 +7,7 @@ import type { AppContext } from '../app/context.js';
 import { printJson, printTable } from './output.js';
 import { parseDuration, parseLimit, usageError } from './usage-error.js';
 import { withContext } from './with-context.js';
+import { SECRETS_KEY } from '../keys/key-store.js';
 
 export interface TokenFlags {
   json: boolean;
@@ -19,6 +20,7 @@ export interface TokenFlags {
   out?: string;
   status?: string;
   limit?: string;
+  cmp?: boolean;
 }
 
 const actor = () => `cli:${os.userInfo().username}`;
@@ -30,13 +32,15 @@ async function create(ctx: AppContext, flags: TokenFlags): Promise<void> {
   if (!flags.lot && flags.count) throw usageError('--count goes with --lot');
   const format = flags.format ?? (flags.lot ? 'csv' : 'text');
   if (flags.lot && format !== 'csv' && format !== 'jsonl') throw usageError('--format is csv or jsonl');
-  const problem = deviceIdProblem(ctx.config, flags.label, flags.lot ? lotDeviceIds(flags.lot, count) : [flags.device!]);
+  const problem = deviceIdProblem(ctx.config, flags.label, flags.lot ? lotDeviceIds(flags.lot, count) : [flags.device!], flags.cmp ? 'CMP' : 'EST');
   if (problem) throw usageError(problem);
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + (flags.expires ? parseDuration(flags.expires) : ctx.config.est.tokenExpiryHours * 3_600_000));
-  const made = await createTokens(ctx, { device: flags.device, lot: flags.lot, count, label: flags.label, expiresAt, actor: actor(), source: 'cli', now });
+  const sealer = flags.cmp ? await ctx.keys!.getSealer({ token: ctx.env.tokenLabel, object: SECRETS_KEY }) : undefined;
+  const made = await createTokens({ ...ctx, sealer }, { device: flags.device, lot: flags.lot, count, label: flags.label, expiresAt, actor: actor(), source: 'cli', now, cmp: flags.cmp });
   if (!flags.lot) {
     if (flags.json) printJson({ ...made.tokens[0], lot: null });
+    else if (flags.cmp) process.stdout.write(`CMP secret for ${flags.device} (one use, until ${made.expiresAt}), shown once:\n\n    ${made.tokens[0]!.secret}\n\nThe device enrolls with openssl cmp -cmd ir -server https://<host>:8443/.well-known/cmp${flags.label && flags.label !== 'default' ? `/p/${flags.label}` : ''} -ref ${flags.device} -secret pass:<secret> …\n`);
     else process.stdout.write(`enrollment secret for ${flags.device} (one use, until ${made.expiresAt}), shown once:\n\n    ${made.tokens[0]!.secret}\n\nThe device enrolls with HTTP Basic ${flags.device}:<secret> at /.well-known/est/${flags.label && flags.label !== 'default' ? `${flags.label}/` : ''}simpleenroll\n`);
     return;
   }
@@ -65,7 +69,7 @@ async function revoke(ctx: AppContext, args: string[], flags: TokenFlags): Promi
 
 /** `hallmark token`: one-time EST enrollment secrets (docs/device-developers.md). */
 export async function tokenCommand(verb: string | undefined, args: string[], flags: TokenFlags): Promise<void> {
-  await withContext({ withKeys: false }, async (ctx) => {
+  await withContext({ withKeys: verb === 'create' && Boolean(flags.cmp) }, async (ctx) => {
     if (verb === 'create') return create(ctx, flags);
     if (verb === 'list') return list(ctx, flags);
     if (verb === 'revoke') return revoke(ctx, args, flags);

@@ -160,6 +160,21 @@ const hsmSchema = z.strictObject({
   signingThreads: z.number().int().min(1).max(64).default(1).describe('Threads signing large batches, one PKCS#11 session each: 1 for SoftHSM; an HSM with its own crypto processors: the signatures it works on at once'),
 });
 
+const cmpLabelSchema = z.strictObject({
+  profile: z.string().describe('The profile certificates enrolled under this CMP label get (its requesters.enrollment must be true)'),
+  implicitConfirm: z.boolean().default(true).describe('Grant implicit confirmation when a client asks for it (RFC 9483 §4.1.1); false: every certificate waits for its certConf.'),
+  confirmWaitSeconds: z.number().int().min(10).max(86_400).default(300).describe('A certificate not confirmed (certConf) within this many seconds is revoked.'),
+});
+
+const cmpSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Serve CMP (RFC 9483) at /.well-known/cmp on the HTTPS listener'),
+  labels: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), cmpLabelSchema)
+    .default({ default: { profile: 'device', implicitConfirm: true, confirmWaitSeconds: 300 } })
+    .describe('`default` serves /.well-known/cmp; others /.well-known/cmp/p/<label>.'),
+  maxIterations: z.number().int().min(1).max(10_000_000).default(100_000).describe('The most PasswordBasedMac iterations a request may ask for (the cost is the server\'s).'),
+});
+
 const tsaSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Serve the RFC 3161 time-stamping authority at POST /tsa on the plain-HTTP listener (its key made on the token at the first start)'),
   policy: z
@@ -186,6 +201,7 @@ export const configSchema = z.strictObject({
   factory: factorySchema.default(factorySchema.parse({})),
   hsm: hsmSchema.default(hsmSchema.parse({})),
   tsa: tsaSchema.default(tsaSchema.parse({})),
+  cmp: cmpSchema.default(cmpSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -202,6 +218,7 @@ export interface CaConfig {
   factory: z.infer<typeof factorySchema>;
   hsm: z.infer<typeof hsmSchema>;
   tsa: z.infer<typeof tsaSchema>;
+  cmp: z.infer<typeof cmpSchema>;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -241,6 +258,10 @@ export function loadCaConfig(file: string): CaConfig {
     // A device-facing route never reaches a profile that does not accept device enrollment.
     if (!profiles.get(est.profile)!.requesters.enrollment) throw configError(`${file}: est.labels.${label}.profile: profile "${est.profile}" does not accept device enrollment (requesters.enrollment)`);
   }
+  for (const [label, cmp] of Object.entries(config.cmp.labels)) {
+    if (!profiles.has(cmp.profile)) throw configError(`${file}: cmp.labels.${label}.profile: unknown profile "${cmp.profile}"`);
+    if (!profiles.get(cmp.profile)!.requesters.enrollment) throw configError(`${file}: cmp.labels.${label}.profile: profile "${cmp.profile}" does not accept device enrollment (requesters.enrollment)`);
+  }
   const bootstrapCaCertificates = config.est.bootstrapCas.flatMap((p) => {
     const pemFile = path.resolve(path.dirname(file), p);
     try {
@@ -262,6 +283,7 @@ export function loadCaConfig(file: string): CaConfig {
     factory: config.factory,
     hsm: config.hsm,
     tsa: config.tsa,
+    cmp: config.cmp,
     files,
   };
 }

@@ -26,7 +26,7 @@ export const REST_KINDS = ['apikey', 'session', 'certificate'] as const;
 export const isRestRequester = (r: Requester): r is Extract<Requester, { kind: 'apikey' | 'session' | 'certificate' }> => (REST_KINDS as readonly string[]).includes(r.kind);
 
 /** Extended key usages that let the holder speak for Hallmark or for others (a server, a responder, signed code). */
-const AUTHORITY_USAGES = new Set(['serverAuth', 'OCSPSigning', 'codeSigning', 'timeStamping']);
+const AUTHORITY_USAGES = new Set(['serverAuth', 'OCSPSigning', 'codeSigning', 'timeStamping', 'cmcRA']);
 
 /**
  * A profile mints authority when its certificates act for Hallmark or carry a role beyond a device's:

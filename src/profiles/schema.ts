@@ -6,7 +6,7 @@ import { mintsAuthority, REST_KINDS } from './requester.js';
 export const KEY_USAGES = [
   'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
 ] as const;
-export const EXTENDED_KEY_USAGES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping', 'OCSPSigning'] as const;
+export const EXTENDED_KEY_USAGES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping', 'OCSPSigning', 'cmcRA'] as const;
 
 const regex = z.string().refine((s) => {
   try {

@@ -23,7 +23,11 @@ export type SignerKeyType = (typeof SIGNER_KEY_TYPES)[number];
 const PURPOSES = {
   firmware: { defaultProfile: 'firmware-signer', usage: 'codeSigning' },
   tsa: { defaultProfile: 'tsa', usage: 'timeStamping' },
+  cmp: { defaultProfile: 'cmp-responder', usage: 'cmcRA' },
 } as const;
+
+/** firmware: signs releases; tsa: RFC 3161 time-stamps; cmp: CMP responses (RFC 9483 §3.1). */
+export type SignerPurpose = keyof typeof PURPOSES;
 
 export interface SignerDeps {
   store: Store;
@@ -45,7 +49,7 @@ export interface LoadedSigner {
  * certificate for it under its purpose's profile (`firmware-signer`: codeSigning; `tsa`: timeStamping),
  * recorded with the signer and audited in the transaction that records the certificate.
  */
-export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: 'firmware' | 'tsa'; twoPerson?: boolean; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
+export async function createSigner(deps: SignerDeps & { audit: AuditLog }, input: { name: string; purpose?: SignerPurpose; twoPerson?: boolean; profile?: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string }): Promise<SignerRow> {
   if (!SIGNER_NAME.test(input.name)) throw new HallmarkError('invalid_name', `signer name "${input.name}": lowercase letters, digits and dashes, at most 63`, 400);
   if (await findSigner(deps.store, input.name)) throw new HallmarkError('signer_exists', `a signer named "${input.name}" exists already`, 409);
   const purpose = input.purpose ?? 'firmware';
@@ -69,7 +73,7 @@ export type SignerKeyFields = Pick<SignerRow, 'ca' | 'key_uri' | 'key_type' | 's
  */
 export async function certifySignerKey(
   deps: SignerDeps,
-  input: { name: string; purpose: 'firmware' | 'tsa'; profile: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string },
+  input: { name: string; purpose: SignerPurpose; profile: string; ca?: string; keyType?: string; requester: Requester; actor: string; source?: string },
   record: (tx: StoreTx, issued: IssuedCertificate, key: SignerKeyFields) => Promise<void>,
 ): Promise<SignerKeyFields> {
   const keyType = (input.keyType ?? 'ec-p256') as SignerKeyType;

@@ -294,7 +294,7 @@ export async function failPendingIntents(tx: StoreTx, serials: string[]): Promis
  * new signer (docs/firmware-signing.md).
  */
 const toReissue = (handle: Handle, issuer: string, now: number) =>
-  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link', 'tsa', 'firmware-signer']);
+  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link', 'tsa', 'cmp-responder', 'firmware-signer']);
 
 export const countToReissue = async (handle: Handle, issuer: string, now: number): Promise<number> => Number((await toReissue(handle, issuer, now).count({ n: '*' }))[0]!.n);
 

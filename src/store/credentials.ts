@@ -108,6 +108,8 @@ export interface EnrollmentTokenRow {
   revoked_at?: number | null;
   revoked_by?: string | null;
   lot?: string | null;
+  /** CMP secrets: the secret sealed under the token's key (migration 019). */
+  sealed_secret?: Buffer | null;
 }
 
 export type EnrollmentTokenState = 'unused' | 'used' | 'expired' | 'revoked';
@@ -148,3 +150,7 @@ export const consumeEnrollmentToken = async (handle: Handle, id: string, at: num
 export const releaseEnrollmentToken = async (handle: Handle, id: string): Promise<void> => void (await sql(handle)('enrollment_tokens').where({ id }).whereNull('used_for').update({ used_at: null }));
 
 export const recordTokenUse = async (handle: Handle, id: string, serial: string): Promise<void> => void (await sql(handle)('enrollment_tokens').where({ id }).update({ used_for: serial }));
+
+/** A device's unused, unrevoked, unexpired secrets made for CMP (sealed), newest first. */
+export const usableCmpTokens = (handle: Handle, device: string, now: number): Promise<EnrollmentTokenRow[]> =>
+  sql(handle)('enrollment_tokens').where({ device }).whereNotNull('sealed_secret').whereNull('used_at').whereNull('revoked_at').where('expires_at', '>', now).orderBy('created_at', 'desc').limit(20);

@@ -8,7 +8,7 @@ export interface SignerRow {
   ca: string;
   key_uri: string;
   key_type: string;
-  /** firmware: signs releases; tsa: signs RFC 3161 time-stamps. */
+  /** firmware: signs releases; tsa: signs RFC 3161 time-stamps; cmp: signs CMP responses. */
   purpose: string;
   two_person: boolean | number;
   serial: string;
@@ -131,8 +131,8 @@ export function listReleases(handle: Handle, filter: { product?: string; signer?
   return query;
 }
 
-/** The newest time-stamping signer (by certificate expiry). */
-export const newestTsaSigner = (handle: Handle): Promise<SignerRow | undefined> => sql(handle)('signers').where({ purpose: 'tsa' }).orderBy('not_after', 'desc').first();
+/** The newest signer of one of Hallmark's own services, `tsa` or `cmp` (by certificate expiry). */
+export const newestServiceSigner = (handle: Handle, purpose: 'tsa' | 'cmp'): Promise<SignerRow | undefined> => sql(handle)('signers').where({ purpose }).orderBy('not_after', 'desc').first();
 
 export const insertTimestamp = async (handle: Handle, row: { serial: string; gen_time: number; hash_algorithm: string; imprint: string; signer: string; source: string | null }): Promise<void> =>
   void (await sql(handle)('timestamps').insert(row));

@@ -1,7 +1,7 @@
 import { createPublicKey, verify as verifySignature, constants, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { RsaSaPssParams } from '@peculiar/asn1-rsa';
-import { DerError, children, content, expectTag, oidText, readTlv, whole } from './der-reader.js';
+import { DerError, children, content, expectTag, oidText, readTlv, whole, type Tlv } from './der-reader.js';
 import { ATTRIBUTE_OIDS } from './names.js';
 import type { KeyType } from './key-types.js';
 import { CURVES } from './spki.js';
@@ -248,3 +248,24 @@ export function parseAndVerifyCsr(der: Uint8Array): ParsedCsr | CsrProblem {
 }
 
 export const isCsrProblem = (r: ParsedCsr | CsrProblem): r is CsrProblem => 'code' in r;
+
+/**
+ * Proof of possession outside PKCS#10 (a CRMF POPOSigningKey, RFC 4211 §4.1): `signed` signed by the
+ * key whose SubjectPublicKeyInfo is `spki` (a TLV in `bytes`) with the algorithm at `algorithm`, checked
+ * as a CSR's self-signature is. The key's DER and type, or the problem.
+ */
+export function verifySignedByKey(bytes: Uint8Array, spki: Tlv, signed: Uint8Array, algorithm: Tlv, signature: Uint8Array): { spkiDer: Uint8Array; keyType: KeyType | { unsupported: string } } | CsrProblem {
+  const spkiDer = bytes.slice(spki.start, spki.end);
+  let requestKey: RequestKey;
+  try {
+    requestKey = requestKeyOf(bytes, spki, spkiDer);
+  } catch (e) {
+    return keyUnusable(bytes, spki, e);
+  }
+  const problem = verifyRequestSignature(bytes, signed, algorithm, signature, requestKey);
+  if (problem) return problem;
+  return { spkiDer, keyType: keyTypeOfSpki(bytes, spki, 'key' in requestKey ? requestKey.key : undefined) };
+}
+
+/** A Name TLV as text (RFC 4514 order, as CSR subjects are shown) and its common name. */
+export const nameText = (bytes: Uint8Array, name: Tlv) => readName(bytes, name);

@@ -103,9 +103,9 @@ const checker = createBatcher<Uint8Array, ParsedCsr | CsrProblem>((ders) =>
 
 
 /** A request that asks for nothing beyond its subject and key (a fresh object each time: callers fill it). */
-const nothingRequested = (): VerifiedCsr['requested'] => ({ ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] });
+export const nothingRequested = (): VerifiedCsr['requested'] => ({ ca: false, keyUsage: [], extendedKeyUsage: [], names: requestedNames(undefined), otherExtensions: [] });
 
-function interpretExtensions(der: Uint8Array): VerifiedCsr['requested'] {
+export function interpretExtensions(der: Uint8Array): VerifiedCsr['requested'] {
   const requested = nothingRequested();
   const extensions = AsnConvert.parse(der, Extensions);
   // RFC 5280 §4.2: a certificate must not include more than one instance of an extension; nor may a request.

@@ -37,6 +37,8 @@ export const EKU_OIDS: Record<string, string> = {
   codeSigning: '1.3.6.1.5.5.7.3.3',
   emailProtection: '1.3.6.1.5.5.7.3.4',
   timeStamping: '1.3.6.1.5.5.7.3.8',
+  // id-kp-cmcRA (RFC 6402 §2.10): a CMP/CMC registration authority, the CMP responder's certificate (RFC 9483 §3.1).
+  cmcRA: '1.3.6.1.5.5.7.3.28',
   OCSPSigning: '1.3.6.1.5.5.7.3.9',
 };
 /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1). */

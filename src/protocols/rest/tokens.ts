@@ -20,6 +20,7 @@ const createBody = z
     count: z.number().int().min(1).max(MAX_LOT).optional(),
     label: z.string().min(1).max(64).optional(),
     expiresInHours: z.number().positive().max(24 * 365).optional(),
+    cmp: z.boolean().optional().describe('a secret for CMP (RFC 9483 PasswordBasedMac, senderKID = the device id): kept sealed under the token key; label names a CMP label'),
   })
   .refine((b) => Boolean(b.device) !== Boolean(b.lot), { message: 'name one device, or a lot with a count' })
   .refine((b) => !b.lot || b.count !== undefined, { message: 'a lot needs a count' })
@@ -38,7 +39,7 @@ const listQuery = z.strictObject({
  * label printer takes when the request asks for `text/csv`. Making secrets mints credentials: an
  * operator session sends a fresh authenticator code.
  */
-export function tokenRoutes(deps: { store: Store; audit: AuditLog; clock: Clock; config: TokenAdminDeps['config'] & { est: { tokenExpiryHours: number } } }): RouteSpec[] {
+export function tokenRoutes(deps: { store: Store; audit: AuditLog; clock: Clock; config: TokenAdminDeps['config'] & { est: { tokenExpiryHours: number } }; sealer?: TokenAdminDeps['sealer'] }): RouteSpec[] {
   return [
     {
       method: 'get',
@@ -68,7 +69,7 @@ export function tokenRoutes(deps: { store: Store; audit: AuditLog; clock: Clock;
         const body = parseOrThrow(createBody, req.body, 'body');
         const now = deps.clock.now();
         const expiresAt = new Date(now.getTime() + (body.expiresInHours ?? deps.config.est.tokenExpiryHours) * 3_600_000);
-        const made = await createTokens(deps, { device: body.device, lot: body.lot, count: body.count, label: body.label, expiresAt, actor: actorName(principalOf(req)), source: req.ip, now });
+        const made = await createTokens(deps, { device: body.device, lot: body.lot, count: body.count, label: body.label, expiresAt, actor: actorName(principalOf(req)), source: req.ip, now, cmp: body.cmp });
         res.set('Cache-Control', 'no-store');
         if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
           res.status(201).type('text/csv; charset=utf-8; header=present').attachment(`${body.lot ?? body.device}-secrets.csv`).send(csvTable(TOKEN_COLUMNS, made.tokens));

@@ -17,6 +17,7 @@ import * as m015 from './015_ocsp_responses.js';
 import * as m016 from './016_crl_partitions.js';
 import * as m017 from './017_firmware_signing.js';
 import * as m018 from './018_signer_lifecycle.js';
+import * as m019 from './019_cmp.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -37,6 +38,7 @@ const migrations: Record<string, Knex.Migration> = {
   '016_crl_partitions': m016,
   '017_firmware_signing': m017,
   '018_signer_lifecycle': m018,
+  '019_cmp': m019,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName, Name } from '@peculiar/asn1-x509';
+import type { AuditLog } from '../../audit/log.js';
+import type { Clock } from '../../base/clock.js';
+import { HallmarkError } from '../../base/errors.js';
+import { enrollDevice } from '../../ca/enrollment.js';
+import { requireCsrIdentity } from '../../ca/enroll.js';
+import type { IssueDeps } from '../../ca/issue.js';
+import { revokeCertificate, type RevokeDeps } from '../../ca/revoke.js';
+import type { CaConfig } from '../../config/ca-config.js';
+import type { SecretSealer } from '../../keys/key-store.js';
+import type { LoadedSigner } from '../../signing/signers.js';
+import { findCmpTransaction, startCmpTransaction, unconfirmedCmpTransactions, updateCmpTransaction } from '../../store/cmp.js';
+import type { Store } from '../../store/handle.js';
+import { exactBuffer } from '../../x509/bytes.js';
+import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIMessage } from './asn1.js';
+import { CmpFailure, type FailureName } from './failure.js';
+import { genpFor } from './general.js';
+import { macAuthenticated, macOfTransaction } from './mac-auth.js';
+import { certificateRequest, pkcs10Request, rawMessage, type RawMessage } from './request.js';
+import { errorBody, id_it_implicitConfirm, protectedResponse, statusInfo, type AnswerTo } from './respond.js';
+
+export interface CmpDeps {
+  store: Store;
+  audit: AuditLog;
+  clock: Clock;
+  issue: IssueDeps;
+  revocation: RevokeDeps;
+  config: CaConfig['cmp'];
+  sealer: SecretSealer;
+  /** The CMP responder's signer (key on the token, certificate under cmp-responder). */
+  responder: () => LoadedSigner | undefined;
+  /** The root certificate a device enrolling with a secret is given (caPubs, RFC 9483 §4.1.1). */
+  root: () => Uint8Array;
+}
+
+const MAX_SKEW_MS = 10 * 60_000;
+const hex = (b: ArrayBuffer | Uint8Array | undefined) => (b ? Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex') : '');
+
+/**
+ * One CMP request (RFC 9483 over RFC 6712 HTTP) → its response, DER. Every refusal is an `error`
+ * message with the PKIFailureInfo bit and the reason, signature-protected like every answer; nothing is
+ * written for a request that is refused before issuance.
+ */
+export async function answerCmp(deps: CmpDeps, label: string, der: Uint8Array, source?: string): Promise<Uint8Array> {
+  const responder = deps.responder();
+  if (!responder) throw new HallmarkError('cmp_unavailable', 'the CMP responder has no certificate yet (it is made at the first start of hallmark serve)', 503);
+  const now = deps.clock.now();
+  let to: AnswerTo = { pvno: 2, sender: new GeneralName({ directoryName: new Name() }) };
+  try {
+    const raw = rawMessage(der);
+    let message: PKIMessage;
+    try {
+      message = AsnConvert.parse(der, PKIMessage);
+    } catch (e) {
+      throw new CmpFailure('badRequest', `a PKIMessage of a kind Hallmark does not serve, or malformed: ${(e as Error).message}`);
+    }
+    to = { pvno: message.header.pvno, sender: message.header.sender, transactionID: message.header.transactionID?.buffer, senderNonce: message.header.senderNonce?.buffer };
+    return await handle(deps, { label, raw, message, responder, now, source, to });
+  } catch (e) {
+    const refusal = asFailure(e);
+    await deps.audit.record({ actor: 'cmp', action: 'cmp.refuse', target: label, outcome: 'failure', source, details: { failure: refusal.failure, reason: refusal.reason, transaction: hex(to.transactionID) || undefined } });
+    return (await protectedResponse(responder, to, errorBody(refusal.failure, refusal.reason), { now })).der;
+  }
+}
+
+function asFailure(e: unknown): { failure: FailureName; reason: string } {
+  if (e instanceof CmpFailure) return { failure: e.failure, reason: e.message };
+  if (e instanceof HallmarkError) {
+    const failure: FailureName = e.status === 503 ? 'systemUnavail' : e.status === 403 || e.status === 401 ? 'notAuthorized' : e.status === 409 ? 'badRequest' : e.status >= 500 ? 'systemFailure' : 'badCertTemplate';
+    return { failure, reason: e.message };
+  }
+  return { failure: 'systemFailure', reason: 'the request could not be processed; the server log has the details' };
+}
+
+interface Exchange {
+  label: string;
+  raw: RawMessage;
+  message: PKIMessage;
+  responder: LoadedSigner;
+  now: Date;
+  source?: string;
+  to: AnswerTo;
+}
+
+async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
+  const { header, body } = x.message;
+  if (header.pvno !== 2 && header.pvno !== 3) throw new CmpFailure('unsupportedVersion', `pvno ${header.pvno}: Hallmark speaks cmp2000 (2) and cmp2021 (3)`);
+  const transactionId = hex(header.transactionID?.buffer);
+  if (transactionId.length < 2 || transactionId.length > 128) throw new CmpFailure('badRequest', 'a transactionID of 1 to 64 bytes is required (RFC 9483 §3.1)');
+  if (!header.senderNonce || header.senderNonce.buffer.byteLength < 16) throw new CmpFailure('badSenderNonce', 'a senderNonce of at least 128 bits is required (RFC 9483 §3.1)');
+  if (header.messageTime && Math.abs(header.messageTime.getTime() - x.now.getTime()) > MAX_SKEW_MS) throw new CmpFailure('badTime', `messageTime ${header.messageTime.toISOString()} is more than 10 minutes from this server's time`);
+  if (!header.protectionAlg || !x.message.protection) throw new CmpFailure('badMessageCheck', 'the message is not protected: Hallmark accepts MAC (a one-time secret) or signature protection only');
+  const labelConfig = deps.config.labels[x.label];
+  if (!labelConfig) throw new CmpFailure('badRequest', `no CMP label "${x.label}"`);
+  const macDeps = { store: deps.store, sealer: deps.sealer, maxIterations: deps.config.maxIterations };
+
+  if (body.ir || body.cr || body.p10cr) {
+    const kind = body.ir ? 'ir' : body.cr ? 'cr' : 'p10cr';
+    const { device, token } = await macAuthenticated(macDeps, x.message, x.raw, x.now);
+    if ((token.label ?? 'default') !== x.label) throw new CmpFailure('notAuthorized', `the secret of device "${device}" is for CMP label "${token.label ?? 'default'}", not "${x.label}"`);
+    const request = body.p10cr ? { certReqId: header.pvno === 3 ? -1 : 0, csr: await pkcs10Request(x.raw) } : certificateRequest(x.raw);
+    requireCsrIdentity(request.csr, device);
+    if (!(await startCmpTransaction(deps.store, { transaction_id: transactionId, label: x.label, sender: device, request_type: kind, client_nonce: hex(header.senderNonce.buffer), server_nonce: null, state: 'done', serial: null, cert_hash: null, protection: 'mac', secret_id: token.id, created_at: x.now.getTime(), confirm_by: null }))) {
+      throw new CmpFailure('transactionIdInUse', `transactionID ${transactionId} was used before: a new transaction takes a new one`);
+    }
+    const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device, secretId: token.id }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${device}`, source: x.source });
+    const implicit = labelConfig.implicitConfirm && Boolean(header.generalInfo?.some((i) => i.infoType === id_it_implicitConfirm));
+    const response = new CertResponse({ certReqId: request.certReqId, status: statusInfo(undefined) });
+    response.certifiedKeyPair = new CertifiedKeyPair();
+    response.certifiedKeyPair.certOrEncCert = new CertOrEncCert({ certificate: exactBuffer(issued.der) });
+    const rep = new CertRepMessage();
+    rep.response = new CertResponses([response]);
+    // A device that enrolled with a secret has no trust anchor yet: it gets the root (RFC 9483 §4.1.1).
+    if (kind === 'ir') rep.caPubs = new CmpCertificates([exactBuffer(deps.root())]);
+    const answer = await protectedResponse(x.responder, x.to, new PKIBody(kind === 'ir' ? { ip: rep } : { cp: rep }), { implicitConfirm: implicit, now: x.now });
+    await updateCmpTransaction(deps.store, transactionId, 'done', {
+      state: implicit ? 'confirmed' : 'waiting',
+      serial: issued.serial,
+      cert_hash: createHash('sha256').update(issued.der).digest('hex'),
+      server_nonce: hex(answer.senderNonce),
+      confirm_by: implicit ? null : x.now.getTime() + labelConfig.confirmWaitSeconds * 1000,
+    });
+    return answer.der;
+  }
+
+  if (body.certConf) return confirm(deps, x, transactionId, body.certConf, macDeps);
+
+  if (body.error) {
+    // The client gives up (RFC 9810 §5.3.21): a certificate it was waiting to confirm is revoked.
+    const transaction = await findCmpTransaction(deps.store, transactionId);
+    if (transaction?.protection === 'mac' && transaction.secret_id) await macOfTransaction(macDeps, x.message, x.raw, transaction.secret_id);
+    if (transaction?.state === 'waiting' && (await updateCmpTransaction(deps.store, transactionId, 'waiting', { state: 'rejected' }))) await revokeUnconfirmed(deps, transaction.serial!, 'the client ended the transaction with an error');
+    return (await protectedResponse(x.responder, x.to, new PKIBody({ pkiconf: null }), { now: x.now })).der;
+  }
+
+  if (body.genm) {
+    const { device } = await macAuthenticated(macDeps, x.message, x.raw, x.now);
+    if (!(await startCmpTransaction(deps.store, { transaction_id: transactionId, label: x.label, sender: device, request_type: 'genm', client_nonce: hex(header.senderNonce.buffer), server_nonce: null, state: 'done', serial: null, cert_hash: null, protection: 'mac', secret_id: null, created_at: x.now.getTime(), confirm_by: null }))) {
+      throw new CmpFailure('transactionIdInUse', `transactionID ${transactionId} was used before`);
+    }
+    const genp = genpFor(body.genm, { issue: deps.issue, root: deps.root(), profile: labelConfig.profile });
+    return (await protectedResponse(x.responder, x.to, new PKIBody({ genp }), { now: x.now })).der;
+  }
+  throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, certConf, genm and error messages here');
+}
+
+/** certConf → pkiConf: the certificate of a waiting transaction is confirmed (or, rejected by its holder, revoked). */
+async function confirm(deps: CmpDeps, x: Exchange, transactionId: string, content: CertConfirmContent, macDeps: Parameters<typeof macOfTransaction>[0]): Promise<Uint8Array> {
+  const transaction = await findCmpTransaction(deps.store, transactionId);
+  if (!transaction) throw new CmpFailure('badRequest', `no transaction ${transactionId} to confirm`);
+  if (transaction.protection === 'mac') await macOfTransaction(macDeps, x.message, x.raw, transaction.secret_id!);
+  if (transaction.state !== 'waiting') throw new CmpFailure('certConfirmed', `transaction ${transactionId} is ${transaction.state}: nothing waits for confirmation`);
+  if (hex(x.message.header.recipNonce?.buffer) !== transaction.server_nonce) throw new CmpFailure('badRecipientNonce', 'recipNonce is not the senderNonce of this transaction\'s last answer');
+  const status = content[0];
+  if (content.length !== 1 || !status) throw new CmpFailure('badRequest', 'certConf confirms the one certificate of the transaction');
+  if (hex(status.certHash.buffer) !== transaction.cert_hash) throw new CmpFailure('badCertId', 'certHash is not the hash of the certificate this transaction issued');
+  const accepted = !status.statusInfo || status.statusInfo.status === 0 || status.statusInfo.status === 1;
+  if (!(await updateCmpTransaction(deps.store, transactionId, 'waiting', { state: accepted ? 'confirmed' : 'rejected', client_nonce: hex(x.message.header.senderNonce!.buffer) }))) {
+    throw new CmpFailure('certConfirmed', `transaction ${transactionId} was confirmed meanwhile`);
+  }
+  if (!accepted) await revokeUnconfirmed(deps, transaction.serial!, 'its holder rejected it (certConf)');
+  await deps.audit.record({ actor: `cmp:${transaction.sender}`, action: accepted ? 'cmp.confirm' : 'cmp.reject', target: transaction.serial!, outcome: 'success', source: x.source, details: { transaction: transactionId } });
+  return (await protectedResponse(x.responder, x.to, new PKIBody({ pkiconf: null }), { now: x.now })).der;
+}
+
+async function revokeUnconfirmed(deps: Pick<CmpDeps, 'revocation'>, serial: string, why: string): Promise<void> {
+  await revokeCertificate(deps.revocation, { serial, reason: 'cessationOfOperation', actor: `system:cmp (${why})` }).catch((e: unknown) => {
+    if (!(e instanceof HallmarkError && e.code === 'already_revoked')) throw e;
+  });
+}
+
+/**
+ * Certificates whose transactions waited past their confirmation time are revoked (RFC 9810 §5.3.18:
+ * an unconfirmed certificate is not to be used). Run by every instance's periodic check.
+ */
+export async function revokeUnconfirmedCertificates(deps: Pick<CmpDeps, 'store' | 'clock' | 'revocation'>): Promise<string[]> {
+  const revoked: string[] = [];
+  for (const transaction of await unconfirmedCmpTransactions(deps.store, deps.clock.now().getTime())) {
+    if (!(await updateCmpTransaction(deps.store, transaction.transaction_id, 'waiting', { state: 'rejected' }))) continue;
+    await revokeUnconfirmed(deps, transaction.serial!, 'not confirmed in time');
+    revoked.push(transaction.serial!);
+  }
+  return revoked;
+}

@@ -1,0 +1,129 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { BACKENDS } from './helpers/backends.js';
+import { startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { run } from './helpers/run.js';
+import { sql } from '../src/store/handle.js';
+
+/**
+ * CMP (RFC 9483, docs/cmp.md) with a client nobody here wrote: `openssl cmp`. Enrollment with a
+ * one-time secret (PasswordBasedMac) by ir, cr and p10cr, with and without implicit confirmation;
+ * responses signed by the CMP responder's key on the token and checked by openssl against the root;
+ * genm; and the refusals: wrong secret, replayed transaction, wrong POP, unknown label, garbage.
+ */
+
+let home: TestHome;
+before(async () => {
+  home = await makeTestHome(['cmp-sqlite', 'cmp-postgres']);
+});
+after(() => home?.cleanup());
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`CMP on ${backend.name}`, () => {
+    let hm: InProcessHallmark;
+    let env: NodeJS.ProcessEnv;
+    let dir: string;
+    let files: ReturnType<typeof writeChainFiles>;
+    const token = `cmp-${backend.name}`;
+    const secretFor = async (device: string) => (await hallmarkJson(env, 'token', 'create', '--device', device, '--cmp')).secret as string;
+    const key = async (name: string) => {
+      const file = path.join(dir, `${name}.key`);
+      const made = await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file]);
+      assert.equal(made.code, 0, made.stderr);
+      return file;
+    };
+    const cmp = (args: string[]) =>
+      run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp`, '-tls_used', '-tls_trusted', files.rootFile, '-trusted', files.rootFile, ...args]);
+    const issued = async (device: string) => sql(hm.ctx.store)('certificates').where({ identity: device }).orderBy('created_at', 'desc');
+
+    before(async () => {
+      hm = await startInProcess(home, backend, token);
+      env = await cliEnv(home, backend, token);
+      dir = fs.mkdtempSync(path.join(home.home, `${token}-`));
+      files = writeChainFiles(hm, dir);
+    });
+    after(async () => {
+      await hm?.close();
+      await backend.cleanup();
+    });
+
+    test('ir with a one-time secret and implicit confirmation: openssl cmp gets a certificate for its key, the response signed by the CMP responder, the root in caPubs', async () => {
+      const secret = await secretFor('cmp-dev-1');
+      const newkey = await key('dev1');
+      const certout = path.join(dir, 'dev1.pem');
+      const cacerts = path.join(dir, 'dev1-capubs.pem');
+      const r = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-1', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-1', '-implicit_confirm', '-certout', certout, '-cacertsout', cacerts]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const verified = await run('openssl', ['verify', '-CAfile', files.rootFile, '-untrusted', files.issuingFile, certout]);
+      assert.match(verified.stdout, /OK/, verified.stderr);
+      const pub = (await run('openssl', ['pkey', '-in', newkey, '-pubout'])).stdout;
+      assert.equal((await run('openssl', ['x509', '-in', certout, '-pubkey', '-noout'])).stdout, pub, 'the certificate is for the key that proved possession');
+      assert.match(fs.readFileSync(cacerts, 'utf8'), /BEGIN CERTIFICATE/);
+      const rows = await issued('cmp-dev-1');
+      assert.equal(rows.length, 1);
+      const transaction = await sql(hm.ctx.store)('cmp_transactions').where({ sender: 'cmp-dev-1' }).first();
+      assert.equal(transaction.state, 'confirmed');
+      // The secret was one-time: the same again is refused, and nothing more is issued.
+      const again = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-1', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-1', '-implicit_confirm', '-certout', path.join(dir, 'x.pem'), '-unprotected_errors']);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stdout + again.stderr, /badMessageCheck|MAC does not verify/i);
+      assert.equal((await issued('cmp-dev-1')).length, 1);
+    });
+
+    test('cr without implicit confirmation: openssl confirms (certConf), Hallmark answers pkiConf; p10cr with a CSR', async () => {
+      const secret = await secretFor('cmp-dev-2');
+      const newkey = await key('dev2');
+      const r = await cmp(['-cmd', 'cr', '-ref', 'cmp-dev-2', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-2', '-certout', path.join(dir, 'dev2.pem')]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const transaction = await sql(hm.ctx.store)('cmp_transactions').where({ sender: 'cmp-dev-2' }).first();
+      assert.equal(transaction.state, 'confirmed', 'certConf received and answered');
+
+      const secret3 = await secretFor('cmp-dev-3');
+      const csrKey = await key('dev3');
+      const csr = path.join(dir, 'dev3.csr');
+      assert.equal((await run('openssl', ['req', '-new', '-key', csrKey, '-subj', '/CN=cmp-dev-3', '-out', csr])).code, 0);
+      const p10 = await cmp(['-cmd', 'p10cr', '-ref', 'cmp-dev-3', '-secret', `pass:${secret3}`, '-csr', csr, '-certout', path.join(dir, 'dev3.pem')]);
+      assert.equal(p10.code, 0, p10.stdout + p10.stderr);
+      assert.match((await run('openssl', ['x509', '-in', path.join(dir, 'dev3.pem'), '-noout', '-subject'])).stdout, /cmp-dev-3/);
+    });
+
+    test('genm: the CA certificates and the key types the label accepts', async () => {
+      const secret = await secretFor('cmp-dev-4');
+      const r = await cmp(['-cmd', 'genm', '-ref', 'cmp-dev-4', '-secret', `pass:${secret}`, '-infotype', 'signKeyPairTypes']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /signKeyPairTypes/);
+    });
+
+    test('refusals: a wrong secret, another device\'s secret, a CN that is not the device, an unknown label, garbage and the wrong content type; nothing is issued', async () => {
+      const secret = await secretFor('cmp-dev-5');
+      const newkey = await key('dev5');
+      const before = Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
+      const wrong = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-5', '-secret', 'pass:not-the-secret', '-newkey', newkey, '-subject', '/CN=cmp-dev-5', '-unprotected_errors', '-certout', path.join(dir, 'no.pem')]);
+      assert.notEqual(wrong.code, 0);
+      assert.match(wrong.stdout + wrong.stderr, /badMessageCheck|MAC does not verify/i);
+      const otherName = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-5', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=someone-else', '-unprotected_errors', '-certout', path.join(dir, 'no.pem')]);
+      assert.notEqual(otherName.code, 0);
+      assert.match(otherName.stdout + otherName.stderr, /someone-else/);
+      const label = await run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp/p/nowhere`, '-tls_used', '-tls_trusted', files.rootFile, '-trusted', files.rootFile, '-cmd', 'ir', '-ref', 'cmp-dev-5', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-5', '-certout', path.join(dir, 'no.pem')]);
+      assert.notEqual(label.code, 0);
+      const garbage = await hm.request('POST', '/.well-known/cmp', { rawBody: 'not a PKIMessage', contentType: 'application/pkixcmp' });
+      assert.equal(garbage.status, 200, 'a CMP error message');
+      assert.equal(garbage.headers['content-type'], 'application/pkixcmp');
+      const printed = await (async () => {
+        const file = path.join(dir, 'garbage-answer.der');
+        fs.writeFileSync(file, Buffer.from(garbage.body, 'latin1'));
+        return file;
+      })();
+      assert.ok(fs.statSync(printed).size > 0);
+      const wrongType = await hm.request('POST', '/.well-known/cmp', { rawBody: 'x', contentType: 'text/plain' });
+      assert.equal(wrongType.status, 415);
+      const after = Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
+      assert.equal(after, before, 'nothing issued');
+    });
+  });
+}
