@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
-import { startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import { manualClock, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import { revokeUnconfirmedCertificates } from '../src/protocols/cmp/server.js';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { run } from './helpers/run.js';
 import { sql } from '../src/store/handle.js';
@@ -30,6 +31,7 @@ for (const makeBackend of BACKENDS) {
     let dir: string;
     let files: ReturnType<typeof writeChainFiles>;
     const token = `cmp-${backend.name}`;
+    const clock = manualClock();
     const secretFor = async (device: string) => (await hallmarkJson(env, 'token', 'create', '--device', device, '--cmp')).secret as string;
     const key = async (name: string) => {
       const file = path.join(dir, `${name}.key`);
@@ -42,7 +44,7 @@ for (const makeBackend of BACKENDS) {
     const issued = async (device: string) => sql(hm.ctx.store)('certificates').where({ identity: device }).orderBy('created_at', 'desc');
 
     before(async () => {
-      hm = await startInProcess(home, backend, token);
+      hm = await startInProcess(home, backend, token, { clock });
       env = await cliEnv(home, backend, token);
       dir = fs.mkdtempSync(path.join(home.home, `${token}-`));
       files = writeChainFiles(hm, dir);
@@ -97,6 +99,40 @@ for (const makeBackend of BACKENDS) {
       const r = await cmp(['-cmd', 'genm', '-ref', 'cmp-dev-4', '-secret', `pass:${secret}`, '-infotype', 'signKeyPairTypes']);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout + r.stderr, /signKeyPairTypes/);
+    });
+
+    test('a replayed transaction is refused (transactionIdInUse); a request without a signature POP is refused (badPOP)', async () => {
+      const secret = await secretFor('cmp-dev-6');
+      const reqout = path.join(dir, 'genm-request.der');
+      const first = await cmp(['-cmd', 'genm', '-ref', 'cmp-dev-6', '-secret', `pass:${secret}`, '-infotype', 'signKeyPairTypes', '-reqout', reqout]);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      // The same request again, byte for byte (curl, not openssl cmp, which makes a new transaction each time).
+      const answer = path.join(dir, 'replay-answer.der');
+      const replay = await run('curl', ['-sS', '-o', answer, '-w', '%{http_code} %{content_type}', '--cacert', files.rootFile, '-H', 'Content-Type: application/pkixcmp', '--data-binary', `@${reqout}`, `https://localhost:${hm.running.https}/.well-known/cmp`]);
+      assert.equal(replay.stdout, '200 application/pkixcmp', replay.stderr);
+      const parsed = await run('openssl', ['asn1parse', '-inform', 'DER', '-in', answer, '-i']);
+      assert.match(parsed.stdout, /was used before/);
+
+      const newkey = await key('dev6');
+      const raVerified = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-6', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-6', '-popo', '0', '-certout', path.join(dir, 'no.pem'), '-unprotected_errors']);
+      assert.notEqual(raVerified.code, 0);
+      assert.match(raVerified.stdout + raVerified.stderr, /badPOP|proof of possession/i);
+      assert.equal((await issued('cmp-dev-6')).length, 0);
+    });
+
+    test('a certificate never confirmed (openssl cmp -disable_confirm) is revoked once the confirmation wait is over', async () => {
+      const secret = await secretFor('cmp-dev-7');
+      const newkey = await key('dev7');
+      const r = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-7', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-7', '-disable_confirm', '-certout', path.join(dir, 'dev7.pem')]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const [row] = await issued('cmp-dev-7');
+      assert.equal(row.status, 'active');
+      const deps = { store: hm.ctx.store, clock, revocation: hm.running.revocation };
+      assert.deepEqual(await revokeUnconfirmedCertificates(deps), [], 'still within the wait');
+      clock.advance(301_000);
+      assert.deepEqual(await revokeUnconfirmedCertificates(deps), [row.serial]);
+      const after = (await issued('cmp-dev-7'))[0];
+      assert.deepEqual([after.status, after.revocation_reason], ['revoked', 'cessationOfOperation']);
     });
 
     test('refusals: a wrong secret, another device\'s secret, a CN that is not the device, an unknown label, garbage and the wrong content type; nothing is issued', async () => {
