@@ -77,6 +77,30 @@ for (const makeBackend of BACKENDS) {
       assert.equal((await issued('cmp-dev-1')).length, 1);
     });
 
+    test('kur signed with the current certificate: openssl cmp updates the key (the old one superseded); rr signed with it revokes it, with the reason given', async () => {
+      const [current] = await issued('cmp-dev-1');
+      const early = await cmp(['-cmd', 'kur', '-cert', path.join(dir, 'dev1.pem'), '-key', path.join(dir, 'dev1.key'), '-newkey', await key('dev1b'), '-certout', path.join(dir, 'dev1b.pem'), '-unprotected_errors']);
+      assert.notEqual(early.code, 0, 'before its renewal window, unless an operator allows it');
+      assert.match(early.stdout + early.stderr, /renewal of/);
+      await hallmarkJson(env, 'cert', 'allow-renewal', current.serial);
+      const kur = await cmp(['-cmd', 'kur', '-cert', path.join(dir, 'dev1.pem'), '-key', path.join(dir, 'dev1.key'), '-newkey', path.join(dir, 'dev1b.key'), '-certout', path.join(dir, 'dev1b.pem')]);
+      assert.equal(kur.code, 0, kur.stdout + kur.stderr);
+      const rows = await issued('cmp-dev-1');
+      assert.equal(rows.length, 2);
+      const renewed = rows.find((r) => r.serial !== current.serial)!;
+      assert.equal(rows.find((r) => r.serial === current.serial)!.superseded_by, renewed.serial);
+      assert.equal((await run('openssl', ['x509', '-in', path.join(dir, 'dev1b.pem'), '-pubkey', '-noout'])).stdout, (await run('openssl', ['pkey', '-in', path.join(dir, 'dev1b.key'), '-pubout'])).stdout);
+
+      const rr = await cmp(['-cmd', 'rr', '-cert', path.join(dir, 'dev1b.pem'), '-key', path.join(dir, 'dev1b.key'), '-oldcert', path.join(dir, 'dev1b.pem'), '-revreason', '5']);
+      assert.equal(rr.code, 0, rr.stdout + rr.stderr);
+      const revoked = (await issued('cmp-dev-1')).find((r) => r.serial === renewed.serial)!;
+      assert.deepEqual([revoked.status, revoked.revocation_reason], ['revoked', 'cessationOfOperation']);
+      // Signed with a revoked certificate, nothing more is accepted.
+      const again = await cmp(['-cmd', 'kur', '-cert', path.join(dir, 'dev1b.pem'), '-key', path.join(dir, 'dev1b.key'), '-newkey', await key('dev1c'), '-certout', path.join(dir, 'dev1c.pem'), '-unprotected_errors']);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stdout + again.stderr, /certRevoked|is revoked/);
+    });
+
     test('cr without implicit confirmation: openssl confirms (certConf), Hallmark answers pkiConf; p10cr with a CSR', async () => {
       const secret = await secretFor('cmp-dev-2');
       const newkey = await key('dev2');

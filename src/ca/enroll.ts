@@ -34,11 +34,13 @@ export function renewalWindow(row: CertificateRow, policy: EstConfig['renewal'],
 
 const canonicalSubject = (der: Uint8Array) => new x509.Name(der).toString();
 
-/** RFC 7030 §4.2.2: the subject (and the names, when the CSR carries any) are those of the certificate renewed. */
+/** RFC 7030 §4.2.2 (and RFC 9483 §4.1.3 for CMP kur): the subject (and the names, when the request carries any) are those of the certificate renewed. */
 export function requireSameNames(csr: VerifiedCsr, current: Uint8Array): void {
   const cert = new x509.X509Certificate(current);
   const wanted = canonicalSubject(new Uint8Array(cert.subjectName.toArrayBuffer()));
-  const asked = canonicalSubject(new Uint8Array(new x509.Pkcs10CertificateRequest(csr.der).subjectName.toArrayBuffer()));
+  const askedDer = csr.der.length ? new Uint8Array(new x509.Pkcs10CertificateRequest(csr.der).subjectName.toArrayBuffer()) : csr.subjectDer;
+  if (!askedDer) throw new HallmarkError('subject_mismatch', 'a renewal must name the subject of the certificate renewed', 400);
+  const asked = canonicalSubject(askedDer);
   if (wanted !== asked) throw new HallmarkError('subject_mismatch', `a renewal must keep the subject "${wanted}", the CSR asks for "${asked}"`, 400);
   const requested = [...csr.requested.names.dns.map((n) => `dns:${n}`), ...csr.requested.names.uri.map((n) => `uri:${n}`), ...csr.requested.names.ip.map((n) => `ip:${n}`)].sort();
   if (!requested.length) return;

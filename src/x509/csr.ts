@@ -36,6 +36,8 @@ export interface VerifiedCsr {
   spkiDer: Uint8Array;
   keyType: KeyType | { unsupported: string };
   subject: string;
+  /** The subject as DER, for a request that is not PKCS#10 (a CMP CertTemplate: `der` is then empty). */
+  subjectDer?: Uint8Array;
   commonName?: string;
   /** The challengePassword attribute, when the request carries one (EST channel binding, RFC 7030 §3.5). */
   challengePassword?: string;

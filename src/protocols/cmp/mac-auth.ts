@@ -21,7 +21,7 @@ export function referenceOf(message: PKIMessage): string {
   return reference;
 }
 
-const isMac = (message: PKIMessage) => message.header.protectionAlg?.algorithm === id_PasswordBasedMac;
+export const isMac = (message: PKIMessage) => message.header.protectionAlg?.algorithm === id_PasswordBasedMac;
 
 async function macBy(deps: MacAuthDeps, token: EnrollmentTokenRow, message: PKIMessage, raw: RawMessage): Promise<boolean> {
   const secret = await deps.sealer.open(new Uint8Array(token.sealed_secret!), cmpSecretContext(token.id));

@@ -105,6 +105,7 @@ export function certificateRequest(message: RawMessage): { certReqId: number; cs
     spkiDer: checked.spkiDer,
     keyType: checked.keyType,
     subject: name.text,
+    subjectDer: whole(der, nameTlvs[0]!).slice(),
     commonName: name.commonName,
     requested: requested ?? nothingRequested(),
   };

@@ -5,19 +5,22 @@ import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
 import { HallmarkError } from '../../base/errors.js';
 import { enrollDevice } from '../../ca/enrollment.js';
-import { requireCsrIdentity } from '../../ca/enroll.js';
-import type { IssueDeps } from '../../ca/issue.js';
+import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
+import type { IssueDeps, IssuedCertificate } from '../../ca/issue.js';
+import { normalizeSerial } from '../../x509/serial.js';
+import { REASON_CODES, REASON_NAMES, type ReasonName } from '../../x509/revocation-reasons.js';
 import { revokeCertificate, type RevokeDeps } from '../../ca/revoke.js';
-import type { CaConfig } from '../../config/ca-config.js';
+import type { CaConfig, EstConfig } from '../../config/ca-config.js';
 import type { SecretSealer } from '../../keys/key-store.js';
 import type { LoadedSigner } from '../../signing/signers.js';
-import { findCmpTransaction, startCmpTransaction, unconfirmedCmpTransactions, updateCmpTransaction } from '../../store/cmp.js';
+import { findCmpTransaction, startCmpTransaction, unconfirmedCmpTransactions, updateCmpTransaction, type CmpTransactionRow } from '../../store/cmp.js';
 import type { Store } from '../../store/handle.js';
 import { exactBuffer } from '../../x509/bytes.js';
-import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIMessage } from './asn1.js';
+import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIMessage, PKIStatusInfos, RevRepContent, type RevReqContent } from './asn1.js';
+import { signatureAuthenticated } from './signature-auth.js';
 import { CmpFailure, type FailureName } from './failure.js';
 import { genpFor } from './general.js';
-import { macAuthenticated, macOfTransaction } from './mac-auth.js';
+import { isMac, macAuthenticated, macOfTransaction } from './mac-auth.js';
 import { certificateRequest, pkcs10Request, rawMessage, type RawMessage } from './request.js';
 import { errorBody, id_it_implicitConfirm, protectedResponse, statusInfo, type AnswerTo } from './respond.js';
 
@@ -33,6 +36,8 @@ export interface CmpDeps {
   responder: () => LoadedSigner | undefined;
   /** The root certificate a device enrolling with a secret is given (caPubs, RFC 9483 §4.1.1). */
   root: () => Uint8Array;
+  /** When a certificate may update itself (kur): the same policy as EST re-enrollment. */
+  renewal: EstConfig['renewal'];
 }
 
 const MAX_SKEW_MS = 10 * 60_000;
@@ -102,55 +107,123 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
     if ((token.label ?? 'default') !== x.label) throw new CmpFailure('notAuthorized', `the secret of device "${device}" is for CMP label "${token.label ?? 'default'}", not "${x.label}"`);
     const request = body.p10cr ? { certReqId: header.pvno === 3 ? -1 : 0, csr: await pkcs10Request(x.raw) } : certificateRequest(x.raw);
     requireCsrIdentity(request.csr, device);
-    if (!(await startCmpTransaction(deps.store, { transaction_id: transactionId, label: x.label, sender: device, request_type: kind, client_nonce: hex(header.senderNonce.buffer), server_nonce: null, state: 'done', serial: null, cert_hash: null, protection: 'mac', secret_id: token.id, created_at: x.now.getTime(), confirm_by: null }))) {
-      throw new CmpFailure('transactionIdInUse', `transactionID ${transactionId} was used before: a new transaction takes a new one`);
-    }
+    await startTransaction(deps, x, transactionId, { sender: device, request_type: kind, protection: 'mac', secret_id: token.id });
     const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device, secretId: token.id }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${device}`, source: x.source });
-    const implicit = labelConfig.implicitConfirm && Boolean(header.generalInfo?.some((i) => i.infoType === id_it_implicitConfirm));
-    const response = new CertResponse({ certReqId: request.certReqId, status: statusInfo(undefined) });
-    response.certifiedKeyPair = new CertifiedKeyPair();
-    response.certifiedKeyPair.certOrEncCert = new CertOrEncCert({ certificate: exactBuffer(issued.der) });
-    const rep = new CertRepMessage();
-    rep.response = new CertResponses([response]);
-    // A device that enrolled with a secret has no trust anchor yet: it gets the root (RFC 9483 §4.1.1).
-    if (kind === 'ir') rep.caPubs = new CmpCertificates([exactBuffer(deps.root())]);
-    const answer = await protectedResponse(x.responder, x.to, new PKIBody(kind === 'ir' ? { ip: rep } : { cp: rep }), { implicitConfirm: implicit, now: x.now });
-    await updateCmpTransaction(deps.store, transactionId, 'done', {
-      state: implicit ? 'confirmed' : 'waiting',
-      serial: issued.serial,
-      cert_hash: createHash('sha256').update(issued.der).digest('hex'),
-      server_nonce: hex(answer.senderNonce),
-      confirm_by: implicit ? null : x.now.getTime() + labelConfig.confirmWaitSeconds * 1000,
-    });
-    return answer.der;
+    return answerIssued(deps, x, { kind, certReqId: request.certReqId, issued, transactionId, labelConfig });
   }
+
+  if (body.kur) {
+    // Key update (RFC 9483 §4.1.3): signed with the certificate it replaces; renewed as EST re-enrollment is.
+    const current = await signatureAuthenticated(deps.store, x.message, x.raw, x.now);
+    const holder = holderOf(current);
+    const request = certificateRequest(x.raw);
+    await startTransaction(deps, x, transactionId, { sender: holder, request_type: 'kur', protection: 'signature', secret_id: null });
+    const issued = await renewCertificate(deps.issue, { csr: request.csr, current, policy: deps.renewal, actor: `cmp:${holder}`, source: x.source });
+    return answerIssued(deps, x, { kind: 'kur', certReqId: request.certReqId, issued, transactionId, labelConfig });
+  }
+
+  if (body.rr) return revoke(deps, x, transactionId, body.rr);
 
   if (body.certConf) return confirm(deps, x, transactionId, body.certConf, macDeps);
 
   if (body.error) {
     // The client gives up (RFC 9810 §5.3.21): a certificate it was waiting to confirm is revoked.
     const transaction = await findCmpTransaction(deps.store, transactionId);
-    if (transaction?.protection === 'mac' && transaction.secret_id) await macOfTransaction(macDeps, x.message, x.raw, transaction.secret_id);
+    if (transaction) await sameProtection(deps, x, transaction, macDeps);
     if (transaction?.state === 'waiting' && (await updateCmpTransaction(deps.store, transactionId, 'waiting', { state: 'rejected' }))) await revokeUnconfirmed(deps, transaction.serial!, 'the client ended the transaction with an error');
     return (await protectedResponse(x.responder, x.to, new PKIBody({ pkiconf: null }), { now: x.now })).der;
   }
 
   if (body.genm) {
-    const { device } = await macAuthenticated(macDeps, x.message, x.raw, x.now);
-    if (!(await startCmpTransaction(deps.store, { transaction_id: transactionId, label: x.label, sender: device, request_type: 'genm', client_nonce: hex(header.senderNonce.buffer), server_nonce: null, state: 'done', serial: null, cert_hash: null, protection: 'mac', secret_id: null, created_at: x.now.getTime(), confirm_by: null }))) {
-      throw new CmpFailure('transactionIdInUse', `transactionID ${transactionId} was used before`);
-    }
+    // A device with a secret (not spent by asking) or with its certificate.
+    const mac = isMac(x.message);
+    const device = mac ? (await macAuthenticated(macDeps, x.message, x.raw, x.now)).device : holderOf(await signatureAuthenticated(deps.store, x.message, x.raw, x.now));
+    await startTransaction(deps, x, transactionId, { sender: device, request_type: 'genm', protection: mac ? 'mac' : 'signature', secret_id: null });
     const genp = genpFor(body.genm, { issue: deps.issue, root: deps.root(), profile: labelConfig.profile });
     return (await protectedResponse(x.responder, x.to, new PKIBody({ genp }), { now: x.now })).der;
   }
-  throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, certConf, genm and error messages here');
+  throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, kur, rr, certConf, genm and error messages here');
+}
+
+const holderOf = (row: { identity: string | null; subject: string }) => row.identity ?? row.subject;
+
+/** A transaction begins once per transactionID (RFC 9810 §5.1.1); a reused one is refused. */
+async function startTransaction(deps: CmpDeps, x: Exchange, transactionId: string, row: Pick<CmpTransactionRow, 'sender' | 'request_type' | 'protection' | 'secret_id'>): Promise<void> {
+  const started = await startCmpTransaction(deps.store, { ...row, transaction_id: transactionId, label: x.label, client_nonce: hex(x.message.header.senderNonce!.buffer), server_nonce: null, state: 'done', serial: null, cert_hash: null, created_at: x.now.getTime(), confirm_by: null });
+  if (!started) throw new CmpFailure('transactionIdInUse', `transactionID ${transactionId} was used before: a new transaction takes a new one`);
+}
+
+/** A message that continues a transaction is protected as its first was: the same secret, or a certificate of the same holder. */
+async function sameProtection(deps: CmpDeps, x: Exchange, transaction: CmpTransactionRow, macDeps: Parameters<typeof macOfTransaction>[0]): Promise<void> {
+  if (transaction.protection === 'mac') {
+    if (transaction.secret_id) await macOfTransaction(macDeps, x.message, x.raw, transaction.secret_id);
+    return;
+  }
+  const row = await signatureAuthenticated(deps.store, x.message, x.raw, x.now);
+  if (holderOf(row) !== transaction.sender) throw new CmpFailure('notAuthorized', 'this transaction belongs to another certificate holder');
+}
+
+/**
+ * The answer to an issuance (ip, cp or kup): the certificate, the root for an ir (the device has no
+ * trust anchor yet), implicit confirmation when asked and allowed; the transaction then waits for its
+ * certConf (or is confirmed already), with the hash the certConf must carry.
+ */
+async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'cr' | 'p10cr' | 'kur'; certReqId: number; issued: IssuedCertificate; transactionId: string; labelConfig: CaConfig['cmp']['labels'][string] }): Promise<Uint8Array> {
+  const { kind, issued, labelConfig } = issue;
+  const implicit = labelConfig.implicitConfirm && Boolean(x.message.header.generalInfo?.some((i) => i.infoType === id_it_implicitConfirm));
+  const response = new CertResponse({ certReqId: issue.certReqId, status: statusInfo(undefined) });
+  response.certifiedKeyPair = new CertifiedKeyPair();
+  response.certifiedKeyPair.certOrEncCert = new CertOrEncCert({ certificate: exactBuffer(issued.der) });
+  const rep = new CertRepMessage();
+  rep.response = new CertResponses([response]);
+  if (kind === 'ir') rep.caPubs = new CmpCertificates([exactBuffer(deps.root())]);
+  const body = new PKIBody(kind === 'ir' ? { ip: rep } : kind === 'kur' ? { kup: rep } : { cp: rep });
+  const answer = await protectedResponse(x.responder, x.to, body, { implicitConfirm: implicit, now: x.now });
+  await updateCmpTransaction(deps.store, issue.transactionId, 'done', {
+    state: implicit ? 'confirmed' : 'waiting',
+    serial: issued.serial,
+    cert_hash: createHash('sha256').update(issued.der).digest('hex'),
+    server_nonce: hex(answer.senderNonce),
+    confirm_by: implicit ? null : x.now.getTime() + labelConfig.confirmWaitSeconds * 1000,
+  });
+  return answer.der;
+}
+
+/** id-ce-cRLReasons (RFC 5280 §5.3.1). */
+const id_ce_cRLReasons = '2.5.29.21';
+
+/**
+ * Revocation by the holder (RFC 9483 §4.2): signed with the certificate it revokes, which the template
+ * names by serial number. Reasons a holder may give: any but certificateHold (holding is an operator's
+ * call) and removeFromCRL.
+ */
+async function revoke(deps: CmpDeps, x: Exchange, transactionId: string, content: RevReqContent): Promise<Uint8Array> {
+  const row = await signatureAuthenticated(deps.store, x.message, x.raw, x.now);
+  const holder = holderOf(row);
+  const details = content[0];
+  if (content.length !== 1 || !details) throw new CmpFailure('badRequest', 'one revocation request per message (RFC 9483 §4.2)');
+  const serial = details.certDetails.serialNumber ? normalizeSerial(Buffer.from(details.certDetails.serialNumber).toString('hex')) : undefined;
+  if (serial !== row.serial) throw new CmpFailure('notAuthorized', 'a holder revokes the certificate it signs with, named by its serial number in the template');
+  let reason: ReasonName = 'unspecified';
+  const reasonExtension = details.crlEntryDetails?.find((e) => e.extnID === id_ce_cRLReasons);
+  if (reasonExtension) {
+    const code = new Uint8Array(reasonExtension.extnValue.buffer);
+    const named = REASON_NAMES.find((n) => REASON_CODES[n] === code[2] && code[0] === 0x0a && code[1] === 1);
+    if (!named || named === 'certificateHold') throw new CmpFailure('badRequest', `revocation reason ${code[2] ?? '?'}: a holder gives one of RFC 5280's reasons but certificateHold`);
+    reason = named;
+  }
+  await startTransaction(deps, x, transactionId, { sender: holder, request_type: 'rr', protection: 'signature', secret_id: null });
+  await revokeCertificate(deps.revocation, { serial: row.serial, reason, actor: `cmp:${holder}`, source: x.source });
+  const rp = new RevRepContent();
+  rp.status = new PKIStatusInfos([statusInfo(undefined)]);
+  return (await protectedResponse(x.responder, x.to, new PKIBody({ rp }), { now: x.now })).der;
 }
 
 /** certConf → pkiConf: the certificate of a waiting transaction is confirmed (or, rejected by its holder, revoked). */
 async function confirm(deps: CmpDeps, x: Exchange, transactionId: string, content: CertConfirmContent, macDeps: Parameters<typeof macOfTransaction>[0]): Promise<Uint8Array> {
   const transaction = await findCmpTransaction(deps.store, transactionId);
   if (!transaction) throw new CmpFailure('badRequest', `no transaction ${transactionId} to confirm`);
-  if (transaction.protection === 'mac') await macOfTransaction(macDeps, x.message, x.raw, transaction.secret_id!);
+  await sameProtection(deps, x, transaction, macDeps);
   if (transaction.state !== 'waiting') throw new CmpFailure('certConfirmed', `transaction ${transactionId} is ${transaction.state}: nothing waits for confirmation`);
   if (hex(x.message.header.recipNonce?.buffer) !== transaction.server_nonce) throw new CmpFailure('badRecipientNonce', 'recipNonce is not the senderNonce of this transaction\'s last answer');
   const status = content[0];
