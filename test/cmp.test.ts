@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
-import { manualClock, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import { configCopy, manualClock, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
 import { revokeUnconfirmedCertificates } from '../src/protocols/cmp/server.js';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
-import { run } from './helpers/run.js';
+import { mustRun, run } from './helpers/run.js';
 import { sql } from '../src/store/handle.js';
 
 /**
@@ -32,6 +32,7 @@ for (const makeBackend of BACKENDS) {
     let files: ReturnType<typeof writeChainFiles>;
     const token = `cmp-${backend.name}`;
     const clock = manualClock();
+    const manufacturer = { key: '', cert: '' };
     const secretFor = async (device: string) => (await hallmarkJson(env, 'token', 'create', '--device', device, '--cmp')).secret as string;
     const key = async (name: string) => {
       const file = path.join(dir, `${name}.key`);
@@ -44,9 +45,16 @@ for (const makeBackend of BACKENDS) {
     const issued = async (device: string) => sql(hm.ctx.store)('certificates').where({ identity: device }).orderBy('created_at', 'desc');
 
     before(async () => {
-      hm = await startInProcess(home, backend, token, { clock });
-      env = await cliEnv(home, backend, token);
       dir = fs.mkdtempSync(path.join(home.home, `${token}-`));
+      // A manufacturer CA whose device certificates (IDevID) may sign an ir.
+      manufacturer.key = path.join(dir, 'mfr.key');
+      manufacturer.cert = path.join(dir, 'mfr.pem');
+      await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', manufacturer.key, '-out', manufacturer.cert, '-subj', '/CN=Acme Manufacturing CA/O=Acme', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+      const configFile = configCopy(path.join(dir, 'config'), (c) => {
+        c.est = { ...(c.est ?? {}), bootstrapCas: [manufacturer.cert] };
+      });
+      hm = await startInProcess(home, backend, token, { clock, configFile });
+      env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
       files = writeChainFiles(hm, dir);
     });
     after(async () => {
@@ -104,7 +112,8 @@ for (const makeBackend of BACKENDS) {
     test('cr without implicit confirmation: openssl confirms (certConf), Hallmark answers pkiConf; p10cr with a CSR', async () => {
       const secret = await secretFor('cmp-dev-2');
       const newkey = await key('dev2');
-      const r = await cmp(['-cmd', 'cr', '-ref', 'cmp-dev-2', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-2', '-certout', path.join(dir, 'dev2.pem')]);
+      // Another MAC and one-way function than openssl's defaults (hmac-sha1, sha256).
+      const r = await cmp(['-cmd', 'cr', '-ref', 'cmp-dev-2', '-secret', `pass:${secret}`, '-mac', 'hmacWithSHA256', '-digest', 'sha384', '-newkey', newkey, '-subject', '/CN=cmp-dev-2', '-certout', path.join(dir, 'dev2.pem')]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const transaction = await sql(hm.ctx.store)('cmp_transactions').where({ sender: 'cmp-dev-2' }).first();
       assert.equal(transaction.state, 'confirmed', 'certConf received and answered');
@@ -116,6 +125,36 @@ for (const makeBackend of BACKENDS) {
       const p10 = await cmp(['-cmd', 'p10cr', '-ref', 'cmp-dev-3', '-secret', `pass:${secret3}`, '-csr', csr, '-certout', path.join(dir, 'dev3.pem')]);
       assert.equal(p10.code, 0, p10.stdout + p10.stderr);
       assert.match((await run('openssl', ['x509', '-in', path.join(dir, 'dev3.pem'), '-noout', '-subject'])).stdout, /cmp-dev-3/);
+    });
+
+    test('ir signed with a manufacturer (IDevID) certificate: its CN is the device, nothing to spend; another CN or an unknown manufacturer is refused', async () => {
+      const idevid = { key: await key('idevid'), csr: path.join(dir, 'idevid.csr'), cert: path.join(dir, 'idevid.pem') };
+      await mustRun('openssl', ['req', '-new', '-key', idevid.key, '-out', idevid.csr, '-subj', '/CN=cmp-boot-1/O=Acme']);
+      await mustRun('openssl', ['x509', '-req', '-in', idevid.csr, '-CA', manufacturer.cert, '-CAkey', manufacturer.key, '-CAcreateserial', '-out', idevid.cert, '-days', '30']);
+      const newkey = await key('boot1');
+      const r = await cmp(['-cmd', 'ir', '-cert', idevid.cert, '-key', idevid.key, '-newkey', newkey, '-subject', '/CN=cmp-boot-1', '-certout', path.join(dir, 'boot1.pem')]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal((await issued('cmp-boot-1')).length, 1);
+      const other = await cmp(['-cmd', 'ir', '-cert', idevid.cert, '-key', idevid.key, '-newkey', newkey, '-subject', '/CN=cmp-boot-2', '-certout', path.join(dir, 'no.pem'), '-unprotected_errors']);
+      assert.notEqual(other.code, 0);
+      assert.match(other.stdout + other.stderr, /cmp-boot-2/);
+      // A self-made "manufacturer": not configured, not trusted (openssl leaves a self-signed signer out of
+      // extraCerts, so the message names no certificate to check: refused all the same).
+      const rogue = { key: await key('rogue'), cert: path.join(dir, 'rogue.pem') };
+      await mustRun('openssl', ['req', '-x509', '-key', rogue.key, '-out', rogue.cert, '-subj', '/CN=cmp-boot-3', '-days', '1']);
+      const refused = await cmp(['-cmd', 'ir', '-cert', rogue.cert, '-key', rogue.key, '-newkey', newkey, '-subject', '/CN=cmp-boot-3', '-certout', path.join(dir, 'no.pem'), '-unprotected_errors']);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stdout + refused.stderr, /signerNotTrusted|badMessageCheck/);
+      assert.equal((await issued('cmp-boot-3')).length, 0);
+      // A device certificate from a CA that is not a configured manufacturer: signerNotTrusted.
+      const foreign = { key: await key('other-ca'), cert: path.join(dir, 'other-ca.pem'), dev: path.join(dir, 'other-dev.pem'), csr: path.join(dir, 'other-dev.csr') };
+      await mustRun('openssl', ['req', '-x509', '-key', foreign.key, '-out', foreign.cert, '-subj', '/CN=Acme Manufacturing CA/O=Acme', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+      await mustRun('openssl', ['req', '-new', '-key', rogue.key, '-out', foreign.csr, '-subj', '/CN=cmp-boot-4/O=Acme']);
+      await mustRun('openssl', ['x509', '-req', '-in', foreign.csr, '-CA', foreign.cert, '-CAkey', foreign.key, '-CAcreateserial', '-out', foreign.dev, '-days', '30']);
+      const impostor = await cmp(['-cmd', 'ir', '-cert', foreign.dev, '-key', rogue.key, '-newkey', newkey, '-subject', '/CN=cmp-boot-4', '-certout', path.join(dir, 'no.pem'), '-unprotected_errors']);
+      assert.notEqual(impostor.code, 0);
+      assert.match(impostor.stdout + impostor.stderr, /signerNotTrusted/);
+      assert.equal((await issued('cmp-boot-4')).length, 0);
     });
 
     test('genm: the CA certificates and the key types the label accepts', async () => {

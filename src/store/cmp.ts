@@ -12,7 +12,7 @@ export interface CmpTransactionRow {
   state: 'waiting' | 'confirmed' | 'rejected' | 'done';
   serial: string | null;
   cert_hash: string | null;
-  protection: 'mac' | 'signature';
+  protection: 'mac' | 'signature' | 'manufacturer';
   secret_id: string | null;
   created_at: number;
   confirm_by: number | null;

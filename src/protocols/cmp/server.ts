@@ -17,7 +17,7 @@ import { findCmpTransaction, startCmpTransaction, unconfirmedCmpTransactions, up
 import type { Store } from '../../store/handle.js';
 import { exactBuffer } from '../../x509/bytes.js';
 import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIMessage, PKIStatusInfos, RevRepContent, type RevReqContent } from './asn1.js';
-import { signatureAuthenticated } from './signature-auth.js';
+import { manufacturerAuthenticated, signatureAuthenticated } from './signature-auth.js';
 import { CmpFailure, type FailureName } from './failure.js';
 import { genpFor } from './general.js';
 import { isMac, macAuthenticated, macOfTransaction } from './mac-auth.js';
@@ -38,6 +38,8 @@ export interface CmpDeps {
   root: () => Uint8Array;
   /** When a certificate may update itself (kur): the same policy as EST re-enrollment. */
   renewal: EstConfig['renewal'];
+  /** Manufacturer CAs whose device certificates (IDevID) may sign an ir (est.bootstrapCas). */
+  bootstrapCas: Uint8Array[];
 }
 
 const MAX_SKEW_MS = 10 * 60_000;
@@ -103,12 +105,13 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
 
   if (body.ir || body.cr || body.p10cr) {
     const kind = body.ir ? 'ir' : body.cr ? 'cr' : 'p10cr';
-    const { device, token } = await macAuthenticated(macDeps, x.message, x.raw, x.now);
-    if ((token.label ?? 'default') !== x.label) throw new CmpFailure('notAuthorized', `the secret of device "${device}" is for CMP label "${token.label ?? 'default'}", not "${x.label}"`);
+    // A one-time secret (MAC), or for an ir a manufacturer's device certificate (IDevID), nothing to spend.
+    const { device, token } = isMac(x.message) || kind !== 'ir' ? await macAuthenticated(macDeps, x.message, x.raw, x.now) : { ...(await idevid(deps, x, labelConfig)), token: undefined };
+    if (token && (token.label ?? 'default') !== x.label) throw new CmpFailure('notAuthorized', `the secret of device "${device}" is for CMP label "${token.label ?? 'default'}", not "${x.label}"`);
     const request = body.p10cr ? { certReqId: header.pvno === 3 ? -1 : 0, csr: await pkcs10Request(x.raw) } : certificateRequest(x.raw);
     requireCsrIdentity(request.csr, device);
-    await startTransaction(deps, x, transactionId, { sender: device, request_type: kind, protection: 'mac', secret_id: token.id });
-    const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device, secretId: token.id }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${device}`, source: x.source });
+    await startTransaction(deps, x, transactionId, { sender: device, request_type: kind, protection: token ? 'mac' : 'manufacturer', secret_id: token?.id ?? null });
+    const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device, secretId: token?.id }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${device}`, source: x.source });
     return answerIssued(deps, x, { kind, certReqId: request.certReqId, issued, transactionId, labelConfig });
   }
 
@@ -145,6 +148,11 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
   throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, kur, rr, certConf, genm and error messages here');
 }
 
+async function idevid(deps: CmpDeps, x: Exchange, labelConfig: CaConfig['cmp']['labels'][string]): Promise<{ device: string }> {
+  if (!labelConfig.bootstrap) throw new CmpFailure('notAuthorized', `CMP label "${x.label}" takes no manufacturer certificates (cmp.labels.${x.label}.bootstrap)`);
+  return manufacturerAuthenticated(deps.bootstrapCas, x.message, x.raw, x.now);
+}
+
 const holderOf = (row: { identity: string | null; subject: string }) => row.identity ?? row.subject;
 
 /** A transaction begins once per transactionID (RFC 9810 §5.1.1); a reused one is refused. */
@@ -157,6 +165,10 @@ async function startTransaction(deps: CmpDeps, x: Exchange, transactionId: strin
 async function sameProtection(deps: CmpDeps, x: Exchange, transaction: CmpTransactionRow, macDeps: Parameters<typeof macOfTransaction>[0]): Promise<void> {
   if (transaction.protection === 'mac') {
     if (transaction.secret_id) await macOfTransaction(macDeps, x.message, x.raw, transaction.secret_id);
+    return;
+  }
+  if (transaction.protection === 'manufacturer') {
+    if ((await manufacturerAuthenticated(deps.bootstrapCas, x.message, x.raw, x.now)).device !== transaction.sender) throw new CmpFailure('notAuthorized', 'this transaction belongs to another device');
     return;
   }
   const row = await signatureAuthenticated(deps.store, x.message, x.raw, x.now);
