@@ -157,11 +157,28 @@ for (const makeBackend of BACKENDS) {
       assert.equal((await issued('cmp-boot-4')).length, 0);
     });
 
-    test('genm: the CA certificates and the key types the label accepts', async () => {
+    test('genm: every InfoType this openssl asks for by name that Hallmark serves, each answer read back with openssl asn1parse', async () => {
       const secret = await secretFor('cmp-dev-4');
-      const r = await cmp(['-cmd', 'genm', '-ref', 'cmp-dev-4', '-secret', `pass:${secret}`, '-infotype', 'signKeyPairTypes']);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout + r.stderr, /signKeyPairTypes/);
+      const expected: Record<string, RegExp[]> = {
+        signKeyPairTypes: [/prime256v1/],
+        caCerts: [/Root/, /Issuing/],
+        certReqTemplate: [/cmp-dev-4/, /prime256v1/],
+        rootCaKeyUpdate: [/Root/],
+        currentCRL: [/X509v3 CRL Number/],
+      };
+      for (const [infotype, patterns] of Object.entries(expected)) {
+        const rspout = path.join(dir, `genp-${infotype}.der`);
+        const r = await cmp(['-cmd', 'genm', '-ref', 'cmp-dev-4', '-secret', `pass:${secret}`, '-infotype', infotype, '-rspout', rspout]);
+        assert.equal(r.code, 0, infotype + r.stdout + r.stderr);
+        assert.match(r.stdout + r.stderr, new RegExp(infotype), `${infotype}: ${r.stdout + r.stderr}`);
+        // The genp body alone ([22], up to the protection): not the certificates in extraCerts.
+        const lines = (await run('openssl', ['asn1parse', '-inform', 'DER', '-in', rspout, '-i'])).stdout.split('\n');
+        const start = lines.findIndex((l) => /d=1 .*cont \[ 22 \]/.test(l));
+        const end = lines.findIndex((l, i) => i > start && /d=1 /.test(l));
+        const genp = lines.slice(start, end).join('\n');
+        assert.ok(start >= 0 && end > start, `${infotype}: a genp body`);
+        for (const pattern of patterns) assert.match(genp, pattern, `${infotype} answers ${pattern}:\n${genp}`);
+      }
     });
 
     test('a replayed transaction is refused (transactionIdInUse); a request without a signature POP is refused (badPOP)', async () => {

@@ -2,12 +2,22 @@ import { AsnArray, AsnConvert, AsnType, AsnTypeTypes } from '@peculiar/asn1-sche
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { IssueDeps } from '../../ca/issue.js';
+import { activeInternalCertificates } from '../../store/certificates.js';
+import { createCrlStore } from '../../store/crls.js';
+import type { Store } from '../../store/handle.js';
+import { derSequence, tlv } from '../../x509/der.js';
 import { exactBuffer } from '../../x509/bytes.js';
 import { CmpCertificates, InfoTypeAndValue, InfoTypeAndValues } from './asn1.js';
 
 /** id-it (RFC 9810 §5.3.19, RFC 9483 §4.3) InfoTypes Hallmark answers. */
 const id_it_signKeyPairTypes = '1.3.6.1.5.5.7.4.2';
+const id_it_currentCRL = '1.3.6.1.5.5.7.4.6';
 const id_it_caCerts = '1.3.6.1.5.5.7.4.17';
+const id_it_rootCaKeyUpdate = '1.3.6.1.5.5.7.4.18';
+const id_it_certReqTemplate = '1.3.6.1.5.5.7.4.19';
+/** id-regCtrl-algId and id-regCtrl-rsaKeyLen (RFC 9483 §4.3.3): the key a certificate request should carry. */
+const id_regCtrl_algId = '1.3.6.1.5.5.7.5.1.11';
+const id_regCtrl_rsaKeyLen = '1.3.6.1.5.5.7.5.1.12';
 
 @AsnType({ type: AsnTypeTypes.Sequence, itemType: AlgorithmIdentifier })
 class AlgorithmIdentifiers extends AsnArray<AlgorithmIdentifier> {}
@@ -15,30 +25,51 @@ class AlgorithmIdentifiers extends AsnArray<AlgorithmIdentifier> {}
 const EC = '1.2.840.10045.2.1';
 const CURVES: Record<string, string> = { 'ec-p256': '1.2.840.10045.3.1.7', 'ec-p384': '1.3.132.0.34', 'ec-p521': '1.3.132.0.35' };
 const DER_NULL = Uint8Array.of(0x05, 0x00);
-const oid = (value: string) => new asn1js.ObjectIdentifier({ value }).toBER();
+const oid = (value: string) => new Uint8Array(new asn1js.ObjectIdentifier({ value }).toBER());
+
+const keyAlgorithm = (t: string) =>
+  t.startsWith('ec-')
+    ? new AlgorithmIdentifier({ algorithm: EC, parameters: exactBuffer(oid(CURVES[t]!)) })
+    : t.startsWith('rsa-')
+      ? new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.1', parameters: exactBuffer(DER_NULL) })
+      : new AlgorithmIdentifier({ algorithm: '1.3.101.112' });
 
 /** The key types the label's profile accepts, as AlgorithmIdentifiers (signKeyPairTypes). */
-function keyPairTypes(keyTypes: readonly string[]): AlgorithmIdentifiers {
-  return new AlgorithmIdentifiers(
-    keyTypes.map((t) =>
-      t.startsWith('ec-')
-        ? new AlgorithmIdentifier({ algorithm: EC, parameters: oid(CURVES[t]!) })
-        : t.startsWith('rsa-')
-          ? new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.1', parameters: exactBuffer(DER_NULL) })
-          : new AlgorithmIdentifier({ algorithm: '1.3.101.112' }),
-    ),
+const keyPairTypes = (keyTypes: readonly string[]) => new AlgorithmIdentifiers(keyTypes.map(keyAlgorithm));
+
+/**
+ * CertReqTemplateContent ::= SEQUENCE { certTemplate CertTemplate, keySpec Controls OPTIONAL } (RFC 9483
+ * §4.3.3): the subject the device asks for (CN its id, as the label's enrollment requires) and, as
+ * keySpec, the key types the profile accepts (id-regCtrl-algId for a curve, id-regCtrl-rsaKeyLen for RSA).
+ */
+function certReqTemplate(keyTypes: readonly string[], device: string): Uint8Array {
+  const subject = derSequence(tlv(0x31, derSequence(oid('2.5.4.3'), tlv(0x0c, new TextEncoder().encode(device)))));
+  const template = derSequence(tlv(0xa5, subject)); // subject [5] Name (explicit: Name is a CHOICE)
+  const controls = keyTypes.map((t) =>
+    t.startsWith('rsa-')
+      ? derSequence(oid(id_regCtrl_rsaKeyLen), Uint8Array.of(0x02, 0x02, (Number(t.slice(4)) >> 8) & 0xff, Number(t.slice(4)) & 0xff))
+      : derSequence(oid(id_regCtrl_algId), new Uint8Array(AsnConvert.serialize(keyAlgorithm(t)))),
   );
+  return derSequence(template, derSequence(...controls));
 }
 
 /**
- * A genp for a genm (RFC 9483 §4.3): caCerts (the issuing CA's chain and the root) and signKeyPairTypes
- * (what the label's profile accepts); InfoTypes Hallmark does not know are left out of the answer, as
- * RFC 9810 §5.3.19 allows.
+ * A genp for a genm (RFC 9483 §4.3): caCerts (the issuing CA's chain and the root), rootCaKeyUpdate
+ * (the root and its rollover links), certReqTemplate (the subject and key types to ask for), currentCRL
+ * (the issuing CA's newest complete CRL) and signKeyPairTypes (what the label's profile accepts);
+ * InfoTypes Hallmark does not know are left out of the answer, as RFC 9810 §5.3.19 allows.
  */
-export function genpFor(genm: InfoTypeAndValues, context: { issue: IssueDeps; root: Uint8Array; profile: string }): InfoTypeAndValues {
+export async function genpFor(genm: InfoTypeAndValues, context: { issue: IssueDeps; store: Store; root: Uint8Array; rootCa: string; profile: string; device: string; now: Date }): Promise<InfoTypeAndValues> {
   const profile = context.issue.profiles.get(context.profile)!;
   const answers: InfoTypeAndValue[] = [];
+  const value = (infoType: string, der: Uint8Array) => answers.push(new InfoTypeAndValue({ infoType, infoValue: exactBuffer(der) }));
   for (const asked of genm) {
+    if (asked.infoType === id_it_certReqTemplate) value(id_it_certReqTemplate, certReqTemplate(profile.keyTypes, context.device));
+    if (asked.infoType === id_it_currentCRL) {
+      const crl = await createCrlStore(context.store).latest(context.issue.issuers.get(profile.issuer).name);
+      if (crl) value(id_it_currentCRL, new Uint8Array(crl.der));
+    }
+    if (asked.infoType === id_it_rootCaKeyUpdate) value(id_it_rootCaKeyUpdate, await rootCaKeyUpdate(context));
     if (asked.infoType === id_it_caCerts) {
       const issuer = context.issue.issuers.get(profile.issuer);
       const certs = [issuer.certificate, ...issuer.chain.slice(1), context.root].filter((c, i, all) => all.findIndex((o) => Buffer.compare(o, c) === 0) === i);
@@ -48,4 +79,17 @@ export function genpFor(genm: InfoTypeAndValues, context: { issue: IssueDeps; ro
     }
   }
   return new InfoTypeAndValues(answers);
+}
+
+/**
+ * RootCaKeyUpdateContent ::= SEQUENCE { newWithNew CMPCertificate, newWithOld [0] CMPCertificate
+ * OPTIONAL, oldWithNew [1] CMPCertificate OPTIONAL } (RFC 9483 §4.3.2): the current root, and the link
+ * certificates of its rollover (ca/rollover.ts) while they are valid.
+ */
+async function rootCaKeyUpdate(context: { issue: IssueDeps; store: Store; root: Uint8Array; rootCa: string; now: Date }): Promise<Uint8Array> {
+  const current = context.issue.issuers.get(context.rootCa).name;
+  const links = await activeInternalCertificates(context.store, 'link', context.now.getTime());
+  const newWithOld = links.find((l) => l.issuer !== current && l.der);
+  const oldWithNew = links.find((l) => l.issuer === current && l.der);
+  return derSequence(context.root, ...(newWithOld ? [tlv(0xa0, new Uint8Array(newWithOld.der!))] : []), ...(oldWithNew ? [tlv(0xa1, new Uint8Array(oldWithNew.der!))] : []));
 }

@@ -36,6 +36,8 @@ export interface CmpDeps {
   responder: () => LoadedSigner | undefined;
   /** The root certificate a device enrolling with a secret is given (caPubs, RFC 9483 §4.1.1). */
   root: () => Uint8Array;
+  /** The root CA's family name (its current generation is the root; genm rootCaKeyUpdate). */
+  rootCa: string;
   /** When a certificate may update itself (kur): the same policy as EST re-enrollment. */
   renewal: EstConfig['renewal'];
   /** Manufacturer CAs whose device certificates (IDevID) may sign an ir (est.bootstrapCas). */
@@ -142,7 +144,7 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
     const mac = isMac(x.message);
     const device = mac ? (await macAuthenticated(macDeps, x.message, x.raw, x.now)).device : holderOf(await signatureAuthenticated(deps.store, x.message, x.raw, x.now));
     await startTransaction(deps, x, transactionId, { sender: device, request_type: 'genm', protection: mac ? 'mac' : 'signature', secret_id: null });
-    const genp = genpFor(body.genm, { issue: deps.issue, root: deps.root(), profile: labelConfig.profile });
+    const genp = await genpFor(body.genm, { issue: deps.issue, store: deps.store, root: deps.root(), rootCa: deps.rootCa, profile: labelConfig.profile, device, now: x.now });
     return (await protectedResponse(x.responder, x.to, new PKIBody({ genp }), { now: x.now })).der;
   }
   throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, kur, rr, certConf, genm and error messages here');
