@@ -181,6 +181,22 @@ for (const makeBackend of BACKENDS) {
       }
     });
 
+    test('the CMP responder can be pinned (openssl cmp -srvcert): its certificate is the cmp signer\'s, extendedKeyUsage cmcRA', async () => {
+      const responder = (await hallmarkJson(env, 'signer', 'list')).find((s: { purpose: string }) => s.purpose === 'cmp');
+      assert.ok(responder, 'a signer with purpose cmp');
+      const chain = path.join(dir, 'responder-chain.pem');
+      await hallmarkJson(env, 'signer', 'show', responder.name, '--out', chain);
+      const pinned = path.join(dir, 'responder.pem');
+      fs.writeFileSync(pinned, fs.readFileSync(chain, 'utf8').split(/(?<=-----END CERTIFICATE-----\n)/)[0]!);
+      assert.match((await run('openssl', ['x509', '-in', pinned, '-noout', '-ext', 'extendedKeyUsage'])).stdout, /1\.3\.6\.1\.5\.5\.7\.3\.28|CMC Registration Authority/);
+      const secret = await secretFor('cmp-dev-8');
+      const r = await run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp`, '-tls_used', '-tls_trusted', files.rootFile, '-srvcert', pinned, '-cmd', 'genm', '-ref', 'cmp-dev-8', '-secret', `pass:${secret}`, '-infotype', 'caCerts']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      // Pinned to another certificate (the issuing CA's), the same answer is refused by the client.
+      const wrongPin = await run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp`, '-tls_used', '-tls_trusted', files.rootFile, '-srvcert', files.issuingFile, '-cmd', 'genm', '-ref', 'cmp-dev-8', '-secret', `pass:${secret}`, '-infotype', 'caCerts']);
+      assert.notEqual(wrongPin.code, 0);
+    });
+
     test('a replayed transaction is refused (transactionIdInUse); a request without a signature POP is refused (badPOP)', async () => {
       const secret = await secretFor('cmp-dev-6');
       const reqout = path.join(dir, 'genm-request.der');
@@ -238,6 +254,12 @@ for (const makeBackend of BACKENDS) {
       assert.ok(fs.statSync(printed).size > 0);
       const wrongType = await hm.request('POST', '/.well-known/cmp', { rawBody: 'x', contentType: 'text/plain' });
       assert.equal(wrongType.status, 415);
+      const big = path.join(dir, 'big.der');
+      fs.writeFileSync(big, Buffer.alloc(70_000, 0x30));
+      const curl = (url: string, file: string) => run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', files.rootFile, '-H', 'Content-Type: application/pkixcmp', '--data-binary', `@${file}`, url]);
+      assert.equal((await curl(`https://localhost:${hm.running.https}/.well-known/cmp`, big)).stdout, '413');
+      assert.equal((await curl(`https://localhost:${hm.running.https}/.well-known/cmp/p/nowhere`, path.join(dir, 'dev5.key'))).stdout, '404');
+      assert.equal((await hm.request('GET', '/.well-known/cmp')).status, 405);
       const after = Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
       assert.equal(after, before, 'nothing issued');
     });

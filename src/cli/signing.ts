@@ -69,12 +69,13 @@ export async function signerCommand(verb: string | undefined, args: string[], fl
     await withContext({ withKeys: true }, async (ctx) => {
       const deps = await signingDeps(ctx);
       const view = await signerWithKeys(deps, await loadSigner(deps, name));
-      if (flags.json) printJson(view);
-      else if (flags.out) {
+      if (flags.out) {
         checkOutFile(flags.out);
         fs.writeFileSync(flags.out, view.chain.join(''));
-        note(`signer ${name}'s certificate and its CAs below the root written to ${flags.out}`);
-      } else {
+        if (!flags.json) note(`signer ${name}'s certificate and its CAs below the root written to ${flags.out}`);
+      }
+      if (flags.json) printJson(view);
+      else if (!flags.out) {
         const { chain, previousKeys, ...fields } = view;
         const earlier = previousKeys.map((k) => `previous   generation ${k.generation}, certificate ${k.serial}: ${k.state}${k.verifiableUntil ? ` (verifiable until ${k.verifiableUntil})` : ''}`);
         process.stdout.write(`${[...Object.entries(fields).map(([k, v]) => `${k.padEnd(10)} ${v}`), ...earlier].join('\n')}\n${chain.join('')}`);
