@@ -13,6 +13,17 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
 export type Db = Knex;
 
+/**
+ * knex's own warnings (a connection that could not be made and is retried, say) go to stderr: stdout
+ * carries the CLI's output, JSON lines under --json, which a stray line would break.
+ */
+const KNEX_LOG: Knex.Config['log'] = {
+  warn: (message: unknown) => void process.stderr.write(`knex: ${String(message)}\n`),
+  error: (message: unknown) => void process.stderr.write(`knex: ${String(message)}\n`),
+  deprecate: (method: string, alternative: string) => void process.stderr.write(`knex: ${method} is deprecated, use ${alternative}\n`),
+  debug: () => undefined,
+};
+
 export interface DatabaseOptions {
   /** `postgres://…`; unset means SQLite in `home`. */
   url?: string;
@@ -30,7 +41,9 @@ export const isPostgres = (db: Db) => db.client.config.client === 'pg';
  * system crash" (SQLite, PRAGMA synchronous): a certificate already handed to a device would vanish from
  * the CA's records.
  */
-const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;';
+// busy_timeout first: setting the journal mode reads the database, and another process holding it (a
+// restart while the CLI writes) would otherwise fail the connection at once with SQLITE_BUSY.
+const SQLITE_PRAGMAS = 'PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;';
 
 interface PgConnection {
   query(sql: string, callback: (e: Error | null, result?: { rows: { setting: string }[] }) => void): void;
@@ -61,6 +74,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
       connection: options.url,
       searchPath: options.schema ? [options.schema] : undefined,
       pool: { min: 0, max: 10, afterCreate: commitDurably },
+      log: KNEX_LOG,
     });
     if (options.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
   } else {
@@ -71,6 +85,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
       client: HallmarkSqliteClient as unknown as typeof Knex.Client,
       connection: { filename },
       useNullAsDefault: true,
+      log: KNEX_LOG,
       pool: {
         min: 1,
         max: 1,
