@@ -42,6 +42,7 @@ const MATRIX: Record<string, Record<PrincipalName, number>> = {
   // Firmware signers are made by the CLI, the time-stamping authority by Hallmark: never over REST.
   'firmware-signer': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
   tsa: { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
+  'cmp-responder': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
 };
 
 let home: TestHome;
@@ -404,6 +405,7 @@ describe('profiles and routes that could reach authority', () => {
       'ocsp-signer': { enrollment: false, renewal: false, station: false, cli: true, system: true },
       'firmware-signer': { enrollment: false, renewal: false, station: false, cli: true, system: true },
       tsa: { enrollment: false, renewal: false, station: false, cli: true, system: true },
+      'cmp-responder': { enrollment: false, renewal: false, station: false, cli: true, system: true },
     };
     for (const [name, profile] of config.profiles) {
       for (const [kind, allowed] of Object.entries(EXPECTED[name]!)) {
