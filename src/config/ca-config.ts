@@ -173,7 +173,7 @@ const cmpSchema = z.strictObject({
     .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), cmpLabelSchema)
     .default({ default: { profile: 'device', implicitConfirm: true, confirmWaitSeconds: 300, bootstrap: true } })
     .describe('`default` serves /.well-known/cmp; others /.well-known/cmp/p/<label>.'),
-  maxIterations: z.number().int().min(1).max(10_000_000).default(100_000).describe('The most PasswordBasedMac iterations a request may ask for (the cost is the server\'s).'),
+  maxIterations: z.number().int().min(1).max(10_000_000).default(10_000).describe('The most PasswordBasedMac iterations a request may ask for (the cost is the server\'s: each unused secret of the device named is tried; openssl cmp asks for 500).'),
 });
 
 const tsaSchema = z.strictObject({

@@ -151,6 +151,6 @@ export const releaseEnrollmentToken = async (handle: Handle, id: string): Promis
 
 export const recordTokenUse = async (handle: Handle, id: string, serial: string): Promise<void> => void (await sql(handle)('enrollment_tokens').where({ id }).update({ used_for: serial }));
 
-/** A device's unused, unrevoked, unexpired secrets made for CMP (sealed), newest first. */
+/** A device's unused, unrevoked, unexpired secrets made for CMP (sealed), newest first: at most five are tried against a MAC (each costs the server a PasswordBasedMac). */
 export const usableCmpTokens = (handle: Handle, device: string, now: number): Promise<EnrollmentTokenRow[]> =>
-  sql(handle)('enrollment_tokens').where({ device }).whereNotNull('sealed_secret').whereNull('used_at').whereNull('revoked_at').where('expires_at', '>', now).orderBy('created_at', 'desc').limit(20);
+  sql(handle)('enrollment_tokens').where({ device }).whereNotNull('sealed_secret').whereNull('used_at').whereNull('revoked_at').where('expires_at', '>', now).orderBy('created_at', 'desc').limit(5);
