@@ -9,6 +9,9 @@ import { revokeUnconfirmedCertificates } from '../src/protocols/cmp/server.js';
 import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { sql } from '../src/store/handle.js';
+import { createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { children, readTlv, whole } from '../src/x509/der-reader.js';
+import { derSequence, tlv } from '../src/x509/der.js';
 
 /**
  * CMP (RFC 9483, docs/cmp.md) with a client nobody here wrote: `openssl cmp`. Enrollment with a
@@ -195,6 +198,42 @@ for (const makeBackend of BACKENDS) {
       // Pinned to another certificate (the issuing CA's), the same answer is refused by the client.
       const wrongPin = await run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp`, '-tls_used', '-tls_trusted', files.rootFile, '-srvcert', files.issuingFile, '-cmd', 'genm', '-ref', 'cmp-dev-8', '-secret', `pass:${secret}`, '-infotype', 'caCerts']);
       assert.notEqual(wrongPin.code, 0);
+    });
+
+    test('PBMAC1 (RFC 9481 §6.1.1): a request openssl made, protected again here with PBKDF2 and HMAC-SHA256 (node:crypto), enrolls; with a wrong secret it is badMessageCheck', async () => {
+      const secret = await secretFor('cmp-dev-9');
+      const request = path.join(dir, 'ir-pbm.der');
+      // openssl writes the request, then finds no server at port 1: nothing sent.
+      await run('openssl', ['cmp', '-cmd', 'ir', '-server', '127.0.0.1:1', '-ref', 'cmp-dev-9', '-secret', `pass:${secret}`, '-newkey', await key('dev9'), '-subject', '/CN=cmp-dev-9', '-implicit_confirm', '-reqout', request, '-certout', path.join(dir, 'no.pem')]);
+      const pbmac1 = (password: string) => {
+        const der = new Uint8Array(fs.readFileSync(request));
+        const [header, body] = children(der, readTlv(der, 0));
+        // RFC 8018: PBMAC1-params { PBKDF2 { salt, iterationCount, keyLength, prf hmacWithSHA256 }, hmacWithSHA256 }
+        const oid = (hex: string) => tlv(0x06, Buffer.from(hex, 'hex'));
+        const hmacSha256 = derSequence(oid('2a864886f70d0209'), Uint8Array.of(0x05, 0x00));
+        const salt = randomBytes(16);
+        const params = derSequence(derSequence(oid('2a864886f70d01050c'), derSequence(tlv(0x04, salt), Uint8Array.of(0x02, 0x02, 0x03, 0xe8), Uint8Array.of(0x02, 0x01, 32), hmacSha256)), hmacSha256);
+        const algorithm = tlv(0xa1, derSequence(oid('2a864886f70d01050e'), params));
+        const fields = children(der, header!).map((f) => (f.tag === 0xa1 ? algorithm : whole(der, f)));
+        const newHeader = derSequence(...fields);
+        const key = pbkdf2Sync(password, salt, 1000, 32, 'sha256');
+        const mac = createHmac('sha256', key).update(derSequence(newHeader, whole(der, body!))).digest();
+        const file = path.join(dir, `ir-pbmac1-${password === secret ? 'right' : 'wrong'}.der`);
+        fs.writeFileSync(file, derSequence(newHeader, whole(der, body!), tlv(0xa0, tlv(0x03, Buffer.concat([Buffer.of(0), mac])))));
+        return file;
+      };
+      const send = async (file: string) => {
+        const answer = `${file}.answer`;
+        const r = await run('curl', ['-sS', '-o', answer, '-w', '%{http_code}', '--cacert', files.rootFile, '-H', 'Content-Type: application/pkixcmp', '--data-binary', `@${file}`, `https://localhost:${hm.running.https}/.well-known/cmp`]);
+        assert.equal(r.stdout, '200', r.stderr);
+        return (await run('openssl', ['asn1parse', '-inform', 'DER', '-in', answer, '-i'])).stdout;
+      };
+      const wrong = await send(pbmac1('not the secret'));
+      assert.match(wrong, /MAC does not verify/);
+      assert.equal((await issued('cmp-dev-9')).length, 0);
+      const right = await send(pbmac1(secret));
+      assert.doesNotMatch(right, /MAC does not verify|rejection/);
+      assert.equal((await issued('cmp-dev-9')).length, 1, right);
     });
 
     test('a replayed transaction is refused (transactionIdInUse); a request without a signature POP is refused (badPOP)', async () => {

@@ -247,3 +247,19 @@ export class PBMParameter {
   @AsnProp({ type: AsnPropTypes.Integer }) iterationCount = 0;
   @AsnProp({ type: AlgorithmIdentifier }) mac = new AlgorithmIdentifier();
 }
+
+/** PBKDF2-params (RFC 8018 §A.2): salt (specified), iterationCount, keyLength, prf (default hmacWithSHA1). */
+@AsnType({ type: AsnTypeTypes.Sequence })
+export class PBKDF2Params {
+  @AsnProp({ type: OctetString }) salt = new OctetString();
+  @AsnProp({ type: AsnPropTypes.Integer }) iterationCount = 0;
+  @AsnProp({ type: AsnPropTypes.Integer, optional: true }) keyLength?: number;
+  @AsnProp({ type: AlgorithmIdentifier, optional: true }) prf?: AlgorithmIdentifier;
+}
+
+/** PBMAC1-params (RFC 8018 §A.5, RFC 9481 §6.1.1): the key from PBKDF2, the MAC an HMAC. */
+@AsnType({ type: AsnTypeTypes.Sequence })
+export class PBMAC1Params {
+  @AsnProp({ type: AlgorithmIdentifier }) keyDerivationFunc = new AlgorithmIdentifier();
+  @AsnProp({ type: AlgorithmIdentifier }) messageAuthScheme = new AlgorithmIdentifier();
+}

@@ -4,7 +4,7 @@ import { findEnrollmentToken, usableCmpTokens, type EnrollmentTokenRow } from '.
 import type { Handle } from '../../store/handle.js';
 import type { PKIMessage } from './asn1.js';
 import { CmpFailure } from './failure.js';
-import { checkPbm, id_PasswordBasedMac } from './pbm.js';
+import { checkPbm, checkPbmac1, id_PasswordBasedMac, id_PBMAC1 } from './pbm.js';
 import type { RawMessage } from './request.js';
 
 export interface MacAuthDeps {
@@ -21,11 +21,13 @@ export function referenceOf(message: PKIMessage): string {
   return reference;
 }
 
-export const isMac = (message: PKIMessage) => message.header.protectionAlg?.algorithm === id_PasswordBasedMac;
+/** MAC protection: PasswordBasedMac (what openssl cmp -secret sends) or PBMAC1 (RFC 9481 §6.1). */
+export const isMac = (message: PKIMessage) => message.header.protectionAlg?.algorithm === id_PasswordBasedMac || message.header.protectionAlg?.algorithm === id_PBMAC1;
 
 async function macBy(deps: MacAuthDeps, token: EnrollmentTokenRow, message: PKIMessage, raw: RawMessage): Promise<boolean> {
   const secret = await deps.sealer.open(new Uint8Array(token.sealed_secret!), cmpSecretContext(token.id));
-  return checkPbm(message.header.protectionAlg!, raw.protectedPart, new Uint8Array(message.protection!), secret, deps.maxIterations);
+  const check = message.header.protectionAlg!.algorithm === id_PBMAC1 ? checkPbmac1 : checkPbm;
+  return check(message.header.protectionAlg!, raw.protectedPart, new Uint8Array(message.protection!), secret, deps.maxIterations);
 }
 
 /**
@@ -34,7 +36,7 @@ async function macBy(deps: MacAuthDeps, token: EnrollmentTokenRow, message: PKIM
  * The secret is not consumed here: issuance consumes it (one wins), a genm does not.
  */
 export async function macAuthenticated(deps: MacAuthDeps, message: PKIMessage, raw: RawMessage, now: Date): Promise<{ device: string; token: EnrollmentTokenRow }> {
-  if (!isMac(message)) throw new CmpFailure('notAuthorized', 'this request must be protected with the device\'s one-time secret (PasswordBasedMac: openssl cmp -secret)');
+  if (!isMac(message)) throw new CmpFailure('notAuthorized', 'this request must be protected with the device\'s one-time secret (PasswordBasedMac, as openssl cmp -secret sends, or PBMAC1)');
   const device = referenceOf(message);
   for (const token of await usableCmpTokens(deps.store, device, now.getTime())) {
     if (await macBy(deps, token, message, raw)) return { device, token };
