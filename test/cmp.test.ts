@@ -200,14 +200,22 @@ for (const makeBackend of BACKENDS) {
       assert.notEqual(wrongPin.code, 0);
     });
 
-    test('PBMAC1 (RFC 9481 §6.1.1): a request openssl made, protected again here with PBKDF2 and HMAC-SHA256 (node:crypto), enrolls; with a wrong secret it is badMessageCheck', async () => {
+    test('PBMAC1 (RFC 9481 §6.1.1): a request openssl made, protected again here with PBKDF2 and HMAC-SHA256 (node:crypto), enrolls; with a wrong secret it is badMessageCheck, with a changed POP signature badPOP', async () => {
       const secret = await secretFor('cmp-dev-9');
       const request = path.join(dir, 'ir-pbm.der');
       // openssl writes the request, then finds no server at port 1: nothing sent.
       await run('openssl', ['cmp', '-cmd', 'ir', '-server', '127.0.0.1:1', '-ref', 'cmp-dev-9', '-secret', `pass:${secret}`, '-newkey', await key('dev9'), '-subject', '/CN=cmp-dev-9', '-implicit_confirm', '-reqout', request, '-certout', path.join(dir, 'no.pem')]);
-      const pbmac1 = (password: string) => {
+      const pbmac1 = (password: string, corruptPop = false) => {
         const der = new Uint8Array(fs.readFileSync(request));
         const [header, body] = children(der, readTlv(der, 0));
+        if (corruptPop) {
+          // body [0] → CertReqMessages → CertReqMsg → popo [1] POPOSigningKey → signature BIT STRING: its last byte changed.
+          const [messages] = children(der, body!);
+          const [msg] = children(der, messages!);
+          const popo = children(der, msg!).find((t) => t.tag === 0xa1)!;
+          const signature = children(der, popo).find((t) => t.tag === 0x03)!;
+          der[signature.end - 1] ^= 0x01;
+        }
         // RFC 8018: PBMAC1-params { PBKDF2 { salt, iterationCount, keyLength, prf hmacWithSHA256 }, hmacWithSHA256 }
         const oid = (hex: string) => tlv(0x06, Buffer.from(hex, 'hex'));
         const hmacSha256 = derSequence(oid('2a864886f70d0209'), Uint8Array.of(0x05, 0x00));
@@ -218,7 +226,7 @@ for (const makeBackend of BACKENDS) {
         const newHeader = derSequence(...fields);
         const key = pbkdf2Sync(password, salt, 1000, 32, 'sha256');
         const mac = createHmac('sha256', key).update(derSequence(newHeader, whole(der, body!))).digest();
-        const file = path.join(dir, `ir-pbmac1-${password === secret ? 'right' : 'wrong'}.der`);
+        const file = path.join(dir, `ir-pbmac1-${password === secret ? 'right' : 'wrong'}${corruptPop ? '-pop' : ''}.der`);
         fs.writeFileSync(file, derSequence(newHeader, whole(der, body!), tlv(0xa0, tlv(0x03, Buffer.concat([Buffer.of(0), mac])))));
         return file;
       };
@@ -230,6 +238,10 @@ for (const makeBackend of BACKENDS) {
       };
       const wrong = await send(pbmac1('not the secret'));
       assert.match(wrong, /MAC does not verify/);
+      // The right MAC over a request whose proof of possession was changed: badPOP, nothing issued.
+      const badPop = await send(pbmac1(secret, true));
+      assert.match(badPop, /no proof of possession/);
+      assert.doesNotMatch(badPop, /MAC does not verify/);
       assert.equal((await issued('cmp-dev-9')).length, 0);
       const right = await send(pbmac1(secret));
       assert.doesNotMatch(right, /MAC does not verify|rejection/);
