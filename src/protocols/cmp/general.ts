@@ -2,6 +2,7 @@ import { AsnArray, AsnConvert, AsnType, AsnTypeTypes } from '@peculiar/asn1-sche
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { IssueDeps } from '../../ca/issue.js';
+import type { Profile } from '../../profiles/schema.js';
 import { activeInternalCertificates } from '../../store/certificates.js';
 import { createCrlStore } from '../../store/crls.js';
 import type { Store } from '../../store/handle.js';
@@ -12,6 +13,8 @@ import { CmpCertificates, InfoTypeAndValue, InfoTypeAndValues } from './asn1.js'
 /** id-it (RFC 9810 §5.3.19, RFC 9483 §4.3) InfoTypes Hallmark answers. */
 const id_it_signKeyPairTypes = '1.3.6.1.5.5.7.4.2';
 const id_it_currentCRL = '1.3.6.1.5.5.7.4.6';
+const id_it_unsupportedOIDs = '1.3.6.1.5.5.7.4.7';
+const id_it_suppLangTags = '1.3.6.1.5.5.7.4.16';
 const id_it_caCerts = '1.3.6.1.5.5.7.4.17';
 const id_it_rootCaKeyUpdate = '1.3.6.1.5.5.7.4.18';
 const id_it_certReqTemplate = '1.3.6.1.5.5.7.4.19';
@@ -53,31 +56,47 @@ function certReqTemplate(keyTypes: readonly string[], device: string): Uint8Arra
   return derSequence(template, derSequence(...controls));
 }
 
+type GenmContext = { issue: IssueDeps; store: Store; root: Uint8Array; rootCa: string; profile: string; device: string; now: Date };
+
+/** What Hallmark answers for each InfoType it serves: the value's DER, or undefined when it has none (no CRL yet). */
+const ANSWERS: Record<string, (context: GenmContext, profile: Profile) => Promise<Uint8Array | undefined>> = {
+  [id_it_caCerts]: async (context, profile) => {
+    const issuer = context.issue.issuers.get(profile.issuer);
+    const certs = [issuer.certificate, ...issuer.chain.slice(1), context.root].filter((c, i, all) => all.findIndex((o) => Buffer.compare(o, c) === 0) === i);
+    return new Uint8Array(AsnConvert.serialize(new CmpCertificates(certs.map(exactBuffer))));
+  },
+  [id_it_signKeyPairTypes]: async (_context, profile) => new Uint8Array(AsnConvert.serialize(keyPairTypes(profile.keyTypes))),
+  [id_it_certReqTemplate]: async (context, profile) => certReqTemplate(profile.keyTypes, context.device),
+  [id_it_rootCaKeyUpdate]: (context) => rootCaKeyUpdate(context),
+  [id_it_currentCRL]: async (context, profile) => {
+    const crl = await createCrlStore(context.store).latest(context.issue.issuers.get(profile.issuer).name);
+    return crl ? new Uint8Array(crl.der) : undefined;
+  },
+  // RFC 9810 §5.3.19.16: the one language tag the server's free texts use.
+  [id_it_suppLangTags]: async () => derSequence(tlv(0x0c, new TextEncoder().encode('en'))),
+};
+
 /**
  * A genp for a genm (RFC 9483 §4.3): caCerts (the issuing CA's chain and the root), rootCaKeyUpdate
  * (the root and its rollover links), certReqTemplate (the subject and key types to ask for), currentCRL
- * (the issuing CA's newest complete CRL) and signKeyPairTypes (what the label's profile accepts);
- * InfoTypes Hallmark does not know are left out of the answer, as RFC 9810 §5.3.19 allows.
+ * (the issuing CA's newest complete CRL), signKeyPairTypes (what the label's profile accepts) and
+ * suppLangTags (en). InfoTypes Hallmark does not serve (encryption keys, symmetric algorithms, a
+ * revocation passphrase…) are listed back in unsupportedOIDs (RFC 9810 §5.3.19.7).
  */
-export async function genpFor(genm: InfoTypeAndValues, context: { issue: IssueDeps; store: Store; root: Uint8Array; rootCa: string; profile: string; device: string; now: Date }): Promise<InfoTypeAndValues> {
+export async function genpFor(genm: InfoTypeAndValues, context: GenmContext): Promise<InfoTypeAndValues> {
   const profile = context.issue.profiles.get(context.profile)!;
   const answers: InfoTypeAndValue[] = [];
-  const value = (infoType: string, der: Uint8Array) => answers.push(new InfoTypeAndValue({ infoType, infoValue: exactBuffer(der) }));
+  const unsupported: string[] = [];
   for (const asked of genm) {
-    if (asked.infoType === id_it_certReqTemplate) value(id_it_certReqTemplate, certReqTemplate(profile.keyTypes, context.device));
-    if (asked.infoType === id_it_currentCRL) {
-      const crl = await createCrlStore(context.store).latest(context.issue.issuers.get(profile.issuer).name);
-      if (crl) value(id_it_currentCRL, new Uint8Array(crl.der));
+    const answer = ANSWERS[asked.infoType];
+    if (!answer) {
+      unsupported.push(asked.infoType);
+      continue;
     }
-    if (asked.infoType === id_it_rootCaKeyUpdate) value(id_it_rootCaKeyUpdate, await rootCaKeyUpdate(context));
-    if (asked.infoType === id_it_caCerts) {
-      const issuer = context.issue.issuers.get(profile.issuer);
-      const certs = [issuer.certificate, ...issuer.chain.slice(1), context.root].filter((c, i, all) => all.findIndex((o) => Buffer.compare(o, c) === 0) === i);
-      answers.push(new InfoTypeAndValue({ infoType: id_it_caCerts, infoValue: AsnConvert.serialize(new CmpCertificates(certs.map(exactBuffer))) }));
-    } else if (asked.infoType === id_it_signKeyPairTypes) {
-      answers.push(new InfoTypeAndValue({ infoType: id_it_signKeyPairTypes, infoValue: AsnConvert.serialize(keyPairTypes(profile.keyTypes)) }));
-    }
+    const der = await answer(context, profile);
+    if (der) answers.push(new InfoTypeAndValue({ infoType: asked.infoType, infoValue: exactBuffer(der) }));
   }
+  if (unsupported.length) answers.push(new InfoTypeAndValue({ infoType: id_it_unsupportedOIDs, infoValue: exactBuffer(derSequence(...unsupported.map(oid))) }));
   return new InfoTypeAndValues(answers);
 }
 
@@ -86,7 +105,7 @@ export async function genpFor(genm: InfoTypeAndValues, context: { issue: IssueDe
  * OPTIONAL, oldWithNew [1] CMPCertificate OPTIONAL } (RFC 9483 §4.3.2): the current root, and the link
  * certificates of its rollover (ca/rollover.ts) while they are valid.
  */
-async function rootCaKeyUpdate(context: { issue: IssueDeps; store: Store; root: Uint8Array; rootCa: string; now: Date }): Promise<Uint8Array> {
+async function rootCaKeyUpdate(context: GenmContext): Promise<Uint8Array> {
   const current = context.issue.issuers.get(context.rootCa).name;
   const links = await activeInternalCertificates(context.store, 'link', context.now.getTime());
   const newWithOld = links.find((l) => l.issuer !== current && l.der);

@@ -192,13 +192,14 @@ async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'c
   rep.response = new CertResponses([response]);
   if (kind === 'ir') rep.caPubs = new CmpCertificates([exactBuffer(deps.root())]);
   const body = new PKIBody(kind === 'ir' ? { ip: rep } : kind === 'kur' ? { kup: rep } : { cp: rep });
-  const answer = await protectedResponse(x.responder, x.to, body, { implicitConfirm: implicit, now: x.now });
+  const confirmBy = implicit ? undefined : new Date(Math.floor(x.now.getTime() / 1000) * 1000 + labelConfig.confirmWaitSeconds * 1000);
+  const answer = await protectedResponse(x.responder, x.to, body, { implicitConfirm: implicit, confirmWaitTime: confirmBy, now: x.now });
   await updateCmpTransaction(deps.store, issue.transactionId, 'done', {
     state: implicit ? 'confirmed' : 'waiting',
     serial: issued.serial,
     cert_hash: createHash('sha256').update(issued.der).digest('hex'),
     server_nonce: hex(answer.senderNonce),
-    confirm_by: implicit ? null : x.now.getTime() + labelConfig.confirmWaitSeconds * 1000,
+    confirm_by: confirmBy?.getTime() ?? null,
   });
   return answer.der;
 }
