@@ -55,6 +55,7 @@ for (const makeBackend of BACKENDS) {
       await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', manufacturer.key, '-out', manufacturer.cert, '-subj', '/CN=Acme Manufacturing CA/O=Acme', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
       const configFile = configCopy(path.join(dir, 'config'), (c) => {
         c.est = { ...(c.est ?? {}), bootstrapCas: [manufacturer.cert] };
+        c.security.alerts.authFailures = { threshold: 4, credentialThreshold: 30, windowSeconds: 300, blockSeconds: 900 };
       });
       hm = await startInProcess(home, backend, token, { clock, configFile });
       env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
@@ -287,6 +288,21 @@ for (const makeBackend of BACKENDS) {
       assert.deepEqual(await revokeUnconfirmedCertificates(deps), [row.serial]);
       const after = (await issued('cmp-dev-7'))[0];
       assert.deepEqual([after.status, after.revocation_reason], ['revoked', 'cessationOfOperation']);
+    });
+
+    test('failed authentications count as every credential\'s do: four wrong MACs for one device from one address block it (HTTP 429 with Retry-After), audited auth.failure', async () => {
+      const secret = await secretFor('cmp-dev-10');
+      const newkey = await key('dev10');
+      for (let i = 0; i < 4; i++) {
+        const wrong = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-10', '-secret', `pass:wrong-${i}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-10', '-certout', path.join(dir, 'no.pem'), '-unprotected_errors']);
+        assert.match(wrong.stdout + wrong.stderr, /badMessageCheck/);
+      }
+      const blocked = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-10', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-10', '-certout', path.join(dir, 'no.pem')]);
+      assert.notEqual(blocked.code, 0, 'the right secret too, while blocked');
+      assert.match(blocked.stdout + blocked.stderr, /429/);
+      assert.equal((await issued('cmp-dev-10')).length, 0);
+      const audited = [...(await sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure', actor: 'cmp:cmp-dev-10' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'auth.failure', actor: 'cmp:cmp-dev-10' }))];
+      assert.ok(audited.length >= 1, 'audited (repeats folded)');
     });
 
     test('refusals: a wrong secret, another device\'s secret, a CN that is not the device, an unknown label, garbage and the wrong content type; nothing is issued', async () => {

@@ -151,7 +151,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
     app.use(
       '/.well-known/cmp',
       cmpRouter(
-        { store: ctx.store, audit: ctx.audit, clock: ctx.clock, issue, revocation, config: ctx.config.cmp, sealer: plane.sealer, responder: cmpResponder, root: () => issue.issuers.get(root).certificate, rootCa: root, renewal: ctx.config.est.renewal, bootstrapCas: ctx.config.est.bootstrapCaCertificates },
+        { store: ctx.store, audit: ctx.audit, clock: ctx.clock, issue, revocation, config: ctx.config.cmp, sealer: plane.sealer, responder: cmpResponder, root: () => issue.issuers.get(root).certificate, rootCa: root, renewal: ctx.config.est.renewal, bootstrapCas: ctx.config.est.bootstrapCaCertificates, guard: plane.guard, denials: plane.denials },
         [refuseBlockedSources({ guard: plane.guard, clock: ctx.clock }), rateLimit('enrollment', rateLimits.enrollment, ctx.clock)],
       ),
     );

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, Name } from '@peculiar/asn1-x509';
 import type { AuditLog } from '../../audit/log.js';
+import type { DenialAudit } from '../../audit/denials.js';
+import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
 import type { Clock } from '../../base/clock.js';
 import { HallmarkError } from '../../base/errors.js';
 import { enrollDevice } from '../../ca/enrollment.js';
@@ -42,7 +44,13 @@ export interface CmpDeps {
   renewal: EstConfig['renewal'];
   /** Manufacturer CAs whose device certificates (IDevID) may sign an ir (est.bootstrapCas). */
   bootstrapCas: Uint8Array[];
+  /** Failed authentications are counted (blocks, alerts) and audited as every credential's are. */
+  guard: AuthFailureGuard;
+  denials: Pick<DenialAudit, 'record'>;
 }
+
+/** Refusals that are a failed authentication: counted against the credential named (and the address). */
+const AUTH_FAILURES = new Set<FailureName>(['badMessageCheck', 'signerNotTrusted', 'certRevoked', 'notAuthorized', 'wrongIntegrity']);
 
 const MAX_SKEW_MS = 10 * 60_000;
 const hex = (b: ArrayBuffer | Uint8Array | undefined) => (b ? Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex') : '');
@@ -57,6 +65,7 @@ export async function answerCmp(deps: CmpDeps, label: string, der: Uint8Array, s
   if (!responder) throw new HallmarkError('cmp_unavailable', 'the CMP responder has no certificate yet (it is made at the first start of hallmark serve)', 503);
   const now = deps.clock.now();
   let to: AnswerTo = { pvno: 2, sender: new GeneralName({ directoryName: new Name() }) };
+  let credential: string | undefined;
   try {
     const raw = rawMessage(der);
     let message: PKIMessage;
@@ -66,12 +75,28 @@ export async function answerCmp(deps: CmpDeps, label: string, der: Uint8Array, s
       throw new CmpFailure('badRequest', `a PKIMessage of a kind Hallmark does not serve, or malformed: ${(e as Error).message}`);
     }
     to = { pvno: message.header.pvno, sender: message.header.sender, transactionID: message.header.transactionID?.buffer, senderNonce: message.header.senderNonce?.buffer };
+    credential = credentialOf(message);
+    // A credential (or address) blocked after failures is refused before anything is checked (HTTP 429).
+    const wait = deps.guard.blockedFor({ source: source ?? '', credential }, now);
+    if (wait) throw new HallmarkError('blocked', `too many failed CMP requests for ${credential}; retry later, or ask an operator to lift the block (hallmark security blocks)`, 429, { retryAfter: wait });
     return await handle(deps, { label, raw, message, responder, now, source, to });
   } catch (e) {
+    if (e instanceof HallmarkError && e.status === 429) throw e;
     const refusal = asFailure(e);
-    await deps.audit.record({ actor: 'cmp', action: 'cmp.refuse', target: label, outcome: 'failure', source, details: { failure: refusal.failure, reason: refusal.reason, transaction: hex(to.transactionID) || undefined } });
+    // Only the credential checks' own refusals count as failed authentication (not a profile's refusal).
+    if (e instanceof CmpFailure && AUTH_FAILURES.has(refusal.failure)) {
+      deps.guard.recordFailure(credential ? { source: source ?? '', credential } : { source: source ?? '' }, now);
+      await deps.denials.record({ actor: credential ?? 'cmp', action: 'auth.failure', target: label, outcome: 'failure', source, details: { failure: refusal.failure, reason: refusal.reason } });
+    } else await deps.audit.record({ actor: credential ?? 'cmp', action: 'cmp.refuse', target: label, outcome: 'failure', source, details: { failure: refusal.failure, reason: refusal.reason, transaction: hex(to.transactionID) || undefined } });
     return (await protectedResponse(responder, to, errorBody(refusal.failure, refusal.reason), { now })).der;
   }
+}
+
+/** Who a message claims to be, for counting failures: the reference (MAC), or the signer's name. */
+function credentialOf(message: PKIMessage): string {
+  const kid = message.header.senderKID ? Buffer.from(message.header.senderKID.buffer) : undefined;
+  if (isMac(message)) return `cmp:${(kid?.toString('utf8') ?? '').replace(/[^\x21-\x7e]/g, '?').slice(0, 100)}`;
+  return `cmp:${message.header.sender.directoryName ? 'dn' : 'sender'}:${kid ? kid.toString('hex').slice(0, 64) : 'none'}`;
 }
 
 function asFailure(e: unknown): { failure: FailureName; reason: string } {
