@@ -56,6 +56,8 @@ for (const makeBackend of BACKENDS) {
       const configFile = configCopy(path.join(dir, 'config'), (c) => {
         c.est = { ...(c.est ?? {}), bootstrapCas: [manufacturer.cert] };
         c.security.alerts.authFailures = { threshold: 4, credentialThreshold: 30, windowSeconds: 300, blockSeconds: 900 };
+        // A label whose enrollments wait for an operator: the client polls every second.
+        c.cmp = { labels: { default: { profile: 'device' }, held: { profile: 'device', manualApproval: true, retryAfterSeconds: 1 } } };
       });
       hm = await startInProcess(home, backend, token, { clock, configFile });
       env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
@@ -303,6 +305,37 @@ for (const makeBackend of BACKENDS) {
       assert.equal((await issued('cmp-dev-10')).length, 0);
       const audited = [...(await sql(hm.ctx.store)('audit_events').where({ action: 'auth.failure', actor: 'cmp:cmp-dev-10' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'auth.failure', actor: 'cmp:cmp-dev-10' }))];
       assert.ok(audited.length >= 1, 'audited (repeats folded)');
+    });
+
+    test('a label with manual approval: openssl cmp polls (pollReq/pollRep) until an operator approves (then gets its certificate), or rejects', async () => {
+      const request = async (device: string) => {
+        for (let i = 0; i < 200; i++) {
+          const row = await sql(hm.ctx.store)('enrollment_requests').where({ device }).first();
+          if (row) return row;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        throw new Error(`no held request for ${device}`);
+      };
+      for (const [device, verdict] of [['cmp-held-1', 'approve'], ['cmp-held-2', 'reject']] as const) {
+        const secret = (await hallmarkJson(env, 'token', 'create', '--device', device, '--cmp', '--label', 'held')).secret;
+        const client = run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp/p/held`, '-tls_used', '-tls_trusted', files.rootFile, '-trusted', files.rootFile, '-cmd', 'ir', '-ref', device, '-secret', `pass:${secret}`, '-newkey', await key(device), '-subject', `/CN=${device}`, '-implicit_confirm', '-certout', path.join(dir, `${device}.pem`), '-unprotected_errors']);
+        const row = await request(device);
+        assert.equal(row.label, 'cmp:held');
+        assert.equal(row.status, 'pending');
+        assert.equal((await issued(device)).length, 0, 'nothing issued while it waits');
+        await hallmarkJson(env, 'enrollment', verdict, row.id, ...(verdict === 'reject' ? ['--reason', 'not on the delivery list'] : []));
+        const done = await client;
+        if (verdict === 'approve') {
+          assert.equal(done.code, 0, done.stdout + done.stderr);
+          assert.match(done.stdout + done.stderr, /POLLREP|pollRep|polling/i);
+          assert.equal((await issued(device)).length, 1);
+          assert.equal((await sql(hm.ctx.store)('enrollment_requests').where({ id: row.id }).first()).status, 'issued');
+        } else {
+          assert.notEqual(done.code, 0);
+          assert.match(done.stdout + done.stderr, /rejected/);
+          assert.equal((await issued(device)).length, 0);
+        }
+      }
     });
 
     test('refusals: a wrong secret, another device\'s secret, a CN that is not the device, an unknown label, garbage and the wrong content type; nothing is issued', async () => {

@@ -165,13 +165,15 @@ const cmpLabelSchema = z.strictObject({
   implicitConfirm: z.boolean().default(true).describe('Grant implicit confirmation when a client asks for it (RFC 9483 §4.1.1); false: every certificate waits for its certConf.'),
   confirmWaitSeconds: z.number().int().min(10).max(86_400).default(300).describe('A certificate not confirmed (certConf) within this many seconds is revoked.'),
   bootstrap: z.boolean().default(true).describe('Accept an ir signed with a manufacturer (IDevID) certificate from est.bootstrapCas, whose CN is the device id.'),
+  manualApproval: z.boolean().default(false).describe('Hold every ir, cr and p10cr for an operator\'s approval (hallmark enrollment approve, the console); the client polls (RFC 9483 §4.4).'),
+  retryAfterSeconds: z.number().int().positive().max(86_400).default(10).describe('checkAfter in a pollRep: seconds the client waits before polling again.'),
 });
 
 const cmpSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Serve CMP (RFC 9483) at /.well-known/cmp on the HTTPS listener'),
   labels: z
     .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), cmpLabelSchema)
-    .default({ default: { profile: 'device', implicitConfirm: true, confirmWaitSeconds: 300, bootstrap: true } })
+    .default({ default: { profile: 'device', implicitConfirm: true, confirmWaitSeconds: 300, bootstrap: true, manualApproval: false, retryAfterSeconds: 10 } })
     .describe('`default` serves /.well-known/cmp; others /.well-known/cmp/p/<label>.'),
   maxIterations: z.number().int().min(1).max(10_000_000).default(10_000).describe('The most PasswordBasedMac iterations a request may ask for (the cost is the server\'s: each unused secret of the device named is tried; openssl cmp asks for 500).'),
 });

@@ -9,13 +9,16 @@ export interface CmpTransactionRow {
   request_type: string;
   client_nonce: string | null;
   server_nonce: string | null;
-  state: 'waiting' | 'confirmed' | 'rejected' | 'done';
+  state: 'waiting' | 'confirmed' | 'rejected' | 'done' | 'polling';
   serial: string | null;
   cert_hash: string | null;
   protection: 'mac' | 'signature' | 'manufacturer';
   secret_id: string | null;
   created_at: number;
   confirm_by: number | null;
+  /** A request held for approval, as sent (polling). */
+  request?: Buffer | null;
+  held_request?: string | null;
 }
 
 /** A new transaction; false when its id was used before (RFC 9810 §5.1.1: transactionID is unique). */

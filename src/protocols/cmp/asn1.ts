@@ -195,6 +195,24 @@ export class ErrorMsgContent {
   @AsnProp({ type: PKIFreeText, optional: true }) errorDetails?: PKIFreeText;
 }
 
+/** PollReqContent ::= SEQUENCE OF SEQUENCE { certReqId INTEGER } (RFC 9810 §5.3.22) */
+@AsnType({ type: AsnTypeTypes.Sequence })
+export class PollReq {
+  @AsnProp({ type: AsnPropTypes.Integer }) certReqId = 0;
+}
+@AsnType({ type: AsnTypeTypes.Sequence, itemType: PollReq })
+export class PollReqContent extends AsnArray<PollReq> {}
+
+/** PollRepContent ::= SEQUENCE OF SEQUENCE { certReqId INTEGER, checkAfter INTEGER, reason PKIFreeText OPTIONAL } */
+@AsnType({ type: AsnTypeTypes.Sequence })
+export class PollRep {
+  @AsnProp({ type: AsnPropTypes.Integer }) certReqId = 0;
+  @AsnProp({ type: AsnPropTypes.Integer }) checkAfter = 0;
+  @AsnProp({ type: PKIFreeText, optional: true }) reason?: PKIFreeText;
+}
+@AsnType({ type: AsnTypeTypes.Sequence, itemType: PollRep })
+export class PollRepContent extends AsnArray<PollRep> {}
+
 /** PKIBody: the arms Hallmark serves, EXPLICIT tags (RFC 9810 §5.1.2). */
 @AsnType({ type: AsnTypeTypes.Choice })
 export class PKIBody {
@@ -212,6 +230,8 @@ export class PKIBody {
   @AsnProp({ type: InfoTypeAndValues, context: 22 }) genp?: InfoTypeAndValues;
   @AsnProp({ type: ErrorMsgContent, context: 23 }) error?: ErrorMsgContent;
   @AsnProp({ type: CertConfirmContent, context: 24 }) certConf?: CertConfirmContent;
+  @AsnProp({ type: PollReqContent, context: 25 }) pollReq?: PollReqContent;
+  @AsnProp({ type: PollRepContent, context: 26 }) pollRep?: PollRepContent;
   constructor(params: Partial<PKIBody> = {}) {
     Object.assign(this, params);
   }

@@ -18,7 +18,11 @@ import type { LoadedSigner } from '../../signing/signers.js';
 import { findCmpTransaction, startCmpTransaction, unconfirmedCmpTransactions, updateCmpTransaction, type CmpTransactionRow } from '../../store/cmp.js';
 import type { Store } from '../../store/handle.js';
 import { exactBuffer } from '../../x509/bytes.js';
-import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIMessage, PKIStatusInfos, RevRepContent, type RevReqContent } from './asn1.js';
+import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIFreeText, PKIMessage, PKIStatusInfo, PKIStatusInfos, PollRep, PollRepContent, RevRepContent, type RevReqContent } from './asn1.js';
+import { enrollmentDecision, type EnrollmentRequestRow } from '../../ca/enrollment-approval.js';
+import { findEnrollmentRequest } from '../../store/enrollments.js';
+import { publicKeyId } from '../../x509/key-id.js';
+import type { VerifiedCsr } from '../../x509/csr.js';
 import { manufacturerAuthenticated, signatureAuthenticated } from './signature-auth.js';
 import { CmpFailure, type FailureName } from './failure.js';
 import { genpFor } from './general.js';
@@ -135,12 +139,21 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
     // A one-time secret (MAC), or for an ir a manufacturer's device certificate (IDevID), nothing to spend.
     const { device, token } = isMac(x.message) || kind !== 'ir' ? await macAuthenticated(macDeps, x.message, x.raw, x.now) : { ...(await idevid(deps, x, labelConfig)), token: undefined };
     if (token && (token.label ?? 'default') !== x.label) throw new CmpFailure('notAuthorized', `the secret of device "${device}" is for CMP label "${token.label ?? 'default'}", not "${x.label}"`);
-    const request = body.p10cr ? { certReqId: header.pvno === 3 ? -1 : 0, csr: await pkcs10Request(x.raw) } : certificateRequest(x.raw);
+    const request = await enrollmentRequest(x.raw, x.message);
     requireCsrIdentity(request.csr, device);
     await startTransaction(deps, x, transactionId, { sender: device, request_type: kind, protection: token ? 'mac' : 'manufacturer', secret_id: token?.id ?? null });
-    const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device, secretId: token?.id }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${device}`, source: x.source });
-    return answerIssued(deps, x, { kind, certReqId: request.certReqId, issued, transactionId, labelConfig });
+    // A label with manual approval holds the request (shared with EST's, hallmark enrollment approve): the client polls.
+    let held: EnrollmentRequestRow | undefined;
+    if (labelConfig.manualApproval) {
+      held = await enrollmentDecision({ store: deps.store, audit: deps.audit }, { label: `cmp:${x.label}`.slice(0, 63), device, keyId: publicKeyId(request.csr.spkiDer), subject: request.csr.subject, actor: `cmp:${device}`, source: x.source, now: x.now });
+      if (held.status === 'pending') return answerWaiting(deps, x, { ...request, transactionId, held });
+      heldDecision(held);
+    }
+    const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device, secretId: token?.id }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${device}`, source: x.source, heldRequest: held?.id });
+    return answerIssued(deps, x, { kind, certReqId: request.certReqId, issued, transactionId, labelConfig, from: 'done' });
   }
+
+  if (body.pollReq) return poll(deps, x, transactionId, labelConfig, macDeps);
 
   if (body.kur) {
     // Key update (RFC 9483 §4.1.3): signed with the certificate it replaces; renewed as EST re-enrollment is.
@@ -149,7 +162,7 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
     const request = certificateRequest(x.raw);
     await startTransaction(deps, x, transactionId, { sender: holder, request_type: 'kur', protection: 'signature', secret_id: null });
     const issued = await renewCertificate(deps.issue, { csr: request.csr, current, policy: deps.renewal, actor: `cmp:${holder}`, source: x.source });
-    return answerIssued(deps, x, { kind: 'kur', certReqId: request.certReqId, issued, transactionId, labelConfig });
+    return answerIssued(deps, x, { kind: 'kur', certReqId: request.certReqId, issued, transactionId, labelConfig, from: 'done' });
   }
 
   if (body.rr) return revoke(deps, x, transactionId, body.rr);
@@ -172,7 +185,7 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
     const genp = await genpFor(body.genm, { issue: deps.issue, store: deps.store, root: deps.root(), rootCa: deps.rootCa, profile: labelConfig.profile, device, now: x.now });
     return (await protectedResponse(x.responder, x.to, new PKIBody({ genp }), { now: x.now })).der;
   }
-  throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, kur, rr, certConf, genm and error messages here');
+  throw new CmpFailure('badRequest', 'Hallmark serves ir, cr, p10cr, kur, rr, certConf, pollReq, genm and error messages here');
 }
 
 async function idevid(deps: CmpDeps, x: Exchange, labelConfig: CaConfig['cmp']['labels'][string]): Promise<{ device: string }> {
@@ -207,7 +220,7 @@ async function sameProtection(deps: CmpDeps, x: Exchange, transaction: CmpTransa
  * trust anchor yet), implicit confirmation when asked and allowed; the transaction then waits for its
  * certConf (or is confirmed already), with the hash the certConf must carry.
  */
-async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'cr' | 'p10cr' | 'kur'; certReqId: number; issued: IssuedCertificate; transactionId: string; labelConfig: CaConfig['cmp']['labels'][string] }): Promise<Uint8Array> {
+async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'cr' | 'p10cr' | 'kur'; certReqId: number; issued: IssuedCertificate; transactionId: string; labelConfig: CaConfig['cmp']['labels'][string]; from: 'done' | 'polling' }): Promise<Uint8Array> {
   const { kind, issued, labelConfig } = issue;
   const implicit = labelConfig.implicitConfirm && Boolean(x.message.header.generalInfo?.some((i) => i.infoType === id_it_implicitConfirm));
   const response = new CertResponse({ certReqId: issue.certReqId, status: statusInfo(undefined) });
@@ -219,7 +232,7 @@ async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'c
   const body = new PKIBody(kind === 'ir' ? { ip: rep } : kind === 'kur' ? { kup: rep } : { cp: rep });
   const confirmBy = implicit ? undefined : new Date(Math.floor(x.now.getTime() / 1000) * 1000 + labelConfig.confirmWaitSeconds * 1000);
   const answer = await protectedResponse(x.responder, x.to, body, { implicitConfirm: implicit, confirmWaitTime: confirmBy, now: x.now });
-  await updateCmpTransaction(deps.store, issue.transactionId, 'done', {
+  await updateCmpTransaction(deps.store, issue.transactionId, issue.from, {
     state: implicit ? 'confirmed' : 'waiting',
     serial: issued.serial,
     cert_hash: createHash('sha256').update(issued.der).digest('hex'),
@@ -227,6 +240,61 @@ async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'c
     confirm_by: confirmBy?.getTime() ?? null,
   });
   return answer.der;
+}
+
+/** The certificate request of an ir, cr or p10cr (p10cr's certReqId: -1 from cmp2021 on, RFC 9483 §4.1.4). */
+async function enrollmentRequest(raw: RawMessage, message: PKIMessage): Promise<{ kind: 'ir' | 'cr' | 'p10cr'; certReqId: number; csr: VerifiedCsr }> {
+  const kind = message.body.ir ? 'ir' : message.body.cr ? 'cr' : 'p10cr';
+  if (kind === 'p10cr') return { kind, certReqId: message.header.pvno === 3 ? -1 : 0, csr: await pkcs10Request(raw) };
+  return { kind, ...certificateRequest(raw) };
+}
+
+/** A held request's decision, other than pending: rejected, or issued already. */
+function heldDecision(held: EnrollmentRequestRow): void {
+  if (held.status === 'rejected') throw new CmpFailure('notAuthorized', `enrollment request ${held.id} was rejected by ${held.decided_by}${held.reason ? `: ${held.reason}` : ''}`);
+  if (held.status === 'issued') throw new CmpFailure('duplicateCertReq', `enrollment request ${held.id} was issued already (${held.certificate_serial})`);
+}
+
+/**
+ * A request held for approval (RFC 9483 §4.4): ip/cp with status waiting and no certificate; the
+ * request as sent is kept with the transaction, to be issued when an operator approves and the client
+ * polls.
+ */
+async function answerWaiting(deps: CmpDeps, x: Exchange, wait: { kind: 'ir' | 'cr' | 'p10cr'; certReqId: number; transactionId: string; held: EnrollmentRequestRow }): Promise<Uint8Array> {
+  const rep = new CertRepMessage();
+  rep.response = new CertResponses([new CertResponse({ certReqId: wait.certReqId, status: new PKIStatusInfo({ status: 3, statusString: new PKIFreeText([`held for an operator's approval (enrollment request ${wait.held.id}); poll`]) }) })]);
+  const answer = await protectedResponse(x.responder, x.to, new PKIBody(wait.kind === 'ir' ? { ip: rep } : { cp: rep }), { now: x.now });
+  await updateCmpTransaction(deps.store, wait.transactionId, 'done', { state: 'polling', request: Buffer.from(x.raw.der), held_request: wait.held.id, server_nonce: hex(answer.senderNonce) });
+  return answer.der;
+}
+
+/**
+ * pollReq (RFC 9483 §4.4): while the held request is pending, pollRep with checkAfter; once approved,
+ * the request kept is issued and answered as its ip/cp; rejected, an error.
+ */
+async function poll(deps: CmpDeps, x: Exchange, transactionId: string, labelConfig: CaConfig['cmp']['labels'][string], macDeps: Parameters<typeof macOfTransaction>[0]): Promise<Uint8Array> {
+  const transaction = await findCmpTransaction(deps.store, transactionId);
+  if (!transaction) throw new CmpFailure('badRequest', `no transaction ${transactionId} to poll`);
+  await sameProtection(deps, x, transaction, macDeps);
+  if (transaction.state !== 'polling' || !transaction.request || !transaction.held_request) throw new CmpFailure('badRequest', `transaction ${transactionId} waits for nothing`);
+  if (hex(x.message.header.recipNonce?.buffer) !== transaction.server_nonce) throw new CmpFailure('badRecipientNonce', 'recipNonce is not the senderNonce of this transaction\'s last answer');
+  const raw = rawMessage(new Uint8Array(transaction.request));
+  const request = await enrollmentRequest(raw, AsnConvert.parse(raw.der, PKIMessage));
+  if (x.message.body.pollReq!.length !== 1 || x.message.body.pollReq![0]!.certReqId !== request.certReqId) throw new CmpFailure('badRequest', `poll for certReqId ${request.certReqId}, the one of this transaction`);
+  const held = await findEnrollmentRequest(deps.store, { id: transaction.held_request });
+  if (!held) throw new CmpFailure('systemFailure', `the held enrollment request ${transaction.held_request} is gone`);
+  if (held.status === 'pending') {
+    const pollRep = new PollRepContent([Object.assign(new PollRep(), { certReqId: request.certReqId, checkAfter: labelConfig.retryAfterSeconds, reason: new PKIFreeText([`enrollment request ${held.id} waits for an operator's approval`]) })]);
+    const answer = await protectedResponse(x.responder, x.to, new PKIBody({ pollRep }), { now: x.now });
+    await updateCmpTransaction(deps.store, transactionId, 'polling', { server_nonce: hex(answer.senderNonce) });
+    return answer.der;
+  }
+  if (held.status !== 'approved') {
+    await updateCmpTransaction(deps.store, transactionId, 'polling', { state: 'rejected' });
+    heldDecision(held);
+  }
+  const issued = await enrollDevice({ issue: deps.issue, store: deps.store }, { enroller: { device: transaction.sender, secretId: transaction.secret_id ?? undefined }, csr: request.csr, profile: labelConfig.profile, actor: `cmp:${transaction.sender}`, source: x.source, heldRequest: held.id });
+  return answerIssued(deps, x, { kind: request.kind, certReqId: request.certReqId, issued, transactionId, labelConfig, from: 'polling' });
 }
 
 /** id-ce-cRLReasons (RFC 5280 §5.3.1). */

@@ -9,7 +9,9 @@ import type { Knex } from 'knex';
  * - cmp_transactions: one row per transactionID (RFC 9810 §5.1.1: unique per transaction), kept so a
  *   replayed or reused transactionID is refused, and a certificate waits for its certConf: state
  *   waiting (certificate issued, not yet confirmed; revoked when not confirmed by `confirm_by`),
- *   confirmed, rejected (the client said no: revoked), done (nothing to confirm).
+ *   confirmed, rejected (the client said no: revoked), done (nothing to confirm), polling (held for an
+ *   operator's approval: the request as sent is kept in `request`, the held enrollment in
+ *   `held_request`, and the client polls, RFC 9483 §4.4).
  */
 export async function up(db: Knex): Promise<void> {
   await db.schema.alterTable('enrollment_tokens', (t) => {
@@ -31,6 +33,8 @@ export async function up(db: Knex): Promise<void> {
     t.string('secret_id', 32);
     t.bigInteger('created_at').notNullable();
     t.bigInteger('confirm_by');
+    t.binary('request');
+    t.string('held_request', 32);
     t.index(['state', 'confirm_by']);
   });
 }
