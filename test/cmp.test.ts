@@ -84,6 +84,9 @@ for (const makeBackend of BACKENDS) {
       assert.equal(rows.length, 1);
       const transaction = await sql(hm.ctx.store)('cmp_transactions').where({ sender: 'cmp-dev-1' }).first();
       assert.equal(transaction.state, 'confirmed');
+      const listed = await hallmarkJson(env, 'token', 'list', '--device', 'cmp-dev-1');
+      assert.deepEqual(listed.map((t: { use: string; state: string }) => [t.use, t.state]), [['cmp', 'used']]);
+      assert.ok(!JSON.stringify(listed).includes(secret), 'never the secret');
       // The secret was one-time: the same again is refused, and nothing more is issued.
       const again = await cmp(['-cmd', 'ir', '-ref', 'cmp-dev-1', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-dev-1', '-implicit_confirm', '-certout', path.join(dir, 'x.pem'), '-unprotected_errors']);
       assert.notEqual(again.code, 0);

@@ -30,9 +30,11 @@ export const tokenState = (row: Omit<EnrollmentTokenRow, 'secret_hash'>, now: nu
   row.revoked_at ? 'revoked' : row.used_at !== null ? 'used' : Number(row.expires_at) <= now ? 'expired' : 'unused';
 
 /** A secret as listed: never the secret or its hash. */
-export const tokenView = (row: Omit<EnrollmentTokenRow, 'secret_hash'>, now: number) => ({
+export const tokenView = (row: Omit<EnrollmentTokenRow, 'secret_hash'> & { cmp?: boolean | number }, now: number) => ({
   id: row.id,
   device: row.device,
+  /** est: HTTP Basic (EST, /api/v1/enroll); cmp: a MAC (CMP). */
+  use: row.cmp ? 'cmp' : 'est',
   label: row.label ?? 'any',
   lot: row.lot ?? null,
   state: tokenState(row, now),

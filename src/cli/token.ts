@@ -56,7 +56,7 @@ async function list(ctx: AppContext, flags: TokenFlags): Promise<void> {
   const now = ctx.clock.now().getTime();
   const rows = (await listEnrollmentTokens(ctx.store, { device: flags.device, lot: flags.lot, state: flags.status as EnrollmentTokenState | undefined, limit: parseLimit(flags.limit) }, now)).map((r) => tokenView(r, now));
   if (flags.json) printJson(rows);
-  else printTable(rows, ['id', 'device', 'label', 'lot', 'state', 'expiresAt', 'usedFor']);
+  else printTable(rows, ['id', 'device', 'use', 'label', 'lot', 'state', 'expiresAt', 'usedFor']);
 }
 
 async function revoke(ctx: AppContext, args: string[], flags: TokenFlags): Promise<void> {

@@ -124,8 +124,9 @@ export function listEnrollmentTokens(
   handle: Handle,
   filter: { device?: string; lot?: string; state?: EnrollmentTokenState; limit: number; offset?: number },
   now: number,
-): Promise<Omit<EnrollmentTokenRow, 'secret_hash'>[]> {
-  const q = sql(handle)('enrollment_tokens').select('id', 'device', 'label', 'lot', 'created_by', 'created_at', 'expires_at', 'used_at', 'used_for', 'revoked_at', 'revoked_by');
+): Promise<(Omit<EnrollmentTokenRow, 'secret_hash' | 'sealed_secret'> & { cmp: boolean | number })[]> {
+  // Never the hash nor the sealed secret: only whether the secret is one for CMP.
+  const q = sql(handle)('enrollment_tokens').select('id', 'device', 'label', 'lot', 'created_by', 'created_at', 'expires_at', 'used_at', 'used_for', 'revoked_at', 'revoked_by', sql(handle).raw('(sealed_secret IS NOT NULL) AS cmp'));
   if (filter.device) q.where({ device: filter.device });
   if (filter.lot) q.where({ lot: filter.lot });
   if (filter.state === 'revoked') q.whereNotNull('revoked_at');

@@ -244,6 +244,7 @@ export const tokenListAnswer = z.strictObject({
     z.strictObject({
       id: z.string(),
       device: z.string(),
+      use: z.enum(['est', 'cmp']).describe('est: HTTP Basic (EST, /api/v1/enroll); cmp: a MAC (CMP)'),
       label: z.string(),
       lot: z.string().nullable(),
       state: tokenState,
