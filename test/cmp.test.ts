@@ -312,7 +312,8 @@ for (const makeBackend of BACKENDS) {
 
     test('a label with manual approval: openssl cmp polls (pollReq/pollRep) until an operator approves (then gets its certificate), or rejects', async () => {
       const request = async (device: string) => {
-        for (let i = 0; i < 200; i++) {
+        // A deadline, not a count of sleeps: a loaded machine takes longer to get openssl's first request here.
+        for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
           const row = await sql(hm.ctx.store)('enrollment_requests').where({ device }).first();
           if (row) return row;
           await new Promise((resolve) => setTimeout(resolve, 50));
@@ -321,7 +322,7 @@ for (const makeBackend of BACKENDS) {
       };
       for (const [device, verdict] of [['cmp-held-1', 'approve'], ['cmp-held-2', 'reject']] as const) {
         const secret = (await hallmarkJson(env, 'token', 'create', '--device', device, '--cmp', '--label', 'held')).secret;
-        const client = run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp/p/held`, '-tls_used', '-tls_trusted', files.rootFile, '-trusted', files.rootFile, '-cmd', 'ir', '-ref', device, '-secret', `pass:${secret}`, '-newkey', await key(device), '-subject', `/CN=${device}`, '-implicit_confirm', '-certout', path.join(dir, `${device}.pem`), '-unprotected_errors']);
+        const client = run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp/p/held`, '-tls_used', '-tls_trusted', files.rootFile, '-trusted', files.rootFile, '-cmd', 'ir', '-ref', device, '-secret', `pass:${secret}`, '-newkey', await key(device), '-subject', `/CN=${device}`, '-implicit_confirm', '-certout', path.join(dir, `${device}.pem`), '-unprotected_errors', '-total_timeout', '120']);
         const row = await request(device);
         assert.equal(row.label, 'cmp:held');
         assert.equal(row.status, 'pending');
