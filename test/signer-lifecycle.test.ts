@@ -287,5 +287,26 @@ for (const makeBackend of BACKENDS) {
       const actions = [...(await sql(hm.ctx.store)('audit_events').where('target', 'other-fw')), ...(await sql(hm.ctx.store)('audit_pending').where('target', 'other-fw'))].map((e) => e.action).sort();
       assert.deepEqual(actions, ['signer.create', 'signer.key_destroy', 'signer.retire']);
     });
+
+    test('after a compromise of the issuing CA, a signer certified by it signs nothing until rolled over onto the successor', async () => {
+      const before = await signerRow('sensor-fw');
+      await hallmarkJson(env, 'ca', 'rollover', 'issuing');
+      await hallmarkJson(env, 'ca', 'revoke', before.ca, '--reason', 'keyCompromise');
+      await hm.running.issue.issuers.refresh();
+      const refused = await sign('sensor-fw', { digest: image('c1.bin').sha256, version: '9.0.0' });
+      assert.equal(refused.status, 409, refused.body);
+      assert.equal(refused.json().error.code, 'signer_ca_revoked');
+      assert.match(refused.json().error.message, /signer rollover sensor-fw/);
+      assert.equal((await hallmarkJson(env, 'signer', 'show', 'sensor-fw')).chain.length, 1, 'shown without the revoked CA');
+      const rolled = await hm.request('POST', 'signers/sensor-fw/rollover', { token: await login(), headers: fresh(), body: { overlapDays: 0 } });
+      assert.equal(rolled.status, 200, rolled.body);
+      const after = await signerRow('sensor-fw');
+      assert.notEqual(after.ca, before.ca);
+      const fw = image('c2.bin');
+      const signed = await sign('sensor-fw', { digest: fw.sha256, version: '9.0.0' });
+      assert.equal(signed.status, 201, signed.body);
+      // The new chain leads to the same root through the successor: openssl verifies with the root alone.
+      assert.equal((await cmsVerify(Buffer.from(signed.json().signature, 'base64'), fw.file)).code, 0);
+    });
   });
 }

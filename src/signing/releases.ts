@@ -7,7 +7,7 @@ import { completeRelease, findRelease, lockProductChannel, reopenRejectedRelease
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
 import { ecdsaDerToRaw } from './raw-signature.js';
-import { chainPem, keyChain, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
+import { caIsLive, chainPem, keyChain, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
 import { compareVersions, VERSION } from './versions.js';
 import type { CaConfig } from '../config/ca-config.js';
 import { currentTsa, recordedTimestamp } from './tsa.js';
@@ -170,6 +170,9 @@ async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck,
   const status = signer.row.status ?? 'active';
   if (status !== 'active') {
     throw new HallmarkError(`signer_${status}`, `signer "${name}" is ${status}: it signs nothing${status === 'revoked' ? ` until a rollover gives it a new key (hallmark signer rollover ${name})` : ''}`, 409);
+  }
+  if (!caIsLive(deps, signer.row.ca)) {
+    throw new HallmarkError('signer_ca_revoked', `signer "${name}"'s certificate is from CA ${signer.row.ca}, which issues nothing more (revoked or retired): give it a new key from the current CA with hallmark signer rollover ${name}`, 409);
   }
   if (signer.row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${name}" is a ${signer.row.purpose} signer: it signs no firmware`, 409);
   if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {

@@ -90,7 +90,7 @@ export async function certifySignerKey(
     await record(tx, issued, fields);
   };
   try {
-    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: input.profile, identity: input.name, issuer: input.ca ?? profile.issuer, requester: input.requester, actor: input.actor, source: input.source, recordWith }]);
+    const [issued] = await issueBatch(deps.issue, [{ csr: requestForOwnKey(key.spki), profile: input.profile, identity: input.name, issuer: input.ca ? deps.issue.issuers.get(input.ca).name : undefined, requester: input.requester, actor: input.actor, source: input.source, recordWith }]);
     if (issued instanceof Error) throw issued;
   } catch (e) {
     // Nothing certified the key: it goes, as a failed CA ceremony's key does.
@@ -135,8 +135,25 @@ export async function loadSignerRow(deps: SignerDeps, row: SignerRow): Promise<L
   return { row, key: await tokenKey(deps.keys, row.key_uri), chain };
 }
 
-/** An earlier key's chain: its certificate, then the CAs below the root of the generation that issued it. */
-export const keyChain = (deps: SignerDeps, key: Pick<SignerRow, 'certificate' | 'ca'>): Uint8Array[] => [new Uint8Array(key.certificate), ...deps.issue.issuers.exact(key.ca).chain];
+/**
+ * A key's chain: its certificate, then the CAs below the root of the generation that issued it; the
+ * certificate alone when that generation no longer issues anything (retired, or revoked after a
+ * compromise: such a signer signs nothing until it is rolled over, releases.ts).
+ */
+export function keyChain(deps: SignerDeps, key: Pick<SignerRow, 'certificate' | 'ca'>): Uint8Array[] {
+  const certificate = new Uint8Array(key.certificate);
+  return caIsLive(deps, key.ca) ? [certificate, ...deps.issue.issuers.exact(key.ca).chain] : [certificate];
+}
+
+/** Whether a CA generation is loaded to issue and vouch (not retired, not revoked). */
+export function caIsLive(deps: SignerDeps, ca: string): boolean {
+  try {
+    deps.issue.issuers.exact(ca);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The chain as PEM, the signer's certificate first. */
 export const chainPem = (chain: Uint8Array[]) => chain.map((der) => toPem(der, 'CERTIFICATE'));
