@@ -2,14 +2,15 @@
 # Installs the Debian packages Hallmark's commands need when they are missing, and nothing else.
 #   scripts/install-tools.sh run     SoftHSM2, openssl, jq, curl, make and g++ (the quick start and its tour)
 #   scripts/install-tools.sh test    what the test suite talks to as well: curl, GnuTLS, Mosquitto,
-#                                    Chromium (the console), strace (disk syncs), zsh (completion)
+#                                    Chromium (the console), strace (disk syncs), zsh (completion),
+#                                    a software TPM and tpm2-tools (TPM attestation)
 #   scripts/install-tools.sh bench   the quick start's, and wrk (HTTP load for scripts/bench)
 # As root it runs apt-get; otherwise through sudo. Without either it prints the command to run.
 set -euo pipefail
 
 tools=(softhsm2-util:softhsm2 openssl:openssl jq:jq curl:curl make:make g++:g++)
 if [ "${1:-run}" = "test" ]; then
-  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client)
+  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client swtpm:swtpm swtpm_setup:swtpm-tools tpm2_activatecredential:tpm2-tools)
 fi
 if [ "${1:-run}" = "bench" ]; then
   tools+=(wrk:wrk)
