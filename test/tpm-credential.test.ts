@@ -7,6 +7,8 @@ import { mustRun, run } from './helpers/run.js';
 import { startSoftTpm, type SoftTpm } from './helpers/swtpm.js';
 import { parseTpm2bPublic, tpmName, TPMA_OBJECT } from '../src/attestation/tpm-public.js';
 import { makeCredential } from '../src/attestation/make-credential.js';
+import { verifyCertify } from '../src/attestation/certify.js';
+import { randomBytes } from 'node:crypto';
 
 /**
  * The first pieces of TPM-bound identities (issue: hardware-bound identities), against a software TPM
@@ -87,4 +89,30 @@ test('a credential Hallmark makes for the AK is recovered by TPM2_ActivateCreden
   const bad = await activate(credentialFile('bad.cred', makeCredential(ek, otherName, secret)));
   assert.equal(bad.ok, false, 'bound to the AK the TPM holds');
   assert.notDeepEqual(bad.secret, secret);
+});
+
+test('TPM2_Certify of a device key by the AK verifies (the key\'s Name, the qualifying data, the AK\'s signature); another nonce, another key or a changed attestation does not', async () => {
+  await tools('tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'ecc', '-c', 'primary.ctx']);
+  await flush();
+  await tools('tpm2_create', ['-C', 'primary.ctx', '-G', 'ecc', '-u', 'key.pub', '-r', 'key.priv', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign']);
+  await flush();
+  await tools('tpm2_load', ['-C', 'primary.ctx', '-u', 'key.pub', '-r', 'key.priv', '-c', 'key.ctx']);
+  await flush();
+  // tpm2-tools 5.4 (Debian 12) has no option for TPM2_Certify's qualifyingData and always sends 00ff55aa:
+  // that is the "nonce" here; Hallmark's enrollment will hand out its own with a client that can send it.
+  const nonce = Buffer.from('00ff55aa', 'hex');
+  await tools('tpm2_certify', ['-c', 'key.ctx', '-C', 'ak.ctx', '-g', 'sha256', '-o', 'attest.out', '-s', 'sig.out']);
+  await flush();
+  const read = (f: string) => new Uint8Array(fs.readFileSync(path.join(dir, f)));
+  const ak = parseTpm2bPublic(read('ak.pub'));
+  const key = parseTpm2bPublic(read('key.pub'));
+  const input = { ak, key, attest: read('attest.out'), signature: read('sig.out'), nonce };
+  const info = verifyCertify(input);
+  assert.ok(key.attributes & TPMA_OBJECT.fixedTPM && key.attributes & TPMA_OBJECT.sign, 'a signing key that never leaves the TPM');
+  assert.ok(info.clock > 0n);
+  assert.throws(() => verifyCertify({ ...input, nonce: randomBytes(32) }), /nonce/);
+  assert.throws(() => verifyCertify({ ...input, key: ak }), /another key/);
+  const changed = Uint8Array.from(input.attest);
+  changed[changed.length - 1]! ^= 0x01;
+  assert.throws(() => verifyCertify({ ...input, attest: changed }), /does not verify/);
 });
