@@ -282,6 +282,12 @@ for (const makeBackend of BACKENDS) {
       assert.equal(refused.json().error.code, 'signer_retired');
       assert.equal((await hm.request('POST', 'signers/other-fw/rollover', { token: session, headers: fresh(), body: {} })).json().error.code, 'signer_retired');
       assert.equal((await hallmark(env, 'signer', 'retire', 'other-fw')).code !== 0, true);
+      // From a fresh process, whose token holds no key for it any more: shown, and refused as retired.
+      const shown = await hallmarkJson(env, 'signer', 'show', 'other-fw');
+      assert.equal(shown.status, 'retired');
+      const cliSign = await hallmark(env, 'sign', '--signer', 'other-fw', '--file', image('o2.bin').file, '--version', '1.0.0', '--out', path.join(dir, 'o2.p7s'));
+      assert.notEqual(cliSign.code, 0);
+      assert.match(cliSign.stderr, /retired/);
       const list = await hallmarkJson(env, 'signer', 'list');
       assert.equal(list.find((s: { name: string }) => s.name === 'other-fw').status, 'retired');
       const actions = [...(await sql(hm.ctx.store)('audit_events').where('target', 'other-fw')), ...(await sql(hm.ctx.store)('audit_pending').where('target', 'other-fw'))].map((e) => e.action).sort();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { issuingDeps } from '../app/context.js';
 import { approveRelease, rejectRelease, releaseView, signRelease } from '../signing/releases.js';
 import { retireSigner, revokeSigner, rolloverSigner, SIGNER_REVOCATION_REASONS } from '../signing/signer-lifecycle.js';
-import { createSigner, loadSigner, signerView, signerWithKeys } from '../signing/signers.js';
+import { createSigner, requireSigner, signerView, signerWithKeys } from '../signing/signers.js';
 import { parseReason, type ReasonName } from '../x509/revocation-reasons.js';
 import { findRelease, findSigner, listReleases, listSigners } from '../store/signing.js';
 import { checkOutFile } from './out-file.js';
@@ -68,7 +68,7 @@ export async function signerCommand(verb: string | undefined, args: string[], fl
     if (!name) throw usageError(usage);
     await withContext({ withKeys: true }, async (ctx) => {
       const deps = await signingDeps(ctx);
-      const view = await signerWithKeys(deps, await loadSigner(deps, name));
+      const view = await signerWithKeys(deps, await requireSigner(ctx.store, name));
       if (flags.out) {
         checkOutFile(flags.out);
         fs.writeFileSync(flags.out, view.chain.join(''));

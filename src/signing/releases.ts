@@ -7,7 +7,7 @@ import { completeRelease, findRelease, lockProductChannel, reopenRejectedRelease
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DIGEST_OIDS, detachedSignedData, type DigestName } from './cms.js';
 import { ecdsaDerToRaw } from './raw-signature.js';
-import { caIsLive, chainPem, keyChain, loadSigner, type LoadedSigner, type SignerDeps } from './signers.js';
+import { caIsLive, chainPem, keyChain, loadSignerRow, requireSigner, type LoadedSigner, type SignerDeps } from './signers.js';
 import { compareVersions, VERSION } from './versions.js';
 import type { CaConfig } from '../config/ca-config.js';
 import { currentTsa, recordedTimestamp } from './tsa.js';
@@ -164,31 +164,35 @@ export async function rejectRelease(deps: Pick<ReleaseDeps, 'store' | 'audit' | 
 
 type SignCheck = { digestAlgorithm: DigestName; digest: string; format: SignatureFormat; timestamp?: boolean; product: string };
 
-/** The signer, if it may sign this now: a firmware signer, its certificate valid and not revoked, a raw digest of its key's hash. */
+/**
+ * The signer, if it may sign this now: a firmware signer, its certificate valid and not revoked, a raw
+ * digest of its key's hash. Checked on its record before its key is looked up on the token (a retired or
+ * revoked signer's key is gone: it is refused as such, not as a missing key).
+ */
 async function usableSigner(deps: ReleaseDeps, name: string, request: SignCheck, now: Date): Promise<LoadedSigner> {
-  const signer = await loadSigner(deps, name);
-  const status = signer.row.status ?? 'active';
+  const row = await requireSigner(deps.store, name);
+  const status = row.status ?? 'active';
   if (status !== 'active') {
     throw new HallmarkError(`signer_${status}`, `signer "${name}" is ${status}: it signs nothing${status === 'revoked' ? ` until a rollover gives it a new key (hallmark signer rollover ${name})` : ''}`, 409);
   }
-  if (!caIsLive(deps, signer.row.ca)) {
-    throw new HallmarkError('signer_ca_revoked', `signer "${name}"'s certificate is from CA ${signer.row.ca}, which issues nothing more (revoked or retired): give it a new key from the current CA with hallmark signer rollover ${name}`, 409);
+  if (!caIsLive(deps, row.ca)) {
+    throw new HallmarkError('signer_ca_revoked', `signer "${name}"'s certificate is from CA ${row.ca}, which issues nothing more (revoked or retired): give it a new key from the current CA with hallmark signer rollover ${name}`, 409);
   }
-  if (signer.row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${name}" is a ${signer.row.purpose} signer: it signs no firmware`, 409);
-  if (now.getTime() < Number(signer.row.not_before) || now.getTime() >= Number(signer.row.not_after)) {
-    throw new HallmarkError('signer_expired', `signer "${name}"'s certificate is valid ${new Date(Number(signer.row.not_before)).toISOString()} to ${new Date(Number(signer.row.not_after)).toISOString()}`, 409);
+  if (row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${name}" is a ${row.purpose} signer: it signs no firmware`, 409);
+  if (now.getTime() < Number(row.not_before) || now.getTime() >= Number(row.not_after)) {
+    throw new HallmarkError('signer_expired', `signer "${name}"'s certificate is valid ${new Date(Number(row.not_before)).toISOString()} to ${new Date(Number(row.not_after)).toISOString()}`, 409);
   }
-  const certificate = await findCertificate(deps.store, signer.row.serial);
-  if (certificate?.status === 'revoked') throw new HallmarkError('signer_revoked', `signer "${name}"'s certificate ${signer.row.serial} is revoked (${certificate.revocation_reason}): it signs nothing more`, 409);
+  const certificate = await findCertificate(deps.store, row.serial);
+  if (certificate?.status === 'revoked') throw new HallmarkError('signer_revoked', `signer "${name}"'s certificate ${row.serial} is revoked (${certificate.revocation_reason}): it signs nothing more`, 409);
   // The product line its profile gives it (profile `products`), when it gives one.
-  const products = deps.issue.profiles.get(signer.row.profile ?? '')?.products;
+  const products = deps.issue.profiles.get(row.profile ?? '')?.products;
   if (products && !products.some((p) => (p.endsWith('*') ? request.product.startsWith(p.slice(0, -1)) : request.product === p))) {
-    throw new HallmarkError('product_not_allowed', `signer "${name}" signs ${products.join(', ')} only (its profile ${signer.row.profile}), not ${request.product}`, 403);
+    throw new HallmarkError('product_not_allowed', `signer "${name}" signs ${products.join(', ')} only (its profile ${row.profile}), not ${request.product}`, 403);
   }
-  if (request.format === 'raw' && KEY_HASH[signer.row.key_type] !== request.digestAlgorithm) {
-    throw new HallmarkError('digest_mismatch', `a raw signature by a ${signer.row.key_type} key is over a ${KEY_HASH[signer.row.key_type]} digest; this one is ${request.digestAlgorithm} (or ask for --format cms)`, 400);
+  if (request.format === 'raw' && KEY_HASH[row.key_type] !== request.digestAlgorithm) {
+    throw new HallmarkError('digest_mismatch', `a raw signature by a ${row.key_type} key is over a ${KEY_HASH[row.key_type]} digest; this one is ${request.digestAlgorithm} (or ask for --format cms)`, 400);
   }
-  return signer;
+  return loadSignerRow(deps, row);
 }
 
 async function signatureFor(deps: ReleaseDeps, signer: LoadedSigner, request: SignCheck, now: Date): Promise<Buffer> {

@@ -8,7 +8,6 @@ import { findCertificate } from '../store/certificates.js';
 import { inTransaction, type StoreTx } from '../store/handle.js';
 import {
   endOverlap,
-  findSigner,
   overlapsEnded,
   pendingReleases,
   rejectPendingRelease,
@@ -19,7 +18,7 @@ import {
   type SignerRow,
 } from '../store/signing.js';
 import type { ReasonName } from '../x509/revocation-reasons.js';
-import { certifySignerKey, type SignerDeps } from './signers.js';
+import { certifySignerKey, requireSigner, type SignerDeps } from './signers.js';
 
 export interface LifecycleDeps extends SignerDeps {
   audit: AuditLog;
@@ -35,8 +34,7 @@ export const DEFAULT_OVERLAP_DAYS = 30;
 
 /** A firmware signer by name (time-stamping signers renew themselves, tsa.ts). */
 async function firmwareSigner(deps: SignerDeps, name: string): Promise<SignerRow> {
-  const row = await findSigner(deps.store, name);
-  if (!row) throw new HallmarkError('unknown_signer', `no signer named "${name}" (hallmark signer list)`, 404);
+  const row = await requireSigner(deps.store, name);
   if (row.purpose !== 'firmware') throw new HallmarkError('not_firmware_signer', `signer "${name}" is the time-stamping authority's: it renews itself`, 409);
   return row;
 }

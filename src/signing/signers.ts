@@ -100,12 +100,15 @@ export async function certifySignerKey(
   return fields!;
 }
 
-/** The signer by name, with its key and chain; 404 when there is none. */
-export async function loadSigner(deps: SignerDeps, name: string): Promise<LoadedSigner> {
-  const row = await findSigner(deps.store, name);
+/** The signer's record by name; 404 when there is none. Its key is not looked up (a retired signer has none). */
+export async function requireSigner(store: Store, name: string): Promise<SignerRow> {
+  const row = await findSigner(store, name);
   if (!row) throw new HallmarkError('unknown_signer', `no signer named "${name}" (hallmark signer list)`, 404);
-  return loadSignerRow(deps, row);
+  return row;
 }
+
+/** The signer by name, with its key and chain; 404 when there is none. */
+export const loadSigner = async (deps: SignerDeps, name: string): Promise<LoadedSigner> => loadSignerRow(deps, await requireSigner(deps.store, name));
 
 // Token keys by URI, per key store: finding a key on the token is a PKCS#11 search, not a per-signature cost.
 const keysFound = new WeakMap<KeyStore, Map<string, Promise<Signer>>>();
@@ -177,12 +180,15 @@ export function signerView(row: SignerRow) {
 }
 
 
-/** A signer as `signer show` and GET /signers/<name> answer it: its chain, and the keys rollovers replaced. */
-export async function signerWithKeys(deps: SignerDeps, signer: LoadedSigner) {
-  const previous = await signerKeys(deps.store, signer.row.name);
+/**
+ * A signer as `signer show` and GET /signers/<name> answer it: its chain, and the keys rollovers
+ * replaced. From the records alone: a retired or revoked signer's key is gone from the token.
+ */
+export async function signerWithKeys(deps: SignerDeps, row: SignerRow) {
+  const previous = await signerKeys(deps.store, row.name);
   return {
-    ...signerView(signer.row),
-    chain: chainPem(signer.chain),
+    ...signerView(row),
+    chain: chainPem(keyChain(deps, row)),
     previousKeys: previous.map((key) => ({
       serial: key.serial,
       generation: Number(key.generation),

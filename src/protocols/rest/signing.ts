@@ -6,7 +6,7 @@ import { maySignWith } from '../../auth/principal.js';
 import type { RevokeDeps } from '../../ca/revoke.js';
 import { approveRelease, rejectRelease, releaseView, releaseWithChain, signRelease, SIGNATURE_FORMATS, type ReleaseDeps } from '../../signing/releases.js';
 import { DEFAULT_OVERLAP_DAYS, retireSigner, revokeSigner, rolloverSigner, SIGNER_REVOCATION_REASONS } from '../../signing/signer-lifecycle.js';
-import { chainPem, createSigner, loadSigner, loadSignerRow, SIGNER_KEY_TYPES, SIGNER_NAME, signerView, signerWithKeys } from '../../signing/signers.js';
+import { chainPem, createSigner, keyChain, requireSigner, SIGNER_KEY_TYPES, SIGNER_NAME, signerView, signerWithKeys } from '../../signing/signers.js';
 import { findRelease, listReleases, listSigners } from '../../store/signing.js';
 import { parseOrThrow } from './validation.js';
 
@@ -131,8 +131,7 @@ export function signingRoutes(deps: ReleaseDeps & { revocation: RevokeDeps }): R
       summary: 'One signer, with its certificate chain (PEM)',
       answers: { status: 200, schema: signerAnswer, description: 'The signer and its chain' },
       handler: async (req, res) => {
-        const signer = await loadSigner(deps, String(req.params.name)); // 404 when there is none
-        res.json(await signerWithKeys(deps, signer));
+        res.json(await signerWithKeys(deps, await requireSigner(deps.store, String(req.params.name)))); // 404 when there is none
       },
     },
     {
@@ -150,8 +149,7 @@ export function signingRoutes(deps: ReleaseDeps & { revocation: RevokeDeps }): R
         const body = parseOrThrow(createSignerBody, req.body, 'body');
         const principal = principalOf(req);
         const row = await createSigner(deps, { ...body, requester: SIGNER_KEY_REQUESTER, actor: actorName(principal), source: req.ip });
-        const signer = await loadSignerRow(deps, row);
-        res.status(201).json({ ...signerView(row), chain: chainPem(signer.chain) });
+        res.status(201).json({ ...signerView(row), chain: chainPem(keyChain(deps, row)) });
       },
     },
     {
