@@ -76,6 +76,16 @@ export async function revokeCertificate(deps: RevokeDeps, input: RevokeInput) {
   return { serial: input.serial, issuer: row.issuer as string, reason: input.reason, revokedAt: now };
 }
 
+/**
+ * Revokes a certificate unless it is revoked already (by another instance's sweep, or an operator):
+ * for Hallmark's own housekeeping, where either way the certificate ends up revoked.
+ */
+export async function revokeUnlessRevoked(deps: RevokeDeps, input: RevokeInput): Promise<void> {
+  await revokeCertificate(deps, input).catch((e: unknown) => {
+    if (!(e instanceof HallmarkError && e.code === 'already_revoked')) throw e;
+  });
+}
+
 /** Releases a certificateHold: the certificate is good again (RFC 5280 §5.3.1; absent from the next CRL). */
 export async function releaseHold(deps: RevokeDeps, input: { serial: string; actor: string; source?: string }) {
   const changedAt = deps.clock.now().getTime();

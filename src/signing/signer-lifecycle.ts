@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
-import { revokeCertificate, type RevokeDeps } from '../ca/revoke.js';
+import { revokeCertificate, revokeUnlessRevoked, type RevokeDeps } from '../ca/revoke.js';
 import { parseKeyUri } from '../keys/key-uri.js';
 import type { Requester } from '../profiles/requester.js';
 import { findCertificate } from '../store/certificates.js';
@@ -139,12 +139,8 @@ export async function revokeSigner(deps: LifecycleDeps, input: { name: string; r
 export async function endOverlaps(deps: LifecycleDeps): Promise<string[]> {
   const ended: string[] = [];
   for (const key of await overlapsEnded(deps.store, deps.clock.now().getTime())) {
-    const certificate = await findCertificate(deps.store, key.serial);
-    if (certificate && certificate.status !== 'revoked') {
-      await revokeCertificate(deps.revocation, { serial: key.serial, reason: 'superseded', actor: 'system:lifecycle' }).catch((e: unknown) => {
-        if (!(e instanceof HallmarkError && e.code === 'already_revoked')) throw e;
-      });
-    }
+    // Not one revoked otherwise meanwhile (on hold, or compromised): that status stands.
+    if ((await findCertificate(deps.store, key.serial))?.status !== 'revoked') await revokeUnlessRevoked(deps.revocation, { serial: key.serial, reason: 'superseded', actor: 'system:lifecycle' });
     const done = await inTransaction(deps.store, async (tx) => {
       if (!(await endOverlap(tx, key.serial))) return false;
       await deps.audit.recordIn(tx, { actor: 'system:lifecycle', action: 'signer.overlap_end', target: key.signer, outcome: 'success', details: { serial: key.serial, generation: key.generation } });

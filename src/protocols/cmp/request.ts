@@ -45,7 +45,7 @@ const asSequence = (bytes: Uint8Array, tlv: Tlv) => {
  * possession checked: a signature by the template's public key over the DER CertRequest
  * (POPOSigningKey without poposkInput). What it asks for, in the shape the profile rules read.
  */
-export function certificateRequest(message: RawMessage): { certReqId: number; csr: VerifiedCsr } {
+export function certificateRequest(message: RawMessage): VerifiedCsr {
   const { der } = message;
   let msg: Tlv[];
   try {
@@ -58,12 +58,10 @@ export function certificateRequest(message: RawMessage): { certReqId: number; cs
     throw new CmpFailure('badDataFormat', `the certificate request is not CertReqMessages: ${(e as Error).message}`);
   }
   const [certReq, popo] = msg;
-  let certReqId: number;
   let template: Tlv[];
   try {
-    const [id, templateTlv] = children(der, certReq!);
-    const idBytes = content(der, id!);
-    certReqId = idBytes.length === 1 ? (idBytes[0]! << 24) >> 24 : Number(BigInt.asIntN(idBytes.length * 8, BigInt(`0x${Buffer.from(idBytes).toString('hex')}`)));
+    // certReqId is read from the parsed message; the template's fields from the bytes as sent.
+    const [, templateTlv] = children(der, certReq!);
     template = children(der, templateTlv!);
   } catch (e) {
     throw new CmpFailure('badDataFormat', `the CertRequest cannot be read: ${(e as Error).message}`);
@@ -100,7 +98,7 @@ export function certificateRequest(message: RawMessage): { certReqId: number; cs
       throw new CmpFailure('badCertTemplate', `the template's extensions cannot be read: ${(e as Error).message}`);
     }
   }
-  const csr: VerifiedCsr = {
+  return {
     der: new Uint8Array(),
     spkiDer: checked.spkiDer,
     keyType: checked.keyType,
@@ -109,7 +107,6 @@ export function certificateRequest(message: RawMessage): { certReqId: number; cs
     commonName: name.commonName,
     requested: requested ?? nothingRequested(),
   };
-  return { certReqId, csr };
 }
 
 /** A p10cr's PKCS#10 request, verified as every CSR is (RFC 9483 §4.1.4). */

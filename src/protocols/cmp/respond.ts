@@ -22,7 +22,8 @@ export interface AnswerTo {
   senderNonce?: ArrayBuffer;
 }
 
-const NULL_DN = () => new GeneralName({ directoryName: new Name() });
+/** The empty directory name (RFC 9483 §3.1: the sender or recipient when none is known). */
+export const NULL_DN = () => new GeneralName({ directoryName: new Name() });
 
 /**
  * A response, signature-protected by the CMP responder's key on the token (RFC 9483 §3.2), with the

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { GeneralName, Name } from '@peculiar/asn1-x509';
+import { CRLReason, id_ce_cRLReasons } from '@peculiar/asn1-x509';
 import type { AuditLog } from '../../audit/log.js';
 import type { DenialAudit } from '../../audit/denials.js';
 import type { AuthFailureGuard } from '../../alerts/auth-failures.js';
@@ -11,7 +11,7 @@ import { renewCertificate, requireCsrIdentity } from '../../ca/enroll.js';
 import type { IssueDeps, IssuedCertificate } from '../../ca/issue.js';
 import { normalizeSerial } from '../../x509/serial.js';
 import { REASON_CODES, REASON_NAMES, type ReasonName } from '../../x509/revocation-reasons.js';
-import { revokeCertificate, type RevokeDeps } from '../../ca/revoke.js';
+import { revokeCertificate, revokeUnlessRevoked, type RevokeDeps } from '../../ca/revoke.js';
 import type { CaConfig, EstConfig } from '../../config/ca-config.js';
 import type { SecretSealer } from '../../keys/key-store.js';
 import type { LoadedSigner } from '../../signing/signers.js';
@@ -28,7 +28,7 @@ import { CmpFailure, type FailureName } from './failure.js';
 import { genpFor } from './general.js';
 import { isMac, macAuthenticated, macOfTransaction } from './mac-auth.js';
 import { certificateRequest, pkcs10Request, rawMessage, type RawMessage } from './request.js';
-import { errorBody, id_it_implicitConfirm, protectedResponse, statusInfo, type AnswerTo } from './respond.js';
+import { errorBody, id_it_implicitConfirm, NULL_DN, protectedResponse, statusInfo, type AnswerTo } from './respond.js';
 
 export interface CmpDeps {
   store: Store;
@@ -68,7 +68,7 @@ export async function answerCmp(deps: CmpDeps, label: string, der: Uint8Array, s
   const responder = deps.responder();
   if (!responder) throw new HallmarkError('cmp_unavailable', 'the CMP responder has no certificate yet (it is made at the first start of hallmark serve)', 503);
   const now = deps.clock.now();
-  let to: AnswerTo = { pvno: 2, sender: new GeneralName({ directoryName: new Name() }) };
+  let to: AnswerTo = { pvno: 2, sender: NULL_DN() };
   let credential: string | undefined;
   try {
     const raw = rawMessage(der);
@@ -159,10 +159,10 @@ async function handle(deps: CmpDeps, x: Exchange): Promise<Uint8Array> {
     // Key update (RFC 9483 §4.1.3): signed with the certificate it replaces; renewed as EST re-enrollment is.
     const current = await signatureAuthenticated(deps.store, x.message, x.raw, x.now);
     const holder = holderOf(current);
-    const request = certificateRequest(x.raw);
+    const csr = certificateRequest(x.raw);
     await startTransaction(deps, x, transactionId, { sender: holder, request_type: 'kur', protection: 'signature', secret_id: null });
-    const issued = await renewCertificate(deps.issue, { csr: request.csr, current, policy: deps.renewal, actor: `cmp:${holder}`, source: x.source });
-    return answerIssued(deps, x, { kind: 'kur', certReqId: request.certReqId, issued, transactionId, labelConfig, from: 'done' });
+    const issued = await renewCertificate(deps.issue, { csr, current, policy: deps.renewal, actor: `cmp:${holder}`, source: x.source });
+    return answerIssued(deps, x, { kind: 'kur', certReqId: body.kur[0]!.certReq.certReqId, issued, transactionId, labelConfig, from: 'done' });
   }
 
   if (body.rr) return revoke(deps, x, transactionId, body.rr);
@@ -201,6 +201,11 @@ async function startTransaction(deps: CmpDeps, x: Exchange, transactionId: strin
   if (!started) throw new CmpFailure('transactionIdInUse', `transactionID ${transactionId} was used before: a new transaction takes a new one`);
 }
 
+/** A message that continues a transaction answers its last answer: recipNonce is that answer's senderNonce (RFC 9810 §5.1.1). */
+function answersLast(x: Exchange, transaction: CmpTransactionRow): void {
+  if (hex(x.message.header.recipNonce?.buffer) !== transaction.server_nonce) throw new CmpFailure('badRecipientNonce', 'recipNonce is not the senderNonce of this transaction\'s last answer');
+}
+
 /** A message that continues a transaction is protected as its first was: the same secret, or a certificate of the same holder. */
 async function sameProtection(deps: CmpDeps, x: Exchange, transaction: CmpTransactionRow, macDeps: Parameters<typeof macOfTransaction>[0]): Promise<void> {
   if (transaction.protection === 'mac') {
@@ -226,10 +231,7 @@ async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'c
   const response = new CertResponse({ certReqId: issue.certReqId, status: statusInfo(undefined) });
   response.certifiedKeyPair = new CertifiedKeyPair();
   response.certifiedKeyPair.certOrEncCert = new CertOrEncCert({ certificate: exactBuffer(issued.der) });
-  const rep = new CertRepMessage();
-  rep.response = new CertResponses([response]);
-  if (kind === 'ir') rep.caPubs = new CmpCertificates([exactBuffer(deps.root())]);
-  const body = new PKIBody(kind === 'ir' ? { ip: rep } : kind === 'kur' ? { kup: rep } : { cp: rep });
+  const body = certRep(kind, response, kind === 'ir' ? deps.root() : undefined);
   const confirmBy = implicit ? undefined : new Date(Math.floor(x.now.getTime() / 1000) * 1000 + labelConfig.confirmWaitSeconds * 1000);
   const answer = await protectedResponse(x.responder, x.to, body, { implicitConfirm: implicit, confirmWaitTime: confirmBy, now: x.now });
   await updateCmpTransaction(deps.store, issue.transactionId, issue.from, {
@@ -242,11 +244,19 @@ async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'c
   return answer.der;
 }
 
+/** ip, cp or kup (as the request was ir, cr/p10cr or kur) with its one CertResponse, and caPubs when given. */
+function certRep(kind: 'ir' | 'cr' | 'p10cr' | 'kur', response: CertResponse, caPub?: Uint8Array): PKIBody {
+  const rep = new CertRepMessage();
+  rep.response = new CertResponses([response]);
+  if (caPub) rep.caPubs = new CmpCertificates([exactBuffer(caPub)]);
+  return new PKIBody(kind === 'ir' ? { ip: rep } : kind === 'kur' ? { kup: rep } : { cp: rep });
+}
+
 /** The certificate request of an ir, cr or p10cr (p10cr's certReqId: -1 from cmp2021 on, RFC 9483 §4.1.4). */
 async function enrollmentRequest(raw: RawMessage, message: PKIMessage): Promise<{ kind: 'ir' | 'cr' | 'p10cr'; certReqId: number; csr: VerifiedCsr }> {
   const kind = message.body.ir ? 'ir' : message.body.cr ? 'cr' : 'p10cr';
   if (kind === 'p10cr') return { kind, certReqId: message.header.pvno === 3 ? -1 : 0, csr: await pkcs10Request(raw) };
-  return { kind, ...certificateRequest(raw) };
+  return { kind, certReqId: (message.body.ir ?? message.body.cr)![0]!.certReq.certReqId, csr: certificateRequest(raw) };
 }
 
 /** A held request's decision, other than pending: rejected, or issued already. */
@@ -261,9 +271,8 @@ function heldDecision(held: EnrollmentRequestRow): void {
  * polls.
  */
 async function answerWaiting(deps: CmpDeps, x: Exchange, wait: { kind: 'ir' | 'cr' | 'p10cr'; certReqId: number; transactionId: string; held: EnrollmentRequestRow }): Promise<Uint8Array> {
-  const rep = new CertRepMessage();
-  rep.response = new CertResponses([new CertResponse({ certReqId: wait.certReqId, status: new PKIStatusInfo({ status: 3, statusString: new PKIFreeText([`held for an operator's approval (enrollment request ${wait.held.id}); poll`]) }) })]);
-  const answer = await protectedResponse(x.responder, x.to, new PKIBody(wait.kind === 'ir' ? { ip: rep } : { cp: rep }), { now: x.now });
+  const waiting = new CertResponse({ certReqId: wait.certReqId, status: new PKIStatusInfo({ status: 3, statusString: new PKIFreeText([`held for an operator's approval (enrollment request ${wait.held.id}); poll`]) }) });
+  const answer = await protectedResponse(x.responder, x.to, certRep(wait.kind, waiting), { now: x.now });
   await updateCmpTransaction(deps.store, wait.transactionId, 'done', { state: 'polling', request: Buffer.from(x.raw.der), held_request: wait.held.id, server_nonce: hex(answer.senderNonce) });
   return answer.der;
 }
@@ -277,7 +286,7 @@ async function poll(deps: CmpDeps, x: Exchange, transactionId: string, labelConf
   if (!transaction) throw new CmpFailure('badRequest', `no transaction ${transactionId} to poll`);
   await sameProtection(deps, x, transaction, macDeps);
   if (transaction.state !== 'polling' || !transaction.request || !transaction.held_request) throw new CmpFailure('badRequest', `transaction ${transactionId} waits for nothing`);
-  if (hex(x.message.header.recipNonce?.buffer) !== transaction.server_nonce) throw new CmpFailure('badRecipientNonce', 'recipNonce is not the senderNonce of this transaction\'s last answer');
+  answersLast(x, transaction);
   const raw = rawMessage(new Uint8Array(transaction.request));
   const request = await enrollmentRequest(raw, AsnConvert.parse(raw.der, PKIMessage));
   if (x.message.body.pollReq!.length !== 1 || x.message.body.pollReq![0]!.certReqId !== request.certReqId) throw new CmpFailure('badRequest', `poll for certReqId ${request.certReqId}, the one of this transaction`);
@@ -297,9 +306,6 @@ async function poll(deps: CmpDeps, x: Exchange, transactionId: string, labelConf
   return answerIssued(deps, x, { kind: request.kind, certReqId: request.certReqId, issued, transactionId, labelConfig, from: 'polling' });
 }
 
-/** id-ce-cRLReasons (RFC 5280 §5.3.1). */
-const id_ce_cRLReasons = '2.5.29.21';
-
 /**
  * Revocation by the holder (RFC 9483 §4.2): signed with the certificate it revokes, which the template
  * names by serial number. Reasons a holder may give: any but certificateHold (holding is an operator's
@@ -315,9 +321,14 @@ async function revoke(deps: CmpDeps, x: Exchange, transactionId: string, content
   let reason: ReasonName = 'unspecified';
   const reasonExtension = details.crlEntryDetails?.find((e) => e.extnID === id_ce_cRLReasons);
   if (reasonExtension) {
-    const code = new Uint8Array(reasonExtension.extnValue.buffer);
-    const named = REASON_NAMES.find((n) => REASON_CODES[n] === code[2] && code[0] === 0x0a && code[1] === 1);
-    if (!named || named === 'certificateHold') throw new CmpFailure('badRequest', `revocation reason ${code[2] ?? '?'}: a holder gives one of RFC 5280's reasons but certificateHold`);
+    let code: number | undefined;
+    try {
+      code = AsnConvert.parse(reasonExtension.extnValue, CRLReason).reason;
+    } catch {
+      code = undefined;
+    }
+    const named = REASON_NAMES.find((n) => REASON_CODES[n] === code);
+    if (!named || named === 'certificateHold') throw new CmpFailure('badRequest', `revocation reason ${code ?? '?'}: a holder gives one of RFC 5280's reasons but certificateHold`);
     reason = named;
   }
   await startTransaction(deps, x, transactionId, { sender: holder, request_type: 'rr', protection: 'signature', secret_id: null });
@@ -333,7 +344,7 @@ async function confirm(deps: CmpDeps, x: Exchange, transactionId: string, conten
   if (!transaction) throw new CmpFailure('badRequest', `no transaction ${transactionId} to confirm`);
   await sameProtection(deps, x, transaction, macDeps);
   if (transaction.state !== 'waiting') throw new CmpFailure('certConfirmed', `transaction ${transactionId} is ${transaction.state}: nothing waits for confirmation`);
-  if (hex(x.message.header.recipNonce?.buffer) !== transaction.server_nonce) throw new CmpFailure('badRecipientNonce', 'recipNonce is not the senderNonce of this transaction\'s last answer');
+  answersLast(x, transaction);
   const status = content[0];
   if (content.length !== 1 || !status) throw new CmpFailure('badRequest', 'certConf confirms the one certificate of the transaction');
   if (hex(status.certHash.buffer) !== transaction.cert_hash) throw new CmpFailure('badCertId', 'certHash is not the hash of the certificate this transaction issued');
@@ -346,11 +357,7 @@ async function confirm(deps: CmpDeps, x: Exchange, transactionId: string, conten
   return (await protectedResponse(x.responder, x.to, new PKIBody({ pkiconf: null }), { now: x.now })).der;
 }
 
-async function revokeUnconfirmed(deps: Pick<CmpDeps, 'revocation'>, serial: string, why: string): Promise<void> {
-  await revokeCertificate(deps.revocation, { serial, reason: 'cessationOfOperation', actor: `system:cmp (${why})` }).catch((e: unknown) => {
-    if (!(e instanceof HallmarkError && e.code === 'already_revoked')) throw e;
-  });
-}
+const revokeUnconfirmed = (deps: Pick<CmpDeps, 'revocation'>, serial: string, why: string) => revokeUnlessRevoked(deps.revocation, { serial, reason: 'cessationOfOperation', actor: `system:cmp (${why})` });
 
 /**
  * Certificates whose transactions waited past their confirmation time are revoked (RFC 9810 §5.3.18:

@@ -16,15 +16,7 @@ import type { RawMessage } from './request.js';
  * recorded here, active and unexpired, and its key must have signed the ProtectedPart as sent.
  */
 export async function signatureAuthenticated(store: Handle, message: PKIMessage, raw: RawMessage, now: Date): Promise<CertificateRow> {
-  const first = message.extraCerts?.[0];
-  if (!first) throw new CmpFailure('badMessageCheck', 'a signature-protected message carries its signer\'s certificate first in extraCerts (RFC 9483 §3.3)');
-  const der = new Uint8Array(first);
-  let certificate: x509.X509Certificate;
-  try {
-    certificate = new x509.X509Certificate(der);
-  } catch {
-    throw new CmpFailure('badDataFormat', 'the first certificate in extraCerts cannot be read');
-  }
+  const { der, certificate } = signerCertificate(message);
   const serial = normalizeSerial(certificate.serialNumber);
   const row = serial ? await findCertificate(store, serial) : undefined;
   if (!row?.der || !Buffer.from(row.der).equals(der)) throw new CmpFailure('signerNotTrusted', 'the signer\'s certificate was not issued here');
@@ -32,6 +24,18 @@ export async function signatureAuthenticated(store: Handle, message: PKIMessage,
   if (Number(row.not_after) <= now.getTime()) throw new CmpFailure('signerNotTrusted', `the signer's certificate ${row.serial} has expired`);
   verifyMessageSignature(certificate, message, raw, `the certificate ${row.serial}`);
   return row;
+}
+
+/** The signer's certificate: the first in extraCerts (RFC 9483 §3.3). */
+function signerCertificate(message: PKIMessage): { der: Uint8Array; certificate: x509.X509Certificate } {
+  const first = message.extraCerts?.[0];
+  if (!first) throw new CmpFailure('badMessageCheck', 'a signature-protected message carries its signer\'s certificate first in extraCerts (RFC 9483 §3.3)');
+  const der = new Uint8Array(first);
+  try {
+    return { der, certificate: new x509.X509Certificate(der) };
+  } catch {
+    throw new CmpFailure('badDataFormat', 'the first certificate in extraCerts cannot be read');
+  }
 }
 
 /** Checked as a CSR's signature is (x509/csr-parse.ts): the certificate's key, the algorithm as sent, the ProtectedPart as sent. */
@@ -48,14 +52,7 @@ function verifyMessageSignature(certificate: x509.X509Certificate, message: PKIM
  * configured bootstrap CAs (est.bootstrapCas, as for EST), within its validity; the device is its CN.
  */
 export async function manufacturerAuthenticated(bootstrapCas: Uint8Array[], message: PKIMessage, raw: RawMessage, now: Date): Promise<{ device: string }> {
-  const first = message.extraCerts?.[0];
-  if (!first) throw new CmpFailure('badMessageCheck', 'a signature-protected message carries its signer\'s certificate first in extraCerts (RFC 9483 §3.3)');
-  let certificate: x509.X509Certificate;
-  try {
-    certificate = new x509.X509Certificate(new Uint8Array(first));
-  } catch {
-    throw new CmpFailure('badDataFormat', 'the first certificate in extraCerts cannot be read');
-  }
+  const { certificate } = signerCertificate(message);
   const anchors = bootstrapCas.map((der) => new x509.X509Certificate(der)).filter((ca) => ca.subject === certificate.issuer);
   let trusted = false;
   for (const anchor of anchors) if (await certificate.verify({ publicKey: anchor.publicKey, signatureOnly: true })) trusted = true;
