@@ -1,5 +1,5 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { TPM_ALG, TpmFormatError, tpmName, type TpmPublic } from './tpm-public.js';
+import { verify } from 'node:crypto';
+import { publicKeyOf, TPM_ALG, TpmFormatError, tpmName, TpmReader, type TpmPublic } from './tpm-public.js';
 
 /** TPM_GENERATED_VALUE and TPM_ST_ATTEST_CERTIFY (TPM 2.0 Part 2 §6.2, §6.9). */
 const TPM_GENERATED = 0xff544347;
@@ -7,7 +7,6 @@ const TPM_ST_ATTEST_CERTIFY = 0x8017;
 const TPM_ALG_ECDSA = 0x0018;
 const TPM_ALG_RSASSA = 0x0014;
 const HASH_NAMES: Record<number, string> = { [TPM_ALG.SHA1]: 'sha1', [TPM_ALG.SHA256]: 'sha256', [TPM_ALG.SHA384]: 'sha384', [TPM_ALG.SHA512]: 'sha512' };
-const CURVES: Record<number, string> = { 0x0003: 'P-256', 0x0004: 'P-384', 0x0005: 'P-521' };
 
 /** What a TPMS_ATTEST of TPM2_Certify says (Part 2 §10.12.8, §10.12.3). */
 export interface CertifyInfo {
@@ -23,27 +22,8 @@ export interface CertifyInfo {
   qualifiedName: Uint8Array;
 }
 
-function reader(bytes: Uint8Array) {
-  let at = 0;
-  const take = (n: number) => {
-    if (at + n > bytes.length) throw new TpmFormatError('truncated TPM structure');
-    const v = bytes.subarray(at, at + n);
-    at += n;
-    return v;
-  };
-  const u16 = () => Buffer.from(take(2)).readUInt16BE();
-  return {
-    u8: () => take(1)[0]!,
-    u16,
-    u32: () => Buffer.from(take(4)).readUInt32BE(),
-    u64: () => Buffer.from(take(8)).readBigUInt64BE(),
-    sized: () => take(u16()),
-    done: () => at === bytes.length,
-  };
-}
-
 export function parseCertifyAttest(attest: Uint8Array): CertifyInfo {
-  const r = reader(attest);
+  const r = new TpmReader(attest);
   if (r.u32() !== TPM_GENERATED) throw new TpmFormatError('not TPM-generated (magic)');
   if (r.u16() !== TPM_ST_ATTEST_CERTIFY) throw new TpmFormatError('not a TPM2_Certify attestation');
   const qualifiedSigner = r.sized();
@@ -55,21 +35,8 @@ export function parseCertifyAttest(attest: Uint8Array): CertifyInfo {
   const firmwareVersion = r.u64();
   const name = r.sized();
   const qualifiedName = r.sized();
-  if (!r.done()) throw new TpmFormatError('bytes after the attestation');
+  if (!r.done) throw new TpmFormatError('bytes after the attestation');
   return { qualifiedSigner, extraData, clock, resetCount, restartCount, safe, firmwareVersion, name, qualifiedName };
-}
-
-/** A TPM public key as a node:crypto key (ECC P-256/384/521 or RSA). */
-export function publicKeyOf(pub: TpmPublic): KeyObject {
-  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
-  if (pub.type === 'ecc') {
-    const crv = CURVES[pub.ecc!.curveId];
-    if (!crv) throw new TpmFormatError(`ECC curve 0x${pub.ecc!.curveId.toString(16)} is not a NIST curve`);
-    return createPublicKey({ key: { kty: 'EC', crv, x: b64(pub.ecc!.x), y: b64(pub.ecc!.y) }, format: 'jwk' });
-  }
-  const e = Buffer.alloc(4);
-  e.writeUInt32BE(pub.rsa!.exponent);
-  return createPublicKey({ key: { kty: 'RSA', n: b64(pub.rsa!.modulus), e: b64(e.subarray(e.findIndex((x) => x !== 0))) }, format: 'jwk' });
 }
 
 /**
@@ -79,7 +46,7 @@ export function publicKeyOf(pub: TpmPublic): KeyObject {
  */
 export function verifyCertify(input: { ak: TpmPublic; key: TpmPublic; attest: Uint8Array; signature: Uint8Array; nonce: Uint8Array }): CertifyInfo {
   const info = parseCertifyAttest(input.attest);
-  const s = reader(input.signature);
+  const s = new TpmReader(input.signature);
   const algorithm = s.u16();
   const hash = HASH_NAMES[s.u16()];
   if (!hash) throw new TpmFormatError('the attestation signature uses an unknown hash');

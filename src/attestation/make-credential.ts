@@ -1,5 +1,5 @@
-import { constants, createCipheriv, createHmac, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
-import { TPM_ALG, TpmFormatError, type TpmPublic } from './tpm-public.js';
+import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes } from 'node:crypto';
+import { publicKeyOf, TPM_ALG, TpmFormatError, type TpmPublic } from './tpm-public.js';
 
 /**
  * KDFa (TPM 2.0 Part 1 §11.4.10.2): SP 800-108 counter mode with HMAC of the name algorithm:
@@ -34,19 +34,11 @@ export function makeCredential(ek: TpmPublic, objectName: Uint8Array, credential
   if (credential.length > ek.nameAlg.size) throw new TpmFormatError(`a credential is at most ${ek.nameAlg.size} bytes`);
   const hash = ek.nameAlg.name;
   const seed = randomBytes(ek.nameAlg.size);
-  const key = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(ek.rsa.modulus).toString('base64url'), e: Buffer.from(u32be(ek.rsa.exponent)).toString('base64url') }, format: 'jwk' });
-  const encryptedSecret = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash, oaepLabel: Buffer.from('IDENTITY\0', 'latin1') }, seed);
+  const encryptedSecret = publicEncrypt({ key: publicKeyOf(ek), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash, oaepLabel: Buffer.from('IDENTITY\0', 'latin1') }, seed);
   const symKey = kdfa(hash, seed, 'STORAGE', objectName, new Uint8Array(), symmetric.keyBits);
   const cipher = createCipheriv(`aes-${symmetric.keyBits}-cfb`, symKey, Buffer.alloc(16));
   const encIdentity = Buffer.concat([cipher.update(tpm2b(credential)), cipher.final()]);
   const hmacKey = kdfa(hash, seed, 'INTEGRITY', new Uint8Array(), new Uint8Array(), ek.nameAlg.size * 8);
   const outerHmac = createHmac(hash, hmacKey).update(encIdentity).update(objectName).digest();
   return { credentialBlob: tpm2b(Buffer.concat([tpm2b(outerHmac), encIdentity])), encryptedSecret: tpm2b(encryptedSecret) };
-}
-
-function u32be(n: number): Buffer {
-  const b = Buffer.from([(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-  let i = 0;
-  while (i < 3 && b[i] === 0) i++;
-  return b.subarray(i);
 }

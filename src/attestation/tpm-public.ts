@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 
 /**
  * TPM 2.0 public areas (TPM 2.0 Part 2 §12.2.4 TPMT_PUBLIC, §12.2.5 TPM2B_PUBLIC), read as the TPM
@@ -22,40 +22,36 @@ export interface TpmPublic {
 
 export class TpmFormatError extends Error {}
 
-class Reader {
+/** Reads TPM structures: big-endian integers and TPM2B (size-prefixed) fields, refusing to read past the end. */
+export class TpmReader {
   private at = 0;
   constructor(private readonly bytes: Uint8Array) {}
-  u16() {
-    if (this.at + 2 > this.bytes.length) throw new TpmFormatError('truncated');
-    const v = (this.bytes[this.at]! << 8) | this.bytes[this.at + 1]!;
-    this.at += 2;
-    return v;
-  }
-  u32() {
-    return this.u16() * 0x10000 + this.u16();
-  }
-  sized() {
-    const n = this.u16();
-    if (this.at + n > this.bytes.length) throw new TpmFormatError('truncated');
+  private take(n: number): Uint8Array {
+    if (this.at + n > this.bytes.length) throw new TpmFormatError('truncated TPM structure');
     const v = this.bytes.subarray(this.at, this.at + n);
     this.at += n;
     return v;
   }
-  get offset() {
-    return this.at;
+  u8 = () => this.take(1)[0]!;
+  u16 = () => Buffer.from(this.take(2)).readUInt16BE();
+  u32 = () => Buffer.from(this.take(4)).readUInt32BE();
+  u64 = () => Buffer.from(this.take(8)).readBigUInt64BE();
+  sized = () => this.take(this.u16());
+  get done() {
+    return this.at === this.bytes.length;
   }
 }
 
 /** TPM2B_PUBLIC → its TPMT_PUBLIC, parsed. Anything else is a TpmFormatError. */
 export function parseTpm2bPublic(bytes: Uint8Array): TpmPublic {
-  const outer = new Reader(bytes);
+  const outer = new TpmReader(bytes);
   const area = outer.sized();
-  if (outer.offset !== bytes.length) throw new TpmFormatError('bytes after the TPM2B_PUBLIC');
+  if (!outer.done) throw new TpmFormatError('bytes after the TPM2B_PUBLIC');
   return parseTpmtPublic(area);
 }
 
 export function parseTpmtPublic(area: Uint8Array): TpmPublic {
-  const r = new Reader(area);
+  const r = new TpmReader(area);
   const type = r.u16();
   const nameAlgId = r.u16();
   const nameAlg = HASHES[nameAlgId];
@@ -99,3 +95,18 @@ export function tpmName(pub: TpmPublic): Uint8Array {
 
 /** TPMA_OBJECT bits attestation checks (Part 2 §8.3). */
 export const TPMA_OBJECT = { fixedTPM: 1 << 1, fixedParent: 1 << 4, sensitiveDataOrigin: 1 << 5, restricted: 1 << 16, decrypt: 1 << 17, sign: 1 << 18 } as const;
+
+const CURVES: Record<number, string> = { 0x0003: 'P-256', 0x0004: 'P-384', 0x0005: 'P-521' };
+
+/** A TPM public key as a node:crypto key (ECC P-256/384/521 or RSA). */
+export function publicKeyOf(pub: TpmPublic): KeyObject {
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+  if (pub.type === 'ecc') {
+    const crv = CURVES[pub.ecc!.curveId];
+    if (!crv) throw new TpmFormatError(`ECC curve 0x${pub.ecc!.curveId.toString(16)} is not a NIST curve`);
+    return createPublicKey({ key: { kty: 'EC', crv, x: b64(pub.ecc!.x), y: b64(pub.ecc!.y) }, format: 'jwk' });
+  }
+  const e = Buffer.alloc(4);
+  e.writeUInt32BE(pub.rsa!.exponent);
+  return createPublicKey({ key: { kty: 'RSA', n: b64(pub.rsa!.modulus), e: b64(e.subarray(e.findIndex((x) => x !== 0))) }, format: 'jwk' });
+}
