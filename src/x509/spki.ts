@@ -37,17 +37,22 @@ export function keyTypeOf(spki: SubjectPublicKeyInfo): KeyType | { unsupported: 
   return { unsupported: `algorithm ${oid}` };
 }
 
-/** SPKI for an EC point (uncompressed, 04‖X‖Y) on a named curve (RFC 5480 §2). */
-export function ecSpki(keyType: KeyType, point: Uint8Array): SubjectPublicKeyInfo {
+/**
+ * The SubjectPublicKeyInfo algorithm of a key type: id-ecPublicKey with its named curve (RFC 5480
+ * §2.1.1), rsaEncryption with NULL (RFC 3279 §2.3.1), or Ed25519 without parameters (RFC 8410 §3).
+ */
+export function keyAlgorithmIdentifier(keyType: KeyType): AlgorithmIdentifier {
+  if (keyType.startsWith('rsa-')) return new AlgorithmIdentifier({ algorithm: id_rsaEncryption, parameters: exactBuffer(DER_NULL) });
+  if (keyType === 'ed25519') return new AlgorithmIdentifier({ algorithm: ID_ED25519 });
   const curve = CURVE_OIDS[keyType];
   if (!curve) throw new Error(`not an EC key type: ${keyType}`);
-  return new SubjectPublicKeyInfo({
-    algorithm: new AlgorithmIdentifier({
-      algorithm: id_ecPublicKey,
-      parameters: AsnConvert.serialize(new ECParameters({ namedCurve: curve })),
-    }),
-    subjectPublicKey: exactBuffer(point),
-  });
+  return new AlgorithmIdentifier({ algorithm: id_ecPublicKey, parameters: AsnConvert.serialize(new ECParameters({ namedCurve: curve })) });
+}
+
+/** SPKI for an EC point (uncompressed, 04‖X‖Y) on a named curve (RFC 5480 §2). */
+export function ecSpki(keyType: KeyType, point: Uint8Array): SubjectPublicKeyInfo {
+  if (!CURVE_OIDS[keyType]) throw new Error(`not an EC key type: ${keyType}`);
+  return new SubjectPublicKeyInfo({ algorithm: keyAlgorithmIdentifier(keyType), subjectPublicKey: exactBuffer(point) });
 }
 
 /** SPKI for an RSA key (RFC 3279 §2.3.1: rsaEncryption with NULL parameters). */

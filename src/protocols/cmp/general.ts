@@ -8,6 +8,8 @@ import { createCrlStore } from '../../store/crls.js';
 import type { Store } from '../../store/handle.js';
 import { derSequence, tlv } from '../../x509/der.js';
 import { exactBuffer } from '../../x509/bytes.js';
+import type { KeyType } from '../../x509/key-types.js';
+import { keyAlgorithmIdentifier } from '../../x509/spki.js';
 import { CmpCertificates, InfoTypeAndValue, InfoTypeAndValues } from './asn1.js';
 
 /** id-it (RFC 9810 §5.3.19, RFC 9483 §4.3) InfoTypes Hallmark answers. */
@@ -25,33 +27,23 @@ const id_regCtrl_rsaKeyLen = '1.3.6.1.5.5.7.5.1.12';
 @AsnType({ type: AsnTypeTypes.Sequence, itemType: AlgorithmIdentifier })
 class AlgorithmIdentifiers extends AsnArray<AlgorithmIdentifier> {}
 
-const EC = '1.2.840.10045.2.1';
-const CURVES: Record<string, string> = { 'ec-p256': '1.2.840.10045.3.1.7', 'ec-p384': '1.3.132.0.34', 'ec-p521': '1.3.132.0.35' };
-const DER_NULL = Uint8Array.of(0x05, 0x00);
 const oid = (value: string) => new Uint8Array(new asn1js.ObjectIdentifier({ value }).toBER());
 
-const keyAlgorithm = (t: string) =>
-  t.startsWith('ec-')
-    ? new AlgorithmIdentifier({ algorithm: EC, parameters: exactBuffer(oid(CURVES[t]!)) })
-    : t.startsWith('rsa-')
-      ? new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.1', parameters: exactBuffer(DER_NULL) })
-      : new AlgorithmIdentifier({ algorithm: '1.3.101.112' });
-
 /** The key types the label's profile accepts, as AlgorithmIdentifiers (signKeyPairTypes). */
-const keyPairTypes = (keyTypes: readonly string[]) => new AlgorithmIdentifiers(keyTypes.map(keyAlgorithm));
+const keyPairTypes = (keyTypes: readonly KeyType[]) => new AlgorithmIdentifiers(keyTypes.map(keyAlgorithmIdentifier));
 
 /**
  * CertReqTemplateContent ::= SEQUENCE { certTemplate CertTemplate, keySpec Controls OPTIONAL } (RFC 9483
  * §4.3.3): the subject the device asks for (CN its id, as the label's enrollment requires) and, as
  * keySpec, the key types the profile accepts (id-regCtrl-algId for a curve, id-regCtrl-rsaKeyLen for RSA).
  */
-function certReqTemplate(keyTypes: readonly string[], device: string): Uint8Array {
+function certReqTemplate(keyTypes: readonly KeyType[], device: string): Uint8Array {
   const subject = derSequence(tlv(0x31, derSequence(oid('2.5.4.3'), tlv(0x0c, new TextEncoder().encode(device)))));
   const template = derSequence(tlv(0xa5, subject)); // subject [5] Name (explicit: Name is a CHOICE)
   const controls = keyTypes.map((t) =>
     t.startsWith('rsa-')
       ? derSequence(oid(id_regCtrl_rsaKeyLen), Uint8Array.of(0x02, 0x02, (Number(t.slice(4)) >> 8) & 0xff, Number(t.slice(4)) & 0xff))
-      : derSequence(oid(id_regCtrl_algId), new Uint8Array(AsnConvert.serialize(keyAlgorithm(t)))),
+      : derSequence(oid(id_regCtrl_algId), new Uint8Array(AsnConvert.serialize(keyAlgorithmIdentifier(t)))),
   );
   return derSequence(template, derSequence(...controls));
 }
