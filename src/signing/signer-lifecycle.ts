@@ -52,7 +52,8 @@ export async function rolloverSigner(deps: LifecycleDeps, input: { name: string;
   if (row.status === 'retired') throw new HallmarkError('signer_retired', `signer "${input.name}" is retired: it gets no new key (create another signer)`, 409);
   const overlapDays = input.overlapDays ?? DEFAULT_OVERLAP_DAYS;
   if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > 3650) throw new HallmarkError('invalid_overlap', 'the overlap is a whole number of days from 0 to 3650', 400);
-  const profile = row.profile ?? (await findCertificate(deps.store, row.serial))?.profile ?? 'firmware-signer';
+  // Recorded with every signer (migration 018 filled it in for those made before).
+  const profile = row.profile ?? 'firmware-signer';
   const now = deps.clock.now().getTime();
   const compromised = row.status === 'revoked';
   const previous: SignerKeyRow = {
