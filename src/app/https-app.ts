@@ -21,6 +21,7 @@ import { auditRoutes } from '../protocols/rest/audit.js';
 import { revocationRoutes } from '../protocols/rest/revocation.js';
 import { enrollmentRoutes } from '../protocols/rest/enroll.js';
 import { enrollmentPorts } from './enrollment-ports.js';
+import { attestationRoutes, stationAttestationRoutes } from '../protocols/rest/attestation.js';
 import { operatorSessions } from './operator-sessions.js';
 import { actorNames, issuanceOutcomes, listAuditEntries } from '../store/audit.js';
 import { verifyAuditChain } from '../audit/verify.js';
@@ -54,13 +55,17 @@ const OPENAPI_ROUTE: RouteSpec = {
 /** Every REST route under /api/v1, as data (tests and the API description read this list). */
 export function restRoutes(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps): RouteSpec[] {
   const { store, audit, clock } = ctx;
+  const attestation = { store, audit, clock, anchors: ctx.config.attestation.tpmRootCertificates, challengeSeconds: ctx.config.attestation.challengeSeconds, profiles: ctx.config.profiles };
+  const ports = enrollmentPorts(ctx, issue);
   return [
     ...sessionRoutes({ sessions: operatorSessions(store, plane.sealer, plane.sessionPolicy), audit, clock, guard: plane.guard, policy: plane.sessionPolicy, denials: plane.denials }),
     ...casRoutes(ctx.cas),
     ...certificateRoutes({ store, issue, certificates: ctx.certificates }),
     ...revocationRoutes(revocation),
-    ...enrollmentRoutes({ ports: enrollmentPorts(ctx, issue), clock, config: ctx.config, guard: plane.guard, denials: plane.denials }),
-    ...factoryRoutes({ store, audit, issue, revocation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
+    ...enrollmentRoutes({ ports, clock, config: ctx.config, guard: plane.guard, denials: plane.denials }),
+    ...attestationRoutes({ attestation, ports, clock, config: ctx.config, guard: plane.guard, denials: plane.denials }),
+    ...stationAttestationRoutes({ attestation }),
+    ...factoryRoutes({ store, audit, issue, revocation, attestation, onProvisioned: plane.watchStationRate, staleReservationMs: ctx.config.factory.staleReservationSeconds * 1000, reservationLeaseMs: ctx.config.factory.reservationLeaseSeconds * 1000 }),
     ...apiKeyRoutes({ store, audit, clock }),
     ...enrollmentRequestRoutes({ store, audit, clock }),
     ...auditRoutes({

@@ -1,15 +1,21 @@
 import { verify } from 'node:crypto';
 import { publicKeyOf, TPM_ALG, TpmFormatError, tpmName, TpmReader, type TpmPublic } from './tpm-public.js';
 
-/** TPM_GENERATED_VALUE and TPM_ST_ATTEST_CERTIFY (TPM 2.0 Part 2 §6.2, §6.9). */
+/** TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY and TPM_ST_ATTEST_CREATION (TPM 2.0 Part 2 §6.2, §6.9). */
 const TPM_GENERATED = 0xff544347;
 const TPM_ST_ATTEST_CERTIFY = 0x8017;
+const TPM_ST_ATTEST_CREATION = 0x801a;
 const TPM_ALG_ECDSA = 0x0018;
 const TPM_ALG_RSASSA = 0x0014;
 const HASH_NAMES: Record<number, string> = { [TPM_ALG.SHA1]: 'sha1', [TPM_ALG.SHA256]: 'sha256', [TPM_ALG.SHA384]: 'sha384', [TPM_ALG.SHA512]: 'sha512' };
 
-/** What a TPMS_ATTEST of TPM2_Certify says (Part 2 §10.12.8, §10.12.3). */
+/**
+ * What a TPMS_ATTEST of TPM2_Certify or TPM2_CertifyCreation says (Part 2 §10.12.8; the attested part
+ * §10.12.3 TPMS_CERTIFY_INFO or §10.12.5 TPMS_CREATION_INFO).
+ */
 export interface CertifyInfo {
+  /** certify: TPM2_Certify (the key is loaded in this TPM); creation: TPM2_CertifyCreation (this TPM created it). */
+  kind: 'certify' | 'creation';
   qualifiedSigner: Uint8Array;
   extraData: Uint8Array;
   clock: bigint;
@@ -19,13 +25,15 @@ export interface CertifyInfo {
   firmwareVersion: bigint;
   /** The Name of the object certified. */
   name: Uint8Array;
+  /** certify: its qualified name; creation: the creationHash. */
   qualifiedName: Uint8Array;
 }
 
 export function parseCertifyAttest(attest: Uint8Array): CertifyInfo {
   const r = new TpmReader(attest);
   if (r.u32() !== TPM_GENERATED) throw new TpmFormatError('not TPM-generated (magic)');
-  if (r.u16() !== TPM_ST_ATTEST_CERTIFY) throw new TpmFormatError('not a TPM2_Certify attestation');
+  const type = r.u16();
+  if (type !== TPM_ST_ATTEST_CERTIFY && type !== TPM_ST_ATTEST_CREATION) throw new TpmFormatError('not a TPM2_Certify or TPM2_CertifyCreation attestation');
   const qualifiedSigner = r.sized();
   const extraData = r.sized();
   const clock = r.u64();
@@ -36,13 +44,15 @@ export function parseCertifyAttest(attest: Uint8Array): CertifyInfo {
   const name = r.sized();
   const qualifiedName = r.sized();
   if (!r.done) throw new TpmFormatError('bytes after the attestation');
-  return { qualifiedSigner, extraData, clock, resetCount, restartCount, safe, firmwareVersion, name, qualifiedName };
+  return { kind: type === TPM_ST_ATTEST_CERTIFY ? 'certify' : 'creation', qualifiedSigner, extraData, clock, resetCount, restartCount, safe, firmwareVersion, name, qualifiedName };
 }
 
 /**
- * Checks a TPM2_Certify of `key` by the attestation key `ak` (Part 3 §18.2): the TPMT_SIGNATURE
- * (ECDSA or RSASSA) by the AK over the TPMS_ATTEST, which must be TPM-generated, certify exactly this
- * key's Name, and carry `nonce` as its extraData (qualifyingData). Returns what it says, or throws.
+ * Checks a TPM2_Certify (Part 3 §18.2) or TPM2_CertifyCreation (§18.3) of `key` by the attestation key
+ * `ak`: the TPMT_SIGNATURE (ECDSA or RSASSA) by the AK over the TPMS_ATTEST, which must be
+ * TPM-generated, name exactly this key, and carry `nonce` as its extraData (qualifyingData). A
+ * restricted signing key (the AK) signs only what the TPM generated, so the magic can be trusted once
+ * the signature verifies. Returns what it says, or throws.
  */
 export function verifyCertify(input: { ak: TpmPublic; key: TpmPublic; attest: Uint8Array; signature: Uint8Array; nonce: Uint8Array }): CertifyInfo {
   const info = parseCertifyAttest(input.attest);

@@ -42,3 +42,6 @@ export function makeCredential(ek: TpmPublic, objectName: Uint8Array, credential
   const outerHmac = createHmac(hash, hmacKey).update(encIdentity).update(objectName).digest();
   return { credentialBlob: tpm2b(Buffer.concat([tpm2b(outerHmac), encIdentity])), encryptedSecret: tpm2b(encryptedSecret) };
 }
+
+/** The file tpm2_activatecredential reads (-i): magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. */
+export const activationFile = (made: { credentialBlob: Uint8Array; encryptedSecret: Uint8Array }): Buffer => Buffer.concat([Buffer.from('badcc0de00000001', 'hex'), made.credentialBlob, made.encryptedSecret]);

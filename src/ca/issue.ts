@@ -20,6 +20,7 @@ import { createBatcher, type Batcher } from '../workers/batcher.js';
 import { groupBy } from '../base/group-by.js';
 import { metrics } from '../observability/metrics.js';
 import { publicKeyId } from '../x509/key-id.js';
+import type { AttestedKey } from '../attestation/attested-key.js';
 
 /** The slice of the application that issuance needs. */
 export interface IssueDeps {
@@ -45,6 +46,8 @@ export interface IssueInput {
   issuer?: string;
   /** Who asks; the profile decides whether they may (no default: every path says who it speaks for). */
   requester: Requester;
+  /** The key was proven to live in a TPM (attestation/redeem.ts): `csr` is then requestForOwnKey of that key. */
+  attestation?: AttestedKey;
   actor: string;
   source?: string;
   /**
@@ -110,7 +113,7 @@ function prepare(deps: IssueDeps, input: IssueInput, csr: VerifiedCsr, now: Date
   // The profile names a CA family (its current generation issues); internal callers may name a generation.
   const issuer = input.issuer ? deps.issuers.exact(input.issuer) : deps.issuers.get(profile.issuer);
   const identity = input.identity || undefined;
-  const draft = applyProfile({ csr, profile, identity, validityDays: input.validityDays, requester: input.requester }, { now, issuer, serviceNames: deps.serviceNames });
+  const draft = applyProfile({ csr, profile, identity, validityDays: input.validityDays, requester: input.requester, attestation: input.attestation }, { now, issuer, serviceNames: deps.serviceNames });
   const serialBytes = randomSerial();
   // The shard is the first serial's: a redrawn serial (redrawSerial) keeps the template, and the
   // shard is stored with the certificate, never recomputed.
@@ -177,7 +180,7 @@ const intentEvents = (pending: Pending[], lintFailures: AuditEvent[]): AuditEven
     outcome: 'pending' as const,
     source: p.input.source,
     // A certificate that acts for Hallmark or carries a role is marked high-impact in the log (docs/security-model.md, "Issuance policy").
-    details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText, ...(mintsAuthority(p.profile) ? { highImpact: true, requester: p.input.requester.kind } : {}) },
+    details: { issuer: p.issuer.name, profile: p.profile.name, identity: p.identity, subject: p.subjectText, ...(p.input.attestation ? { tpm: p.input.attestation.ek.id } : {}), ...(mintsAuthority(p.profile) ? { highImpact: true, requester: p.input.requester.kind } : {}) },
   })),
 ];
 

@@ -57,9 +57,11 @@ export function leafTemplate(issuer: IssuerCa, profile: Profile, publicBaseUrl: 
 
 export function buildLeafTbs(template: LeafTemplate, draft: Draft, spkiDer: Uint8Array, serial: Uint8Array): Uint8Array {
   const { dns, uri, ip, email } = draft.names;
-  const hasNames = dns.length + uri.length + ip.length + email.length > 0;
+  const modules = draft.hardwareModules ?? [];
+  const hasNames = dns.length + uri.length + ip.length + email.length + modules.length > 0;
   const critical = draft.subject.length === 0;
-  const san = hasNames ? (subjectAltNameExtension(draft.names, critical) ?? der(subjectAltName(draft.names, critical))) : undefined;
+  // The spliced encoding covers the common names; otherNames (a TPM's) go through the ASN.1 encoder.
+  const san = hasNames ? ((modules.length ? undefined : subjectAltNameExtension(draft.names, critical)) ?? der(subjectAltName(draft.names, critical, modules))) : undefined;
   return spliceTbs(template.constants, {
     serial,
     notBefore: draft.notBefore,
@@ -87,7 +89,7 @@ export function lintLeafFields(draft: Draft, serial: Uint8Array, issuer: IssuerC
   return [
     ...findingsOf(serialNumber, serialProblems(serial)),
     ...findingsOf(validityWithinIssuer, validityProblems(draft.notBefore, draft.notAfter, issuer)),
-    ...findingsOf(subjectOrSan, subjectOrSanProblems(subjectEmpty, names.length ? { critical: subjectEmpty } : undefined)),
+    ...findingsOf(subjectOrSan, subjectOrSanProblems(subjectEmpty, names.length || draft.hardwareModules?.length ? { critical: subjectEmpty } : undefined)),
     ...findingsOf(sanSyntax, names.flatMap(generalNameProblems)),
   ];
 }

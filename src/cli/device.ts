@@ -33,6 +33,7 @@ const view = (r: DeviceRow | Record<string, unknown>) => ({
   serverKeygen: Boolean(r.server_keygen),
   provisionedAt: new Date(Number(r.provisioned_at)).toISOString(),
   reprovisionAllowed: r.reprovision_allowed_at !== null,
+  tpm: r.ek_id ?? null,
 });
 
 /** One line of the inventory table. */

@@ -189,6 +189,11 @@ const tsaSchema = z.strictObject({
   perMinute: z.number().int().min(0).default(600).describe('Time-stamps per client address a minute (token bucket; 0: no limit); beyond it, 429 with Retry-After'),
 });
 
+const attestationSchema = z.strictObject({
+  tpmRoots: z.array(z.string()).default([]).describe('PEM files of the TPM manufacturers\' EK CA certificates (roots and intermediates) an EK certificate must chain to, for attested enrollment; relative to this file.'),
+  challengeSeconds: z.number().int().min(10).max(3600).default(300).describe('How long an attestation challenge (credential and nonce) may be answered; each answers once.'),
+});
+
 export const configSchema = z.strictObject({
   publicBaseUrl: z
     .url()
@@ -205,6 +210,7 @@ export const configSchema = z.strictObject({
   hsm: hsmSchema.default(hsmSchema.parse({})),
   tsa: tsaSchema.default(tsaSchema.parse({})),
   cmp: cmpSchema.default(cmpSchema.parse({})),
+  attestation: attestationSchema.default(attestationSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -222,6 +228,7 @@ export interface CaConfig {
   hsm: z.infer<typeof hsmSchema>;
   tsa: z.infer<typeof tsaSchema>;
   cmp: z.infer<typeof cmpSchema>;
+  attestation: z.infer<typeof attestationSchema> & { tpmRootCertificates: Uint8Array[] };
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -265,14 +272,17 @@ export function loadCaConfig(file: string): CaConfig {
     if (!profiles.has(cmp.profile)) throw configError(`${file}: cmp.labels.${label}.profile: unknown profile "${cmp.profile}"`);
     if (!profiles.get(cmp.profile)!.requesters.enrollment) throw configError(`${file}: cmp.labels.${label}.profile: profile "${cmp.profile}" does not accept device enrollment (requesters.enrollment)`);
   }
-  const bootstrapCaCertificates = config.est.bootstrapCas.flatMap((p) => {
-    const pemFile = path.resolve(path.dirname(file), p);
-    try {
-      return fromPemBlocks(fs.readFileSync(pemFile, 'utf8'), ['CERTIFICATE']);
-    } catch (e) {
-      throw configError(`${file}: est.bootstrapCas: cannot read ${pemFile}: ${(e as Error).message}`);
-    }
-  });
+  const certificatesFrom = (key: string, files: string[]) =>
+    files.flatMap((p) => {
+      const pemFile = path.resolve(path.dirname(file), p);
+      try {
+        return fromPemBlocks(fs.readFileSync(pemFile, 'utf8'), ['CERTIFICATE']);
+      } catch (e) {
+        throw configError(`${file}: ${key}: cannot read ${pemFile}: ${(e as Error).message}`);
+      }
+    });
+  const bootstrapCaCertificates = certificatesFrom('est.bootstrapCas', config.est.bootstrapCas);
+  const tpmRootCertificates = certificatesFrom('attestation.tpmRoots', config.attestation.tpmRoots);
   return {
     file,
     publicBaseUrl: config.publicBaseUrl,
@@ -287,6 +297,7 @@ export function loadCaConfig(file: string): CaConfig {
     hsm: config.hsm,
     tsa: config.tsa,
     cmp: config.cmp,
+    attestation: { ...config.attestation, tpmRootCertificates },
     files,
   };
 }

@@ -3,6 +3,7 @@ import { lastOcspSeen } from '../store/last-seen.js';
 import type { Profile } from '../profiles/load.js';
 import { inventoryEntry, type InventoryEntry } from '../store/inventory.js';
 import { allowReprovisioning, manufacturingRecordsOf } from '../store/factory.js';
+import { releaseTpmBindingsOf } from '../store/attestation.js';
 import { inTransaction, type Store } from '../store/handle.js';
 import type { AuditLog } from '../audit/log.js';
 import { HallmarkError } from '../base/errors.js';
@@ -80,6 +81,7 @@ export async function deviceDetails(store: Store, identity: string, profiles: st
     ...inventoryView(entry, now),
     lastSeen: await lastSeenOf(store, entry),
     reprovisionAllowed: entry.device ? entry.device.reprovision_allowed_at !== null : null,
+    tpm: entry.device?.ek_id ?? null,
     history: historyView(entry, now),
     records: records.map((r) => ({ at: isoTime(r.at)!, station: r.station, line: r.line, lot: r.lot, model: r.model, firmwareVersion: r.firmware_version, certificateSerial: r.certificate_serial })),
   };
@@ -89,7 +91,9 @@ export async function deviceDetails(store: Store, identity: string, profiles: st
 export async function allowDeviceReprovisioning(deps: { store: Store; audit: AuditLog }, serial: string, actor: string, source: string | undefined, now: number): Promise<void> {
   const done = await inTransaction(deps.store, async (trx) => {
     const allowed = await allowReprovisioning(trx, serial, now);
-    if (allowed) await deps.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source });
+    // The device's TPM (an attested identity) is free again: the board may get another TPM, the TPM another board.
+    const tpmReleased = allowed ? await releaseTpmBindingsOf(trx, serial) : 0;
+    if (allowed) await deps.audit.recordIn(trx, { actor, action: 'device.reprovision.allow', target: serial, outcome: 'success', source, ...(tpmReleased ? { details: { tpmReleased } } : {}) });
     return allowed;
   });
   if (!done) throw new HallmarkError('not_found', `no provisioned device ${serial}: only a device a station provisioned can be re-provisioned`, 404);

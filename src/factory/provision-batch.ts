@@ -60,11 +60,14 @@ export async function provisionBatch(deps: ProvisionDeps, station: StationRow, i
     }
   });
 
-  const keys = await Promise.all(accepted.map(({ item }) => prepareKey(item).catch(toError)));
   const seen = new Set<string>();
   let fresh: Candidate[] = [];
   const oneByOne: number[] = [];
-  accepted.forEach(({ index, item, profile }, i) => {
+  // Attested devices (a TPM challenge answered) bind their TPM first: they take the careful path.
+  for (const { index, item } of accepted) if (item.attestation) oneByOne.push(index);
+  const batchable = accepted.filter(({ item }) => !item.attestation);
+  const keys = await Promise.all(batchable.map(({ item }) => prepareKey(item).catch(toError)));
+  batchable.forEach(({ index, item, profile }, i) => {
     const key = keys[i]!;
     if (key instanceof Error) return void (results[index] = key);
     if (seen.has(item.deviceSerial)) return void oneByOne.push(index);

@@ -12,6 +12,11 @@ import { HallmarkError } from '../base/errors.js';
 import { INSTANCE } from '../base/instance.js';
 import { reservationAbandoned } from './reservations.js';
 import { stationProfiles, type StationRow } from './stations.js';
+import type { AttestationDeps } from '../attestation/challenge.js';
+import type { AttestedKey } from '../attestation/attested-key.js';
+import { redeemTpmChallenge } from '../attestation/redeem.js';
+import { issueBoundToTpm, type BindingRecord } from '../attestation/binding.js';
+import { base64Field } from '../x509/base64-field.js';
 
 export interface ProvisionItem {
   deviceSerial: string;
@@ -23,6 +28,16 @@ export interface ProvisionItem {
   /** keygen: the passphrase the returned PKCS#8 is encrypted with; a one-time one is made when absent. */
   keyPassphrase?: string;
   profile?: string;
+  /** The answer to a TPM attestation challenge the station asked for this device (docs/tpm-attestation.md): the key is the TPM's. */
+  attestation?: AttestationAnswer;
+}
+
+/** A station's answer to its challenge: what TPM2_ActivateCredential recovered, the AK's attestation and signature (base64). */
+export interface AttestationAnswer {
+  challenge: string;
+  activatedSecret: string;
+  attestation: string;
+  signature: string;
 }
 
 export interface ProvisionDeps {
@@ -43,6 +58,8 @@ export interface ProvisionDeps {
    * its requests hold are taken over. Default 15 s.
    */
   reservationLeaseMs?: number;
+  /** Attested provisioning (a TPM's key instead of a CSR); absent: attested items are refused. */
+  attestation?: AttestationDeps;
 }
 
 export interface Provisioned {
@@ -59,7 +76,7 @@ export interface Provisioned {
 export type { DeviceRow } from '../store/factory.js';
 
 /** What a provisioning writes about the device, whether it reserves a new row or re-provisions one. */
-export const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date): DeviceFields => ({
+export const deviceFields = (station: StationRow, item: ProvisionItem, profile: string, keyHash: string, now: Date, ekId: string | null = null): DeviceFields => ({
   station: station.name,
   model: item.model,
   lot: item.lot,
@@ -70,6 +87,7 @@ export const deviceFields = (station: StationRow, item: ProvisionItem, profile: 
   provisioned_at: now.getTime(),
   reprovision_allowed_at: null,
   reserved_by: INSTANCE.id,
+  ek_id: ekId,
 });
 
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -79,12 +97,18 @@ async function existingIdentity(deps: ProvisionDeps, device: DeviceRow, issuerCh
   return { deviceSerial: device.serial, serial: row.serial, certificate: toPem(row.der!, 'CERTIFICATE'), chain: issuerChain, repeated: true };
 }
 
+/** The profile a station asks for (its first when it names none), once it may use it. */
+export function stationProfile(station: StationRow, asked?: string): string {
+  const allowed = stationProfiles(station);
+  const profile = asked ?? allowed[0]!;
+  if (!allowed.includes(profile)) throw new HallmarkError('profile_not_allowed', `station ${station.name} may not use profile "${profile}" (allowed: ${allowed.join(', ')})`, 403);
+  return profile;
+}
+
 /** The profile a provisioning item asks for, once the station may use it and the item is well formed. */
 export function checkItem(station: StationRow, item: ProvisionItem): string {
-  const allowed = stationProfiles(station);
-  const profile = item.profile ?? allowed[0]!;
-  if (!allowed.includes(profile)) throw new HallmarkError('profile_not_allowed', `station ${station.name} may not use profile "${profile}" (allowed: ${allowed.join(', ')})`, 403);
-  if (!item.csr === !item.keygen) throw new HallmarkError('invalid_request', 'give either csr or keygen: true', 400);
+  const profile = stationProfile(station, item.profile);
+  if ([item.csr, item.keygen, item.attestation].filter(Boolean).length !== 1) throw new HallmarkError('invalid_request', 'give one of csr, keygen: true, or attestation (the answer to a TPM challenge)', 400);
   return profile;
 }
 
@@ -114,10 +138,34 @@ export interface DeviceKey {
   csr: VerifiedCsr;
   privateKeyPem?: string;
   passphrase?: string;
+  attestation?: AttestedKey;
 }
 
-/** The device's public key: from its verified CSR (which must name it), or made here (keygen). */
-export async function prepareKey(item: ProvisionItem): Promise<DeviceKey> {
+/** Redeems a station's attestation answer for a device (the challenge must be that station's, for that serial and profile). */
+export async function redeemForStation(deps: ProvisionDeps, station: StationRow, item: ProvisionItem, profile: string, actor: string, source?: string): Promise<AttestedKey> {
+  if (!deps.attestation) throw new HallmarkError('invalid_request', 'attested provisioning is not available here', 400);
+  const answer = item.attestation!;
+  const attested = await redeemTpmChallenge(deps.attestation, {
+    challenge: answer.challenge,
+    identity: item.deviceSerial,
+    requester: `station:${station.name}`,
+    actor,
+    source,
+    activatedSecret: base64Field('attestation.activatedSecret', answer.activatedSecret),
+    attestation: base64Field('attestation.attestation', answer.attestation),
+    signature: base64Field('attestation.signature', answer.signature),
+  });
+  if (attested.profile !== profile) throw new HallmarkError('invalid_request', `the challenge was made for profile "${attested.profile}", this request asks for "${profile}"`, 400);
+  return attested;
+}
+
+/** The device's public key: from its verified CSR (which must name it), made here (keygen), or the TPM's, attested. */
+export async function prepareKey(item: ProvisionItem, attest?: () => Promise<AttestedKey>): Promise<DeviceKey> {
+  if (item.attestation) {
+    if (!attest) throw new HallmarkError('invalid_request', 'attested devices are provisioned one at a time', 400);
+    const attestation = await attest();
+    return { csr: requestForOwnKey(attestation.spkiDer), attestation };
+  }
   if (item.csr) {
     const csr = await verifyCsr(item.csr);
     // A CSR naming another device is a mix-up on the line: refuse rather than bind the wrong key.
@@ -154,7 +202,7 @@ export const provisionEvent = (station: StationRow, item: ProvisionItem, certifi
   target: item.deviceSerial,
   outcome: 'success',
   source,
-  details: { station: station.name, line: station.line, lot: item.lot, model: item.model, certificate: certificateSerial, keygen: Boolean(item.keygen), replaces },
+  details: { station: station.name, line: station.line, lot: item.lot, model: item.model, certificate: certificateSerial, keygen: Boolean(item.keygen), replaces, ...(item.attestation ? { attested: true } : {}) },
 });
 
 /**
@@ -172,10 +220,19 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
     throw quotaExceeded(station, await quotaRetryAfter(deps.store, station, now));
   }
 
-  const { csr, privateKeyPem, passphrase } = await prepareKey(item);
+  const { csr, privateKeyPem, passphrase, attestation } = await prepareKey(item, () => redeemForStation(deps, station, item, profile, actor, source));
   const keyHash = sha256(csr.spkiDer);
   const issuerChain = deps.issue.issuers.get(deps.issue.profiles.get(profile)?.issuer ?? 'issuing').chain.map((c) => toPem(c, 'CERTIFICATE'));
-  const fields = deviceFields(station, item, profile, keyHash, now);
+  const fields = deviceFields(station, item, profile, keyHash, now, attestation?.ek.id ?? null);
+  // An attested key binds its TPM to this device first (one TPM, one identity), given back when nothing is issued.
+  if (attestation) return issueBoundToTpm({ store: deps.store, audit: deps.audit, clock: deps.issue.clock }, attestation, { identity: item.deviceSerial, actor, source }, (bind) => provisionKey(deps, station, item, profile, { csr, privateKeyPem, passphrase, attestation }, fields, issuerChain, actor, source, bind));
+  return provisionKey(deps, station, item, profile, { csr, privateKeyPem, passphrase }, fields, issuerChain, actor, source);
+}
+
+async function provisionKey(deps: ProvisionDeps, station: StationRow, item: ProvisionItem, profile: string, key: DeviceKey, fields: DeviceFields, issuerChain: string[], actor: string, source?: string, bind?: BindingRecord): Promise<Provisioned> {
+  const now = new Date(fields.provisioned_at);
+  const { csr, privateKeyPem, passphrase } = key;
+  const keyHash = fields.key_sha256;
 
   for (let attempt = 0; ; attempt++) {
     const device = await findDevice(deps.store, item.deviceSerial);
@@ -195,13 +252,14 @@ export async function provisionDevice(deps: ProvisionDeps, station: StationRow, 
     const record = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {
       const issued = outcomes[0]!;
       if (issued instanceof Error) return;
-      await recordProvisioned(tx, [{ device: item.deviceSerial, certificate: issued.serial, fields }], [manufacturingRecord(station, item, issued.serial, now)], () =>
-        deps.audit.recordIn(tx, provisionEvent(station, item, issued.serial, actor, source, replaces)),
-      );
+      await recordProvisioned(tx, [{ device: item.deviceSerial, certificate: issued.serial, fields }], [manufacturingRecord(station, item, issued.serial, now)], async () => {
+        await deps.audit.recordIn(tx, provisionEvent(station, item, issued.serial, actor, source, replaces));
+        if (bind) await bind(tx, issued.serial);
+      });
     };
     let issued: IssuedCertificate | Error;
     try {
-      [issued] = (await issueBatch(deps.issue, [{ csr, profile, identity: item.deviceSerial, requester: { kind: 'station' }, actor, source }], { withIntents: reserve, alongside: record })) as [IssuedCertificate | Error];
+      [issued] = (await issueBatch(deps.issue, [{ csr, profile, identity: item.deviceSerial, requester: { kind: 'station' }, actor, source, attestation: key.attestation }], { withIntents: reserve, alongside: record })) as [IssuedCertificate | Error];
     } catch (e) {
       if (e === reservationRace && attempt < 2) continue; // another request reserved it first: look again
       throw e;

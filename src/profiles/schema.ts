@@ -86,11 +86,21 @@ export const profileSchema = z.strictObject({
     .min(1)
     .optional()
     .describe('Firmware signers certified under this profile sign releases of these products only (their product line; `sensor-*` matches by prefix). Absent: any product.'),
+  attestation: z
+    .strictObject({
+      required: z.boolean().default(false).describe('Certificates of this profile go only to keys proven to live in a TPM (attested enrollment, docs/tpm-attestation.md): no CSR obtains one, on any path (REST, EST, CMP, factory, CLI).'),
+      ekCertificate: z.enum(['required', 'optional']).default('required').describe('required: the TPM shows its manufacturer\'s EK certificate, chaining to attestation.tpmRoots; optional: a bare EK is accepted too (its trust is then whoever vouches for the device: a station, a one-time secret).'),
+      hardwareModuleName: z.boolean().default(false).describe('The certificate names the TPM in its subjectAltName: a HardwareModuleName otherName (RFC 4108 §5) with hwType 2.23.133.1.2 (TPM 2.0) and the TCG hwSerialNum, as 802.1AR IDevIDs do.'),
+    })
+    .optional()
+    .describe('TPM attestation for this profile (absent: attested keys are accepted like any other, and nothing requires them).'),
   authority: z.boolean().default(false).describe('Certificates of this profile carry authority: only the CLI, Hallmark itself and admins over REST may obtain one (also inferred from role and usages)'),
   role: z.enum(ROLES).optional().describe('A TLS client certificate from this profile authenticates its holder in this role.'),
   ocspNoCheck: z.boolean().default(false).describe('id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), for delegated OCSP responders only.'),
   revocationPointers: z.boolean().default(true).describe('Carry the CRL distribution point and AIA pointers; false leaves them out (the OCSP responder\'s own certificate needs none).'),
 }).superRefine((profile, ctx) => {
+  // A renewal carries a CSR, which proves nothing about where its key lives: attested identities renew by attesting again.
+  if (profile.attestation?.required && profile.requesters.renewal) ctx.addIssue({ code: 'custom', path: ['requesters', 'renewal'], message: `profile "${profile.name}" requires TPM attestation: a CSR renewal cannot prove where the key lives; set requesters.renewal: false (devices renew by attesting again)` });
   if (!mintsAuthority(profile)) return;
   // Never reachable from a device-facing or station-facing route, and from REST by admins only.
   for (const kind of ['enrollment', 'renewal', 'station'] as const) {

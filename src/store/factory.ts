@@ -36,6 +36,8 @@ export interface DeviceRow {
   reprovision_allowed_at: number | null;
   provisioned_at: number;
   reserved_by?: string | null;
+  /** The TPM (EK) the identity was attested with (migration 020), or null for a CSR or server-made key. */
+  ek_id?: string | null;
 }
 
 /** What a provisioning writes about the device besides its state (deviceFields in factory/provision.ts). */

@@ -30,6 +30,7 @@ import {
   id_pe_authorityInfoAccess,
 } from '@peculiar/asn1-x509';
 import { exactBuffer } from './bytes.js';
+import { hardwareModuleGeneralName, type HardwareModule } from './hardware-module-name.js';
 
 export const EKU_OIDS: Record<string, string> = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
@@ -87,13 +88,14 @@ export interface SubjectNames {
   email: string[];
 }
 
-/** RFC 5280 §4.2.1.6: critical when the subject is empty. */
-export function subjectAltName(names: SubjectNames, critical: boolean): Extension {
+/** RFC 5280 §4.2.1.6: critical when the subject is empty. Hardware modules (a TPM) go last, as otherName. */
+export function subjectAltName(names: SubjectNames, critical: boolean, hardwareModules: readonly HardwareModule[] = []): Extension {
   const general = [
     ...names.dns.map((v) => new GeneralName({ dNSName: v })),
     ...names.ip.map((v) => new GeneralName({ iPAddress: v })),
     ...names.uri.map((v) => new GeneralName({ uniformResourceIdentifier: v })),
     ...names.email.map((v) => new GeneralName({ rfc822Name: v })),
+    ...hardwareModules.map(hardwareModuleGeneralName),
   ];
   return extension(id_ce_subjectAltName, critical, new SubjectAlternativeName(general));
 }

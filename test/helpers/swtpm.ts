@@ -2,11 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { mustRun } from './run.js';
+import { mustRun, run } from './run.js';
 
-/** A software TPM (swtpm) made for one test: its state, EK certificates from a local CA, a TCTI for tpm2-tools. */
+/**
+ * A software TPM (swtpm) made for one test: its state, EK certificates from a local CA, and a resource
+ * manager in front of it (tpm2-abrmd on a private D-Bus session bus), as a real device has: a TPM holds
+ * three transient objects at a time, and TLS through tpm2-openssl needs more (the key, hash sequences).
+ */
 export interface SoftTpm {
-  /** TPM2TOOLS_TCTI for tpm2-tools. */
+  /** TPM2TOOLS_TCTI (tpm2-tools), TPM2OPENSSL_TCTI (openssl's tpm2 provider) and the bus they reach abrmd on. */
   env: NodeJS.ProcessEnv;
   /** The local CA that certified the EK (the "TPM manufacturer" root, PEM files). */
   caFiles: string[];
@@ -62,16 +66,60 @@ export async function startSoftTpm(dir: string): Promise<SoftTpm> {
   await mustRun('swtpm_setup', ['--tpm2', '--tpmstate', state, '--create-ek-cert', '--config', path.join(dir, 'setup.conf'), '--overwrite']);
   const port = await freePortPair();
   const ctrl = port + 1;
-  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${state}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${ctrl},bindaddr=127.0.0.1`, '--flags', 'startup-clear'], { stdio: 'ignore' });
-  await listening(port, child);
-  return {
-    env: { ...process.env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${port}` },
-    caFiles: [path.join(ca, 'swtpm-localca-rootca-cert.pem'), path.join(ca, 'issuercert.pem')],
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
   };
+  process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+  try {
+    const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${state}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${ctrl},bindaddr=127.0.0.1`, '--flags', 'startup-clear'], { stdio: 'ignore' });
+    children.push(swtpm);
+    await listening(port, swtpm);
+    // A D-Bus session bus of this test's own; the daemon prints its address once it listens.
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(bus);
+    const address = await firstLine(bus);
+    const busName = `com.hallmark.Tabrmd.p${port}`;
+    const tcti = `tabrmd:bus_type=session,bus_name=${busName}`;
+    const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, TPM2TOOLS_TCTI: tcti, TPM2OPENSSL_TCTI: tcti };
+    const abrmd = spawn('/usr/sbin/tpm2-abrmd', ['--session', `--dbus-name=${busName}`, `--tcti=swtpm:host=127.0.0.1,port=${port}`, '--allow-root'], { env, stdio: 'ignore' });
+    children.push(abrmd);
+    // Ready when a TPM command goes through it (a deadline, not a sleep).
+    for (const until = Date.now() + 30_000; ; ) {
+      if (abrmd.exitCode !== null) throw new Error(`tpm2-abrmd exited ${abrmd.exitCode}`);
+      if ((await run('tpm2_getcap', ['properties-fixed'], { env, timeoutMs: 10_000 })).code === 0) break;
+      if (Date.now() > until) throw new Error('tpm2-abrmd did not answer');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { env, caFiles: [path.join(ca, 'swtpm-localca-rootca-cert.pem'), path.join(ca, 'issuercert.pem')], stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** The first line a child prints (dbus-daemon's address), within 20 s. */
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('no address from dbus-daemon')), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const newline = text.indexOf('\n');
+      if (newline >= 0) {
+        clearTimeout(timer);
+        resolve(text.slice(0, newline).trim());
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`dbus-daemon exited ${code}`)));
+  });
 }

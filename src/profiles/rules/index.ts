@@ -1,3 +1,5 @@
+import { attestationRequired } from './attestation-required.js';
+import { hardwareModuleName } from './hardware-module-name.js';
 import { identityFormat } from './identity-format.js';
 import { keyTypeAllowed } from './key-type-allowed.js';
 import { keyQuality } from './key-quality.js';
@@ -19,6 +21,7 @@ export type { Draft, IssuanceRequest, RuleContext } from './types.js';
 /** Order matters only within a kind; all csr rules run before any shape rule, then the final ones. */
 export const RULES: Rule[] = [
   requesterAllowed,
+  attestationRequired,
   keyTypeAllowed,
   keyQuality,
   noCaRequest,
@@ -28,6 +31,7 @@ export const RULES: Rule[] = [
   validityWithinProfile,
   subjectFromProfile,
   namesFromProfile,
+  hardwareModuleName,
   validityFromProfile,
   validityWithinCredential,
   validityInsideIssuer,

@@ -1,9 +1,11 @@
 import type { Profile } from '../schema.js';
 import type { VerifiedCsr } from '../../x509/csr.js';
 import type { SubjectNames } from '../../x509/extensions.js';
+import type { HardwareModule } from '../../x509/hardware-module-name.js';
 import type { AttributeName } from '../../x509/names.js';
 import { HallmarkError } from '../../base/errors.js';
 import type { Requester } from '../requester.js';
+import type { AttestedKey } from '../../attestation/attested-key.js';
 
 export interface IssuanceRequest {
   csr: VerifiedCsr;
@@ -13,12 +15,16 @@ export interface IssuanceRequest {
   validityDays?: number;
   /** Who asks: the profile decides whether they may (rules/requester-allowed.ts). */
   requester: Requester;
+  /** The key was proven to live in a TPM (attestation/redeem.ts); absent for a CSR or a server-made key. */
+  attestation?: AttestedKey;
 }
 
 /** The certificate as the rules shape it, before it becomes DER. */
 export interface Draft {
   subject: [AttributeName, string][];
   names: SubjectNames;
+  /** Hardware modules the certificate names (a TPM's HardwareModuleName, RFC 4108), in the SAN after the names. */
+  hardwareModules?: HardwareModule[];
   notBefore: Date;
   notAfter: Date;
 }

@@ -5,6 +5,8 @@ import type { Enroller } from '../../ca/enrollment.js';
 import type { EnrollmentRequestRow } from '../../store/enrollments.js';
 import type { CertificateRow } from '../../store/certificates.js';
 import type { VerifiedCsr } from '../../x509/csr.js';
+import type { AttestedKey } from '../../attestation/attested-key.js';
+import type { BindingRecord } from '../../attestation/binding.js';
 
 /**
  * What device enrollment (EST, and its REST twin) needs from the CA, declared here and built by the
@@ -17,7 +19,7 @@ export interface EnrollmentPorts {
   /** A device's one-time secret as stored: valid for this device and label, or why not. */
   checkSecret(device: string, secret: string, label: string, now: Date): Promise<TokenCheck>;
   /** Issues for an enroller: its secret consumed, its use recorded with the certificate. */
-  enroll(input: { enroller: Enroller; csr: VerifiedCsr; profile: string; actor: string; source?: string; heldRequest?: string }): Promise<IssuedCertificate>;
+  enroll(input: { enroller: Enroller; csr: VerifiedCsr; profile: string; actor: string; source?: string; heldRequest?: string; attestation?: { key: AttestedKey; record: BindingRecord } }): Promise<IssuedCertificate>;
   /** Issues the replacement of `current`, which is marked superseded with it. */
   renew(input: { csr: VerifiedCsr; current: CertificateRow; actor: string; source?: string }): Promise<IssuedCertificate>;
   /** RFC 7030 §4.2.3: the operator's decision on this request, recorded (and audited) when it is new. */

@@ -203,6 +203,7 @@ export const deviceDetailsAnswer = deviceAnswer.extend({
     .strictObject({ ocsp: iso.nullable().describe('A relying party last asked OCSP about one of its certificates'), renewal: iso.nullable().describe('It last renewed its certificate') })
     .describe('When the device was last seen, where known'),
   reprovisionAllowed: z.boolean().nullable().describe('For a factory device: whether the next provisioning may replace its identity'),
+  tpm: z.string().nullable().describe('For a factory device attested with its TPM: the EK\'s id (SHA-256 of its public key, hex)'),
   history: z.array(
     z.strictObject({
       serial,

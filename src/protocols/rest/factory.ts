@@ -8,6 +8,7 @@ import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
 import { batchAnswer, provisionedAnswer } from './answers.js';
 import { parseOrThrow } from './validation.js';
+import { attestationAnswerFields } from './attestation.js';
 
 const item = z.strictObject({
   deviceSerial: z.string().min(1).max(128),
@@ -18,6 +19,7 @@ const item = z.strictObject({
   keygen: z.boolean().optional(),
   keyPassphrase: z.string().min(12).max(256).optional(),
   profile: z.string().max(63).optional(),
+  attestation: z.strictObject(attestationAnswerFields).optional().describe('Instead of a CSR: the answer to a TPM attestation challenge this station asked for the device (POST /factory/attestation/challenges)'),
 });
 export const MAX_BATCH = 1000;
 const batch = z.strictObject({ devices: z.array(z.unknown()).min(1).max(MAX_BATCH, `at most ${MAX_BATCH} devices per batch`) });

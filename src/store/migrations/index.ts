@@ -18,6 +18,7 @@ import * as m016 from './016_crl_partitions.js';
 import * as m017 from './017_firmware_signing.js';
 import * as m018 from './018_signer_lifecycle.js';
 import * as m019 from './019_cmp.js';
+import * as m020 from './020_tpm_attestation.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -39,6 +40,7 @@ const migrations: Record<string, Knex.Migration> = {
   '017_firmware_signing': m017,
   '018_signer_lifecycle': m018,
   '019_cmp': m019,
+  '020_tpm_attestation': m020,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
