@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 /**
  * Mosquitto as a relying party: TLS with `require_certificate true`, the chain in `dir/chain.pem`, its
  * own certificate and key in `dir/broker.pem` and `dir/broker.key`, and the CRL it loads at start in
- * `dir/<crlFile>`. Resolves once the port accepts connections (up to a minute on a loaded machine).
+ * `dir/<crlFile>`; TLS 1.2 unless told otherwise. Resolves once the port accepts connections (up to a minute on a loaded machine).
  */
-export async function startBroker(dir: string, port: number, crlFile = 'crl.pem'): Promise<ChildProcess> {
+export async function startBroker(dir: string, port: number, crlFile = 'crl.pem', options: { tlsVersion?: 'tlsv1.2' | 'tlsv1.3'; identityAsUsername?: boolean } = {}): Promise<ChildProcess> {
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(
     conf,
@@ -21,7 +21,8 @@ export async function startBroker(dir: string, port: number, crlFile = 'crl.pem'
       `keyfile ${path.join(dir, 'broker.key')}`,
       'require_certificate true',
       `crlfile ${path.join(dir, crlFile)}`,
-      'tls_version tlsv1.2',
+      `tls_version ${options.tlsVersion ?? 'tlsv1.2'}`,
+      ...(options.identityAsUsername ? ['use_identity_as_username true'] : []),
       `log_dest file ${path.join(dir, 'broker.log')}`,
       'log_type all',
       '',
