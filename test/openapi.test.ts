@@ -6,6 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { sqliteBackend } from './helpers/backends.js';
 import { opensslCsr } from './helpers/csr.js';
+import { answerFor, evidence, makeKey, makeTpm, type Tpm } from './helpers/swtpm.js';
 import { configCopy, startInProcess, type InProcessHallmark, type Response } from './helpers/in-process.js';
 import { addStation } from '../src/factory/stations.js';
 import { createOperator } from '../src/auth/operators.js';
@@ -27,17 +28,24 @@ let doc: any;
 const ajv = new Ajv2020({ strict: false, allErrors: true, formats: { 'date-time': true, uri: true } });
 const checked = new Set<string>();
 
+let tpm: Tpm;
+
 before(async () => {
   home = await makeTestHome(['openapi']);
-  // A label that holds enrollments for approval, to try the approve and reject routes.
+  // A software TPM, for the attested enrollment routes.
+  tpm = await makeTpm(home.home, 'oa-tpm');
+  await makeKey(tpm, 'device');
+  // A label that holds enrollments for approval, to try the approve and reject routes; one for TPM-attested enrollment.
   const configFile = configCopy(path.join(home.home, 'config'), (c) => {
-    c.est = { ...(c.est ?? {}), labels: { ...(c.est?.labels ?? {}), held: { profile: 'device', enroll: ['token'], manualApproval: true } } };
+    c.est = { ...(c.est ?? {}), labels: { ...(c.est?.labels ?? {}), held: { profile: 'device', enroll: ['token'], manualApproval: true }, tpm: { profile: 'device-tpm', enroll: ['token'] } } };
+    c.attestation = { tpmRoots: tpm.soft.caFiles };
   });
   hm = await startInProcess(home, sqliteBackend(), 'openapi', { configFile });
   doc = (await hm.request('GET', 'openapi.json')).json();
 });
 after(async () => {
   await hm?.close();
+  await tpm?.soft.stop();
   home?.cleanup();
 });
 
@@ -140,6 +148,13 @@ describe('the OpenAPI description and the answers', () => {
     };
     await call('POST', '/enrollments/{id}/approve', `/enrollments/${await held('oa-held-1')}/approve`, { token, body: {} });
     await call('POST', '/enrollments/{id}/reject', `/enrollments/${await held('oa-held-2')}/reject`, { token, body: { reason: 'unknown device' } });
+
+    // TPM-attested enrollment: a station's challenge (not answered here), then a device's, answered with tpm2-tools.
+    const tpmStation = await addStation({ store: hm.ctx.store, audit: hm.ctx.audit, issue: hm.running.issue }, { name: 'oa-st-tpm', line: 'oa-line', profiles: ['device-tpm'], quotaPerHour: 100, actor: 'test', dir });
+    await call('POST', '/factory/attestation/challenges', '/factory/attestation/challenges', { token: tpmStation.apiKey, body: { deviceSerial: 'OA-T1', ...evidence(tpm, 'device') } });
+    const tpmSecret = (await createEnrollmentToken(hm.ctx.store, { device: 'oa-tpm-dev', label: 'tpm', expiresAt: new Date(Date.now() + 3_600_000), createdBy: 'test', now: new Date() })).secret;
+    const tpmChallenge = (await call('POST', '/attestation/challenges', '/attestation/challenges', { body: { device: 'oa-tpm-dev', secret: tpmSecret, label: 'tpm', ...evidence(tpm, 'device') } })).json();
+    await call('POST', '/attestation/enroll', '/attestation/enroll', { body: { device: 'oa-tpm-dev', secret: tpmSecret, label: 'tpm', ...(await answerFor(tpm, tpmChallenge, 'device')) } });
 
 
     await createSigner({ store: hm.ctx.store, audit: hm.ctx.audit, keys: hm.ctx.keys!, issue: hm.running.issue, tokenLabel: hm.ctx.env.tokenLabel }, { name: 'oa-fw', requester: { kind: 'cli' }, actor: 'test' });

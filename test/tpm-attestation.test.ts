@@ -9,7 +9,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { configCopy, manualClock, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
 import { cliEnv, hallmark, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
-import { startSoftTpm, type SoftTpm } from './helpers/swtpm.js';
+import { activate, answerFor, certifyCreation, evidence, makeKey, makeTpm, TLS_HANDLE, TPM_PROVIDER, tpmB64 as b64, tpmTools as tools, type Tpm } from './helpers/swtpm.js';
 import { opensslCsr } from './helpers/csr.js';
 import { startBroker } from './helpers/mosquitto.js';
 import { issueCertificate } from '../src/ca/issue.js';
@@ -26,72 +26,6 @@ import { toPem } from '../src/x509/pem.js';
  * activate for, a swapped key, a replayed or expired challenge, a TPM bound to another identity, a CSR
  * for a profile that requires attestation) says why and issues nothing.
  */
-
-/** One TPM and the files tpm2-tools made with it. */
-interface Tpm {
-  soft: SoftTpm;
-  dir: string;
-}
-
-const KEY_ATTRIBUTES = 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign';
-const TLS_HANDLE = '0x81000010';
-// tpm2-openssl for the key, openssl's own digests (a TPM hash sequence per TLS transcript is slow and scarce).
-const TPM_PROVIDER = ['-provider', 'tpm2', '-provider', 'default', '-propquery', '?provider=tpm2,tpm2.digest!=yes'];
-
-const tools = (tpm: Tpm, tool: string, args: string[]) => mustRun(tool, args, { env: tpm.soft.env, cwd: tpm.dir });
-const b64 = (tpm: Tpm, file: string) => fs.readFileSync(path.join(tpm.dir, file)).toString('base64');
-
-/** A TPM made for the test: its EK (and the EK certificate swtpm_setup stored), an AK, a storage primary. */
-async function makeTpm(root: string, name: string): Promise<Tpm> {
-  const dir = path.join(root, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const tpm = { soft: await startSoftTpm(dir), dir };
-  await tools(tpm, 'tpm2_createek', ['-c', 'ek.ctx', '-G', 'rsa', '-u', 'ek.pub']);
-  await tools(tpm, 'tpm2_createak', ['-C', 'ek.ctx', '-c', 'ak.ctx', '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', 'ak.pub', '-n', 'ak.name']);
-  await tools(tpm, 'tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'ecc', '-c', 'primary.ctx']);
-  // The RSA EK certificate at the TCG index 0x01c00002, as a device reads it.
-  await tools(tpm, 'tpm2_nvread', ['0x1c00002', '-C', 'o', '-o', 'ek-cert.der']);
-  return tpm;
-}
-
-/** A key made in the TPM (with its creation ticket, for TPM2_CertifyCreation), loaded. */
-async function makeKey(tpm: Tpm, name: string, attributes = KEY_ATTRIBUTES): Promise<void> {
-  await tools(tpm, 'tpm2_create', ['-C', 'primary.ctx', '-G', 'ecc', '-u', `${name}.pub`, '-r', `${name}.priv`, '-a', attributes, '--creation-data', `${name}.cdata`, '--creation-ticket', `${name}.ticket`, '--creation-hash', `${name}.chash`]);
-  await tools(tpm, 'tpm2_load', ['-C', 'primary.ctx', '-u', `${name}.pub`, '-r', `${name}.priv`, '-c', `${name}.ctx`]);
-}
-
-/** What the device (or station) sends for a challenge: EK certificate and public areas, base64. */
-const evidence = (tpm: Tpm, key: string, options: { ak?: Tpm } = {}) => ({
-  ekCertificate: b64(tpm, 'ek-cert.der'),
-  ekPublic: b64(tpm, 'ek.pub'),
-  akPublic: b64(options.ak ?? tpm, 'ak.pub'),
-  keyPublic: b64(tpm, `${key}.pub`),
-});
-
-/** TPM2_ActivateCredential with the EK's policy (PolicySecret of the endorsement hierarchy); undefined when the TPM refuses. */
-async function activate(tpm: Tpm, credential: string): Promise<Buffer | undefined> {
-  const file = path.join(tpm.dir, `cred-${randomBytes(4).toString('hex')}.bin`);
-  fs.writeFileSync(file, Buffer.from(credential, 'base64'));
-  const out = `${file}.out`;
-  await tools(tpm, 'tpm2_startauthsession', ['--policy-session', '-S', 'session.ctx']);
-  await tools(tpm, 'tpm2_policysecret', ['-S', 'session.ctx', '-c', 'e']);
-  const r = await run('tpm2_activatecredential', ['-c', 'ak.ctx', '-C', 'ek.ctx', '-i', file, '-o', out, '-P', 'session:session.ctx'], { env: tpm.soft.env, cwd: tpm.dir });
-  await run('tpm2_flushcontext', ['session.ctx'], { env: tpm.soft.env, cwd: tpm.dir });
-  return r.code === 0 ? fs.readFileSync(out) : undefined;
-}
-
-/** TPM2_CertifyCreation of the key by the AK, qualifyingData = the nonce: the attestation and its signature, base64. */
-async function certifyCreation(tpm: Tpm, key: string, nonceHex: string) {
-  await tools(tpm, 'tpm2_certifycreation', ['-C', 'ak.ctx', '-c', `${key}.ctx`, '-d', `${key}.chash`, '-t', `${key}.ticket`, '-g', 'sha256', '-q', nonceHex, '-o', `${key}.sig`, '--attestation', `${key}.attest`]);
-  return { attestation: b64(tpm, `${key}.attest`), signature: b64(tpm, `${key}.sig`) };
-}
-
-/** The whole answer: the recovered credential, and the key certified over the nonce. */
-async function answerFor(tpm: Tpm, challenge: { challenge: string; nonce: string; credential: string }, key: string) {
-  const secret = await activate(tpm, challenge.credential);
-  assert.ok(secret, 'the TPM recovers the credential');
-  return { challenge: challenge.challenge, activatedSecret: secret.toString('base64'), ...(await certifyCreation(tpm, key, challenge.nonce)) };
-}
 
 let home: TestHome;
 let root: string;
@@ -349,3 +283,12 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+test('a profile that requires attestation cannot also accept CSR renewals (a configuration error that says why)', async () => {
+  const { loadCaConfig } = await import('../src/config/ca-config.js');
+  const dir = fs.mkdtempSync(path.join(home.home, 'renewal-'));
+  const file = configCopy(dir, () => {});
+  const profileFile = path.join(dir, 'profiles', 'device-tpm.yaml');
+  fs.writeFileSync(profileFile, fs.readFileSync(profileFile, 'utf8').replace('renewal: false', 'renewal: true'));
+  assert.throws(() => loadCaConfig(file), /requires TPM attestation: a CSR renewal cannot prove where the key lives/);
+});

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../base/clock.js';
 import { HallmarkError } from '../base/errors.js';
-import type { Profile } from '../profiles/schema.js';
 import type { Store } from '../store/handle.js';
 import { findTpmBinding, insertTpmChallenge } from '../store/attestation.js';
 import { requestForOwnKey } from '../x509/csr.js';
@@ -18,7 +17,15 @@ export interface AttestationDeps {
   /** `attestation.tpmRoots`: the TPM manufacturers' EK CA certificates (DER). */
   anchors: Uint8Array[];
   challengeSeconds: number;
-  profiles: Map<string, Profile>;
+  /** The profiles, as far as attestation reads them (profiles/ depends on attestation/, not the other way). */
+  profiles: ReadonlyMap<string, AttestationProfile>;
+}
+
+/** What attestation needs of a profile: the key types it certifies, and whether it takes a TPM without an EK certificate. */
+export interface AttestationProfile {
+  name: string;
+  keyTypes: readonly string[];
+  attestation?: { ekCertificate: 'required' | 'optional' };
 }
 
 export interface ChallengeRequest {
@@ -99,7 +106,7 @@ export async function openTpmChallenge(deps: AttestationDeps, request: Challenge
   try {
     checkKeys(ekPub, ak, key);
     const keyType = requestForOwnKey(new Uint8Array(publicKeyOf(key).export({ type: 'spki', format: 'der' }))).keyType;
-    if (typeof keyType !== 'string' || !(profile.keyTypes as readonly string[]).includes(keyType)) {
+    if (typeof keyType !== 'string' || !profile.keyTypes.includes(keyType)) {
       throw new HallmarkError('policy_violation', `profile "${profile.name}" refuses this request: the device key is ${typeof keyType === 'string' ? keyType : 'of an unsupported type'}; allowed: ${profile.keyTypes.join(', ')}`, 400);
     }
     const ek = await trustedEk({ ek: ekPub, certificate: request.ekCertificate, anchors: deps.anchors, now, certificateRequired: profile.attestation?.ekCertificate !== 'optional' });

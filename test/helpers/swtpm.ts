@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { mustRun, run } from './run.js';
 
 /**
@@ -123,3 +124,70 @@ function firstLine(child: ChildProcess): Promise<string> {
     child.once('exit', (code) => reject(new Error(`dbus-daemon exited ${code}`)));
   });
 }
+
+/** One TPM and the files tpm2-tools made with it. */
+export interface Tpm {
+  soft: SoftTpm;
+  dir: string;
+}
+
+export const KEY_ATTRIBUTES = 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign';
+export const TLS_HANDLE = '0x81000010';
+// tpm2-openssl for the key, openssl's own digests (a TPM hash sequence per TLS transcript is slow and scarce).
+export const TPM_PROVIDER = ['-provider', 'tpm2', '-provider', 'default', '-propquery', '?provider=tpm2,tpm2.digest!=yes'];
+
+export const tpmTools = (tpm: Tpm, tool: string, args: string[]) => mustRun(tool, args, { env: tpm.soft.env, cwd: tpm.dir });
+export const tpmB64 = (tpm: Tpm, file: string) => fs.readFileSync(path.join(tpm.dir, file)).toString('base64');
+
+/** A TPM made for the test: its EK (and the EK certificate swtpm_setup stored), an AK, a storage primary. */
+export async function makeTpm(root: string, name: string): Promise<Tpm> {
+  const dir = path.join(root, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const tpm = { soft: await startSoftTpm(dir), dir };
+  await tpmTools(tpm, 'tpm2_createek', ['-c', 'ek.ctx', '-G', 'rsa', '-u', 'ek.pub']);
+  await tpmTools(tpm, 'tpm2_createak', ['-C', 'ek.ctx', '-c', 'ak.ctx', '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', 'ak.pub', '-n', 'ak.name']);
+  await tpmTools(tpm, 'tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'ecc', '-c', 'primary.ctx']);
+  // The RSA EK certificate at the TCG index 0x01c00002, as a device reads it.
+  await tpmTools(tpm, 'tpm2_nvread', ['0x1c00002', '-C', 'o', '-o', 'ek-cert.der']);
+  return tpm;
+}
+
+/** A key made in the TPM (with its creation ticket, for TPM2_CertifyCreation), loaded. */
+export async function makeKey(tpm: Tpm, name: string, attributes = KEY_ATTRIBUTES): Promise<void> {
+  await tpmTools(tpm, 'tpm2_create', ['-C', 'primary.ctx', '-G', 'ecc', '-u', `${name}.pub`, '-r', `${name}.priv`, '-a', attributes, '--creation-data', `${name}.cdata`, '--creation-ticket', `${name}.ticket`, '--creation-hash', `${name}.chash`]);
+  await tpmTools(tpm, 'tpm2_load', ['-C', 'primary.ctx', '-u', `${name}.pub`, '-r', `${name}.priv`, '-c', `${name}.ctx`]);
+}
+
+/** What the device (or station) sends for a challenge: EK certificate and public areas, base64. */
+export const evidence = (tpm: Tpm, key: string, options: { ak?: Tpm } = {}) => ({
+  ekCertificate: tpmB64(tpm, 'ek-cert.der'),
+  ekPublic: tpmB64(tpm, 'ek.pub'),
+  akPublic: tpmB64(options.ak ?? tpm, 'ak.pub'),
+  keyPublic: tpmB64(tpm, `${key}.pub`),
+});
+
+/** TPM2_ActivateCredential with the EK's policy (PolicySecret of the endorsement hierarchy); undefined when the TPM refuses. */
+export async function activate(tpm: Tpm, credential: string): Promise<Buffer | undefined> {
+  const file = path.join(tpm.dir, `cred-${randomBytes(4).toString('hex')}.bin`);
+  fs.writeFileSync(file, Buffer.from(credential, 'base64'));
+  const out = `${file}.out`;
+  await tpmTools(tpm, 'tpm2_startauthsession', ['--policy-session', '-S', 'session.ctx']);
+  await tpmTools(tpm, 'tpm2_policysecret', ['-S', 'session.ctx', '-c', 'e']);
+  const r = await run('tpm2_activatecredential', ['-c', 'ak.ctx', '-C', 'ek.ctx', '-i', file, '-o', out, '-P', 'session:session.ctx'], { env: tpm.soft.env, cwd: tpm.dir });
+  await run('tpm2_flushcontext', ['session.ctx'], { env: tpm.soft.env, cwd: tpm.dir });
+  return r.code === 0 ? fs.readFileSync(out) : undefined;
+}
+
+/** TPM2_CertifyCreation of the key by the AK, qualifyingData = the nonce: the attestation and its signature, base64. */
+export async function certifyCreation(tpm: Tpm, key: string, nonceHex: string) {
+  await tpmTools(tpm, 'tpm2_certifycreation', ['-C', 'ak.ctx', '-c', `${key}.ctx`, '-d', `${key}.chash`, '-t', `${key}.ticket`, '-g', 'sha256', '-q', nonceHex, '-o', `${key}.sig`, '--attestation', `${key}.attest`]);
+  return { attestation: tpmB64(tpm, `${key}.attest`), signature: tpmB64(tpm, `${key}.sig`) };
+}
+
+/** The whole answer: the recovered credential, and the key certified over the nonce. */
+export async function answerFor(tpm: Tpm, challenge: { challenge: string; nonce: string; credential: string }, key: string) {
+  const secret = await activate(tpm, challenge.credential);
+  if (!secret) throw new Error('the TPM did not recover the credential');
+  return { challenge: challenge.challenge, activatedSecret: secret.toString('base64'), ...(await certifyCreation(tpm, key, challenge.nonce)) };
+}
+
