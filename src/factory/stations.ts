@@ -98,3 +98,11 @@ export async function stationOf(store: Store, principal: Principal): Promise<Sta
   if (principal.kind === 'certificate') return stationByCredential(store, { certificateSerial: principal.id });
   return undefined;
 }
+
+/** The station a request speaks for, enabled; a clear refusal otherwise. */
+export async function callingStation(store: Store, principal: Principal): Promise<StationRow> {
+  const station = await stationOf(store, principal);
+  if (!station) throw new HallmarkError('not_a_station', 'provisioning is done by a station, with its API key or client certificate', 400);
+  if (station.disabled_at !== null) throw new HallmarkError('station_disabled', `station ${station.name} is disabled`, 403);
+  return station;
+}

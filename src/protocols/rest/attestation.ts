@@ -14,7 +14,7 @@ import { openTpmChallenge, type AttestationDeps, type TpmChallenge } from '../..
 import { redeemTpmChallenge } from '../../attestation/redeem.js';
 import { issueBoundToTpm } from '../../attestation/binding.js';
 import { stationProfile } from '../../factory/provision.js';
-import { stationOf } from '../../factory/stations.js';
+import { callingStation } from '../../factory/stations.js';
 import { requestForOwnKey } from '../../x509/csr.js';
 import { base64Field } from '../../x509/base64-field.js';
 import { fromPemBlocks } from '../../x509/pem.js';
@@ -175,9 +175,7 @@ export function stationAttestationRoutes(deps: { attestation: AttestationDeps })
       jsonBody: '96kb',
       handler: async (req, res) => {
         const body = parseOrThrow(stationChallengeBody, req.body, 'body');
-        const station = await stationOf(deps.attestation.store, principalOf(req));
-        if (!station) throw new HallmarkError('not_a_station', 'provisioning is done by a station, with its API key or client certificate', 400);
-        if (station.disabled_at !== null) throw new HallmarkError('station_disabled', `station ${station.name} is disabled`, 403);
+        const station = await callingStation(deps.attestation.store, principalOf(req));
         const profile = stationProfile(station, body.profile);
         const challenge = await openTpmChallenge(deps.attestation, { identity: body.deviceSerial, profile, requester: `station:${station.name}`, actor: actorName(principalOf(req)), source: req.ip, ...evidenceOf(body) });
         res.status(201).json(challengeJson(challenge));

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { Request } from 'express';
 import { provisionDevice, type ProvisionDeps, type ProvisionItem } from '../../factory/provision.js';
 import { provisionBatch } from '../../factory/provision-batch.js';
-import { stationOf, type StationRow } from '../../factory/stations.js';
+import { callingStation } from '../../factory/stations.js';
 import { HallmarkError, isHallmarkError } from '../../base/errors.js';
 import { actorName, principalOf } from '../../http/authenticate.js';
 import type { RouteSpec } from '../../http/routes.js';
@@ -24,12 +23,6 @@ const item = z.strictObject({
 export const MAX_BATCH = 1000;
 const batch = z.strictObject({ devices: z.array(z.unknown()).min(1).max(MAX_BATCH, `at most ${MAX_BATCH} devices per batch`) });
 
-async function callingStation(deps: ProvisionDeps, req: Request): Promise<StationRow> {
-  const station = await stationOf(deps.store, principalOf(req));
-  if (!station) throw new HallmarkError('not_a_station', 'provisioning is done by a station, with its API key or client certificate', 400);
-  if (station.disabled_at !== null) throw new HallmarkError('station_disabled', `station ${station.name} is disabled`, 403);
-  return station;
-}
 
 const answer = (p: Awaited<ReturnType<typeof provisionDevice>>) => ({
   deviceSerial: p.deviceSerial,
@@ -54,7 +47,7 @@ export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
       example: { request: { deviceSerial: 'SN-0001', model: 'M1', lot: 'LOT-1', firmwareVersion: '1.0.0', csr: '-----BEGIN CERTIFICATE REQUEST-----\n…' } },
       jsonBody: '96kb',
       handler: async (req, res) => {
-        const station = await callingStation(deps, req);
+        const station = await callingStation(deps.store, principalOf(req));
         const body = parseOrThrow(item, req.body, 'body');
         const result = await provisionDevice(deps, station, body as ProvisionItem, actorName(principalOf(req)), req.ip);
         res.status(result.repeated ? 200 : 201).json(answer(result));
@@ -71,7 +64,7 @@ export function factoryRoutes(deps: ProvisionDeps): RouteSpec[] {
       example: { request: { devices: [{ deviceSerial: 'SN-0003', model: 'M1', lot: 'LOT-1', firmwareVersion: '1.0.0', keygen: true }] } },
       jsonBody: '4mb',
       handler: async (req, res) => {
-        const station = await callingStation(deps, req);
+        const station = await callingStation(deps.store, principalOf(req));
         const { devices } = parseOrThrow(batch, req.body, 'body');
         const actor = actorName(principalOf(req));
         const results: unknown[] = new Array(devices.length);
