@@ -22,7 +22,7 @@ import { derSequence, tlv } from '../src/x509/der.js';
 
 let home: TestHome;
 before(async () => {
-  home = await makeTestHome(['cmp-sqlite', 'cmp-postgres']);
+  home = await makeTestHome(['cmp-sqlite', 'cmp-postgres', 'cmp-p384']);
 });
 after(() => home?.cleanup());
 
@@ -376,3 +376,32 @@ for (const makeBackend of BACKENDS) {
     });
   });
 }
+
+describe('CMP under an ec-p384 issuing CA', () => {
+  let hm: InProcessHallmark;
+  let env: NodeJS.ProcessEnv;
+  const backend = BACKENDS[0]!();
+  after(async () => {
+    await hm?.close();
+    await backend.cleanup();
+  });
+
+  test('explicit confirmation: openssl hashes the certificate with SHA-384 (its signature\'s hash, RFC 9810 §5.3.18) and Hallmark confirms it', async () => {
+    const dir = fs.mkdtempSync(path.join(home.home, 'cmp-p384-'));
+    const configFile = configCopy(path.join(dir, 'config'), (c) => {
+      c.cas[1].key = 'ec-p384';
+    });
+    hm = await startInProcess(home, backend, 'cmp-p384', { configFile });
+    env = { ...(await cliEnv(home, backend, 'cmp-p384')), HALLMARK_CONFIG: configFile };
+    const files = writeChainFiles(hm, dir);
+    const secret = (await hallmarkJson(env, 'token', 'create', '--device', 'cmp-384', '--cmp')).secret as string;
+    const newkey = path.join(dir, 'k.pem');
+    await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', newkey]);
+    const certout = path.join(dir, 'c.pem');
+    const r = await run('openssl', ['cmp', '-server', `https://localhost:${hm.running.https}/.well-known/cmp`, '-tls_used', '-tls_trusted', files.rootFile, '-trusted', files.rootFile, '-cmd', 'ir', '-ref', 'cmp-384', '-secret', `pass:${secret}`, '-newkey', newkey, '-subject', '/CN=cmp-384', '-certout', certout]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(await mustRun('openssl', ['x509', '-in', certout, '-noout', '-text']), /ecdsa-with-SHA384/);
+    const transaction = await sql(hm.ctx.store)('cmp_transactions').where({ sender: 'cmp-384' }).first();
+    assert.equal(transaction.state, 'confirmed', 'certConf accepted');
+  });
+});

@@ -1,7 +1,8 @@
 import { sql } from '../src/store/handle.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import type { AttestedKey } from '../src/attestation/attested-key.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
@@ -212,6 +213,15 @@ describe('each deliberately broken template is caught by exactly its rule', () =
   test('every OCSP rule has a case', () => assert.deepEqual(OCSP_RULES.map((r) => r.name).sort(), ocspCases.map(([r]) => r).sort()));
 });
 
+/** An attested key as redeemTpmChallenge returns one, for a key made here (the lint is what is tested). */
+const attestedKeyFor = (spki: Buffer): AttestedKey => ({
+  attested: 'tpm',
+  spkiDer: new Uint8Array(spki),
+  ek: { id: 'ab'.repeat(32), spkiDer: new Uint8Array(spki), certificate: { serial: '1a2b', issuer: 'CN=TPM Manufacturer CA', authorityKeyId: 'cd'.repeat(20), manufacturer: '00001014' } },
+  challenge: 'lint',
+  evidence: { kind: 'creation', clock: '1', resetCount: 0, restartCount: 0, safe: true, firmwareVersion: '1' },
+});
+
 describe('what Hallmark signs lints clean', () => {
   test('every profile, both CA certificates', async () => {
     const dir = fs.mkdtempSync(path.join(home.home, 'profiles-'));
@@ -219,8 +229,12 @@ describe('what Hallmark signs lints clean', () => {
       // localhost: one of the configured service names, which the shipped tls-server profile accepts.
       const { csrPem } = await opensslCsr(dir, { subject: '/CN=localhost', addext: name === 'tls-server' ? ['subjectAltName=DNS:localhost'] : [] });
       const identity = profile.identity.required ? (name === 'ocsp-signer' ? 'issuing' : 'lint-subject') : undefined;
-      const issued = await issueCertificate(ca.issue, { csr: csrPem, profile: name, identity, requester: { kind: 'cli' as const }, actor: 'test' });
+      // A profile that requires TPM attestation takes an attested key (as attestation/redeem.ts makes one), and names the TPM in its SAN.
+      const attested = profile.attestation?.required ? attestedKeyFor(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' })) : undefined;
+      const csr = attested ? requestForOwnKey(attested.spkiDer) : csrPem;
+      const issued = await issueCertificate(ca.issue, { csr, profile: name, identity, attestation: attested, requester: { kind: 'cli' as const }, actor: 'test' });
       assert.deepEqual(lintCertificate(tbsOf(issued.der), ca.issue.issuers.get(profile.issuer).lint), [], name);
+      if (attested) assert.match(new X509Certificate(issued.der).subjectAltName ?? '', /URI:urn:dev:hallmark:lint-subject/);
     }
     const root = ca.issue.issuers.get('root');
     assert.deepEqual(lintCertificate(tbsOf(root.certificate), root.lint, { selfIssued: true }), []);

@@ -16,6 +16,7 @@ import type { CaConfig, EstConfig } from '../../config/ca-config.js';
 import type { SecretSealer } from '../../keys/key-store.js';
 import type { LoadedSigner } from '../../signing/signers.js';
 import { findCmpTransaction, startCmpTransaction, unconfirmedCmpTransactions, updateCmpTransaction, type CmpTransactionRow } from '../../store/cmp.js';
+import { findCertificate } from '../../store/certificates.js';
 import type { Store } from '../../store/handle.js';
 import { exactBuffer } from '../../x509/bytes.js';
 import { CertConfirmContent, CertifiedKeyPair, CertOrEncCert, CertRepMessage, CertResponse, CertResponses, CmpCertificates, PKIBody, PKIFreeText, PKIMessage, PKIStatusInfo, PKIStatusInfos, PollRep, PollRepContent, RevRepContent, type RevReqContent } from './asn1.js';
@@ -237,7 +238,9 @@ async function answerIssued(deps: CmpDeps, x: Exchange, issue: { kind: 'ir' | 'c
   await updateCmpTransaction(deps.store, issue.transactionId, issue.from, {
     state: implicit ? 'confirmed' : 'waiting',
     serial: issued.serial,
-    cert_hash: createHash('sha256').update(issued.der).digest('hex'),
+    // RFC 9810 §5.3.18: certHash is computed with the hash of the certificate's signature algorithm
+    // (SHA-384 for an ec-p384 issuing CA), unless the certConf names another in hashAlg.
+    cert_hash: createHash(deps.issue.issuers.exact(issued.issuer).signer.algorithm.hash).update(issued.der).digest('hex'),
     server_nonce: hex(answer.senderNonce),
     confirm_by: confirmBy?.getTime() ?? null,
   });
@@ -347,7 +350,7 @@ async function confirm(deps: CmpDeps, x: Exchange, transactionId: string, conten
   answersLast(x, transaction);
   const status = content[0];
   if (content.length !== 1 || !status) throw new CmpFailure('badRequest', 'certConf confirms the one certificate of the transaction');
-  if (hex(status.certHash.buffer) !== transaction.cert_hash) throw new CmpFailure('badCertId', 'certHash is not the hash of the certificate this transaction issued');
+  if (hex(status.certHash.buffer) !== (await expectedCertHash(deps, transaction, status.hashAlg?.algorithm))) throw new CmpFailure('badCertId', 'certHash is not the hash of the certificate this transaction issued');
   const accepted = !status.statusInfo || status.statusInfo.status === 0 || status.statusInfo.status === 1;
   if (!(await updateCmpTransaction(deps.store, transactionId, 'waiting', { state: accepted ? 'confirmed' : 'rejected', client_nonce: hex(x.message.header.senderNonce!.buffer) }))) {
     throw new CmpFailure('certConfirmed', `transaction ${transactionId} was confirmed meanwhile`);
@@ -356,6 +359,16 @@ async function confirm(deps: CmpDeps, x: Exchange, transactionId: string, conten
   await deps.audit.record({ actor: `cmp:${transaction.sender}`, action: accepted ? 'cmp.confirm' : 'cmp.reject', target: transaction.serial!, outcome: 'success', source: x.source, details: { transaction: transactionId } });
   return (await protectedResponse(x.responder, x.to, new PKIBody({ pkiconf: null }), { now: x.now })).der;
 }
+
+/** The certHash a certConf must carry: the one recorded at issuance, or with the hash its hashAlg names (CMP v3, RFC 9810 §5.3.18). */
+async function expectedCertHash(deps: CmpDeps, transaction: CmpTransactionRow, hashAlg?: string): Promise<string | null> {
+  if (!hashAlg) return transaction.cert_hash;
+  const hash = CERT_HASHES[hashAlg];
+  if (!hash) throw new CmpFailure('badAlg', `certConf hashAlg ${hashAlg}: SHA-256, SHA-384 or SHA-512`);
+  const row = await findCertificate(deps.store, transaction.serial!);
+  return row?.der ? createHash(hash).update(row.der).digest('hex') : null;
+}
+const CERT_HASHES: Record<string, string> = { '2.16.840.1.101.3.4.2.1': 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512' };
 
 const revokeUnconfirmed = (deps: Pick<CmpDeps, 'revocation'>, serial: string, why: string) => revokeUnlessRevoked(deps.revocation, { serial, reason: 'cessationOfOperation', actor: `system:cmp (${why})` });
 
