@@ -39,6 +39,7 @@ import { createEstHandler, isEstPath } from '../protocols/est/handler.js';
 import type { KeyPackageSigner } from '../protocols/est/encrypted-key.js';
 import { createConsoleRouter } from '../console/router.js';
 import { cmpRouter } from '../protocols/cmp/handler.js';
+import { isScepPath } from '../protocols/scep/handler.js';
 import type { LoadedSigner } from '../signing/signers.js';
 import type { RevokeDeps } from '../ca/revoke.js';
 
@@ -171,7 +172,7 @@ export function createHttpsApp(ctx: AppContext, issue: IssueDeps, plane: Securit
  * The HTTPS listener's request handler: EST (`/.well-known/est/…`) on its own node:http handler (see
  * protocols/est/handler.ts), everything else through the Express application.
  */
-export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger, keyPackageSigner: () => KeyPackageSigner, cmpResponder?: () => LoadedSigner | undefined) {
+export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: SecurityPlane, revocation: RevokeDeps, logger: Logger, keyPackageSigner: () => KeyPackageSigner, cmpResponder?: () => LoadedSigner | undefined, scep?: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
   const app = createHttpsApp(ctx, issue, plane, revocation, logger, cmpResponder);
   const logRequest = createRequestLog(logger);
   const est = createEstHandler({
@@ -186,6 +187,14 @@ export function createHttpsListener(ctx: AppContext, issue: IssueDeps, plane: Se
     log: (line) => logger.info(line),
     keyPackageSigner,
   });
-  const listener = (req: IncomingMessage, res: ServerResponse) => (isEstPath(req.url) ? est(req, res) : app(req, res));
+  // SCEP (RFC 8894, docs/scep.md) on a bare handler too: its messages carry their own protection (CMS).
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (isEstPath(req.url)) return est(req, res);
+    if (scep && isScepPath(req.url)) {
+      logRequest(req, res, () => undefined);
+      return void scep(req, res);
+    }
+    return app(req, res);
+  };
   return { app, listener };
 }

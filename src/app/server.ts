@@ -26,6 +26,11 @@ import { databaseFileGuard } from '../store/health.js';
 import { writeCheckpoint } from '../audit/checkpoint.js';
 import { HallmarkError } from '../base/errors.js';
 import { toPem } from '../x509/pem.js';
+import { rawSubject } from '../x509/certificate-fields.js';
+import { createScepHandler } from '../protocols/scep/handler.js';
+import { enrollmentPorts } from './enrollment-ports.js';
+import { checkEnrollmentToken } from '../auth/enrollment-tokens.js';
+import { createRateLimiter } from '../http/rate-limit.js';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { measureCrlAgesWith } from '../observability/metrics.js';
@@ -213,7 +218,29 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const keyPackageSigner = () => (signerOf?.material === material ? signerOf : (signerOf = { material, signer: keyPackageSignerOf(material) })).signer;
   // The CMP responder's signer (RFC 9483 §3.1): made with the time-stamping authority's below.
   let cmpResponder: LoadedSigner | undefined;
-  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger, keyPackageSigner, () => cmpResponder);
+  // The SCEP RA (RFC 8894): its RSA key on the token signs CertReps and decrypts requests; made below.
+  let scepRa: LoadedSigner | undefined;
+  const scep = ctx.config.scep.enabled
+    ? createScepHandler({
+        store: ctx.store,
+        audit: ctx.audit,
+        clock: ctx.clock,
+        keys: ctx.keys!,
+        ports: enrollmentPorts(ctx, issue),
+        labels: ctx.config.est.labels,
+        ra: () => scepRa,
+        crl: (ca) => crlCache.get(ca)?.der,
+        issuerOf: (nameDer) => issue.issuers.list().find((i) => Buffer.compare(Buffer.from(rawSubject(i.certificate)), Buffer.from(nameDer)) === 0)?.name,
+        // The issuing CA, its parents, and the root (a client verifies the RA up to a self-signed anchor).
+        caCertificates: () => [...issue.issuers.get(ctx.config.profiles.get(ctx.config.est.labels.default?.profile ?? 'device')?.issuer ?? 'issuing').chain, issue.issuers.get(ctx.config.cas.find((c) => !c.parent)!.name).certificate],
+        checkSecret: (device, secret, label, now) => checkEnrollmentToken(ctx.store, device, secret, label, now),
+        guard: plane.guard,
+        denials: plane.denials,
+        limit: createRateLimiter('enrollment', ctx.config.security.rateLimits.enrollment, ctx.clock),
+        log,
+      })
+    : undefined;
+  const { app, listener } = createHttpsListener(ctx, issue, plane, revocation, logger, keyPackageSigner, () => cmpResponder, scep);
   const httpsServer = https.createServer(httpsOptions(material, trusted), listener);
   // A connection's client certificate is its identity for the connection's life (and is read once per
   // connection): no TLS 1.2 renegotiation that could swap it (TLS 1.3 has none).
@@ -255,10 +282,12 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const tsaDeps = { store: ctx.store, keys: ctx.keys!, issue, tokenLabel: ctx.env.tokenLabel, audit: ctx.audit, clock: ctx.clock };
   let tsa = ctx.config.tsa.enabled ? await ensureTsa(tsaDeps, log) : undefined;
   cmpResponder = ctx.config.cmp.enabled ? await ensureServiceSigner(tsaDeps, 'cmp', log) : undefined;
+  scepRa = scep ? await ensureServiceSigner(tsaDeps, 'scep', log) : undefined;
   const tsaHandler = ctx.config.tsa.enabled ? createTsaHandler({ store: ctx.store, clock: ctx.clock, config: ctx.config.tsa, tsa: () => tsa, log }) : undefined;
   const httpServer = http.createServer(
     await createPublicHandler({
       tsa: tsaHandler,
+      scep,
       caCertificate: (name) => {
         try {
           return issue.issuers.exact(name).certificate;
@@ -297,6 +326,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       responders = await ensureResponders(responderDeps, log);
       if (tsa) tsa = await ensureTsa(tsaDeps, log);
       if (cmpResponder) cmpResponder = await ensureServiceSigner(tsaDeps, 'cmp', log);
+      if (scepRa) scepRa = await ensureServiceSigner(tsaDeps, 'scep', log);
       const unconfirmed = await revokeUnconfirmedCertificates({ store: ctx.store, clock: ctx.clock, revocation });
       if (unconfirmed.length) log(`CMP: revoked ${unconfirmed.length} certificate(s) never confirmed (certConf) in time: ${unconfirmed.join(', ')}`);
       // So does the HTTPS certificate: new handshakes get the new one, open connections keep theirs.

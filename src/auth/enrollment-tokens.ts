@@ -16,9 +16,13 @@ export interface EnrollmentToken {
 export type SealSecret = (id: string, secret: string) => Promise<Uint8Array>;
 export const cmpSecretContext = (id: string) => `cmp-secret:${id}`;
 
+/**
+ * `<id>.<192 random bits>`, all hex: a secret travels as HTTP Basic (EST), a MAC key (CMP) and a CSR's
+ * challengePassword (SCEP), which clients encode as a PrintableString: no character outside its set.
+ */
 const newSecret = () => {
   const id = randomBytes(8).toString('hex');
-  return { id, secret: `${id}.${randomBytes(24).toString('base64url')}` };
+  return { id, secret: `${id}.${randomBytes(24).toString('hex')}` };
 };
 
 /**
@@ -63,8 +67,9 @@ export async function createEnrollmentToken(
 export type TokenCheck = { ok: true; token: EnrollmentToken } | { ok: false; reason: string; known: boolean };
 
 /** Valid for this device (and label, when bound to one), unexpired and unused. Does not consume. */
+/** Secrets made before they were all hex (`<id>.<32 base64url>`) stay valid. */
 export async function checkEnrollmentToken(store: Handle, device: string, secret: string, label: string, now: Date): Promise<TokenCheck> {
-  const id = /^([0-9a-f]{16})\.[A-Za-z0-9_-]{32}$/.exec(secret)?.[1];
+  const id = /^([0-9a-f]{16})\.(?:[0-9a-f]{48}|[A-Za-z0-9_-]{32})$/.exec(secret)?.[1];
   const row = id ? await tokens.findEnrollmentToken(store, id) : undefined;
   const expected = Buffer.from(row?.secret_hash ?? hash('absent'), 'hex');
   if (!row || !timingSafeEqual(expected, Buffer.from(hash(secret), 'hex')) || row.device !== device) return { ok: false, reason: 'enrollment secret not valid for this device', known: Boolean(row) };

@@ -53,11 +53,16 @@ export function requireSameNames(csr: VerifiedCsr, current: Uint8Array): void {
  * Issues the replacement; the old certificate is marked superseded (and an early-renewal grant spent)
  * in the transaction that records the new one, so both happen or neither does.
  */
-export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCsr; current: CertificateRow; policy: EstConfig['renewal']; actor: string; source?: string }): Promise<IssuedCertificate> {
+export async function renewCertificate(deps: IssueDeps, input: { csr: VerifiedCsr; current: CertificateRow; policy: EstConfig['renewal']; actor: string; source?: string; namesFromProfile?: boolean }): Promise<IssuedCertificate> {
   const now = deps.clock.now();
   const granted = await deps.store.transaction((tx) => renewalGranted(tx, input.current.serial));
   renewalWindow(input.current, input.policy, now, granted);
-  requireSameNames(input.csr, new Uint8Array(input.current.der!));
+  // EST and CMP renew the names as they were (RFC 7030 §4.2.2, RFC 9483 §4.1.3). SCEP asks nothing of
+  // the request's subject: the profile makes it again from the identity, which the CSR's CN, if any, must name.
+  if (!input.namesFromProfile) requireSameNames(input.csr, new Uint8Array(input.current.der!));
+  else if (input.csr.commonName !== undefined && input.current.identity && input.csr.commonName !== input.current.identity) {
+    throw new HallmarkError('subject_mismatch', `a renewal of ${input.current.serial} names "${input.current.identity}", the CSR names "${input.csr.commonName}"`, 400);
+  }
   const supersede = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {
     const issued = outcomes[0]!;
     if (issued instanceof Error) return;

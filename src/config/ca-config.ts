@@ -189,6 +189,10 @@ const tsaSchema = z.strictObject({
   perMinute: z.number().int().min(0).default(600).describe('Time-stamps per client address a minute (token bucket; 0: no limit); beyond it, 429 with Retry-After'),
 });
 
+const scepSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Serve SCEP (RFC 8894) at /scep and /scep/<label> on both listeners; its labels are est.labels (profile, one-time secrets, manual approval). The RA key (RSA) is made on the token at the first start'),
+});
+
 const attestationSchema = z.strictObject({
   tpmRoots: z.array(z.string()).default([]).describe('PEM files of the TPM manufacturers\' EK CA certificates (roots and intermediates) an EK certificate must chain to, for attested enrollment; relative to this file.'),
   challengeSeconds: z.number().int().min(10).max(3600).default(300).describe('How long an attestation challenge (credential and nonce) may be answered; each answers once.'),
@@ -211,6 +215,7 @@ export const configSchema = z.strictObject({
   tsa: tsaSchema.default(tsaSchema.parse({})),
   cmp: cmpSchema.default(cmpSchema.parse({})),
   attestation: attestationSchema.default(attestationSchema.parse({})),
+  scep: scepSchema.default(scepSchema.parse({})),
 });
 
 export type CaDefinition = z.infer<typeof caSchema>;
@@ -229,6 +234,7 @@ export interface CaConfig {
   tsa: z.infer<typeof tsaSchema>;
   cmp: z.infer<typeof cmpSchema>;
   attestation: z.infer<typeof attestationSchema> & { tpmRootCertificates: Uint8Array[] };
+  scep: z.infer<typeof scepSchema>;
   /** Files the configuration was read from, for change detection. */
   files: string[];
 }
@@ -298,6 +304,7 @@ export function loadCaConfig(file: string): CaConfig {
     tsa: config.tsa,
     cmp: config.cmp,
     attestation: { ...config.attestation, tpmRootCertificates },
+    scep: config.scep,
     files,
   };
 }

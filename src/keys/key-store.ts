@@ -2,6 +2,9 @@ import type { CaKeyType } from '../x509/key-types.js';
 import type { SignatureAlgorithm } from '../x509/signature-algorithms.js';
 import type { KeyUri } from './key-uri.js';
 
+/** RSAES-PKCS1-v1_5 (RFC 8017 §7.2) or RSAES-OAEP with SHA-1 or SHA-256 and MGF1 of the same hash (§7.1). */
+export type RsaDecryptScheme = 'rsa-pkcs1' | 'rsa-oaep-sha1' | 'rsa-oaep-sha256';
+
 /** A signing key that stays where it is: `sign` returns the signature value as X.509 carries it. */
 export interface Signer {
   keyType: CaKeyType;
@@ -44,8 +47,13 @@ export interface SecretSealer {
 
 /** The seam between the CA and wherever its keys live (four methods plus inspection). */
 export interface KeyStore {
-  /** Generates a key pair on the token; refuses if a key with that name already exists. */
-  createKey(uri: KeyUri, keyType: CaKeyType): Promise<Signer>;
+  /**
+   * Generates a key pair on the token; refuses if a key with that name already exists. `decrypt`
+   * (RSA only): the key also decrypts (a SCEP RA's key transport), never leaving the token.
+   */
+  createKey(uri: KeyUri, keyType: CaKeyType, options?: { decrypt?: boolean }): Promise<Signer>;
+  /** RSA key transport on the token (C_Decrypt): PKCS#1 v1.5 or OAEP; only for a key made with `decrypt`. */
+  decrypt(uri: KeyUri, ciphertext: Uint8Array, scheme: RsaDecryptScheme): Promise<Uint8Array>;
   getSigner(uri: KeyUri): Promise<Signer>;
   /** Only for rolling back a ceremony that failed before its key certified anything. */
   deleteKey(uri: KeyUri): Promise<void>;

@@ -64,7 +64,7 @@ const parsed = (der: Uint8Array) => {
   return certificate;
 };
 
-const attribute = (type: string, value: ArrayBuffer) => new Attribute({ attrType: type, attrValues: [value] });
+export const attribute = (type: string, value: ArrayBuffer) => new Attribute({ attrType: type, attrValues: [value] });
 const bytesOf = (value: ArrayBuffer) => new Uint8Array(value);
 
 export interface SignedDataInput {
@@ -86,6 +86,8 @@ export interface SignedDataInput {
    * (RFC 3161 appendix A): the signature stays provably older than a later revocation of the signer.
    */
   signatureTimestamp?: (signatureValue: Uint8Array) => Promise<Uint8Array>;
+  /** Further signed attributes a protocol defines (SCEP's messageType, transactionID, nonces…). */
+  extraAttributes?: Attribute[];
 }
 
 /**
@@ -110,6 +112,7 @@ export async function signedData(input: SignedDataInput): Promise<Uint8Array> {
     ...(input.signingTime ? [attribute(id_signingTime, AsnConvert.serialize(new SigningTime(input.signingTime)))] : []),
     attribute(id_messageDigest, AsnConvert.serialize(new OctetString(input.digest))),
     attribute(id_aa_signingCertificateV2, AsnConvert.serialize(signingCertificate)),
+    ...(input.extraAttributes ?? []),
   ]
     .map((a) => ({ a, der: bytesOf(AsnConvert.serialize(a)) }))
     .sort((x, y) => Buffer.compare(x.der, y.der));

@@ -5,8 +5,10 @@ import { findCertificate } from '../store/certificates.js';
 import { newestServiceSigner, type SignerRow } from '../store/signing.js';
 import { createSigner, loadSignerRow, type LoadedSigner, type SignerDeps } from './signers.js';
 
-const WHAT = { tsa: 'time-stamping authority', cmp: 'CMP responder' } as const;
-const PROFILE = { tsa: 'tsa', cmp: 'cmp-responder' } as const;
+const WHAT = { tsa: 'time-stamping authority', cmp: 'CMP responder', scep: 'SCEP RA' } as const;
+const PROFILE = { tsa: 'tsa', cmp: 'cmp-responder', scep: 'scep-ra' } as const;
+/** SCEP clients encrypt to the RA with RSA (RFC 8894 §3.1); the others sign with the default key type. */
+const KEY_TYPE = { tsa: undefined, cmp: undefined, scep: 'rsa-3072' } as const;
 
 /**
  * The signer of one of Hallmark's own services (`tsa`: RFC 3161 time-stamps; `cmp`: CMP responses):
@@ -15,12 +17,12 @@ const PROFILE = { tsa: 'tsa', cmp: 'cmp-responder' } as const;
  * revoked, or its CA no longer issues (rollover, compromise). What the older ones signed stays
  * verifiable with their own certificates.
  */
-export async function ensureServiceSigner(deps: SignerDeps & { audit: AuditLog; clock: Clock }, purpose: 'tsa' | 'cmp', log: (line: string) => void): Promise<LoadedSigner> {
+export async function ensureServiceSigner(deps: SignerDeps & { audit: AuditLog; clock: Clock }, purpose: 'tsa' | 'cmp' | 'scep', log: (line: string) => void): Promise<LoadedSigner> {
   const now = deps.clock.now().getTime();
   const newest = await newestServiceSigner(deps.store, purpose);
   if (newest && !inLastThirdOfLife(Number(newest.not_before), Number(newest.not_after), now) && (await stillCurrent(deps, newest, PROFILE[purpose]))) return loadSignerRow(deps, newest);
   const name = `${purpose}-${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${now.toString(36)}`;
-  const row = await createSigner(deps, { name, purpose, requester: { kind: 'system' }, actor: `system:${purpose}` });
+  const row = await createSigner(deps, { name, purpose, keyType: KEY_TYPE[purpose], requester: { kind: 'system' }, actor: `system:${purpose}` });
   log(`${WHAT[purpose]}: new certificate ${row.serial}, valid until ${new Date(Number(row.not_after)).toISOString()}`);
   return loadSignerRow(deps, row);
 }

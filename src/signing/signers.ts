@@ -24,9 +24,13 @@ const PURPOSES = {
   firmware: { defaultProfile: 'firmware-signer', usage: 'codeSigning' },
   tsa: { defaultProfile: 'tsa', usage: 'timeStamping' },
   cmp: { defaultProfile: 'cmp-responder', usage: 'cmcRA' },
+  // The SCEP RA signs CertReps and is the key clients encrypt their requests to (RFC 8894 §2.1). No
+  // extendedKeyUsage: clients check its signature as S/MIME (OpenSSL's PKCS7_verify), which refuses an
+  // EKU without emailProtection; keyEncipherment is what it must grant.
+  scep: { defaultProfile: 'scep-ra', usage: 'keyEncipherment' },
 } as const;
 
-/** firmware: signs releases; tsa: RFC 3161 time-stamps; cmp: CMP responses (RFC 9483 §3.1). */
+/** firmware: signs releases; tsa: RFC 3161 time-stamps; cmp: CMP responses (RFC 9483 §3.1); scep: the SCEP RA (RFC 8894). */
 export type SignerPurpose = keyof typeof PURPOSES;
 
 export interface SignerDeps {
@@ -81,9 +85,10 @@ export async function certifySignerKey(
   const { defaultProfile, usage } = PURPOSES[input.purpose];
   const profile = deps.issue.profiles.get(input.profile);
   if (!profile) throw new HallmarkError('unknown_profile', `no profile named "${input.profile}": add ca-config/profiles/${defaultProfile}.yaml (docs/firmware-signing.md)`, 409);
-  if (!profile.extendedKeyUsage.includes(usage)) throw new HallmarkError('wrong_profile', `profile "${input.profile}" does not grant ${usage}: a ${input.purpose} signer needs one that does`, 400);
+  if (!(profile.extendedKeyUsage as readonly string[]).includes(usage) && !(profile.keyUsage as readonly string[]).includes(usage)) throw new HallmarkError('wrong_profile', `profile "${input.profile}" does not grant ${usage}: a ${input.purpose} signer needs one that does`, 400);
   const uri = { token: deps.tokenLabel, object: `hallmark-signer-${input.name}-${randomBytes(4).toString('hex')}` };
-  const key = await deps.keys.createKey(uri, keyType);
+  // The SCEP RA's RSA key also decrypts what clients encrypt to it (on the token, C_Decrypt).
+  const key = await deps.keys.createKey(uri, keyType, { decrypt: input.purpose === 'scep' });
   let fields: SignerKeyFields | undefined;
   const recordWith = async (tx: StoreTx, issued: IssuedCertificate) => {
     fields = { ca: issued.issuer, key_uri: formatKeyUri(uri), key_type: keyType, serial: issued.serial, certificate: Buffer.from(issued.der), not_before: issued.notBefore.getTime(), not_after: issued.notAfter.getTime() };

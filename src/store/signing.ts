@@ -132,7 +132,7 @@ export function listReleases(handle: Handle, filter: { product?: string; signer?
 }
 
 /** The newest signer of one of Hallmark's own services, `tsa` or `cmp` (by certificate expiry). */
-export const newestServiceSigner = (handle: Handle, purpose: 'tsa' | 'cmp'): Promise<SignerRow | undefined> => sql(handle)('signers').where({ purpose }).orderBy('not_after', 'desc').first();
+export const newestServiceSigner = (handle: Handle, purpose: 'tsa' | 'cmp' | 'scep'): Promise<SignerRow | undefined> => sql(handle)('signers').where({ purpose }).orderBy('not_after', 'desc').first();
 
 export const insertTimestamp = async (handle: Handle, row: { serial: string; gen_time: number; hash_algorithm: string; imprint: string; signer: string; source: string | null }): Promise<void> =>
   void (await sql(handle)('timestamps').insert(row));

@@ -19,3 +19,9 @@ export function certsOnly(certificates: Uint8Array[]): Uint8Array {
   const signedData = tlv(0x30, concatBytes([VERSION_1, EMPTY_SET, ENCAP_DATA, tlv(0xa0, concatBytes(derSetOrder(certificates))), EMPTY_SET]));
   return tlv(0x30, concatBytes([OID_SIGNED_DATA, tlv(0xa0, signedData)]));
 }
+
+/** The same with CRLs instead (`crls [1]`): SCEP's GetCRL answer (RFC 8894 §3.3.2.2). */
+export function crlsOnly(crls: Uint8Array[]): Uint8Array {
+  const signedData = tlv(0x30, concatBytes([VERSION_1, EMPTY_SET, ENCAP_DATA, tlv(0xa1, concatBytes(derSetOrder(crls))), EMPTY_SET]));
+  return tlv(0x30, concatBytes([OID_SIGNED_DATA, tlv(0xa0, signedData)]));
+}

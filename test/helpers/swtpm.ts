@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mustRun, run } from './run.js';
+import { startSessionBus } from './session-bus.js';
 
 /**
  * A software TPM (swtpm) made for one test: its state, EK certificates from a local CA, and a resource
@@ -85,10 +86,9 @@ export async function startSoftTpm(dir: string): Promise<SoftTpm> {
     const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${state}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${ctrl},bindaddr=127.0.0.1`, '--flags', 'startup-clear'], { stdio: 'ignore' });
     children.push(swtpm);
     await listening(port, swtpm);
-    // A D-Bus session bus of this test's own; the daemon prints its address once it listens.
-    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    children.push(bus);
-    const address = await firstLine(bus);
+    const bus = await startSessionBus();
+    children.push(bus.child);
+    const address = bus.address;
     const busName = `com.hallmark.Tabrmd.p${port}`;
     const tcti = `tabrmd:bus_type=session,bus_name=${busName}`;
     const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: address, TPM2TOOLS_TCTI: tcti, TPM2OPENSSL_TCTI: tcti };
@@ -106,23 +106,6 @@ export async function startSoftTpm(dir: string): Promise<SoftTpm> {
     await stop();
     throw e;
   }
-}
-
-/** The first line a child prints (dbus-daemon's address), within 20 s. */
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('no address from dbus-daemon')), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const newline = text.indexOf('\n');
-      if (newline >= 0) {
-        clearTimeout(timer);
-        resolve(text.slice(0, newline).trim());
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`dbus-daemon exited ${code}`)));
-  });
 }
 
 /** One TPM and the files tpm2-tools made with it. */

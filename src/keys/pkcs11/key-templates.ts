@@ -14,8 +14,11 @@ export interface KeyPairTemplates {
 /**
  * CA keys are token objects that can sign and nothing else: private, sensitive, never extractable
  * (so CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE come out true), no decrypt, derive or unwrap.
+ * `decrypt` (an RSA key of a SCEP RA, to which clients encrypt): the key also decrypts, still never
+ * extractable.
  */
-export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType): KeyPairTemplates {
+export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType, options: { decrypt?: boolean } = {}): KeyPairTemplates {
+  const decrypt = Boolean(options.decrypt) && keyType.startsWith('rsa-');
   const naming = { label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) };
   const privateKey: graphene.ITemplate = {
     ...naming,
@@ -24,11 +27,11 @@ export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType): KeyPairTempla
     sensitive: true,
     extractable: false,
     sign: true,
-    decrypt: false,
+    decrypt,
     derive: false,
     unwrap: false,
   };
-  const publicKey: graphene.ITemplate = { ...naming, token: true, private: false, verify: true, encrypt: false, wrap: false, derive: false };
+  const publicKey: graphene.ITemplate = { ...naming, token: true, private: false, verify: true, encrypt: decrypt, wrap: false, derive: false };
   if (keyType.startsWith('ec-')) {
     const paramsEC = Buffer.from(AsnConvert.serialize(new ECParameters({ namedCurve: CURVE_OIDS[keyType]! })));
     return {

@@ -153,12 +153,12 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   };
 
   return {
-    async createKey(uri, keyType) {
+    async createKey(uri, keyType, createOptions) {
       const spki = await pool.run((session) => {
         if (findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY) || findKey(session, uri, graphene.ObjectClass.PUBLIC_KEY)) {
           throw new HallmarkError('hsm_key_exists', `a key named ${formatKeyUri(uri)} already exists on the token; refusing to overwrite it`, 409);
         }
-        const t = keyPairTemplates(uri, keyType);
+        const t = keyPairTemplates(uri, keyType, createOptions);
         const pair = session.generateKeyPair(t.mechanism, t.publicKey, t.privateKey);
         return readSpki(pair.publicKey);
       }, 'key generation');
@@ -181,6 +181,18 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         }
         privateHandles.delete(formatKeyUri(uri));
       }, 'key deletion');
+    },
+    async decrypt(uri, ciphertext, scheme) {
+      return pool.run(async (session) => {
+        const key = await privateKey(session, uri);
+        const mechanism = scheme === 'rsa-pkcs1' ? 'RSA_PKCS' : { name: 'RSA_PKCS_OAEP', params: scheme === 'rsa-oaep-sha1' ? new graphene.RsaOaepParams(graphene.MechanismEnum.SHA1, graphene.RsaMgf.MGF1_SHA1) : new graphene.RsaOaepParams(graphene.MechanismEnum.SHA256, graphene.RsaMgf.MGF1_SHA256) };
+        // A wrong padding (a message encrypted to another key) is the caller's refusal, not a token fault.
+        try {
+          return new Uint8Array(session.createDecipher(mechanism, key).once(Buffer.from(ciphertext), Buffer.alloc(ciphertext.length)));
+        } catch (e) {
+          throw new HallmarkError('decrypt_failed', `the token could not decrypt with ${formatKeyUri(uri)}: ${(e as Error).message}`, 400);
+        }
+      }, 'decryption');
     },
     async getSealer(uri) {
       return createPkcs11Sealer(pool, uri);

@@ -21,7 +21,7 @@ export interface EnrollmentPorts {
   /** Issues for an enroller: its secret consumed, its use recorded with the certificate. */
   enroll(input: { enroller: Enroller; csr: VerifiedCsr; profile: string; actor: string; source?: string; heldRequest?: string; attestation?: { key: AttestedKey; record: BindingRecord } }): Promise<IssuedCertificate>;
   /** Issues the replacement of `current`, which is marked superseded with it. */
-  renew(input: { csr: VerifiedCsr; current: CertificateRow; actor: string; source?: string }): Promise<IssuedCertificate>;
+  renew(input: { csr: VerifiedCsr; current: CertificateRow; actor: string; source?: string; namesFromProfile?: boolean }): Promise<IssuedCertificate>;
   /** RFC 7030 §4.2.3: the operator's decision on this request, recorded (and audited) when it is new. */
   hold(request: { label: string; device: string; keyId: string; subject: string; actor: string; source?: string; now: Date }): Promise<EnrollmentRequestRow>;
   /** A certificate as recorded (renewals, repeated held requests). */

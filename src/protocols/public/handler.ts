@@ -12,6 +12,8 @@ export interface PublicDeps {
   ocsp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   /** POST /tsa, the RFC 3161 time-stamping authority (absent when tsa.enabled is false). */
   tsa?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** /scep and /scep/<label>, SCEP (RFC 8894 §4: over HTTP; absent when scep.enabled is false). */
+  scep?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   clock: Clock;
   log: (line: string) => void;
   /** /readyz: database reachable, token logged in, CRLs fresh; warnings (the public URL) do not make it unready. */
@@ -41,6 +43,7 @@ export async function createPublicHandler(deps: PublicDeps): Promise<(req: Incom
       if (req.method !== allowed && !(allowed === 'GET' && head)) return send(res, 405, 'text/plain', `use ${allowed} for ${path === '/ocsp' ? '/ocsp' : '/ocsp/<base64 request>'}\n`, { Allow: allowed });
       return deps.ocsp(req, res, path);
     }
+    if (deps.scep && (path === '/scep' || path.startsWith('/scep/'))) return deps.scep(req, res);
     if (path === '/tsa' && deps.tsa) {
       if (req.method !== 'POST') return send(res, 405, 'text/plain', 'use POST for /tsa (RFC 3161 §3.4)\n', { Allow: 'POST' });
       return deps.tsa(req, res);

@@ -19,6 +19,7 @@ import * as m017 from './017_firmware_signing.js';
 import * as m018 from './018_signer_lifecycle.js';
 import * as m019 from './019_cmp.js';
 import * as m020 from './020_tpm_attestation.js';
+import * as m021 from './021_scep.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -41,6 +42,7 @@ const migrations: Record<string, Knex.Migration> = {
   '018_signer_lifecycle': m018,
   '019_cmp': m019,
   '020_tpm_attestation': m020,
+  '021_scep': m021,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */

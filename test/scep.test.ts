@@ -1,0 +1,135 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { makeTestHome, type TestHome } from './helpers/hsm.js';
+import { BACKENDS } from './helpers/backends.js';
+import { configCopy, startInProcess, writeChainFiles, type InProcessHallmark } from './helpers/in-process.js';
+import { cliEnv, hallmarkJson } from './helpers/cli.js';
+import { mustRun, run } from './helpers/run.js';
+import { startSessionBus } from './helpers/session-bus.js';
+import { sql } from '../src/store/handle.js';
+
+/**
+ * SCEP (RFC 8894, docs/scep.md) with a client nobody here wrote: certmonger (its daemon on a D-Bus
+ * session bus of the test's own, `getcert`, and its `scep-submit` helper), over plain HTTP as SCEP
+ * expects. GetCACaps, GetCACert, enrollment with a one-time challenge password, renewal signed with the
+ * current certificate; openssl inspects the messages.
+ */
+
+/** certmonger on a private session bus, its state under `dir`. */
+async function startCertmonger(dir: string): Promise<{ env: NodeJS.ProcessEnv; stop: () => void }> {
+  const bus = await startSessionBus();
+  // Its state in the test's directory, never the machine's /var/lib/certmonger (certmonger reads these variables).
+  const state = (name: string) => {
+    const p = path.join(dir, name);
+    fs.mkdirSync(p, { recursive: true });
+    return p;
+  };
+  const env = {
+    ...process.env,
+    DBUS_SESSION_BUS_ADDRESS: bus.address,
+    HOME: dir,
+    XDG_CONFIG_HOME: state('config'),
+    CERTMONGER_CONFIG_DIR: state('etc'),
+    CERTMONGER_REQUESTS_DIR: state('requests'),
+    CERTMONGER_CAS_DIR: state('cas'),
+    CERTMONGER_LOCAL_CA_DIR: state('local'),
+    CERTMONGER_TMPDIR: state('tmp'),
+    CERTMONGER_SYSTEM_LOCK_FILE: path.join(dir, 'lock'),
+  };
+  const log = fs.openSync(path.join(dir, 'certmonger.log'), 'a');
+  const daemon: ChildProcess = spawn('certmonger', ['-s', '-n', '-d', '2'], { env, stdio: ['ignore', log, log] });
+  process.once('exit', () => daemon.kill('SIGKILL'));
+  const stop = () => {
+    daemon.kill('SIGKILL');
+    bus.child.kill('SIGKILL');
+  };
+  for (const until = Date.now() + 30_000; ; ) {
+    if ((await run('getcert', ['list-cas', '-s'], { env, timeoutMs: 10_000 })).code === 0) break;
+    if (daemon.exitCode !== null || Date.now() > until) {
+      stop();
+      throw new Error(`certmonger did not start: ${fs.readFileSync(path.join(dir, 'certmonger.log'), 'utf8').slice(-2000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { env, stop };
+}
+
+let home: TestHome;
+before(async () => {
+  home = await makeTestHome(['scep-sqlite', 'scep-postgres']);
+});
+after(() => home?.cleanup());
+
+for (const makeBackend of BACKENDS) {
+  const backend = makeBackend();
+  describe(`SCEP on ${backend.name}`, () => {
+    let hm: InProcessHallmark;
+    let env: NodeJS.ProcessEnv;
+    let dir: string;
+    let files: ReturnType<typeof writeChainFiles>;
+    let certmonger: Awaited<ReturnType<typeof startCertmonger>>;
+    const token = `scep-${backend.name}`;
+    const url = (label = 'default') => `http://127.0.0.1:${hm.running.http}/scep${label === 'default' ? '' : `/${label}`}`;
+    const getcert = (args: string[]) => run('getcert', [args[0]!, '-s', ...args.slice(1)], { env: certmonger.env, timeoutMs: 120_000 });
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(home.home, `${token}-`));
+      const configFile = configCopy(path.join(dir, 'config'), () => {});
+      hm = await startInProcess(home, backend, token, { configFile });
+      env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
+      files = writeChainFiles(hm, dir);
+      certmonger = await startCertmonger(fs.mkdtempSync(path.join(dir, 'certmonger-')));
+    });
+    after(async () => {
+      certmonger?.stop();
+      if (process.env.SCEP_KEEP) fs.cpSync(certmonger.env.HOME!, '/tmp/cmx/state', { recursive: true });
+      await hm?.close();
+      await backend.cleanup();
+    });
+
+    test('GetCACaps and GetCACert: scep-submit reads the capabilities and the RA and CA certificates', async () => {
+      const caps = await mustRun('/usr/lib/certmonger/scep-submit', ['-u', url(), '-c']);
+      for (const cap of ['AES', 'POSTPKIOperation', 'Renewal', 'SHA-256', 'SHA-512', 'SCEPStandard']) assert.match(caps, new RegExp(`^${cap}$`, 'm'));
+      const certs = await mustRun('/usr/lib/certmonger/scep-submit', ['-u', url(), '-C']);
+      const pems = certs.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      assert.ok(pems.length >= 2, certs);
+      const ra = path.join(dir, 'ra.pem');
+      fs.writeFileSync(ra, pems[0]!);
+      assert.match(await mustRun('openssl', ['x509', '-in', ra, '-noout', '-subject']), /SCEP RA/);
+      assert.match(await mustRun('openssl', ['verify', '-CAfile', files.rootFile, '-untrusted', files.issuingFile, ra]), /OK/);
+    });
+
+    test('certmonger enrolls with a one-time challenge password, then renews with the certificate it has', async () => {
+      const secret = (await hallmarkJson(env, 'token', 'create', '--device', 'scep-dev-1')).secret as string;
+      const added = await getcert(['add-scep-ca', '-c', 'hallmark', '-u', url()]);
+      assert.equal(added.code, 0, added.stdout + added.stderr);
+      const cert = path.join(dir, 'scep-dev-1.pem');
+      const key = path.join(dir, 'scep-dev-1.key');
+      const r = await getcert(['request', '-c', 'hallmark', '-f', cert, '-k', key, '-N', 'CN=scep-dev-1', '-L', secret, '-I', 'scep-dev-1', '-w', '--wait-timeout', '90']);
+      const listed = await getcert(['list', '-i', 'scep-dev-1']);
+      const refusals = JSON.stringify([...(await sql(hm.ctx.store)('audit_events').where({ action: 'scep.refuse' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'scep.refuse' }))].map((e: { details: string }) => e.details));
+      assert.match(listed.stdout, /status: MONITORING/, r.stdout + r.stderr + listed.stdout + refusals);
+      assert.match(await mustRun('openssl', ['verify', '-CAfile', files.rootFile, '-untrusted', files.issuingFile, cert]), /OK/);
+      assert.match(await mustRun('openssl', ['x509', '-in', cert, '-noout', '-subject']), /scep-dev-1/);
+      const first = (await mustRun('openssl', ['x509', '-in', cert, '-noout', '-serial'])).trim().split('=')[1]!.toLowerCase();
+      // Renewal opens late in a certificate's life; an operator lets this one renew now.
+      assert.equal((await run('node', [path.join(process.cwd(), 'bin/hallmark.js'), 'cert', 'allow-renewal', first], { env })).code, 0);
+      // A new key, the request signed with the certificate it has (a renewal).
+      const resubmit = await getcert(['rekey', '-i', 'scep-dev-1', '-w', '--wait-timeout', '90']);
+      const after = await getcert(['list', '-i', 'scep-dev-1']);
+      assert.match(after.stdout, /status: MONITORING/, resubmit.stdout + resubmit.stderr + after.stdout);
+      const second = (await mustRun('openssl', ['x509', '-in', cert, '-noout', '-serial'])).trim().split('=')[1]!.toLowerCase();
+      const refused = JSON.stringify([...(await sql(hm.ctx.store)('audit_events').where({ action: 'scep.refuse' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'scep.refuse' }))].map((e: { details: string }) => e.details));
+      assert.notEqual(second, first, `a new certificate: ${resubmit.stdout}${resubmit.stderr}${after.stdout}${refused}${JSON.stringify(await sql(hm.ctx.store)('scep_transactions'))}`);
+      const old = await sql(hm.ctx.store)('certificates').where({ serial: first.replace(/^0+/, '') }).first();
+      assert.ok(old.superseded_by, 'the renewed certificate is superseded');
+      const transactions = await sql(hm.ctx.store)('scep_transactions').where({ device: 'scep-dev-1' }).orderBy('created_at');
+      // certmonger sends its renewal as a PKCSReq signed with the current certificate (as before RFC 8894's RenewalReq).
+      assert.deepEqual(transactions.map((t: { state: string }) => t.state), ['issued', 'issued']);
+      assert.equal(transactions[1].serial, second.replace(/^0+/, ''));
+    });
+  });
+}
