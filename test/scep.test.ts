@@ -122,14 +122,79 @@ for (const makeBackend of BACKENDS) {
       const after = await getcert(['list', '-i', 'scep-dev-1']);
       assert.match(after.stdout, /status: MONITORING/, resubmit.stdout + resubmit.stderr + after.stdout);
       const second = (await mustRun('openssl', ['x509', '-in', cert, '-noout', '-serial'])).trim().split('=')[1]!.toLowerCase();
-      const refused = JSON.stringify([...(await sql(hm.ctx.store)('audit_events').where({ action: 'scep.refuse' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'scep.refuse' }))].map((e: { details: string }) => e.details));
+      const refused = JSON.stringify([...(await sql(hm.ctx.store)('audit_events').where({ outcome: 'failure' })), ...(await sql(hm.ctx.store)('audit_pending').where({ outcome: 'failure' }))].map((e: { action: string; details: string }) => [e.action, e.details]));
       assert.notEqual(second, first, `a new certificate: ${resubmit.stdout}${resubmit.stderr}${after.stdout}${refused}${JSON.stringify(await sql(hm.ctx.store)('scep_transactions'))}`);
-      const old = await sql(hm.ctx.store)('certificates').where({ serial: first.replace(/^0+/, '') }).first();
+      const old = await sql(hm.ctx.store)('certificates').where({ serial: first }).first();
       assert.ok(old.superseded_by, 'the renewed certificate is superseded');
       const transactions = await sql(hm.ctx.store)('scep_transactions').where({ device: 'scep-dev-1' }).orderBy('created_at');
       // certmonger sends its renewal as a PKCSReq signed with the current certificate (as before RFC 8894's RenewalReq).
       assert.deepEqual(transactions.map((t: { state: string }) => t.state), ['issued', 'issued']);
-      assert.equal(transactions[1].serial, second.replace(/^0+/, ''));
+      assert.equal(transactions[1].serial, second);
+    });
+
+    /** The pkiMessage certmonger sent last for a request (its request file keeps it as scep_req, PEM). */
+    const sentMessage = (id: string): Buffer => {
+      const requests = path.join(certmonger.env.HOME!, 'requests');
+      for (const file of fs.readdirSync(requests)) {
+        const text = fs.readFileSync(path.join(requests, file), 'utf8');
+        if (!new RegExp(`^id=${id}$`, 'm').test(text)) continue;
+        const pem = /^scep_req=(-----BEGIN[\s\S]+?-----END [A-Z0-9 ]+-----)/m.exec(text)![1]!.replace(/\n /g, '\n');
+        return Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+      }
+      throw new Error(`no request ${id}`);
+    };
+    /** POSTs a pkiMessage; the CertRep's signed attributes as openssl prints them, and its signature checked against the root. */
+    const operate = async (message: Buffer) => {
+      const request = path.join(dir, `req-${Date.now()}.der`);
+      const response = `${request}.rep`;
+      fs.writeFileSync(request, message);
+      const r = await run('curl', ['-sS', '-o', response, '-w', '%{http_code}', '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${request}`, `${url()}?operation=PKIOperation`]);
+      assert.equal(r.stdout, '200', r.stderr);
+      const verified = await run('openssl', ['cms', '-verify', '-inform', 'DER', '-in', response, '-CAfile', files.rootFile, '-purpose', 'any', '-out', '/dev/null']);
+      assert.equal(verified.code, 0, `the CertRep verifies with openssl against the root: ${verified.stderr}`);
+      return (await mustRun('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', response])).replace(/\s+/g, ' ');
+    };
+    /** pkiStatus and failInfo of a CertRep as openssl printed it (PrintableString values after their OIDs). */
+    const statusOf = (printed: string) => ({
+      pkiStatus: /\(2\.16\.840\.1\.113733\.1\.9\.3\) set: PRINTABLESTRING:(\d)/.exec(printed)?.[1],
+      failInfo: /\(2\.16\.840\.1\.113733\.1\.9\.4\) set: PRINTABLESTRING:(\d)/.exec(printed)?.[1],
+    });
+
+    test('refusals answer a signed CertRep with the failInfo RFC 8894 names, and issue nothing: a wrong challenge (badRequest), a replayed transaction (badRequest), a changed signature (badMessageCheck), a request encrypted to another RA (badMessageCheck); garbage is a 400', async () => {
+      const before = Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n);
+      await hallmarkJson(env, 'token', 'create', '--device', 'scep-dev-2');
+      const wrong = await getcert(['request', '-c', 'hallmark', '-f', path.join(dir, 'dev2.pem'), '-k', path.join(dir, 'dev2.key'), '-N', 'CN=scep-dev-2', '-L', '0123456789abcdef.00', '-I', 'scep-dev-2', '-w', '--wait-timeout', '60']);
+      const listed = await getcert(['list', '-i', 'scep-dev-2']);
+      assert.match(listed.stdout, /status: CA_REJECTED/, wrong.stdout + listed.stdout);
+      // certmonger's words for failInfo badRequest.
+      assert.match(listed.stdout, /not permitted or is not supported/);
+
+      // scep-dev-1's first request again: its transactionID was used.
+      const replayed = await operate(sentMessage('scep-dev-1'));
+      assert.deepEqual(statusOf(replayed), { pkiStatus: '2', failInfo: '2' }, replayed);
+
+      const tampered = Buffer.from(sentMessage('scep-dev-2'));
+      tampered[tampered.length - 1]! ^= 0x01; // the last byte of the signature value
+      const refusedSignature = await operate(tampered);
+      assert.deepEqual(statusOf(refusedSignature), { pkiStatus: '2', failInfo: '1' }, refusedSignature);
+
+      // Another RA: certmonger told to encrypt to a certificate that is not Hallmark's RA.
+      const otherKey = path.join(dir, 'other-ra.key');
+      const otherRa = path.join(dir, 'other-ra.pem');
+      await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', otherKey, '-out', otherRa, '-subj', '/CN=Not the RA', '-days', '2']);
+      assert.equal((await getcert(['add-scep-ca', '-c', 'impostor', '-u', url(), '-r', otherRa, '-N', files.issuingFile])).code, 0);
+      await hallmarkJson(env, 'token', 'create', '--device', 'scep-dev-3');
+      await getcert(['request', '-c', 'impostor', '-f', path.join(dir, 'dev3.pem'), '-k', path.join(dir, 'dev3.key'), '-N', 'CN=scep-dev-3', '-L', 'x', '-I', 'scep-dev-3', '-w', '--wait-timeout', '60']);
+      const audited = [...(await sql(hm.ctx.store)('audit_events').where({ action: 'scep.refuse' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'scep.refuse' }))].map((e: { details: string }) => JSON.parse(e.details));
+      assert.ok(audited.some((d: { failInfo: string; reason: string }) => d.failInfo === 'badMessageCheck' && /not encrypted to this RA/.test(d.reason)), JSON.stringify(audited));
+
+      for (const garbage of [Buffer.from('not a message'), Buffer.alloc(0)]) {
+        const r = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Content-Type: application/x-pki-message', '--data-binary', garbage.length ? garbage.toString() : '', `${url()}?operation=PKIOperation`]);
+        assert.equal(r.stdout, '400');
+      }
+      const unknownLabel = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `${url('nope')}?operation=GetCACaps`]);
+      assert.equal(unknownLabel.stdout, '404');
+      assert.equal(Number((await sql(hm.ctx.store)('certificates').count({ n: '*' }))[0]!.n), before, 'nothing issued');
     });
   });
 }

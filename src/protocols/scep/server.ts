@@ -1,5 +1,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { IssuerAndSerialNumber } from '@peculiar/asn1-cms';
+import { Certificate } from '@peculiar/asn1-x509';
+import { serialToHex } from '../../x509/serial.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { Clock } from '../../base/clock.js';
 import { HallmarkError, isHallmarkError } from '../../base/errors.js';
@@ -37,7 +39,6 @@ export interface ScepDeps extends AttemptDeps {
   issuerOf: (issuerNameDer: Uint8Array) => string | undefined;
 }
 
-const serialHex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex').replace(/^(00)+(?=.)/, '');
 
 /**
  * One PKIOperation (RFC 8894 §3.3): the message is read and its signature checked, the envelope opened
@@ -146,9 +147,8 @@ async function firstEnrollment(x: Exchange, csr: VerifiedCsr, settings: EstConfi
 
 /** The certificate a message is signed with, when it is one this CA issued (compared byte for byte). */
 async function ourCertificate(deps: ScepDeps, der: Uint8Array) {
-  const { X509Certificate } = await import('node:crypto');
-  const serial = new X509Certificate(Buffer.from(der)).serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
-  const row = await deps.ports.certificate(serial);
+  // Serials are kept as the hex of the INTEGER's content bytes (x509/serial.ts), leading zeros and all.
+  const row = await deps.ports.certificate(serialToHex(new Uint8Array(AsnConvert.parse(der, Certificate).tbsCertificate.serialNumber)));
   return row?.der && Buffer.compare(Buffer.from(row.der), Buffer.from(der)) === 0 ? row : undefined;
 }
 
@@ -203,7 +203,7 @@ const issuerAndSerial = (content: Uint8Array) => {
 /** GetCert (§3.3.4): a certificate by issuer and serial. */
 async function getCert(x: Exchange): Promise<Outcome> {
   const wanted = issuerAndSerial(x.content);
-  const row = await findCertificate(x.deps.store, serialHex(new Uint8Array(wanted.serialNumber)));
+  const row = await findCertificate(x.deps.store, serialToHex(new Uint8Array(wanted.serialNumber)));
   if (!row?.der) throw new ScepFailure('badCertId', 'no certificate with that serial');
   return issuedAnswer(new Uint8Array(row.der));
 }
