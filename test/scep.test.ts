@@ -77,7 +77,10 @@ for (const makeBackend of BACKENDS) {
 
     before(async () => {
       dir = fs.mkdtempSync(path.join(home.home, `${token}-`));
-      const configFile = configCopy(path.join(dir, 'config'), () => {});
+      // A label whose enrollments wait for an operator (shared with EST's deferred enrollment).
+      const configFile = configCopy(path.join(dir, 'config'), (c) => {
+        c.est = { ...(c.est ?? {}), labels: { default: { profile: 'device', enroll: ['token', 'bootstrap'] }, held: { profile: 'device', enroll: ['token'], manualApproval: true, retryAfterSeconds: 1 } } };
+      });
       hm = await startInProcess(home, backend, token, { configFile });
       env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
       files = writeChainFiles(hm, dir);
@@ -130,6 +133,31 @@ for (const makeBackend of BACKENDS) {
       // certmonger sends its renewal as a PKCSReq signed with the current certificate (as before RFC 8894's RenewalReq).
       assert.deepEqual(transactions.map((t: { state: string }) => t.state), ['issued', 'issued']);
       assert.equal(transactions[1].serial, second);
+    });
+
+    test('a label with manual approval: the CertRep is PENDING until an operator approves; certmonger polls (CertPoll) and gets the certificate', async () => {
+      const secret = (await hallmarkJson(env, 'token', 'create', '--device', 'scep-held-1', '--label', 'held')).secret as string;
+      assert.equal((await getcert(['add-scep-ca', '-c', 'held', '-u', url('held')])).code, 0);
+      const cert = path.join(dir, 'held.pem');
+      await getcert(['request', '-c', 'held', '-f', cert, '-k', path.join(dir, 'held.key'), '-N', 'CN=scep-held-1', '-L', secret, '-I', 'scep-held-1']);
+      // Waits on the held request to appear (readiness, not a fixed sleep).
+      let pending: { id: string }[] = [];
+      for (const until = Date.now() + 60_000; !pending.length && Date.now() < until; ) {
+        pending = (await hallmarkJson(env, 'enrollment', 'list', '--status', 'pending')).filter((r: { device: string }) => r.device === 'scep-held-1');
+        if (!pending.length) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(pending.length, 1, 'held for an operator');
+      const transaction = await sql(hm.ctx.store)('scep_transactions').where({ device: 'scep-held-1' }).first();
+      assert.equal(transaction.state, 'pending');
+      const beforeApproval = await getcert(['list', '-i', 'scep-held-1']);
+      assert.equal((await run('node', [path.join(process.cwd(), 'bin/hallmark.js'), 'enrollment', 'approve', pending[0]!.id], { env })).code, 0);
+      // certmonger asks again (CertPoll) when told to look: resubmit of a pending SCEP request polls.
+      const polled = await getcert(['resubmit', '-i', 'scep-held-1', '-w', '--wait-timeout', '90']);
+      const listed = await getcert(['list', '-i', 'scep-held-1']);
+      assert.match(listed.stdout, /status: MONITORING/, polled.stdout + listed.stdout + JSON.stringify([...(await sql(hm.ctx.store)('audit_events').where({ action: 'scep.refuse' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'scep.refuse' }))].map((e: { details: string }) => e.details)) + beforeApproval.stdout);
+      assert.match(await mustRun('openssl', ['verify', '-CAfile', files.rootFile, '-untrusted', files.issuingFile, cert]), /OK/);
+      const done = await sql(hm.ctx.store)('scep_transactions').where({ device: 'scep-held-1' });
+      assert.ok(done.some((t: { message_type: string; state: string }) => t.state === 'issued'), JSON.stringify(done));
     });
 
     /** The pkiMessage certmonger sent last for a request (its request file keeps it as scep_req, PEM). */

@@ -110,7 +110,13 @@ async function enroll(x: Exchange): Promise<Outcome> {
   const current = await ourCertificate(deps, message.signerCertificate);
   const renewal = message.messageType === MESSAGE_TYPE.RenewalReq || Boolean(current);
   const row: ScepTransactionRow = { transaction_id: message.transactionId, label: x.label, device: csr.commonName ?? null, message_type: message.messageType, state: 'working', serial: null, secret_id: null, held_request: null, request: null, created_at: x.now.getTime() };
-  if (!(await startScepTransaction(deps.store, row))) throw new ScepFailure('badRequest', `transactionID ${message.transactionId} was used before (RFC 8894 §3.2.1.1): a new request takes a new one; CertPoll asks after a pending one`);
+  if (!(await startScepTransaction(deps.store, row))) {
+    // The same request (the same key) again while it waits for an operator is a poll (clients resend it, §3.3.3);
+    // anything else under a used transactionID is a replay.
+    const existing = await findScepTransaction(deps.store, message.transactionId);
+    if (existing?.state === 'pending' && existing.label === x.label && existing.request && publicKeyId((await verifyCsr(new Uint8Array(existing.request))).spkiDer) === publicKeyId(csr.spkiDer)) return poll(x);
+    throw new ScepFailure('badRequest', `transactionID ${message.transactionId} was used before (RFC 8894 §3.2.1.1): a new request takes a new one; CertPoll asks after a pending one`);
+  }
   try {
     const outcome = renewal ? await renew(x, csr, current) : await firstEnrollment(x, csr, settings);
     return outcome;
