@@ -11,7 +11,7 @@ set -euo pipefail
 
 tools=(softhsm2-util:softhsm2 openssl:openssl jq:jq curl:curl make:make g++:g++)
 if [ "${1:-run}" = "test" ]; then
-  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client swtpm:swtpm swtpm_setup:swtpm-tools tpm2_activatecredential:tpm2-tools /usr/sbin/tpm2-abrmd:tpm2-abrmd dbus-daemon:dbus-daemon /usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 /usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so:tpm2-openssl)
+  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client swtpm:swtpm swtpm_setup:swtpm-tools tpm2_activatecredential:tpm2-tools /usr/sbin/tpm2-abrmd:tpm2-abrmd dbus-daemon:dbus-daemon getcert:certmonger /usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 /usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so:tpm2-openssl)
 fi
 if [ "${1:-run}" = "bench" ]; then
   tools+=(wrk:wrk)

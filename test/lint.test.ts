@@ -227,7 +227,7 @@ describe('what Hallmark signs lints clean', () => {
     const dir = fs.mkdtempSync(path.join(home.home, 'profiles-'));
     for (const [name, profile] of ca.ctx.config.profiles) {
       // localhost: one of the configured service names, which the shipped tls-server profile accepts.
-      const { csrPem } = await opensslCsr(dir, { subject: '/CN=localhost', addext: name === 'tls-server' ? ['subjectAltName=DNS:localhost'] : [] });
+      const { csrPem } = await opensslCsr(dir, { key: profile.keyTypes.includes('ec-p256') ? 'ec-p256' : 'rsa-3072', subject: '/CN=localhost', addext: name === 'tls-server' ? ['subjectAltName=DNS:localhost'] : [] });
       const identity = profile.identity.required ? (name === 'ocsp-signer' ? 'issuing' : 'lint-subject') : undefined;
       // A profile that requires TPM attestation takes an attested key (as attestation/redeem.ts makes one), and names the TPM in its SAN.
       const attested = profile.attestation?.required ? attestedKeyFor(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' })) : undefined;

@@ -43,6 +43,7 @@ const MATRIX: Record<string, Record<PrincipalName, number>> = {
   'firmware-signer': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
   tsa: { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
   'cmp-responder': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
+  'scep-ra': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
   // Only keys attested in a TPM (test/tpm-attestation.test.ts): no CSR obtains one, an admin's neither.
   'device-tpm': { adminSession: 403, adminKey: 403, authorityKey: 403, operatorKey: 403, operatorSession: 403, readOnlyKey: 403, stationKey: 403, deviceCert: 403 },
 };
@@ -408,6 +409,7 @@ describe('profiles and routes that could reach authority', () => {
       'firmware-signer': { enrollment: false, renewal: false, station: false, cli: true, system: true },
       tsa: { enrollment: false, renewal: false, station: false, cli: true, system: true },
       'cmp-responder': { enrollment: false, renewal: false, station: false, cli: true, system: true },
+      'scep-ra': { enrollment: false, renewal: false, station: false, cli: true, system: true },
       // Renewal is off: a CSR cannot prove where its key lives (the profile requires TPM attestation).
       'device-tpm': { enrollment: true, renewal: false, station: true, cli: true, system: true },
     };
