@@ -10,6 +10,13 @@ import { cliEnv, hallmarkJson } from './helpers/cli.js';
 import { mustRun, run } from './helpers/run.js';
 import { startSessionBus } from './helpers/session-bus.js';
 import { sql } from '../src/store/handle.js';
+import { createPrivateKey, webcrypto } from 'node:crypto';
+import { x509 } from '../src/x509/crypto-provider.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import { IssuerAndSerialNumber } from '@peculiar/asn1-cms';
+import { scepRequest } from './helpers/scep-request.js';
+import { opensslCsr } from './helpers/csr.js';
 
 /**
  * SCEP (RFC 8894, docs/scep.md) with a client nobody here wrote: certmonger (its daemon on a D-Bus
@@ -103,6 +110,9 @@ for (const makeBackend of BACKENDS) {
       fs.writeFileSync(ra, pems[0]!);
       assert.match(await mustRun('openssl', ['x509', '-in', ra, '-noout', '-subject']), /SCEP RA/);
       assert.match(await mustRun('openssl', ['verify', '-CAfile', files.rootFile, '-untrusted', files.issuingFile, ra]), /OK/);
+      // The same on the HTTPS listener.
+      const overTls = await mustRun('curl', ['-sSf', '--cacert', files.rootFile, `https://localhost:${hm.running.https}/scep?operation=GetCACaps`]);
+      for (const cap of ['AES', 'Renewal', 'SCEPStandard']) assert.match(overTls, new RegExp(`^${cap}$`, 'm'));
     });
 
     test('certmonger enrolls with a one-time challenge password, then renews with the certificate it has', async () => {
@@ -171,6 +181,7 @@ for (const makeBackend of BACKENDS) {
       }
       throw new Error(`no request ${id}`);
     };
+    let lastResponse = '';
     /** POSTs a pkiMessage; the CertRep's signed attributes as openssl prints them, and its signature checked against the root. */
     const operate = async (message: Buffer) => {
       const request = path.join(dir, `req-${Date.now()}.der`);
@@ -180,12 +191,68 @@ for (const makeBackend of BACKENDS) {
       assert.equal(r.stdout, '200', r.stderr);
       const verified = await run('openssl', ['cms', '-verify', '-inform', 'DER', '-in', response, '-CAfile', files.rootFile, '-purpose', 'any', '-out', '/dev/null']);
       assert.equal(verified.code, 0, `the CertRep verifies with openssl against the root: ${verified.stderr}`);
+      lastResponse = response;
       return (await mustRun('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', response])).replace(/\s+/g, ' ');
     };
     /** pkiStatus and failInfo of a CertRep as openssl printed it (PrintableString values after their OIDs). */
     const statusOf = (printed: string) => ({
       pkiStatus: /\(2\.16\.840\.1\.113733\.1\.9\.3\) set: PRINTABLESTRING:(\d)/.exec(printed)?.[1],
       failInfo: /\(2\.16\.840\.1\.113733\.1\.9\.4\) set: PRINTABLESTRING:(\d)/.exec(printed)?.[1],
+    });
+
+    test('GetCert, GetCRL and RenewalReq by GET (pkiMessages made with pkijs: RSAES-OAEP to the RA, decrypted on the token; SHA-256 OAEP, which SoftHSM does not do, badAlg): the certificate and the CRL enveloped to the requester, a renewal; an unknown serial is badCertId, a signingTime days off badTime', async () => {
+      const keys = (await webcrypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+      const self = await x509.X509CertificateGenerator.createSelfSigned({ name: 'CN=scep-reader', keys: keys as never, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) });
+      const requesterPem = path.join(dir, 'reader.pem');
+      const requesterKey = path.join(dir, 'reader.key');
+      fs.writeFileSync(requesterPem, self.toString('pem'));
+      fs.writeFileSync(requesterKey, x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'));
+      const ra = (await mustRun('/usr/lib/certmonger/scep-submit', ['-u', url(), '-C'])).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0];
+      const raDer = new Uint8Array(new x509.X509Certificate(ra).rawData);
+      const current = await sql(hm.ctx.store)('certificates').where({ identity: 'scep-dev-1' }).whereNull('superseded_by').first();
+      const parsed = AsnConvert.parse(new Uint8Array(current.der), Certificate);
+      const ask = async (messageType: string, serial: ArrayBuffer, signingTime?: Date, oaepHash?: 'SHA-1' | 'SHA-256') => {
+        const content = new Uint8Array(AsnConvert.serialize(new IssuerAndSerialNumber({ issuer: parsed.tbsCertificate.issuer, serialNumber: serial })));
+        const message = await scepRequest({ messageType, transactionId: `reader-${messageType}-${Math.random()}`, content, raCertificate: raDer, signer: { certificate: new Uint8Array(self.rawData), key: keys.privateKey }, signingTime, oaepHash });
+        const printed = await operate(Buffer.from(message));
+        return { status: statusOf(printed), printed, response: lastResponse };
+      };
+      /** The SUCCESS content: verified against the root, then decrypted with the requester's key (openssl cms). */
+      const opened = async (response: string) => {
+        const envelope = `${response}.env`;
+        await mustRun('openssl', ['cms', '-verify', '-inform', 'DER', '-in', response, '-CAfile', files.rootFile, '-purpose', 'any', '-out', envelope]);
+        const inner = `${response}.p7`;
+        await mustRun('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', envelope, '-recip', requesterPem, '-inkey', requesterKey, '-out', inner]);
+        return inner;
+      };
+      const cert = await ask('21', parsed.tbsCertificate.serialNumber);
+      const reasons = async () => JSON.stringify([...(await sql(hm.ctx.store)('audit_events').where({ action: 'scep.refuse' })), ...(await sql(hm.ctx.store)('audit_pending').where({ action: 'scep.refuse' }))].map((e: { details: string }) => e.details).slice(-3));
+      assert.deepEqual(cert.status, { pkiStatus: '0', failInfo: undefined }, await reasons());
+      const certs = await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', await opened(cert.response), '-print_certs']);
+      assert.match(certs, /subject=.*scep-dev-1/);
+      const crl = await ask('22', parsed.tbsCertificate.serialNumber);
+      assert.deepEqual(crl.status, { pkiStatus: '0', failInfo: undefined }, crl.printed);
+      assert.match(await mustRun('openssl', ['pkcs7', '-inform', 'DER', '-in', await opened(crl.response), '-print', '-noout']), /crl:[\s\S]*Hallmark Issuing CA 1/);
+      const unknown = await ask('21', new Uint8Array([0x7f, 1, 2, 3]).buffer);
+      assert.deepEqual(unknown.status, { pkiStatus: '2', failInfo: '4' }, unknown.printed);
+      const stale = await ask('21', parsed.tbsCertificate.serialNumber, new Date(Date.now() - 3 * 86_400_000));
+      assert.deepEqual(stale.status, { pkiStatus: '2', failInfo: '3' }, stale.printed);
+      // SoftHSM2 decrypts RSAES-OAEP with SHA-1 only: OAEP with SHA-256 is an algorithm this RA's token does not take.
+      const oaep256 = await ask('21', parsed.tbsCertificate.serialNumber, undefined, 'SHA-256');
+      assert.deepEqual(oaep256.status, { pkiStatus: '2', failInfo: '0' }, await reasons());
+
+      // A RenewalReq (messageType 17) signed with scep-dev-1's current certificate and key, for a new key, sent by GET.
+      assert.equal((await run('node', [path.join(process.cwd(), 'bin/hallmark.js'), 'cert', 'allow-renewal', current.serial], { env })).code, 0);
+      const holderKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(fs.readFileSync(path.join(dir, 'scep-dev-1.key'))).export({ type: 'pkcs8', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+      const csr = await opensslCsr(dir, { key: 'rsa-2048', subject: '/CN=scep-dev-1' });
+      const renewal = await scepRequest({ messageType: '17', transactionId: `renewal-${Date.now()}`, content: new Uint8Array(Buffer.from(fs.readFileSync(csr.csrFile, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64')), raCertificate: raDer, signer: { certificate: new Uint8Array(current.der), key: holderKey } });
+      const response = path.join(dir, 'renewal.rep');
+      const got = await run('curl', ['-sS', '-o', response, '-w', '%{http_code}', '--get', '--data-urlencode', 'operation=PKIOperation', '--data-urlencode', `message=${Buffer.from(renewal).toString('base64')}`, url()]);
+      assert.equal(got.stdout, '200', got.stderr);
+      const printed = (await mustRun('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', response])).replace(/\s+/g, ' ');
+      assert.deepEqual(statusOf(printed), { pkiStatus: '0', failInfo: undefined }, printed);
+      const renewed = await sql(hm.ctx.store)('certificates').where({ serial: current.serial }).first();
+      assert.ok(renewed.superseded_by, 'the certificate that signed the RenewalReq is superseded');
     });
 
     test('refusals answer a signed CertRep with the failInfo RFC 8894 names, and issue nothing: a wrong challenge (badRequest), a replayed transaction (badRequest), a changed signature (badMessageCheck), a request encrypted to another RA (badMessageCheck); garbage is a 400', async () => {

@@ -1,5 +1,5 @@
 import { sql, sqlTx, type Handle, type StoreTx } from './handle.js';
-import { isUniqueViolation } from './unique-violation.js';
+import { insertOnce } from './insert-once.js';
 
 /** A challenge handed out for TPM-attested enrollment (migration 020). */
 export interface TpmChallengeRow {
@@ -51,12 +51,7 @@ export const findTpmBinding = (handle: Handle, ekId: string): Promise<TpmBinding
  * claims for one TPM, the database's primary key lets one win.
  */
 export async function claimTpmBinding(handle: Handle, row: TpmBindingRow): Promise<'new' | 'same' | { boundTo: string }> {
-  try {
-    await sql(handle)('tpm_bindings').insert(row);
-    return 'new';
-  } catch (e) {
-    if (!isUniqueViolation(e)) throw e;
-  }
+  if (await insertOnce(handle, 'tpm_bindings', row)) return 'new';
   const existing = await findTpmBinding(handle, row.ek_id);
   if (!existing) return claimTpmBinding(handle, row);
   return existing.identity === row.identity ? 'same' : { boundTo: existing.identity };

@@ -290,11 +290,11 @@ export async function failPendingIntents(tx: StoreTx, serials: string[]): Promis
 
 /**
  * Certificates of a revoked CA that still need a replacement. Not those bound to a key on the token:
- * responders, links and the time-stamping authority are made anew; a firmware signer is replaced by a
+ * responders, links, the time-stamping authority, the CMP responder and the SCEP RA are made anew; a firmware signer is replaced by a
  * new signer (docs/firmware-signing.md).
  */
 const toReissue = (handle: Handle, issuer: string, now: number) =>
-  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link', 'tsa', 'cmp-responder', 'firmware-signer']);
+  sql(handle)('certificates').where({ issuer, status: 'active' }).whereNull('superseded_by').where('not_after', '>', now).whereNotIn('profile', ['ocsp-signer', 'link', 'tsa', 'cmp-responder', 'scep-ra', 'firmware-signer']);
 
 export const countToReissue = async (handle: Handle, issuer: string, now: number): Promise<number> => Number((await toReissue(handle, issuer, now).count({ n: '*' }))[0]!.n);
 

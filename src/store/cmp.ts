@@ -1,5 +1,5 @@
 import { sql, type Handle } from './handle.js';
-import { isUniqueViolation } from './unique-violation.js';
+import { insertOnce } from './insert-once.js';
 
 /** One CMP transaction (migration 019). */
 export interface CmpTransactionRow {
@@ -22,15 +22,7 @@ export interface CmpTransactionRow {
 }
 
 /** A new transaction; false when its id was used before (RFC 9810 §5.1.1: transactionID is unique). */
-export async function startCmpTransaction(handle: Handle, row: CmpTransactionRow): Promise<boolean> {
-  try {
-    await sql(handle)('cmp_transactions').insert(row);
-    return true;
-  } catch (e) {
-    if (isUniqueViolation(e)) return false;
-    throw e;
-  }
-}
+export const startCmpTransaction = (handle: Handle, row: CmpTransactionRow): Promise<boolean> => insertOnce(handle, 'cmp_transactions', row);
 
 export const findCmpTransaction = (handle: Handle, id: string): Promise<CmpTransactionRow | undefined> => sql(handle)('cmp_transactions').where({ transaction_id: id }).first();
 

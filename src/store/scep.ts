@@ -1,5 +1,5 @@
 import { sql, type Handle } from './handle.js';
-import { isUniqueViolation } from './unique-violation.js';
+import { insertOnce } from './insert-once.js';
 
 /** One SCEP transaction (migration 021). */
 export interface ScepTransactionRow {
@@ -16,15 +16,7 @@ export interface ScepTransactionRow {
 }
 
 /** A new transaction; false when its transactionID was used before (RFC 8894 §3.2.1.1). */
-export async function startScepTransaction(handle: Handle, row: ScepTransactionRow): Promise<boolean> {
-  try {
-    await sql(handle)('scep_transactions').insert(row);
-    return true;
-  } catch (e) {
-    if (isUniqueViolation(e)) return false;
-    throw e;
-  }
-}
+export const startScepTransaction = (handle: Handle, row: ScepTransactionRow): Promise<boolean> => insertOnce(handle, 'scep_transactions', row);
 
 export const findScepTransaction = (handle: Handle, id: string): Promise<ScepTransactionRow | undefined> => sql(handle)('scep_transactions').where({ transaction_id: id }).first();
 

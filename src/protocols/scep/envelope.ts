@@ -4,6 +4,7 @@ import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
 import { CMSVersion, ContentInfo, EncryptedContent, EncryptedContentInfo, EnvelopedData, IssuerAndSerialNumber, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos, id_data, id_envelopedData } from '@peculiar/asn1-cms';
 import type { RsaDecryptScheme } from '../../keys/key-store.js';
 import { exactBuffer } from '../../x509/bytes.js';
+import { RsaEsOaepParams } from '@peculiar/asn1-rsa';
 import { ScepFailure } from './failure.js';
 
 /** Content encryption SCEP clients use (RFC 8894 §3.5.2: AES in GetCACaps; DES3 from older clients). */
@@ -15,6 +16,25 @@ const CIPHERS: Record<string, { name: string; keyBytes: number }> = {
 };
 const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const RSAES_OAEP = '1.2.840.113549.1.1.7';
+
+const SHA1 = '1.3.14.3.2.26';
+const SHA256 = '2.16.840.1.101.3.4.2.1';
+
+/** RSAES-OAEP-params (RFC 8017 §A.2.1): SHA-1 (the default, absent) or SHA-256, MGF1 with the same hash, no label. */
+function oaepScheme(parameters: ArrayBuffer | null | undefined): RsaDecryptScheme {
+  if (!parameters || parameters.byteLength <= 2) return 'rsa-oaep-sha1';
+  let params: RsaEsOaepParams;
+  try {
+    params = AsnConvert.parse(parameters, RsaEsOaepParams);
+  } catch {
+    throw new ScepFailure('badAlg', 'RSAES-OAEP parameters that do not parse');
+  }
+  const hash = params.hashAlgorithm.algorithm;
+  const mgfHash = params.maskGenAlgorithm.parameters ? AsnConvert.parse(params.maskGenAlgorithm.parameters, AlgorithmIdentifier).algorithm : SHA1;
+  if (hash === SHA1 && mgfHash === SHA1) return 'rsa-oaep-sha1';
+  if (hash === SHA256 && mgfHash === SHA256) return 'rsa-oaep-sha256';
+  throw new ScepFailure('badAlg', `RSAES-OAEP with ${hash} and MGF1 with ${mgfHash}: SHA-1 or SHA-256, the same for both`);
+}
 
 /** The recipient a key transport names: issuer and serial of a certificate. */
 export interface Recipient {
@@ -52,7 +72,7 @@ export async function openEnvelope(der: Uint8Array, ra: { certificate: Uint8Arra
   const algorithm = recipient.keyEncryptionAlgorithm.algorithm;
   let scheme: RsaDecryptScheme;
   if (algorithm === RSA_ENCRYPTION) scheme = 'rsa-pkcs1';
-  else if (algorithm === RSAES_OAEP) scheme = recipient.keyEncryptionAlgorithm.parameters && recipient.keyEncryptionAlgorithm.parameters.byteLength > 2 ? 'rsa-oaep-sha256' : 'rsa-oaep-sha1';
+  else if (algorithm === RSAES_OAEP) scheme = oaepScheme(recipient.keyEncryptionAlgorithm.parameters);
   else throw new ScepFailure('badAlg', `key transport ${algorithm}: rsaEncryption or RSAES-OAEP`);
   const cipherInfo = enveloped.encryptedContentInfo;
   const cipher = CIPHERS[cipherInfo.contentEncryptionAlgorithm.algorithm];
@@ -63,8 +83,10 @@ export async function openEnvelope(der: Uint8Array, ra: { certificate: Uint8Arra
   let key: Uint8Array;
   try {
     key = await ra.decrypt(new Uint8Array(recipient.encryptedKey.buffer), scheme);
-  } catch {
-    throw new ScepFailure('badMessageCheck', 'the content-encryption key does not decrypt with the RA key (encrypted to another key?)');
+  } catch (e) {
+    // SoftHSM2, for one, does RSAES-OAEP with SHA-1 only: a token that refuses the mechanism is badAlg.
+    if (/CKR_(ARGUMENTS_BAD|MECHANISM_INVALID|MECHANISM_PARAM_INVALID)/.test((e as Error).message)) throw new ScepFailure('badAlg', `the token holding the RA key does not do ${scheme}: ${(e as Error).message}`);
+    throw new ScepFailure('badMessageCheck', `the content-encryption key does not decrypt with the RA key (encrypted to another key?): ${(e as Error).message}`);
   }
   if (key.length !== cipher.keyBytes) throw new ScepFailure('badMessageCheck', 'the content-encryption key does not fit its algorithm');
   try {

@@ -1,7 +1,8 @@
 import { createHash, verify, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
-import { ContentInfo, SignedData, id_data, id_signedData, id_messageDigest, type SignerInfo } from '@peculiar/asn1-cms';
+import { ContentInfo, SignedData, id_data, id_signedData, id_messageDigest, id_signingTime, type SignerInfo } from '@peculiar/asn1-cms';
+import { Time } from '@peculiar/asn1-x509';
 import { children, content, DerError, expectTag, readTlv, whole } from '../../x509/der-reader.js';
 import { HallmarkError } from '../../base/errors.js';
 import { ScepFailure } from './failure.js';
@@ -31,6 +32,8 @@ export interface PkiMessage {
   envelope: Uint8Array;
 }
 
+const MAX_CLOCK_SKEW_MS = 24 * 3_600_000;
+
 const garbage = (why: string) => new HallmarkError('invalid_scep_message', `not a SCEP pkiMessage: ${why}`, 400);
 
 /** A printable attribute value (PrintableString, or UTF8String from lenient clients). */
@@ -53,7 +56,7 @@ function octets(value: ArrayBuffer): Uint8Array {
  * (answered, since the transaction and nonce could be read): badMessageCheck, or badAlg for a digest
  * or signature algorithm it does not take.
  */
-export function readPkiMessage(der: Uint8Array): PkiMessage & { failure?: ScepFailure } {
+export function readPkiMessage(der: Uint8Array, now: Date): PkiMessage & { failure?: ScepFailure } {
   let signedData: SignedData;
   let signerInfo: SignerInfo;
   let rawAttributes: Uint8Array;
@@ -93,7 +96,12 @@ export function readPkiMessage(der: Uint8Array): PkiMessage & { failure?: ScepFa
   }
   if (!transactionId || transactionId.length > 128) throw garbage('transactionID is empty or longer than 128 characters');
   const eContent = signedData.encapContentInfo.eContent;
-  const envelope = eContent?.single ? new Uint8Array(eContent.single.buffer) : eContent?.any ? new Uint8Array(eContent.any) : new Uint8Array();
+  let envelope: Uint8Array;
+  try {
+    envelope = eContent?.single ? new Uint8Array(eContent.single.buffer) : eContent?.any ? octetStringValue(new Uint8Array(eContent.any)) : new Uint8Array();
+  } catch (e) {
+    throw garbage(`the content is not an OCTET STRING: ${(e as Error).message}`);
+  }
   // The signer's certificate, found by issuer and serial among those the message carries.
   const sid = signerInfo.sid.issuerAndSerialNumber;
   const carried = (signedData.certificates ?? []).flatMap((c) => (c.certificate ? [c.certificate] : []));
@@ -115,7 +123,28 @@ export function readPkiMessage(der: Uint8Array): PkiMessage & { failure?: ScepFa
     ok = false;
   }
   if (!ok) return fail('badMessageCheck', 'the signature does not verify with the signer\'s certificate');
+  // badTime (§3.2.1.4): a signingTime, when the message has one, within a day of ours (device clocks drift before they enroll).
+  const signingTime = attribute(id_signingTime);
+  if (signingTime) {
+    let at: number;
+    try {
+      at = AsnConvert.parse(signingTime, Time).getTime().getTime();
+    } catch {
+      return fail('badMessageCheck', 'the signingTime attribute is malformed');
+    }
+    if (Math.abs(at - now.getTime()) > MAX_CLOCK_SKEW_MS) return fail('badTime', `the message was signed at ${new Date(at).toISOString()}, more than a day from this server's time`);
+  }
   return base;
+}
+
+/**
+ * An OCTET STRING's value: primitive, or (BER, as pkijs and other CMS encoders write large contents)
+ * constructed from segments, concatenated (X.690 §8.7.3). The messageDigest is over this value (RFC 5652 §5.4).
+ */
+function octetStringValue(bytes: Uint8Array, at = readTlv(bytes, 0)): Uint8Array {
+  if (at.tag === 0x04) return bytes.subarray(at.contentStart, at.end);
+  if (at.tag !== 0x24) throw new DerError(`tag 0x${at.tag.toString(16)}`);
+  return Buffer.concat(children(bytes, at).map((segment) => octetStringValue(bytes, segment)));
 }
 
 /** The subject public key of a certificate (DER SubjectPublicKeyInfo). */

@@ -49,8 +49,8 @@ export interface ScepDeps extends AttemptDeps {
 export async function answerPkiOperation(deps: ScepDeps, label: string, der: Uint8Array, source: string): Promise<Uint8Array> {
   const ra = deps.ra();
   if (!ra) throw new HallmarkError('scep_unavailable', 'the SCEP RA has no key yet; retry in a moment', 503);
-  const message = readPkiMessage(der);
   const now = deps.clock.now();
+  const message = readPkiMessage(der, now);
   let cipherOid: string | undefined;
   const answer = (outcome: Outcome) => certRep(ra, { ...message, cipherOid }, outcome, now);
   const refuse = async (failure: ScepFailure) => {
