@@ -170,16 +170,30 @@ for (const makeBackend of BACKENDS) {
       assert.ok(done.some((t: { message_type: string; state: string }) => t.state === 'issued'), JSON.stringify(done));
     });
 
-    /** The pkiMessage certmonger sent last for a request (its request file keeps it as scep_req, PEM). */
-    const sentMessage = (id: string): Buffer => {
+    /**
+     * The pkiMessage certmonger sent last for a request (its request file keeps it as scep_req, PEM).
+     * certmonger rewrites its request files as a request's state changes, so a file may be caught
+     * mid-write: it waits for a complete one (readiness, not a fixed sleep).
+     */
+    const sentMessage = async (id: string): Promise<Buffer> => {
       const requests = path.join(certmonger.env.HOME!, 'requests');
-      for (const file of fs.readdirSync(requests)) {
-        const text = fs.readFileSync(path.join(requests, file), 'utf8');
-        if (!new RegExp(`^id=${id}$`, 'm').test(text)) continue;
-        const pem = /^scep_req=(-----BEGIN[\s\S]+?-----END [A-Z0-9 ]+-----)/m.exec(text)![1]!.replace(/\n /g, '\n');
-        return Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+      const read = (file: string) => {
+        try {
+          return fs.readFileSync(path.join(requests, file), 'utf8');
+        } catch {
+          return ''; // replaced while listed
+        }
+      };
+      for (const until = Date.now() + 20_000; ; ) {
+        for (const file of fs.readdirSync(requests)) {
+          const text = read(file);
+          if (!new RegExp(`^id=${id}$`, 'm').test(text)) continue;
+          const pem = /^scep_req=(-----BEGIN[\s\S]+?-----END [A-Z0-9 ]+-----)/m.exec(text)?.[1];
+          if (pem) return Buffer.from(pem.replace(/\n /g, '\n').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+        }
+        if (Date.now() > until) throw new Error(`no request ${id} in ${fs.readdirSync(requests).join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      throw new Error(`no request ${id}`);
     };
     let lastResponse = '';
     /** POSTs a pkiMessage; the CertRep's signed attributes as openssl prints them, and its signature checked against the root. */
@@ -265,10 +279,10 @@ for (const makeBackend of BACKENDS) {
       assert.match(listed.stdout, /not permitted or is not supported/);
 
       // scep-dev-1's first request again: its transactionID was used.
-      const replayed = await operate(sentMessage('scep-dev-1'));
+      const replayed = await operate(await sentMessage('scep-dev-1'));
       assert.deepEqual(statusOf(replayed), { pkiStatus: '2', failInfo: '2' }, replayed);
 
-      const tampered = Buffer.from(sentMessage('scep-dev-2'));
+      const tampered = Buffer.from(await sentMessage('scep-dev-2'));
       tampered[tampered.length - 1]! ^= 0x01; // the last byte of the signature value
       const refusedSignature = await operate(tampered);
       assert.deepEqual(statusOf(refusedSignature), { pkiStatus: '2', failInfo: '1' }, refusedSignature);
