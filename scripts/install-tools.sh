@@ -4,14 +4,15 @@
 #   scripts/install-tools.sh test    what the test suite talks to as well: curl, GnuTLS, Mosquitto,
 #                                    Chromium (the console), strace (disk syncs), zsh (completion),
 #                                    a software TPM, tpm2-tools, its resource manager on D-Bus and
-#                                    openssl's tpm2 provider (TPM attestation, TLS with a TPM key)
+#                                    openssl's tpm2 provider (TPM attestation, TLS with a TPM key),
+#                                    and two more PKCS#11 modules: openCryptoki and tpm2-pkcs11
 #   scripts/install-tools.sh bench   the quick start's, and wrk (HTTP load for scripts/bench)
 # As root it runs apt-get; otherwise through sudo. Without either it prints the command to run.
 set -euo pipefail
 
 tools=(softhsm2-util:softhsm2 openssl:openssl jq:jq curl:curl make:make g++:g++)
 if [ "${1:-run}" = "test" ]; then
-  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client swtpm:swtpm swtpm_setup:swtpm-tools tpm2_activatecredential:tpm2-tools /usr/sbin/tpm2-abrmd:tpm2-abrmd dbus-daemon:dbus-daemon getcert:certmonger /usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 /usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so:tpm2-openssl)
+  tools+=(gnutls-cli:gnutls-bin mosquitto:mosquitto mosquitto_pub:mosquitto-clients chromium:chromium strace:strace zsh:zsh pg_isready:postgresql-client swtpm:swtpm swtpm_setup:swtpm-tools tpm2_activatecredential:tpm2-tools /usr/sbin/tpm2-abrmd:tpm2-abrmd dbus-daemon:dbus-daemon getcert:certmonger /usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 /usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so:tpm2-openssl /usr/sbin/pkcsslotd:opencryptoki /usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so:libtpm2-pkcs11-1 tpm2_ptool:libtpm2-pkcs11-tools)
 fi
 if [ "${1:-run}" = "bench" ]; then
   tools+=(wrk:wrk)

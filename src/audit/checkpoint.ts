@@ -16,7 +16,8 @@ export async function auditSigner(keys: KeyStore, token: string): Promise<Signer
   const uri = auditKeyUri(token);
   if (await keys.hasKey(uri)) return keys.getSigner(uri);
   try {
-    return await keys.createKey(uri, 'ec-p256');
+    // P-256 where the token makes it, else RSA-3072 (openCryptoki's software token has no EC).
+    return await keys.createKey(uri, (await keys.capabilities()).serviceKeyType ?? 'ec-p256');
   } catch (e) {
     // Another instance made it in the meantime.
     if ((e as { code?: string }).code === 'hsm_key_exists') return keys.getSigner(uri);

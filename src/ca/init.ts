@@ -13,6 +13,7 @@ import { buildName, type AttributeName } from '../x509/names.js';
 import { certifyCa } from './ca-generation.js';
 import { caRecords } from './ca-records.js';
 import { auditSigner } from '../audit/checkpoint.js';
+import { probeKeyType } from '../keys/probe.js';
 import { SECRETS_KEY } from '../keys/key-store.js';
 import type { Name } from '@peculiar/asn1-x509';
 
@@ -49,6 +50,8 @@ export async function initializeCa(deps: InitDeps, progress: (line: string) => v
     }
   }
 
+  await checkToken(deps, progress);
+
   const created: KeyUri[] = [];
   try {
     return await runCeremony(deps, created, progress);
@@ -58,6 +61,35 @@ export async function initializeCa(deps: InitDeps, progress: (line: string) => v
     if (!dbHasCa) for (const uri of created) await deps.keys.deleteKey(uri).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Before any key is made: the token can make every configured CA key type and seal secrets, or the
+ * ceremony stops here with what is missing (`hallmark hsm check` gives the whole picture).
+ */
+async function checkToken(deps: InitDeps, progress: (line: string) => void): Promise<void> {
+  const caps = await deps.keys.capabilities();
+  const gaps = deps.config.cas.filter((ca) => !caps.keyTypes.includes(ca.key)).map((ca) => `CA "${ca.name}" is ${ca.key}, and the token cannot make it: ${caps.keyTypeGaps[ca.key]}`);
+  if (!caps.sealing) gaps.push(`the token cannot seal secrets: ${caps.sealingGap}`);
+  const failed = new Set<string>();
+  if (!gaps.length) {
+    // Listing a mechanism is not using it: a throw-away key of each type signs once (keys/probe.ts).
+    for (const keyType of new Set(deps.config.cas.map((ca) => ca.key))) {
+      progress(`probing ${keyType} on token "${deps.tokenLabel}" (a throw-away key, deleted)`);
+      const probe = await probeKeyType(deps.keys, deps.tokenLabel, keyType);
+      if (!probe.ok) failed.add(keyType);
+      if (!probe.ok) gaps.push(`${keyType} (${deps.config.cas.filter((ca) => ca.key === keyType).map((ca) => `CA "${ca.name}"`).join(', ')}): ${probe.detail}`);
+    }
+  }
+  if (gaps.length) {
+    throw new HallmarkError(
+      'hsm_unsuitable',
+      `token "${caps.token.label}" (${caps.token.manufacturer} ${caps.token.model}) cannot hold this CA: ${gaps.join('; ')}. ` +
+        `It can make ${caps.keyTypes.filter((k) => !failed.has(k)).join(', ') || 'no CA key type'}${failed.size ? ' (of those it lists)' : ''}; change the key types in the CA configuration or use another token (run hallmark hsm check)`,
+      400,
+    );
+  }
+  progress(`token "${caps.token.label}" (${caps.token.manufacturer} ${caps.token.model}): CA key types ${caps.keyTypes.join(', ')}; secrets sealed with ${caps.sealing}; service keys ${caps.serviceKeyType}`);
 }
 
 async function runCeremony(deps: InitDeps, created: KeyUri[], progress: (line: string) => void): Promise<InitResult> {

@@ -50,7 +50,7 @@ async function load(deps: ResponderDeps, row: ResponderRow): Promise<Responder> 
  */
 async function createResponder(deps: ResponderDeps, ca: string): Promise<ResponderRow> {
   const uri = { token: deps.tokenLabel, object: `hallmark-ocsp-${ca}-${randomBytes(4).toString('hex')}` };
-  const signer = await deps.keys.createKey(uri, 'ec-p256');
+  const signer = await deps.keys.createKey(uri, (await deps.keys.capabilities()).serviceKeyType ?? 'ec-p256');
   // The responder is recorded in the transaction that records its certificate.
   let row: ResponderRow | undefined;
   const record = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {

@@ -62,6 +62,8 @@ export const OPTIONS = {
   'overlap-days': { type: 'string', value: 'n', help: "signer rollover: days the replaced key's certificate stays verifiable before it is revoked as superseded (default 30)" },
   cmp: { type: 'boolean', help: 'token create: a secret for CMP (PasswordBasedMac; kept sealed under the token key); --label names a CMP label' },
   workers: { type: 'string', value: 'n|auto', help: 'serve with several processes on the same ports' },
+  module: { type: 'string', value: 'path', help: 'the PKCS#11 library to probe (default HALLMARK_PKCS11_MODULE)' },
+  token: { type: 'string', value: 'label', help: 'the token to probe (default HALLMARK_PKCS11_TOKEN)' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

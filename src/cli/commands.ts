@@ -11,6 +11,7 @@ import { tokenCommand } from './token.js';
 import { stationCommand } from './station.js';
 import { deviceCommand } from './device.js';
 import { statusCommand } from './status.js';
+import { hsmCheckCommand } from './hsm.js';
 import { completionCommand } from './completion.js';
 import { securityCommand } from './security.js';
 import { enrollmentCommand } from './enrollment.js';
@@ -47,6 +48,13 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['hallmark status', 'hallmark status --json | jq .certificates'],
     verbs: [{ options: [], summary: 'hierarchy, certificate counts, CRL age, the token' }],
     run: (_verb, _args, flags) => statusCommand(flags),
+  },
+  {
+    name: 'hsm',
+    summary: 'what a PKCS#11 token can do for Hallmark',
+    examples: ['hallmark hsm check', 'hallmark hsm check --module /usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so --token hallmark --json'],
+    verbs: [{ verb: 'check', options: ['module', 'token'], summary: 'probe a module before a ceremony: load, login, sessions, each CA key type (a throw-away key, signed and verified, deleted), sealing' }],
+    run: (_verb, _args, flags) => hsmCheckCommand(flags),
   },
   {
     name: 'ca',

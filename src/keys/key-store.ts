@@ -45,6 +45,25 @@ export interface SecretSealer {
   open(sealed: Uint8Array, context: string): Promise<Uint8Array>;
 }
 
+/** How stored secrets are sealed on the token (see sealer.ts). */
+export type SealingScheme = 'aes-256-gcm' | 'aes-256-cbc-signed';
+
+/** What a token can do for Hallmark, read from its mechanism list and token info. */
+export interface TokenCapabilities {
+  token: { label: string; manufacturer: string; model: string; serial: string; minPinLength: number; maxPinLength: number; maxSessions: number; maxRwSessions: number };
+  /** The CA key types the token can generate and sign with. */
+  keyTypes: CaKeyType[];
+  /** For each CA key type it cannot make: why (the missing mechanism or key size). */
+  keyTypeGaps: Partial<Record<CaKeyType, string>>;
+  sealing?: SealingScheme;
+  /** Why no sealing scheme is possible, when none is. */
+  sealingGap?: string;
+  rsaPss: boolean;
+  rsaOaep: boolean;
+  /** The key type of service keys (audit checkpoints, OCSP responders) on this token. */
+  serviceKeyType?: CaKeyType;
+}
+
 /** The seam between the CA and wherever its keys live (four methods plus inspection). */
 export interface KeyStore {
   /**
@@ -59,9 +78,14 @@ export interface KeyStore {
   deleteKey(uri: KeyUri): Promise<void>;
   /** Whether a key pair with that name exists (ceremonies check before creating). */
   hasKey(uri: KeyUri): Promise<boolean>;
-  /** An AES-256-GCM key on the token for sealing secrets; generated on first use. */
-  getSealer(uri: KeyUri): Promise<SecretSealer>;
+  /**
+   * Seals with an AES-256 key on the token, generated on first use: AES-GCM, or where the token has
+   * none, AES-CBC signed by a token key (`authObject`, default `<object>-auth`).
+   */
+  getSealer(uri: KeyUri, options?: { authObject?: string }): Promise<SecretSealer>;
   describeProtection(uri: KeyUri): Promise<KeyProtection>;
+  /** What the token offers (read once per connection). */
+  capabilities(): Promise<TokenCapabilities>;
   close(): Promise<void>;
 }
 

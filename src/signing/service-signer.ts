@@ -7,7 +7,7 @@ import { createSigner, loadSignerRow, type LoadedSigner, type SignerDeps } from 
 
 const WHAT = { tsa: 'time-stamping authority', cmp: 'CMP responder', scep: 'SCEP RA' } as const;
 const PROFILE = { tsa: 'tsa', cmp: 'cmp-responder', scep: 'scep-ra' } as const;
-/** SCEP clients encrypt to the RA with RSA (RFC 8894 §3.1); the others sign with the default key type. */
+/** SCEP clients encrypt to the RA with RSA (RFC 8894 §3.1); the others sign with the token's service key type (P-256, or RSA-3072 where the token has no EC). */
 const KEY_TYPE = { tsa: undefined, cmp: undefined, scep: 'rsa-3072' } as const;
 
 /**
@@ -22,7 +22,8 @@ export async function ensureServiceSigner(deps: SignerDeps & { audit: AuditLog; 
   const newest = await newestServiceSigner(deps.store, purpose);
   if (newest && !inLastThirdOfLife(Number(newest.not_before), Number(newest.not_after), now) && (await stillCurrent(deps, newest, PROFILE[purpose]))) return loadSignerRow(deps, newest);
   const name = `${purpose}-${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${now.toString(36)}`;
-  const row = await createSigner(deps, { name, purpose, keyType: KEY_TYPE[purpose], requester: { kind: 'system' }, actor: `system:${purpose}` });
+  const keyType = KEY_TYPE[purpose] ?? (await deps.keys.capabilities()).serviceKeyType;
+  const row = await createSigner(deps, { name, purpose, keyType, requester: { kind: 'system' }, actor: `system:${purpose}` });
   log(`${WHAT[purpose]}: new certificate ${row.serial}, valid until ${new Date(Number(row.not_after)).toISOString()}`);
   return loadSignerRow(deps, row);
 }

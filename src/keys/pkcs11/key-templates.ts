@@ -15,7 +15,10 @@ export interface KeyPairTemplates {
  * CA keys are token objects that can sign and nothing else: private, sensitive, never extractable
  * (so CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE come out true), no decrypt, derive or unwrap.
  * `decrypt` (an RSA key of a SCEP RA, to which clients encrypt): the key also decrypts, still never
- * extractable.
+ * extractable. The public half says only what is safe on every module: tpm2-pkcs11 1.9 refuses a
+ * public template with CKA_ENCRYPT false, and CKA_VERIFY true makes it give the private key
+ * CKA_DECRYPT; Hallmark never verifies or encrypts on the token, so those are left to the module.
+ * What the token made is read back and checked (restrictionGaps), never assumed.
  */
 export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType, options: { decrypt?: boolean } = {}): KeyPairTemplates {
   const decrypt = Boolean(options.decrypt) && keyType.startsWith('rsa-');
@@ -31,7 +34,7 @@ export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType, options: { dec
     derive: false,
     unwrap: false,
   };
-  const publicKey: graphene.ITemplate = { ...naming, token: true, private: false, verify: true, encrypt: decrypt, wrap: false, derive: false };
+  const publicKey: graphene.ITemplate = { ...naming, token: true, private: false, wrap: false, derive: false, ...(decrypt ? { encrypt: true } : {}) };
   if (keyType.startsWith('ec-')) {
     const paramsEC = Buffer.from(AsnConvert.serialize(new ECParameters({ namedCurve: CURVE_OIDS[keyType]! })));
     return {
@@ -46,4 +49,28 @@ export function keyPairTemplates(uri: KeyUri, keyType: CaKeyType, options: { dec
     publicKey: { ...publicKey, keyType: graphene.KeyType.RSA, modulusBits, publicExponent: Buffer.from([1, 0, 1]) },
     privateKey: { ...privateKey, keyType: graphene.KeyType.RSA },
   };
+}
+
+/** The private key's attributes as the token reports them. */
+export interface PrivateKeyAttributes {
+  sensitive: boolean;
+  extractable: boolean;
+  alwaysSensitive: boolean;
+  neverExtractable: boolean;
+  sign: boolean;
+  decrypt: boolean;
+  derive: boolean;
+  unwrap: boolean;
+}
+
+/** How a key the token made falls short of what was asked (empty when it does not). */
+export function restrictionGaps(attributes: PrivateKeyAttributes, options: { decrypt?: boolean } = {}): string[] {
+  const gaps: string[] = [];
+  if (!attributes.sensitive || !attributes.alwaysSensitive) gaps.push('not always sensitive');
+  if (attributes.extractable || !attributes.neverExtractable) gaps.push('extractable');
+  if (!attributes.sign) gaps.push('cannot sign');
+  if (attributes.decrypt && !options.decrypt) gaps.push('can decrypt');
+  if (attributes.derive) gaps.push('can derive');
+  if (attributes.unwrap) gaps.push('can unwrap');
+  return gaps;
 }

@@ -9,30 +9,46 @@ const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-function findSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey | undefined {
+export function findSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey | undefined {
   const found = session.find({ class: graphene.ObjectClass.SECRET_KEY, label: uri.object });
   return found.length ? found.items(0).toType<graphene.SecretKey>() : undefined;
 }
 
-/** Sensitive, non-extractable AES-256 on the token, usable only to encrypt and decrypt. */
-function generateSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey {
-  return session.generateKey(graphene.KeyGenMechanism.AES, {
-    class: graphene.ObjectClass.SECRET_KEY,
-    keyType: graphene.KeyType.AES,
-    valueLen: 32,
-    label: uri.object,
-    ...(uri.id ? { id: Buffer.from(uri.id) } : {}),
-    token: true,
-    private: true,
-    sensitive: true,
-    extractable: false,
-    encrypt: true,
-    decrypt: true,
-    sign: false,
-    wrap: false,
-    unwrap: false,
-    derive: false,
-  });
+const CKR_FUNCTION_NOT_SUPPORTED = 0x54;
+
+/**
+ * Sensitive, non-extractable AES-256 on the token, usable only to encrypt and decrypt. A module that
+ * cannot generate secret keys through PKCS#11 (tpm2-pkcs11 1.9 answers C_GenerateKey with
+ * CKR_FUNCTION_NOT_SUPPORTED) takes one made with its own tool, found by label.
+ */
+export function generateSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey {
+  try {
+    return session.generateKey(graphene.KeyGenMechanism.AES, {
+      class: graphene.ObjectClass.SECRET_KEY,
+      keyType: graphene.KeyType.AES,
+      valueLen: 32,
+      label: uri.object,
+      ...(uri.id ? { id: Buffer.from(uri.id) } : {}),
+      token: true,
+      private: true,
+      sensitive: true,
+      extractable: false,
+      encrypt: true,
+      decrypt: true,
+      sign: false,
+      wrap: false,
+      unwrap: false,
+      derive: false,
+    });
+  } catch (e) {
+    if ((e as { code?: number }).code !== CKR_FUNCTION_NOT_SUPPORTED) throw e;
+    throw new HallmarkError(
+      'hsm_sealing_key_missing',
+      `token "${uri.token}" cannot generate the AES-256 key "${uri.object}" that seals secrets (C_GenerateKey is not supported by this module): ` +
+        `make it with the token's own tool and run again (tpm2-pkcs11: tpm2_ptool addkey --label ${uri.token} --key-label ${uri.object} --algorithm aes256 --userpin …)`,
+      503,
+    );
+  }
 }
 
 /**

@@ -12,6 +12,8 @@ export interface SessionPool {
   run<T>(operation: (session: graphene.Session) => Promise<T> | T, what: string): Promise<T>;
   /** Called after a reset so that caches keyed on object handles can be cleared. */
   onReset(listener: () => void): void;
+  /** Initialises the module again (it reads the token's objects anew; see store.ts getSigner). */
+  refresh(): void;
   close(): void;
 }
 
@@ -106,6 +108,9 @@ export function createSessionPool(connection: TokenConnection, size: number): Se
     },
     onReset(listener) {
       resetListeners.push(listener);
+    },
+    refresh() {
+      reset('module');
     },
     close() {
       for (const entry of idle.splice(0)) {

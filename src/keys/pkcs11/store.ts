@@ -8,8 +8,10 @@ import { signatureAlgorithmFor } from '../../x509/signature-algorithms.js';
 import { ecKeyType, ecSpki, keyTypeOf, rsaSpki, unwrapEcPoint } from '../../x509/spki.js';
 import { ecdsaRawToDer } from '../ecdsa-signature.js';
 import { formatKeyUri, type KeyUri } from '../key-uri.js';
-import type { KeyProtection, KeyStore, Signer } from '../key-store.js';
-import { keyPairTemplates } from './key-templates.js';
+import type { KeyProtection, KeyStore, Signer, TokenCapabilities } from '../key-store.js';
+import { keyPairTemplates, restrictionGaps, type PrivateKeyAttributes } from './key-templates.js';
+import { capabilitiesOf } from './capabilities.js';
+import { createSignedCbcSealer } from './sealer-cbc-signed.js';
 import { createSessionPool } from './session-pool.js';
 import { createPkcs11Sealer } from './sealer.js';
 import { metrics } from '../../observability/metrics.js';
@@ -152,24 +154,58 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     }
   };
 
-  return {
+  let known: TokenCapabilities | undefined;
+  const capabilities = async () => (known ??= await pool.run((session) => capabilitiesOf(session.slot), 'mechanism list'));
+
+  /** Refuses a key type the token cannot make, naming what is missing and what it can make instead. */
+  async function mustSupport(keyType: CaKeyType): Promise<void> {
+    const caps = await capabilities();
+    if (caps.keyTypes.includes(keyType)) return;
+    const { label, manufacturer, model } = caps.token;
+    throw new HallmarkError(
+      'hsm_key_type_unsupported',
+      `token "${label}" (${manufacturer} ${model}) cannot make ${keyType} keys: ${caps.keyTypeGaps[keyType]}. ` +
+        `It can make ${caps.keyTypes.join(', ') || 'no CA key type'}; choose one of those in the CA configuration, or another token (hallmark hsm check shows what a token offers)`,
+      400,
+    );
+  }
+
+  const self: KeyStore = {
     async createKey(uri, keyType, createOptions) {
+      await mustSupport(keyType);
       const spki = await pool.run((session) => {
         if (findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY) || findKey(session, uri, graphene.ObjectClass.PUBLIC_KEY)) {
           throw new HallmarkError('hsm_key_exists', `a key named ${formatKeyUri(uri)} already exists on the token; refusing to overwrite it`, 409);
         }
         const t = keyPairTemplates(uri, keyType, createOptions);
         const pair = session.generateKeyPair(t.mechanism, t.publicKey, t.privateKey);
+        // What the token made, not what was asked: a module that ignores an attribute is caught here.
+        const made = pair.privateKey.getAttribute({ sensitive: null, extractable: null, alwaysSensitive: null, neverExtractable: null, sign: null, decrypt: null, derive: null, unwrap: null }) as PrivateKeyAttributes;
+        const gaps = restrictionGaps(made, createOptions);
+        if (gaps.length) {
+          session.destroy(pair.privateKey);
+          session.destroy(pair.publicKey);
+          throw new HallmarkError('hsm_key_attributes', `token "${options.tokenLabel}" made ${formatKeyUri(uri)} ${gaps.join(', ')} although asked otherwise; the key was deleted. This module cannot hold Hallmark's keys as it is configured`, 503);
+        }
         return readSpki(pair.publicKey);
       }, 'key generation');
       return makeSigner(uri, spki);
     },
+    capabilities,
     async getSigner(uri) {
-      const spki = await pool.run((session) => {
-        const publicKey = findKey(session, uri, graphene.ObjectClass.PUBLIC_KEY);
-        if (!publicKey) throw new HallmarkError('hsm_key_missing', `no public key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 500);
-        return readSpki(publicKey);
-      }, 'key lookup');
+      const lookup = () =>
+        pool.run((session) => {
+          const publicKey = findKey(session, uri, graphene.ObjectClass.PUBLIC_KEY);
+          return publicKey ? readSpki(publicKey) : undefined;
+        }, 'key lookup');
+      let spki = await lookup();
+      if (!spki) {
+        // tpm2-pkcs11 reads the token's objects when it initialises: a key another process made since
+        // (an OCSP responder key, a rolled-over CA) is found only after initialising again.
+        pool.refresh();
+        spki = await lookup();
+      }
+      if (!spki) throw new HallmarkError('hsm_key_missing', `no public key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 500);
       supportedCaKey(spki, uri);
       return makeSigner(uri, spki);
     },
@@ -194,8 +230,35 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         }
       }, 'decryption');
     },
-    async getSealer(uri) {
-      return createPkcs11Sealer(pool, uri);
+    async getSealer(uri, sealerOptions) {
+      const caps = await capabilities();
+      if (caps.sealing === 'aes-256-gcm') return createPkcs11Sealer(pool, uri);
+      if (caps.sealing !== 'aes-256-cbc-signed') {
+        throw new HallmarkError('hsm_sealing_unsupported', `token "${caps.token.label}" cannot seal Hallmark's secrets: ${caps.sealingGap}`, 503);
+      }
+      // The ciphertext is signed by a key of its own on the token, made with the AES key on first use.
+      const authUri = { token: uri.token, object: sealerOptions?.authObject ?? `${uri.object}-auth` };
+      const keyType = caps.serviceKeyType!;
+      let authenticator: Promise<Signer> | undefined;
+      const authenticate = () =>
+        (authenticator ??= (async () => {
+          // Looked up through getSigner, which sees keys another process made since this one started.
+          const existing = await self.getSigner(authUri).catch((e: { code?: string }) => {
+            if (e.code === 'hsm_key_missing') return undefined;
+            throw e;
+          });
+          if (existing) return existing;
+          try {
+            return await self.createKey(authUri, keyType);
+          } catch (e) {
+            if ((e as { code?: string }).code === 'hsm_key_exists') return self.getSigner(authUri);
+            throw e;
+          }
+        })().catch((e) => {
+          authenticator = undefined;
+          throw e;
+        }));
+      return createSignedCbcSealer(pool, uri, authenticate);
     },
     async hasKey(uri) {
       return pool.run((session) => Boolean(findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY)), 'key lookup');
@@ -219,4 +282,5 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
       connection.close();
     },
   };
+  return self;
 }

@@ -39,7 +39,15 @@ function acquireModule(path: string): graphene.Module {
     } catch (e) {
       throw new HallmarkError('hsm_module', `cannot load PKCS#11 module ${path}: ${(e as Error).message}; install it (softhsm2) or set HALLMARK_PKCS11_MODULE`, 500);
     }
-    initialize(mod);
+    try {
+      initialize(mod);
+    } catch (e) {
+      throw new HallmarkError(
+        'hsm_module',
+        `PKCS#11 module ${path} did not initialise (C_Initialize: ${(e as Error).message}); is what it talks to running? (openCryptoki: pkcsslotd; tpm2-pkcs11: the TPM that TPM2_PKCS11_TCTI names)`,
+        503,
+      );
+    }
     entry = { module: mod, users: 0 };
     loadedModules.set(path, entry);
   }

@@ -13,9 +13,10 @@ export const signatureAlgorithm: LintRule<CertificateSubject> = {
     const { algorithm, parameters } = tbs.signature;
     const problems: string[] = [];
     if (algorithm !== issuer.expectedSignature.oid) problems.push(`signature algorithm ${algorithm} does not match the issuer key (${issuer.expectedSignature.oid})`);
-    const isNull = parameters !== undefined && parameters !== null && Buffer.from(parameters).equals(Buffer.from([5, 0]));
+    // @peculiar/asn1-x509 parses a DER NULL as null and absent parameters as undefined.
+    const isNull = parameters === null || (parameters !== undefined && Buffer.from(parameters).equals(Buffer.from([5, 0])));
     if (issuer.expectedSignature.nullParameters && !isNull) problems.push('RSA signature algorithm without NULL parameters');
-    if (!issuer.expectedSignature.nullParameters && parameters) problems.push('ECDSA signature algorithm with parameters');
+    if (!issuer.expectedSignature.nullParameters && parameters !== undefined) problems.push('ECDSA signature algorithm with parameters');
     return problems;
   },
 };
