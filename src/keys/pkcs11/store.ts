@@ -65,6 +65,9 @@ function readSpki(publicKey: graphene.Key): SubjectPublicKeyInfo {
   throw new HallmarkError('hsm_key_type', `token key type ${keyType} is not supported`, 500);
 }
 
+/** How often a key not found may make the module initialise again (see getSigner). */
+const REFRESH_INTERVAL_MS = 5_000;
+
 /** A KeyStore over a PKCS#11 token through graphene-pk11 (SoftHSM2 in development and tests). */
 export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   const connection = connectToken(options);
@@ -155,6 +158,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   };
 
   let known: TokenCapabilities | undefined;
+  let lastRefresh = 0;
   const capabilities = async () => (known ??= await pool.run((session) => capabilitiesOf(session.slot), 'mechanism list'));
 
   /** Refuses a key type the token cannot make, naming what is missing and what it can make instead. */
@@ -199,9 +203,11 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
           return publicKey ? readSpki(publicKey) : undefined;
         }, 'key lookup');
       let spki = await lookup();
-      if (!spki) {
+      if (!spki && Date.now() - lastRefresh > REFRESH_INTERVAL_MS) {
         // tpm2-pkcs11 reads the token's objects when it initialises: a key another process made since
-        // (an OCSP responder key, a rolled-over CA) is found only after initialising again.
+        // (an OCSP responder key, a rolled-over CA) is found only after initialising again. At most
+        // once per interval: asking again and again for a destroyed key must not keep resetting sessions.
+        lastRefresh = Date.now();
         pool.refresh();
         spki = await lookup();
       }
