@@ -165,21 +165,21 @@ export async function checkHsm(options: TokenOptions, configured: CaKeyType[]): 
     if (!caps.sealing) step('sealing', 'fail', `cannot seal secrets: ${caps.sealingGap}`);
     else {
       const scheme = caps.sealing === 'aes-256-gcm' ? 'AES-256-GCM on the token' : 'AES-256-CBC on the token, signed by a token key (no CKM_AES_GCM)';
+      const label = `hallmark-check-seal-${randomBytes(4).toString('hex')}`;
+      made.push(label, `${label}-auth`);
       const roundTrip = async (object: string) => {
         // The signing key of the CBC scheme is a throw-away one too, even with the module's own AES key.
         const sealer = await keys!.getSealer({ token: options.tokenLabel, object }, { authObject: `${label}-auth` });
         const opened = await sealer.open(await sealer.seal(MESSAGE, 'check'), 'check');
         if (!Buffer.from(opened).equals(MESSAGE)) throw new Error('opened value differs');
       };
-      const label = `hallmark-check-seal-${randomBytes(4).toString('hex')}`;
-      made.push(label, `${label}-auth`);
       try {
         await roundTrip(label);
         step('sealing', 'ok', scheme);
       } catch (e) {
         // A module that cannot generate AES keys (tpm2-pkcs11) seals with the key its own tool made.
         if ((e as { code?: string }).code !== 'hsm_sealing_key_missing') step('sealing', 'fail', (e as Error).message);
-        else if (!hasSecretKey(connection, SECRETS_KEY)) step('sealing', 'fail', (e as Error).message.replace(label, SECRETS_KEY));
+        else if (!hasSecretKey(connection, SECRETS_KEY)) step('sealing', 'fail', (e as Error).message.replaceAll(label, SECRETS_KEY));
         else {
           try {
             await roundTrip(SECRETS_KEY);
