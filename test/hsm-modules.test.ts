@@ -7,6 +7,7 @@ import { constants, createPublicKey, publicEncrypt, verify as verifySignature } 
 import { createPkcs11KeyStore } from '../src/keys/pkcs11/store.js';
 import type { KeyStore } from '../src/keys/key-store.js';
 import type { CaKeyType } from '../src/x509/key-types.js';
+import { signatureAlgorithmFor } from '../src/x509/signature-algorithms.js';
 import { closeAllSessions, openCryptoki, softHsm, tpm2Pkcs11, type ModuleUnderTest } from './helpers/pkcs11-modules.js';
 import { configCopy } from './helpers/in-process.js';
 import { hallmark, hallmarkJson } from './helpers/cli.js';
@@ -49,7 +50,7 @@ const MODULES: Record<ModuleUnderTest['name'], Expectation> = {
   },
 };
 
-const HASH: Record<CaKeyType, string> = { 'ec-p256': 'sha256', 'ec-p384': 'sha384', 'rsa-3072': 'sha256', 'rsa-4096': 'sha256' };
+const hashOf = (keyType: CaKeyType) => signatureAlgorithmFor(keyType).hash;
 const verifies = (spki: Uint8Array, data: Buffer, signature: Uint8Array, hash: string) => verifySignature(hash, data, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), signature);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hallmark-modules-'));
@@ -124,7 +125,7 @@ for (const [name, expected] of Object.entries(MODULES)) {
         const signer = await keys.createKey(uri, keyType);
         assert.deepEqual(await keys.describeProtection(uri), { token: true, private: true, sensitive: true, extractable: false, alwaysSensitive: true, neverExtractable: true }, keyType);
         const data = Buffer.from(`signed by ${keyType} on ${name}`);
-        assert.ok(verifies(signer.spki, data, await signer.sign(data), HASH[keyType]), keyType);
+        assert.ok(verifies(signer.spki, data, await signer.sign(data), hashOf(keyType)), keyType);
         assert.deepEqual((await keys.getSigner(uri)).spki, signer.spki);
       }
       for (const [keyType, why] of Object.entries(expected.unusable)) {
@@ -138,10 +139,10 @@ for (const [name, expected] of Object.entries(MODULES)) {
       const signer = await keys.createKey({ token: module.tokenLabel, object: 'ks-concurrent' }, keyType);
       const inputs = Array.from({ length: 100 }, (_, i) => Buffer.from(`message ${i}`));
       const signatures = await Promise.all(inputs.map((d) => signer.sign(d)));
-      signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, HASH[keyType]), `signature ${i}`));
+      signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, hashOf(keyType)), `signature ${i}`));
       closeAllSessions(module); // every session of this process is gone, and with them the login
       const data = Buffer.from('after the sessions were closed');
-      assert.ok(verifies(signer.spki, data, await signer.sign(data), HASH[keyType]));
+      assert.ok(verifies(signer.spki, data, await signer.sign(data), hashOf(keyType)));
     });
 
     test('a key another process made after this one loaded the module is found (tpm2-pkcs11 reads its objects when it initialises)', async () => {
@@ -158,7 +159,7 @@ await keys.close();`;
       const signer = await keys.getSigner({ token: module.tokenLabel, object });
       assert.equal(Buffer.from(signer.spki).toString('hex'), spki);
       const data = Buffer.from('signed with a key from elsewhere');
-      assert.ok(verifies(signer.spki, data, await signer.sign(data), HASH[keyType]));
+      assert.ok(verifies(signer.spki, data, await signer.sign(data), hashOf(keyType)));
     });
 
     test(`sealing (${expected.sealing}): a secret opens in its own context only, and an altered one not at all`, async () => {

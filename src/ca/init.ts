@@ -77,8 +77,9 @@ async function checkToken(deps: InitDeps, progress: (line: string) => void): Pro
     for (const keyType of new Set(deps.config.cas.map((ca) => ca.key))) {
       progress(`probing ${keyType} on token "${deps.tokenLabel}" (a throw-away key, deleted)`);
       const probe = await probeKeyType(deps.keys, deps.tokenLabel, keyType);
-      if (!probe.ok) failed.add(keyType);
-      if (!probe.ok) gaps.push(`${keyType} (${deps.config.cas.filter((ca) => ca.key === keyType).map((ca) => `CA "${ca.name}"`).join(', ')}): ${probe.detail}`);
+      if (probe.ok) continue;
+      failed.add(keyType);
+      gaps.push(`${keyType} (${deps.config.cas.filter((ca) => ca.key === keyType).map((ca) => `CA "${ca.name}"`).join(', ')}): ${probe.detail}`);
     }
   }
   if (gaps.length) {

@@ -8,6 +8,7 @@ import { responderKeyHash } from '../x509/ocsp.js';
 import { issueBatch, type IssueDeps, type IssuedCertificate } from './issue.js';
 import { insertResponder, newestResponder, type ResponderRow } from '../store/responders.js';
 import type { StoreTx } from '../store/handle.js';
+import { serviceKeyType } from '../keys/service-keys.js';
 import { inLastThirdOfLife } from './renewal-due.js';
 
 /** A delegated OCSP responder of one CA: its certificate and its key on the token. */
@@ -50,7 +51,7 @@ async function load(deps: ResponderDeps, row: ResponderRow): Promise<Responder> 
  */
 async function createResponder(deps: ResponderDeps, ca: string): Promise<ResponderRow> {
   const uri = { token: deps.tokenLabel, object: `hallmark-ocsp-${ca}-${randomBytes(4).toString('hex')}` };
-  const signer = await deps.keys.createKey(uri, (await deps.keys.capabilities()).serviceKeyType ?? 'ec-p256');
+  const signer = await deps.keys.createKey(uri, await serviceKeyType(deps.keys));
   // The responder is recorded in the transaction that records its certificate.
   let row: ResponderRow | undefined;
   const record = async (tx: StoreTx, outcomes: (IssuedCertificate | Error)[]) => {

@@ -3,7 +3,8 @@ import type { CaKeyType } from '../x509/key-types.js';
 import { signatureAlgorithmFor } from '../x509/signature-algorithms.js';
 import type { KeyStore } from './key-store.js';
 
-export type KeyTypeProbe = { ok: true; generatedMs: number; sensitive: boolean; extractable: boolean } | { ok: false; detail: string; label: string };
+/** `failedAt: 'sign'`: the token made the key and then would not sign with it (tpm2-pkcs11 may keep such a key). */
+export type KeyTypeProbe = { ok: true; generatedMs: number; sensitive: boolean; extractable: boolean } | { ok: false; failedAt: 'create' | 'sign' | 'verify'; detail: string; label: string };
 
 const MESSAGE = Buffer.from('hallmark key probe');
 
@@ -26,13 +27,13 @@ export async function probeKeyType(keys: KeyStore, token: string, keyType: CaKey
     try {
       signature = await signer.sign(MESSAGE);
     } catch (e) {
-      return { ok: false, label, detail: `the token made the key but does not sign with it (${keyType.startsWith('rsa-') ? 'CKM_RSA_PKCS' : 'CKM_ECDSA'}): ${(e as Error).message}` };
+      return { ok: false, failedAt: 'sign', label, detail: `the token made the key but does not sign with it (${keyType.startsWith('rsa-') ? 'CKM_RSA_PKCS' : 'CKM_ECDSA'}): ${(e as Error).message}` };
     }
     const publicKey = createPublicKey({ key: Buffer.from(signer.spki), format: 'der', type: 'spki' });
-    if (!verify(signatureAlgorithmFor(keyType).hash, MESSAGE, publicKey, signature)) return { ok: false, label, detail: 'the token signs, but the signature does not verify with node:crypto' };
+    if (!verify(signatureAlgorithmFor(keyType).hash, MESSAGE, publicKey, signature)) return { ok: false, failedAt: 'verify', label, detail: 'the token signs, but the signature does not verify with node:crypto' };
     return { ok: true, generatedMs, sensitive: protection.sensitive, extractable: protection.extractable };
   } catch (e) {
-    return { ok: false, label, detail: (e as Error).message };
+    return { ok: false, failedAt: 'create', label, detail: (e as Error).message };
   } finally {
     if (made) await keys.deleteKey(uri).catch(() => {});
   }

@@ -3,6 +3,7 @@ import type { Clock } from '../base/clock.js';
 import { inLastThirdOfLife } from '../ca/renewal-due.js';
 import { findCertificate } from '../store/certificates.js';
 import { newestServiceSigner, type SignerRow } from '../store/signing.js';
+import { serviceKeyType } from '../keys/service-keys.js';
 import { createSigner, loadSignerRow, type LoadedSigner, type SignerDeps } from './signers.js';
 
 const WHAT = { tsa: 'time-stamping authority', cmp: 'CMP responder', scep: 'SCEP RA' } as const;
@@ -22,7 +23,7 @@ export async function ensureServiceSigner(deps: SignerDeps & { audit: AuditLog; 
   const newest = await newestServiceSigner(deps.store, purpose);
   if (newest && !inLastThirdOfLife(Number(newest.not_before), Number(newest.not_after), now) && (await stillCurrent(deps, newest, PROFILE[purpose]))) return loadSignerRow(deps, newest);
   const name = `${purpose}-${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${now.toString(36)}`;
-  const keyType = KEY_TYPE[purpose] ?? (await deps.keys.capabilities()).serviceKeyType;
+  const keyType = KEY_TYPE[purpose] ?? (await serviceKeyType(deps.keys));
   const row = await createSigner(deps, { name, purpose, keyType, requester: { kind: 'system' }, actor: `system:${purpose}` });
   log(`${WHAT[purpose]}: new certificate ${row.serial}, valid until ${new Date(Number(row.not_after)).toISOString()}`);
   return loadSignerRow(deps, row);

@@ -5,6 +5,8 @@ import { SECRETS_KEY, type KeyStore, type TokenCapabilities } from '../key-store
 import { connectToken, type TokenConnection, type TokenOptions } from './token.js';
 import { createPkcs11KeyStore } from './store.js';
 import { probeKeyType } from '../probe.js';
+import { findSecretKey } from './sealer.js';
+import type { KeyUri } from '../key-uri.js';
 
 export type CheckResult = 'ok' | 'warn' | 'fail';
 
@@ -63,10 +65,10 @@ function loggedInSession(connection: TokenConnection): graphene.Session {
   return connection.openSession();
 }
 
-function hasSecretKey(connection: TokenConnection, label: string): boolean {
+function hasSecretKey(connection: TokenConnection, uri: KeyUri): boolean {
   const session = loggedInSession(connection);
   try {
-    return session.find({ class: graphene.ObjectClass.SECRET_KEY, label }).length > 0;
+    return findSecretKey(session, uri) !== undefined;
   } finally {
     session.close();
   }
@@ -157,7 +159,7 @@ export async function checkHsm(options: TokenOptions, configured: CaKeyType[]): 
       if (probe.ok) report.keyTypes.push({ keyType, configured: isConfigured, verdict: 'ready', detail: `generated in ${probe.generatedMs} ms; sensitive ${probe.sensitive}, extractable ${probe.extractable}; signature verified` });
       else {
         made.push(probe.label);
-        if (/does not sign with it/.test(probe.detail)) unsigned.push(probe.label);
+        if (probe.failedAt === 'sign') unsigned.push(probe.label);
         report.keyTypes.push({ keyType, configured: isConfigured, verdict: 'unusable', detail: probe.detail });
       }
     }
@@ -179,7 +181,7 @@ export async function checkHsm(options: TokenOptions, configured: CaKeyType[]): 
       } catch (e) {
         // A module that cannot generate AES keys (tpm2-pkcs11) seals with the key its own tool made.
         if ((e as { code?: string }).code !== 'hsm_sealing_key_missing') step('sealing', 'fail', (e as Error).message);
-        else if (!hasSecretKey(connection, SECRETS_KEY)) step('sealing', 'fail', (e as Error).message.replaceAll(label, SECRETS_KEY));
+        else if (!hasSecretKey(connection, { token: options.tokenLabel, object: SECRETS_KEY })) step('sealing', 'fail', (e as Error).message.replaceAll(label, SECRETS_KEY));
         else {
           try {
             await roundTrip(SECRETS_KEY);

@@ -1,10 +1,9 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import * as graphene from 'graphene-pk11';
 import { HallmarkError } from '../../base/errors.js';
 import type { SecretSealer, Signer } from '../key-store.js';
 import type { KeyUri } from '../key-uri.js';
 import type { SessionPool } from './session-pool.js';
-import { findSecretKey, generateSecretKey } from './sealer.js';
+import { sealingKey } from './sealer.js';
 
 const VERSION = 2;
 const IV_BYTES = 16;
@@ -18,12 +17,7 @@ const DOMAIN = Buffer.from('hallmark-sealed-v2\0', 'utf8');
  * Layout: version ‖ 128-bit IV ‖ u32 ciphertext length ‖ ciphertext ‖ signature.
  */
 export function createSignedCbcSealer(pool: SessionPool, uri: KeyUri, authenticator: () => Promise<Signer>): SecretSealer {
-  let cached: graphene.SecretKey | undefined;
-  pool.onReset(() => (cached = undefined));
-  const key = (session: graphene.Session) => {
-    cached ??= findSecretKey(session, uri) ?? generateSecretKey(session, uri);
-    return cached;
-  };
+  const key = sealingKey(pool, uri);
   const signed = (context: string, iv: Buffer, ciphertext: Buffer) => {
     const contextBytes = Buffer.from(context, 'utf8');
     const length = Buffer.alloc(4);

@@ -21,7 +21,7 @@ const CKR_FUNCTION_NOT_SUPPORTED = 0x54;
  * cannot generate secret keys through PKCS#11 (tpm2-pkcs11 1.9 answers C_GenerateKey with
  * CKR_FUNCTION_NOT_SUPPORTED) takes one made with its own tool, found by label.
  */
-export function generateSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey {
+function generateSecretKey(session: graphene.Session, uri: KeyUri): graphene.SecretKey {
   try {
     return session.generateKey(graphene.KeyGenMechanism.AES, {
       class: graphene.ObjectClass.SECRET_KEY,
@@ -51,17 +51,19 @@ export function generateSecretKey(session: graphene.Session, uri: KeyUri): graph
   }
 }
 
+/** The AES key a sealer uses, found (or made) once per module initialisation: handles die with a reset. */
+export function sealingKey(pool: SessionPool, uri: KeyUri): (session: graphene.Session) => graphene.SecretKey {
+  let cached: graphene.SecretKey | undefined;
+  pool.onReset(() => (cached = undefined));
+  return (session) => (cached ??= findSecretKey(session, uri) ?? generateSecretKey(session, uri));
+}
+
 /**
  * AES-256-GCM through CKM_AES_GCM, single-part (SoftHSM's multi-part GCM decrypt asks for a larger
  * buffer than it fills). Sealed layout: version ‖ 96-bit random IV ‖ ciphertext ‖ 128-bit tag.
  */
 export function createPkcs11Sealer(pool: SessionPool, uri: KeyUri): SecretSealer {
-  let cached: graphene.SecretKey | undefined;
-  pool.onReset(() => (cached = undefined));
-  const key = (session: graphene.Session) => {
-    cached ??= findSecretKey(session, uri) ?? generateSecretKey(session, uri);
-    return cached;
-  };
+  const key = sealingKey(pool, uri);
   const params = (iv: Buffer, context: string) => ({ name: 'AES_GCM', params: new graphene.AesGcmParams(iv, Buffer.from(context, 'utf8'), TAG_BYTES * 8) });
 
   return {

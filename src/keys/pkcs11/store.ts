@@ -12,6 +12,7 @@ import type { KeyProtection, KeyStore, Signer, TokenCapabilities } from '../key-
 import { keyPairTemplates, restrictionGaps, type PrivateKeyAttributes } from './key-templates.js';
 import { capabilitiesOf } from './capabilities.js';
 import { createSignedCbcSealer } from './sealer-cbc-signed.js';
+import { ownSigner } from '../service-keys.js';
 import { createSessionPool } from './session-pool.js';
 import { createPkcs11Sealer } from './sealer.js';
 import { metrics } from '../../observability/metrics.js';
@@ -244,23 +245,9 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
       }
       // The ciphertext is signed by a key of its own on the token, made with the AES key on first use.
       const authUri = { token: uri.token, object: sealerOptions?.authObject ?? `${uri.object}-auth` };
-      const keyType = caps.serviceKeyType!;
       let authenticator: Promise<Signer> | undefined;
       const authenticate = () =>
-        (authenticator ??= (async () => {
-          // Looked up through getSigner, which sees keys another process made since this one started.
-          const existing = await self.getSigner(authUri).catch((e: { code?: string }) => {
-            if (e.code === 'hsm_key_missing') return undefined;
-            throw e;
-          });
-          if (existing) return existing;
-          try {
-            return await self.createKey(authUri, keyType);
-          } catch (e) {
-            if ((e as { code?: string }).code === 'hsm_key_exists') return self.getSigner(authUri);
-            throw e;
-          }
-        })().catch((e) => {
+        (authenticator ??= ownSigner(self, authUri).catch((e) => {
           authenticator = undefined;
           throw e;
         }));
