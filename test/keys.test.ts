@@ -5,6 +5,7 @@ import * as graphene from 'graphene-pk11';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { readEnvironment } from '../src/config/env.js';
 import { createPkcs11KeyStore } from '../src/keys/pkcs11/store.js';
+import { createSpeedGauge, IN_LINE_LIMIT_US, RETRY_AFTER_MS } from '../src/keys/pkcs11/speed-gauge.js';
 import type { KeyStore } from '../src/keys/key-store.js';
 import { formatKeyUri, parseKeyUri } from '../src/keys/key-uri.js';
 import type { CaKeyType } from '../src/x509/key-types.js';
@@ -101,6 +102,34 @@ describe('PKCS#11 key store on SoftHSM', () => {
       }
     });
   }
+
+  test('batches of one to three are signed on the calling thread, and verify (EC and RSA)', async () => {
+    for (const type of ['ec-p256', 'rsa-3072'] as const) {
+      const signer = await store.createKey({ token: TOKEN, object: `test-in-line-${type}` }, type);
+      const { hash } = signer.algorithm;
+      for (const size of [1, 2, 3]) {
+        const inputs = Array.from({ length: size }, (_, i) => Buffer.from(`in line ${type} ${size} ${i}`));
+        const signatures = await signer.signMany(inputs);
+        signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, hash), `${type}: signature ${i} of ${size} is over its input`));
+      }
+    }
+  });
+
+  test('a token found slow is left to the signing threads, and tried in line again a minute later', () => {
+    let now = 0;
+    const gauge = createSpeedGauge(() => now);
+    assert.equal(gauge.fast(), true, 'the first in-line batch measures');
+    gauge.took(60);
+    assert.equal(gauge.fast(), true);
+    gauge.took(IN_LINE_LIMIT_US * 40); // one slow batch: average 0.9 × 60 + 0.1 × 40,000 = 4,054 µs
+    assert.equal(gauge.fast(), false);
+    now += RETRY_AFTER_MS - 1;
+    assert.equal(gauge.fast(), false);
+    now += 1;
+    assert.equal(gauge.fast(), true, 'tried again after a minute');
+    for (let i = 0; i < 30; i++) gauge.took(60);
+    assert.equal(gauge.fast(), true, 'fast again once its signatures are');
+  });
 
   test('a lost session is re-established on the next operation', async () => {
     const uri = { token: TOKEN, object: 'test-recover' };

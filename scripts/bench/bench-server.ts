@@ -61,7 +61,11 @@ function serveEnv(bench: BenchCa, schema?: string): NodeJS.ProcessEnv {
 /** Starts `hallmark serve <args>` and resolves when it says it is ready. */
 async function startServe(bench: BenchCa, args: string[], schema?: string) {
   const cli = path.join(projectRoot(), 'bin', 'hallmark.js');
-  const child = spawn(process.execPath, [cli, 'serve', ...args, '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: serveEnv(bench, schema), stdio: ['ignore', 'pipe', 'inherit'] });
+  // HALLMARK_BENCH_SERVE_PROFILE=<dir>: each serve process writes a V8 CPU profile there when it exits
+  // (its whole life, start-up included; figures from such a run are not for the tables).
+  const profileDir = process.env.HALLMARK_BENCH_SERVE_PROFILE;
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profiling, cli, 'serve', ...args, '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: serveEnv(bench, schema), stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await new Promise<{ https: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`hallmark serve ${args.join(' ')} exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {

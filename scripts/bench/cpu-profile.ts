@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import inspector from 'node:inspector';
 import path from 'node:path';
-import { readProcStat } from './proc-stat.js';
+import { threadCpuSeconds } from './proc-stat.js';
 
 /**
  * With HALLMARK_BENCH_CPU_PROFILE=<dir>, this process's main thread is profiled (V8's sampling
@@ -36,14 +36,4 @@ export async function profiled<T>(name: string, run: () => Promise<T>, log: (lin
       .sort((a, b) => b.share - a.share);
     log(`${name}: threads' CPU, share of one core over ${seconds.toFixed(1)} s: ${shares.map((t) => `${t.thread} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
   }
-}
-
-/** CPU seconds of each of this process's threads so far, by thread id (Linux /proc). */
-function threadCpuSeconds(): Map<string, number> {
-  const threads = new Map<string, number>();
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    const stat = readProcStat(`/proc/self/task/${tid}/stat`);
-    if (stat) threads.set(tid, stat.cpuSeconds);
-  }
-  return threads;
 }

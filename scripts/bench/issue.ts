@@ -10,8 +10,11 @@
  * this process. `--instances 1,3` (PostgreSQL) runs each path against 1, then 3 separate `hallmark
  * serve` processes on the one database (the clients spread over their ports) and compares the CPU each
  * certificate costs (server + PostgreSQL): the last line is then `issue/scale-efficiency: <lowest over
- * the paths of CPU per certificate at the first count ÷ at the last>`; lock waits are sampled from
- * pg_stat_activity throughout. `--stations <n>` posts factory batches from n stations at once.
+ * the paths of CPU per certificate at the fewest instances ÷ at the most>`; a count given more than once
+ * (`--instances 1,3,3,1`) is pooled over its runs, and the tables are vacuumed between rounds. Lock waits
+ * are sampled from pg_stat_activity throughout. `--stations <n>` posts factory batches from n stations at
+ * once; `--est-clients <n>` sets EST's concurrency (spread over the instances). With
+ * HALLMARK_BENCH_SERVE_PROFILE=<dir>, each `hallmark serve` writes a V8 CPU profile there as it exits.
  *
  *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2]
  */
@@ -33,7 +36,7 @@ import { deviceCsrs } from './device-csrs.js';
 import { isCsrProblem, parseAndVerifyCsr } from '../../src/x509/csr-parse.js';
 import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, instanceServers, type BenchServer } from './bench-server.js';
-import { readProcStat } from './proc-stat.js';
+import { postgresCpuSeconds } from './proc-stat.js';
 import { profiled } from './cpu-profile.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { readTlsMaterial } from '../../src/http/tls-material.js';
@@ -138,26 +141,6 @@ interface ClientResult {
   transactions?: number;
 }
 
-/**
- * CPU seconds used so far by the PostgreSQL server's processes on this machine (Linux /proc): they
- * share the two cores with Hallmark, so a figure per certificate without them would flatter PostgreSQL.
- * The server is this machine's own and otherwise idle during a run. Zero where /proc is not readable.
- */
-function postgresCpuSeconds(): number {
-  let entries: string[] = [];
-  try {
-    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return 0;
-  }
-  let seconds = 0;
-  for (const pid of entries) {
-    const stat = readProcStat(`/proc/${pid}/stat`);
-    if (stat?.name.startsWith('postgres')) seconds += stat.cpuSeconds;
-  }
-  return seconds;
-}
-
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }, store?: Store): Promise<ClientResult> {
   const unprofiled = () => runClientUnprofiled(backend, server, home, job, store);
   // Only the in-process server's threads are this process's.
@@ -260,6 +243,7 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
   let floors: { estFloor?: ClientResult; nodeFloor?: ClientResult } = {};
   let serverRssMiB = 0;
   for (const [round, instances] of INSTANCES.entries()) {
+    if (backend === 'postgres' && round > 0) await vacuumBenchTables(bench);
     const running = await startServer(bench, instances);
     try {
       const first = round === 0;
@@ -272,6 +256,19 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
     }
   }
   return { runs, ...floors, serverRssMiB };
+}
+
+/**
+ * What autovacuum does for a deployment, done between rounds: without it (this machine's PostgreSQL runs
+ * with autovacuum off) a later round pays for the dead rows and stale statistics of the rounds before it,
+ * and comparing instance counts measured one after the other compares the database's age instead.
+ */
+async function vacuumBenchTables(bench: Awaited<ReturnType<typeof benchCa>>): Promise<void> {
+  const db = sql(bench.ctx.store);
+  const tables = (await db.raw('SELECT tablename FROM pg_tables WHERE schemaname = current_schema()')).rows as { tablename: string }[];
+  const started = performance.now();
+  for (const { tablename } of tables) await db.raw('VACUUM (ANALYZE) ??', [tablename]);
+  log(`postgres: VACUUM (ANALYZE) of ${tables.length} tables between rounds, ${fmt((performance.now() - started) / 1000, 1)} s`);
 }
 
 /** The paths against one server (one process, a cluster, or `instances` separate ones); the floors when asked. */
@@ -479,20 +476,23 @@ async function main() {
   }
   console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);
   if (INSTANCES.length > 1) {
-    // What one certificate costs the machine (server processes + PostgreSQL) at the first count of
-    // instances against the last: 1.0 when adding instances costs nothing per certificate.
-    const [low, high] = [INSTANCES[0]!, INSTANCES[INSTANCES.length - 1]!];
+    // What one certificate costs the machine (server processes + PostgreSQL) at the fewest instances
+    // against the most: 1.0 when adding instances costs nothing per certificate; a count measured more than once (`--instances 1,3,3,1`, in
+    // ABBA order so that a machine whose speed drifts moves both alike) is pooled over its runs.
+    const [low, high] = [Math.min(...INSTANCES), Math.max(...INSTANCES)];
     const efficiencies: number[] = [];
     for (const r of results) {
       for (const which of ['batch', 'est'] as const) {
-        const at = (n: number) => r.runs.find((x) => x.path === which && x.instances === n)?.run;
+        const at = (n: number) => r.runs.filter((x) => x.path === which && x.instances === n).map((x) => x.run);
         const [a, b] = [at(low), at(high)];
-        if (!a || !b) continue;
-        const cpu = (x: ClientResult) => ((x.serverCpuSeconds + x.databaseCpuSeconds) * 1e6) / x.issued;
-        const rate = (x: ClientResult) => x.issued / x.seconds;
+        if (!a.length || !b.length) continue;
+        const sum = (runs: ClientResult[], pick: (x: ClientResult) => number) => runs.reduce((total, x) => total + pick(x), 0);
+        const cpu = (runs: ClientResult[]) => ((sum(runs, (x) => x.serverCpuSeconds) + sum(runs, (x) => x.databaseCpuSeconds)) * 1e6) / sum(runs, (x) => x.issued);
+        const rate = (runs: ClientResult[]) => sum(runs, (x) => x.issued) / sum(runs, (x) => x.seconds);
         efficiencies.push(cpu(a) / cpu(b));
+        const each = (runs: ClientResult[]) => (runs.length > 1 ? ` (${runs.map((x) => fmt(((x.serverCpuSeconds + x.databaseCpuSeconds) * 1e6) / x.issued)).join(', ')})` : '');
         console.log(
-          `${r.backend} ${which}: ${low} → ${high} instances: CPU ${fmt(cpu(a))} → ${fmt(cpu(b))} µs/cert (×${fmt(cpu(b) / cpu(a), 2)}), ${fmt(rate(a))} → ${fmt(rate(b))} certs/s, throughput efficiency ${fmt(rate(b) / (rate(a) * (high / low)), 2)}`,
+          `${r.backend} ${which}: ${low} → ${high} instances: CPU ${fmt(cpu(a))}${each(a)} → ${fmt(cpu(b))}${each(b)} µs/cert (×${fmt(cpu(b) / cpu(a), 2)}), ${fmt(rate(a))} → ${fmt(rate(b))} certs/s, throughput efficiency ${fmt(rate(b) / (rate(a) * (high / low)), 2)}`,
         );
       }
     }

@@ -23,3 +23,33 @@ export function processCpuSeconds(): number {
   const cpu = process.cpuUsage();
   return (cpu.user + cpu.system) / 1e6;
 }
+
+/**
+ * CPU seconds used so far by the PostgreSQL server's processes on this machine (Linux /proc): they
+ * share the cores with Hallmark, so a figure per certificate without them would flatter PostgreSQL.
+ * The server is this machine's own and otherwise idle during a run. Zero where /proc is not readable.
+ */
+export function postgresCpuSeconds(): number {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return 0;
+  }
+  let seconds = 0;
+  for (const pid of entries) {
+    const stat = readProcStat(`/proc/${pid}/stat`);
+    if (stat?.name.startsWith('postgres')) seconds += stat.cpuSeconds;
+  }
+  return seconds;
+}
+
+/** CPU seconds of each of this process's threads so far, by thread id (Linux /proc). */
+export function threadCpuSeconds(): Map<string, number> {
+  const threads = new Map<string, number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const stat = readProcStat(`/proc/self/task/${tid}/stat`);
+    if (stat) threads.set(tid, stat.cpuSeconds);
+  }
+  return threads;
+}

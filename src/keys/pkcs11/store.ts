@@ -22,6 +22,7 @@ import { createWorkerPool } from '../../workers/pool.js';
 import { packedBytesCodec } from '../../workers/packed-bytes.js';
 import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
 import type { HashName } from '../../x509/signature-algorithms.js';
+import { createSpeedGauge, IN_LINE_BELOW } from './speed-gauge.js';
 import { hsmUnavailable } from './errors.js';
 
 /** RSASSA-PSS parameters per hash: MGF1 with the same hash, salt as long as the hash. */
@@ -69,6 +70,19 @@ function readSpki(publicKey: graphene.Key): SubjectPublicKeyInfo {
 /** How often a key not found may make the module initialise again (see getSigner). */
 const REFRESH_INTERVAL_MS = 5_000;
 
+/** Signing timed for the metrics, a failure counted. */
+async function measuredSigning<T>(work: () => Promise<T>): Promise<T> {
+  const stop = metrics.hsmSignSeconds.startTimer();
+  try {
+    return await work();
+  } catch (e) {
+    metrics.hsmErrors.inc({ operation: 'sign' });
+    throw e;
+  } finally {
+    stop();
+  }
+}
+
 /** A KeyStore over a PKCS#11 token through graphene-pk11 (SoftHSM2 in development and tests). */
 export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   const connection = connectToken(options);
@@ -84,6 +98,8 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   });
   // Object handles are only valid for one initialisation of the module: cache per generation.
   const privateHandles = new Map<string, graphene.Key>();
+  const fastToken = createSpeedGauge();
+
   pool.onReset(() => privateHandles.clear());
 
   /** `name` is the URI's text form; signers pass it in so the signing path does not format it each time. */
@@ -105,30 +121,33 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     // signs the DER DigestInfo with CKM_RSA_PKCS (RFC 8017 §9.2), so both can take a streamed hash.
     const mechanism = algorithm.family === 'ecdsa' ? 'ECDSA' : 'RSA_PKCS';
     const keyName = formatKeyUri(uri);
-    const signDigest = async (digest: Uint8Array) => {
-      const stop = metrics.hsmSignSeconds.startTimer();
-      try {
-        return await sign(digest);
-      } catch (e) {
-        metrics.hsmErrors.inc({ operation: 'sign' });
-        throw e;
-      } finally {
-        stop();
-      }
-    };
+    const signDigest = (digest: Uint8Array) => measuredSigning(() => sign(digest));
+    // What the token signs for a digest, and the signature as X.509 carries it.
+    const tokenInput = (digest: Uint8Array) => (algorithm.family === 'ecdsa' ? Buffer.from(digest) : Buffer.concat([DIGEST_INFO_PREFIX[algorithm.hash], digest]));
+    const fromToken = (signature: Buffer) => (algorithm.family === 'ecdsa' ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature));
     const sign = (digest: Uint8Array) =>
       pool.run(async (session) => {
         const key = await privateKey(session, uri, keyName);
-        const input = algorithm.family === 'ecdsa' ? Buffer.from(digest) : Buffer.concat([DIGEST_INFO_PREFIX[algorithm.hash], digest]);
-        const signature = await new Promise<Buffer>((resolve, reject) =>
-          session.createSign(mechanism, key).once(input, (error, value) => (error ? reject(error) : resolve(value))),
-        );
-        return algorithm.family === 'ecdsa' ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
+        const signature = await new Promise<Buffer>((resolve, reject) => session.createSign(mechanism, key).once(tokenInput(digest), (error, value) => (error ? reject(error) : resolve(value))));
+        return fromToken(signature);
       }, 'signing');
     const sign1 = (data: Uint8Array) => signDigest(createHash(algorithm.hash).update(data).digest());
+    // A few signatures made right here, on one session, the calling thread waiting on the token: on a
+    // fast token that costs less than a trip to the signing threads (speed-gauge.ts).
+    const signHere = (items: Uint8Array[]) =>
+      measuredSigning(() =>
+        pool.run(async (session) => {
+          const key = await privateKey(session, uri, keyName);
+          const started = performance.now();
+          const signatures = items.map((data) => fromToken(session.createSign(mechanism, key).once(tokenInput(createHash(algorithm.hash).update(data).digest()))));
+          fastToken.took(((performance.now() - started) * 1000) / items.length);
+          return signatures;
+        }, 'signing'),
+      );
     const keyId = uri.id ? Buffer.from(uri.id).toString('hex') : undefined;
     const signContext: SignContext = { keyLabel: uri.object, keyId, family: algorithm.family, hash: algorithm.hash };
     async function signMany(items: Uint8Array[]): Promise<Uint8Array[]> {
+      if (items.length < IN_LINE_BELOW && fastToken.fast()) return signHere(items);
       if (signingWorkers.inline(items.length)) return Promise.all(items.map(sign1));
       const stop = metrics.hsmSignSeconds.startTimer();
       try {
