@@ -30,7 +30,14 @@ for (const makeBackend of BACKENDS) {
     let db: Db;
     let audit: AuditLog;
     // Through the store's seam, which picks the statement or the script by database.
-    const recordIntents = (intents: CertificateIntent[], append: PendingAuditRow[]) => createIssuanceStore(asStore(db)).recordIntentsWithAudit(intents, append);
+    // Each intent certifies a key of its own (`key-<serial>`), bound to its identity; `keys` overrides.
+    const recordIntents = (intents: CertificateIntent[], append: PendingAuditRow[], keys: string[] = intents.map((i) => `key-${i.serial}`)) =>
+      createIssuanceStore(asStore(db)).recordIntentsWithAudit({
+        bindings: intents.map((i, n) => ({ keyId: keys[n]!, identity: i.identity! })),
+        intents: intents.map((i, n) => ({ ...i, key_id: keys[n]! })),
+        entries: append.map((row, n) => ({ ...row, key_id: keys[n] ?? null })),
+        now: Date.now(),
+      });
 
     before(async () => {
       home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-intents-'));
@@ -87,6 +94,34 @@ for (const makeBackend of BACKENDS) {
       }
       const entries = await db('audit_events').whereIn('target', intents.map((i) => i.serial));
       assert.equal(entries.length, 3);
+      assert.equal((await verifyAuditChain(asStore(db))).ok, true);
+    });
+
+    test('a key bound to another identity, or compromised, keeps its intent and entry out; the rest land', async () => {
+      const owner = intent();
+      await record([owner]);
+      await db('public_keys').insert({ key_id: 'key-compromised', identity: 'someone', bound_at: 0, compromised_at: 1, compromised_serial: 'bad' });
+      const before = await counts();
+      const [thief, fine, burnt] = [intent(), intent(), intent()];
+      const lint = { actor: 'test', action: 'certificate.lint', target: 'device', outcome: 'failure' as const, details: {} };
+      const append = audit.pendingRows([event(thief.serial), event(fine.serial), event(burnt.serial), lint]);
+      // The last entry tells of no intent (a lint failure): it is written whatever the keys.
+      const refusals = await recordIntents([thief, fine, burnt], append.rows, [`key-${owner.serial}`, `key-${fine.serial}`, 'key-compromised']);
+      assert.deepEqual(
+        refusals.sort((a, b) => a.keyId.localeCompare(b.keyId)),
+        [
+          { keyId: 'key-compromised', reason: 'compromised', serial: 'bad' },
+          { keyId: `key-${owner.serial}`, reason: 'bound-elsewhere' },
+        ].sort((a, b) => a.keyId.localeCompare(b.keyId)),
+      );
+      assert.deepEqual(await counts(), { certificates: before.certificates + 1, events: before.events + 2 });
+      assert.deepEqual((await db('certificates').whereIn('serial', [thief.serial, fine.serial, burnt.serial])).map((r) => r.serial), [fine.serial]);
+      assert.deepEqual((await db('audit_pending').whereIn('target', [thief.serial, fine.serial, burnt.serial, 'device'])).map((r) => r.target).sort(), ['device', fine.serial].sort());
+      assert.equal((await db('public_keys').where({ key_id: `key-${owner.serial}` }).first()).identity, owner.identity, 'the first binding stands');
+      // The same identity with the same key again (a renewal) is no refusal.
+      const renewal = { ...intent(), identity: owner.identity };
+      assert.deepEqual(await recordIntents([renewal], audit.pendingRows([event(renewal.serial)]).rows, [`key-${owner.serial}`]), []);
+      await audit.sequence();
       assert.equal((await verifyAuditChain(asStore(db))).ok, true);
     });
 

@@ -1,7 +1,8 @@
 /**
  * What one issuance batch costs beside its certificates (issue 30): `issueBatch` called in a loop, one
  * batch after another, at several batch sizes, the CPU of this process's main thread, of its other
- * threads (signing, V8) and of PostgreSQL's processes read from /proc around each size. A fit of
+ * threads (signing, V8) and of the PostgreSQL backends serving it (found by their application_name) read
+ * from /proc around each size. A fit of
  * CPU per certificate = c + B / size gives the per-certificate cost c and the per-batch cost B.
  *
  * Why it matters: EST gathers the requests that arrive together into one batch, so the batch size is
@@ -21,7 +22,8 @@ import { issuingDeps } from '../../src/app/context.js';
 import { issueBatch, type IssueInput } from '../../src/ca/issue.js';
 import { verifyCsr } from '../../src/x509/csr.js';
 import { deviceCsrs } from './device-csrs.js';
-import { postgresCpuSeconds, threadCpuSeconds } from './proc-stat.js';
+import { readProcStat, threadCpuSeconds } from './proc-stat.js';
+import { sql, type Store } from '../../src/store/handle.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +35,28 @@ const { values } = parseArgs({
 const SIZES = values.sizes.split(',').map((s) => Number(s.trim()));
 const CERTS = Number(values.certs);
 const POSTGRES = values.db === 'postgres';
-const POSTGRES_URL = process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const APPLICATION = `hallmark-batch-cost-${process.pid}`;
+/** This run's connections carry a name of their own, so that only their backends' CPU is counted. */
+const POSTGRES_URL = (() => {
+  const url = new URL(process.env.DATABASE_URL || process.env.HALLMARK_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test');
+  url.searchParams.set('application_name', APPLICATION);
+  return url.toString();
+})();
+
+/**
+ * CPU seconds so far of the PostgreSQL backends serving this run (Linux /proc), by pid: whatever else
+ * the database serves meanwhile (another bench, a test suite) is not counted.
+ */
+async function backendCpu(store: Store): Promise<Map<number, number>> {
+  const rows = (await sql(store).raw('SELECT pid FROM pg_stat_activity WHERE application_name = ?', [APPLICATION])).rows as { pid: number }[];
+  return new Map(rows.map(({ pid }) => [pid, readProcStat(`/proc/${pid}/stat`)?.cpuSeconds ?? 0]));
+}
+
+function backendCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let seconds = 0;
+  for (const [pid, cpu] of after) seconds += cpu - (before.get(pid) ?? 0);
+  return seconds;
+}
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Sample {
@@ -64,7 +87,7 @@ async function main() {
     for (const size of SIZES) {
       log(`batches of ${size}: ${CERTS} certificates…`);
       const threadsBefore = threadCpuSeconds();
-      const databaseBefore = POSTGRES ? postgresCpuSeconds() : 0;
+      const databaseBefore = POSTGRES ? await backendCpu(bench.ctx.store) : new Map<number, number>();
       const started = performance.now();
       let certs = 0;
       while (certs < CERTS) {
@@ -77,7 +100,7 @@ async function main() {
       const threadsAfter = threadCpuSeconds();
       let others = 0;
       for (const [tid, cpu] of threadsAfter) if (tid !== mainThread) others += cpu - (threadsBefore.get(tid) ?? 0);
-      const sample = { certs, main: threadsAfter.get(mainThread)! - threadsBefore.get(mainThread)!, others, database: POSTGRES ? postgresCpuSeconds() - databaseBefore : 0, wallSeconds };
+      const sample = { certs, main: threadsAfter.get(mainThread)! - threadsBefore.get(mainThread)!, others, database: POSTGRES ? backendCpuSince(databaseBefore, await backendCpu(bench.ctx.store)) : 0, wallSeconds };
       samples.set(size, [...(samples.get(size) ?? []), sample]);
     }
 

@@ -9,6 +9,7 @@ import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { StoreTx } from '../store/handle.js';
 import type { Clock } from '../base/clock.js';
 import type { CertificateIntent, IssuanceStore } from '../store/certificates.js';
+import type { KeyBinding, KeyRefusal } from '../store/public-keys.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../base/errors.js';
@@ -190,17 +191,22 @@ const bindingOf = (p: Pending) => p.identity ?? `subject:${p.subjectText}`;
 /**
  * One public key, one identity (docs/security-model.md, "Issuance policy"): a key already certified for another identity
  * is refused, within this batch or before it, and so is a key revoked for keyCompromise. The renewal
- * of the same identity with the same key passes.
+ * of the same identity with the same key passes. This is the batch's part (a key asked for twice here);
+ * the store binds what is left (`bindKeys`, or with the intents in `recordIntentsWithAudit`).
  */
-async function refuseKnownKeys(deps: IssueDeps, pending: Pending[], now: Date, refuse: (p: Pending, error: Error) => void): Promise<void> {
-  if (!pending.length) return;
+function keyBindings(pending: Pending[], refuse: Refuse): KeyBinding[] {
   const firstIdentity = new Map<string, string>();
   for (const p of [...pending]) {
     const bound = firstIdentity.get(p.keyId);
     if (bound === undefined) firstIdentity.set(p.keyId, bindingOf(p));
     else if (bound !== bindingOf(p)) refuse(p, keyInUse());
   }
-  const refusals = await deps.store.bindKeys([...firstIdentity].map(([keyId, identity]) => ({ keyId, identity })), now.getTime());
+  return [...firstIdentity].map(([keyId, identity]) => ({ keyId, identity }));
+}
+
+type Refuse = (p: Pending, error: Error) => void;
+
+function refuseKeys(pending: Pending[], refusals: KeyRefusal[], refuse: Refuse): void {
   if (!refusals.length) return;
   const byKey = new Map(refusals.map((r) => [r.keyId, r]));
   for (const p of [...pending]) {
@@ -212,30 +218,47 @@ async function refuseKnownKeys(deps: IssueDeps, pending: Pending[], now: Date, r
 
 const keyInUse = () => new HallmarkError('key_in_use', 'this public key is already certified for another identity; every identity needs a key of its own (a renewal keeps its identity)', 409);
 
-/** Intents and their audit events, together; a serial collision redraws them all. */
-async function recordIntents(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[], withIntents?: IssueBatchOptions['withIntents']): Promise<void> {
+/** Retries `record` with new serials when one was taken: 2^-126 per pair, but a collision must cost a retry, never a duplicate. */
+async function withSerialRetry<T>(pending: Pending[], record: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; ) {
     try {
-      // With nothing else to record: one round trip (the store's recordIntentsWithAudit).
-      if (!withIntents) {
-        const append = deps.audit.pendingRows(intentEvents(pending, lintFailures));
-        await deps.store.recordIntentsWithAudit(intentRows(pending), append.rows);
-        return deps.audit.appended(append);
-      }
-      await deps.store.transaction(async (tx) => {
-        // The intents and their audit events go together (see together.ts); a serial collision fails
-        // the whole, which is rolled back and retried with new serials.
-        const intents = () => deps.store.recordIntents(tx, intentRows(pending));
-        const events = () => deps.audit.recordManyIn(tx, intentEvents(pending, lintFailures));
-        await together(tx, withIntents ? [() => withIntents(tx), intents, events] : [intents, events]);
-      });
-      return;
+      return await record();
     } catch (e) {
-      // 2^-126 per pair, but a collision must cost a retry, never a duplicate.
       if (!isUniqueViolation(e) || attempt++ >= 3) throw e;
       pending.forEach(redrawSerial);
     }
   }
+}
+
+/**
+ * Single issuances (nothing else to record): the keys bound, the intents and their audit events in one
+ * round trip (the store's recordIntentsWithAudit). A refused key's intent and event are left out.
+ */
+async function recordIntentsBindingKeys(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[], bindings: KeyBinding[], now: Date, refuse: Refuse): Promise<void> {
+  const keyOf = [...lintFailures.map(() => null), ...pending.map((p) => p.keyId)];
+  const { append, refusals } = await withSerialRetry(pending, async () => {
+    // Made again on a retry: the events name the serials, which a collision redraws.
+    const append = deps.audit.pendingRows(intentEvents(pending, lintFailures));
+    const intents = intentRows(pending).map((row, i) => ({ ...row, key_id: pending[i]!.keyId }));
+    const entries = append.rows.map((row, i) => ({ ...row, key_id: keyOf[i]! }));
+    return { append, refusals: await deps.store.recordIntentsWithAudit({ bindings, intents, entries, now: now.getTime() }) };
+  });
+  const refused = new Set(refusals.map((r) => r.keyId));
+  deps.audit.appended({ ...append, events: append.events.filter((_, i) => keyOf[i] === null || !refused.has(keyOf[i]!)) });
+  refuseKeys(pending, refusals, refuse);
+}
+
+/** With what the caller records beside them: the intents and their audit events in one transaction. */
+async function recordIntentsWith(deps: IssueDeps, pending: Pending[], lintFailures: AuditEvent[], withIntents: NonNullable<IssueBatchOptions['withIntents']>): Promise<void> {
+  await withSerialRetry(pending, () =>
+    deps.store.transaction(async (tx) => {
+      // The intents and their audit events go together (see together.ts); a serial collision fails
+      // the whole, which is rolled back and retried with new serials.
+      const intents = () => deps.store.recordIntents(tx, intentRows(pending));
+      const events = () => deps.audit.recordManyIn(tx, intentEvents(pending, lintFailures));
+      await together(tx, [() => withIntents(tx), intents, events]);
+    }),
+  );
 }
 
 /** Signs one issuer's share of a batch; a failure marks those intents failed, audited, and is their error. */
@@ -298,15 +321,22 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
       results[i] = toError(e);
     }
   }
-  await refuseKnownKeys(deps, pending, now, (p, error) => {
+  const refuse: Refuse = (p, error) => {
     results[indexOf.get(p)!] = error;
     pending.splice(pending.indexOf(p), 1);
-  });
+  };
+  const bindings = keyBindings(pending, refuse);
+  const { withIntents } = options;
+  if (withIntents && bindings.length) refuseKeys(pending, await deps.store.bindKeys(bindings, now.getTime()), refuse);
   if (!pending.length) {
     if (lintFailures.length) await deps.audit.recordMany(lintFailures);
     return results;
   }
-  await recordIntents(deps, pending, lintFailures, options.withIntents);
+  if (withIntents) await recordIntentsWith(deps, pending, lintFailures, withIntents);
+  else {
+    await recordIntentsBindingKeys(deps, pending, lintFailures, bindings, now, refuse);
+    if (!pending.length) return results;
+  }
 
   const byIssuer = groupBy(pending, (p) => p.issuer);
   const signed: { p: Pending; der: Uint8Array }[] = [];

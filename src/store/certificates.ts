@@ -41,6 +41,18 @@ export type CertificateIntent = Pick<
   'serial' | 'issuer' | 'profile' | 'identity' | 'subject' | 'not_before' | 'not_after' | 'key_type' | 'requested_by' | 'created_at' | 'crl_shard'
 > & { tbs: Uint8Array };
 
+/** An intent with the public key it certifies (store/public-keys.ts). */
+export type KeyedIntent = CertificateIntent & { key_id: string };
+/** An audit entry with the key of the intent it tells of, or null when it tells of none (a lint failure). */
+export type KeyedAuditRow = PendingAuditRow & { key_id: string | null };
+/** What single issuances record in one trip: the keys' bindings, the intents and their audit entries. */
+export interface KeyedIntents {
+  bindings: KeyBinding[];
+  intents: KeyedIntent[];
+  entries: KeyedAuditRow[];
+  now: number;
+}
+
 /** What issuance needs from storage: reserve + record the intents, then record the outcomes. */
 export interface IssuanceStore {
   /** Inserts the pending rows; a serial already taken throws (the caller draws others). */
@@ -52,10 +64,12 @@ export interface IssuanceStore {
   recordIssued(certificates: { serial: string; der: Uint8Array }[], issuedAt: number, tx?: StoreTx): Promise<void>;
   recordFailed(serials: string[]): Promise<void>;
   /**
-   * The intents with their audit entries (unsequenced) in one round trip: one statement on PostgreSQL
-   * (pg-intents.ts), one script on SQLite (sqlite-intents.ts).
+   * Binds each key to its identity and records the intents with their audit entries (unsequenced): one
+   * statement on PostgreSQL (pg-intents.ts), the binding then one script on SQLite (sqlite-intents.ts).
+   * A key bound to another identity, or compromised, keeps its intents and their entries out; those
+   * refusals are returned.
    */
-  recordIntentsWithAudit(intents: CertificateIntent[], entries: PendingAuditRow[]): Promise<void>;
+  recordIntentsWithAudit(record: KeyedIntents): Promise<KeyRefusal[]>;
   /** Binds each public key to its identity (first come keeps it); the refused ones (store/public-keys.ts). */
   bindKeys(bindings: KeyBinding[], now: number): Promise<KeyRefusal[]>;
   /** One transaction for what must land together with the certificates' rows. */
@@ -150,7 +164,7 @@ export function createIssuanceStore(db_: Handle): IssuanceStore {
     },
     bindKeys: (bindings, now) => bindKeys(db_, bindings, now),
     transaction: (work) => db.transaction((trx) => work(asTx(trx))),
-    recordIntentsWithAudit: (intents, entries) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db_, intents, entries),
+    recordIntentsWithAudit: (record) => (isPostgres(db) ? recordIntentsWithAuditPg : recordIntentsWithAuditSqlite)(db_, record),
     async recordFailed(serials) {
       for (let i = 0; i < serials.length; i += CHUNK) await db('certificates').whereIn('serial', serials.slice(i, i + CHUNK)).where({ status: 'pending' }).update({ status: 'failed' });
     },

@@ -1,6 +1,6 @@
 import { sql, type Handle } from './handle.js';
-import type { CertificateIntent } from './certificates.js';
-import type { PendingAuditRow } from './audit.js';
+import type { KeyedIntents } from './certificates.js';
+import { bindKeys, type KeyRefusal } from './public-keys.js';
 import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns } from './intent-columns.js';
 
 /**
@@ -37,16 +37,22 @@ interface RawConnection {
 
 const exec = (connection: RawConnection, sql: string) => new Promise<void>((resolve, reject) => connection.exec(sql, (err) => (err ? reject(err) : resolve())));
 
-export async function recordIntentsWithAuditSqlite(db_: Handle, intents: CertificateIntent[], entries: PendingAuditRow[]): Promise<void> {
+/**
+ * The keys are bound first (store/public-keys.ts, its own statement: SQLite has no round trip to save),
+ * then what the refused keys would have recorded is left out of the script.
+ */
+export async function recordIntentsWithAuditSqlite(db_: Handle, record: KeyedIntents): Promise<KeyRefusal[]> {
+  const refusals = record.bindings.length ? await bindKeys(db_, record.bindings, record.now) : [];
+  const refused = new Set(refusals.map((r) => r.keyId));
+  const intents = record.intents.filter((i) => !refused.has(i.key_id));
+  const entries = record.entries.filter((e) => e.key_id === null || !refused.has(e.key_id));
+  const inserts = [
+    intents.length ? `INSERT INTO "certificates" (${quotedColumns(CERTIFICATE_INTENT_COLUMNS)}) VALUES ${values(intents.map((i) => ({ ...i, status: 'pending' })), CERTIFICATE_INTENT_COLUMNS)};` : '',
+    entries.length ? `INSERT INTO "audit_pending" (${quotedColumns(AUDIT_ENTRY_COLUMNS)}) VALUES ${values(entries as unknown as Record<string, Value>[], AUDIT_ENTRY_COLUMNS)};` : '',
+  ].join('');
+  if (!inserts) return refusals;
   const db = sql(db_);
-  const script =
-    'BEGIN IMMEDIATE;' +
-    `INSERT INTO "certificates" (${quotedColumns(CERTIFICATE_INTENT_COLUMNS)}) VALUES ${values(
-      intents.map((i) => ({ ...i, status: 'pending' })),
-      CERTIFICATE_INTENT_COLUMNS,
-    )};` +
-    `INSERT INTO "audit_pending" (${quotedColumns(AUDIT_ENTRY_COLUMNS)}) VALUES ${values(entries as unknown as Record<string, Value>[], AUDIT_ENTRY_COLUMNS)};` +
-    'COMMIT;';
+  const script = `BEGIN IMMEDIATE;${inserts}COMMIT;`;
   const connection = (await db.client.acquireConnection()) as RawConnection;
   try {
     await exec(connection, script);
@@ -58,4 +64,5 @@ export async function recordIntentsWithAuditSqlite(db_: Handle, intents: Certifi
   } finally {
     db.client.releaseConnection(connection);
   }
+  return refusals;
 }
