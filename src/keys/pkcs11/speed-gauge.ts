@@ -5,24 +5,30 @@ export const IN_LINE_LIMIT_US = 1000;
 /** How long a token found slow is left to the signing threads before it is tried in line again. */
 export const RETRY_AFTER_MS = 60_000;
 
+/** How many recent in-line batches the gauge remembers. */
+const REMEMBERED = 16;
+
 /**
- * Whether a token signs fast enough for the calling thread to wait on it: a moving average of what
- * in-line signatures took. Handing a batch of one to the signing threads costs ~0.35 ms of CPU beside
- * the signature (docs/issuance-performance.md, "Scale-out"), more than SoftHSM takes to sign; a network
- * HSM that takes milliseconds must not hold the event loop, so once found slow it is tried in line
- * again only after RETRY_AFTER_MS, to notice that it became fast. The first in-line batch measures.
+ * Whether a token signs fast enough for the calling thread to wait on it, judged by the fastest of the
+ * last REMEMBERED in-line batches: a busy machine makes some of them slow (the thread was preempted
+ * while it waited), but only a slow token makes all of them slow. Handing a batch of one to the signing
+ * threads costs ~0.35 ms of CPU beside the signature (docs/issuance-performance.md, "Scale-out: what a
+ * batch costs"), more than SoftHSM takes to sign; a network HSM that takes milliseconds must not hold
+ * the event loop, so once found slow it is tried in line again only after RETRY_AFTER_MS, to notice
+ * that it became fast. The first in-line batch is the first measurement.
  */
 export function createSpeedGauge(now: () => number = Date.now) {
-  let averageUs = 0;
+  const recent: number[] = [];
   let lastTried = 0;
   return {
     fast(): boolean {
-      return averageUs <= IN_LINE_LIMIT_US || now() - lastTried >= RETRY_AFTER_MS;
+      return !recent.length || Math.min(...recent) <= IN_LINE_LIMIT_US || now() - lastTried >= RETRY_AFTER_MS;
     },
     /** One in-line batch took `us` microseconds a signature. */
     took(us: number): void {
       lastTried = now();
-      averageUs = averageUs === 0 ? us : averageUs * 0.9 + us * 0.1;
+      recent.push(us);
+      if (recent.length > REMEMBERED) recent.shift();
     },
   };
 }
