@@ -149,15 +149,11 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     async function signMany(items: Uint8Array[]): Promise<Uint8Array[]> {
       if (items.length < IN_LINE_BELOW && fastToken.fast()) return signHere(items);
       if (signingWorkers.inline(items.length)) return Promise.all(items.map(sign1));
-      const stop = metrics.hsmSignSeconds.startTimer();
-      try {
-        return await signingWorkers.run(items, signContext);
-      } catch (e) {
-        metrics.hsmErrors.inc({ operation: 'sign' });
-        throw hsmUnavailable('signing', e);
-      } finally {
-        stop();
-      }
+      return measuredSigning(() =>
+        signingWorkers.run(items, signContext).catch((e: unknown) => {
+          throw hsmUnavailable('signing', e);
+        }),
+      );
     }
     if (algorithm.family !== 'rsa-pkcs1') return { keyType, algorithm, spki: spkiDer, signDigest, sign: sign1, signMany };
     const pss = { name: 'RSA_PKCS_PSS', params: new graphene.RsaPssParams(PSS_HASH[algorithm.hash].mechanism, PSS_HASH[algorithm.hash].mgf, PSS_HASH[algorithm.hash].length) };
