@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { isPostgres } from '../db.js';
 
 /**
  * Statistics on `status || ''` (PostgreSQL 14+ expression statistics), the form the pre-signer's sweep,
@@ -13,6 +12,9 @@ import { isPostgres } from '../db.js';
  * (docs/performance.md, the 10-million run). ANALYZE (autovacuum) fills them. SQLite has no such thing,
  * and its planner took the primary key anyway.
  */
+// As store/db.ts's isPostgres, which a migration cannot import (db.ts imports the migrations).
+const isPostgres = (db: Knex) => db.client.config.client === 'pg';
+
 export async function up(db: Knex): Promise<void> {
   if (!isPostgres(db)) return;
   // Statistics on expressions came with PostgreSQL 14; an older server plans as before (docs/operators.md, "Storage").
