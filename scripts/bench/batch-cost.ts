@@ -35,6 +35,7 @@ const { values } = parseArgs({
 const SIZES = values.sizes.split(',').map((s) => Number(s.trim()));
 const CERTS = Number(values.certs);
 const POSTGRES = values.db === 'postgres';
+const log = (line: string) => process.stderr.write(`${line}\n`);
 const APPLICATION = `hallmark-batch-cost-${process.pid}`;
 /** This run's connections carry a name of their own, so that only their backends' CPU is counted. */
 const POSTGRES_URL = (() => {
@@ -57,7 +58,6 @@ function backendCpuSince(before: Map<number, number>, after: Map<number, number>
   for (const [pid, cpu] of after) seconds += cpu - (before.get(pid) ?? 0);
   return seconds;
 }
-const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Sample {
   certs: number;

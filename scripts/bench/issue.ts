@@ -477,8 +477,9 @@ async function main() {
   console.log(`issue/raw-sign: ${Math.min(...ratios).toFixed(3)}`);
   if (INSTANCES.length > 1) {
     // What one certificate costs the machine (server processes + PostgreSQL) at the fewest instances
-    // against the most: 1.0 when adding instances costs nothing per certificate; a count measured more than once (`--instances 1,3,3,1`, in
-    // ABBA order so that a machine whose speed drifts moves both alike) is pooled over its runs.
+    // against the most: 1.0 when adding instances costs nothing per certificate. A count measured more
+    // than once (`--instances 1,3,3,1`, ABBA, so that a machine whose speed drifts moves both alike) is
+    // pooled over its runs.
     const [low, high] = [Math.min(...INSTANCES), Math.max(...INSTANCES)];
     const efficiencies: number[] = [];
     for (const r of results) {

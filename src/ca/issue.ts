@@ -9,7 +9,7 @@ import type { AuditEvent, AuditLog } from '../audit/log.js';
 import type { StoreTx } from '../store/handle.js';
 import type { Clock } from '../base/clock.js';
 import type { CertificateIntent, IssuanceStore } from '../store/certificates.js';
-import type { KeyBinding, KeyRefusal } from '../store/public-keys.js';
+import { keptDespite, type KeyBinding, type KeyRefusal } from '../store/public-keys.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { together } from '../store/together.js';
 import { HallmarkError, toError } from '../base/errors.js';
@@ -240,11 +240,11 @@ async function recordIntentsBindingKeys(deps: IssueDeps, pending: Pending[], lin
     // Made again on a retry: the events name the serials, which a collision redraws.
     const append = deps.audit.pendingRows(intentEvents(pending, lintFailures));
     const intents = intentRows(pending).map((row, i) => ({ ...row, key_id: pending[i]!.keyId }));
-    const entries = append.rows.map((row, i) => ({ ...row, key_id: keyOf[i]! }));
+    const entries = append.rows.map((row, i) => ({ ...row, key_id: keyOf[i] ?? null }));
     return { append, refusals: await deps.store.recordIntentsWithAudit({ bindings, intents, entries, now: now.getTime() }) };
   });
-  const refused = new Set(refusals.map((r) => r.keyId));
-  deps.audit.appended({ ...append, events: append.events.filter((_, i) => keyOf[i] === null || !refused.has(keyOf[i]!)) });
+  const kept = keptDespite(refusals);
+  deps.audit.appended({ ...append, events: append.events.filter((_, i) => kept(keyOf[i] ?? null)) });
   refuseKeys(pending, refusals, refuse);
 }
 

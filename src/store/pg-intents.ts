@@ -1,6 +1,6 @@
 import { sql, type Handle } from './handle.js';
 import type { KeyedIntents } from './certificates.js';
-import type { KeyRefusal } from './public-keys.js';
+import { keptDespite, refusalOf, type KeyRefusal } from './public-keys.js';
 import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns } from './intent-columns.js';
 import { byteaText } from './pg-prepared.js';
 
@@ -18,32 +18,32 @@ import { byteaText } from './pg-prepared.js';
  * failures) always are. The entries go to audit_pending, unsequenced: nothing here takes a lock that
  * another issuance needs (the sequencer chains them, audit/sequencer.ts). All of it lands or none.
  *
- * Rows travel as three JSON parameters turned into the tables' own row types by jsonb_populate_record,
- * so the text is the same whatever the batch size and is prepared once per connection (a named
- * statement), and nothing is bound per column. A serial already taken fails the statement as a
- * unique violation, as the INSERT would.
+ * Rows travel as three JSON parameters (the bindings read once, in `wanted`) turned into the tables'
+ * own row types by jsonb_populate_record(set), so the text is the same whatever the batch size and is
+ * prepared once per connection (a named statement), and nothing is bound per column. A serial already
+ * taken fails the statement as a unique violation, as the INSERT would.
  */
 const certificateColumns = quotedColumns(CERTIFICATE_INTENT_COLUMNS);
 const auditColumns = quotedColumns(AUDIT_ENTRY_COLUMNS);
-const kept = (row: string) => `NOT EXISTS (SELECT 1 FROM refused WHERE refused.key_id = ${row}->>'key_id')`;
+const keptRow = (row: string) => `NOT EXISTS (SELECT 1 FROM refused WHERE refused.key_id = ${row}->>'key_id')`;
 
-const STATEMENT = `WITH bound AS (
-  INSERT INTO public_keys (key_id, identity, bound_at)
+const STATEMENT = `WITH wanted AS (
   SELECT key_id, identity, bound_at FROM jsonb_populate_recordset(NULL::public_keys, ?::jsonb)
+), bound AS (
+  INSERT INTO public_keys (key_id, identity, bound_at) SELECT key_id, identity, bound_at FROM wanted
   ON CONFLICT (key_id) DO UPDATE SET key_id = EXCLUDED.key_id
   RETURNING key_id, identity, compromised_at, compromised_serial
 ), refused AS (
-  SELECT b.key_id, b.compromised_at, b.compromised_serial FROM bound b
-  JOIN jsonb_populate_recordset(NULL::public_keys, ?::jsonb) w ON w.key_id = b.key_id
+  SELECT b.key_id, b.compromised_at, b.compromised_serial FROM bound b JOIN wanted w ON w.key_id = b.key_id
   WHERE b.compromised_at IS NOT NULL OR b.identity <> w.identity
 ), intents AS (
   INSERT INTO certificates (${certificateColumns})
   SELECT ${certificateColumns} FROM jsonb_array_elements(?::jsonb) e, jsonb_populate_record(NULL::certificates, e) r
-  WHERE ${kept('e')} RETURNING 1
+  WHERE ${keptRow('e')} RETURNING 1
 ), entries AS (
   INSERT INTO audit_pending (${auditColumns})
   SELECT ${auditColumns} FROM jsonb_array_elements(?::jsonb) e, jsonb_populate_record(NULL::audit_pending, e) r
-  WHERE e->>'key_id' IS NULL OR ${kept('e')} RETURNING 1
+  WHERE e->>'key_id' IS NULL OR ${keptRow('e')} RETURNING 1
 )
 SELECT (SELECT count(*) FROM intents) AS intents, (SELECT count(*) FROM entries) AS entries,
   (SELECT coalesce(jsonb_agg(refused), '[]'::jsonb) FROM refused) AS refused`;
@@ -58,14 +58,14 @@ export async function recordIntentsWithAudit(db_: Handle, record: KeyedIntents):
   const db = sql(db_);
   const bindings = JSON.stringify(record.bindings.map((b) => ({ key_id: b.keyId, identity: b.identity, bound_at: record.now })));
   const intents = record.intents.map((i) => ({ ...i, tbs: byteaText(i.tbs), status: 'pending' }));
-  const result = (await db.raw(STATEMENT, [bindings, bindings, JSON.stringify(intents), JSON.stringify(record.entries)]).options({ name: 'hm_intents_binding_keys' })) as {
+  const result = (await db.raw(STATEMENT, [bindings, JSON.stringify(intents), JSON.stringify(record.entries)]).options({ name: 'hm_intents_binding_keys' })) as {
     rows: { intents: string; entries: string; refused: RefusedRow[] }[];
   };
   const [row] = result.rows;
-  const refusals: KeyRefusal[] = row!.refused.map((r) => (r.compromised_at !== null ? { keyId: r.key_id, reason: 'compromised', serial: r.compromised_serial } : { keyId: r.key_id, reason: 'bound-elsewhere' }));
-  const refused = new Set(refusals.map((r) => r.keyId));
-  const wantedIntents = record.intents.filter((i) => !refused.has(i.key_id)).length;
-  const wantedEntries = record.entries.filter((e) => e.key_id === null || !refused.has(e.key_id)).length;
+  const refusals = row!.refused.map(refusalOf);
+  const kept = keptDespite(refusals);
+  const wantedIntents = record.intents.filter((i) => kept(i.key_id)).length;
+  const wantedEntries = record.entries.filter((e) => kept(e.key_id)).length;
   if (Number(row!.intents) !== wantedIntents || Number(row!.entries) !== wantedEntries) {
     // Cannot happen (the inserts have no other condition); never pass it silently.
     throw new Error(`recording intents wrote ${row!.intents} of ${wantedIntents} certificates and ${row!.entries} of ${wantedEntries} audit entries`);

@@ -9,6 +9,16 @@ export interface KeyBinding {
 /** What a key is bound to already, when that forbids the binding asked for. */
 export type KeyRefusal = { keyId: string; reason: 'bound-elsewhere' } | { keyId: string; reason: 'compromised'; serial: string | null };
 
+/** Why a stored binding refuses the one asked for: the key was compromised, or else it is bound to another identity. */
+export const refusalOf = (row: { key_id: string; compromised_at: number | string | null; compromised_serial: string | null }): KeyRefusal =>
+  row.compromised_at !== null ? { keyId: row.key_id, reason: 'compromised', serial: row.compromised_serial } : { keyId: row.key_id, reason: 'bound-elsewhere' };
+
+/** What stays when these keys are refused: a row with a key of its own unless that key was refused; a row with none (null) always. */
+export function keptDespite(refusals: KeyRefusal[]): (keyId: string | null) => boolean {
+  const refused = new Set(refusals.map((r) => r.keyId));
+  return (keyId) => keyId === null || !refused.has(keyId);
+}
+
 /**
  * Binds each key to its identity unless it is bound already; returns the keys whose binding is refused:
  * bound to another identity, or compromised. One statement per 400 keys: the insert that loses the race
@@ -25,10 +35,7 @@ export async function bindKeys(db_: Handle, bindings: KeyBinding[], now: number)
       .onConflict('key_id')
       .merge(['key_id'])
       .returning(['key_id', 'identity', 'compromised_at', 'compromised_serial'])) as { key_id: string; identity: string; compromised_at: number | null; compromised_serial: string | null }[];
-    for (const row of stored) {
-      if (row.compromised_at !== null) refusals.push({ keyId: row.key_id, reason: 'compromised', serial: row.compromised_serial });
-      else if (row.identity !== wanted.get(row.key_id)) refusals.push({ keyId: row.key_id, reason: 'bound-elsewhere' });
-    }
+    for (const row of stored) if (row.compromised_at !== null || row.identity !== wanted.get(row.key_id)) refusals.push(refusalOf(row));
   }
   return refusals;
 }

@@ -1,6 +1,6 @@
 import { sql, type Handle } from './handle.js';
 import type { KeyedIntents } from './certificates.js';
-import { bindKeys, type KeyRefusal } from './public-keys.js';
+import { bindKeys, keptDespite, type KeyRefusal } from './public-keys.js';
 import { AUDIT_ENTRY_COLUMNS, CERTIFICATE_INTENT_COLUMNS, quotedColumns } from './intent-columns.js';
 
 /**
@@ -43,9 +43,9 @@ const exec = (connection: RawConnection, sql: string) => new Promise<void>((reso
  */
 export async function recordIntentsWithAuditSqlite(db_: Handle, record: KeyedIntents): Promise<KeyRefusal[]> {
   const refusals = record.bindings.length ? await bindKeys(db_, record.bindings, record.now) : [];
-  const refused = new Set(refusals.map((r) => r.keyId));
-  const intents = record.intents.filter((i) => !refused.has(i.key_id));
-  const entries = record.entries.filter((e) => e.key_id === null || !refused.has(e.key_id));
+  const kept = keptDespite(refusals);
+  const intents = record.intents.filter((i) => kept(i.key_id));
+  const entries = record.entries.filter((e) => kept(e.key_id));
   const inserts = [
     intents.length ? `INSERT INTO "certificates" (${quotedColumns(CERTIFICATE_INTENT_COLUMNS)}) VALUES ${values(intents.map((i) => ({ ...i, status: 'pending' })), CERTIFICATE_INTENT_COLUMNS)};` : '',
     entries.length ? `INSERT INTO "audit_pending" (${quotedColumns(AUDIT_ENTRY_COLUMNS)}) VALUES ${values(entries as unknown as Record<string, Value>[], AUDIT_ENTRY_COLUMNS)};` : '',
