@@ -19,7 +19,7 @@ import { toPem } from '../src/x509/pem.js';
 
 let home: TestHome;
 before(async () => {
-  home = await makeTestHome(['nonce-echo', 'nonce-ignore']);
+  home = await makeTestHome(['nonce-echo', 'nonce-ignore', 'nonce-ignore-live']);
 });
 after(() => home?.cleanup());
 
@@ -31,7 +31,8 @@ async function setUp(hm: InProcessHallmark, dir: string) {
   fs.writeFileSync(files.cert, cert.certificate);
   fs.writeFileSync(files.issuing, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
   fs.writeFileSync(files.chain, hm.rootPem + fs.readFileSync(files.issuing, 'utf8'));
-  return (extra: string[] = []) => run('openssl', ['ocsp', '-issuer', files.issuing, '-cert', files.cert, '-url', `http://127.0.0.1:${hm.running.http}/ocsp`, '-CAfile', files.chain, '-resp_text', ...extra]);
+  const ask = (extra: string[] = []) => run('openssl', ['ocsp', '-issuer', files.issuing, '-cert', files.cert, '-url', `http://127.0.0.1:${hm.running.http}/ocsp`, '-CAfile', files.chain, '-resp_text', ...extra]);
+  return { ask, serial: cert.serial };
 }
 
 const producedAt = (text: string) => /Produced At: (.+)/.exec(text)?.[1];
@@ -43,7 +44,7 @@ describe('OCSP nonces', () => {
     });
     const hm = await startInProcess(home, sqliteBackend(), 'nonce-echo', { configFile });
     try {
-      const ask = await setUp(hm, path.join(home.home, 'echo'));
+      const { ask } = await setUp(hm, path.join(home.home, 'echo'));
       for (let i = 0; i < 3; i++) {
         const r = await ask();
         assert.match(r.stdout, /: good/, r.stdout + r.stderr);
@@ -60,33 +61,39 @@ describe('OCSP nonces', () => {
     }
   });
 
-  test('ignored by configuration: the same cached answer for every nonce, without one (RFC 8954 §3), and no limit', async () => {
-    const configFile = configCopy(path.join(home.home, 'config-ignore'), (c) => {
-      c.revocation = { ...(c.revocation ?? {}), ocsp: { validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2, nonces: 'ignore', noncesPerMinute: 1 } };
+  // Pre-signing on: the answer every nonce gets is the pre-signed one. Off: the live answer, cached under
+  // a key without the nonce.
+  for (const presign of [true, false]) {
+    test(`ignored by configuration: the same ${presign ? 'pre-signed' : 'cached'} answer for every nonce, without one (RFC 8954 §3), and no limit`, async () => {
+      const name = presign ? 'nonce-ignore' : 'nonce-ignore-live';
+      const configFile = configCopy(path.join(home.home, `config-${name}`), (c) => {
+        c.revocation = { ...(c.revocation ?? {}), ocsp: { validityMinutes: 60, refreshBeforeMinutes: 10, pollSeconds: 2, nonces: 'ignore', noncesPerMinute: 1, presign } };
+      });
+      const hm = await startInProcess(home, sqliteBackend(), name, { configFile });
+      try {
+        const { ask, serial } = await setUp(hm, path.join(home.home, name));
+        // With pre-signing, the answer to hold is the pre-signed one (RFC 5019): until this instance has
+        // loaded it, a request is signed live and cached, and the pre-signed answer replaces that one.
+        for (const until = Date.now() + 30_000; presign && !hm.running.presigned.answer('issuing', serial); ) {
+          assert.ok(Date.now() < until, "the certificate's pre-signed answer is held within 30 s");
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const first = await ask();
+        assert.match(first.stdout, /: good/, first.stdout + first.stderr);
+        assert.match(first.stdout + first.stderr, /WARNING: no nonce in response/i);
+        const held = producedAt(first.stdout);
+        assert.ok(held, first.stdout);
+        for (let i = 0; i < 3; i++) {
+          // A second apart: an answer signed again would say so in its producedAt.
+          await new Promise((resolve) => setTimeout(resolve, 1100));
+          const again = await ask();
+          assert.match(again.stdout, /: good/);
+          assert.match(again.stdout + again.stderr, /WARNING: no nonce in response/i);
+          assert.equal(producedAt(again.stdout), held, 'the same answer, whatever the nonce');
+        }
+      } finally {
+        await hm.close();
+      }
     });
-    const hm = await startInProcess(home, sqliteBackend(), 'nonce-ignore', { configFile });
-    try {
-      const ask = await setUp(hm, path.join(home.home, 'ignore'));
-      const first = await ask();
-      assert.match(first.stdout, /: good/, first.stdout + first.stderr);
-      assert.match(first.stdout + first.stderr, /WARNING: no nonce in response/i);
-      // The answer the cache holds: the first one, unless the status poll stored its own meanwhile (a
-      // loaded machine); found as two answers a second apart that are the same signed answer.
-      let cached = producedAt(first.stdout);
-      for (let tries = 0; ; tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 1100));
-        const next = producedAt((await ask()).stdout);
-        if (next === cached) break;
-        assert.ok(tries < 10, 'the cache settles on one signed answer');
-        cached = next;
-      }
-      for (let i = 0; i < 3; i++) {
-        const again = await ask();
-        assert.match(again.stdout, /: good/);
-        assert.equal(producedAt(again.stdout), cached, 'the cached answer, whatever the nonce');
-      }
-    } finally {
-      await hm.close();
-    }
-  });
+  }
 });

@@ -21,6 +21,8 @@ export interface BenchServer {
   issue: IssueDeps;
   /** CPU seconds the server has used so far (every thread of every process it runs in). */
   cpuSeconds(): number;
+  /** Separate processes only: CPU seconds so far by thread name, summed over the processes (where the time goes). */
+  threadCpuSeconds?(): Map<string, number>;
   peakRssMiB(): number;
   close(): Promise<void>;
 }
@@ -45,6 +47,24 @@ const childrenOf = (pid: number): number[] => {
   }
 };
 
+/** A process's threads' CPU seconds so far, summed by thread name (Linux /proc; empty once it has ended). */
+function threadCpuByName(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    const stat = readProcStat(`/proc/${pid}/task/${tid}/stat`);
+    // The main thread carries the process's name, as threads Node does not name do: told apart by its id.
+    const name = tid === String(pid) ? 'main thread' : stat?.name;
+    if (stat && name) byName.set(name, (byName.get(name) ?? 0) + stat.cpuSeconds);
+  }
+  return byName;
+}
+
 const peakRssKiB = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 /** The bench's environment for a `hallmark serve` process: a PostgreSQL schema through libpq's `options`. */
@@ -65,7 +85,10 @@ async function startServe(bench: BenchCa, args: string[], schema?: string) {
   // (its whole life, start-up included; figures from such a run are not for the tables).
   const profileDir = process.env.HALLMARK_BENCH_SERVE_PROFILE;
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profiling, cli, 'serve', ...args, '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: serveEnv(bench, schema), stdio: ['ignore', 'pipe', 'inherit'] });
+  // HALLMARK_BENCH_SERVE_NODE_ARGS: Node or V8 flags for each serve process (e.g. --single-threaded-gc),
+  // to measure what a runtime setting changes.
+  const nodeArgs = (process.env.HALLMARK_BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...profiling, cli, 'serve', ...args, '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--json'], { env: serveEnv(bench, schema), stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await new Promise<{ https: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`hallmark serve ${args.join(' ')} exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -90,6 +113,11 @@ async function processes(bench: BenchCa, started: Awaited<ReturnType<typeof star
     ports: started.map((s) => s.https),
     issue: await issuingDeps(bench.ctx),
     cpuSeconds: () => pids().reduce((sum, pid) => sum + (readProcStat(`/proc/${pid}/stat`)?.cpuSeconds ?? 0), 0),
+    threadCpuSeconds: () => {
+      const byName = new Map<string, number>();
+      for (const pid of pids()) for (const [name, seconds] of threadCpuByName(pid)) byName.set(name, (byName.get(name) ?? 0) + seconds);
+      return byName;
+    },
     peakRssMiB: () => pids().reduce((sum, pid) => sum + peakRssKiB(pid), 0) / 1024,
     close: async () => void (await Promise.all(started.map((s) => s.stop()))),
   };

@@ -139,6 +139,8 @@ interface ClientResult {
   lockWaitPeak?: number;
   /** PostgreSQL only: transactions committed during the run (every process's, the sequencer's included). */
   transactions?: number;
+  /** Separate server processes: their CPU seconds during the run by thread name (main thread, V8's helpers, libuv, signing workers). */
+  serverThreads?: Record<string, number>;
 }
 
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }, store?: Store): Promise<ClientResult> {
@@ -186,17 +188,24 @@ async function committedTransactions(store: Store | undefined): Promise<number |
   return Number(row!.n);
 }
 
-async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
+/** How the CPU of separate server processes grew between two readings, by thread name. */
+function threadDelta(before: Map<string, number> | undefined, after: Map<string, number> | undefined): Record<string, number> | undefined {
+  if (!before || !after) return undefined;
+  return Object.fromEntries([...after].map(([name, seconds]) => [name, seconds - (before.get(name) ?? 0)]).filter(([, seconds]) => (seconds as number) > 0));
+}
+
+async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds' | 'threadCpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
   const pgStore = backend === 'postgres' ? store : undefined;
   const transactionsBefore = await committedTransactions(pgStore);
   const cpuBefore = server.cpuSeconds();
+  const threadsBefore = server.threadCpuSeconds?.();
   const databaseBefore = backend === 'postgres' ? postgresCpuSeconds() : 0;
   const locks = sampleLockWaits(pgStore);
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const result = await jsonFromChild<ClientResult>(child, 'client');
-  const measured = { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
+  const measured = { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, serverThreads: threadDelta(threadsBefore, server.threadCpuSeconds?.()), databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
   if (transactionsBefore === undefined) return measured;
   await new Promise((resolve) => setTimeout(resolve, 1100));
   return { ...measured, transactions: (await committedTransactions(pgStore))! - transactionsBefore };
@@ -457,6 +466,13 @@ async function main() {
     }
   }
   console.log(table(rows));
+  for (const r of results) {
+    for (const { path: which, instances, run } of r.runs) {
+      if (!run.serverThreads) continue;
+      const threads = Object.entries(run.serverThreads).sort((a, b) => b[1] - a[1]);
+      console.log(`${r.backend} ${which} at ${instances} instance${instances === 1 ? '' : 's'}: server CPU µs/cert by thread: ${threads.map(([name, seconds]) => `${name} ${fmt((seconds * 1e6) / run.issued)}`).join(', ')}`);
+    }
+  }
   for (const r of results) {
     console.log(
       `${r.backend}: raw PKCS#11 ECDSA P-256 signatures/s, one session ${fmt(r.rawBefore)} before / ${fmt(r.rawAfter)} after, two threads ${fmt(r.rawTwoThreads)}; ` +
