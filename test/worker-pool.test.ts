@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { createWorkerPool } from '../src/workers/pool.js';
 
 const script = new URL('./helpers/echo-worker.js', import.meta.url);
@@ -11,6 +12,11 @@ test('a pool answers in order across its chunks, with the context, and a failing
     assert.deepEqual(await pool.run(items, { add: 1 }), items.map((n) => n * 2 + 1));
     await assert.rejects(pool.run([1, -1, 2]), /negative: -1/);
     assert.deepEqual(await pool.run([5]), [10], 'still serving after a failed chunk');
+    // Each worker names its OS thread (Linux), so that top -H and the benches tell it from Node's own threads.
+    if (fs.existsSync('/proc/self/task')) {
+      const names = fs.readdirSync('/proc/self/task').map((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+      assert.equal(names.filter((n) => n === 'hm-echo').length, 2, `threads: ${names.join(', ')}`);
+    }
   } finally {
     await pool.close();
   }

@@ -22,7 +22,7 @@ import { issuingDeps } from '../../src/app/context.js';
 import { issueBatch, type IssueInput } from '../../src/ca/issue.js';
 import { verifyCsr } from '../../src/x509/csr.js';
 import { deviceCsrs } from './device-csrs.js';
-import { readProcStat, threadCpuSeconds } from './proc-stat.js';
+import { readProcStat, threadCpuByName } from './proc-stat.js';
 import { sql, type Store } from '../../src/store/handle.js';
 
 const { values } = parseArgs({
@@ -63,6 +63,8 @@ interface Sample {
   certs: number;
   main: number;
   others: number;
+  /** The other threads' CPU seconds by thread name (V8's helpers, libuv's pool, signing workers). */
+  byName: Map<string, number>;
   database: number;
   wallSeconds: number;
 }
@@ -83,10 +85,9 @@ async function main() {
     for (let i = 0; i < 20; i++) await issueBatch(deps, Array.from({ length: 16 }, input));
 
     const samples = new Map<number, Sample[]>();
-    const mainThread = String(process.pid);
     for (const size of SIZES) {
       log(`batches of ${size}: ${CERTS} certificates…`);
-      const threadsBefore = threadCpuSeconds();
+      const threadsBefore = threadCpuByName(process.pid);
       const databaseBefore = POSTGRES ? await backendCpu(bench.ctx.store) : new Map<number, number>();
       const started = performance.now();
       let certs = 0;
@@ -97,10 +98,10 @@ async function main() {
         certs += size;
       }
       const wallSeconds = (performance.now() - started) / 1000;
-      const threadsAfter = threadCpuSeconds();
-      let others = 0;
-      for (const [tid, cpu] of threadsAfter) if (tid !== mainThread) others += cpu - (threadsBefore.get(tid) ?? 0);
-      const sample = { certs, main: threadsAfter.get(mainThread)! - threadsBefore.get(mainThread)!, others, database: POSTGRES ? backendCpuSince(databaseBefore, await backendCpu(bench.ctx.store)) : 0, wallSeconds };
+      const threadsAfter = threadCpuByName(process.pid);
+      const byName = new Map([...threadsAfter].filter(([name]) => name !== 'main thread').map(([name, cpu]) => [name, cpu - (threadsBefore.get(name) ?? 0)]));
+      const others = [...byName.values()].reduce((t, cpu) => t + cpu, 0);
+      const sample = { certs, main: threadsAfter.get('main thread')! - threadsBefore.get('main thread')!, others, byName, database: POSTGRES ? backendCpuSince(databaseBefore, await backendCpu(bench.ctx.store)) : 0, wallSeconds };
       samples.set(size, [...(samples.get(size) ?? []), sample]);
     }
 
@@ -113,6 +114,14 @@ async function main() {
       rows.push([size, runs.length, runs.reduce((t, s) => t + s.certs, 0), fmt(perCert(runs, (s) => s.main)), fmt(perCert(runs, (s) => s.others)), POSTGRES ? fmt(perCert(runs, (s) => s.database)) : '(in process)', fmt(perCert(runs, total)), fmt(perCert(runs, (s) => s.wallSeconds))]);
     }
     console.log(table(rows));
+    for (const size of sizes) {
+      const runs = samples.get(size)!;
+      const names = new Map<string, number>();
+      for (const run of runs) for (const [name, cpu] of run.byName) names.set(name, (names.get(name) ?? 0) + cpu);
+      const certs = runs.reduce((t, s) => t + s.certs, 0);
+      const shares = [...names].filter(([, cpu]) => cpu > 0).sort((a, b) => b[1] - a[1]);
+      console.log(`batches of ${size}: other threads µs/cert by name: ${shares.map(([name, cpu]) => `${name} ${fmt((cpu * 1e6) / certs)}`).join(', ') || 'none'}`);
+    }
     // Least squares of total CPU per certificate against 1/size: intercept c, slope B.
     const points = sizes.map((size) => ({ x: 1 / size, y: perCert(samples.get(size)!, total) }));
     const meanX = points.reduce((t, p) => t + p.x, 0) / points.length;

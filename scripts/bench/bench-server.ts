@@ -12,7 +12,7 @@ import { issuingDeps } from '../../src/app/context.js';
 import type { IssueDeps } from '../../src/ca/issue.js';
 import { startHallmark } from '../../src/app/server.js';
 import type { BenchCa } from './setup.js';
-import { processCpuSeconds, readProcStat } from './proc-stat.js';
+import { processCpuSeconds, readProcStat, threadCpuByName } from './proc-stat.js';
 
 export interface BenchServer {
   https: number;
@@ -46,24 +46,6 @@ const childrenOf = (pid: number): number[] => {
     return [];
   }
 };
-
-/** A process's threads' CPU seconds so far, summed by thread name (Linux /proc; empty once it has ended). */
-function threadCpuByName(pid: number): Map<string, number> {
-  const byName = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return byName;
-  }
-  for (const tid of tids) {
-    const stat = readProcStat(`/proc/${pid}/task/${tid}/stat`);
-    // The main thread carries the process's name, as threads Node does not name do: told apart by its id.
-    const name = tid === String(pid) ? 'main thread' : stat?.name;
-    if (stat && name) byName.set(name, (byName.get(name) ?? 0) + stat.cpuSeconds);
-  }
-  return byName;
-}
 
 const peakRssKiB = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 

@@ -16,7 +16,11 @@
  * once; `--est-clients <n>` sets EST's concurrency (spread over the instances). With
  * HALLMARK_BENCH_SERVE_PROFILE=<dir>, each `hallmark serve` writes a V8 CPU profile there as it exits.
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2]
+ * `--warm-seconds <s>` (default 4) warms each server process up on each path first, not measured (see WARM_SECONDS).
+ * With separate server processes, their CPU is also printed by thread name: the main thread, the workers
+ * (hm-sign, hm-csr) and Node's unnamed ones ("node": V8's compiler and GC threads, libuv's pool).
+ *
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--warm-seconds 4] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2]
  */
 import { sql, type Store } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
@@ -48,6 +52,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '500' },
     'est-seconds': { type: 'string', default: '10' },
     'est-clients': { type: 'string', default: '32' },
+    'warm-seconds': { type: 'string', default: '4' },
     db: { type: 'string', default: 'sqlite,postgres' },
     paths: { type: 'string', default: 'batch,est' },
     workers: { type: 'string', default: '1' },
@@ -60,6 +65,13 @@ const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
+/**
+ * Each server process is warmed up on each path before it is measured: its own load, not measured.
+ * V8 keeps optimising the hot code for thousands of requests after start; in a short run that
+ * compiling (on V8's threads) is a large share of the CPU, and three fresh instances pay it three
+ * times for the same certificates (docs/issuance-performance.md, "Warm-up").
+ */
+const WARM_SECONDS = Number(values['warm-seconds']);
 const WORKERS = Number(values.workers);
 const INSTANCES = values.instances.split(',').map((n) => Number(n.trim()));
 const STATIONS = Number(values.stations);
@@ -284,17 +296,26 @@ async function vacuumBenchTables(bench: Awaited<ReturnType<typeof benchCa>>): Pr
 async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<ReturnType<typeof manufacturer>>, bench: Awaited<ReturnType<typeof benchCa>>, running: BenchServer, instances: number, withFloors: boolean, round: number) {
   const rootPem = toPem(running.issue.issuers.get('root').certificate, 'CERTIFICATE');
   const issuingPem = toPem(running.issue.issuers.get('issuing').certificate, 'CERTIFICATE');
-  const stations = [];
+  const stations: Awaited<ReturnType<typeof addStation>>[] = [];
   for (let s = 0; s < STATIONS; s++) {
     stations.push(await addStation({ store: bench.ctx.store, audit: bench.ctx.audit, issue: running.issue }, { name: `bench-${round}-${s}`, line: 'bench', profiles: ['device'], quotaPerHour: 100_000_000, actor: 'bench', dir: `${bench.home}/stations` }));
   }
   const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
   const ports = running.ports;
 
-  // Warm-up (workers and instances started, templates linted), not timed: a batch through every station.
-  const warmIds = Array.from({ length: 100 * STATIONS }, (_, i) => `WARM-${round}-${i}`);
-  const warm = deviceCsrs(warmIds).map((c, i) => device(warmIds[i]!, c));
-  await runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches: Array.from({ length: STATIONS }, (_, s) => warm.slice(s * 100, s * 100 + 100)) });
+  // Warm-up (workers and instances started, templates linted, the code optimised), not timed: batches
+  // of 100 through every station, for about WARM_SECONDS (at least one each).
+  const warmBatches = (count: number, tag: string) => {
+    const ids = Array.from({ length: 100 * count }, (_, i) => `WARM-${round}-${tag}-${i}`);
+    const warm = deviceCsrs(ids).map((c, i) => device(ids[i]!, c));
+    return runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches: Array.from({ length: count }, (_, b) => warm.slice(b * 100, b * 100 + 100)) });
+  };
+  const firstWarm = await warmBatches(STATIONS, 'first');
+  if (WARM_SECONDS > 0) {
+    const more = Math.ceil((firstWarm.issued / firstWarm.seconds / 100) * WARM_SECONDS);
+    log(`${backend}, ${instances} instance${instances === 1 ? '' : 's'}: warming up, ${more} factory batches of 100 (~${WARM_SECONDS} s), not measured…`);
+    await warmBatches(Math.max(more, STATIONS), 'more');
+  }
 
   const runs: PathRun[] = [];
   const where = `${backend}, ${instances} instance${instances === 1 ? '' : 's'}`;
@@ -312,23 +333,22 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
   }
   if (!PATHS.has('est')) return { runs, floors: {} };
 
-  log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
   const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
+  const estJob = (seconds: number) => ({
+    mode: 'est',
+    port: running.https,
+    ports,
+    ca: rootPem,
+    seconds,
+    clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
+  });
+  if (WARM_SECONDS > 0) {
+    log(`${where}: warming up EST, ${WARM_SECONDS} s, not measured…`);
+    await runClientUnprofiled(backend, running, bench.home, estJob(WARM_SECONDS));
+  }
+  log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
   const since = Date.now();
-  const estRun = await runClient(
-    backend,
-    running,
-    bench.home,
-    {
-      mode: 'est',
-      port: running.https,
-      ports,
-      ca: rootPem,
-      seconds: EST_SECONDS,
-      clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
-    },
-    bench.ctx.store,
-  );
+  const estRun = await runClient(backend, running, bench.home, estJob(EST_SECONDS), bench.ctx.store);
   runs.push({ path: 'est', instances, run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
   if (!withFloors) return { runs, floors: {} };
 
@@ -421,7 +441,7 @@ function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number; csrChecks: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--warm-seconds', String(WARM_SECONDS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 

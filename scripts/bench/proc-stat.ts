@@ -53,3 +53,21 @@ export function threadCpuSeconds(): Map<string, number> {
   }
   return threads;
 }
+
+/** A process's threads' CPU seconds so far, summed by thread name (Linux /proc; empty once it has ended). */
+export function threadCpuByName(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    const stat = readProcStat(`/proc/${pid}/task/${tid}/stat`);
+    // The main thread carries the process's name, as threads Node does not name do: told apart by its id.
+    const name = tid === String(pid) ? 'main thread' : stat?.name;
+    if (stat && name) byName.set(name, (byName.get(name) ?? 0) + stat.cpuSeconds);
+  }
+  return byName;
+}

@@ -6,6 +6,7 @@ import { isCsrProblem, parseAndVerifyCsr, type CsrProblem, type ParsedCsr } from
 // packed; each result goes back without its `der`, which the main thread already holds.
 const NO_BYTES = new Uint8Array(0);
 serveWorker(
+  'hm-csr',
   (ders: Uint8Array[]) =>
     ders.map((der): ParsedCsr | CsrProblem => {
       const parsed = parseAndVerifyCsr(der);

@@ -47,7 +47,7 @@ function signOne(request: SignContext, data: Uint8Array): Uint8Array {
   return ecdsa ? ecdsaRawToDer(new Uint8Array(signature)) : new Uint8Array(signature);
 }
 
-serveWorker((items: Uint8Array[], context) => {
+serveWorker('hm-sign', (items: Uint8Array[], context) => {
   const request = context as SignContext;
   try {
     return items.map((data) => signOne(request, data));
