@@ -23,7 +23,7 @@ import { isPostgres } from '../src/store/db.js';
 
 let home: TestHome;
 before(async () => {
-  home = await makeTestHome([...BACKENDS.map((b) => `presign-${b().name}`), 'presign-lock']);
+  home = await makeTestHome([...BACKENDS.flatMap((b) => [`presign-${b().name}`, `presign-shared-${b().name}`]), 'presign-lock']);
 });
 after(() => home?.cleanup());
 
@@ -112,6 +112,35 @@ for (const makeBackend of BACKENDS) {
         assert.equal(new Date(producedAt(afterExpiry.stdout)!).getTime(), clock.now().getTime(), 'signed live');
       } finally {
         await hm.close();
+      }
+    });
+
+    test('instances share the look for new certificates: a pass skips it while another instance looked less than a second ago, then goes on from where that one got to', async () => {
+      const own = makeBackend();
+      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+      const hm = await startInProcess(home, own, `presign-shared-${own.name}`, { clock });
+      const dir = fs.mkdtempSync(path.join(home.home, `presign-shared-${own.name}-`));
+      try {
+        await hm.running.presigner.stop();
+        await presignAll(hm); // the internal certificates, and the sweep to its rest
+        const db = sql(hm.ctx.store);
+        const stateRow = async () => JSON.parse(((await db('settings').where({ name: 'ocsp_presign_recent' }).first()) as { value: string }).value) as { since: number; at: number; by: string; more: boolean };
+        const mine = (await stateRow()).by;
+        // Another instance looked just now, up to now.
+        const now = clock.now().getTime();
+        await db('settings').where({ name: 'ocsp_presign_recent' }).update({ value: JSON.stringify({ since: now, at: now, by: 'another-instance', more: false }) });
+        const c = await certificateFor(hm, dir, 'pre-shared');
+        assert.equal(await hm.running.presigner.pass(), 0, "the look is the other instance's for a second");
+        clock.advance(1000);
+        assert.equal(await hm.running.presigner.pass(), 1, 'then this instance looks, from where the other got to less the overlap');
+        const after = await stateRow();
+        assert.equal(after.by, mine);
+        assert.equal(after.since, clock.now().getTime());
+        assert.equal((await db('ocsp_responses').where({ serial: c.serial })).length, 1);
+        assert.equal(await presignAll(hm), 0, 'nothing signed twice');
+      } finally {
+        await hm.close();
+        await own.cleanup();
       }
     });
 

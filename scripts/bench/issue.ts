@@ -11,12 +11,12 @@
  * serve` processes on the one database (the clients spread over their ports) and compares the CPU each
  * certificate costs (server + PostgreSQL): the last line is then `issue/scale-efficiency: <lowest over
  * the paths of CPU per certificate at the fewest instances ÷ at the most>`; a count given more than once
- * (`--instances 1,3,3,1`) is pooled over its runs, and the tables are vacuumed between rounds. Lock waits
+ * (`--instances 1,3,3,1`) is pooled over its runs, and the tables are vacuumed and analysed after each warm-up. Lock waits
  * are sampled from pg_stat_activity throughout. `--stations <n>` posts factory batches from n stations at
  * once; `--est-clients <n>` sets EST's concurrency (spread over the instances). With
  * HALLMARK_BENCH_SERVE_PROFILE=<dir>, each `hallmark serve` writes a V8 CPU profile there as it exits.
  *
- * `--warm-seconds <s>` (default 4) warms each server process up on each path first, not measured (see WARM_SECONDS).
+ * `--warm-seconds <s>` (default 4) warms the server processes up on each path first, s per instance, not measured (see WARM_SECONDS).
  * With separate server processes, their CPU is also printed by thread name: the main thread, the workers
  * (hm-sign, hm-csr) and Node's unnamed ones ("node": V8's compiler and GC threads, libuv's pool).
  *
@@ -66,10 +66,11 @@ const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
 /**
- * Each server process is warmed up on each path before it is measured: its own load, not measured.
- * V8 keeps optimising the hot code for thousands of requests after start; in a short run that
- * compiling (on V8's threads) is a large share of the CPU, and three fresh instances pay it three
- * times for the same certificates (docs/issuance-performance.md, "Warm-up").
+ * Each server process is warmed up on each path before it is measured: its own load, not measured,
+ * for WARM_SECONDS per instance (n instances share the clients, so each needs n times as long to see
+ * as many requests). V8 keeps optimising the hot code for thousands of requests after start; in a
+ * short run that compiling (on V8's threads) is a large share of the CPU, and three fresh instances pay
+ * it three times for the same certificates (docs/issuance-performance.md, "Warm-up").
  */
 const WARM_SECONDS = Number(values['warm-seconds']);
 const WORKERS = Number(values.workers);
@@ -153,6 +154,8 @@ interface ClientResult {
   transactions?: number;
   /** Separate server processes: their CPU seconds during the run by thread name (main thread, V8's helpers, libuv, signing workers). */
   serverThreads?: Record<string, number>;
+  /** PostgreSQL only: what the run did to each table (pg_stat_user_tables counters that moved). */
+  tables?: TableActivity;
 }
 
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }, store?: Store): Promise<ClientResult> {
@@ -200,6 +203,29 @@ async function committedTransactions(store: Store | undefined): Promise<number |
   return Number(row!.n);
 }
 
+type TableActivity = Record<string, Record<string, number>>;
+const TABLE_COUNTERS = ['n_tup_ins', 'n_tup_upd', 'n_tup_del', 'idx_scan', 'idx_tup_fetch', 'seq_scan', 'seq_tup_read'] as const;
+
+/**
+ * PostgreSQL's counters for the bench's tables (pg_stat_user_tables): rows written and read, scans.
+ * Published like xact_commit (read after the same wait): they show what each certificate costs the
+ * database table by table, and what grows with the number of instances.
+ */
+async function tableActivity(store: Store | undefined): Promise<TableActivity | undefined> {
+  if (!store) return undefined;
+  const rows = (await sql(store).raw(`SELECT relname, ${TABLE_COUNTERS.map((c) => `coalesce(${c}, 0) AS ${c}`).join(', ')} FROM pg_stat_user_tables WHERE schemaname = current_schema()`)).rows as Record<string, string>[];
+  return Object.fromEntries(rows.map((r) => [r.relname!, Object.fromEntries(TABLE_COUNTERS.map((c) => [c, Number(r[c])]))]));
+}
+
+function activityDelta(before: TableActivity, after: TableActivity): TableActivity {
+  const delta: TableActivity = {};
+  for (const [table, counters] of Object.entries(after)) {
+    const moved = Object.fromEntries(TABLE_COUNTERS.map((c) => [c, counters[c]! - (before[table]?.[c] ?? 0)]).filter(([, n]) => (n as number) > 0));
+    if (Object.keys(moved).length) delta[table] = moved;
+  }
+  return delta;
+}
+
 /** How the CPU of separate server processes grew between two readings, by thread name. */
 function threadDelta(before: Map<string, number> | undefined, after: Map<string, number> | undefined): Record<string, number> | undefined {
   if (!before || !after) return undefined;
@@ -211,6 +237,7 @@ async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<
   fs.writeFileSync(file, JSON.stringify(job));
   const pgStore = backend === 'postgres' ? store : undefined;
   const transactionsBefore = await committedTransactions(pgStore);
+  const tablesBefore = await tableActivity(pgStore);
   const cpuBefore = server.cpuSeconds();
   const threadsBefore = server.threadCpuSeconds?.();
   const databaseBefore = backend === 'postgres' ? postgresCpuSeconds() : 0;
@@ -220,7 +247,7 @@ async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<
   const measured = { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, serverThreads: threadDelta(threadsBefore, server.threadCpuSeconds?.()), databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
   if (transactionsBefore === undefined) return measured;
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  return { ...measured, transactions: (await committedTransactions(pgStore))! - transactionsBefore };
+  return { ...measured, transactions: (await committedTransactions(pgStore))! - transactionsBefore, tables: activityDelta(tablesBefore!, (await tableActivity(pgStore))!) };
 }
 
 /** All certificates issued since `since`: parsed, serials distinct, a sample verified by openssl. */
@@ -264,7 +291,6 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
   let floors: { estFloor?: ClientResult; nodeFloor?: ClientResult } = {};
   let serverRssMiB = 0;
   for (const [round, instances] of INSTANCES.entries()) {
-    if (backend === 'postgres' && round > 0) await vacuumBenchTables(bench);
     const running = await startServer(bench, instances);
     try {
       const first = round === 0;
@@ -280,16 +306,18 @@ async function measureBackend(backend: 'sqlite' | 'postgres', maker: Awaited<Ret
 }
 
 /**
- * What autovacuum does for a deployment, done between rounds: without it (this machine's PostgreSQL runs
- * with autovacuum off) a later round pays for the dead rows and stale statistics of the rounds before it,
- * and comparing instance counts measured one after the other compares the database's age instead.
+ * What autovacuum does for a deployment, done after each warm-up, before each measured run: without it
+ * (this machine's PostgreSQL runs with autovacuum off) a later round pays for the dead rows of the rounds
+ * before it, and the first round plans on the statistics of empty tables (seen: a sequential scan of
+ * certificates every 100 certificates in the first round only), so comparing instance counts measured
+ * one after the other would compare the database's age instead.
  */
 async function vacuumBenchTables(bench: Awaited<ReturnType<typeof benchCa>>): Promise<void> {
   const db = sql(bench.ctx.store);
   const tables = (await db.raw('SELECT tablename FROM pg_tables WHERE schemaname = current_schema()')).rows as { tablename: string }[];
   const started = performance.now();
   for (const { tablename } of tables) await db.raw('VACUUM (ANALYZE) ??', [tablename]);
-  log(`postgres: VACUUM (ANALYZE) of ${tables.length} tables between rounds, ${fmt((performance.now() - started) / 1000, 1)} s`);
+  log(`postgres: VACUUM (ANALYZE) of ${tables.length} tables before measuring, ${fmt((performance.now() - started) / 1000, 1)} s`);
 }
 
 /** The paths against one server (one process, a cluster, or `instances` separate ones); the floors when asked. */
@@ -312,10 +340,11 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
   };
   const firstWarm = await warmBatches(STATIONS, 'first');
   if (WARM_SECONDS > 0) {
-    const more = Math.ceil((firstWarm.issued / firstWarm.seconds / 100) * WARM_SECONDS);
-    log(`${backend}, ${instances} instance${instances === 1 ? '' : 's'}: warming up, ${more} factory batches of 100 (~${WARM_SECONDS} s), not measured…`);
+    const more = Math.ceil((firstWarm.issued / firstWarm.seconds / 100) * WARM_SECONDS * instances);
+    log(`${backend}, ${instances} instance${instances === 1 ? '' : 's'}: warming up, ${more} factory batches of 100 (~${WARM_SECONDS * instances} s), not measured…`);
     await warmBatches(Math.max(more, STATIONS), 'more');
   }
+  if (backend === 'postgres') await vacuumBenchTables(bench);
 
   const runs: PathRun[] = [];
   const where = `${backend}, ${instances} instance${instances === 1 ? '' : 's'}`;
@@ -343,8 +372,9 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
     clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
   });
   if (WARM_SECONDS > 0) {
-    log(`${where}: warming up EST, ${WARM_SECONDS} s, not measured…`);
-    await runClientUnprofiled(backend, running, bench.home, estJob(WARM_SECONDS));
+    log(`${where}: warming up EST, ${WARM_SECONDS * instances} s, not measured…`);
+    await runClientUnprofiled(backend, running, bench.home, estJob(WARM_SECONDS * instances));
+    if (backend === 'postgres') await vacuumBenchTables(bench);
   }
   log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
   const since = Date.now();
@@ -491,6 +521,12 @@ async function main() {
       if (!run.serverThreads) continue;
       const threads = Object.entries(run.serverThreads).sort((a, b) => b[1] - a[1]);
       console.log(`${r.backend} ${which} at ${instances} instance${instances === 1 ? '' : 's'}: server CPU µs/cert by thread: ${threads.map(([name, seconds]) => `${name} ${fmt((seconds * 1e6) / run.issued)}`).join(', ')}`);
+    }
+    for (const { path: which, instances, run } of r.runs) {
+      if (!run.tables) continue;
+      const perCert = (n: number) => fmt(n / run.issued, 2);
+      const tables = Object.entries(run.tables).map(([table, counters]) => `${table} ${Object.entries(counters).map(([c, n]) => `${c} ${perCert(n)}`).join(' ')}`);
+      console.log(`${r.backend} ${which} at ${instances} instance${instances === 1 ? '' : 's'}: per certificate, by table: ${tables.join('; ')}`);
     }
   }
   for (const r of results) {

@@ -5,6 +5,8 @@ import { OcspLintRefusal, type OcspResponseSigner } from './ocsp-signing.js';
 import { certificateStatusOf, responseWindow } from './ocsp-status.js';
 import { encodeResponseData, issuerCertIdHashes, sha1CertId } from '../x509/ocsp.js';
 import { groupBy } from '../base/group-by.js';
+import { randomUUID } from 'node:crypto';
+import { readSetting, writeSetting } from '../store/settings.js';
 import {
   asPresigner,
   deleteResponsesExpiredBefore,
@@ -29,8 +31,35 @@ const MINUTE = 60_000;
 /** Responses signed per trip to the signing threads, and certificates read per sweep page. */
 const SIGN_BATCH = 500;
 const SWEEP_PAGE = 2000;
-/** New certificates are looked for this far behind the newest seen (instances' clocks, slow commits). */
-const RECENT_OVERLAP = 10_000;
+/**
+ * New certificates are looked for this far behind where the last look began: a certificate is stamped
+ * (created_at) when its intent is recorded and committed as issued after it is signed, well under a
+ * second later, and instances' clocks differ by less. One the look misses is found by the sweep.
+ */
+const RECENT_OVERLAP = 5_000;
+/**
+ * The look for new certificates is shared by the instances (a settings row, written under the
+ * pre-signer's lock): where it has got to, when and by whom. An instance skips its look when another
+ * one looked less than this long ago. Each look reads every certificate of its window (the time since
+ * the last look, plus the overlap): with a look per instance per pass, n instances read each new
+ * certificate n times as often (docs/issuance-performance.md, "What grows with instances").
+ */
+const RECENT_LOOK_EVERY = 1_000;
+const RECENT_STATE = 'ocsp_presign_recent';
+
+interface RecentState {
+  /** Certificates created after this (less the overlap) are the next look's. */
+  since: number;
+  /** When the last look was made, and by which pre-signer; `more`: it stopped at a full batch. */
+  at: number;
+  by: string;
+  more: boolean;
+}
+
+async function readRecentState(handle: Handle): Promise<RecentState | undefined> {
+  const text = await readSetting(handle, RECENT_STATE);
+  return text ? (JSON.parse(text) as RecentState) : undefined;
+}
 
 /**
  * Pre-produced OCSP responses (RFC 6960 §4.2.2.1, RFC 5019 §2.2): one signed response per issued,
@@ -42,6 +71,7 @@ const RECENT_OVERLAP = 10_000;
  */
 export function createOcspPresigner(deps: PresignerDeps) {
   const changed = new Set<string>();
+  const me = randomUUID();
   let recentSince = deps.clock.now().getTime() - RECENT_OVERLAP;
   let sweepAfter = '';
   let sweepRestsUntil = 0;
@@ -96,9 +126,17 @@ export function createOcspPresigner(deps: PresignerDeps) {
         signed += await sign(handle, await presignCandidatesFor(handle, serials), now);
         for (const serial of serials) changed.delete(serial);
       }
-      const recent = await recentWithoutResponse(handle, recentSince - RECENT_OVERLAP, now, SIGN_BATCH);
-      signed += await sign(handle, recent, now);
-      recentSince = recent.length === SIGN_BATCH ? Number(recent[recent.length - 1]!.created_at) : Math.max(recentSince, now - RECENT_OVERLAP);
+      const state = await readRecentState(handle);
+      const lookedElsewhere = state && state.by !== me && !state.more && now - state.at < RECENT_LOOK_EVERY;
+      if (!lookedElsewhere) {
+        const since = Math.max(recentSince, state?.since ?? 0);
+        const recent = await recentWithoutResponse(handle, since - RECENT_OVERLAP, now, SIGN_BATCH);
+        signed += await sign(handle, recent, now);
+        const more = recent.length === SIGN_BATCH;
+        // A full batch: the next look goes on from the last certificate taken; else from this look's start.
+        recentSince = more ? Number(recent[recent.length - 1]!.created_at) : Math.max(since, now);
+        await writeSetting(handle, RECENT_STATE, JSON.stringify({ since: recentSince, at: now, by: me, more } satisfies RecentState));
+      }
       if (now >= sweepRestsUntil) {
         const page = await presignSweepPage(handle, sweepAfter, now, SWEEP_PAGE);
         const allDue: PresignCandidate[] = [];
