@@ -389,16 +389,9 @@ export async function issueBatch(deps: IssueDeps, inputs: IssueInput[], options:
 /** Concurrent single issuances (EST, REST) made in one turn of the event loop are issued as one batch. */
 const batchers = new WeakMap<IssueDeps, Batcher<IssueInput, IssuedCertificate>>();
 
-/**
- * How long the next batch may wait for as many requests as the last one carried (batcher.ts,
- * holdMs): at most this much added to a request's time, and only when requests keep arriving
- * together; a batch's fixed cost is several certificates' (docs/issuance-performance.md).
- */
-export const ISSUE_HOLD_MS = 2;
-
 /** One CSR → one certificate, through the batch path (nothing is relaxed for being alone). */
 export function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssuedCertificate> {
   let batcher = batchers.get(deps);
-  if (!batcher) batchers.set(deps, (batcher = createBatcher((inputs: IssueInput[]) => issueBatch(deps, inputs), { maxBatch: 1000, concurrency: 1, holdMs: ISSUE_HOLD_MS })));
+  if (!batcher) batchers.set(deps, (batcher = createBatcher((inputs: IssueInput[]) => issueBatch(deps, inputs), { maxBatch: 1000, concurrency: 1 })));
   return batcher.submit(input);
 }
