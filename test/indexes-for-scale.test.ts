@@ -34,6 +34,23 @@ const row = (serial: string, profile: string, status: string, notAfter: number) 
   der: Buffer.from(serial),
 });
 
+/**
+ * A database of its own on `backend` (a temporary home), with the root CA the rows name; closed and
+ * removed after `work`, whatever it does.
+ */
+async function withDatabase(backend: ReturnType<(typeof BACKENDS)[number]>, prefix: string, work: (db: Db) => Promise<void>): Promise<void> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
+  try {
+    await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
+    await work(db);
+  } finally {
+    await db.destroy();
+    await backend.cleanup();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
 async function plan(db: Db, builder: Knex.QueryBuilder): Promise<string> {
   const query = builder.toSQL().toNative();
   if (!isPostgres(db)) {
@@ -56,11 +73,7 @@ async function plan(db: Db, builder: Knex.QueryBuilder): Promise<string> {
 
 for (const make of BACKENDS) {
   test(`${make().name}: frequent questions are answered through indexes`, async () => {
-    const backend = make();
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-links-'));
-    const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-    try {
-      await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
+    await withDatabase(make(), 'hm-links-', async (db) => {
       const devices = Array.from({ length: 300 }, (_, i) => row(`d${i}`, 'device', 'active', NOW + 86_400_000));
       for (let i = 0; i < devices.length; i += 100) await db('certificates').insert(devices.slice(i, i + 100));
       await db('certificates').insert([
@@ -116,11 +129,7 @@ for (const make of BACKENDS) {
       // The hourly summary's counts of recent audit events, by action and time.
       assert.match(await plan(db, actionCountQuery(asStore(db), NOW - 3_600_000, ['certificate.issue'], 'pending')), /audit_events_action_at_index/);
       assert.match(await plan(db, actionCountQuery(asStore(db), NOW - 3_600_000, ['auth.failure', 'auth.denied'])), /audit_events_action_at_index/);
-    } finally {
-      await db.destroy();
-      await backend.cleanup();
-      fs.rmSync(home, { recursive: true, force: true });
-    }
+    });
   });
 }
 
@@ -131,11 +140,7 @@ for (const make of BACKENDS) {
  * PostgreSQL's CPU per EST enrollment after 20,000 factory certificates; docs/issuance-performance.md).
  */
 test('postgres: recording issued certificates finds them by serial, not through the status index', async () => {
-  const backend = postgresBackend();
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-issued-'));
-  const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-  try {
-    await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
+  await withDatabase(postgresBackend(), 'hm-issued-', async (db) => {
     const store = createIssuanceStore(asStore(db));
     const pending = (serial: string) => ({ ...row(serial, 'device', 'pending', NOW + 86_400_000), der: null, tbs: Buffer.from(`tbs ${serial}`) });
     const earlier = Array.from({ length: 300 }, (_, i) => `e${i}`);
@@ -160,19 +165,11 @@ test('postgres: recording issued certificates finds them by serial, not through 
     await db('certificates').insert([pending('n3')]);
     await assert.rejects(store.recordIssued([{ serial: 'n3', der: Buffer.from('x') }, { serial: 'n1', der: Buffer.from('x') }], NOW), /1 of 2 certificates were not pending/);
     assert.equal((await db('certificates').where({ serial: 'n3' }).first()).status, 'pending');
-  } finally {
-    await db.destroy();
-    await backend.cleanup();
-    fs.rmSync(home, { recursive: true, force: true });
-  }
+  });
 });
 
 test('postgres: the planner knows nearly every certificate is issued (statistics on status || \'\'), so the pre-signer sweeps through the primary keys', async () => {
-  const backend = postgresBackend();
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-issued-stats-'));
-  const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-  try {
-    await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
+  await withDatabase(postgresBackend(), 'hm-issued-stats-', async (db) => {
     const serials = Array.from({ length: 5000 }, (_, i) => `c${String(i).padStart(5, '0')}`);
     for (let i = 0; i < serials.length; i += 500) await db('certificates').insert(serials.slice(i, i + 500).map((s, j) => row(s, 'device', (i + j) % 30 === 0 ? 'revoked' : 'active', NOW + 86_400_000)));
     await db.raw('ANALYZE certificates');
@@ -181,9 +178,5 @@ test('postgres: the planner knows nearly every certificate is issued (statistics
     const { rows } = (await db.raw(`EXPLAIN (FORMAT JSON) SELECT serial FROM certificates c WHERE c.status || '' IN ('active', 'revoked')`)) as { rows: { 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[] };
     const estimated = rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'];
     assert.ok(estimated >= serials.length * 0.9, `the planner expects ${estimated} of ${serials.length} certificates to be issued`);
-  } finally {
-    await db.destroy();
-    await backend.cleanup();
-    fs.rmSync(home, { recursive: true, force: true });
-  }
+  });
 });

@@ -22,7 +22,7 @@ import { issuingDeps } from '../../src/app/context.js';
 import { issueBatch, type IssueInput } from '../../src/ca/issue.js';
 import { verifyCsr } from '../../src/x509/csr.js';
 import { deviceCsrs } from './device-csrs.js';
-import { readProcStat, threadCpuByName } from './proc-stat.js';
+import { growthByName, readProcStat, threadCpuByName } from './proc-stat.js';
 import { sql, type Store } from '../../src/store/handle.js';
 
 const { values } = parseArgs({
@@ -99,9 +99,11 @@ async function main() {
       }
       const wallSeconds = (performance.now() - started) / 1000;
       const threadsAfter = threadCpuByName(process.pid);
-      const byName = new Map([...threadsAfter].filter(([name]) => name !== 'main thread').map(([name, cpu]) => [name, cpu - (threadsBefore.get(name) ?? 0)]));
+      const byName = growthByName(threadsBefore, threadsAfter);
+      const main = byName.get('main thread') ?? 0;
+      byName.delete('main thread');
       const others = [...byName.values()].reduce((t, cpu) => t + cpu, 0);
-      const sample = { certs, main: threadsAfter.get('main thread')! - threadsBefore.get('main thread')!, others, byName, database: POSTGRES ? backendCpuSince(databaseBefore, await backendCpu(bench.ctx.store)) : 0, wallSeconds };
+      const sample = { certs, main, others, byName, database: POSTGRES ? backendCpuSince(databaseBefore, await backendCpu(bench.ctx.store)) : 0, wallSeconds };
       samples.set(size, [...(samples.get(size) ?? []), sample]);
     }
 
@@ -119,7 +121,7 @@ async function main() {
       const names = new Map<string, number>();
       for (const run of runs) for (const [name, cpu] of run.byName) names.set(name, (names.get(name) ?? 0) + cpu);
       const certs = runs.reduce((t, s) => t + s.certs, 0);
-      const shares = [...names].filter(([, cpu]) => cpu > 0).sort((a, b) => b[1] - a[1]);
+      const shares = [...names].sort((a, b) => b[1] - a[1]);
       console.log(`batches of ${size}: other threads µs/cert by name: ${shares.map(([name, cpu]) => `${name} ${fmt((cpu * 1e6) / certs)}`).join(', ') || 'none'}`);
     }
     // Least squares of total CPU per certificate against 1/size: intercept c, slope B.

@@ -40,7 +40,7 @@ import { deviceCsrs } from './device-csrs.js';
 import { isCsrProblem, parseAndVerifyCsr } from '../../src/x509/csr-parse.js';
 import { sessionSignRate } from './raw-sign.js';
 import { clusterServer, inProcessServer, instanceServers, type BenchServer } from './bench-server.js';
-import { postgresCpuSeconds } from './proc-stat.js';
+import { growthByName, postgresCpuSeconds } from './proc-stat.js';
 import { profiled } from './cpu-profile.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { readTlsMaterial } from '../../src/http/tls-material.js';
@@ -70,7 +70,8 @@ const EST_CLIENTS = Number(values['est-clients']);
  * for WARM_SECONDS per instance (n instances share the clients, so each needs n times as long to see
  * as many requests). V8 keeps optimising the hot code for thousands of requests after start; in a
  * short run that compiling (on V8's threads) is a large share of the CPU, and three fresh instances pay
- * it three times for the same certificates (docs/issuance-performance.md, "Warm-up").
+ * it three times for the same certificates (docs/issuance-performance.md, "Scale-out: warm-up, and what grows
+ * with instances").
  */
 const WARM_SECONDS = Number(values['warm-seconds']);
 const WORKERS = Number(values.workers);
@@ -227,10 +228,8 @@ function activityDelta(before: TableActivity, after: TableActivity): TableActivi
 }
 
 /** How the CPU of separate server processes grew between two readings, by thread name. */
-function threadDelta(before: Map<string, number> | undefined, after: Map<string, number> | undefined): Record<string, number> | undefined {
-  if (!before || !after) return undefined;
-  return Object.fromEntries([...after].map(([name, seconds]) => [name, seconds - (before.get(name) ?? 0)]).filter(([, seconds]) => (seconds as number) > 0));
-}
+const threadDelta = (before: Map<string, number> | undefined, after: Map<string, number> | undefined): Record<string, number> | undefined =>
+  before && after ? Object.fromEntries(growthByName(before, after)) : undefined;
 
 async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds' | 'threadCpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
   const file = path.join(home, `job-${Date.now()}.json`);

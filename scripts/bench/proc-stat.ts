@@ -44,30 +44,37 @@ export function postgresCpuSeconds(): number {
   return seconds;
 }
 
+/** Each thread of a process with its stat (Linux /proc): none once the process has ended. */
+function threadStats(pid: number): { tid: string; name: string; cpuSeconds: number }[] {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => {
+    const stat = readProcStat(`/proc/${pid}/task/${tid}/stat`);
+    return stat ? [{ tid, ...stat }] : [];
+  });
+}
+
 /** CPU seconds of each of this process's threads so far, by thread id (Linux /proc). */
 export function threadCpuSeconds(): Map<string, number> {
-  const threads = new Map<string, number>();
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    const stat = readProcStat(`/proc/self/task/${tid}/stat`);
-    if (stat) threads.set(tid, stat.cpuSeconds);
-  }
-  return threads;
+  return new Map(threadStats(process.pid).map((t) => [t.tid, t.cpuSeconds]));
 }
 
 /** A process's threads' CPU seconds so far, summed by thread name (Linux /proc; empty once it has ended). */
 export function threadCpuByName(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return byName;
-  }
-  for (const tid of tids) {
-    const stat = readProcStat(`/proc/${pid}/task/${tid}/stat`);
+  for (const thread of threadStats(pid)) {
     // The main thread carries the process's name, as threads Node does not name do: told apart by its id.
-    const name = tid === String(pid) ? 'main thread' : stat?.name;
-    if (stat && name) byName.set(name, (byName.get(name) ?? 0) + stat.cpuSeconds);
+    const name = thread.tid === String(pid) ? 'main thread' : thread.name;
+    byName.set(name, (byName.get(name) ?? 0) + thread.cpuSeconds);
   }
   return byName;
+}
+
+/** How much each named figure grew from `before` to `after` (CPU seconds by thread name), those that grew. */
+export function growthByName(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([name, seconds]): [string, number] => [name, seconds - (before.get(name) ?? 0)]).filter(([, grown]) => grown > 0));
 }

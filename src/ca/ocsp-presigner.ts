@@ -42,7 +42,8 @@ const RECENT_OVERLAP = 5_000;
  * pre-signer's lock): where it has got to, when and by whom. An instance skips its look when another
  * one looked less than this long ago. Each look reads every certificate of its window (the time since
  * the last look, plus the overlap): with a look per instance per pass, n instances read each new
- * certificate n times as often (docs/issuance-performance.md, "What grows with instances").
+ * certificate n times as often (docs/issuance-performance.md, "Scale-out: warm-up, and what grows with
+ * instances").
  */
 const RECENT_LOOK_EVERY = 1_000;
 const RECENT_STATE = 'ocsp_presign_recent';
