@@ -9,6 +9,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, CRLReason, Extension, Extensions, GeneralName, Name } from '@peculiar/asn1-x509';
 import { CertID, CertStatus, KeyHash, OCSPRequest, Request, ResponderID, ResponseData, RevokedInfo, Signature, SingleResponse, TBSRequest } from '@peculiar/asn1-ocsp';
 import { derLength, derSequence, tlv, tlvSize } from '../src/x509/der.js';
+import { createByteArena, createSlabAllocator } from '../src/base/byte-arena.js';
 import { encodeResponseData, wrapOcspResponse, MalformedOcspRequest, parseOcspRequest, plainSha1Request, responseDataTimes, sha1CertId, type CertificateStatus } from '../src/x509/ocsp.js';
 
 /**
@@ -168,6 +169,15 @@ describe('OCSP DER by hand', () => {
       const cert = randomBytes(b);
       assert.deepEqual(Buffer.from(wrapOcspResponse(signed, cert)), Buffer.from(nested(signed, cert)), `${a}/${b}`);
     }
+  });
+
+  test('the same from bytes held in an arena, into slabs shared by answers, each answer its own bytes', () => {
+    const arena = createByteArena(4096);
+    const allocate = createSlabAllocator(8192);
+    const cert = randomBytes(600);
+    const held = [100, 250, 3000, 2000].map((n) => randomBytes(n)).map((signed) => ({ signed, held: arena.put(signed) }));
+    const answers = held.map(({ held }) => wrapOcspResponse(held, cert, allocate));
+    held.forEach(({ signed }, i) => assert.deepEqual(Buffer.from(answers[i]!), Buffer.from(wrapOcspResponse(signed, cert)), `answer ${i}`));
   });
 
   test('requests openssl writes, with and without a nonce', () => {

@@ -29,5 +29,22 @@ export function createByteArena(slabBytes = 64 * 1024) {
   };
 }
 
-/** A view of held bytes (no copy). */
-export const viewOf = (held: { slab: Buffer; offset: number; length: number }): Uint8Array => held.slab.subarray(held.offset, held.offset + held.length);
+/**
+ * Short-lived buffers carved from large slabs: what Buffer.allocUnsafe does with its 8 KiB pool, with
+ * slabs big enough that a stream of ~1 KiB answers (OCSP responses served from memory) does not
+ * allocate a new ArrayBuffer every few answers, which the profile showed as a per-answer cost. Only for
+ * buffers dropped soon after (written to a socket): one kept keeps its whole slab alive.
+ */
+export function createSlabAllocator(slabBytes = 256 * 1024) {
+  let slab = Buffer.allocUnsafeSlow(slabBytes);
+  let used = 0;
+  return (length: number): Buffer => {
+    if (used + length > slab.length) {
+      slab = Buffer.allocUnsafeSlow(Math.max(slabBytes, length));
+      used = 0;
+    }
+    const out = slab.subarray(used, used + length);
+    used += length;
+    return out;
+  };
+}

@@ -16,20 +16,23 @@ const statements = new Map<string, { sql: string; name?: string }>();
  */
 export const ROWS_PER_STATEMENT = 400;
 
-function statement(table: string, columns: string[], rowCount: number): { sql: string; name?: string } {
-  const key = `${table}\0${columns.join('\0')}\0${rowCount}`;
+function statement(table: string, columns: string[], rowCount: number, tail: string): { sql: string; name?: string } {
+  const key = `${table}\0${columns.join('\0')}\0${rowCount}\0${tail}`;
   let entry = statements.get(key);
   if (!entry) {
     const row = `(${columns.map(() => '?').join(',')})`;
-    entry = { sql: `insert into "${table}" (${columns.map((c) => `"${c}"`).join(',')}) values ${Array.from({ length: rowCount }, () => row).join(',')}` };
+    entry = { sql: `insert into "${table}" (${columns.map((c) => `"${c}"`).join(',')}) values ${Array.from({ length: rowCount }, () => row).join(',')}${tail}` };
     if (statements.size > 256) statements.clear();
     statements.set(key, entry);
   }
   return entry;
 }
 
-/** Inserts `rows` into `table`, `perStatement` rows at a time (keep rows × columns under 32,766 for SQLite). */
-export async function insertMany(db: Knex | Knex.Transaction, table: string, rows: Record<string, unknown>[], perStatement: number): Promise<void> {
+/**
+ * Inserts `rows` into `table`, `perStatement` rows at a time (keep rows × columns under 32,766 for SQLite).
+ * `onConflict`, when given, is the statement's ON CONFLICT clause (an upsert; same syntax on both databases).
+ */
+export async function insertMany(db: Knex | Knex.Transaction, table: string, rows: Record<string, unknown>[], perStatement: number, onConflict = ''): Promise<void> {
   if (!rows.length) return;
   const columnSet = new Set<string>();
   for (const row of rows) for (const column in row) columnSet.add(column);
@@ -39,7 +42,7 @@ export async function insertMany(db: Knex | Knex.Transaction, table: string, row
     const bindings: unknown[] = new Array(chunk.length * columns.length);
     let b = 0;
     for (const row of chunk) for (const column of columns) bindings[b++] = row[column] ?? null;
-    const entry = statement(table, columns, chunk.length);
+    const entry = statement(table, columns, chunk.length, onConflict && ` ${onConflict}`);
     // Full chunks go as a named (prepared) statement on PostgreSQL: see pg-prepared.ts.
     await namedWhenFull(db, db.raw(entry.sql, bindings as Knex.RawBinding[]), chunk.length, perStatement, () => (entry.name ??= nameOfText(entry.sql)));
   }

@@ -3,7 +3,7 @@ import type { Store } from '../../store/handle.js';
 import { responsesAfterSerial, responsesSignedAfter, type OcspResponseRow } from '../../store/ocsp-responses.js';
 import { allResponderCertificates } from '../../store/responders.js';
 import { wrapOcspResponse } from '../../x509/ocsp.js';
-import { createByteArena, viewOf } from '../../base/byte-arena.js';
+import { createByteArena, createSlabAllocator } from '../../base/byte-arena.js';
 import type { OcspAnswer } from './responder.js';
 
 /** A held response: the signed bytes are in the arena's slab (base/byte-arena.ts), not a Buffer each. */
@@ -46,6 +46,8 @@ export function createPresignedResponses(deps: {
   const names = new Map<string, string>();
   const intern = (name: string) => names.get(name) ?? (names.set(name, name), name);
   const arena = createByteArena();
+  // Answers are written into large slabs and dropped once sent (base/byte-arena.ts).
+  const allocateAnswer = createSlabAllocator();
   let since = 0;
   let nextPrune = 0;
 
@@ -125,7 +127,7 @@ export function createPresignedResponses(deps: {
       if (!entry || entry.issuer !== ca || entry.nextUpdate <= deps.clock.now().getTime()) return undefined;
       const certificate = responders.get(entry.responder);
       if (!certificate) return undefined;
-      return { der: wrapOcspResponse(viewOf(entry), certificate), thisUpdate: new Date(entry.thisUpdate), nextUpdate: new Date(entry.nextUpdate), subjects: [`${ca}:${serial}`], cacheable: true, preproduced: true };
+      return { der: wrapOcspResponse(entry, certificate, allocateAnswer), thisUpdate: new Date(entry.thisUpdate), nextUpdate: new Date(entry.nextUpdate), subjects: [`${ca}:${serial}`], cacheable: true, preproduced: true };
     },
     size: () => entries.size,
   };
