@@ -55,10 +55,13 @@ const SHARDS = Number(values.shards);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const mib = (bytes: number) => bytes / (1 << 20);
+/** Memory after a full collection, and how long that collection paused the process (what a heap of held responses costs it). */
 const memory = () => {
+  const started = performance.now();
   (globalThis as { gc?: () => void }).gc?.();
+  const gcMs = performance.now() - started;
   const m = process.memoryUsage();
-  return { rss: m.rss, held: m.heapUsed + m.external };
+  return { rss: m.rss, held: m.heapUsed + m.external, gcMs };
 };
 
 /** The answer's certStatus: good, revoked or unknown (or the OCSP error status). */
@@ -248,6 +251,7 @@ async function main() {
         [`pre-sign rate, responses/s`, fmt(total / presignSeconds)],
         [`memory per million pre-signed responses, MiB`, fmt(mib(perMillion))],
         [`RSS with all held, MiB`, fmt(mib(held.rss))],
+        [`full garbage collection with all held, ms`, fmt(held.gcMs)],
         [`OCSP never-asked (pre-signed), req/s, median of ${ROUNDS}`, `${fmt(median(coldRates))}${spread(coldRates)} (p99 ${fmt(median(rounds.map((r) => r.cold.p99ms)), 2)} ms)`],
         [`OCSP cached by request, req/s`, `${fmt(median(cachedRates))}${spread(cachedRates)} (p99 ${fmt(median(rounds.map((r) => r.cached.p99ms)), 2)} ms)`],
         [`bare node:http, same body, req/s`, `${fmt(median(bareRates))}${spread(bareRates)}`],

@@ -1,31 +1,54 @@
 /**
  * Small byte strings copied into shared slabs, for holding millions of them: a Buffer of its own costs
  * ~250 bytes of objects and bookkeeping on top of its bytes, and one object per string for the garbage
- * collector to trace. A string is held as (slab, offset, length); a slab is freed by the collector once
- * nothing refers to it, so strings replaced in roughly the order they were put (responses re-signed in
- * cycles) give their slabs back without compaction. Worst case, one live string keeps its slab: the
- * slabs are small (64 KiB) to bound that.
+ * collector to trace. A string is named by numbers (slab id, offset, length) that the caller keeps, in
+ * typed arrays where it holds many, so that a million strings are not a million objects either.
+ *
+ * Slabs are counted: each string put adds one to its slab, each string let go (`release`) takes one, and
+ * a slab that holds no string any more is dropped and its id reused. Strings replaced in roughly the order
+ * they were put (responses re-signed in cycles) give their slabs back without compaction. Worst case, one
+ * live string keeps its slab: the slabs are small (64 KiB) to bound that.
  */
-export interface ArenaBytes {
-  slab: Buffer;
-  offset: number;
-  length: number;
-}
-
 export function createByteArena(slabBytes = 64 * 1024) {
-  let slab = Buffer.allocUnsafeSlow(slabBytes);
+  const slabs: (Buffer | undefined)[] = [];
+  const counts: number[] = [];
+  const freeIds: number[] = [];
+  let current = -1;
   let used = 0;
+
+  function drop(id: number): void {
+    slabs[id] = undefined;
+    freeIds.push(id);
+  }
+
+  function startSlab(size: number): void {
+    if (current >= 0 && counts[current] === 0) drop(current);
+    current = freeIds.pop() ?? slabs.length;
+    slabs[current] = Buffer.allocUnsafeSlow(size);
+    counts[current] = 0;
+    used = 0;
+  }
+
   return {
-    put(bytes: Uint8Array): ArenaBytes {
-      if (used + bytes.length > slab.length) {
-        slab = Buffer.allocUnsafeSlow(Math.max(slabBytes, bytes.length));
-        used = 0;
-      }
-      slab.set(bytes, used);
-      const held = { slab, offset: used, length: bytes.length };
+    /** Copies `bytes` in: where they now are (the length is the caller's). */
+    put(bytes: Uint8Array): { slab: number; offset: number } {
+      if (current < 0 || used + bytes.length > slabs[current]!.length) startSlab(Math.max(slabBytes, bytes.length));
+      slabs[current]!.set(bytes, used);
+      const at = { slab: current, offset: used };
       used += bytes.length;
-      return held;
+      counts[current]!++;
+      return at;
     },
+    /** A string put in `slab` is no longer held. */
+    release(slab: number): void {
+      if (--counts[slab]! === 0 && slab !== current) drop(slab);
+    },
+    /** The bytes held there (a view, no copy). */
+    view(slab: number, offset: number, length: number): Buffer {
+      return slabs[slab]!.subarray(offset, offset + length);
+    },
+    /** Slabs allocated now (what the held strings cost, in slabBytes each). */
+    slabsHeld: () => slabs.length - freeIds.length,
   };
 }
 

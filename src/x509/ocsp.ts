@@ -4,7 +4,6 @@ import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { concatBytes, derBitString, derGeneralizedTime, derSequence, derUnsignedInteger, tlv, tlvSize, writeTlvHeader } from './der.js';
 import { rawSubject, subjectPublicKeyBits } from './certificate-fields.js';
 import { children, content, DerError, expectTag, oidText, readTlv, whole, type Tlv } from './der-reader.js';
-import type { ArenaBytes } from '../base/byte-arena.js';
 
 /**
  * OCSP requests and responses (RFC 6960) in DER, walked and written by hand: every live answer parses
@@ -264,15 +263,14 @@ export function signedResponseData(tbsResponseData: Uint8Array, signatureAlgorit
 /**
  * OCSPResponse { successful, responseBytes { id-pkix-ocsp-basic, BasicOCSPResponse } } around signed
  * ResponseData (from signedResponseData), with the responder's certificate in `certs` (RFC 6960 §4.2.2.2).
- * `signed` may be bytes held in an arena (base/byte-arena.ts); `allocate` is where the answer is written
- * (a slab allocator for answers that are sent and dropped: base/byte-arena.ts).
+ * `allocate` is where the answer is written (a slab allocator for answers that are sent and dropped:
+ * base/byte-arena.ts).
  */
-export function wrapOcspResponse(signed: Uint8Array | ArenaBytes, responderCertificate: Uint8Array, allocate: (length: number) => Buffer = Buffer.allocUnsafe): Uint8Array {
+export function wrapOcspResponse(signed: Uint8Array, responderCertificate: Uint8Array, allocate: (length: number) => Buffer = Buffer.allocUnsafe): Uint8Array {
   // Written into one buffer, lengths first: every answer served from memory goes through here (the
   // nested tlv() calls this replaced cost more than the rest of a pre-signed answer's work).
-  const signedLength = signed.length;
   const certs = tlvSize(responderCertificate.length); // SEQUENCE OF Certificate
-  const basic = signedLength + tlvSize(certs); // BasicOCSPResponse content, certs [0] EXPLICIT
+  const basic = signed.length + tlvSize(certs); // BasicOCSPResponse content, certs [0] EXPLICIT
   const responseBytes = ID_PKIX_OCSP_BASIC.length + tlvSize(tlvSize(basic)); // OID, OCTET STRING { BasicOCSPResponse }
   const outer = SUCCESSFUL.length + tlvSize(tlvSize(responseBytes)); // status, [0] EXPLICIT ResponseBytes
   const out = allocate(tlvSize(outer));
@@ -288,7 +286,7 @@ export function wrapOcspResponse(signed: Uint8Array | ArenaBytes, responderCerti
   put(ID_PKIX_OCSP_BASIC);
   at = writeTlvHeader(out, at, 0x04, tlvSize(basic));
   at = writeTlvHeader(out, at, 0x30, basic);
-  put(signed instanceof Uint8Array ? signed : signed.slab.subarray(signed.offset, signed.offset + signedLength));
+  put(signed);
   at = writeTlvHeader(out, at, 0xa0, certs);
   at = writeTlvHeader(out, at, 0x30, responderCertificate.length);
   put(responderCertificate);

@@ -3,20 +3,9 @@ import type { Store } from '../../store/handle.js';
 import { responsesAfterSerial, responsesSignedAfter, type OcspResponseRow } from '../../store/ocsp-responses.js';
 import { allResponderCertificates } from '../../store/responders.js';
 import { wrapOcspResponse } from '../../x509/ocsp.js';
-import { createByteArena, createSlabAllocator } from '../../base/byte-arena.js';
+import { createSlabAllocator } from '../../base/byte-arena.js';
 import type { OcspAnswer } from './responder.js';
-
-/** A held response: the signed bytes are in the arena's slab (base/byte-arena.ts), not a Buffer each. */
-interface Entry {
-  issuer: string;
-  responder: string;
-  slab: Buffer;
-  offset: number;
-  length: number;
-  statusChangedAt: number;
-  thisUpdate: number;
-  nextUpdate: number;
-}
+import { createHeldResponses } from './held-responses.js';
 
 const PAGE = 10_000;
 /** Rows are loaded by signed_at from this far back: they commit a little after they are stamped. */
@@ -38,21 +27,17 @@ export function createPresignedResponses(deps: {
   /** A response newer than any held for the certificate was taken: answers cached from before are stale. */
   taken?: (issuer: string, serial: string) => void;
 }) {
-  const entries = new Map<string, Entry>();
+  const entries = createHeldResponses();
   // The newest status change known for a certificate: rows signed from an older status are not taken.
   const changedAt = new Map<string, number>();
   const responders = new Map<string, Uint8Array>();
-  // One string per CA and responder name, not one per row read (a million entries share a handful).
-  const names = new Map<string, string>();
-  const intern = (name: string) => names.get(name) ?? (names.set(name, name), name);
-  const arena = createByteArena();
   // Answers are written into large slabs and dropped once sent (base/byte-arena.ts).
   const allocateAnswer = createSlabAllocator();
   let since = 0;
   let nextPrune = 0;
 
   function prune(now: number): void {
-    for (const [serial, entry] of entries) if (entry.nextUpdate <= now) entries.delete(serial);
+    entries.deleteExpired(now);
     nextPrune = now + PRUNE_EVERY_MS;
   }
 
@@ -65,11 +50,10 @@ export function createPresignedResponses(deps: {
     const statusChangedAt = Number(row.status_changed_at);
     const thisUpdate = Number(row.this_update);
     if (nextUpdate <= now || statusChangedAt < (changedAt.get(row.serial) ?? 0)) return;
-    const current = entries.get(row.serial);
+    const current = entries.times(row.serial);
     if (current && (current.statusChangedAt > statusChangedAt || (current.statusChangedAt === statusChangedAt && current.thisUpdate >= thisUpdate))) return;
-    // A copy into the arena: the driver's row buffers may be views into a larger one that would stay alive with them.
-    const held = arena.put(row.signed);
-    entries.set(row.serial, { issuer: intern(row.issuer), responder: intern(row.responder), slab: held.slab, offset: held.offset, length: held.length, statusChangedAt, thisUpdate, nextUpdate });
+    // Copied into the table's arena: the driver's row buffers may be views into a larger one that would stay alive with them.
+    entries.set(row.serial, row.signed, { issuer: row.issuer, responder: row.responder, statusChangedAt, thisUpdate, nextUpdate });
     deps.taken?.(row.issuer, row.serial);
   }
 
@@ -88,12 +72,12 @@ export function createPresignedResponses(deps: {
       for (;;) {
         const rows = await responsesAfterSerial(deps.store, after, PAGE);
         await takeAll(rows);
-        onProgress?.(entries.size);
+        onProgress?.(entries.size());
         if (rows.length < PAGE) break;
         after = rows[rows.length - 1]!.serial;
       }
       since = started - OVERLAP;
-      return entries.size;
+      return entries.size();
     },
     /** Responses signed since the last look (by any instance). */
     async poll(): Promise<number> {
@@ -116,20 +100,19 @@ export function createPresignedResponses(deps: {
     },
     /** A status change (`at`: its status_changed_at): the response signed before it is no longer served. */
     invalidate(serial: string, at: number): void {
-      const current = entries.get(serial);
+      const current = entries.times(serial);
       if (current && current.statusChangedAt < at) entries.delete(serial);
       changedAt.set(serial, Math.max(at, changedAt.get(serial) ?? 0));
       if (changedAt.size > 1_000_000) changedAt.clear(); // rows older than those changes have long been replaced
     },
     /** The pre-signed answer for this certificate of `ca`, if one is held and still valid. */
     answer(ca: string, serial: string): OcspAnswer | undefined {
-      const entry = entries.get(serial);
-      if (!entry || entry.issuer !== ca || entry.nextUpdate <= deps.clock.now().getTime()) return undefined;
-      const certificate = responders.get(entry.responder);
-      if (!certificate) return undefined;
-      return { der: wrapOcspResponse(entry, certificate, allocateAnswer), thisUpdate: new Date(entry.thisUpdate), nextUpdate: new Date(entry.nextUpdate), subjects: [`${ca}:${serial}`], cacheable: true, preproduced: true };
+      const held = entries.valid(serial, ca, deps.clock.now().getTime());
+      const certificate = held && responders.get(held.responder);
+      if (!held || !certificate) return undefined;
+      return { der: wrapOcspResponse(held.bytes, certificate, allocateAnswer), thisUpdate: new Date(held.thisUpdate), nextUpdate: new Date(held.nextUpdate), subjects: [`${ca}:${serial}`], cacheable: true, preproduced: true };
     },
-    size: () => entries.size,
+    size: () => entries.size(),
   };
 }
 
