@@ -30,12 +30,12 @@ export function createByteArena(slabBytes = 64 * 1024) {
   }
 
   return {
-    /** Copies `bytes` in: where they now are (the length is the caller's). */
-    put(bytes: Uint8Array): { slab: number; offset: number } {
-      if (current < 0 || used + bytes.length > slabs[current]!.length) startSlab(Math.max(slabBytes, bytes.length));
-      slabs[current]!.set(bytes, used);
+    /** Room for `length` bytes, filled by `write` (at `start` of `into`): where they now are. */
+    put(length: number, write: (into: Buffer, start: number) => void): { slab: number; offset: number } {
+      if (current < 0 || used + length > slabs[current]!.length) startSlab(Math.max(slabBytes, length));
+      write(slabs[current]!, used);
       const at = { slab: current, offset: used };
-      used += bytes.length;
+      used += length;
       counts[current]!++;
       return at;
     },
@@ -43,6 +43,8 @@ export function createByteArena(slabBytes = 64 * 1024) {
     release(slab: number): void {
       if (--counts[slab]! === 0 && slab !== current) drop(slab);
     },
+    /** The slab itself, to read a string in place without making a view of it. */
+    slab: (slab: number): Buffer => slabs[slab]!,
     /** The bytes held there (a view, no copy). */
     view(slab: number, offset: number, length: number): Buffer {
       return slabs[slab]!.subarray(offset, offset + length);
