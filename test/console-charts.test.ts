@@ -1,12 +1,8 @@
 import { asStore } from '../src/store/handle.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openDatabase } from '../src/store/db.js';
 import { chartSeries } from '../src/store/reports.js';
-import { BACKENDS } from './helpers/backends.js';
+import { BACKENDS, withTemporaryDatabase } from './helpers/backends.js';
 
 /** The console's chart series, counted by each database, against the same counts made here by hand. */
 const HOUR = 3_600_000;
@@ -16,11 +12,8 @@ const NOW = Math.floor(1_800_000_000_000 / HOUR) * HOUR + 30 * 60_000;
 const FIRST_HOUR = Math.floor(NOW / HOUR) * HOUR - 167 * HOUR;
 
 for (const make of BACKENDS) {
-  test(`${make().name}: chart series are counted by the database`, async () => {
-    const backend = make();
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-charts-'));
-    const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-    try {
+  test(`${make().name}: chart series are counted by the database`, () =>
+    withTemporaryDatabase(make(), 'hm-charts-', async (db) => {
       await db('cas').insert({ name: 'issuing', key_uri: 'pkcs11:object=i', key_type: 'ec-p256', certificate: Buffer.from('i'), serial: '01', subject: 'CN=i', ski: '00', not_before: 0, not_after: NOW * 2, created_at: 0 });
       for (const [name, line] of [['st-a1', 'line-a'], ['st-a2', 'line-a'], ['st-b', 'line-b']]) {
         await db('stations').insert({ name, line, profiles: '["device"]', quota_per_hour: 1000, created_by: 'test', created_at: 0 });
@@ -92,10 +85,6 @@ for (const make of BACKENDS) {
         { reason: 'keyCompromise', count: 2 },
         { reason: 'unspecified', count: 1 },
       ]);
-    } finally {
-      await db.destroy();
-      await backend.cleanup();
-      fs.rmSync(home, { recursive: true, force: true });
-    }
-  });
+    }),
+  );
 }

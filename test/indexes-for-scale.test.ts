@@ -1,14 +1,11 @@
 import { asStore } from '../src/store/handle.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { isPostgres, openDatabase, type Db } from '../src/store/db.js';
+import { isPostgres, type Db } from '../src/store/db.js';
 import type { Knex } from 'knex';
 import { changedPageQuery, revokedPageQuery } from '../src/store/crls.js';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
-import { BACKENDS, postgresBackend } from './helpers/backends.js';
+import { BACKENDS, postgresBackend, withTemporaryDatabase, type Backend } from './helpers/backends.js';
 import { actionCountQuery } from '../src/store/audit.js';
 
 /**
@@ -34,22 +31,12 @@ const row = (serial: string, profile: string, status: string, notAfter: number) 
   der: Buffer.from(serial),
 });
 
-/**
- * A database of its own on `backend` (a temporary home), with the root CA the rows name; closed and
- * removed after `work`, whatever it does.
- */
-async function withDatabase(backend: ReturnType<(typeof BACKENDS)[number]>, prefix: string, work: (db: Db) => Promise<void>): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-  try {
+/** A temporary database on `backend` (helpers/backends.ts) with the root CA the rows name. */
+const withDatabase = (backend: Backend, prefix: string, work: (db: Db) => Promise<void>): Promise<void> =>
+  withTemporaryDatabase(backend, prefix, async (db) => {
     await db('cas').insert({ name: 'root', key_uri: 'pkcs11:object=root', key_type: 'ec-p256', certificate: Buffer.from('root'), serial: '01', subject: 'CN=root', ski: '00', not_before: NOW - 1, not_after: NOW + 1e10, created_at: NOW });
     await work(db);
-  } finally {
-    await db.destroy();
-    await backend.cleanup();
-    fs.rmSync(home, { recursive: true, force: true });
-  }
-}
+  });
 
 async function plan(db: Db, builder: Knex.QueryBuilder): Promise<string> {
   const query = builder.toSQL().toNative();

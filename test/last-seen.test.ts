@@ -1,12 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openDatabase } from '../src/store/db.js';
 import { asStore } from '../src/store/handle.js';
 import { lastOcspSeen, recordOcspSeen } from '../src/store/last-seen.js';
-import { BACKENDS } from './helpers/backends.js';
+import { BACKENDS, withTemporaryDatabase } from './helpers/backends.js';
 
 /**
  * "Last seen by OCSP" is written by every instance in batches, at different moments: a row only moves
@@ -14,10 +10,8 @@ import { BACKENDS } from './helpers/backends.js';
  */
 for (const makeBackend of BACKENDS) {
   const backend = makeBackend();
-  test(`last seen by OCSP only moves forward, in batches of any size (${backend.name})`, async () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'last-seen-'));
-    const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
-    try {
+  test(`last seen by OCSP only moves forward, in batches of any size (${backend.name})`, () =>
+    withTemporaryDatabase(backend, 'last-seen-', async (db) => {
       const store = asStore(db);
       const serials = Array.from({ length: 1_000 }, (_, i) => `1${i.toString(16).padStart(31, '0')}`);
       await recordOcspSeen(store, serials.map((s) => [s, 2_000]));
@@ -28,10 +22,6 @@ for (const makeBackend of BACKENDS) {
       assert.equal(await lastOcspSeen(store, [serials[1]!]), 3_000);
       assert.equal(await lastOcspSeen(store, serials), 3_000);
       assert.equal(await lastOcspSeen(store, ['2'.repeat(32)]), null);
-    } finally {
-      await db.destroy();
-      await backend.cleanup();
-      fs.rmSync(home, { recursive: true, force: true });
-    }
-  });
+    }),
+  );
 }

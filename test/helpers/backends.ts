@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import knexFactory from 'knex';
+import { openDatabase, type Db } from '../../src/store/db.js';
 import { randomName } from './hsm.js';
 
 /** PostgreSQL for tests: this machine's server (trust auth, database `test`) unless overridden. */
@@ -36,6 +40,22 @@ export function postgresBackend(): Backend {
 }
 
 export const BACKENDS = [sqliteBackend, postgresBackend];
+
+/**
+ * A database of its own on `backend`, migrated, in a temporary home named from `prefix`; closed, its
+ * schema dropped and the home removed after `work`, whatever it does.
+ */
+export async function withTemporaryDatabase(backend: Backend, prefix: string, work: (db: Db) => Promise<void>): Promise<void> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const db = await openDatabase({ home, url: backend.url, schema: backend.schema });
+  try {
+    await work(db);
+  } finally {
+    await db.destroy();
+    await backend.cleanup();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
 
 /**
  * A DATABASE_URL that selects the schema for processes (CLI, serve) through libpq's options, with any
