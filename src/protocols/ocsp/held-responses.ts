@@ -44,8 +44,8 @@ export function createHeldResponses() {
   let thisUpdate = new Float64Array(0);
   let nextUpdate = new Float64Array(0);
   let rowsUsed = 0; // rows ever handed out; those below it not in freeRows are live
-  let live = 0;
   const freeRows: number[] = [];
+  const live = () => rowsUsed - freeRows.length;
   // The index: row + 1 per slot, 0 for empty; at most half full.
   let slots = new Int32Array(16);
   let mask = 15;
@@ -54,15 +54,13 @@ export function createHeldResponses() {
     // By half again, not double: at ten million rows the columns are ~480 MiB, and a doubling would leave
     // as much again unused.
     capacity = Math.max(1024, Math.ceil(capacity * 1.5));
-    const wider = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
-      const next = make(capacity);
+    const widen = <T extends Int32Array | Float64Array>(old: T): T => {
+      const next = new (old.constructor as new (length: number) => T)(capacity);
       next.set(old);
       return next;
     };
-    const ints = (n: number) => new Int32Array(n);
-    const floats = (n: number) => new Float64Array(n);
-    [slab, offset, keyLength, length, hash, issuer, responder] = [slab, offset, keyLength, length, hash, issuer, responder].map((column) => wider(column, ints));
-    [statusChangedAt, thisUpdate, nextUpdate] = [statusChangedAt, thisUpdate, nextUpdate].map((column) => wider(column, floats));
+    [slab, offset, keyLength, length, hash, issuer, responder] = [slab, offset, keyLength, length, hash, issuer, responder].map(widen);
+    [statusChangedAt, thisUpdate, nextUpdate] = [statusChangedAt, thisUpdate, nextUpdate].map(widen);
   }
 
   function place(row: number): void {
@@ -115,7 +113,6 @@ export function createHeldResponses() {
     arena.release(slab[row]!);
     keyLength[row] = -1;
     freeRows.push(row);
-    live--;
   }
 
   const rowOf = (serial: string): number => {
@@ -124,7 +121,7 @@ export function createHeldResponses() {
   };
 
   return {
-    size: () => live,
+    size: live,
     /** The times held for `serial`'s response, or undefined. */
     times(serial: string): HeldTimes | undefined {
       const row = rowOf(serial);
@@ -165,8 +162,7 @@ export function createHeldResponses() {
       statusChangedAt[row] = times.statusChangedAt;
       thisUpdate[row] = times.thisUpdate;
       nextUpdate[row] = times.nextUpdate;
-      live++;
-      if (live * 2 > slots.length) growSlots();
+      if (live() * 2 > slots.length) growSlots();
       else place(row);
     },
     delete(serial: string): void {
