@@ -8,7 +8,7 @@ import { createPkcs11KeyStore } from '../src/keys/pkcs11/store.js';
 import type { KeyStore } from '../src/keys/key-store.js';
 import type { CaKeyType } from '../src/x509/key-types.js';
 import { signatureAlgorithmFor } from '../src/x509/signature-algorithms.js';
-import { closeAllSessions, openCryptoki, softHsm, tpm2Pkcs11, type ModuleUnderTest } from './helpers/pkcs11-modules.js';
+import { closeAllSessions, workingCopiesOf, openCryptoki, softHsm, tpm2Pkcs11, type ModuleUnderTest } from './helpers/pkcs11-modules.js';
 import { configCopy } from './helpers/in-process.js';
 import { hallmark, hallmarkJson } from './helpers/cli.js';
 import { startServer, type RunningServer } from './helpers/server.js';
@@ -28,10 +28,12 @@ interface Expectation {
   sealing: 'aes-256-gcm' | 'aes-256-cbc-signed';
   /** The CA hierarchy's key types (root, issuing) for the end-to-end run. */
   hierarchy: [CaKeyType, CaKeyType];
+  /** Does it copy a private key into a session object (C_CopyObject), so signing skips the object store? */
+  workingCopies: boolean;
 }
 
 const MODULES: Record<ModuleUnderTest['name'], Expectation> = {
-  softhsm: { start: softHsm, ready: ['ec-p256', 'ec-p384', 'rsa-3072', 'rsa-4096'], unusable: {}, sealing: 'aes-256-gcm', hierarchy: ['ec-p384', 'ec-p256'] },
+  softhsm: { start: softHsm, ready: ['ec-p256', 'ec-p384', 'rsa-3072', 'rsa-4096'], unusable: {}, sealing: 'aes-256-gcm', hierarchy: ['ec-p384', 'ec-p256'], workingCopies: true },
   // Debian's openCryptoki 3.8 software token: RSA only, no AES-GCM.
   opencryptoki: {
     start: openCryptoki,
@@ -39,14 +41,17 @@ const MODULES: Record<ModuleUnderTest['name'], Expectation> = {
     unusable: { 'ec-p256': /it offers no CKM_EC_KEY_PAIR_GEN and no CKM_ECDSA/, 'ec-p384': /it offers no CKM_EC_KEY_PAIR_GEN and no CKM_ECDSA/ },
     sealing: 'aes-256-cbc-signed',
     hierarchy: ['rsa-4096', 'rsa-3072'],
+    workingCopies: true,
   },
-  // tpm2-pkcs11 1.9: RSA up to 3072 bits, and CKM_RSA_PKCS only through TPM2_RSA_Decrypt (a key that may decrypt), so EC only; no AES-GCM.
+  // tpm2-pkcs11 1.9: RSA up to 3072 bits, and CKM_RSA_PKCS only through TPM2_RSA_Decrypt (a key that may decrypt), so EC only; no AES-GCM;
+  // no C_CopyObject (CKR_FUNCTION_NOT_SUPPORTED), so it signs with the stored object.
   'tpm2-pkcs11': {
     start: tpm2Pkcs11,
     ready: ['ec-p256', 'ec-p384'],
     unusable: { 'rsa-3072': /the token made the key but does not sign with it/, 'rsa-4096': /goes up to 3072 bits, not 4096/ },
     sealing: 'aes-256-cbc-signed',
     hierarchy: ['ec-p384', 'ec-p256'],
+    workingCopies: false,
   },
 };
 
@@ -140,6 +145,8 @@ for (const [name, expected] of Object.entries(MODULES)) {
       const inputs = Array.from({ length: 100 }, (_, i) => Buffer.from(`message ${i}`));
       const signatures = await Promise.all(inputs.map((d) => signer.sign(d)));
       signatures.forEach((s, i) => assert.ok(verifies(signer.spki, inputs[i]!, s, hashOf(keyType)), `signature ${i}`));
+      // Signing goes through a session-object copy where the module makes one (working-copies.ts).
+      assert.equal(workingCopiesOf(module, 'ks-concurrent') > 0, expected.workingCopies, 'working copy made or not, as this module allows');
       closeAllSessions(module); // every session of this process is gone, and with them the login
       const data = Buffer.from('after the sessions were closed');
       assert.ok(verifies(signer.spki, data, await signer.sign(data), hashOf(keyType)));

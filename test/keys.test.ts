@@ -6,8 +6,11 @@ import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { readEnvironment } from '../src/config/env.js';
 import { createPkcs11KeyStore } from '../src/keys/pkcs11/store.js';
 import { createSpeedGauge, IN_LINE_LIMIT_US, RETRY_AFTER_MS } from '../src/keys/pkcs11/speed-gauge.js';
-import type { KeyStore } from '../src/keys/key-store.js';
+import type { KeyStore, Signer } from '../src/keys/key-store.js';
 import { formatKeyUri, parseKeyUri } from '../src/keys/key-uri.js';
+import { RECHECK_MS } from '../src/keys/pkcs11/working-copies.js';
+import { mustRun } from './helpers/run.js';
+import { ROOT } from './helpers/paths.js';
 import type { CaKeyType } from '../src/x509/key-types.js';
 
 const TOKEN = 'hallmark';
@@ -147,6 +150,88 @@ describe('PKCS#11 key store on SoftHSM', () => {
     graphene.Module.load(modulePath, 'test').finalize();
     const data = Buffer.from('after C_Finalize');
     assert.ok(verifies(signer.spki, data, await signer.sign(data), 'sha256'));
+  });
+
+  /** Destroys the token's objects labelled `label` from a process of its own (as `hallmark signer retire` would). */
+  async function destroyElsewhere(label: string): Promise<number> {
+    const script = `const pkcs11js = require('pkcs11js');
+      const p = new pkcs11js.PKCS11(); p.load(process.env.MODULE); p.C_Initialize();
+      try {
+        const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === process.env.TOKEN);
+        const s = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+        p.C_Login(s, pkcs11js.CKU_USER, process.env.PIN);
+        p.C_FindObjectsInit(s, [{ type: pkcs11js.CKA_LABEL, value: process.env.LABEL }]);
+        const found = p.C_FindObjects(s, 10);
+        p.C_FindObjectsFinal(s);
+        for (const o of found) p.C_DestroyObject(s, o);
+        console.log(found.length);
+      } finally { p.C_Finalize(); }`;
+    const out = await mustRun(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, SOFTHSM2_CONF: home.env.SOFTHSM2_CONF, MODULE: modulePath, TOKEN, PIN: home.pin, LABEL: label }, timeoutMs: 60_000 });
+    return Number(out.trim());
+  }
+
+  /** Whether signing on the main thread (one signature) and on a signing thread (a batch of 8) is refused now. */
+  async function bothRefused(signer: Signer): Promise<boolean> {
+    const refused = (p: Promise<unknown>) => p.then(() => false, (e: Error) => /no private key/.test(e.message) || Promise.reject(e));
+    const one = await refused(signer.sign(Buffer.from('one')));
+    const batch = await refused(signer.signMany(Array.from({ length: 8 }, (_, i) => Buffer.from(`batch ${i}`))));
+    return one && batch;
+  }
+
+  test('signing goes through working copies: session objects, sensitive and non-extractable, one per thread; the stored key is described', async () => {
+    const threaded = createPkcs11KeyStore({ modulePath, tokenLabel: TOKEN, pin: home.pin, signingThreads: 1 });
+    try {
+      const uri = { token: TOKEN, object: 'test-copies' };
+      const signer = await threaded.createKey(uri, 'ec-p256');
+      const data = Buffer.from('through a copy');
+      assert.ok(verifies(signer.spki, data, await signer.sign(data), 'sha256'));
+      const batch = Array.from({ length: 8 }, (_, i) => Buffer.from(`batch ${i}`));
+      (await signer.signMany(batch)).forEach((s, i) => assert.ok(verifies(signer.spki, batch[i]!, s, 'sha256')));
+      const session = tokenSlot().open(graphene.SessionFlag.SERIAL_SESSION);
+      try {
+        const copies = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label: uri.object, token: false });
+        assert.equal(copies.length, 2, 'one made on the main thread, one on the signing thread');
+        for (let i = 0; i < copies.length; i++) {
+          assert.deepEqual(copies.items(i).getAttribute({ token: null, sensitive: null, extractable: null }), { token: false, sensitive: true, extractable: false });
+        }
+        assert.equal(session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label: uri.object, token: true }).length, 1, 'the stored key, once');
+      } finally {
+        session.close();
+      }
+      assert.equal((await threaded.describeProtection(uri)).token, true, 'the stored key is what is described');
+    } finally {
+      await threaded.close();
+    }
+  });
+
+  test('a key deleted through the key store stops signing at once, on the main thread and the signing threads', async () => {
+    const threaded = createPkcs11KeyStore({ modulePath, tokenLabel: TOKEN, pin: home.pin, signingThreads: 1 });
+    try {
+      const uri = { token: TOKEN, object: 'test-deleted-here' };
+      const signer = await threaded.createKey(uri, 'ec-p256');
+      assert.equal(await bothRefused(signer), false, 'it signs before');
+      await threaded.deleteKey(uri);
+      assert.equal(await bothRefused(signer), true, 'no signature after the deletion, not even from a copy checked a moment ago');
+    } finally {
+      await threaded.close();
+    }
+  });
+
+  test(`a key destroyed by another process stops signing here within about ${RECHECK_MS} ms, on every thread`, async () => {
+    const threaded = createPkcs11KeyStore({ modulePath, tokenLabel: TOKEN, pin: home.pin, signingThreads: 1 });
+    try {
+      const label = 'test-destroyed-elsewhere';
+      const signer = await threaded.createKey({ token: TOKEN, object: label }, 'ec-p256');
+      assert.equal(await bothRefused(signer), false, 'it signs before');
+      assert.equal(await destroyElsewhere(label), 2, "the other process sees the stored pair, not this process's copies");
+      const destroyed = performance.now();
+      while (!(await bothRefused(signer))) {
+        assert.ok(performance.now() - destroyed < RECHECK_MS + 5_000, 'still signing long after the key was destroyed');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await threaded.close();
+    }
   });
 
   test('an unknown token label names the fix', () => {

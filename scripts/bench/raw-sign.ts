@@ -1,10 +1,11 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pkcs11js from 'pkcs11js';
-import { findPrivateKey, openDirectSession, type DirectTarget } from '../../src/keys/pkcs11/direct-session.js';
+import { directCopyOps, findPrivateKey, openDirectSession, type DirectTarget } from '../../src/keys/pkcs11/direct-session.js';
 
 /**
  * The raw PKCS#11 signing rate of a token key: C_SignInit + C_Sign (CKM_ECDSA) on a fixed digest in
- * a tight synchronous loop, one session per thread — the ceiling no certificate path can beat.
+ * a tight synchronous loop, one session per thread — the ceiling no certificate path can beat. It signs
+ * through a working copy of the key, as Hallmark does (src/keys/pkcs11/working-copies.ts).
  */
 export interface RawSignTarget extends DirectTarget {
   keyLabel: string;
@@ -12,7 +13,9 @@ export interface RawSignTarget extends DirectTarget {
 
 function loop(target: RawSignTarget, ms: number): number {
   const { p, session } = openDirectSession(target);
-  const key = findPrivateKey(p, session, target.keyLabel);
+  const ops = directCopyOps(p, session, target.keyLabel);
+  const stored = findPrivateKey(p, session, target.keyLabel);
+  const key = ops.copy(stored) ?? stored;
   const digest = Buffer.alloc(32, 7);
   const out = Buffer.alloc(132);
   let n = 0;

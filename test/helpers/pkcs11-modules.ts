@@ -177,6 +177,22 @@ export async function tpm2Pkcs11(dir: string): Promise<ModuleUnderTest> {
   };
 }
 
+/** How many session-object private keys labelled `label` this process holds (the key store's working copies). */
+export function workingCopiesOf(module: ModuleUnderTest, label: string): number {
+  const mod = graphene.Module.load(module.modulePath, 'test');
+  const slots = mod.getSlots(true);
+  for (let i = 0; i < slots.length; i++) {
+    if (slots.items(i).getToken().label.trim() !== module.tokenLabel) continue;
+    const session = slots.items(i).open(graphene.SessionFlag.SERIAL_SESSION);
+    try {
+      return session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label, token: false }).length;
+    } finally {
+      session.close();
+    }
+  }
+  throw new Error(`no token labelled ${module.tokenLabel}`);
+}
+
 /** A second view of the token from this process (as another PKCS#11 user would have), to pull its sessions away. */
 export function closeAllSessions(module: ModuleUnderTest): void {
   const mod = graphene.Module.load(module.modulePath, 'test');

@@ -1,4 +1,5 @@
 import pkcs11js from 'pkcs11js';
+import type { WorkingCopyOps } from './working-copies.js';
 
 /**
  * A session on the token opened with pkcs11js directly, for threads other than the main one (the
@@ -34,15 +35,40 @@ export function openDirectSession(target: DirectTarget, loaded?: pkcs11js.PKCS11
   return { p, session };
 }
 
-/** The one private key with this label (and CKA_ID, hex, when given). */
-export function findPrivateKey(p: pkcs11js.PKCS11, session: Buffer, label: string, idHex?: string): Buffer {
+/** The stored private key with this label (and CKA_ID, hex, when given), undefined when there is none. */
+export function findStoredPrivateKey(p: pkcs11js.PKCS11, session: Buffer, label: string, idHex?: string): Buffer | undefined {
   p.C_FindObjectsInit(session, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    // Stored objects only: working copies (working-copies.ts) carry the same label and id.
+    { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_LABEL, value: label },
     ...(idHex ? [{ type: pkcs11js.CKA_ID, value: Buffer.from(idHex, 'hex') }] : []),
   ]);
   const found = p.C_FindObjects(session, 2);
   p.C_FindObjectsFinal(session);
-  if (found.length !== 1) throw new Error(`${found.length} private keys labelled ${label} on the token`);
-  return found[0]!;
+  if (found.length > 1) throw new Error(`${found.length} private keys labelled ${label} on the token`);
+  return found[0];
+}
+
+/** The one private key with this label (and CKA_ID, hex, when given). */
+export function findPrivateKey(p: pkcs11js.PKCS11, session: Buffer, label: string, idHex?: string): Buffer {
+  const key = findStoredPrivateKey(p, session, label, idHex);
+  if (!key) throw new Error(`no private key labelled ${label} on the token`);
+  return key;
+}
+
+/** Working copies through pkcs11js on a session of this thread (working-copies.ts). */
+export function directCopyOps(p: pkcs11js.PKCS11, session: Buffer, label: string, idHex?: string): WorkingCopyOps<Buffer> {
+  return {
+    findStored: () => findStoredPrivateKey(p, session, label, idHex),
+    same: (a, b) => a.equals(b),
+    copy(stored) {
+      const copy = p.C_CopyObject(session, stored, [{ type: pkcs11js.CKA_TOKEN, value: false }]);
+      const [token] = p.C_GetAttributeValue(session, copy, [{ type: pkcs11js.CKA_TOKEN }]);
+      if (token?.value instanceof Buffer && token.value[0] === 0) return copy;
+      p.C_DestroyObject(session, copy); // a module that stored the "copy": not what was asked for
+      return undefined;
+    },
+    destroy: (copy) => p.C_DestroyObject(session, copy),
+  };
 }

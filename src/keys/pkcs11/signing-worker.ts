@@ -6,7 +6,8 @@ import { ecdsaRawToDer } from '../ecdsa-signature.js';
 import { recoveryFor } from './errors.js';
 import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
 import { packedBytesWorkerCodec } from '../../workers/packed-bytes.js';
-import { findPrivateKey, openDirectSession, type DirectTarget } from './direct-session.js';
+import { directCopyOps, openDirectSession, type DirectTarget } from './direct-session.js';
+import { createWorkingCopies } from './working-copies.js';
 
 /**
  * Signs in a worker thread with synchronous PKCS#11 calls, one session per worker (the module was
@@ -19,7 +20,7 @@ const target = workerData as DirectTarget;
 
 let module: pkcs11js.PKCS11 | undefined;
 let session: Buffer | undefined;
-const keys = new Map<string, Buffer>();
+const keys = createWorkingCopies<Buffer>();
 const output = Buffer.alloc(1024);
 
 function open(): { p: pkcs11js.PKCS11; session: Buffer } {
@@ -31,10 +32,20 @@ function open(): { p: pkcs11js.PKCS11; session: Buffer } {
   return opened;
 }
 
+/** After a failure: a new session next time. The old one is closed, and its working copies with it. */
+function abandonSession(): void {
+  try {
+    if (module && session) module.C_CloseSession(session);
+  } catch {
+    // Already gone.
+  }
+  session = undefined;
+}
+
 function privateKey(p: pkcs11js.PKCS11, s: Buffer, request: SignContext): Buffer {
   const name = `${request.keyLabel}\0${request.keyId ?? ''}`;
-  let key = keys.get(name);
-  if (!key) keys.set(name, (key = findPrivateKey(p, s, request.keyLabel, request.keyId)));
+  const key = keys.fresh(name) ?? keys.check(name, directCopyOps(p, s, request.keyLabel, request.keyId));
+  if (!key) throw new Error(`no private key labelled ${request.keyLabel} on the token`);
   return key;
 }
 
@@ -54,7 +65,7 @@ serveWorker('hm-sign', (items: Uint8Array[], context) => {
   } catch (e) {
     if (!recoveryFor(e)) throw e;
     // The main thread may have re-initialised the module, or the session was lost: once more on a new one.
-    session = undefined;
+    abandonSession();
     return items.map((data) => signOne(request, data));
   }
 }, packedBytesWorkerCodec);

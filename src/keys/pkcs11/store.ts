@@ -24,6 +24,7 @@ import { DIGEST_INFO_PREFIX, type SignContext } from './sign-request.js';
 import type { HashName } from '../../x509/signature-algorithms.js';
 import { createSpeedGauge, IN_LINE_BELOW } from './speed-gauge.js';
 import { hsmUnavailable } from './errors.js';
+import { createWorkingCopies, type WorkingCopyOps } from './working-copies.js';
 
 /** RSASSA-PSS parameters per hash: MGF1 with the same hash, salt as long as the hash. */
 const PSS_HASH: Record<HashName, { mechanism: graphene.MechanismEnum; mgf: graphene.RsaMgf; length: number }> = {
@@ -40,12 +41,28 @@ export interface Pkcs11KeyStoreOptions extends TokenOptions {
 }
 
 function findKey(session: graphene.Session, uri: KeyUri, objectClass: graphene.ObjectClass): graphene.Key | undefined {
-  const template: graphene.ITemplate = { class: objectClass, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) };
+  // Stored objects only: this process's working copies (working-copies.ts) carry the same label and id.
+  const template: graphene.ITemplate = { class: objectClass, token: true, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) };
   const found = session.find(template);
   if (found.length > 1) {
     throw new HallmarkError('hsm_key_ambiguous', `${found.length} keys match ${formatKeyUri(uri)}; give the URI an id=`, 500);
   }
   return found.length ? found.items(0).toType<graphene.Key>() : undefined;
+}
+
+/** Working copies through graphene on one of the main thread's sessions (working-copies.ts). */
+function workingCopyOps(session: graphene.Session, uri: KeyUri): WorkingCopyOps<graphene.Key> {
+  return {
+    findStored: () => findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY),
+    same: (a, b) => a.handle.equals(b.handle),
+    copy(stored) {
+      const copy = stored.copy({ token: false }).toType<graphene.Key>();
+      if (!copy.getAttribute('token')) return copy;
+      session.destroy(copy); // a module that stored the "copy": not what was asked for
+      return undefined;
+    },
+    destroy: (copy) => session.destroy(copy),
+  };
 }
 
 function readSpki(publicKey: graphene.Key): SubjectPublicKeyInfo {
@@ -96,20 +113,17 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     // Small batches are signed on the main thread's sessions until the signing threads run.
     inlineBelow: 4,
   });
-  // Object handles are only valid for one initialisation of the module: cache per generation.
-  const privateHandles = new Map<string, graphene.Key>();
+  // Handles are only valid for one initialisation of the module, and copies live as long as the session
+  // that made them: all forgotten on a reset.
+  const privateKeys = createWorkingCopies<graphene.Key>();
   const fastToken = createSpeedGauge();
 
-  pool.onReset(() => privateHandles.clear());
+  pool.onReset(() => privateKeys.clear());
 
   /** `name` is the URI's text form; signers pass it in so the signing path does not format it each time. */
   async function privateKey(session: graphene.Session, uri: KeyUri, name = formatKeyUri(uri)): Promise<graphene.Key> {
-    let key = privateHandles.get(name);
-    if (!key) {
-      key = findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY);
-      if (!key) throw new HallmarkError('hsm_key_missing', `no private key ${name} on token "${options.tokenLabel}"`, 500);
-      privateHandles.set(name, key);
-    }
+    const key = privateKeys.fresh(name) ?? privateKeys.check(name, workingCopyOps(session, uri));
+    if (!key) throw new HallmarkError('hsm_key_missing', `no private key ${name} on token "${options.tokenLabel}"`, 503);
     return key;
   }
 
@@ -227,7 +241,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         pool.refresh();
         spki = await lookup();
       }
-      if (!spki) throw new HallmarkError('hsm_key_missing', `no public key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 500);
+      if (!spki) throw new HallmarkError('hsm_key_missing', `no public key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 503);
       supportedCaKey(spki, uri);
       return makeSigner(uri, spki);
     },
@@ -237,7 +251,11 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
           const key = findKey(session, uri, objectClass);
           if (key) session.destroy(key);
         }
-        privateHandles.delete(formatKeyUri(uri));
+        privateKeys.drop(formatKeyUri(uri), workingCopyOps(session, uri));
+        // Every other working copy of it in this process, the signing threads' too (session objects are
+        // visible to all of an application's sessions): they stop signing now, not at their next check.
+        const copies = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, token: false, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) });
+        for (let i = 0; i < copies.length; i++) session.destroy(copies.items(i));
       }, 'key deletion');
     },
     async decrypt(uri, ciphertext, scheme) {
@@ -273,7 +291,9 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
     },
     async describeProtection(uri) {
       return pool.run(async (session) => {
-        const key = await privateKey(session, uri);
+        // The stored key, not the working copy that signs (that one has CKA_TOKEN false).
+        const key = findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY);
+        if (!key) throw new HallmarkError('hsm_key_missing', `no private key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 503);
         return key.getAttribute({
           token: null,
           private: null,
