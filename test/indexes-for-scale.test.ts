@@ -7,6 +7,7 @@ import { changedPageQuery, revokedPageQuery } from '../src/store/crls.js';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS, postgresBackend, withTemporaryDatabase, type Backend } from './helpers/backends.js';
 import { actionCountQuery } from '../src/store/audit.js';
+import { responsesSignedAfter, responsesSignedAfterQuery } from '../src/store/ocsp-responses.js';
 
 /**
  * Questions asked often whose answers are a handful of rows among millions, through the indexes of
@@ -112,6 +113,16 @@ for (const make of BACKENDS) {
       await db('certificates').insert([1, 2, 3, 4].map((i) => ({ ...row(`new-${i}`, 'device', i === 4 ? 'revoked' : 'active', NOW + 1000), created_at: NOW + i })));
       assert.deepEqual((await queries.list({ status: 'active', issuer: 'root', limit: 2 }, new Date(NOW))).map((r) => r.serial), ['new-3', 'new-2']);
       assert.deepEqual((await queries.list({ limit: 2 }, new Date(NOW))).map((r) => r.serial), ['new-4', 'new-3']);
+
+      // An instance's look for responses signed since its last: a range of the (signed_at, serial) index
+      // from the cursor on, not a walk of every response signed before it.
+      const response = (serial: string, signedAt: number) => ({ serial, issuer: 'root', signed: Buffer.from(serial), responder: 'r', status_changed_at: 0, this_update: NOW, next_update: NOW + 3_600_000, signed_at: signedAt });
+      await db('ocsp_responses').insert([response('d1', NOW - 2), response('d2', NOW - 1), response('d3', NOW - 1), response('d4', NOW), response('d5', NOW + 1)]);
+      assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 1, serial: 'd2' }, 10)).map((r) => r.serial), ['d3', 'd4', 'd5']);
+      assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 1, serial: 'd3' }, 1)).map((r) => r.serial), ['d4']);
+      assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 3, serial: '' }, 10)).map((r) => r.serial), ['d1', 'd2', 'd3', 'd4', 'd5']);
+      const signedAfter = await plan(db, responsesSignedAfterQuery(asStore(db), { at: NOW - 1, serial: 'd2' }, 10));
+      assert.match(signedAfter, isPostgres(db) ? /Index Cond: \(signed_at >= / : /SEARCH ocsp_responses USING INDEX ocsp_responses_signed_at_serial_index \(signed_at>\?\)/, signedAfter);
 
       // The hourly summary's counts of recent audit events, by action and time.
       assert.match(await plan(db, actionCountQuery(asStore(db), NOW - 3_600_000, ['certificate.issue'], 'pending')), /audit_events_action_at_index/);
