@@ -7,7 +7,7 @@ import { changedPageQuery, revokedPageQuery } from '../src/store/crls.js';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS, postgresBackend, withTemporaryDatabase, type Backend } from './helpers/backends.js';
 import { actionCountQuery } from '../src/store/audit.js';
-import { responsesSignedAfter, responsesSignedAfterQuery } from '../src/store/ocsp-responses.js';
+import { presignSweepPage, presignSweepPageQuery, responsesSignedAfter, responsesSignedAfterQuery } from '../src/store/ocsp-responses.js';
 
 /**
  * Questions asked often whose answers are a handful of rows among millions, through the indexes of
@@ -39,7 +39,7 @@ const withDatabase = (backend: Backend, prefix: string, work: (db: Db) => Promis
     await work(db);
   });
 
-async function plan(db: Db, builder: Knex.QueryBuilder): Promise<string> {
+async function plan(db: Db, builder: Knex.QueryBuilder, pgSettings: string[] = []): Promise<string> {
   const query = builder.toSQL().toNative();
   if (!isPostgres(db)) {
     const rows = (await db.raw(`EXPLAIN QUERY PLAN ${query.sql}`, query.bindings)) as { detail: string }[];
@@ -49,6 +49,7 @@ async function plan(db: Db, builder: Knex.QueryBuilder): Promise<string> {
   // it if its predicate matches (on a table this small it would otherwise rightly scan).
   return db.transaction(async (trx) => {
     await trx.raw('SET LOCAL enable_seqscan = off');
+    for (const setting of pgSettings) await trx.raw(`SET LOCAL ${setting}`);
     // EXPLAIN takes no parameters: the values are written in (numbers and a CA name of the test's).
     const sql = query.sql.replace(/\$(\d+)/g, (_, i: string) => {
       const value = query.bindings[Number(i) - 1];
@@ -123,6 +124,17 @@ for (const make of BACKENDS) {
       assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 3, serial: '' }, 10)).map((r) => r.serial), ['d1', 'd2', 'd3', 'd4', 'd5']);
       const signedAfter = await plan(db, responsesSignedAfterQuery(asStore(db), { at: NOW - 1, serial: 'd2' }, 10));
       assert.match(signedAfter, isPostgres(db) ? /Index Cond: \(signed_at >= / : /SEARCH ocsp_responses USING INDEX ocsp_responses_signed_at_serial_index \(signed_at>\?\)/, signedAfter);
+
+      // The pre-signer's sweep: a page of certificates after a serial, with their responses' times. Where
+      // PostgreSQL joins by merging (as it does at a million), both primary keys start at the page.
+      const sweep = await presignSweepPage(asStore(db), 'd3', NOW, 3);
+      assert.deepEqual(sweep.map((c) => [c.serial, c.next_update === null ? null : Number(c.next_update)]), [['d30', null], ['d31', null], ['d32', null]]);
+      assert.deepEqual((await presignSweepPage(asStore(db), 'd4', NOW, 2)).map((c) => [c.serial, c.next_update === null ? null : Number(c.next_update)]), [['d40', null], ['d41', null]]);
+      assert.deepEqual((await presignSweepPage(asStore(db), 'd39', NOW, 2)).map((c) => [c.serial, c.next_update === null ? null : Number(c.next_update)]), [['d4', NOW + 3_600_000], ['d40', null]]);
+      if (isPostgres(db)) {
+        const merged = await plan(db, presignSweepPageQuery(asStore(db), 'd3', NOW, 3), ['enable_nestloop = off', 'enable_hashjoin = off']);
+        assert.match(merged, /Scan (using|on) ocsp_responses_pkey[^\n]*\n\s+Index Cond: \(\(serial\)::text > 'd3'::text\)/, merged);
+      }
 
       // The hourly summary's counts of recent audit events, by action and time.
       assert.match(await plan(db, actionCountQuery(asStore(db), NOW - 3_600_000, ['certificate.issue'], 'pending')), /audit_events_action_at_index/);
