@@ -31,7 +31,7 @@ import { sql } from '../../src/store/handle.js';
 import { countResponses } from '../../src/store/ocsp-responses.js';
 import { derSequence } from '../../src/x509/der.js';
 import { issuerCertIdHashes, sha1CertId } from '../../src/x509/ocsp.js';
-import { benchCa, fmt, runBench, table } from './setup.js';
+import { benchCa, fmt, median, runBench, spread, table } from './setup.js';
 import { profiled } from './cpu-profile.js';
 import { runWrk, writePostScript, writePostScriptFromFile, type WrkResult } from './wrk.js';
 import { ocspRequest } from './ocsp-request.js';
@@ -205,9 +205,7 @@ async function main() {
       rounds.push({ cold, cached, bare: bareRate });
     }
     await new Promise((resolve) => bare.close(resolve));
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     const rates = (pick: (r: (typeof rounds)[number]) => WrkResult) => rounds.map((r) => pick(r).requestsPerSecond);
-    const spread = (values: number[]) => (values.length > 1 ? ` (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})` : '');
     const coldRates = rates((r) => r.cold);
     const cachedRates = rates((r) => r.cached);
     const bareRates = rates((r) => r.bare);

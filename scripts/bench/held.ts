@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createHeldResponses } from '../../src/protocols/ocsp/held-responses.js';
-import { fmt, runBench, table } from './setup.js';
+import { fmt, median, runBench, table } from './setup.js';
 
 const { values } = parseArgs({ options: { responses: { type: 'string', default: '10000000' }, bytes: { type: 'string', default: '250' }, shape: { type: 'string' } } });
 const RESPONSES = Number(values.responses);
@@ -99,7 +99,6 @@ async function main() {
   };
   const records = run('records');
   const held = run('table');
-  const median = (ms: number[]) => [...ms].sort((a, b) => a - b)[1]!;
   console.log(
     table([
       ['shape', 'fill s', 'bytes/response', 'MiB per million', 'full GC ms (median of 3)', 'lookup ns'],

@@ -20,7 +20,7 @@ import { startHallmark } from '../../src/app/server.js';
 import { issueCertificate } from '../../src/ca/issue.js';
 import { requestForOwnKey } from '../../src/x509/csr.js';
 import { toPem } from '../../src/x509/pem.js';
-import { benchCa, fmt, rawSignRate, runBench, table } from './setup.js';
+import { benchCa, fmt, median, rawSignRate, runBench, spread, table } from './setup.js';
 import { runWrk, writePostScript, type WrkResult } from './wrk.js';
 import { profiled } from './cpu-profile.js';
 import { ocspRequest } from './ocsp-request.js';
@@ -155,12 +155,8 @@ async function main() {
       const answer = new Uint8Array(await (await fetch(`http://127.0.0.1:${running.http}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body })).arrayBuffer());
       if (answer.length < 100) throw new Error(`a nonce request was answered ${Buffer.from(answer).toString('hex')}, not signed`);
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     const middle = (pick: (r: (typeof rounds)[number]) => WrkResult) => rounds.map(pick).sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(rounds.length / 2)]!;
-    const spread = (pick: (r: (typeof rounds)[number]) => WrkResult) => {
-      const rates = rounds.map((r) => pick(r).requestsPerSecond);
-      return rounds.length > 1 ? ` (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))})` : '';
-    };
+    const rates = (pick: (r: (typeof rounds)[number]) => WrkResult) => rounds.map((r) => pick(r).requestsPerSecond);
     const reference = middle((r) => r.reference);
     const live = middle((r) => r.live);
     const liveOverOpenssl = median(rounds.map((r) => r.live.requestsPerSecond / r.reference.requestsPerSecond));
@@ -170,8 +166,8 @@ async function main() {
         ['raw PKCS#11 ECDSA P-256 signatures', fmt(raw), '', '', ''],
         ['Hallmark OCSP, first answer (signed live, 1 client)', fmt(liveRate), '', '', ''],
         ['Hallmark OCSP, cached good, 50 conns', fmt(hallmark.requestsPerSecond), fmt(hallmark.p50ms, 2), fmt(hallmark.p99ms, 2), hallmark.non2xx],
-        [`openssl ocsp -index -multi 2 (signs every answer live), 50 conns, median of ${ROUNDS}`, fmt(reference.requestsPerSecond) + spread((r) => r.reference), fmt(reference.p50ms, 2), fmt(reference.p99ms, 2), reference.non2xx],
-        [`Hallmark OCSP, nonce (signed live), 50 conns, median of ${ROUNDS}`, fmt(live.requestsPerSecond) + spread((r) => r.live), fmt(live.p50ms, 2), fmt(live.p99ms, 2), live.non2xx],
+        [`openssl ocsp -index -multi 2 (signs every answer live), 50 conns, median of ${ROUNDS}`, fmt(reference.requestsPerSecond) + spread(rates((r) => r.reference)), fmt(reference.p50ms, 2), fmt(reference.p99ms, 2), reference.non2xx],
+        [`Hallmark OCSP, nonce (signed live), 50 conns, median of ${ROUNDS}`, fmt(live.requestsPerSecond) + spread(rates((r) => r.live)), fmt(live.p50ms, 2), fmt(live.p99ms, 2), live.non2xx],
       ]),
     );
     console.log(`rounds' live/openssl: ${rounds.map((r) => (r.live.requestsPerSecond / r.reference.requestsPerSecond).toFixed(2)).join(', ')}`);

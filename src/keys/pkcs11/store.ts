@@ -40,10 +40,11 @@ export interface Pkcs11KeyStoreOptions extends TokenOptions {
   signingThreads?: number;
 }
 
+/** The key's objects of one class: the stored ones (token), or this process's working copies (working-copies.ts), which carry the same label and id. */
+const keyTemplate = (uri: KeyUri, objectClass: graphene.ObjectClass, token: boolean): graphene.ITemplate => ({ class: objectClass, token, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) });
+
 function findKey(session: graphene.Session, uri: KeyUri, objectClass: graphene.ObjectClass): graphene.Key | undefined {
-  // Stored objects only: this process's working copies (working-copies.ts) carry the same label and id.
-  const template: graphene.ITemplate = { class: objectClass, token: true, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) };
-  const found = session.find(template);
+  const found = session.find(keyTemplate(uri, objectClass, true));
   if (found.length > 1) {
     throw new HallmarkError('hsm_key_ambiguous', `${found.length} keys match ${formatKeyUri(uri)}; give the URI an id=`, 500);
   }
@@ -117,13 +118,15 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
   // that made them: all forgotten on a reset.
   const privateKeys = createWorkingCopies<graphene.Key>();
   const fastToken = createSpeedGauge();
+  // A key the store was asked for that the token does not hold: a token fault like the others (503).
+  const keyMissing = (kind: 'private' | 'public', name: string) => new HallmarkError('hsm_key_missing', `no ${kind} key ${name} on token "${options.tokenLabel}"`, 503);
 
   pool.onReset(() => privateKeys.clear());
 
   /** `name` is the URI's text form; signers pass it in so the signing path does not format it each time. */
   async function privateKey(session: graphene.Session, uri: KeyUri, name = formatKeyUri(uri)): Promise<graphene.Key> {
     const key = privateKeys.fresh(name) ?? privateKeys.check(name, workingCopyOps(session, uri));
-    if (!key) throw new HallmarkError('hsm_key_missing', `no private key ${name} on token "${options.tokenLabel}"`, 503);
+    if (!key) throw keyMissing('private', name);
     return key;
   }
 
@@ -241,7 +244,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         pool.refresh();
         spki = await lookup();
       }
-      if (!spki) throw new HallmarkError('hsm_key_missing', `no public key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 503);
+      if (!spki) throw keyMissing('public', formatKeyUri(uri));
       supportedCaKey(spki, uri);
       return makeSigner(uri, spki);
     },
@@ -254,7 +257,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
         privateKeys.drop(formatKeyUri(uri), workingCopyOps(session, uri));
         // Every other working copy of it in this process, the signing threads' too (session objects are
         // visible to all of an application's sessions): they stop signing now, not at their next check.
-        const copies = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, token: false, label: uri.object, ...(uri.id ? { id: Buffer.from(uri.id) } : {}) });
+        const copies = session.find(keyTemplate(uri, graphene.ObjectClass.PRIVATE_KEY, false));
         for (let i = 0; i < copies.length; i++) session.destroy(copies.items(i));
       }, 'key deletion');
     },
@@ -293,7 +296,7 @@ export function createPkcs11KeyStore(options: Pkcs11KeyStoreOptions): KeyStore {
       return pool.run(async (session) => {
         // The stored key, not the working copy that signs (that one has CKA_TOKEN false).
         const key = findKey(session, uri, graphene.ObjectClass.PRIVATE_KEY);
-        if (!key) throw new HallmarkError('hsm_key_missing', `no private key ${formatKeyUri(uri)} on token "${options.tokenLabel}"`, 503);
+        if (!key) throw keyMissing('private', formatKeyUri(uri));
         return key.getAttribute({
           token: null,
           private: null,

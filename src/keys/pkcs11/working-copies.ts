@@ -28,9 +28,8 @@ export interface WorkingCopyOps<K> {
 
 interface Held<K> {
   stored: K;
-  /** What signs: the copy, or the stored object where no copy could be made. */
+  /** What signs: the copy, or the stored object itself where no copy could be made. */
   signing: K;
-  copied: boolean;
   checkedAt: number;
 }
 
@@ -40,7 +39,7 @@ export function createWorkingCopies<K>(now: () => number = Date.now) {
   function drop(name: string, ops: WorkingCopyOps<K>): void {
     const entry = held.get(name);
     held.delete(name);
-    if (!entry?.copied) return;
+    if (!entry || entry.signing === entry.stored) return;
     try {
       ops.destroy(entry.signing);
     } catch {
@@ -70,7 +69,7 @@ export function createWorkingCopies<K>(now: () => number = Date.now) {
       } catch {
         copy = undefined; // CKR_ACTION_PROHIBITED (CKA_COPYABLE false), CKR_FUNCTION_NOT_SUPPORTED, …
       }
-      held.set(name, { stored, signing: copy ?? stored, copied: copy !== undefined, checkedAt: now() });
+      held.set(name, { stored, signing: copy ?? stored, checkedAt: now() });
       return copy ?? stored;
     },
     /** Forgets one key, destroying its copy. */
