@@ -202,11 +202,10 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     }
   };
   // A poll that outlasts the interval (a CRL of millions signed in it) is not started again under itself.
-  let polling = false;
+  let polling: Promise<void> | undefined;
   const pollTimer = setInterval(() => {
     if (polling) return;
-    polling = true;
-    void poll().finally(() => (polling = false));
+    polling = poll().finally(() => (polling = undefined));
   }, ocspConfig.pollSeconds * 1000);
   pollTimer.unref();
 
@@ -358,8 +357,14 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       log(`periodic checks failed: ${(e as Error).message}`);
     }
   };
-  void periodic();
-  const timer = setInterval(periodic, ctx.config.security.alerts.checkIntervalSeconds * 1000);
+  // The checks under way, for close() to wait on (a check that outlasts the interval may overlap the next).
+  const checking = new Set<Promise<void>>();
+  const check = () => {
+    const run = periodic().finally(() => checking.delete(run));
+    checking.add(run);
+  };
+  check();
+  const timer = setInterval(check, ctx.config.security.alerts.checkIntervalSeconds * 1000);
   const sequencer = startAuditSequencer(ctx.audit, log);
   timer.unref();
 
@@ -383,6 +388,9 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       clearInterval(timer);
       clearInterval(pollTimer);
       clearInterval(statusTimer);
+      // Looks already under way finish first: they would otherwise go on writing (heartbeat, last seen)
+      // after close() has returned, into a store its owner may be closing or dropping.
+      await Promise.all([polling, statusLook.catch(() => undefined), ...checking]);
       await presigner.stop();
       crlUpdater.close();
       // Requests in flight may finish, for a bounded time: a client that keeps a connection busy

@@ -19,11 +19,13 @@ export function createRateLimiter(group: string, perMinute: number, clock: Clock
     take(key) {
       if (perMinute <= 0) return undefined;
       const now = clock.now().getTime();
-      const bucket = buckets.get(key) ?? { tokens: perMinute, at: now };
+      let bucket = buckets.get(key);
+      if (!bucket) {
+        if (buckets.size >= 100_000) buckets.clear(); // bounded memory under address churn
+        buckets.set(key, (bucket = { tokens: perMinute, at: now }));
+      }
       bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.at) * ratePerMs);
       bucket.at = now;
-      if (buckets.size > 100_000) buckets.clear(); // bounded memory under address churn
-      buckets.set(key, bucket);
       if (bucket.tokens < 1) {
         metrics.rateLimited.inc({ group });
         return Math.ceil((1 - bucket.tokens) / ratePerMs / 1000);
