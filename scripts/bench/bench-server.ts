@@ -12,7 +12,7 @@ import { issuingDeps } from '../../src/app/context.js';
 import type { IssueDeps } from '../../src/ca/issue.js';
 import { startHallmark } from '../../src/app/server.js';
 import type { BenchCa } from './setup.js';
-import { processCpuSeconds, readProcStat, threadCpuByName } from './proc-stat.js';
+import { peakRssKiB, processCpuSeconds, readProcStat, threadCpuByName } from './proc-stat.js';
 
 export interface BenchServer {
   https: number;
@@ -34,7 +34,7 @@ export async function inProcessServer(bench: BenchCa): Promise<BenchServer> {
     ports: [running.https],
     issue: running.issue,
     cpuSeconds: processCpuSeconds,
-    peakRssMiB: () => process.resourceUsage().maxRSS / 1024,
+    peakRssMiB: () => peakRssKiB() / 1024,
     close: () => running.close(),
   };
 }
@@ -46,8 +46,6 @@ const childrenOf = (pid: number): number[] => {
     return [];
   }
 };
-
-const peakRssKiB = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 /** The bench's environment for a `hallmark serve` process: a PostgreSQL schema through libpq's `options`. */
 function serveEnv(bench: BenchCa, schema?: string): NodeJS.ProcessEnv {

@@ -8,6 +8,7 @@
  *   batch: `concurrency` stations posting /api/v1/factory/provision/batch, one batch after another.
  */
 import fs from 'node:fs';
+import { peakRssKiB } from './proc-stat.js';
 import https from 'node:https';
 import { httpsPost } from './https-post.js';
 import tls from 'node:tls';
@@ -119,4 +120,4 @@ const job = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as EstJob | Ba
 const cpuBefore = process.cpuUsage();
 const result = job.mode === 'est' ? await est(job) : await batch(job);
 const cpu = process.cpuUsage(cpuBefore);
-process.stdout.write(`${JSON.stringify({ ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMiB: peakRssKiB() / 1024 })}\n`);

@@ -1,6 +1,20 @@
 import fs from 'node:fs';
 
 /**
+ * A process's own peak RSS in KiB: VmHWM, which belongs to the address space made at exec (0 once it has
+ * ended). Not getrusage's maxRSS: Linux keeps that figure across fork and exec, so a process started by
+ * a large one reports the parent's size (the ten-million bench's 3.8 GiB as the peak of a CRL worker
+ * signing a 0.9 MiB shard).
+ */
+export function peakRssKiB(pid: number | 'self' = 'self'): number {
+  try {
+    return Number(/^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * The name and CPU seconds so far (user + system) of a process or thread, from its Linux stat file
  * (`/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat`); undefined when it has ended or /proc is not
  * there. Benchmarks use it for what `process.cpuUsage()` cannot see: other processes, single threads.
