@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import knexFactory from 'knex';
+import { makeTestHome } from './helpers/hsm.js';
+import { postgresBackend, TEST_POSTGRES_URL } from './helpers/backends.js';
+import { configCopy, startInProcess } from './helpers/in-process.js';
+
+/** Resolves once `check` holds, polling; fails after `ms`. */
+async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// A poll left running after close() goes on writing into a store its owner is closing or dropping
+// (bench:fleet saw "relation health does not exist"). The poll is held up on a table nothing in close()
+// touches (crls, read by the CRL refresh at the end of each poll), so close() has no other reason to wait.
+test('close() returns only after the poll under way has finished (PostgreSQL)', async () => {
+  const home = await makeTestHome(['closing']);
+  const backend = postgresBackend();
+  const holder = knexFactory({ client: 'pg', connection: TEST_POSTGRES_URL, pool: { min: 1, max: 2 } });
+  let hm: Awaited<ReturnType<typeof startInProcess>> | undefined;
+  try {
+    const configFile = configCopy(path.join(home.home, 'config'), (c) => {
+      c.revocation.ocsp.pollSeconds = 1;
+    });
+    hm = await startInProcess(home, backend, 'closing', { configFile });
+    const blockedOnCrls = async () =>
+      ((await holder.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%"crls"%'`)).rows[0].n as number) > 0;
+
+    let closedAt: number | undefined;
+    let closing: Promise<void> | undefined;
+    await holder.transaction(async (trx) => {
+      await trx.raw('LOCK TABLE ??.crls IN ACCESS EXCLUSIVE MODE', [backend.schema!]);
+      await until("a poll waiting on the crls lock", blockedOnCrls);
+      closing = hm!.running.close().then(() => void (closedAt = Date.now()));
+      // Everything else close() does is done well within this; only the held poll keeps it open.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(closedAt, undefined, 'close() returned while a poll was still under way');
+    });
+    const released = Date.now();
+    await closing;
+    assert.ok(closedAt! >= released, 'close() returned after the poll could go on');
+    assert.equal(await blockedOnCrls(), false);
+  } finally {
+    await hm?.ctx.close();
+    await holder.destroy();
+    await backend.cleanup();
+    home.cleanup();
+  }
+});
