@@ -11,6 +11,7 @@ import { mustRun, run } from './helpers/run.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { CLI } from './helpers/paths.js';
 import { configCopy } from './helpers/in-process.js';
+import { until } from './helpers/until.js';
 
 /**
  * `hallmark serve --workers 2` (src/cluster/): two worker processes on shared listeners, on
@@ -28,14 +29,6 @@ async function workerPids(primary: number): Promise<number[]> {
   const out = await run('pgrep', ['-P', String(primary)]);
   return out.stdout.split('\n').filter(Boolean).map(Number);
 }
-
-const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 test('on SQLite, --workers 2 is refused with the reason and where to go; --workers auto serves as one process', async () => {
   const backend = sqliteBackend();

@@ -5,15 +5,7 @@ import knexFactory from 'knex';
 import { makeTestHome } from './helpers/hsm.js';
 import { postgresBackend, TEST_POSTGRES_URL } from './helpers/backends.js';
 import { configCopy, startInProcess } from './helpers/in-process.js';
-
-/** Resolves once `check` holds, polling; fails after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from './helpers/until.js';
 
 // A poll left running after close() goes on writing into a store its owner is closing or dropping
 // (bench:fleet saw "relation health does not exist"). The poll is held up on a table nothing in close()
@@ -28,14 +20,17 @@ test('close() returns only after the poll under way has finished (PostgreSQL)', 
       c.revocation.ocsp.pollSeconds = 1;
     });
     hm = await startInProcess(home, backend, 'closing', { configFile });
-    const blockedOnCrls = async () =>
-      ((await holder.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%"crls"%'`)).rows[0].n as number) > 0;
+    // Backends waiting on a lock of crls; with `blocker`, only those that this test's lock holds up (other
+    // test files run beside this one, each in a schema of its own with a crls of its own).
+    const blockedOnCrls = async (blocker?: number) =>
+      ((await holder.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%"crls"%'${blocker === undefined ? '' : ' AND ? = ANY(pg_blocking_pids(pid))'}`, blocker === undefined ? [] : [blocker])).rows[0].n as number) > 0;
 
     let closedAt: number | undefined;
     let closing: Promise<void> | undefined;
     await holder.transaction(async (trx) => {
       await trx.raw('LOCK TABLE ??.crls IN ACCESS EXCLUSIVE MODE', [backend.schema!]);
-      await until("a poll waiting on the crls lock", blockedOnCrls);
+      const blocker = (await trx.raw('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      await until('a poll waiting on the crls lock', () => blockedOnCrls(blocker), 15_000);
       closing = hm!.running.close().then(() => void (closedAt = Date.now()));
       // Everything else close() does is done well within this; only the held poll keeps it open.
       await new Promise((r) => setTimeout(r, 1_500));
