@@ -21,6 +21,8 @@ interface EstJob {
   ca: string;
   seconds: number;
   request?: 'simpleenroll' | 'cacerts';
+  /** Requests a second over all clients, each client at its share (0 or absent: back to back). */
+  rate?: number;
   clients: { cert: string; key: string; csr: string }[];
 }
 interface BatchJob {
@@ -32,7 +34,28 @@ interface BatchJob {
   concurrency: number;
   tokens: string[];
   batches: unknown[][];
+  /** Certificates a second over all stations, each station at its share (0 or absent: back to back). */
+  rate?: number;
 }
+
+/**
+ * Paced sending: the time the k-th request of one of `of` senders is due, for `rate` a second over all
+ * of them (their starts spread over one interval). A sender that fell behind by more than an interval
+ * starts its schedule again from now instead of sending a burst to catch up.
+ */
+function pacer(rate: number | undefined, index: number, of: number, perRequest = 1) {
+  if (!rate) return () => 0;
+  const interval = (of * perRequest * 1000) / rate;
+  let next = performance.now() + (index * interval) / of;
+  return () => {
+    const now = performance.now();
+    if (now - next > interval) next = now;
+    const wait = Math.max(0, next - now);
+    next += interval;
+    return wait;
+  };
+}
+const after = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined);
 
 /**
  * One EST device as a bare keep-alive HTTP/1.1 client on its own TLS connection (server certificate
@@ -40,7 +63,7 @@ interface BatchJob {
  * its Content-Length. Node's https client cost ~300 µs of CPU per request here, on the same two cores
  * as the server, and its event loop turned 32 answers around one after another; this costs a fraction.
  */
-function estDevice(job: EstJob, client: EstJob['clients'][number], port: number, deadline: number, onAnswer: (status: number, ms: number, body: string) => void): Promise<void> {
+function estDevice(job: EstJob, client: EstJob['clients'][number], port: number, deadline: number, pace: () => number, onAnswer: (status: number, ms: number, body: string) => void): Promise<void> {
   const body = Buffer.from(client.csr);
   const request =
     job.request === 'cacerts'
@@ -52,7 +75,12 @@ function estDevice(job: EstJob, client: EstJob['clients'][number], port: number,
     let buffered: Buffer = Buffer.alloc(0);
     let sentAt = 0;
     const send = () => {
-      if (performance.now() >= deadline) return void socket.end(resolve);
+      const wait = pace();
+      if (performance.now() + wait >= deadline) return void socket.end(resolve);
+      if (wait > 0) return void setTimeout(write, wait);
+      write();
+    };
+    const write = () => {
       sentAt = performance.now();
       socket.write(request);
     };
@@ -82,7 +110,7 @@ async function est(job: EstJob) {
   const deadline = started + job.seconds * 1000;
   await Promise.all(
     job.clients.map((client, i) =>
-      estDevice(job, client, job.ports?.[i % job.ports.length] ?? job.port, deadline, (status, ms, body) => {
+      estDevice(job, client, job.ports?.[i % job.ports.length] ?? job.port, deadline, pacer(job.rate, i, job.clients.length), (status, ms, body) => {
         if (status === 200 && body.length > 0) latencies.push(ms);
         else if (failures++ === 0) firstFailure = `${status} ${body.slice(0, 200)}`;
       }),
@@ -102,7 +130,9 @@ async function batch(job: BatchJob) {
     Array.from({ length: job.concurrency }, async (_, s) => {
       const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: job.ca });
       const token = job.tokens[s % job.tokens.length]!;
+      const pace = pacer(job.rate, s, job.concurrency, job.batches[0]?.length ?? 1);
       for (let b = next++; b < job.batches.length; b = next++) {
+        await after(pace());
         const t = performance.now();
         const r = await httpsPost({ agent, port: job.ports?.[s % job.ports.length] ?? job.port, path: '/api/v1/factory/provision/batch', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: job.batches[b] }) });
         const ok = r.status === 200 ? (JSON.parse(r.body).results as { error?: unknown }[]).filter((x) => !x.error).length : 0;

@@ -13,14 +13,17 @@
  * the paths of CPU per certificate at the fewest instances ÷ at the most>`; a count given more than once
  * (`--instances 1,3,3,1`) is pooled over its runs, and the tables are vacuumed and analysed after each warm-up. Lock waits
  * are sampled from pg_stat_activity throughout. `--stations <n>` posts factory batches from n stations at
- * once; `--est-clients <n>` sets EST's concurrency (spread over the instances). With
+ * once; `--est-clients <n>` sets EST's concurrency (spread over the instances). `--est-rate <n>` and
+ * `--batch-rate <n>` pace the measured runs (EST requests, factory certificates a second in all; 0, the
+ * default: back to back), to compare CPU per certificate below saturation; `--no-presign` turns the OCSP
+ * pre-signer off (a diagnostic: what each instance's share of pre-signed responses costs). With
  * HALLMARK_BENCH_SERVE_PROFILE=<dir>, each `hallmark serve` writes a V8 CPU profile there as it exits.
  *
  * `--warm-seconds <s>` (default 4) warms the server processes up on each path first, s per instance, not measured (see WARM_SECONDS).
  * With separate server processes, their CPU is also printed by thread name: the main thread, the workers
  * (hm-sign, hm-csr) and Node's unnamed ones ("node": V8's compiler and GC threads, libuv's pool).
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--warm-seconds 4] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2]
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--warm-seconds 4] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2] [--est-rate 0] [--batch-rate 0] [--no-presign]
  */
 import { sql, type Store } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
@@ -52,6 +55,9 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '500' },
     'est-seconds': { type: 'string', default: '10' },
     'est-clients': { type: 'string', default: '32' },
+    'est-rate': { type: 'string', default: '0' },
+    'batch-rate': { type: 'string', default: '0' },
+    'no-presign': { type: 'boolean', default: false },
     'warm-seconds': { type: 'string', default: '4' },
     db: { type: 'string', default: 'sqlite,postgres' },
     paths: { type: 'string', default: 'batch,est' },
@@ -65,6 +71,9 @@ const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
 const EST_CLIENTS = Number(values['est-clients']);
+/** Paced load (requests or certificates a second in all, 0: back to back): cost per certificate below saturation. */
+const EST_RATE = Number(values['est-rate']);
+const BATCH_RATE = Number(values['batch-rate']);
 /**
  * Each server process is warmed up on each path before it is measured: its own load, not measured,
  * for WARM_SECONDS per instance (n instances share the clients, so each needs n times as long to see
@@ -131,6 +140,8 @@ function benchConfig(manufacturerPem: string): string {
   config.security.rateLimits = { ...config.security.rateLimits, enrollment: 100_000_000, provisioning: 100_000_000 };
   config.est.labels = { default: { profile: 'device', enroll: ['bootstrap'] } };
   config.est.bootstrapCas = ['manufacturer.pem'];
+  // Diagnostic: without the OCSP pre-signer (each instance's share of signing, storing and loading a response per certificate).
+  if (values['no-presign']) config.revocation.ocsp.presign = false;
   fs.writeFileSync(file, YAML.stringify(config));
   return file;
 }
@@ -354,20 +365,21 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
     const batches = [];
     for (let i = 0; i < DEVICES; i += BATCH) batches.push(ids.slice(i, i + BATCH).map((id, j) => device(id, csrs[i + j]!)));
 
-    log(`${where}: factory batch, ${DEVICES} devices in batches of ${BATCH}, ${STATIONS} stations…`);
+    log(`${where}: factory batch, ${DEVICES} devices in batches of ${BATCH}, ${STATIONS} stations${BATCH_RATE ? `, paced at ${BATCH_RATE} certificates/s` : ""}…`);
     const since = Date.now();
-    const run = await runClient(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches }, bench.ctx.store);
+    const run = await runClient(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches, rate: BATCH_RATE }, bench.ctx.store);
     runs.push({ path: 'batch', instances, run, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
   }
   if (!PATHS.has('est')) return { runs, floors: {} };
 
   const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
-  const estJob = (seconds: number) => ({
+  const estJob = (seconds: number, rate = 0) => ({
     mode: 'est',
     port: running.https,
     ports,
     ca: rootPem,
     seconds,
+    rate,
     clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
   });
   if (WARM_SECONDS > 0) {
@@ -375,9 +387,9 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
     await runClientUnprofiled(backend, running, bench.home, estJob(WARM_SECONDS * instances));
     if (backend === 'postgres') await vacuumBenchTables(bench);
   }
-  log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s…`);
+  log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s${EST_RATE ? `, paced at ${EST_RATE} requests/s` : ""}…`);
   const since = Date.now();
-  const estRun = await runClient(backend, running, bench.home, estJob(EST_SECONDS), bench.ctx.store);
+  const estRun = await runClient(backend, running, bench.home, estJob(EST_SECONDS, EST_RATE), bench.ctx.store);
   runs.push({ path: 'est', instances, run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
   if (!withFloors) return { runs, floors: {} };
 
@@ -470,7 +482,7 @@ function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number; csrChecks: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--warm-seconds', String(WARM_SECONDS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--est-rate', String(EST_RATE), '--batch-rate', String(BATCH_RATE), ...(values['no-presign'] ? ['--no-presign'] : []), '--warm-seconds', String(WARM_SECONDS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 
