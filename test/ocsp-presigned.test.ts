@@ -2,15 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
 import { BACKENDS } from './helpers/backends.js';
 import { configCopy, manualClock, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
-import { run } from './helpers/run.js';
-import { issueCertificate } from '../src/ca/issue.js';
+import { ocspSubject } from './helpers/ocsp-subject.js';
 import { revokeCertificate } from '../src/ca/revoke.js';
-import { requestForOwnKey } from '../src/x509/csr.js';
-import { toPem } from '../src/x509/pem.js';
 import { sql } from '../src/store/handle.js';
 import { isPostgres } from '../src/store/db.js';
 
@@ -30,17 +26,7 @@ after(() => home?.cleanup());
 const MINUTE = 60_000;
 const producedAt = (text: string) => /Produced At: (.+)/.exec(text)?.[1];
 
-async function certificateFor(hm: InProcessHallmark, dir: string, name: string) {
-  const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }));
-  const cert = await issueCertificate(hm.running.issue, { csr: requestForOwnKey(spki), profile: 'device', identity: name, requester: { kind: 'cli' }, actor: 'test' });
-  const files = { cert: path.join(dir, `${name}.pem`), issuing: path.join(dir, 'issuing.pem'), chain: path.join(dir, 'chain.pem') };
-  fs.writeFileSync(files.cert, cert.certificate);
-  fs.writeFileSync(files.issuing, toPem(hm.running.issue.issuers.get('issuing').certificate, 'CERTIFICATE'));
-  fs.writeFileSync(files.chain, hm.rootPem + fs.readFileSync(files.issuing, 'utf8'));
-  const ask = () => run('openssl', ['ocsp', '-no_nonce', '-issuer', files.issuing, '-cert', files.cert, '-url', `http://127.0.0.1:${hm.running.http}/ocsp`, '-CAfile', files.chain, '-resp_text']);
-  return { serial: cert.serial, ask };
-}
-
+const certificateFor = ocspSubject;
 /** Passes until one signs nothing; how many it signed in all. */
 async function presignAll(hm: InProcessHallmark): Promise<number> {
   let total = 0;

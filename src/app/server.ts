@@ -42,6 +42,7 @@ import { ensureResponders, type Responder } from '../ca/ocsp-responders.js';
 import { createOcspCache } from '../protocols/ocsp/cache.js';
 import { createLastSeenTracker } from '../ca/last-seen.js';
 import { startAuditSequencer } from '../audit/sequencer.js';
+import { listenForStatusChanges, type StatusNotifications } from '../store/status-notifications.js';
 import { createOcspHandler } from '../protocols/ocsp/handler.js';
 import { ocspResponseSigners } from '../ca/ocsp-signing.js';
 import { createOcspResponder } from '../protocols/ocsp/responder.js';
@@ -87,6 +88,8 @@ export interface RunningHallmark {
   servedRoutes: string[];
   /** Looks for status changes and CRLs made elsewhere now, instead of waiting for the timer. */
   poll(): Promise<void>;
+  /** PostgreSQL: whether status changes made elsewhere are being notified as they commit (else polled). */
+  statusNotified(): boolean;
   /** Runs the periodic checks now (expiry, summaries, audit checkpoint). */
   periodic(): Promise<void>;
   /** Stops accepting, finishes requests in flight, delivers pending alerts. Leaves the context open. */
@@ -172,10 +175,23 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // statusPollMs: a look of its own, an indexed read, apart from the heavier poll below. One look at a
   // time (the watcher keeps a cursor); a caller of poll() waits for a look that starts after its call.
   let statusLook: Promise<void> = Promise.resolve();
-  const pollStatus = () => (statusLook = statusLook.catch(() => {}).then(watcher.poll));
+  // A look asked for while another is still waiting to start joins it (it starts after the call too):
+  // a burst of notifications makes one look, not one each.
+  let nextLook: Promise<void> | undefined;
+  const pollStatus = () =>
+    (nextLook ??= statusLook = statusLook
+      .catch(() => {})
+      .then(() => {
+        nextLook = undefined;
+        return watcher.poll();
+      }));
+  // PostgreSQL: told of each status change as it commits (LISTEN/NOTIFY, migration 023), once the
+  // listeners are up (below). While that works, the timer below stands down; the poll every pollSeconds
+  // stays as the fallback.
+  let notifications: StatusNotifications | undefined;
   let statusBusy = false;
   const statusTimer = setInterval(() => {
-    if (statusBusy) return;
+    if (statusBusy || notifications?.live()) return;
     statusBusy = true;
     pollStatus()
       .catch((e: Error) => log(`status poll failed: ${e.message}`))
@@ -366,6 +382,11 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   check();
   const timer = setInterval(check, ctx.config.security.alerts.checkIntervalSeconds * 1000);
   const sequencer = startAuditSequencer(ctx.audit, log);
+  // Last: its connection must not outlive a start-up that failed above.
+  notifications = listenForStatusChanges(ctx.store, {
+    onChange: () => void pollStatus().catch((e: Error) => log(`status poll failed: ${e.message}`)),
+    log,
+  });
   timer.unref();
 
   return {
@@ -381,6 +402,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
     revocation,
     crlUpdater,
     poll,
+    statusNotified: () => notifications?.live() ?? false,
     servedRoutes: servedRoutes(app.api as never, '/api/v1'),
     presigned,
     presigner,
@@ -388,6 +410,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       clearInterval(timer);
       clearInterval(pollTimer);
       clearInterval(statusTimer);
+      await notifications?.close();
       // Looks already under way finish first: they would otherwise go on writing (heartbeat, last seen)
       // after close() has returned, into a store its owner may be closing or dropping.
       await Promise.all([polling, statusLook.catch(() => undefined), ...checking]);

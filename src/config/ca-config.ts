@@ -100,7 +100,7 @@ const revocationSchema = z.strictObject({
         .min(50)
         .max(60_000)
         .default(250)
-        .describe('How often every instance looks for status changes made elsewhere (another instance, the CLI) and stops answering from what it held about them: about the longest a revocation made elsewhere is answered good here.'),
+        .describe('How often every instance looks for status changes made elsewhere (another instance, the CLI) and stops answering from what it held about them: about the longest a revocation made elsewhere is answered good here. On PostgreSQL, instances are told of each change as it commits (LISTEN/NOTIFY) and this look runs only while that is not working.'),
       presign: z.boolean().default(true).describe('Keep a signed response ready for every issued, unexpired certificate (RFC 5019 pre-produced responses), in the store for every instance and in each one\'s memory.'),
       presignPerSecond: z.number().int().min(0).default(0).describe('At most this many pre-signed responses a second (0: as fast as the token signs, one batch at a time).'),
       nonces: z

@@ -21,6 +21,7 @@ import * as m019 from './019_cmp.js';
 import * as m020 from './020_tpm_attestation.js';
 import * as m021 from './021_scep.js';
 import * as m022 from './022_issued_statistics.js';
+import * as m023 from './023_status_notify.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -45,6 +46,7 @@ const migrations: Record<string, Knex.Migration> = {
   '020_tpm_attestation': m020,
   '021_scep': m021,
   '022_issued_statistics': m022,
+  '023_status_notify': m023,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
