@@ -34,14 +34,15 @@ export function listenForStatusChanges(store: Store, handlers: { onChange(): voi
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
 
-  /** Connects, listens, and waits for the probe; throws when any of it fails. */
-  async function listen(): Promise<void> {
+  /** Connects, listens, and waits for the probe; throws when any of it fails. `made` is told of the client. */
+  async function listen(made: (c: pg.Client) => void): Promise<void> {
     const schema = ((await db.raw('SELECT current_schema() AS schema')) as { rows: { schema: string }[] }).rows[0]!.schema;
     if (closed) return;
     const connection = db.client.config.connection as string | pg.ClientConfig;
     // Named after the schema, so that pg_stat_activity tells apart the deployments sharing a server.
     const c = new pg.Client({ ...(typeof connection === 'string' ? { connectionString: connection } : connection), application_name: `hallmark-status ${schema}`.slice(0, 63) });
     client = c;
+    made(c);
     c.on('error', (e) => lost(c, e));
     c.on('end', () => lost(c));
     const probe = `${schema}:probe:${randomUUID()}`;
@@ -90,7 +91,11 @@ export function listenForStatusChanges(store: Store, handlers: { onChange(): voi
   }
 
   function start(): void {
-    if (!closed) listen().catch((e: Error) => lost(client, e));
+    if (closed) return;
+    // This attempt's own client: a probe that times out after its connection was lost and replaced must
+    // not take the replacement down (lost() ignores any client but the current one).
+    let mine: pg.Client | undefined;
+    listen((c) => (mine = c)).catch((e: Error) => lost(mine, e));
   }
 
   start();
