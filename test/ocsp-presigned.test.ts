@@ -26,7 +26,6 @@ after(() => home?.cleanup());
 const MINUTE = 60_000;
 const producedAt = (text: string) => /Produced At: (.+)/.exec(text)?.[1];
 
-const certificateFor = ocspSubject;
 /** Passes until one signs nothing; how many it signed in all. */
 async function presignAll(hm: InProcessHallmark): Promise<number> {
   let total = 0;
@@ -53,8 +52,8 @@ for (const makeBackend of BACKENDS) {
       const dir = fs.mkdtempSync(path.join(home.home, `presign-${backend.name}-`));
       try {
         await hm.running.presigner.stop(); // driven by the test from here
-        const a = await certificateFor(hm, dir, 'pre-a');
-        const b = await certificateFor(hm, dir, 'pre-b');
+        const a = await ocspSubject(hm, dir, 'pre-a');
+        const b = await ocspSubject(hm, dir, 'pre-b');
         const signedAt = clock.now();
         assert.ok((await presignAll(hm)) >= 2, 'both certificates (and the internal ones) pre-signed');
         assert.ok(hm.running.presigned.size() >= 2);
@@ -115,7 +114,7 @@ for (const makeBackend of BACKENDS) {
         // Another instance looked just now, up to now.
         const now = clock.now().getTime();
         await db('settings').where({ name: 'ocsp_presign_recent' }).update({ value: JSON.stringify({ since: now, at: now, by: 'another-instance', more: false }) });
-        const c = await certificateFor(hm, dir, 'pre-shared');
+        const c = await ocspSubject(hm, dir, 'pre-shared');
         assert.equal(await hm.running.presigner.pass(), 0, "the look is the other instance's for a second");
         clock.advance(1000);
         assert.equal(await hm.running.presigner.pass(), 1, 'then this instance looks, from where the other got to less the overlap');
@@ -137,7 +136,7 @@ for (const makeBackend of BACKENDS) {
         const dir = fs.mkdtempSync(path.join(home.home, 'presign-lock-'));
         try {
           await hm.running.presigner.stop();
-          await certificateFor(hm, dir, 'pre-lock');
+          await ocspSubject(hm, dir, 'pre-lock');
           const db = sql(hm.ctx.store);
           assert.ok(isPostgres(db));
           let release!: () => void;
@@ -150,7 +149,7 @@ for (const makeBackend of BACKENDS) {
             const other = await hm.running.presigner.pass();
             assert.notEqual(other, undefined, 'a lock of another schema is not this one');
           });
-          await certificateFor(hm, dir, 'pre-lock-2');
+          await ocspSubject(hm, dir, 'pre-lock-2');
           const holder = db.transaction(async (trx) => {
             await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))', [0x4f435350]);
             locked();

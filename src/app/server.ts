@@ -189,12 +189,13 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   // listeners are up (below). While that works, the timer below stands down; the poll every pollSeconds
   // stays as the fallback.
   let notifications: StatusNotifications | undefined;
+  const statusPollFailed = (e: Error) => log(`status poll failed: ${e.message}`);
   let statusBusy = false;
   const statusTimer = setInterval(() => {
     if (statusBusy || notifications?.live()) return;
     statusBusy = true;
     pollStatus()
-      .catch((e: Error) => log(`status poll failed: ${e.message}`))
+      .catch(statusPollFailed)
       .finally(() => (statusBusy = false));
   }, ocspConfig.statusPollMs);
   statusTimer.unref();
@@ -214,7 +215,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
       await crlUpdater.refreshDue();
       await crlCache.refresh();
     } catch (e) {
-      log(`status poll failed: ${(e as Error).message}`);
+      statusPollFailed(e as Error);
     }
   };
   // A poll that outlasts the interval (a CRL of millions signed in it) is not started again under itself.
@@ -384,7 +385,7 @@ export async function startHallmark(ctx: AppContext, options: ListenOptions): Pr
   const sequencer = startAuditSequencer(ctx.audit, log);
   // Last: its connection must not outlive a start-up that failed above.
   notifications = listenForStatusChanges(ctx.store, {
-    onChange: () => void pollStatus().catch((e: Error) => log(`status poll failed: ${e.message}`)),
+    onChange: () => void pollStatus().catch(statusPollFailed),
     log,
   });
   timer.unref();
