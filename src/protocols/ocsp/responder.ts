@@ -1,4 +1,5 @@
 import { OcspLintRefusal, type OcspResponseSigner } from '../../ca/ocsp-signing.js';
+import type { StatusRow } from '../../store/certificates.js';
 import type { IssuerRegistry } from '../../ca/issuer.js';
 import type { Clock } from '../../base/clock.js';
 import type { RevocationConfig } from '../../config/ca-config.js';
@@ -57,7 +58,16 @@ interface LiveRequest {
   nonce?: Uint8Array;
   cacheKey?: string;
   presignable: boolean;
+  /** Called once, with this request's answer, as soon as its chunk is signed. */
+  answered(answer: OcspAnswer): void;
 }
+/**
+ * Live answers signed in one trip to the signing thread, at most: a batch goes as several trips posted
+ * at once, and each trip's answers are written while the next is signed. Measured against one trip per
+ * batch (docs/performance.md, "Answers as their chunk is signed"): 4 pays more in trips than it saves,
+ * 8–32 answer 10–15% more live requests a second.
+ */
+export const SIGN_CHUNK = 16;
 const error = (status: number): OcspAnswer => ({ der: ocspErrorResponse(status), subjects: [], cacheable: false });
 
 /**
@@ -84,48 +94,55 @@ export function createOcspResponder(deps: OcspDeps) {
 
   /**
    * Live answers made in the same turn of the event loop are made together: their statuses in one
-   * read, their signatures in one trip to the signing threads (the answers stay one per request).
+   * read, their signatures in trips of SIGN_CHUNK to the signing threads (the answers stay one per
+   * request). Each request is answered (`answered`) as soon as its chunk is signed; the batch holds its
+   * place among the two in flight until every chunk is.
    */
-  async function answerMany(items: LiveRequest[]): Promise<OcspAnswer[]> {
+  async function answerMany(items: LiveRequest[]): Promise<undefined[]> {
     const serials = [...new Set(items.flatMap((item) => item.located.map((l) => l.id.serial)))];
     const rows = new Map((await deps.certificates.statuses(serials)).map((row) => [row.serial, row]));
     const now = deps.clock.now();
     const { thisUpdate, nextUpdate } = responseWindow(now.getTime(), deps.config.validityMinutes);
-    const answers: OcspAnswer[] = new Array(items.length);
-    const byCa = groupBy(
-      items.map((item, index) => ({ item, index })),
-      ({ item }) => item.ca,
-    );
     await Promise.all(
-      [...byCa].map(async ([ca, group]) => {
+      [...groupBy(items, (item) => item.ca)].map(async ([ca, group]) => {
         // The responder of the moment: key hash and signature from the same one.
         const signer = deps.signerFor(ca);
-        if (!signer) return group.forEach(({ index }) => (answers[index] = error(OCSP_STATUS.tryLater)));
-        const tbs = group.map(({ item }) => {
-          const singles: SingleAnswer[] = item.located.map((l) => ({ certId: l.id.certId, status: l.ca ? certificateStatusOf(rows.get(l.id.serial), ca) : { status: 'unknown' } }));
-          return encodeResponseData({ responderKeyHash: signer.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers: singles, nonce: item.nonce });
-        });
-        let signed: (Uint8Array | OcspLintRefusal)[];
-        try {
-          signed = await signer.signMany(tbs, now);
-        } catch (e) {
-          deps.log(`OCSP signing failed: ${(e as Error).message}`);
-          return group.forEach(({ index }) => (answers[index] = error(OCSP_STATUS.tryLater)));
-        }
-        group.forEach(({ item, index }, i) => {
-          const der = signed[i]!;
-          if (der instanceof OcspLintRefusal) {
-            deps.log(`OCSP response refused by lint: ${der.message}`);
-            answers[index] = error(OCSP_STATUS.internalError);
-          } else {
-            answers[index] = { der: wrapOcspResponse(der, signer.certificate), thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey, presignable: item.presignable };
-          }
-        });
+        if (!signer) return group.forEach((item) => item.answered(error(OCSP_STATUS.tryLater)));
+        // In chunks sent together: the signing thread answers each chunk as it is done, and its answers
+        // go out while the next chunk is signed (a request waits for its chunk, not for the whole batch).
+        const chunks = Math.ceil(group.length / SIGN_CHUNK);
+        const per = Math.ceil(group.length / chunks);
+        await Promise.all(
+          Array.from({ length: chunks }, (_, c) => signChunk(ca, signer, group.slice(c * per, (c + 1) * per), rows, now, thisUpdate, nextUpdate)),
+        );
       }),
     );
-    return answers;
+    return items.map(() => undefined);
   }
-  const live = createBatcher<LiveRequest, OcspAnswer>(answerMany, { maxBatch: 256, concurrency: 2 });
+
+  async function signChunk(ca: string, signer: OcspResponseSigner, chunk: LiveRequest[], rows: Map<string, StatusRow>, now: Date, thisUpdate: Date, nextUpdate: Date): Promise<void> {
+    const tbs = chunk.map((item) => {
+      const singles: SingleAnswer[] = item.located.map((l) => ({ certId: l.id.certId, status: l.ca ? certificateStatusOf(rows.get(l.id.serial), ca) : { status: 'unknown' } }));
+      return encodeResponseData({ responderKeyHash: signer.keyHash, producedAt: thisUpdate, thisUpdate, nextUpdate, answers: singles, nonce: item.nonce });
+    });
+    let signed: (Uint8Array | OcspLintRefusal)[];
+    try {
+      signed = await signer.signMany(tbs, now);
+    } catch (e) {
+      deps.log(`OCSP signing failed: ${(e as Error).message}`);
+      return chunk.forEach((item) => item.answered(error(OCSP_STATUS.tryLater)));
+    }
+    chunk.forEach((item, i) => {
+      const der = signed[i]!;
+      if (der instanceof OcspLintRefusal) {
+        deps.log(`OCSP response refused by lint: ${der.message}`);
+        item.answered(error(OCSP_STATUS.internalError));
+      } else {
+        item.answered({ der: wrapOcspResponse(der, signer.certificate), thisUpdate, nextUpdate, subjects: item.located.map((l) => `${ca}:${l.id.serial}`), cacheable: !item.nonce, cacheKey: item.cacheKey, presignable: item.presignable });
+      }
+    });
+  }
+  const live = createBatcher<LiveRequest, undefined>(answerMany, { maxBatch: 256, concurrency: 2 });
 
   // Not async: an answer held in memory (pre-signed, or cached without the nonce) is returned at once,
   // without a promise per request; only live signing is awaited.
@@ -161,6 +178,9 @@ export function createOcspResponder(deps: OcspDeps) {
     }
     if (!deps.signerFor(ca)) return error(OCSP_STATUS.tryLater);
 
-    return live.submit({ ca, located, nonce: parsed.nonce, cacheKey, presignable });
+    return new Promise<OcspAnswer>((answered, failed) => {
+      // A batch that fails before its answers (the status read) fails each of its requests.
+      live.submit({ ca, located, nonce: parsed.nonce, cacheKey, presignable, answered }).catch(failed);
+    });
   };
 }
