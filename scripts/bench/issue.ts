@@ -455,16 +455,21 @@ async function child(backend: 'sqlite' | 'postgres') {
     pin: fs.readFileSync(bench.env.HALLMARK_PKCS11_PIN_FILE!, 'utf8').trim(),
     keyLabel: 'hallmark-ca-issuing',
   };
-  log(`${backend}: measuring the raw PKCS#11 signing rate…`);
-  const rawBefore = await sessionSignRate(target, 1);
-  const rawTwoThreads = await sessionSignRate(target, 2);
-  const measured = await measureBackend(backend, maker, bench);
-  const rawAfter = await sessionSignRate(target, 1);
-  const csrChecks = csrCheckRate();
-  await bench.cleanup();
-  fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+  let figures;
+  try {
+    log(`${backend}: measuring the raw PKCS#11 signing rate…`);
+    const rawBefore = await sessionSignRate(target, 1);
+    const rawTwoThreads = await sessionSignRate(target, 2);
+    const measured = await measureBackend(backend, maker, bench);
+    const rawAfter = await sessionSignRate(target, 1);
+    figures = { rawBefore, rawAfter, rawTwoThreads, csrChecks: csrCheckRate(), ...measured };
+  } finally {
+    // A failed run too: its data directory, token and PostgreSQL schema are not left behind.
+    await bench.cleanup();
+    fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+  }
   // Written before runBench's process.exit: a pipe takes a long result (an EST run's latencies) in parts.
-  const result = `${JSON.stringify({ backend, rawBefore, rawAfter, rawTwoThreads, csrChecks, ...measured })}\n`;
+  const result = `${JSON.stringify({ backend, ...figures })}\n`;
   await new Promise<void>((resolve, reject) => process.stdout.write(result, (e) => (e ? reject(e) : resolve())));
 }
 
