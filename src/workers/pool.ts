@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { splitEvenly } from '../base/split-evenly.js';
 
 /**
  * A fixed set of worker threads running one script, fed in batches: `run(items)` splits the items
@@ -102,10 +103,8 @@ export function createWorkerPool<In, Out>(options: {
       if (!items.length) return [];
       start();
       // Least-loaded workers first; one contiguous chunk each keeps the results in order.
-      const chunks = Math.min(slots.length, items.length);
-      const per = Math.ceil(items.length / chunks);
       const ordered = [...slots].sort((a, b) => a.pending.size - b.pending.size);
-      const parts = await Promise.all(Array.from({ length: chunks }, (_, i) => send(ordered[i]!, items.slice(i * per, (i + 1) * per), context)));
+      const parts = await Promise.all(splitEvenly(items, Math.min(slots.length, items.length)).map((chunk, i) => send(ordered[i]!, chunk, context)));
       return parts.length === 1 ? parts[0]! : parts.flat();
     },
     async close() {

@@ -20,6 +20,7 @@ import { createRateLimiter } from '../../http/rate-limit.js';
 import { createBatcher } from '../../workers/batcher.js';
 import { certificateStatusOf, responseWindow } from '../../ca/ocsp-status.js';
 import { groupBy } from '../../base/group-by.js';
+import { splitEvenly } from '../../base/split-evenly.js';
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -110,11 +111,7 @@ export function createOcspResponder(deps: OcspDeps) {
         if (!signer) return group.forEach((item) => item.answered(error(OCSP_STATUS.tryLater)));
         // In chunks sent together: the signing thread answers each chunk as it is done, and its answers
         // go out while the next chunk is signed (a request waits for its chunk, not for the whole batch).
-        const chunks = Math.ceil(group.length / SIGN_CHUNK);
-        const per = Math.ceil(group.length / chunks);
-        await Promise.all(
-          Array.from({ length: chunks }, (_, c) => signChunk(ca, signer, group.slice(c * per, (c + 1) * per), rows, now, thisUpdate, nextUpdate)),
-        );
+        await Promise.all(splitEvenly(group, Math.ceil(group.length / SIGN_CHUNK)).map((chunk) => signChunk(ca, signer, chunk, rows, now, thisUpdate, nextUpdate)));
       }),
     );
     return items.map(() => undefined);
