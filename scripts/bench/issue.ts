@@ -19,11 +19,13 @@
  * pre-signer off (a diagnostic: what each instance's share of pre-signed responses costs). With
  * HALLMARK_BENCH_SERVE_PROFILE=<dir>, each `hallmark serve` writes a V8 CPU profile there as it exits.
  *
- * `--warm-seconds <s>` (default 4) warms the server processes up on each path first, s per instance, not measured (see WARM_SECONDS).
+ * `--warm-seconds <s>` (default 4) warms the server processes up on EST first, s per instance, and `--warm-certs <n>` (default
+ * 6000) on the factory path, n certificates per instance in batches of the measured size; neither is measured (see
+ * WARM_SECONDS, WARM_CERTS).
  * With separate server processes, their CPU is also printed by thread name: the main thread, the workers
  * (hm-sign, hm-csr) and Node's unnamed ones ("node": V8's compiler and GC threads, libuv's pool).
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--warm-seconds 4] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2] [--est-rate 0] [--batch-rate 0] [--no-presign]
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--warm-seconds 4] [--warm-certs 6000] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2] [--est-rate 0] [--batch-rate 0] [--no-presign]
  */
 import { sql, type Store } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     'batch-rate': { type: 'string', default: '0' },
     'no-presign': { type: 'boolean', default: false },
     'warm-seconds': { type: 'string', default: '4' },
+    'warm-certs': { type: 'string', default: '6000' },
     db: { type: 'string', default: 'sqlite,postgres' },
     paths: { type: 'string', default: 'batch,est' },
     workers: { type: 'string', default: '1' },
@@ -83,6 +86,14 @@ const BATCH_RATE = Number(values['batch-rate']);
  * with instances").
  */
 const WARM_SECONDS = Number(values['warm-seconds']);
+/**
+ * The factory path's warm-up, by count: WARM_CERTS certificates per instance, in batches of the measured
+ * size. A warm-up by time gives each of n instances sharing two cores far fewer requests than one
+ * instance gets in the same time per instance, and batches of another size leave the code that a batch
+ * of 500 runs less optimised: both showed as V8's threads compiling in the measured run, one share per
+ * instance (docs/issuance-performance.md, "Scale-out: a fair warm-up").
+ */
+const WARM_CERTS = Number(values['warm-certs']);
 const WORKERS = Number(values.workers);
 const INSTANCES = values.instances.split(',').map((n) => Number(n.trim()));
 const STATIONS = Number(values.stations);
@@ -341,18 +352,20 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
   const device = (id: string, csr: Uint8Array) => ({ deviceSerial: id, model: 'bench', lot: 'lot-1', firmwareVersion: '1', csr: toPem(csr, 'CERTIFICATE REQUEST') });
   const ports = running.ports;
 
-  // Warm-up (workers and instances started, templates linted, the code optimised), not timed: batches
-  // of 100 through every station, for about WARM_SECONDS (at least one each).
-  const warmBatches = (count: number, tag: string) => {
-    const ids = Array.from({ length: 100 * count }, (_, i) => `WARM-${round}-${tag}-${i}`);
+  // Warm-up (workers and instances started, templates linted, the code optimised), not timed: first a
+  // batch of 100 through every station, then WARM_CERTS per instance in batches of the measured size,
+  // so that every instance has issued as many certificates, in batches of the same size, as the single
+  // instance did before it is measured (see WARM_CERTS).
+  const warmBatches = (count: number, size: number, tag: string) => {
+    const ids = Array.from({ length: size * count }, (_, i) => `WARM-${round}-${tag}-${i}`);
     const warm = deviceCsrs(ids).map((c, i) => device(ids[i]!, c));
-    return runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches: Array.from({ length: count }, (_, b) => warm.slice(b * 100, b * 100 + 100)) });
+    return runClientUnprofiled(backend, running, bench.home, { mode: 'batch', port: running.https, ports, ca: rootPem, concurrency: STATIONS, tokens: stations.map((s) => s.apiKey), batches: Array.from({ length: count }, (_, b) => warm.slice(b * size, b * size + size)) });
   };
-  const firstWarm = await warmBatches(STATIONS, 'first');
-  if (WARM_SECONDS > 0) {
-    const more = Math.ceil((firstWarm.issued / firstWarm.seconds / 100) * WARM_SECONDS * instances);
-    log(`${backend}, ${instances} instance${instances === 1 ? '' : 's'}: warming up, ${more} factory batches of 100 (~${WARM_SECONDS * instances} s), not measured…`);
-    await warmBatches(Math.max(more, STATIONS), 'more');
+  await warmBatches(STATIONS, 100, 'first');
+  if (WARM_CERTS > 0 && PATHS.has('batch')) {
+    const more = Math.max(STATIONS, Math.ceil((WARM_CERTS * instances) / BATCH));
+    log(`${backend}, ${instances} instance${instances === 1 ? '' : 's'}: warming up, ${more} factory batches of ${BATCH} (${fmt(Math.round((more * BATCH) / instances))} certificates per instance), not measured…`);
+    await warmBatches(more, BATCH, 'more');
   }
   if (backend === 'postgres') await vacuumBenchTables(bench);
 
@@ -487,7 +500,7 @@ function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number; csrChecks: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--est-rate', String(EST_RATE), '--batch-rate', String(BATCH_RATE), ...(values['no-presign'] ? ['--no-presign'] : []), '--warm-seconds', String(WARM_SECONDS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--est-rate', String(EST_RATE), '--batch-rate', String(BATCH_RATE), ...(values['no-presign'] ? ['--no-presign'] : []), '--warm-seconds', String(WARM_SECONDS), '--warm-certs', String(WARM_CERTS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 
