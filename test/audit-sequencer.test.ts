@@ -103,3 +103,32 @@ test('no sequencer working: entries older than a minute raise the critical audit
     fs.rmSync(home, { recursive: true, force: true });
   }
 });
+
+for (const makeBackend of BACKENDS) {
+  test(`${makeBackend().name}: a timed pass stands down while the oldest entry waiting is younger than its minimum age; a reader's pass takes everything`, async () => {
+    const backend = makeBackend();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-seq-age-'));
+    const db = await openDatabase({ home: dir, url: backend.url, schema: backend.schema });
+    try {
+      const store = asStore(db);
+      let now = Date.now();
+      const log = createAuditLog(store, { now: () => new Date(now) });
+      await log.recordMany([1, 2, 3].map((i) => ({ actor: 'test', action: 'test.young', target: String(i), outcome: 'success' as const })));
+      // Another instance's pass just took everything older: what is left is 50 ms old.
+      now += 50;
+      assert.equal(await log.sequence({ skipIfBusy: true, minAgeMs: 200 }), 0, 'too young: no pass');
+      assert.equal((await verifyAuditChain(store)).pending.count, 3);
+      now += 200;
+      assert.equal(await log.sequence({ skipIfBusy: true, minAgeMs: 200 }), 3, 'old enough: all of them');
+      await log.record({ actor: 'test', action: 'test.read', outcome: 'success' });
+      assert.equal(await log.sequence(), 1, "a reader's pass does not wait for the age");
+      const check = await verifyAuditChain(store);
+      assert.equal(check.ok, true, check.problems.join('\n'));
+      assert.equal(check.pending.count, 0);
+    } finally {
+      await db.destroy();
+      await backend.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

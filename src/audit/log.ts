@@ -35,9 +35,10 @@ export interface AuditLog {
   /**
    * Chains every entry waiting in audit_pending onto the log; resolves to how many this call sequenced.
    * Readers that must see everything run it first: it waits for a pass another instance is making.
-   * The timed sequencer (audit/sequencer.ts) passes `skipIfBusy`: another instance is doing the work.
+   * The timed sequencer (audit/sequencer.ts) passes `skipIfBusy`: another instance is doing the work;
+   * and `minAgeMs`: no pass while the oldest entry waiting is younger than that.
    */
-  sequence(options?: { skipIfBusy?: boolean }): Promise<number>;
+  sequence(options?: { skipIfBusy?: boolean; minAgeMs?: number }): Promise<number>;
 }
 
 /** JSON with object keys sorted and undefined members left out: the form entries are hashed in. */
@@ -122,10 +123,10 @@ export function createAuditLog(store: Store, clock: Clock): AuditLog {
   const recordIn = (tx: StoreTx, event: AuditEvent) => recordManyIn(tx, [event]);
   // One pass at a time in this process; passes of other instances skip while one runs (store/audit.ts).
   let running: Promise<number> | undefined;
-  async function sequenceAll(wait: boolean): Promise<number> {
+  async function sequenceAll(wait: boolean, appendedBy: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto, wait);
+      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto, wait, total ? Infinity : appendedBy);
       total += n;
       if (n < SEQUENCE_BATCH) return total;
     }
@@ -147,7 +148,7 @@ export function createAuditLog(store: Store, clock: Clock): AuditLog {
       // A caller arriving while a pass runs waits for it, then runs its own: what it appended before
       // calling may have been committed after that pass read the pending rows.
       while (running) await running.catch(() => undefined);
-      running = sequenceAll(!options.skipIfBusy);
+      running = sequenceAll(!options.skipIfBusy, options.minAgeMs === undefined ? Infinity : clock.now().getTime() - options.minAgeMs);
       try {
         return await running;
       } finally {

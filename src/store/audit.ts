@@ -66,9 +66,16 @@ export async function sequencePendingAudit(
   chain: (head: AuditHead, pending: PendingAuditRow[]) => { rows: AuditRow[]; to: AuditHead },
   /** Wait for another instance's pass to end rather than skip (a reader that must see everything). */
   wait = false,
+  /**
+   * A timed pass: skip unless the oldest entry waiting was appended at or before this time (ms, the
+   * appender's clock). Entries younger than that are about to be taken by a pass that another instance
+   * is due to make, so several instances together make about as many passes as one would.
+   */
+  appendedBy = Infinity,
 ): Promise<number> {
   // A plain read first: an idle pass takes no write transaction (on SQLite that is the database's lock).
-  if (!(await sql(handle)('audit_pending').select('id').orderBy('id').limit(1).first())) return 0;
+  const oldest = (await sql(handle)('audit_pending').select('id', 'at').orderBy('id').limit(1).first()) as { at: number | string } | undefined;
+  if (!oldest || Number(oldest.at) > appendedBy) return 0;
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
