@@ -122,6 +122,9 @@ for (const makeBackend of BACKENDS) {
       assert.equal(await log.sequence({ skipIfBusy: true, minAgeMs: 200 }), 3, 'old enough: all of them');
       await log.record({ actor: 'test', action: 'test.read', outcome: 'success' });
       assert.equal(await log.sequence(), 1, "a reader's pass does not wait for the age");
+      // An appender whose clock runs an hour ahead: its entry is due at once, never held for the hour.
+      await createAuditLog(store, { now: () => new Date(now + 3_600_000) }).record({ actor: 'test', action: 'test.skewed', outcome: 'success' });
+      assert.equal(await log.sequence({ skipIfBusy: true, minAgeMs: 200 }), 1, 'dated in the future: chained now');
       const check = await verifyAuditChain(store);
       assert.equal(check.ok, true, check.problems.join('\n'));
       assert.equal(check.pending.count, 0);

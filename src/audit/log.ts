@@ -123,10 +123,11 @@ export function createAuditLog(store: Store, clock: Clock): AuditLog {
   const recordIn = (tx: StoreTx, event: AuditEvent) => recordManyIn(tx, [event]);
   // One pass at a time in this process; passes of other instances skip while one runs (store/audit.ts).
   let running: Promise<number> | undefined;
-  async function sequenceAll(wait: boolean, appendedBy: number): Promise<number> {
+  async function sequenceAll(wait: boolean, minAgeMs?: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto, wait, total ? Infinity : appendedBy);
+      // The age is asked of the first pass only: once it runs, it takes everything waiting.
+      const n = await sequencePendingAudit(store, SEQUENCE_BATCH, chainOnto, wait, minAgeMs === undefined || total ? undefined : { now: clock.now().getTime(), minAgeMs });
       total += n;
       if (n < SEQUENCE_BATCH) return total;
     }
@@ -148,7 +149,7 @@ export function createAuditLog(store: Store, clock: Clock): AuditLog {
       // A caller arriving while a pass runs waits for it, then runs its own: what it appended before
       // calling may have been committed after that pass read the pending rows.
       while (running) await running.catch(() => undefined);
-      running = sequenceAll(!options.skipIfBusy, options.minAgeMs === undefined ? Infinity : clock.now().getTime() - options.minAgeMs);
+      running = sequenceAll(!options.skipIfBusy, options.minAgeMs);
       try {
         return await running;
       } finally {

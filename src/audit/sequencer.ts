@@ -8,8 +8,9 @@ export const SEQUENCE_INTERVAL_MS = 250;
  * another instance's pass finds only younger entries and stands down, so n instances make about as many
  * passes as one instead of n times as many, each a transaction of eight statements (measured:
  * docs/issuance-performance.md, "Scale-out: a fair warm-up, and the recording prepared"). The bound on an
- * entry's wait is this plus the interval plus the pass: under half a second, and the clock skew between
- * the instances (the entry carries its appender's time).
+ * entry's wait: the look after the one that first sees it, two intervals, plus the pass (about half a
+ * second). An entry carries its appender's time: a clock behind makes it look older (chained sooner),
+ * one ahead makes it look as if from the future, which is chained at once (store/audit.ts).
  */
 export const SEQUENCE_MIN_AGE_MS = 200;
 

@@ -67,15 +67,18 @@ export async function sequencePendingAudit(
   /** Wait for another instance's pass to end rather than skip (a reader that must see everything). */
   wait = false,
   /**
-   * A timed pass: skip unless the oldest entry waiting was appended at or before this time (ms, the
-   * appender's clock). Entries younger than that are about to be taken by a pass that another instance
-   * is due to make, so several instances together make about as many passes as one would.
+   * A timed pass: skip while the oldest entry waiting is younger than `minAgeMs` at `now` (ms; the entry
+   * carries its appender's clock). Such entries are about to be taken by a pass another instance is due
+   * to make, so several instances together make about as many passes as one would. An entry dated in
+   * the future (an appender whose clock runs ahead) is due at once: a skewed clock never holds the chain up.
    */
-  appendedBy = Infinity,
+  youngest?: { now: number; minAgeMs: number },
 ): Promise<number> {
   // A plain read first: an idle pass takes no write transaction (on SQLite that is the database's lock).
   const oldest = (await sql(handle)('audit_pending').select('id', 'at').orderBy('id').limit(1).first()) as { at: number | string } | undefined;
-  if (!oldest || Number(oldest.at) > appendedBy) return 0;
+  if (!oldest) return 0;
+  const age = youngest && youngest.now - Number(oldest.at);
+  if (age !== undefined && age >= 0 && age < youngest!.minAgeMs) return 0;
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
