@@ -91,7 +91,7 @@ const WARM_SECONDS = Number(values['warm-seconds']);
  * size. A warm-up by time gives each of n instances sharing two cores far fewer requests than one
  * instance gets in the same time per instance, and batches of another size leave the code that a batch
  * of 500 runs less optimised: both showed as V8's threads compiling in the measured run, one share per
- * instance (docs/issuance-performance.md, "Scale-out: a fair warm-up").
+ * instance (docs/issuance-performance.md, "Scale-out: a fair warm-up, and the recording prepared").
  */
 const WARM_CERTS = Number(values['warm-certs']);
 const WORKERS = Number(values.workers);

@@ -77,8 +77,10 @@ export async function sequencePendingAudit(
   // A plain read first: an idle pass takes no write transaction (on SQLite that is the database's lock).
   const oldest = (await sql(handle)('audit_pending').select('id', 'at').orderBy('id').limit(1).first()) as { at: number | string } | undefined;
   if (!oldest) return 0;
-  const age = youngest && youngest.now - Number(oldest.at);
-  if (age !== undefined && age >= 0 && age < youngest!.minAgeMs) return 0;
+  if (youngest) {
+    const age = youngest.now - Number(oldest.at);
+    if (age >= 0 && age < youngest.minAgeMs) return 0;
+  }
   return sql(handle).transaction(async (trx) => {
     const pg = isPostgres(trx);
     if (pg) {
