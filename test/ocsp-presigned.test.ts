@@ -9,6 +9,10 @@ import { ocspSubject } from './helpers/ocsp-subject.js';
 import { revokeCertificate } from '../src/ca/revoke.js';
 import { sql } from '../src/store/handle.js';
 import { isPostgres } from '../src/store/db.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { issueBatch } from '../src/ca/issue.js';
+import { waitAfterPass } from '../src/ca/ocsp-presigner.js';
+import { requestForOwnKey } from '../src/x509/csr.js';
 
 /**
  * Pre-produced OCSP responses (RFC 5019, RFC 6960 §4.2.2.1): every issued certificate has a signed answer
@@ -19,7 +23,7 @@ import { isPostgres } from '../src/store/db.js';
 
 let home: TestHome;
 before(async () => {
-  home = await makeTestHome([...BACKENDS.flatMap((b) => [`presign-${b().name}`, `presign-shared-${b().name}`]), 'presign-lock']);
+  home = await makeTestHome([...BACKENDS.flatMap((b) => [`presign-${b().name}`, `presign-shared-${b().name}`, `presign-more-${b().name}`]), 'presign-lock']);
 });
 after(() => home?.cleanup());
 
@@ -129,6 +133,45 @@ for (const makeBackend of BACKENDS) {
       }
     });
 
+    test('a look for new certificates that comes back full (500) is work left even while the sweep rests: the loop passes again at once, and rests a second only when the look is done', async () => {
+      const own = makeBackend();
+      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+      const hm = await startInProcess(home, own, `presign-more-${own.name}`, { clock });
+      try {
+        await hm.running.presigner.stop();
+        await presignAll(hm); // the internal certificates, and the sweep to its rest (the clock stands still)
+        const count = 1050;
+        const inputs = Array.from({ length: count }, (_, i) => ({
+          csr: requestForOwnKey(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }))),
+          profile: 'device',
+          identity: `more-${own.name}-${i}`,
+          requester: { kind: 'cli' as const },
+          actor: 'test',
+        }));
+        const issued = await issueBatch(hm.running.issue, inputs);
+        assert.ok(issued.every((r) => !(r instanceof Error)), 'all issued');
+        const waits: number[] = [];
+        const counts: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const signed = (await hm.running.presigner.pass())!;
+          counts.push(signed);
+          const workLeft = hm.running.presigner.workLeft();
+          waits.push(waitAfterPass({ signed, workLeft, sweepResting: true, statusChanges: 0, pacedMs: 0 }));
+          if (!workLeft) break;
+        }
+        assert.deepEqual(counts, [500, 500, 50], 'a batch of 500 a pass, the look going on from where the last stopped');
+        assert.deepEqual(waits, [0, 0, 1000], 'no wait while the look comes back full; a second once it is done');
+        const db = sql(hm.ctx.store);
+        const serials = issued.map((r) => (r as { serial: string }).serial);
+        let stored = 0;
+        for (let i = 0; i < serials.length; i += 500) stored += (await db('ocsp_responses').whereIn('serial', serials.slice(i, i + 500))).length;
+        assert.equal(stored, count, 'every new certificate has its response');
+      } finally {
+        await hm.close();
+        await own.cleanup();
+      }
+    });
+
     if (backend.name === 'postgres') {
       test('one pre-signer at a time: while another instance holds the lock, a pass signs nothing', async () => {
         const own = makeBackend();
@@ -168,6 +211,17 @@ for (const makeBackend of BACKENDS) {
     }
   });
 }
+
+test('the pass loop waits a second only when a pass left no work: a full look, a sweep under way or status changes go on at once, at presignPerSecond\'s pace', () => {
+  const idle = { signed: 0, workLeft: false, sweepResting: true, statusChanges: 0, pacedMs: 0 };
+  assert.equal(waitAfterPass(idle), 1000);
+  assert.equal(waitAfterPass({ ...idle, signed: 500, workLeft: true }), 0, 'a full look for new certificates while the sweep rests');
+  assert.equal(waitAfterPass({ ...idle, signed: 20 }), 1000, 'a look that was not full, the sweep resting');
+  assert.equal(waitAfterPass({ ...idle, signed: 20, sweepResting: false }), 0, 'the sweep under way');
+  assert.equal(waitAfterPass({ ...idle, statusChanges: 3 }), 0, 'status changes waiting');
+  assert.equal(waitAfterPass({ ...idle, signed: 500, workLeft: true, pacedMs: 250 }), 250, 'presignPerSecond paces the work');
+  assert.equal(waitAfterPass({ ...idle, pacedMs: -5, statusChanges: 1 }), 0);
+});
 
 test('held responses live in shared slabs and are let go once past their nextUpdate (memory follows the unexpired certificates)', async () => {
   const { openDatabase } = await import('../src/store/db.js');

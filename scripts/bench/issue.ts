@@ -1,7 +1,8 @@
 /**
  * End-to-end issuance against the raw PKCS#11 signing rate of the same token, measured in the same
  * run (issue 10). For SQLite and PostgreSQL: the factory batch path (POST /api/v1/factory/provision/batch)
- * and EST simpleenroll with 32 concurrent clients, each over TLS with its own bootstrap certificate.
+ * and EST simpleenroll with 32 concurrent clients per server instance, each over TLS with its own
+ * bootstrap certificate.
  * Every certificate issued is checked afterwards: all parsed, serials counted distinct, a sample
  * through `openssl verify`; and the audit chain is verified end to end.
  * Last line: `issue/raw-sign: <lowest of the four ratios>`.
@@ -13,7 +14,11 @@
  * the paths of CPU per certificate at the fewest instances ÷ at the most>`; a count given more than once
  * (`--instances 1,3,3,1`) is pooled over its runs, and the tables are vacuumed and analysed after each warm-up. Lock waits
  * are sampled from pg_stat_activity throughout. `--stations <n>` posts factory batches from n stations at
- * once; `--est-clients <n>` sets EST's concurrency (spread over the instances). `--est-rate <n>` and
+ * once. EST's load grows with the instances: `--est-clients-per-instance <n>` (default 32) clients for
+ * each, spread over their ports, so that every instance sees the load one instance sees alone, as when a
+ * deployment scales out because its fleet grew. `--est-clients <n>` instead holds the clients at n in
+ * all, whatever the instances: one load split n ways, whose smaller batches cost more per certificate
+ * (docs/issuance-performance.md, "Scale-out: which load the ratio measures"). `--est-rate <n>` and
  * `--batch-rate <n>` pace the measured runs (EST requests, factory certificates a second in all; 0, the
  * default: back to back), to compare CPU per certificate below saturation; `--no-presign` turns the OCSP
  * pre-signer off (a diagnostic: what each instance's share of pre-signed responses costs). With
@@ -25,7 +30,7 @@
  * With separate server processes, their CPU is also printed by thread name: the main thread, the workers
  * (hm-sign, hm-csr) and Node's unnamed ones ("node": V8's compiler and GC threads, libuv's pool).
  *
- *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--warm-seconds 4] [--warm-certs 6000] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2] [--est-rate 0] [--batch-rate 0] [--no-presign]
+ *   npm run bench:issue -- [--devices 20000] [--batch 500] [--est-seconds 10] [--est-clients-per-instance 32] [--est-clients <n>] [--warm-seconds 4] [--warm-certs 6000] [--db sqlite,postgres] [--paths batch,est] [--workers 1] [--instances 1] [--stations 2] [--est-rate 0] [--batch-rate 0] [--no-presign]
  */
 import { sql, type Store } from '../../src/store/handle.js';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
@@ -56,7 +61,8 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '20000' },
     batch: { type: 'string', default: '500' },
     'est-seconds': { type: 'string', default: '10' },
-    'est-clients': { type: 'string', default: '32' },
+    'est-clients': { type: 'string', default: '' },
+    'est-clients-per-instance': { type: 'string', default: '32' },
     'est-rate': { type: 'string', default: '0' },
     'batch-rate': { type: 'string', default: '0' },
     'no-presign': { type: 'boolean', default: false },
@@ -73,7 +79,11 @@ const { values } = parseArgs({
 const DEVICES = Number(values.devices);
 const BATCH = Number(values.batch);
 const EST_SECONDS = Number(values['est-seconds']);
-const EST_CLIENTS = Number(values['est-clients']);
+/** EST's clients at a number of instances: per instance (the load grows with them), or a fixed total when given. */
+const EST_CLIENTS_IN_ALL = values['est-clients'] ? Number(values['est-clients']) : undefined;
+const EST_CLIENTS_PER_INSTANCE = Number(values['est-clients-per-instance']);
+const estClients = (instances: number) => EST_CLIENTS_IN_ALL ?? EST_CLIENTS_PER_INSTANCE * instances;
+const estLoad = EST_CLIENTS_IN_ALL === undefined ? `${EST_CLIENTS_PER_INSTANCE} EST clients per instance` : `${EST_CLIENTS_IN_ALL} EST clients in all, split over the instances`;
 /** Paced load (requests or certificates a second in all, 0: back to back): cost per certificate below saturation. */
 const EST_RATE = Number(values['est-rate']);
 const BATCH_RATE = Number(values['batch-rate']);
@@ -179,6 +189,8 @@ interface ClientResult {
   serverThreads?: Record<string, number>;
   /** PostgreSQL only: what the run did to each table (pg_stat_user_tables counters that moved). */
   tables?: TableActivity;
+  /** Seconds after the load ended until every certificate of the run had its pre-signed OCSP response (its CPU counted with the run's). */
+  catchUpSeconds?: number;
 }
 
 function runClient(backend: 'sqlite' | 'postgres', server: BenchServer, home: string, job: { mode: string; [field: string]: unknown }, store?: Store): Promise<ClientResult> {
@@ -253,7 +265,31 @@ function activityDelta(before: TableActivity, after: TableActivity): TableActivi
 const threadDelta = (before: Map<string, number> | undefined, after: Map<string, number> | undefined): Record<string, number> | undefined =>
   before && after ? Object.fromEntries(growthByName(before, after)) : undefined;
 
+/**
+ * Waits until every certificate recorded since `since` has its pre-signed OCSP response (the pre-signer
+ * is on by default: one more signature, row and cache entry per certificate). The pre-signer runs beside
+ * issuance and falls behind under load: one instance had signed 16–60% of a run's responses when the
+ * run ended, three instances 87–92%. Counting only the run's own seconds charged three instances for
+ * work one instance did after it, and the next run paid for the backlog of the one before
+ * (docs/issuance-performance.md, "Scale-out: the pre-signing counted alike"). A measured run starts with
+ * the backlog done and ends when its own is, so each certificate is charged its response once, at any
+ * count. Polls twice a second; the few milliseconds of each poll are counted with the rest.
+ */
+async function presignCaughtUp(store: Store | undefined, since: number): Promise<number> {
+  if (!store || values['no-presign']) return 0;
+  const started = performance.now();
+  for (;;) {
+    const [row] = (await sql(store).raw(`SELECT count(*) AS n FROM certificates c LEFT JOIN ocsp_responses r ON r.serial = c.serial WHERE c.created_at >= ? AND c.status IN ('active', 'revoked') AND r.serial IS NULL`, [since])).rows as { n: string }[];
+    if (Number(row!.n) === 0) return (performance.now() - started) / 1000;
+    if (performance.now() - started > 300_000) throw new Error(`${row!.n} certificates still have no pre-signed OCSP response after 300 s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds' | 'threadCpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
+  // A measured run (given the store) starts with every earlier certificate's response signed.
+  if (store) await presignCaughtUp(store, 0);
+  const runStarted = Date.now();
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
   const pgStore = backend === 'postgres' ? store : undefined;
@@ -265,7 +301,9 @@ async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<
   const locks = sampleLockWaits(pgStore);
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const result = await jsonFromChild<ClientResult>(child, 'client');
-  const measured = { ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, serverThreads: threadDelta(threadsBefore, server.threadCpuSeconds?.()), databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
+  // The run's certificates with their responses: the CPU read once the pre-signer has signed them all.
+  const catchUpSeconds = (job as { request?: string }).request ? 0 : await presignCaughtUp(store, runStarted);
+  const measured = { catchUpSeconds, ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, serverThreads: threadDelta(threadsBefore, server.threadCpuSeconds?.()), databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
   if (transactionsBefore === undefined) return measured;
   await new Promise((resolve) => setTimeout(resolve, 1100));
   return { ...measured, transactions: (await committedTransactions(pgStore))! - transactionsBefore, tables: activityDelta(tablesBefore!, (await tableActivity(pgStore))!) };
@@ -385,7 +423,8 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
   }
   if (!PATHS.has('est')) return { runs, floors: {} };
 
-  const estCsrs = deviceCsrs(maker.devices.slice(0, EST_CLIENTS).map((d) => d.id), 1);
+  const clients = estClients(instances);
+  const estCsrs = deviceCsrs(maker.devices.slice(0, clients).map((d) => d.id), 1);
   const estJob = (seconds: number, rate = 0) => ({
     mode: 'est',
     port: running.https,
@@ -393,14 +432,14 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
     ca: rootPem,
     seconds,
     rate,
-    clients: maker.devices.slice(0, EST_CLIENTS).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
+    clients: maker.devices.slice(0, clients).map((d, i) => ({ cert: d.cert, key: d.key, csr: Buffer.from(estCsrs[i]!).toString('base64') })),
   });
   if (WARM_SECONDS > 0) {
     log(`${where}: warming up EST, ${WARM_SECONDS * instances} s, not measured…`);
     await runClientUnprofiled(backend, running, bench.home, estJob(WARM_SECONDS * instances));
     if (backend === 'postgres') await vacuumBenchTables(bench);
   }
-  log(`${where}: EST simpleenroll, ${EST_CLIENTS} clients for ${EST_SECONDS} s${EST_RATE ? `, paced at ${EST_RATE} requests/s` : ""}…`);
+  log(`${where}: EST simpleenroll, ${clients} clients for ${EST_SECONDS} s${EST_RATE ? `, paced at ${EST_RATE} requests/s` : ""}…`);
   const since = Date.now();
   const estRun = await runClient(backend, running, bench.home, estJob(EST_SECONDS, EST_RATE), bench.ctx.store);
   runs.push({ path: 'est', instances, run: estRun, check: await checkIssued(bench.ctx, bench.home, since, rootPem, issuingPem) });
@@ -416,9 +455,9 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
     ports: spread,
     ca: rootPem,
     seconds: floorSeconds,
-    clients: maker.devices.slice(0, EST_CLIENTS).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
+    clients: maker.devices.slice(0, clients).map((d) => ({ cert: d.cert, key: d.key, csr: '' })),
   });
-  log(`${where}: EST floor, GET cacerts, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
+  log(`${where}: EST floor, GET cacerts, ${clients} clients for ${floorSeconds} s…`);
   const floor = await runClient(backend, running, bench.home, cacertsJob(running.https, ports));
   if (floor.failures) throw new Error(`${backend} EST floor: ${floor.failures} failures, first: ${floor.firstFailure}`);
 
@@ -429,7 +468,7 @@ async function measureOnce(backend: 'sqlite' | 'postgres', maker: Awaited<Return
   const bare = await bareHttps(material, [rootPem, issuingPem, maker.caPem], await fetchOnce(running.https, '/.well-known/est/cacerts', rootPem));
   let nodeFloor: ClientResult;
   try {
-    log(`${where}: Node's floor, a bare node:https server, ${EST_CLIENTS} clients for ${floorSeconds} s…`);
+    log(`${where}: Node's floor, a bare node:https server, ${clients} clients for ${floorSeconds} s…`);
     nodeFloor = await runClientUnprofiled(backend, bare, bench.home, cacertsJob(bare.port));
   } finally {
     await bare.close();
@@ -458,7 +497,7 @@ function csrCheckRate(): number {
  * gets a process, its own token and data directory); prints its figures as JSON.
  */
 async function child(backend: 'sqlite' | 'postgres') {
-  const maker = await manufacturer(EST_CLIENTS);
+  const maker = await manufacturer(Math.max(...INSTANCES.map(estClients)));
   const configFile = benchConfig(maker.caPem);
   const bench = await benchCa({ databaseUrl: backend === 'postgres' ? POSTGRES_URL : null, configFile });
   // The raw rate of the issuing key on this token, before and after the runs.
@@ -500,7 +539,7 @@ function jsonFromChild<T>(child: ChildProcessByStdio<null, Readable, null>, name
 }
 
 function spawnChild(backend: string): Promise<Awaited<ReturnType<typeof measureBackend>> & { backend: string; rawBefore: number; rawAfter: number; rawTwoThreads: number; csrChecks: number }> {
-  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), '--est-clients', String(EST_CLIENTS), '--est-rate', String(EST_RATE), '--batch-rate', String(BATCH_RATE), ...(values['no-presign'] ? ['--no-presign'] : []), '--warm-seconds', String(WARM_SECONDS), '--warm-certs', String(WARM_CERTS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
+  const args = [process.argv[1]!, '--child', '--db', backend, '--paths', values.paths, '--devices', String(DEVICES), '--batch', String(BATCH), '--est-seconds', String(EST_SECONDS), ...(EST_CLIENTS_IN_ALL === undefined ? [] : ['--est-clients', String(EST_CLIENTS_IN_ALL)]), '--est-clients-per-instance', String(EST_CLIENTS_PER_INSTANCE), '--est-rate', String(EST_RATE), '--batch-rate', String(BATCH_RATE), ...(values['no-presign'] ? ['--no-presign'] : []), '--warm-seconds', String(WARM_SECONDS), '--warm-certs', String(WARM_CERTS), '--workers', String(WORKERS), '--instances', values.instances, '--stations', String(STATIONS)];
   return jsonFromChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), `${backend} run`);
 }
 
@@ -514,13 +553,13 @@ async function main() {
   const results = [];
   for (const backend of backends) results.push(await spawnChild(backend));
 
-  const rows: (string | number)[][] = [['database', 'instances', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'CPU µs/cert server+PostgreSQL+client', 'lock wait ms /1000 certs (peak waiters)', 'transactions /cert', 'checked']];
+  const rows: (string | number)[][] = [['database', 'instances', 'path', 'certificates', 'seconds', 'certs/s', 'raw sign/s', 'ratio to raw', 'p50 ms', 'p99 ms', 'CPU µs/cert server+PostgreSQL+client', 'pre-signing done after s', 'lock wait ms /1000 certs (peak waiters)', 'transactions /cert', 'checked']];
   const ratios: number[] = [];
   for (const r of results) {
     // The higher of the two raw measurements: the ratio is never flattered by a slow moment.
     const raw = Math.max(r.rawBefore, r.rawAfter);
     for (const { path: which, instances, run, check } of r.runs) {
-      const [name, unit] = which === 'batch' ? [`factory batch of ${BATCH}`, 'batch'] : [`EST simpleenroll ×${EST_CLIENTS}`, 'request'];
+      const [name, unit] = which === 'batch' ? [`factory batch of ${BATCH}`, 'batch'] : [`EST simpleenroll ×${estClients(instances)}`, 'request'];
       const rate = run.issued / run.seconds;
       ratios.push(rate / raw);
       const sorted = [...run.latencies].sort((a, b) => a - b);
@@ -538,6 +577,7 @@ async function main() {
         `${fmt(percentile(sorted, 50), 1)} /${unit}`,
         fmt(percentile(sorted, 99), 1),
         [run.serverCpuSeconds, run.databaseCpuSeconds, run.cpuSeconds].map((seconds, i) => (i === 1 && r.backend === 'sqlite' ? '-' : fmt((seconds * 1e6) / run.issued))).join('+'),
+        run.catchUpSeconds === undefined || values['no-presign'] ? '-' : fmt(run.catchUpSeconds, 1),
         run.lockWaitSeconds === undefined ? '-' : `${fmt((run.lockWaitSeconds * 1e6) / run.issued, 1)} (${run.lockWaitPeak})`,
         run.transactions === undefined ? '-' : fmt(run.transactions / run.issued, 2),
         `all parsed, ${check.distinct} distinct serials, openssl verify ${check.verified}/${check.sampled}, audit chain of ${check.auditEntries} intact`,
@@ -571,7 +611,7 @@ async function main() {
     const budget = (4 / raw - 1 / raw - 1 / r.csrChecks) * 1e6;
     console.log(
       `${r.backend}: CSR checks ${fmt(r.csrChecks)}/s on one thread; at 0.5 of raw, ${fmt(budget)} µs of CPU per certificate is left beyond its signature and CSR check for TLS, HTTP, database and client` +
-        (r.estFloor ? `; EST floor (GET cacerts ×${EST_CLIENTS}, nothing checked, signed or stored) ${floorText(r.estFloor, raw)}` : '') +
+        (r.estFloor ? `; EST floor (GET cacerts ×${estClients(INSTANCES[0]!)}, nothing checked, signed or stored) ${floorText(r.estFloor, raw)}` : '') +
         (r.nodeFloor ? `; Node's floor (a bare node:https server, same TLS, clients and answer) ${floorText(r.nodeFloor, raw)}` : ''),
     );
   }
@@ -594,10 +634,11 @@ async function main() {
         efficiencies.push(cpu(a) / cpu(b));
         const each = (runs: ClientResult[]) => (runs.length > 1 ? ` (${runs.map((x) => fmt(((x.serverCpuSeconds + x.databaseCpuSeconds) * 1e6) / x.issued)).join(', ')})` : '');
         console.log(
-          `${r.backend} ${which}: ${low} → ${high} instances: CPU ${fmt(cpu(a))}${each(a)} → ${fmt(cpu(b))}${each(b)} µs/cert (×${fmt(cpu(b) / cpu(a), 2)}), ${fmt(rate(a))} → ${fmt(rate(b))} certs/s, throughput efficiency ${fmt(rate(b) / (rate(a) * (high / low)), 2)}`,
+          `${r.backend} ${which}: ${low} → ${high} instances${which === 'est' ? ` (${estClients(low)} → ${estClients(high)} clients)` : ''}: CPU ${fmt(cpu(a))}${each(a)} → ${fmt(cpu(b))}${each(b)} µs/cert (×${fmt(cpu(b) / cpu(a), 2)}), ${fmt(rate(a))} → ${fmt(rate(b))} certs/s, throughput efficiency ${fmt(rate(b) / (rate(a) * (high / low)), 2)}`,
         );
       }
     }
+    if (PATHS.has('est')) console.log(`EST's load: ${estLoad}`);
     console.log(`issue/scale-efficiency: ${Math.min(...efficiencies).toFixed(3)}`);
   }
 }

@@ -77,6 +77,8 @@ export function createOcspPresigner(deps: PresignerDeps) {
   let sweepAfter = '';
   let sweepRestsUntil = 0;
   let earliestDue = Number.POSITIVE_INFINITY;
+  /** The last pass stopped with work in hand: its look for new certificates took a full batch, or the sweep had more due. */
+  let workLeft = false;
   // Per CA generation (a rollover loads a new one).
   const hashes = new WeakMap<IssuerCa, { name: Uint8Array; key: Uint8Array }>();
   const issuerHashes = (ca: string) => {
@@ -119,6 +121,7 @@ export function createOcspPresigner(deps: PresignerDeps) {
 
   /** One pass; how many responses it signed (undefined: another instance holds the pre-signer's lock). */
   async function pass(): Promise<number | undefined> {
+    workLeft = false;
     return asPresigner(deps.store, async (handle) => {
       const now = deps.clock.now().getTime();
       let signed = 0;
@@ -134,6 +137,7 @@ export function createOcspPresigner(deps: PresignerDeps) {
         const recent = await recentWithoutResponse(handle, since - RECENT_OVERLAP, now, SIGN_BATCH);
         signed += await sign(handle, recent, now);
         const more = recent.length === SIGN_BATCH;
+        workLeft ||= more;
         // A full batch: the next look goes on from the last certificate taken; else from this look's start.
         recentSince = more ? Number(recent[recent.length - 1]!.created_at) : Math.max(since, now);
         await writeSetting(handle, RECENT_STATE, JSON.stringify({ since: recentSince, at: now, by: me, more } satisfies RecentState));
@@ -149,6 +153,7 @@ export function createOcspPresigner(deps: PresignerDeps) {
         signed += await sign(handle, due, now);
         // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
         sweepAfter = allDue.length > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
+        workLeft ||= allDue.length > SIGN_BATCH;
         if (allDue.length <= SIGN_BATCH && page.length < SWEEP_PAGE) {
           // The sweep reached the end: rest until the first response falls due (a minute at most), and
           // forget the responses of certificates that expired.
@@ -165,10 +170,7 @@ export function createOcspPresigner(deps: PresignerDeps) {
   let running: Promise<void> | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
-  /**
-   * Passes one after another while there is work (at presignPerSecond at most, 0: as fast as the token
-   * signs), else one a second or when told of a status change.
-   */
+  /** Passes one after another while there is work (waitAfterPass), else one a second or when told of a status change. */
   async function loop(): Promise<void> {
     while (!stopped) {
       const started = performance.now();
@@ -178,9 +180,8 @@ export function createOcspPresigner(deps: PresignerDeps) {
       } catch (e) {
         deps.log(`OCSP pre-signing pass failed: ${(e as Error).message}`);
       }
-      const busy = (signed ?? 0) > 0 && sweepRestsUntil <= deps.clock.now().getTime();
-      const pace = deps.config.presignPerSecond > 0 ? ((signed ?? 0) / deps.config.presignPerSecond) * 1000 - (performance.now() - started) : 0;
-      const wait = busy || changed.size ? Math.max(0, pace) : 1000;
+      const pacedMs = deps.config.presignPerSecond > 0 ? ((signed ?? 0) / deps.config.presignPerSecond) * 1000 - (performance.now() - started) : 0;
+      const wait = waitAfterPass({ signed: signed ?? 0, workLeft, sweepResting: sweepRestsUntil > deps.clock.now().getTime(), statusChanges: changed.size, pacedMs });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         timer.unref();
@@ -208,7 +209,22 @@ export function createOcspPresigner(deps: PresignerDeps) {
       wake?.();
     },
     pass,
+    /** Whether the last pass stopped with work in hand (the loop then passes again at once). */
+    workLeft: () => workLeft,
   };
+}
+
+/**
+ * How long the pass loop waits after a pass, in ms: no longer than presignPerSecond's pace (0: as fast as
+ * the token signs) while there is work, else a second. Work is a look for new certificates that came back
+ * full or a sweep page with more due (`workLeft`), a sweep under way that signed something, or status
+ * changes waiting. The full look counts while the sweep rests: it once did not, and one instance then
+ * pre-signed at most 500 new certificates a second and under load fell half a minute behind issuance
+ * (docs/issuance-performance.md, "Scale-out: the pre-signing counted alike").
+ */
+export function waitAfterPass(after: { signed: number; workLeft: boolean; sweepResting: boolean; statusChanges: number; pacedMs: number }): number {
+  const busy = after.workLeft || (after.signed > 0 && !after.sweepResting) || after.statusChanges > 0;
+  return busy ? Math.max(0, after.pacedMs) : 1000;
 }
 
 export type OcspPresigner = ReturnType<typeof createOcspPresigner>;
