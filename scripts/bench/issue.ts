@@ -18,7 +18,7 @@
  * each, spread over their ports, so that every instance sees the load one instance sees alone, as when a
  * deployment scales out because its fleet grew. `--est-clients <n>` instead holds the clients at n in
  * all, whatever the instances: one load split n ways, whose smaller batches cost more per certificate
- * (docs/issuance-performance.md, "Scale-out: which load the ratio measures"). `--est-rate <n>` and
+ * (docs/issuance-performance.md, "Scale-out: the pre-signing counted alike"). `--est-rate <n>` and
  * `--batch-rate <n>` pace the measured runs (EST requests, factory certificates a second in all; 0, the
  * default: back to back), to compare CPU per certificate below saturation; `--no-presign` turns the OCSP
  * pre-signer off (a diagnostic: what each instance's share of pre-signed responses costs). With
