@@ -133,7 +133,7 @@ for (const makeBackend of BACKENDS) {
       }
     });
 
-    test('a look for new certificates that comes back full (500) is work left even while the sweep rests: the loop passes again at once, and rests a second only when the look is done', async () => {
+    test('a look for new certificates that comes back full (500) is work left even while the sweep rests: the loop passes again at once, and rests a second only when the look is done; the look that goes on from a full one still finds a certificate recorded late', async () => {
       const own = makeBackend();
       const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
       const hm = await startInProcess(home, own, `presign-more-${own.name}`, { clock });
@@ -141,31 +141,39 @@ for (const makeBackend of BACKENDS) {
         await hm.running.presigner.stop();
         await presignAll(hm); // the internal certificates, and the sweep to its rest (the clock stands still)
         const count = 1050;
-        const inputs = Array.from({ length: count }, (_, i) => ({
-          csr: requestForOwnKey(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }))),
-          profile: 'device',
-          identity: `more-${own.name}-${i}`,
-          requester: { kind: 'cli' as const },
-          actor: 'test',
-        }));
-        const issued = await issueBatch(hm.running.issue, inputs);
+        const inputs = (n: number, tag: string) =>
+          Array.from({ length: n }, (_, i) => ({
+            csr: requestForOwnKey(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }))),
+            profile: 'device',
+            identity: `${tag}-${own.name}-${i}`,
+            requester: { kind: 'cli' as const },
+            actor: 'test',
+          }));
+        const issued = await issueBatch(hm.running.issue, inputs(count, 'more'));
         assert.ok(issued.every((r) => !(r instanceof Error)), 'all issued');
         const waits: number[] = [];
         const counts: number[] = [];
         for (let i = 0; i < 5; i++) {
+          if (i === 1) {
+            // Recorded after the first look, stamped 1.5 s before where it stopped (an intent whose
+            // signature came late): the look that goes on from there still looks back that far.
+            clock.advance(-1500);
+            issued.push(...(await issueBatch(hm.running.issue, inputs(1, 'late'))));
+            clock.advance(1500);
+          }
           const signed = (await hm.running.presigner.pass())!;
           counts.push(signed);
           const workLeft = hm.running.presigner.workLeft();
           waits.push(waitAfterPass({ signed, workLeft, sweepResting: true, statusChanges: 0, pacedMs: 0 }));
           if (!workLeft) break;
         }
-        assert.deepEqual(counts, [500, 500, 50], 'a batch of 500 a pass, the look going on from where the last stopped');
+        assert.deepEqual(counts, [500, 500, 51], 'a batch of 500 a pass, the look going on from where the last stopped (the late one in the second)');
         assert.deepEqual(waits, [0, 0, 1000], 'no wait while the look comes back full; a second once it is done');
         const db = sql(hm.ctx.store);
         const serials = issued.map((r) => (r as { serial: string }).serial);
         let stored = 0;
         for (let i = 0; i < serials.length; i += 500) stored += (await db('ocsp_responses').whereIn('serial', serials.slice(i, i + 500))).length;
-        assert.equal(stored, count, 'every new certificate has its response');
+        assert.equal(stored, count + 1, 'every new certificate has its response, the late one too');
       } finally {
         await hm.close();
         await own.cleanup();

@@ -38,6 +38,15 @@ const SWEEP_PAGE = 2000;
  */
 const RECENT_OVERLAP = 5_000;
 /**
+ * A look that goes on from a full one (where it stopped, not from its start) looks back only this far:
+ * its window starts at the last certificate taken, not at a clock, so only a certificate recorded late
+ * (its intent stamped, its signature recorded over two seconds later) could fall behind it, and the
+ * sweep finds that one. With the full overlap, passes back to back under load read the last 5 s of
+ * certificates again on every pass: 18–27 index scans of ocsp_responses per certificate issued
+ * (docs/issuance-performance.md, "Scale-out: the pre-signing counted alike").
+ */
+const CONTINUED_OVERLAP = 2_000;
+/**
  * The look for new certificates is shared by the instances (a settings row, written under the
  * pre-signer's lock): where it has got to, when and by whom. An instance skips its look when another
  * one looked less than this long ago. Each look reads every certificate of its window (the time since
@@ -134,7 +143,9 @@ export function createOcspPresigner(deps: PresignerDeps) {
       const lookedElsewhere = state && state.by !== me && !state.more && now - state.at < RECENT_LOOK_EVERY;
       if (!lookedElsewhere) {
         const since = Math.max(recentSince, state?.since ?? 0);
-        const recent = await recentWithoutResponse(handle, since - RECENT_OVERLAP, now, SIGN_BATCH);
+        // Where the last look (this instance's or another's) stopped at a full batch, this one goes on from there.
+        const continued = state !== undefined && state.more && state.since >= recentSince;
+        const recent = await recentWithoutResponse(handle, since - (continued ? CONTINUED_OVERLAP : RECENT_OVERLAP), now, SIGN_BATCH);
         signed += await sign(handle, recent, now);
         const more = recent.length === SIGN_BATCH;
         workLeft ||= more;
