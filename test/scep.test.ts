@@ -92,8 +92,10 @@ for (const makeBackend of BACKENDS) {
       env = { ...(await cliEnv(home, backend, token)), HALLMARK_CONFIG: configFile };
       files = writeChainFiles(hm, dir);
       certmonger = await startCertmonger(fs.mkdtempSync(path.join(dir, 'certmonger-')));
+      requestWatch = setInterval(lookAtRequests, 25);
     });
     after(async () => {
+      clearInterval(requestWatch);
       certmonger?.stop();
       if (process.env.SCEP_KEEP) fs.cpSync(certmonger.env.HOME!, '/tmp/cmx/state', { recursive: true });
       await hm?.close();
@@ -173,27 +175,42 @@ for (const makeBackend of BACKENDS) {
     });
 
     /**
-     * The pkiMessage certmonger sent last for a request (its request file keeps it as scep_req, PEM).
-     * certmonger rewrites its request files as a request's state changes, so a file may be caught
-     * mid-write: it waits for a complete one (readiness, not a fixed sleep).
+     * The pkiMessages certmonger sent, by request id (its request files keep the last as scep_req, PEM),
+     * read every 25 ms while the tests run. certmonger rewrites a request file as the request's state
+     * changes and may leave scep_req out once the request is done, so a look made only afterwards can
+     * miss it (seen once in CI under load); what was seen while the request was under way is kept. A
+     * file caught mid-write is read again on the next look.
      */
+    const sentMessages = new Map<string, Buffer>();
+    const lookAtRequests = () => {
+      const requests = path.join(certmonger.env.HOME!, 'requests');
+      let names: string[];
+      try {
+        names = fs.readdirSync(requests);
+      } catch {
+        return; // not made yet
+      }
+      for (const file of names) {
+        let text: string;
+        try {
+          text = fs.readFileSync(path.join(requests, file), 'utf8');
+        } catch {
+          continue; // replaced while listed
+        }
+        const id = /^id=(.+)$/m.exec(text)?.[1];
+        const pem = /^scep_req=(-----BEGIN[\s\S]+?-----END [A-Z0-9 ]+-----)/m.exec(text)?.[1];
+        if (id && pem) sentMessages.set(id, Buffer.from(pem.replace(/\n /g, '\n').replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+      }
+    };
+    let requestWatch: NodeJS.Timeout | undefined;
     let firstRequest: Buffer | undefined;
+    /** The pkiMessage certmonger sent last for a request; waits for one (readiness, not a fixed sleep). */
     const sentMessage = async (id: string): Promise<Buffer> => {
       const requests = path.join(certmonger.env.HOME!, 'requests');
-      const read = (file: string) => {
-        try {
-          return fs.readFileSync(path.join(requests, file), 'utf8');
-        } catch {
-          return ''; // replaced while listed
-        }
-      };
       for (const until = Date.now() + 20_000; ; ) {
-        for (const file of fs.readdirSync(requests)) {
-          const text = read(file);
-          if (!new RegExp(`^id=${id}$`, 'm').test(text)) continue;
-          const pem = /^scep_req=(-----BEGIN[\s\S]+?-----END [A-Z0-9 ]+-----)/m.exec(text)?.[1];
-          if (pem) return Buffer.from(pem.replace(/\n /g, '\n').replace(/-----[^-]+-----|\s/g, ''), 'base64');
-        }
+        lookAtRequests();
+        const sent = sentMessages.get(id);
+        if (sent) return sent;
         if (Date.now() > until) {
           const log = fs.readFileSync(path.join(certmonger.env.HOME!, 'certmonger.log'), 'utf8').slice(-3000);
           throw new Error(`no request ${id} in [${fs.readdirSync(requests).join(', ')}]; certmonger's log ends:\n${log}`);
