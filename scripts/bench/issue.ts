@@ -288,7 +288,7 @@ async function presignCaughtUp(store: Store | undefined, since: number): Promise
 
 async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<BenchServer, 'cpuSeconds' | 'threadCpuSeconds'>, home: string, job: unknown, store?: Store): Promise<ClientResult> {
   // A measured run (given the store) starts with every earlier certificate's response signed.
-  if (store) await presignCaughtUp(store, 0);
+  await presignCaughtUp(store, 0);
   const runStarted = Date.now();
   const file = path.join(home, `job-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
@@ -302,7 +302,7 @@ async function runClientUnprofiled(backend: 'sqlite' | 'postgres', server: Pick<
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'scripts', 'bench', 'issue-client.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const result = await jsonFromChild<ClientResult>(child, 'client');
   // The run's certificates with their responses: the CPU read once the pre-signer has signed them all.
-  const catchUpSeconds = (job as { request?: string }).request ? 0 : await presignCaughtUp(store, runStarted);
+  const catchUpSeconds = await presignCaughtUp(store, runStarted);
   const measured = { catchUpSeconds, ...result, serverCpuSeconds: server.cpuSeconds() - cpuBefore, serverThreads: threadDelta(threadsBefore, server.threadCpuSeconds?.()), databaseCpuSeconds: backend === 'postgres' ? postgresCpuSeconds() - databaseBefore : 0, ...(await locks()) };
   if (transactionsBefore === undefined) return measured;
   await new Promise((resolve) => setTimeout(resolve, 1100));

@@ -130,8 +130,11 @@ export function createOcspPresigner(deps: PresignerDeps) {
 
   /** One pass; how many responses it signed (undefined: another instance holds the pre-signer's lock). */
   async function pass(): Promise<number | undefined> {
+    // Work left counts only once the pass has committed: a pass that fails after a full look signed
+    // nothing that stays, and must not make the loop retry at once (a failing database, a hot loop).
     workLeft = false;
-    return asPresigner(deps.store, async (handle) => {
+    let left = false;
+    const result = await asPresigner(deps.store, async (handle) => {
       const now = deps.clock.now().getTime();
       let signed = 0;
       if (changed.size) {
@@ -148,7 +151,7 @@ export function createOcspPresigner(deps: PresignerDeps) {
         const recent = await recentWithoutResponse(handle, since - (continued ? CONTINUED_OVERLAP : RECENT_OVERLAP), now, SIGN_BATCH);
         signed += await sign(handle, recent, now);
         const more = recent.length === SIGN_BATCH;
-        workLeft ||= more;
+        left ||= more;
         // A full batch: the next look goes on from the last certificate taken; else from this look's start.
         recentSince = more ? Number(recent[recent.length - 1]!.created_at) : Math.max(since, now);
         await writeSetting(handle, RECENT_STATE, JSON.stringify({ since: recentSince, at: now, by: me, more } satisfies RecentState));
@@ -164,7 +167,7 @@ export function createOcspPresigner(deps: PresignerDeps) {
         signed += await sign(handle, due, now);
         // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
         sweepAfter = allDue.length > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
-        workLeft ||= allDue.length > SIGN_BATCH;
+        left ||= allDue.length > SIGN_BATCH;
         if (allDue.length <= SIGN_BATCH && page.length < SWEEP_PAGE) {
           // The sweep reached the end: rest until the first response falls due (a minute at most), and
           // forget the responses of certificates that expired.
@@ -176,6 +179,8 @@ export function createOcspPresigner(deps: PresignerDeps) {
       }
       return signed;
     });
+    workLeft = left;
+    return result;
   }
 
   let running: Promise<void> | undefined;
