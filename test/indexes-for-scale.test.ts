@@ -7,7 +7,7 @@ import { changedPageQuery, revokedPageQuery } from '../src/store/crls.js';
 import { activeInternalCertificates, createCertificateQueries, createIssuanceStore, ISSUED_PG, internalCertificatesQuery, statusChangedSince, statusChangedSinceQuery, supersededDueQuery } from '../src/store/certificates.js';
 import { BACKENDS, postgresBackend, withTemporaryDatabase, type Backend } from './helpers/backends.js';
 import { actionCountQuery } from '../src/store/audit.js';
-import { presignSweepPage, presignSweepPageQuery, responsesSignedAfter, responsesSignedAfterQuery } from '../src/store/ocsp-responses.js';
+import { presignCandidatesFor, presignCandidatesForQuery, presignSweepPage, presignSweepPageQuery, responsesWrittenAfter, responsesWrittenAfterQuery } from '../src/store/ocsp-responses.js';
 
 /**
  * Questions asked often whose answers are a handful of rows among millions, through the indexes of
@@ -115,15 +115,15 @@ for (const make of BACKENDS) {
       assert.deepEqual((await queries.list({ status: 'active', issuer: 'root', limit: 2 }, new Date(NOW))).map((r) => r.serial), ['new-3', 'new-2']);
       assert.deepEqual((await queries.list({ limit: 2 }, new Date(NOW))).map((r) => r.serial), ['new-4', 'new-3']);
 
-      // An instance's look for responses signed since its last: a range of the (signed_at, serial) index
-      // from the cursor on, not a walk of every response signed before it.
-      const response = (serial: string, signedAt: number) => ({ serial, issuer: 'root', signed: Buffer.from(serial), responder: 'r', status_changed_at: 0, this_update: NOW, next_update: NOW + 3_600_000, signed_at: signedAt });
-      await db('ocsp_responses').insert([response('d1', NOW - 2), response('d2', NOW - 1), response('d3', NOW - 1), response('d4', NOW), response('d5', NOW + 1)]);
-      assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 1, serial: 'd2' }, 10)).map((r) => r.serial), ['d3', 'd4', 'd5']);
-      assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 1, serial: 'd3' }, 1)).map((r) => r.serial), ['d4']);
-      assert.deepEqual((await responsesSignedAfter(asStore(db), { at: NOW - 3, serial: '' }, 10)).map((r) => r.serial), ['d1', 'd2', 'd3', 'd4', 'd5']);
-      const signedAfter = await plan(db, responsesSignedAfterQuery(asStore(db), { at: NOW - 1, serial: 'd2' }, 10));
-      assert.match(signedAfter, isPostgres(db) ? /Index Cond: \(signed_at >= / : /SEARCH ocsp_responses USING INDEX ocsp_responses_signed_at_serial_index \(signed_at>\?\)/, signedAfter);
+      // An instance's look for responses written since its last: a range of the (written_in, serial) index
+      // from the cursor on, not a walk of every response written before it.
+      const response = (serial: string, pass: number) => ({ serial, issuer: 'root', signed: Buffer.from(serial), responder: 'r', status_changed_at: 0, this_update: NOW, next_update: NOW + 3_600_000, signed_at: NOW, written_in: pass });
+      await db('ocsp_responses').insert([response('d1', 7), response('d2', 8), response('d3', 8), response('d4', 9), response('d5', 10)]);
+      assert.deepEqual((await responsesWrittenAfter(asStore(db), { pass: 8, serial: 'd2' }, 10)).map((r) => r.serial), ['d3', 'd4', 'd5']);
+      assert.deepEqual((await responsesWrittenAfter(asStore(db), { pass: 8, serial: 'd3' }, 1)).map((r) => r.serial), ['d4']);
+      assert.deepEqual((await responsesWrittenAfter(asStore(db), { pass: 6, serial: '' }, 10)).map((r) => r.serial), ['d1', 'd2', 'd3', 'd4', 'd5']);
+      const writtenAfter = await plan(db, responsesWrittenAfterQuery(asStore(db), { pass: 8, serial: 'd2' }, 10));
+      assert.match(writtenAfter, isPostgres(db) ? /Index Cond: \(written_in >= / : /SEARCH ocsp_responses USING INDEX ocsp_responses_written_in_serial_index \(written_in>\?\)/, writtenAfter);
 
       // The pre-signer's sweep: a page of certificates after a serial, with their responses' times. Where
       // PostgreSQL joins by merging (as it does at a million), both primary keys start at the page.
@@ -134,6 +134,16 @@ for (const make of BACKENDS) {
       if (isPostgres(db)) {
         const merged = await plan(db, presignSweepPageQuery(asStore(db), 'd3', NOW, 3), ['enable_nestloop = off', 'enable_hashjoin = off']);
         assert.match(merged, /Scan (using|on) ocsp_responses_pkey[^\n]*\n\s+Index Cond: \(\(serial\)::text > 'd3'::text\)/, merged);
+      }
+
+      // The certificates whose status changed, with their responses: the responses read by serial, not
+      // all of them hashed or merged whole to probe a batch of 500 (whatever join PostgreSQL picks).
+      assert.deepEqual((await presignCandidatesFor(asStore(db), ['d4', 'd40'])).map((c) => [c.serial, c.next_update === null ? null : Number(c.next_update)]).sort(), [['d4', NOW + 3_600_000], ['d40', null]]);
+      if (isPostgres(db)) {
+        for (const join of [['enable_nestloop = off', 'enable_mergejoin = off'], ['enable_nestloop = off', 'enable_hashjoin = off']]) {
+          const changed = await plan(db, presignCandidatesForQuery(asStore(db), ['d4', 'd40']), join);
+          assert.match(changed, /Scan (using|on) ocsp_responses_pkey[^\n]*\n\s+Index Cond: \(\(serial\)::text = ANY/, changed);
+        }
       }
 
       // The hourly summary's counts of recent audit events, by action and time.

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
-import { BACKENDS } from './helpers/backends.js';
+import { BACKENDS, withTemporaryDatabase } from './helpers/backends.js';
 import { configCopy, manualClock, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { ocspSubject } from './helpers/ocsp-subject.js';
 import { revokeCertificate } from '../src/ca/revoke.js';
-import { sql } from '../src/store/handle.js';
+import { asStore, asTx, sql } from '../src/store/handle.js';
+import { lastPresignPass, recordPresignPass } from '../src/store/ocsp-responses.js';
+import { createPresignedResponses } from '../src/protocols/ocsp/presigned.js';
 import { isPostgres } from '../src/store/db.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { issueBatch } from '../src/ca/issue.js';
@@ -23,7 +25,7 @@ import { requestForOwnKey } from '../src/x509/csr.js';
 
 let home: TestHome;
 before(async () => {
-  home = await makeTestHome([...BACKENDS.flatMap((b) => [`presign-${b().name}`, `presign-shared-${b().name}`, `presign-more-${b().name}`]), 'presign-lock']);
+  home = await makeTestHome([...BACKENDS.flatMap((b) => [`presign-${b().name}`, `presign-shared-${b().name}`, `presign-more-${b().name}`, `presign-once-${b().name}`]), 'presign-lock']);
 });
 after(() => home?.cleanup());
 
@@ -41,6 +43,16 @@ async function presignAll(hm: InProcessHallmark): Promise<number> {
   await hm.running.poll();
   return total;
 }
+
+/** Issuance requests for n devices (`<prefix>-<i>`), each with a key of its own. */
+const deviceInputs = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => ({
+    csr: requestForOwnKey(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }))),
+    profile: 'device',
+    identity: `${prefix}-${i}`,
+    requester: { kind: 'cli' as const },
+    actor: 'test',
+  }));
 
 for (const makeBackend of BACKENDS) {
   const backend = makeBackend();
@@ -80,6 +92,8 @@ for (const makeBackend of BACKENDS) {
         assert.equal(new Date(producedAt(live.stdout)!).getTime(), clock.now().getTime(), 'signed live, never the stale good');
         clock.advance(1000);
         assert.equal(await presignAll(hm), 1, 'the revoked certificate re-signed, nothing else');
+        hm.running.presigner.statusChanged(a.serial); // as another instance's watcher tells it of the same revocation
+        assert.equal(await hm.running.presigner.pass(), 0, 'told again: its stored response already answers for its status');
         const resigned = await a.ask();
         assert.match(resigned.stdout, /: revoked/);
         assert.equal(new Date(producedAt(resigned.stdout)!).getTime(), clock.now().getTime());
@@ -141,14 +155,7 @@ for (const makeBackend of BACKENDS) {
         await hm.running.presigner.stop();
         await presignAll(hm); // the internal certificates, and the sweep to its rest (the clock stands still)
         const count = 1050;
-        const inputs = (n: number, tag: string) =>
-          Array.from({ length: n }, (_, i) => ({
-            csr: requestForOwnKey(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }))),
-            profile: 'device',
-            identity: `${tag}-${own.name}-${i}`,
-            requester: { kind: 'cli' as const },
-            actor: 'test',
-          }));
+        const inputs = (n: number, tag: string) => deviceInputs(n, `${tag}-${own.name}`);
         const issued = await issueBatch(hm.running.issue, inputs(count, 'more'));
         assert.ok(issued.every((r) => !(r instanceof Error)), 'all issued');
         const waits: number[] = [];
@@ -178,6 +185,105 @@ for (const makeBackend of BACKENDS) {
         await hm.close();
         await own.cleanup();
       }
+    });
+
+    test('a pass signs a certificate once though two of its parts find it, and a pass that fails moves nothing on: its certificates are the next pass\'s, not left to the sweep', async () => {
+      const own = makeBackend();
+      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+      const hm = await startInProcess(home, own, `presign-once-${own.name}`, { clock });
+      const issue = async (tag: string, n: number) => {
+        const issued = await issueBatch(hm.running.issue, deviceInputs(n, `${tag}-${own.name}`));
+        assert.ok(issued.every((r) => !(r instanceof Error)));
+      };
+      try {
+        await hm.running.presigner.stop();
+        await presignAll(hm); // the internal certificates, and the sweep to its rest
+        const db = sql(hm.ctx.store);
+        const stored = async () => Number((await db('ocsp_responses').count({ n: '*' }))[0]!.n);
+
+        // The sweep wakes (its rest is a minute at most) as new certificates come: the look takes them,
+        // and so would the sweep's page (they have no response yet). On PostgreSQL the pass once wrote
+        // both rows in one statement and failed whole, each time.
+        clock.advance(61_000);
+        await issue('once', 3);
+        const before = await stored();
+        assert.equal(await hm.running.presigner.pass(), 3, 'each signed once');
+        assert.equal((await stored()) - before, 3);
+
+        // A pass that fails as it writes: the look had taken the new certificates. The next pass, 6 s
+        // later (past the look's 5 s overlap), still takes them; the sweep rests.
+        const fault = isPostgres(db)
+          ? [
+              `CREATE FUNCTION presign_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'test fault'; END $$`,
+              'CREATE TRIGGER presign_fault BEFORE INSERT ON ocsp_responses FOR EACH ROW EXECUTE FUNCTION presign_fault()',
+            ]
+          : [`CREATE TRIGGER presign_fault BEFORE INSERT ON ocsp_responses BEGIN SELECT RAISE(ABORT, 'test fault'); END`];
+        for (const statement of fault) await db.raw(statement);
+        await issue('fault', 2);
+        clock.advance(6_000);
+        await assert.rejects(hm.running.presigner.pass(), /test fault/);
+        await db.raw('DROP TRIGGER presign_fault' + (isPostgres(db) ? ' ON ocsp_responses' : ''));
+        clock.advance(1_000);
+        assert.equal(await hm.running.presigner.pass(), 2, 'the failed pass\'s certificates, taken by the next look');
+        assert.equal(await presignAll(hm), 0);
+      } finally {
+        await hm.close();
+        await own.cleanup();
+      }
+    });
+
+    test('each instance reads each pre-signed response once: rows are loaded by the number of the pass that wrote them, and a pass is seen only once committed, whole', async () => {
+      await withTemporaryDatabase(makeBackend(), 'presign-passes-', async (db) => {
+        const store = asStore(db);
+        const clock = manualClock(new Date(1_800_000_000_000));
+        const now = clock.now().getTime();
+        const row = (serial: string, statusChangedAt = 0) => ({ serial, issuer: 'issuing', signed: Buffer.from(`signed-${serial}`), responder: 'r1', status_changed_at: statusChangedAt, this_update: now, next_update: now + 3_600_000, signed_at: now });
+        await recordPresignPass(store, [row('a1'), row('a2')]);
+        const instance = createPresignedResponses({ store, clock, log: () => {} });
+        assert.equal(await instance.load(), 2);
+        assert.equal(await instance.poll(), 0, 'what the first load read is not read again');
+        await recordPresignPass(store, [row('b1'), row('b2'), row('b3')]);
+        clock.advance(500);
+        assert.equal(await instance.poll(), 3, 'the new pass, and only it (loaded by a clock, the last seconds were read again on every poll)');
+        assert.equal(await instance.poll(), 0);
+        await recordPresignPass(store, [row('a1', now + 1)]); // re-signed from a newer status
+        assert.equal(await instance.poll(), 1);
+        assert.equal(await lastPresignPass(store), 3);
+        await recordPresignPass(store, [row('b1', now + 2), row('b1', now + 3), row('b1', now + 2)]); // one row per certificate, the newest status's
+        assert.equal(await instance.poll(), 1);
+        assert.equal(Number((await db('ocsp_responses').where({ serial: 'b1' }).first()).status_changed_at), now + 3);
+        assert.equal(await lastPresignPass(store), 4);
+        const another = createPresignedResponses({ store, clock, log: () => {} });
+        assert.equal(await another.load(), 5, 'an instance started later loads every response');
+        assert.equal(await another.poll(), 0);
+
+        // All or nothing: a pass whose write fails (its 401st row, in a second statement) leaves no row and no number.
+        const failing = [...Array.from({ length: 400 }, (_, i) => row(`f${i}`)), { ...row('f400'), issuer: null as unknown as string }];
+        await assert.rejects(recordPresignPass(store, failing));
+        assert.equal(await lastPresignPass(store), 4);
+        assert.equal(Number((await db('ocsp_responses').count({ n: '*' }))[0]!.n), 5, 'nothing of the failed pass stays');
+        assert.equal(await instance.poll(), 0);
+
+        if (isPostgres(db)) {
+          // A pass under way holds its rows and its number in its transaction: a poll meanwhile sees none
+          // of them, and once it commits, all of them.
+          let written!: () => void;
+          const inFlight = new Promise<void>((resolve) => (written = resolve));
+          let commit!: () => void;
+          const committing = new Promise<void>((resolve) => (commit = resolve));
+          const pass = db.transaction(async (trx) => {
+            await recordPresignPass(asTx(trx), [row('c1'), row('c2')]);
+            written();
+            await committing;
+          });
+          await inFlight;
+          assert.equal(await instance.poll(), 0, 'not committed yet');
+          commit();
+          await pass;
+          assert.equal(await instance.poll(), 2, 'committed: both rows');
+          assert.equal(await instance.poll(), 0);
+        }
+      });
     });
 
     if (backend.name === 'postgres') {
@@ -233,16 +339,13 @@ test('the pass loop waits a second only when a pass left no work: a full look, a
 
 test('held responses live in shared slabs and are let go once past their nextUpdate (memory follows the unexpired certificates)', async () => {
   const { openDatabase } = await import('../src/store/db.js');
-  const { asStore } = await import('../src/store/handle.js');
-  const { storeResponses } = await import('../src/store/ocsp-responses.js');
-  const { createPresignedResponses } = await import('../src/protocols/ocsp/presigned.js');
   const dir = fs.mkdtempSync(path.join(home.home, 'prune-'));
   const db = await openDatabase({ home: dir });
   try {
     const clock = manualClock(new Date(1_800_000_000_000));
     const now = clock.now().getTime();
     const row = (serial: string, nextUpdate: number) => ({ serial, issuer: 'issuing', signed: Buffer.from(`signed-${serial}`), responder: 'r1', status_changed_at: 0, this_update: now, next_update: nextUpdate, signed_at: now });
-    await storeResponses(asStore(db), [row('aa', now + 1_000), row('bb', now + 3_600_000)]);
+    await recordPresignPass(asStore(db), [row('aa', now + 1_000), row('bb', now + 3_600_000)]);
     const held = createPresignedResponses({ store: asStore(db), clock, log: () => {} });
     assert.equal(await held.load(), 2);
     clock.advance(61_000); // past aa's nextUpdate, and the prune interval

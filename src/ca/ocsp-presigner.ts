@@ -13,9 +13,9 @@ import {
   presignCandidatesFor,
   presignSweepPage,
   recentWithoutResponse,
-  storeResponses,
-  type OcspResponseRow,
+  recordPresignPass,
   type PresignCandidate,
+  type SignedResponse,
 } from '../store/ocsp-responses.js';
 
 export interface PresignerDeps {
@@ -100,10 +100,11 @@ export function createOcspPresigner(deps: PresignerDeps) {
   const refreshBefore = () => deps.config.refreshBeforeMinutes * MINUTE;
   const isDue = (c: PresignCandidate, now: number) => c.next_update === null || Number(c.next_update) - refreshBefore() <= now || Number(c.signed_status_at) !== Number(c.status_changed_at ?? 0);
 
-  async function sign(handle: Handle, candidates: PresignCandidate[], now: number): Promise<number> {
+  /** Signs a response for each candidate issued; the rows, to be recorded with the rest of the pass. */
+  async function sign(candidates: PresignCandidate[], now: number): Promise<SignedResponse[]> {
     const issued = candidates.filter((c) => c.status === 'active' || c.status === 'revoked');
     const { thisUpdate, nextUpdate } = responseWindow(now, deps.config.validityMinutes);
-    const rows: OcspResponseRow[] = [];
+    const rows: SignedResponse[] = [];
     for (const [ca, list] of groupBy(issued, (c) => c.issuer)) {
       const signer = deps.signerFor(ca);
       if (!signer) continue; // no responder for this CA yet: answered live meanwhile
@@ -121,66 +122,88 @@ export function createOcspPresigner(deps: PresignerDeps) {
         });
       }
     }
-    // Stamped as they are written (instances load by this time, a little behind it: see presigned.ts).
-    const writtenAt = deps.clock.now().getTime();
-    for (const row of rows) row.signed_at = writtenAt;
-    await storeResponses(handle, rows);
-    return rows.length;
+    return rows;
   }
 
   /** One pass; how many responses it signed (undefined: another instance holds the pre-signer's lock). */
   async function pass(): Promise<number | undefined> {
-    // Work left counts only once the pass has committed: a pass that fails after a full look signed
-    // nothing that stays, and must not make the loop retry at once (a failing database, a hot loop).
+    // The pass's positions (the look's, the sweep's) and the status changes it took move on only once it
+    // has committed: a pass that fails signed nothing that stays, and its certificates are the next
+    // pass's, not left to the sweep's next round (at a fleet's size, minutes away). Work left counts
+    // likewise: a failing pass must not make the loop retry at once (a failing database, a hot loop).
     workLeft = false;
-    let left = false;
-    const result = await asPresigner(deps.store, async (handle) => {
-      const now = deps.clock.now().getTime();
-      let signed = 0;
-      if (changed.size) {
-        const serials = [...changed].slice(0, SIGN_BATCH);
-        signed += await sign(handle, await presignCandidatesFor(handle, serials), now);
-        for (const serial of serials) changed.delete(serial);
-      }
-      const state = await readRecentState(handle);
-      const lookedElsewhere = state && state.by !== me && !state.more && now - state.at < RECENT_LOOK_EVERY;
-      if (!lookedElsewhere) {
-        const since = Math.max(recentSince, state?.since ?? 0);
-        // Where the last look (this instance's or another's) stopped at a full batch, this one goes on from there.
-        const continued = state !== undefined && state.more && state.since >= recentSince;
-        const recent = await recentWithoutResponse(handle, since - (continued ? CONTINUED_OVERLAP : RECENT_OVERLAP), now, SIGN_BATCH);
-        signed += await sign(handle, recent, now);
-        const more = recent.length === SIGN_BATCH;
-        left ||= more;
-        // A full batch: the next look goes on from the last certificate taken; else from this look's start.
-        recentSince = more ? Number(recent[recent.length - 1]!.created_at) : Math.max(since, now);
-        await writeSetting(handle, RECENT_STATE, JSON.stringify({ since: recentSince, at: now, by: me, more } satisfies RecentState));
-      }
-      if (now >= sweepRestsUntil) {
-        const page = await presignSweepPage(handle, sweepAfter, now, SWEEP_PAGE);
-        const allDue: PresignCandidate[] = [];
-        for (const c of page) {
-          if (isDue(c, now)) allDue.push(c);
-          else earliestDue = Math.min(earliestDue, Number(c.next_update) - refreshBefore());
+    let taken: string[] = [];
+    let outcome: { signed: number; at: { recentSince: number; sweepAfter: string; sweepRestsUntil: number; earliestDue: number; left: boolean } } | undefined;
+    try {
+      outcome = await asPresigner(deps.store, async (handle) => {
+        const now = deps.clock.now().getTime();
+        const at = { recentSince, sweepAfter, sweepRestsUntil, earliestDue, left: false };
+        const rows: SignedResponse[] = [];
+        // A certificate is signed once a pass, whichever part finds it first (a new one is both the
+        // look's and, with no response yet, the sweep's): one row per certificate in the pass's write.
+        const inPass = new Set<string>();
+        const once = (candidates: PresignCandidate[]) => candidates.filter((c) => !inPass.has(c.serial) && inPass.add(c.serial));
+        if (changed.size) {
+          taken = [...changed].slice(0, SIGN_BATCH);
+          for (const serial of taken) changed.delete(serial);
+          // Every instance is told of every change and each signs it when it next holds the lock: only a
+          // certificate whose stored response does not yet answer for its status (or none) is signed again.
+          const due = (await presignCandidatesFor(handle, taken)).filter((c) => isDue(c, now));
+          rows.push(...(await sign(once(due), now)));
         }
-        const due = allDue.slice(0, SIGN_BATCH);
-        signed += await sign(handle, due, now);
-        // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
-        sweepAfter = allDue.length > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? sweepAfter);
-        left ||= allDue.length > SIGN_BATCH;
-        if (allDue.length <= SIGN_BATCH && page.length < SWEEP_PAGE) {
-          // The sweep reached the end: rest until the first response falls due (a minute at most), and
-          // forget the responses of certificates that expired.
-          await deleteResponsesExpiredBefore(handle, now);
-          sweepAfter = '';
-          sweepRestsUntil = Math.min(earliestDue, now + MINUTE);
-          earliestDue = Number.POSITIVE_INFINITY;
+        const state = await readRecentState(handle);
+        let lookState: RecentState | undefined;
+        const lookedElsewhere = state && state.by !== me && !state.more && now - state.at < RECENT_LOOK_EVERY;
+        if (!lookedElsewhere) {
+          const since = Math.max(at.recentSince, state?.since ?? 0);
+          // Where the last look (this instance's or another's) stopped at a full batch, this one goes on from there.
+          const continued = state !== undefined && state.more && state.since >= at.recentSince;
+          const recent = await recentWithoutResponse(handle, since - (continued ? CONTINUED_OVERLAP : RECENT_OVERLAP), now, SIGN_BATCH);
+          rows.push(...(await sign(once(recent), now)));
+          const more = recent.length === SIGN_BATCH;
+          at.left ||= more;
+          // A full batch: the next look goes on from the last certificate taken; else from this look's start.
+          at.recentSince = more ? Number(recent[recent.length - 1]!.created_at) : Math.max(since, now);
+          lookState = { since: at.recentSince, at: now, by: me, more };
         }
-      }
-      return signed;
-    });
-    workLeft = left;
-    return result;
+        if (now >= at.sweepRestsUntil) {
+          const page = await presignSweepPage(handle, at.sweepAfter, now, SWEEP_PAGE);
+          const allDue: PresignCandidate[] = [];
+          for (const c of page) {
+            if (isDue(c, now)) allDue.push(c);
+            else at.earliestDue = Math.min(at.earliestDue, Number(c.next_update) - refreshBefore());
+          }
+          const due = allDue.slice(0, SIGN_BATCH);
+          rows.push(...(await sign(once(due), now)));
+          // Stop at the last certificate signed when the page had more due than one batch: the rest next pass.
+          at.sweepAfter = allDue.length > SIGN_BATCH ? due[due.length - 1]!.serial : (page[page.length - 1]?.serial ?? at.sweepAfter);
+          at.left ||= allDue.length > SIGN_BATCH;
+          if (allDue.length <= SIGN_BATCH && page.length < SWEEP_PAGE) {
+            // The sweep reached the end: rest until the first response falls due (a minute at most), and
+            // forget the responses of certificates that expired.
+            await deleteResponsesExpiredBefore(handle, now);
+            at.sweepAfter = '';
+            at.sweepRestsUntil = Math.min(at.earliestDue, now + MINUTE);
+            at.earliestDue = Number.POSITIVE_INFINITY;
+          }
+        }
+        // Written at the end, together: one pass number for all (instances load by it, store/ocsp-responses.ts).
+        const writtenAt = deps.clock.now().getTime();
+        for (const row of rows) row.signed_at = writtenAt;
+        await recordPresignPass(handle, rows);
+        // After the responses (on SQLite, where a pass is no one transaction, a look recorded as done has
+        // its responses stored).
+        if (lookState) await writeSetting(handle, RECENT_STATE, JSON.stringify(lookState));
+        return { signed: rows.length, at };
+      });
+    } catch (e) {
+      for (const serial of taken) changed.add(serial);
+      throw e;
+    }
+    if (!outcome) return undefined;
+    ({ recentSince, sweepAfter, sweepRestsUntil, earliestDue } = outcome.at);
+    workLeft = outcome.at.left;
+    return outcome.signed;
   }
 
   let running: Promise<void> | undefined;

@@ -2,7 +2,8 @@ import { tryAdvisoryXactLock } from './advisory-lock.js';
 import { isPostgres } from './db.js';
 import type { StatusRow } from './certificates.js';
 import { ROWS_PER_STATEMENT } from './insert-many.js';
-import { sql, type Handle, type Store, type StoreTx } from './handle.js';
+import { inTransaction, sql, type Handle, type Store, type StoreTx } from './handle.js';
+import { readSetting, writeSetting } from './settings.js';
 
 /** A certificate the pre-signer looks at, with the times of its stored response (null: none). */
 export interface PresignCandidate extends StatusRow {
@@ -21,28 +22,38 @@ export interface OcspResponseRow {
   this_update: number;
   next_update: number;
   signed_at: number;
+  /** The pre-signer's pass that wrote it (recordPresignPass): how instances load what is new. */
+  written_in: number;
 }
+
+/** A response as the pre-signer hands it over; the pass's number is given as it is recorded. */
+export type SignedResponse = Omit<OcspResponseRow, 'written_in'>;
 
 // `c.status || ''`: no index may answer it (the planner would take the (status, not_after) index over a
 // fleet's worth of rows and sort them; in serial order the primary key reads a page and stops).
 const ISSUED = `c.status || '' IN ('active', 'revoked')`;
 /**
- * `after`: the sweep's position, stated on the joined side too. A certificate's response has its serial,
- * so the rows are the same; but PostgreSQL's merge join can then start the responses' primary key there.
- * Without it, each page read that index from its first row up to `after` (202 ms a page halfway through
- * a million, so the sweep slowed as it went: docs/performance.md).
+ * What bounds the certificates read, stated on the joined side too (the rows are the same: a
+ * certificate's response has its serial), so that PostgreSQL reads only the responses it needs:
+ * - `after`: the sweep's position. The merge join then starts the responses' primary key there; without
+ *   it, each page read that index from its first row up to `after` (202 ms a page halfway through a
+ *   million, so the sweep slowed as it went: docs/performance.md).
+ * - `serials`: the certificates whose status changed. Without it, the planner hashed the 500 certificates
+ *   and read every response to probe them: a whole-table scan per batch of status changes (41 ms at
+ *   100,000 responses, growing with the fleet; docs/issuance-performance.md).
  */
-const candidateColumns = (handle: Handle, after?: string) =>
+const candidateColumns = (handle: Handle, bound: { after?: string; serials?: string[] } = {}) =>
   sql(handle)('certificates as c')
     .leftJoin('ocsp_responses as r', (join) => {
       join.on('r.serial', '=', 'c.serial');
-      if (after !== undefined) join.andOnVal('r.serial', '>', after);
+      if (bound.after !== undefined) join.andOnVal('r.serial', '>', bound.after);
+      if (bound.serials !== undefined) join.andOnIn('r.serial', bound.serials);
     })
     .select('c.serial', 'c.issuer', 'c.status', 'c.revoked_at', 'c.revocation_reason', 'c.status_changed_at', 'c.created_at', 'r.next_update', { signed_status_at: 'r.status_changed_at' });
 
 /** The sweep: issued, unexpired certificates after `after` in serial order, `limit` of them. */
 export const presignSweepPageQuery = (handle: Handle, after: string, now: number, limit: number) =>
-  candidateColumns(handle, after).where('c.serial', '>', after).whereRaw(ISSUED).where('c.not_after', '>', now).orderBy('c.serial').limit(limit);
+  candidateColumns(handle, { after }).where('c.serial', '>', after).whereRaw(ISSUED).where('c.not_after', '>', now).orderBy('c.serial').limit(limit);
 
 export const presignSweepPage = (handle: Handle, after: string, now: number, limit: number): Promise<PresignCandidate[]> => presignSweepPageQuery(handle, after, now, limit);
 
@@ -51,20 +62,37 @@ export const recentWithoutResponse = (handle: Handle, since: number, now: number
   candidateColumns(handle).where('c.created_at', '>', since).whereRaw(ISSUED).where('c.not_after', '>', now).whereNull('r.serial').orderBy('c.created_at').limit(limit);
 
 /** These certificates, as the pre-signer sees them (their status just changed). */
-export const presignCandidatesFor = (handle: Handle, serials: string[]): Promise<PresignCandidate[]> => candidateColumns(handle).whereIn('c.serial', serials);
+export const presignCandidatesForQuery = (handle: Handle, serials: string[]) => candidateColumns(handle, { serials }).whereIn('c.serial', serials);
 
-const COLUMNS = ['serial', 'issuer', 'signed', 'responder', 'status_changed_at', 'this_update', 'next_update', 'signed_at'] as const;
+export const presignCandidatesFor = (handle: Handle, serials: string[]): Promise<PresignCandidate[]> => presignCandidatesForQuery(handle, serials);
+
+const COLUMNS = ['serial', 'issuer', 'signed', 'responder', 'status_changed_at', 'this_update', 'next_update', 'signed_at', 'written_in'] as const;
+/** How many pre-signing passes have been recorded: the number of the last one. */
+const PASSES = 'ocsp_presign_passes';
 
 /**
- * Writes responses, replacing older ones; never one signed from an older status than the stored one
- * (a status read before a revocation committed must not overwrite the revoked answer signed after it).
+ * Records one pre-signing pass's responses under the next pass number, in one transaction with the
+ * count (the caller's, on PostgreSQL: asPresigner's, which holds the pre-signer's lock; its own on
+ * SQLite, held only for these writes). Passes are numbered in commit order, so instances load new
+ * responses by number, each once (presigned.ts). A response replaces the stored one, but never one signed
+ * from a newer status (a status read before a revocation committed must not overwrite the revoked answer
+ * signed after it).
  */
-export async function storeResponses(handle: Handle, rows: OcspResponseRow[]): Promise<void> {
+export async function recordPresignPass(handle: Handle, given: SignedResponse[]): Promise<void> {
+  if (given.length === 0) return;
+  // One row per certificate: PostgreSQL refuses a statement that would upsert a row twice ("ON CONFLICT
+  // DO UPDATE command cannot affect row a second time"), which would lose the whole pass.
+  const bySerial = new Map<string, SignedResponse>();
+  for (const row of given) if ((bySerial.get(row.serial)?.status_changed_at ?? -1) <= row.status_changed_at) bySerial.set(row.serial, row);
+  const rows = [...bySerial.values()];
+  if (!sql(handle).isTransaction) return inTransaction(handle as Store, (tx) => recordPresignPass(tx, rows));
+  const pass = (await lastPresignPass(handle)) + 1;
+  await writeSetting(handle, PASSES, String(pass));
   const db = sql(handle);
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
     const values = chunk.map(() => `(${COLUMNS.map(() => '?').join(',')})`).join(',');
-    const bindings = chunk.flatMap((r) => COLUMNS.map((c) => (c === 'signed' ? Buffer.from(r.signed) : r[c])));
+    const bindings = chunk.flatMap((r) => COLUMNS.map((c) => (c === 'written_in' ? pass : c === 'signed' ? Buffer.from(r.signed) : r[c])));
     await db.raw(
       `INSERT INTO ocsp_responses (${COLUMNS.join(',')}) VALUES ${values}
        ON CONFLICT (serial) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'serial').map((c) => `${c} = excluded.${c}`).join(', ')}
@@ -74,23 +102,24 @@ export async function storeResponses(handle: Handle, rows: OcspResponseRow[]): P
   }
 }
 
+/** The number of the last pass recorded (0: none yet). Every response written in it or before is committed. */
+export const lastPresignPass = async (handle: Handle): Promise<number> => Number((await readSetting(handle, PASSES)) ?? 0);
+
 /**
- * Responses signed after (at, serial), in that order (what an instance loads into memory as it goes).
- * `signed_at >= at` comes first so that both databases start the (signed_at, serial) index there. Written
- * only as `signed_at > at OR (signed_at = at AND serial > s)`, neither could: SQLite scanned the whole
- * index, PostgreSQL walked it from the start, filtering (570 ms a page at 560,000 responses, every poll
- * of every instance, so the pre-signing of ten million slowed as it went: docs/performance.md).
+ * Responses written in passes after (pass, serial), in that order: what an instance loads into memory as
+ * it goes. `written_in >= pass` comes first so that both databases start the (written_in, serial) index
+ * there (written only as an OR of the two cases, neither planner would: docs/performance.md).
  */
-export const responsesSignedAfterQuery = (handle: Handle, after: { at: number; serial: string }, limit: number) =>
+export const responsesWrittenAfterQuery = (handle: Handle, after: { pass: number; serial: string }, limit: number) =>
   sql(handle)('ocsp_responses')
     .select('*')
-    .where('signed_at', '>=', after.at)
-    .where((q) => q.where('signed_at', '>', after.at).orWhere('serial', '>', after.serial))
-    .orderBy('signed_at')
+    .where('written_in', '>=', after.pass)
+    .where((q) => q.where('written_in', '>', after.pass).orWhere('serial', '>', after.serial))
+    .orderBy('written_in')
     .orderBy('serial')
     .limit(limit);
 
-export const responsesSignedAfter = (handle: Handle, after: { at: number; serial: string }, limit: number): Promise<OcspResponseRow[]> => responsesSignedAfterQuery(handle, after, limit);
+export const responsesWrittenAfter = (handle: Handle, after: { pass: number; serial: string }, limit: number): Promise<OcspResponseRow[]> => responsesWrittenAfterQuery(handle, after, limit);
 
 /** Every response, a page at a time in serial order (an instance's first load). */
 export const responsesAfterSerial = (handle: Handle, after: string, limit: number): Promise<OcspResponseRow[]> =>

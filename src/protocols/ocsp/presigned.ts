@@ -1,6 +1,6 @@
 import type { Clock } from '../../base/clock.js';
 import type { Store } from '../../store/handle.js';
-import { responsesAfterSerial, responsesSignedAfter, type OcspResponseRow } from '../../store/ocsp-responses.js';
+import { lastPresignPass, responsesAfterSerial, responsesWrittenAfter, type OcspResponseRow } from '../../store/ocsp-responses.js';
 import { allResponderCertificates } from '../../store/responders.js';
 import { wrapOcspResponse } from '../../x509/ocsp.js';
 import { createSlabAllocator } from '../../base/byte-arena.js';
@@ -8,8 +8,6 @@ import type { OcspAnswer } from './responder.js';
 import { createHeldResponses } from './held-responses.js';
 
 const PAGE = 10_000;
-/** Rows are loaded by signed_at from this far back: they commit a little after they are stamped. */
-const OVERLAP = 2_000;
 /** How often responses past their nextUpdate (certificates expired or no longer re-signed) are let go. */
 const PRUNE_EVERY_MS = 60_000;
 
@@ -33,7 +31,8 @@ export function createPresignedResponses(deps: {
   const responders = new Map<string, Uint8Array>();
   // Answers are written into large slabs and dropped once sent (base/byte-arena.ts).
   const allocateAnswer = createSlabAllocator();
-  let since = 0;
+  // Every response written in this pre-signing pass or before has been taken (passes commit in order).
+  let readThrough = 0;
   let nextPrune = 0;
 
   function prune(now: number): void {
@@ -66,7 +65,8 @@ export function createPresignedResponses(deps: {
   return {
     /** The first load: every stored response, a page at a time. */
     async load(onProgress?: (loaded: number) => void): Promise<number> {
-      const started = deps.clock.now().getTime();
+      // Read first: a row rewritten while the pages are read has a later pass, and the next poll takes it.
+      const through = await lastPresignPass(deps.store);
       await loadResponders();
       let after = '';
       for (;;) {
@@ -76,26 +76,27 @@ export function createPresignedResponses(deps: {
         if (rows.length < PAGE) break;
         after = rows[rows.length - 1]!.serial;
       }
-      since = started - OVERLAP;
+      readThrough = through;
       return entries.size();
     },
-    /** Responses signed since the last look (by any instance). */
+    /** Responses written since the last look (by any instance's pre-signer), each read once. */
     async poll(): Promise<number> {
       if (deps.clock.now().getTime() >= nextPrune) prune(deps.clock.now().getTime());
       let taken = 0;
-      const cursor = { at: since - OVERLAP, serial: '' };
+      const cursor = { pass: readThrough + 1, serial: '' };
       for (;;) {
-        const rows = await responsesSignedAfter(deps.store, cursor, PAGE);
+        const rows = await responsesWrittenAfter(deps.store, cursor, PAGE);
         await takeAll(rows);
         taken += rows.length;
         const last = rows[rows.length - 1];
         if (last) {
-          cursor.at = Number(last.signed_at);
+          cursor.pass = Number(last.written_in);
           cursor.serial = last.serial;
-          since = Math.max(since, cursor.at);
         }
         if (rows.length < PAGE) break;
       }
+      // Read to the end: the last pass seen was committed whole, as was every pass before it.
+      if (taken > 0) readThrough = cursor.pass;
       return taken;
     },
     /** A status change (`at`: its status_changed_at): the response signed before it is no longer served. */

@@ -23,6 +23,7 @@ import * as m021 from './021_scep.js';
 import * as m022 from './022_issued_statistics.js';
 import * as m023 from './023_status_notify.js';
 import * as m024 from './024_record_issued_refusal.js';
+import * as m025 from './025_ocsp_written_in.js';
 
 const migrations: Record<string, Knex.Migration> = {
   '001_initial': m001,
@@ -49,6 +50,7 @@ const migrations: Record<string, Knex.Migration> = {
   '022_issued_statistics': m022,
   '023_status_notify': m023,
   '024_record_issued_refusal': m024,
+  '025_ocsp_written_in': m025,
 };
 
 /** Migrations are imported, not globbed from disk, so they work the same from src/ and dist/. */
