@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTestHome, type TestHome } from './helpers/hsm.js';
-import { BACKENDS, withTemporaryDatabase } from './helpers/backends.js';
+import { BACKENDS, withTemporaryDatabase, type Backend } from './helpers/backends.js';
 import { configCopy, manualClock, startInProcess, type InProcessHallmark } from './helpers/in-process.js';
 import { ocspSubject } from './helpers/ocsp-subject.js';
 import { revokeCertificate } from '../src/ca/revoke.js';
@@ -42,6 +42,24 @@ async function presignAll(hm: InProcessHallmark): Promise<number> {
   }
   await hm.running.poll();
   return total;
+}
+
+/**
+ * An instance of its own on a fresh backend, with a manual clock, its pre-signer's timer stopped (the test
+ * drives its passes) and brought to rest first: the internal certificates signed, the sweep at its end
+ * (the clock stands still). Closed and its database dropped after `work`, whatever it does.
+ */
+async function withDrivenPresigner(own: Backend, prefix: string, work: (hm: InProcessHallmark, clock: ReturnType<typeof manualClock>, own: Backend) => Promise<void>): Promise<void> {
+  const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+  const hm = await startInProcess(home, own, `${prefix}-${own.name}`, { clock });
+  try {
+    await hm.running.presigner.stop();
+    await presignAll(hm);
+    await work(hm, clock, own);
+  } finally {
+    await hm.close();
+    await own.cleanup();
+  }
 }
 
 /** Issuance requests for n devices (`<prefix>-<i>`), each with a key of its own. */
@@ -119,13 +137,8 @@ for (const makeBackend of BACKENDS) {
     });
 
     test('instances share the look for new certificates: a pass skips it while another instance looked less than a second ago, then goes on from where that one got to', async () => {
-      const own = makeBackend();
-      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-      const hm = await startInProcess(home, own, `presign-shared-${own.name}`, { clock });
-      const dir = fs.mkdtempSync(path.join(home.home, `presign-shared-${own.name}-`));
-      try {
-        await hm.running.presigner.stop();
-        await presignAll(hm); // the internal certificates, and the sweep to its rest
+      await withDrivenPresigner(makeBackend(), 'presign-shared', async (hm, clock, own) => {
+        const dir = fs.mkdtempSync(path.join(home.home, `presign-shared-${own.name}-`));
         const db = sql(hm.ctx.store);
         const stateRow = async () => JSON.parse(((await db('settings').where({ name: 'ocsp_presign_recent' }).first()) as { value: string }).value) as { since: number; at: number; by: string; more: boolean };
         const mine = (await stateRow()).by;
@@ -141,19 +154,11 @@ for (const makeBackend of BACKENDS) {
         assert.equal(after.since, clock.now().getTime());
         assert.equal((await db('ocsp_responses').where({ serial: c.serial })).length, 1);
         assert.equal(await presignAll(hm), 0, 'nothing signed twice');
-      } finally {
-        await hm.close();
-        await own.cleanup();
-      }
+      });
     });
 
     test('a look for new certificates that comes back full (500) is work left even while the sweep rests: the loop passes again at once, and rests a second only when the look is done; the look that goes on from a full one still finds a certificate recorded late', async () => {
-      const own = makeBackend();
-      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-      const hm = await startInProcess(home, own, `presign-more-${own.name}`, { clock });
-      try {
-        await hm.running.presigner.stop();
-        await presignAll(hm); // the internal certificates, and the sweep to its rest (the clock stands still)
+      await withDrivenPresigner(makeBackend(), 'presign-more', async (hm, clock, own) => {
         const count = 1050;
         const inputs = (n: number, tag: string) => deviceInputs(n, `${tag}-${own.name}`);
         const issued = await issueBatch(hm.running.issue, inputs(count, 'more'));
@@ -181,23 +186,15 @@ for (const makeBackend of BACKENDS) {
         let stored = 0;
         for (let i = 0; i < serials.length; i += 500) stored += (await db('ocsp_responses').whereIn('serial', serials.slice(i, i + 500))).length;
         assert.equal(stored, count + 1, 'every new certificate has its response, the late one too');
-      } finally {
-        await hm.close();
-        await own.cleanup();
-      }
+      });
     });
 
     test('a pass signs a certificate once though two of its parts find it, and a pass that fails moves nothing on: its certificates are the next pass\'s, not left to the sweep', async () => {
-      const own = makeBackend();
-      const clock = manualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-      const hm = await startInProcess(home, own, `presign-once-${own.name}`, { clock });
-      const issue = async (tag: string, n: number) => {
-        const issued = await issueBatch(hm.running.issue, deviceInputs(n, `${tag}-${own.name}`));
-        assert.ok(issued.every((r) => !(r instanceof Error)));
-      };
-      try {
-        await hm.running.presigner.stop();
-        await presignAll(hm); // the internal certificates, and the sweep to its rest
+      await withDrivenPresigner(makeBackend(), 'presign-once', async (hm, clock, own) => {
+        const issue = async (tag: string, n: number) => {
+          const issued = await issueBatch(hm.running.issue, deviceInputs(n, `${tag}-${own.name}`));
+          assert.ok(issued.every((r) => !(r instanceof Error)));
+        };
         const db = sql(hm.ctx.store);
         const stored = async () => Number((await db('ocsp_responses').count({ n: '*' }))[0]!.n);
 
@@ -226,10 +223,7 @@ for (const makeBackend of BACKENDS) {
         clock.advance(1_000);
         assert.equal(await hm.running.presigner.pass(), 2, 'the failed pass\'s certificates, taken by the next look');
         assert.equal(await presignAll(hm), 0);
-      } finally {
-        await hm.close();
-        await own.cleanup();
-      }
+      });
     });
 
     test('each instance reads each pre-signed response once: rows are loaded by the number of the pass that wrote them, and a pass is seen only once committed, whole', async () => {
